@@ -1,0 +1,233 @@
+#include "graph/executor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+
+namespace dlf {
+namespace {
+
+int64_t AlignUp(int64_t bytes) {
+  constexpr int64_t a = Tensor::kAlignment;
+  return (bytes + a - 1) / a * a;
+}
+
+// First-fit allocator over one address range, with merging of freed neighbours. Used only at
+// compile time to place values; the peak end offset is the arena size.
+class OffsetAllocator {
+ public:
+  int64_t Allocate(int64_t bytes) {
+    for (auto it = free_.begin(); it != free_.end(); ++it) {
+      if (it->second >= bytes) {
+        const int64_t offset = it->first;
+        const int64_t rest = it->second - bytes;
+        free_.erase(it);
+        if (rest > 0) free_[offset + bytes] = rest;
+        return offset;
+      }
+    }
+    // Grow: reuse a free block that ends at the top, if any.
+    int64_t offset = top_;
+    if (!free_.empty()) {
+      auto last = std::prev(free_.end());
+      if (last->first + last->second == top_) {
+        offset = last->first;
+        free_.erase(last);
+      }
+    }
+    top_ = offset + bytes;
+    return offset;
+  }
+
+  void Free(int64_t offset, int64_t bytes) {
+    auto [it, inserted] = free_.emplace(offset, bytes);
+    auto next = std::next(it);
+    if (next != free_.end() && it->first + it->second == next->first) {
+      it->second += next->second;
+      free_.erase(next);
+    }
+    if (it != free_.begin()) {
+      auto prev = std::prev(it);
+      if (prev->first + prev->second == it->first) {
+        prev->second += it->second;
+        free_.erase(it);
+      }
+    }
+  }
+
+  int64_t top() const { return top_; }
+
+ private:
+  std::map<int64_t, int64_t> free_;  // offset -> size
+  int64_t top_ = 0;
+};
+
+}  // namespace
+
+Executor::Executor(Graph& graph, std::vector<Value> fetches, ExecutorOptions options)
+    : graph_(graph),
+      fetches_(std::move(fetches)),
+      options_(options),
+      engine_(dnnl::engine::kind::cpu, 0),
+      stream_(engine_) {}
+
+absl::StatusOr<std::unique_ptr<Executor>> Executor::Compile(Graph& graph,
+                                                           std::vector<Value> fetches,
+                                                           ExecutorOptions options) {
+  if (!graph.status().ok()) return graph.status();
+  if (fetches.empty()) return absl::InvalidArgumentError("Executor: nothing to fetch");
+  for (Value v : fetches) {
+    if (!graph.Contains(v)) return absl::InvalidArgumentError("Executor: invalid fetch value");
+  }
+  std::unique_ptr<Executor> executor(new Executor(graph, std::move(fetches), options));
+  if (absl::Status s = executor->Plan(); !s.ok()) return s;
+  return executor;
+}
+
+std::vector<int> Executor::NeededNodes() const {
+  std::vector<bool> needed(graph_.num_nodes(), false);
+  for (Value v : fetches_) needed[graph_.producer(v).id] = true;
+  for (int n = graph_.num_nodes() - 1; n >= 0; --n) {
+    if (!needed[n]) continue;
+    for (Value in : graph_.node(n).inputs) needed[graph_.producer(in).id] = true;
+  }
+  std::vector<int> order;  // node ids are already a topological order
+  for (int n = 0; n < graph_.num_nodes(); ++n) {
+    if (needed[n]) order.push_back(n);
+  }
+  return order;
+}
+
+absl::Status Executor::Plan() {
+  const std::vector<int> order = NeededNodes();
+  slots_.assign(graph_.num_values(), nullptr);
+  for (int n : order) {
+    const Node& node = graph_.node(n);
+    if (node.kind == NodeKind::kInput) {
+      const Value v = node.outputs[0];
+      required_inputs_.push_back(v);
+      // Fed data is copied into a buffer the plan owns, so kernels see fixed addresses.
+      feed_buffers_.emplace_back(graph_.dtype(v), graph_.shape(v));
+      stats_.feed_bytes += feed_buffers_.back().num_bytes();
+    } else if (node.kind != NodeKind::kOp) {
+      slots_[node.outputs[0].id] = const_cast<Tensor*>(graph_.source_value(node.outputs[0]));
+    }
+  }
+  for (size_t i = 0; i < required_inputs_.size(); ++i) {
+    slots_[required_inputs_[i].id] = &feed_buffers_[i];
+  }
+  if (absl::Status s = AssignBuffers(order); !s.ok()) return s;
+  return CreateKernels(order);
+}
+
+absl::Status Executor::AssignBuffers(const std::vector<int>& order) {
+  // last_use[v]: position in `order` of the last kernel reading v; fetches live to the end.
+  std::vector<int> last_use(graph_.num_values(), -1);
+  for (size_t pos = 0; pos < order.size(); ++pos) {
+    for (Value in : graph_.node(order[pos]).inputs) last_use[in.id] = static_cast<int>(pos);
+  }
+  for (Value v : fetches_) last_use[v.id] = static_cast<int>(order.size());
+
+  OffsetAllocator allocator;
+  std::vector<int64_t> offset(graph_.num_values(), -1);
+  std::vector<std::vector<Value>> frees_at(order.size() + 1);
+  for (size_t pos = 0; pos < order.size(); ++pos) {
+    const Node& node = graph_.node(order[pos]);
+    if (node.kind != NodeKind::kOp) continue;
+    // Outputs are placed before the inputs are released, so no kernel's output aliases its input.
+    for (Value out : node.outputs) {
+      const int64_t bytes = AlignUp(std::max<int64_t>(
+          1, NumElements(graph_.shape(out)) * DTypeSize(graph_.dtype(out))));
+      offset[out.id] = allocator.Allocate(bytes);
+      stats_.sum_value_bytes += bytes;
+      const int end = std::max(last_use[out.id], static_cast<int>(pos));
+      frees_at[end].push_back(out);
+    }
+    for (Value dead : frees_at[pos]) {
+      allocator.Free(offset[dead.id], AlignUp(std::max<int64_t>(
+                                           1, NumElements(graph_.shape(dead)) *
+                                                  DTypeSize(graph_.dtype(dead)))));
+    }
+  }
+  stats_.arena_bytes = allocator.top();
+  arena_ = Tensor(DType::kU8, {std::max<int64_t>(stats_.arena_bytes, 1)});
+  for (int v = 0; v < graph_.num_values(); ++v) {
+    if (offset[v] < 0) continue;
+    const ValueInfo& info = graph_.info(Value{v});
+    views_.push_back(std::make_unique<Tensor>(
+        Tensor::View(info.dtype, info.shape, arena_.u8() + offset[v])));
+    slots_[v] = views_.back().get();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Executor::CreateKernels(const std::vector<int>& order) {
+  for (int n : order) {
+    const Node& node = graph_.node(n);
+    if (node.kind != NodeKind::kOp) continue;
+    const OpDef* def = OpRegistry::Global().Find(node.op);
+    if (def == nullptr) {
+      return absl::NotFoundError(absl::StrCat("Executor: node '", node.name, "': op '", node.op,
+                                              "' is not registered"));
+    }
+    std::vector<ValueInfo> in_infos, out_infos;
+    RunContext ctx;
+    for (Value in : node.inputs) {
+      in_infos.push_back(graph_.info(in));
+      ctx.inputs.push_back(slots_[in.id]);
+    }
+    for (Value out : node.outputs) {
+      out_infos.push_back(graph_.info(out));
+      ctx.outputs.push_back(slots_[out.id]);
+    }
+    ctx.training = options_.training;
+    ctx.stream = &stream_;
+    KernelContext kctx{node, in_infos, out_infos, engine_, options_.training};
+    absl::StatusOr<std::unique_ptr<Kernel>> kernel = def->kernel(kctx);
+    if (!kernel.ok()) {
+      return absl::Status(kernel.status().code(),
+                          absl::StrCat("Executor: creating the kernel of node '", node.name,
+                                       "' (", node.op, "): ", kernel.status().message()));
+    }
+    kernels_.push_back({n, *std::move(kernel), std::move(ctx)});
+  }
+  stats_.num_kernels = static_cast<int>(kernels_.size());
+  return absl::OkStatus();
+}
+
+absl::Status Executor::Run(absl::Span<const Feed> feeds) {
+  for (size_t i = 0; i < required_inputs_.size(); ++i) {
+    const Value need = required_inputs_[i];
+    const Feed* feed = nullptr;
+    for (const Feed& f : feeds) {
+      if (f.value == need) feed = &f;
+    }
+    if (feed == nullptr || feed->tensor == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("Run: input '", graph_.ValueName(need),
+                                                     "' was not fed"));
+    }
+    const Tensor& t = *feed->tensor;
+    if (t.dtype() != graph_.dtype(need) || t.shape() != graph_.shape(need)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Run: input '", graph_.ValueName(need), "' expects ", DTypeName(graph_.dtype(need)),
+          ShapeString(graph_.shape(need)), ", was fed ", DTypeName(t.dtype()),
+          ShapeString(t.shape())));
+    }
+    std::memcpy(feed_buffers_[i].raw(), t.raw(), t.num_bytes());
+  }
+  for (PlannedKernel& k : kernels_) {
+    k.ctx.step = step_;
+    if (absl::Status s = k.kernel->Run(k.ctx); !s.ok()) {
+      const Node& node = graph_.node(k.node_id);
+      return absl::Status(s.code(), absl::StrCat("node '", node.name, "' (", node.op,
+                                                 "): ", s.message()));
+    }
+  }
+  stream_.wait();
+  ++step_;
+  return absl::OkStatus();
+}
+
+}  // namespace dlf

@@ -1,0 +1,90 @@
+#ifndef DLF_GRAPH_EXECUTOR_H_
+#define DLF_GRAPH_EXECUTOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "graph/graph.h"
+#include "graph/op_registry.h"
+#include "graph/tensor.h"
+
+namespace dlf {
+
+struct ExecutorOptions {
+  bool training = true;  // dropout and similar ops behave differently in inference
+};
+
+struct Feed {
+  Value value;
+  const Tensor* tensor;
+};
+
+// Statistics of a compiled plan.
+struct PlanStats {
+  int num_kernels = 0;
+  int64_t arena_bytes = 0;         // peak bytes of intermediate values, after reuse
+  int64_t sum_value_bytes = 0;     // what they would take with one buffer each
+  int64_t feed_bytes = 0;          // staging buffers for inputs
+};
+
+// Compiles (graph, fetches) once: prunes to the nodes the fetches need, orders them, creates
+// every kernel (and its oneDNN primitives), and assigns each intermediate value an offset in
+// one arena by value lifetime, so values whose lifetimes do not overlap share memory. Run()
+// then executes the plan repeatedly without allocating.
+//
+// The graph must outlive the executor; parameters are read from (and updated in) the graph.
+class Executor {
+ public:
+  static absl::StatusOr<std::unique_ptr<Executor>> Compile(Graph& graph,
+                                                          std::vector<Value> fetches,
+                                                          ExecutorOptions options = {});
+
+  // Feeds every Input node the plan needs (checked for shape and dtype), runs every kernel.
+  absl::Status Run(absl::Span<const Feed> feeds);
+
+  // The i-th fetched value of the last Run(): a view valid until the next Run().
+  const Tensor& fetch(int i) const { return *slots_[fetches_[i].id]; }
+  int num_fetches() const { return static_cast<int>(fetches_.size()); }
+
+  const PlanStats& stats() const { return stats_; }
+  bool training() const { return options_.training; }
+  // Run counter: each Run() uses it to seed per-step randomness and then increments it.
+  uint64_t step() const { return step_; }
+  void set_step(uint64_t step) { step_ = step; }
+  // The Input nodes the plan needs, in graph order.
+  const std::vector<Value>& required_inputs() const { return required_inputs_; }
+
+ private:
+  struct PlannedKernel {
+    int node_id;
+    std::unique_ptr<Kernel> kernel;
+    RunContext ctx;
+  };
+
+  Executor(Graph& graph, std::vector<Value> fetches, ExecutorOptions options);
+  absl::Status Plan();
+  std::vector<int> NeededNodes() const;
+  absl::Status AssignBuffers(const std::vector<int>& order);
+  absl::Status CreateKernels(const std::vector<int>& order);
+
+  Graph& graph_;
+  std::vector<Value> fetches_;
+  ExecutorOptions options_;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  std::vector<Value> required_inputs_;
+  std::vector<Tensor*> slots_;             // by value id: the tensor a kernel reads or writes
+  std::vector<std::unique_ptr<Tensor>> views_;  // arena and feed views owned by the plan
+  std::vector<Tensor> feed_buffers_;       // by position in required_inputs_
+  Tensor arena_;
+  std::vector<PlannedKernel> kernels_;
+  PlanStats stats_;
+  uint64_t step_ = 0;
+};
+
+}  // namespace dlf
+
+#endif  // DLF_GRAPH_EXECUTOR_H_

@@ -1,0 +1,132 @@
+#ifndef DLF_GRAPH_GRAPH_H_
+#define DLF_GRAPH_GRAPH_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "graph/attrs.h"
+#include "graph/tensor.h"
+
+namespace dlf {
+
+// An SSA value of a Graph: one output of one node. Invalid (id < 0) means "none".
+struct Value {
+  int id = -1;
+  bool valid() const { return id >= 0; }
+  bool operator==(const Value& o) const { return id == o.id; }
+  bool operator!=(const Value& o) const { return id != o.id; }
+};
+
+struct ValueInfo {
+  DType dtype = DType::kF32;
+  Shape shape;
+};
+
+enum class NodeKind { kInput, kParameter, kConstant, kOp };
+
+struct Node {
+  int id = 0;
+  NodeKind kind = NodeKind::kOp;
+  std::string op;    // "Input", "Parameter", "Constant" for sources; the op name otherwise
+  std::string name;  // unique in the graph
+  Attrs attrs;
+  std::vector<Value> inputs;
+  std::vector<Value> outputs;
+};
+
+struct Initializer {
+  enum class Kind { kZeros, kConstant, kHeUniform, kHeNormal, kXavierUniform, kXavierNormal };
+  Kind kind = Kind::kZeros;
+  float value = 0.0f;  // for kConstant
+
+  static Initializer Zeros() { return {Kind::kZeros}; }
+  static Initializer Constant(float v) { return {Kind::kConstant, v}; }
+  static Initializer HeUniform() { return {Kind::kHeUniform}; }
+  static Initializer HeNormal() { return {Kind::kHeNormal}; }
+  static Initializer XavierUniform() { return {Kind::kXavierUniform}; }
+  static Initializer XavierNormal() { return {Kind::kXavierNormal}; }
+};
+
+// Fills `t` (shape [out, in, ...] as PyTorch lays out conv and linear weights) with `init`,
+// deterministically from `seed`.
+void InitializeTensor(const Initializer& init, uint64_t seed, Tensor& t);
+
+// A static computation graph. Nodes are appended in topological order (a node's inputs always
+// exist before it), and shapes are inferred as each node is added.
+//
+// Errors while building are recorded TensorFlow-Scope style: Op() returns invalid values and
+// status() keeps the first error, so model code can build a whole network and check once. The
+// StatusOr-returning AddOp() is the same without the recording.
+class Graph {
+ public:
+  explicit Graph(uint64_t seed = 0) : seed_(seed) {}
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  Value Input(const std::string& name, DType dtype, Shape shape);
+  Value Parameter(const std::string& name, Shape shape, Initializer init);
+  Value Constant(Tensor value, const std::string& name = "");
+
+  absl::StatusOr<std::vector<Value>> AddOp(const std::string& op, std::vector<Value> inputs,
+                                           Attrs attrs = {}, const std::string& name = "");
+  std::vector<Value> Op(const std::string& op, std::vector<Value> inputs, Attrs attrs = {},
+                        const std::string& name = "");
+  // Single-output convenience form of Op().
+  Value Op1(const std::string& op, std::vector<Value> inputs, Attrs attrs = {},
+            const std::string& name = "");
+
+  const absl::Status& status() const { return status_; }
+  void RecordError(absl::Status s);
+
+  uint64_t seed() const { return seed_; }
+  int num_nodes() const { return static_cast<int>(nodes_.size()); }
+  int num_values() const { return static_cast<int>(values_.size()); }
+  const Node& node(int id) const { return nodes_[id]; }
+  const Node& producer(Value v) const { return nodes_[values_[v.id].producer]; }
+  const ValueInfo& info(Value v) const { return values_[v.id].info; }
+  const Shape& shape(Value v) const { return values_[v.id].info.shape; }
+  DType dtype(Value v) const { return values_[v.id].info.dtype; }
+  std::string ValueName(Value v) const;  // "conv1" or "maxpool_3:1"
+  bool Contains(Value v) const { return v.id >= 0 && v.id < num_values(); }
+
+  // Parameters: persistent tensors owned by the graph, updated in place by optimizers.
+  const std::vector<Value>& parameters() const { return parameters_; }
+  Tensor& parameter_value(Value v) { return *source_values_.at(v.id); }
+  const Tensor& parameter_value(Value v) const { return *source_values_.at(v.id); }
+  absl::StatusOr<Value> FindParameter(const std::string& name) const;
+  const std::string& name(Value v) const { return producer(v).name; }
+  // The stored tensor of a Parameter or Constant value.
+  const Tensor* source_value(Value v) const;
+
+  absl::StatusOr<Value> FindInput(const std::string& name) const;
+
+ private:
+  struct ValueData {
+    ValueInfo info;
+    int producer = 0;
+    int output_index = 0;
+  };
+
+  Node& NewNode(NodeKind kind, const std::string& op, const std::string& name);
+  Value NewOutput(Node& node, ValueInfo info);
+  absl::Status CheckName(const std::string& name) const;
+  std::string UniqueName(const std::string& base);
+
+  uint64_t seed_;
+  std::vector<Node> nodes_;
+  std::vector<ValueData> values_;
+  std::vector<Value> parameters_;
+  absl::flat_hash_map<std::string, int> node_by_name_;
+  absl::flat_hash_map<int, std::unique_ptr<Tensor>> source_values_;  // by value id
+  absl::Status status_;
+};
+
+}  // namespace dlf
+
+#endif  // DLF_GRAPH_GRAPH_H_

@@ -1,0 +1,104 @@
+#ifndef DLF_GRAPH_OP_REGISTRY_H_
+#define DLF_GRAPH_OP_REGISTRY_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "graph/graph.h"
+#include "graph/tensor.h"
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace dlf {
+
+// What a shape rule sees: the node's attributes and its inputs' dtypes and shapes.
+struct ShapeContext {
+  const Attrs& attrs;
+  const std::vector<ValueInfo>& inputs;
+};
+using ShapeFn = std::function<absl::StatusOr<std::vector<ValueInfo>>(const ShapeContext&)>;
+
+// What a kernel sees at each run. Tensors are views with fixed shapes; data pointers of fed
+// inputs may change between runs.
+struct RunContext {
+  std::vector<const Tensor*> inputs;
+  std::vector<Tensor*> outputs;
+  bool training = true;
+  uint64_t step = 0;  // the executor's run counter: seeds per-step randomness (dropout)
+  dnnl::stream* stream = nullptr;
+};
+
+// A compiled kernel: created once by the executor (that is where oneDNN primitives are built),
+// then run many times.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual absl::Status Run(RunContext& ctx) = 0;
+};
+
+// What a kernel factory sees when the executor compiles.
+struct KernelContext {
+  const Node& node;
+  const std::vector<ValueInfo>& inputs;
+  const std::vector<ValueInfo>& outputs;
+  const dnnl::engine& engine;
+  bool training;
+};
+using KernelFactory = std::function<absl::StatusOr<std::unique_ptr<Kernel>>(const KernelContext&)>;
+
+// What a gradient rule sees. It adds nodes to `graph` and returns one gradient per input of
+// `node`; an invalid Value means "no gradient" for that input. output_grads[i] is invalid when
+// output i does not reach the loss. wants[i] says whether input i's gradient is needed at all.
+struct GradContext {
+  Graph& graph;
+  const Node& node;
+  const std::vector<Value>& output_grads;
+  const std::vector<bool>& wants;
+};
+using GradFn = std::function<absl::StatusOr<std::vector<Value>>(GradContext&)>;
+
+struct OpDef {
+  std::string name;
+  int num_inputs = 1;  // -1: any number >= 1
+  ShapeFn shape;
+  KernelFactory kernel;
+  GradFn gradient;  // empty: the op has no gradient rule (an error on a path autodiff needs)
+};
+
+class OpRegistry {
+ public:
+  static OpRegistry& Global();
+  absl::Status Register(OpDef def);
+  const OpDef* Find(const std::string& name) const;
+  std::vector<std::string> Names() const;
+
+ private:
+  absl::flat_hash_map<std::string, std::unique_ptr<OpDef>> ops_;
+};
+
+// Registers at static-initialization time; aborts on a duplicate name (a build-time bug).
+bool RegisterOpOrDie(OpDef def);
+
+#define DLF_CONCAT_INNER(a, b) a##b
+#define DLF_CONCAT(a, b) DLF_CONCAT_INNER(a, b)
+#define DLF_REGISTER_OP(def) \
+  static const bool DLF_CONCAT(dlf_op_registered_, __COUNTER__) = ::dlf::RegisterOpOrDie(def)
+
+// Wraps a function object as a Kernel.
+class FunctionKernel : public Kernel {
+ public:
+  using Fn = std::function<absl::Status(RunContext&)>;
+  explicit FunctionKernel(Fn fn) : fn_(std::move(fn)) {}
+  absl::Status Run(RunContext& ctx) override { return fn_(ctx); }
+
+ private:
+  Fn fn_;
+};
+
+}  // namespace dlf
+
+#endif  // DLF_GRAPH_OP_REGISTRY_H_

@@ -1,0 +1,167 @@
+// Conv2D with oneDNN: forward, backward data, backward weights (+ bias).
+#include "ops/op_util.h"
+#include "ops/ops.h"
+
+namespace dlf::ops {
+namespace {
+
+struct ConvGeometry {
+  std::vector<int64_t> stride, pad;
+};
+
+absl::StatusOr<ConvGeometry> GetGeometry(const Attrs& attrs) {
+  ConvGeometry g;
+  DLF_ASSIGN_OR_RETURN(g.stride, GetPair(attrs, "stride", 1));
+  DLF_ASSIGN_OR_RETURN(g.pad, GetPair(attrs, "padding", 0));
+  return g;
+}
+
+absl::StatusOr<Shape> ConvOutputShape(const Shape& x, const Shape& w, const ConvGeometry& g) {
+  DLF_RETURN_IF_ERROR(Expect(x[1] == w[1], absl::StrCat("input has ", x[1],
+                                                        " channels but the weight expects ",
+                                                        w[1], " (weight is [out, in, kh, kw])")));
+  DLF_ASSIGN_OR_RETURN(int64_t oh, WindowOutputSize(x[2], w[2], g.stride[0], g.pad[0], false,
+                                                    "height"));
+  DLF_ASSIGN_OR_RETURN(int64_t ow, WindowOutputSize(x[3], w[3], g.stride[1], g.pad[1], false,
+                                                    "width"));
+  return Shape{x[0], w[0], oh, ow};
+}
+
+absl::StatusOr<std::vector<ValueInfo>> Conv2DShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(Expect(ctx.inputs.size() == 2 || ctx.inputs.size() == 3,
+                             "expects (x, weight) or (x, weight, bias)"));
+  for (const ValueInfo& v : ctx.inputs) DLF_RETURN_IF_ERROR(ExpectF32(v, "every input"));
+  DLF_RETURN_IF_ERROR(ExpectRank(ctx.inputs[0], 4, "x [n, c, h, w]"));
+  DLF_RETURN_IF_ERROR(ExpectRank(ctx.inputs[1], 4, "weight [out, in, kh, kw]"));
+  const Shape& w = ctx.inputs[1].shape;
+  if (ctx.inputs.size() == 3) {
+    DLF_RETURN_IF_ERROR(Expect(ctx.inputs[2].shape == Shape{w[0]},
+                               absl::StrCat("bias must be [", w[0], "], found ",
+                                            ShapeString(ctx.inputs[2].shape))));
+  }
+  DLF_ASSIGN_OR_RETURN(ConvGeometry g, GetGeometry(ctx.attrs));
+  DLF_ASSIGN_OR_RETURN(Shape y, ConvOutputShape(ctx.inputs[0].shape, w, g));
+  return std::vector<ValueInfo>{{DType::kF32, y}};
+}
+
+// Everything a conv primitive descriptor needs, from the shapes of x and w.
+struct ConvDescs {
+  dnnl::memory::desc src, wei, bias, dst;
+  dnnl::memory::dims stride, pad;
+};
+
+absl::StatusOr<ConvDescs> MakeDescs(const Attrs& attrs, const Shape& x, const Shape& w) {
+  DLF_ASSIGN_OR_RETURN(ConvGeometry g, GetGeometry(attrs));
+  DLF_ASSIGN_OR_RETURN(Shape y, ConvOutputShape(x, w, g));
+  return ConvDescs{PlainDesc(x), PlainDesc(w), PlainDesc({w[0]}), PlainDesc(y),
+                   ToDims(g.stride), ToDims(g.pad)};
+}
+
+dnnl::convolution_forward::primitive_desc ForwardPd(const ConvDescs& d, bool bias,
+                                                    const dnnl::engine& e) {
+  using fwd = dnnl::convolution_forward;
+  const auto prop = dnnl::prop_kind::forward_training;
+  const auto algo = dnnl::algorithm::convolution_direct;
+  auto desc = bias ? fwd::desc(prop, algo, d.src, d.wei, d.bias, d.dst, d.stride, d.pad, d.pad)
+                   : fwd::desc(prop, algo, d.src, d.wei, d.dst, d.stride, d.pad, d.pad);
+  return fwd::primitive_desc(desc, e);
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> Conv2DKernel(const KernelContext& k) {
+  const bool bias = k.inputs.size() == 3;
+  DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.inputs[0].shape, k.inputs[1].shape));
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(d, bias, k.engine); },
+                                        "convolution forward"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_forward(pd), k.engine);
+  kernel->BindInput(DNNL_ARG_SRC, 0, d.src);
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, d.wei);
+  if (bias) kernel->BindInput(DNNL_ARG_BIAS, 2, d.bias);
+  kernel->BindOutput(DNNL_ARG_DST, 0, d.dst);
+  return kernel;
+}
+
+// Conv2DBackwardData(dy, w) -> dx; attribute input_shape is x's shape.
+absl::StatusOr<std::vector<ValueInfo>> BackwardDataShape(const ShapeContext& ctx) {
+  DLF_ASSIGN_OR_RETURN(Shape x, ctx.attrs.Get<std::vector<int64_t>>("input_shape"));
+  return std::vector<ValueInfo>{{DType::kF32, x}};
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> BackwardDataKernel(const KernelContext& k) {
+  DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.outputs[0].shape, k.inputs[1].shape));
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    using bwd = dnnl::convolution_backward_data;
+    bwd::desc desc(dnnl::algorithm::convolution_direct, d.src, d.wei, d.dst, d.stride, d.pad, d.pad);
+    return bwd::primitive_desc(desc, k.engine, ForwardPd(d, false, k.engine));
+  }, "convolution backward data"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_data(pd), k.engine);
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, d.dst);
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, d.wei);
+  kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, d.src);
+  return kernel;
+}
+
+// Conv2DBackwardWeights(x, dy) -> dw (, db if has_bias); attribute weight_shape.
+absl::StatusOr<std::vector<ValueInfo>> BackwardWeightsShape(const ShapeContext& ctx) {
+  DLF_ASSIGN_OR_RETURN(Shape w, ctx.attrs.Get<std::vector<int64_t>>("weight_shape"));
+  std::vector<ValueInfo> outs = {{DType::kF32, w}};
+  if (ctx.attrs.GetOr<bool>("has_bias", false)) outs.push_back({DType::kF32, {w[0]}});
+  return outs;
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> BackwardWeightsKernel(const KernelContext& k) {
+  const bool bias = k.outputs.size() == 2;
+  DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.inputs[0].shape, k.outputs[0].shape));
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    using bwd = dnnl::convolution_backward_weights;
+    const auto algo = dnnl::algorithm::convolution_direct;
+    auto desc = bias ? bwd::desc(algo, d.src, d.wei, d.bias, d.dst, d.stride, d.pad, d.pad)
+                     : bwd::desc(algo, d.src, d.wei, d.dst, d.stride, d.pad, d.pad);
+    return bwd::primitive_desc(desc, k.engine, ForwardPd(d, bias, k.engine));
+  }, "convolution backward weights"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_weights(pd), k.engine);
+  kernel->BindInput(DNNL_ARG_SRC, 0, d.src);
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 1, d.dst);
+  kernel->BindOutput(DNNL_ARG_DIFF_WEIGHTS, 0, d.wei);
+  if (bias) kernel->BindOutput(DNNL_ARG_DIFF_BIAS, 1, d.bias);
+  return kernel;
+}
+
+absl::StatusOr<std::vector<Value>> Conv2DGrad(GradContext& c) {
+  Graph& g = c.graph;
+  const bool bias = c.node.inputs.size() == 3;
+  const Value x = c.node.inputs[0], w = c.node.inputs[1], dy = c.output_grads[0];
+  Attrs attrs = c.node.attrs;
+  std::vector<Value> grads(c.node.inputs.size());
+  if (c.wants[0]) {
+    Attrs data_attrs = attrs;
+    data_attrs.Set("input_shape", g.shape(x));
+    grads[0] = g.Op1("Conv2DBackwardData", {dy, w}, data_attrs);
+  }
+  if (c.wants[1] || (bias && c.wants[2])) {
+    attrs.Set("weight_shape", g.shape(w));
+    attrs.Set("has_bias", bias);
+    std::vector<Value> dw = g.Op("Conv2DBackwardWeights", {x, dy}, attrs);
+    grads[1] = dw[0];
+    if (bias) grads[2] = dw.size() > 1 ? dw[1] : Value{};
+  }
+  return grads;
+}
+
+void RegisterConv() {
+  RegisterOpOrDie({"Conv2D", -1, Conv2DShape, Conv2DKernel, Conv2DGrad});
+  RegisterOpOrDie({"Conv2DBackwardData", 2, BackwardDataShape, BackwardDataKernel, nullptr});
+  RegisterOpOrDie({"Conv2DBackwardWeights", 2, BackwardWeightsShape, BackwardWeightsKernel,
+                   nullptr});
+}
+
+[[maybe_unused]] const bool registered = (RegisterConv(), true);
+
+}  // namespace
+
+Value Conv2D(Graph& g, Value x, Value weight, Value bias, Conv2DOptions options) {
+  Attrs attrs{{"stride", options.stride}, {"padding", options.padding}};
+  if (bias.valid()) return g.Op1("Conv2D", {x, weight, bias}, attrs);
+  return g.Op1("Conv2D", {x, weight}, attrs);
+}
+
+}  // namespace dlf::ops

@@ -1,0 +1,146 @@
+// Same-shape element-wise ops and activations, with OpenMP loops.
+#include <cmath>
+#include <cstring>
+
+#include "graph/autodiff.h"
+#include "ops/op_util.h"
+#include "ops/ops.h"
+
+namespace dlf::ops {
+namespace {
+
+absl::StatusOr<std::vector<ValueInfo>> SameShapeF32(const ShapeContext& ctx) {
+  for (size_t i = 0; i < ctx.inputs.size(); ++i) {
+    DLF_RETURN_IF_ERROR(ExpectF32(ctx.inputs[i], "every input"));
+    DLF_RETURN_IF_ERROR(Expect(ctx.inputs[i].shape == ctx.inputs[0].shape,
+                               absl::StrCat("inputs must have the same shape, found ",
+                                            ShapeString(ctx.inputs[0].shape), " and ",
+                                            ShapeString(ctx.inputs[i].shape))));
+  }
+  return std::vector<ValueInfo>{ctx.inputs[0]};
+}
+
+// A kernel applying `f(inputs[0][i], inputs[1][i], ...)` element by element.
+template <typename F>
+KernelFactory Unary(F f) {
+  return [f](const KernelContext&) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+    return std::make_unique<FunctionKernel>([f](RunContext& ctx) {
+      const float* x = In(ctx, 0);
+      float* y = Out(ctx);
+      const int64_t n = Size(ctx);
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+      return absl::OkStatus();
+    });
+  };
+}
+
+template <typename F>
+KernelFactory Binary(F f) {
+  return [f](const KernelContext&) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+    return std::make_unique<FunctionKernel>([f](RunContext& ctx) {
+      const float* a = In(ctx, 0);
+      const float* b = In(ctx, 1);
+      float* y = Out(ctx);
+      const int64_t n = Size(ctx);
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+      return absl::OkStatus();
+    });
+  };
+}
+
+absl::Status AddNKernel(RunContext& ctx) {
+  float* y = Out(ctx);
+  const int64_t n = Size(ctx);
+  const int k = static_cast<int>(ctx.inputs.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    float s = 0.0f;
+    for (int j = 0; j < k; ++j) s += ctx.inputs[j]->f32()[i];
+    y[i] = s;
+  }
+  return absl::OkStatus();
+}
+
+// Gradient of an activation y = f(x) whose derivative is a function of y: dx = Grad(dy, y).
+GradFn ActivationGrad(const char* grad_op) {
+  return [grad_op](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+    return std::vector<Value>{c.graph.Op1(grad_op, {c.output_grads[0], c.node.outputs[0]})};
+  };
+}
+
+void RegisterElementwise() {
+  RegisterOpOrDie({"Add", 2, SameShapeF32, Binary([](float a, float b) { return a + b; }),
+                   [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+                     return std::vector<Value>{c.output_grads[0], c.output_grads[0]};
+                   }});
+  RegisterOpOrDie({"Mul", 2, SameShapeF32, Binary([](float a, float b) { return a * b; }),
+                   [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+                     const Value dy = c.output_grads[0];
+                     std::vector<Value> grads(2);
+                     if (c.wants[0]) grads[0] = Mul(c.graph, dy, c.node.inputs[1]);
+                     if (c.wants[1]) grads[1] = Mul(c.graph, dy, c.node.inputs[0]);
+                     return grads;
+                   }});
+  RegisterOpOrDie({kAddNOp, -1, SameShapeF32,
+                   [](const KernelContext&) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+                     return std::make_unique<FunctionKernel>(AddNKernel);
+                   },
+                   [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+                     return std::vector<Value>(c.node.inputs.size(), c.output_grads[0]);
+                   }});
+  RegisterOpOrDie(
+      {"Scale", 1, SameShapeF32,
+       [](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+         DLF_ASSIGN_OR_RETURN(const double factor, k.node.attrs.Get<double>("factor"));
+         return Unary([s = static_cast<float>(factor)](float x) { return s * x; })(k);
+       },
+       [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+         return std::vector<Value>{
+             Scale(c.graph, c.output_grads[0], c.node.attrs.GetOr<double>("factor", 1.0))};
+       }});
+  RegisterOpOrDie({"Relu", 1, SameShapeF32, Unary([](float x) { return x > 0.0f ? x : 0.0f; }),
+                   ActivationGrad("ReluGrad")});
+  RegisterOpOrDie({"ReluGrad", 2, SameShapeF32,
+                   Binary([](float dy, float y) { return y > 0.0f ? dy : 0.0f; }), nullptr});
+  RegisterOpOrDie({"Sigmoid", 1, SameShapeF32,
+                   Unary([](float x) { return 1.0f / (1.0f + std::exp(-x)); }),
+                   ActivationGrad("SigmoidGrad")});
+  RegisterOpOrDie({"SigmoidGrad", 2, SameShapeF32,
+                   Binary([](float dy, float y) { return dy * y * (1.0f - y); }), nullptr});
+  RegisterOpOrDie({"Tanh", 1, SameShapeF32, Unary([](float x) { return std::tanh(x); }),
+                   ActivationGrad("TanhGrad")});
+  RegisterOpOrDie({"TanhGrad", 2, SameShapeF32,
+                   Binary([](float dy, float y) { return dy * (1.0f - y * y); }), nullptr});
+  // Identity forward; its gradient rule returns "no gradient", which cuts the path.
+  RegisterOpOrDie({"StopGradient", 1,
+                   [](const ShapeContext& c) -> absl::StatusOr<std::vector<ValueInfo>> {
+                     return std::vector<ValueInfo>{c.inputs[0]};
+                   },
+                   [](const KernelContext&) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+                     return std::make_unique<FunctionKernel>([](RunContext& ctx) {
+                       std::memcpy(ctx.outputs[0]->raw(), ctx.inputs[0]->raw(),
+                                   ctx.inputs[0]->num_bytes());
+                       return absl::OkStatus();
+                     });
+                   },
+                   [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+                     return NoGrads(c);
+                   }});
+}
+
+[[maybe_unused]] const bool registered = (RegisterElementwise(), true);
+
+}  // namespace
+
+Value Add(Graph& g, Value a, Value b) { return g.Op1("Add", {a, b}); }
+Value Mul(Graph& g, Value a, Value b) { return g.Op1("Mul", {a, b}); }
+Value AddN(Graph& g, std::vector<Value> values) { return g.Op1(kAddNOp, std::move(values)); }
+Value Scale(Graph& g, Value x, double factor) { return g.Op1("Scale", {x}, {{"factor", factor}}); }
+Value Relu(Graph& g, Value x) { return g.Op1("Relu", {x}); }
+Value Sigmoid(Graph& g, Value x) { return g.Op1("Sigmoid", {x}); }
+Value Tanh(Graph& g, Value x) { return g.Op1("Tanh", {x}); }
+Value StopGradient(Graph& g, Value x) { return g.Op1("StopGradient", {x}); }
+
+}  // namespace dlf::ops

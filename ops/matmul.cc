@@ -1,0 +1,193 @@
+// MatMul (oneDNN SGEMM) and Linear (oneDNN inner product: forward, backward data, backward
+// weights + bias).
+#include "ops/op_util.h"
+#include "ops/ops.h"
+
+namespace dlf::ops {
+namespace {
+
+using tag = dnnl::memory::format_tag;
+
+// ---- MatMul ----
+
+struct MatMulDims {
+  int64_t m, k, n;
+};
+
+absl::StatusOr<MatMulDims> GetMatMulDims(const Attrs& attrs, const Shape& a, const Shape& b) {
+  const bool ta = attrs.GetOr<bool>("transpose_a", false);
+  const bool tb = attrs.GetOr<bool>("transpose_b", false);
+  const int64_t m = ta ? a[1] : a[0], ka = ta ? a[0] : a[1];
+  const int64_t kb = tb ? b[1] : b[0], n = tb ? b[0] : b[1];
+  DLF_RETURN_IF_ERROR(Expect(ka == kb, absl::StrCat("inner dimensions differ: ", ka, " vs ", kb,
+                                                    " (transpose_a=", ta, ", transpose_b=", tb,
+                                                    ")")));
+  return MatMulDims{m, ka, n};
+}
+
+absl::StatusOr<std::vector<ValueInfo>> MatMulShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(ExpectF32(ctx.inputs[0], "a"));
+  DLF_RETURN_IF_ERROR(ExpectF32(ctx.inputs[1], "b"));
+  DLF_RETURN_IF_ERROR(ExpectRank(ctx.inputs[0], 2, "a"));
+  DLF_RETURN_IF_ERROR(ExpectRank(ctx.inputs[1], 2, "b"));
+  DLF_ASSIGN_OR_RETURN(MatMulDims d,
+                       GetMatMulDims(ctx.attrs, ctx.inputs[0].shape, ctx.inputs[1].shape));
+  return std::vector<ValueInfo>{{DType::kF32, {d.m, d.n}}};
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> MatMulKernel(const KernelContext& k) {
+  const bool ta = k.node.attrs.GetOr<bool>("transpose_a", false);
+  const bool tb = k.node.attrs.GetOr<bool>("transpose_b", false);
+  DLF_ASSIGN_OR_RETURN(MatMulDims d, GetMatMulDims(k.node.attrs, k.inputs[0].shape,
+                                                   k.inputs[1].shape));
+  const int64_t lda = k.inputs[0].shape[1], ldb = k.inputs[1].shape[1];
+  return std::make_unique<FunctionKernel>([=](RunContext& ctx) {
+    const dnnl_status_t s = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', d.m, d.n, d.k, 1.0f,
+                                       In(ctx, 0), lda, In(ctx, 1), ldb, 0.0f, Out(ctx), d.n);
+    return s == dnnl_success ? absl::OkStatus() : absl::InternalError("dnnl_sgemm failed");
+  });
+}
+
+absl::StatusOr<std::vector<Value>> MatMulGrad(GradContext& c) {
+  const bool ta = c.node.attrs.GetOr<bool>("transpose_a", false);
+  const bool tb = c.node.attrs.GetOr<bool>("transpose_b", false);
+  const Value a = c.node.inputs[0], b = c.node.inputs[1], dc = c.output_grads[0];
+  Graph& g = c.graph;
+  std::vector<Value> grads(2);
+  if (c.wants[0]) {
+    grads[0] = ta ? MatMul(g, b, dc, tb, true) : MatMul(g, dc, b, false, !tb);
+  }
+  if (c.wants[1]) {
+    grads[1] = tb ? MatMul(g, dc, a, true, ta) : MatMul(g, a, dc, !ta, false);
+  }
+  return grads;
+}
+
+// ---- Linear: y = x W^T + b, W is [out, in] ----
+
+absl::StatusOr<std::vector<ValueInfo>> LinearShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(Expect(ctx.inputs.size() == 2 || ctx.inputs.size() == 3,
+                             "expects (x, weight) or (x, weight, bias)"));
+  for (const ValueInfo& v : ctx.inputs) DLF_RETURN_IF_ERROR(ExpectF32(v, "every input"));
+  const ValueInfo &x = ctx.inputs[0], &w = ctx.inputs[1];
+  DLF_RETURN_IF_ERROR(ExpectRank(x, 2, "x (Flatten it first)"));
+  DLF_RETURN_IF_ERROR(ExpectRank(w, 2, "weight [out, in]"));
+  DLF_RETURN_IF_ERROR(Expect(x.shape[1] == w.shape[1],
+                             absl::StrCat("x has ", x.shape[1], " features but weight expects ",
+                                          w.shape[1], " (weight is [out, in])")));
+  if (ctx.inputs.size() == 3) {
+    DLF_RETURN_IF_ERROR(Expect(ctx.inputs[2].shape == Shape{w.shape[0]},
+                               absl::StrCat("bias must be [", w.shape[0], "], found ",
+                                            ShapeString(ctx.inputs[2].shape))));
+  }
+  return std::vector<ValueInfo>{{DType::kF32, {x.shape[0], w.shape[0]}}};
+}
+
+dnnl::inner_product_forward::primitive_desc LinearForwardPd(const dnnl::engine& e,
+                                                           const Shape& x, const Shape& w,
+                                                           bool bias) {
+  const dnnl::memory::desc src = PlainDesc(x), wei = PlainDesc(w);
+  const dnnl::memory::desc dst = PlainDesc({x[0], w[0]});
+  using fwd = dnnl::inner_product_forward;
+  auto desc = bias ? fwd::desc(dnnl::prop_kind::forward_training, src, wei, PlainDesc({w[0]}), dst)
+                   : fwd::desc(dnnl::prop_kind::forward_training, src, wei, dst);
+  return fwd::primitive_desc(desc, e);
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> LinearKernel(const KernelContext& k) {
+  const bool bias = k.inputs.size() == 3;
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    return LinearForwardPd(k.engine, k.inputs[0].shape, k.inputs[1].shape, bias);
+  }, "inner product forward"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::inner_product_forward(pd), k.engine);
+  kernel->BindInput(DNNL_ARG_SRC, 0, pd.src_desc());
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, pd.weights_desc());
+  if (bias) kernel->BindInput(DNNL_ARG_BIAS, 2, pd.bias_desc());
+  kernel->BindOutput(DNNL_ARG_DST, 0, pd.dst_desc());
+  return kernel;
+}
+
+// LinearBackwardData(dy [n, out], W [out, in]) -> dx [n, in]
+absl::StatusOr<std::vector<ValueInfo>> LinearBackwardDataShape(const ShapeContext& ctx) {
+  return std::vector<ValueInfo>{{DType::kF32, {ctx.inputs[0].shape[0], ctx.inputs[1].shape[1]}}};
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> LinearBackwardDataKernel(const KernelContext& k) {
+  const Shape& w = k.inputs[1].shape;
+  const Shape x = k.outputs[0].shape;
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    auto hint = LinearForwardPd(k.engine, x, w, false);
+    dnnl::inner_product_backward_data::desc desc(PlainDesc(x), PlainDesc(w),
+                                                 PlainDesc({x[0], w[0]}));
+    return dnnl::inner_product_backward_data::primitive_desc(desc, k.engine, hint);
+  }, "inner product backward data"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::inner_product_backward_data(pd), k.engine);
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, pd.diff_dst_desc());
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, pd.weights_desc());
+  kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, pd.diff_src_desc());
+  return kernel;
+}
+
+// LinearBackwardWeights(x [n, in], dy [n, out]) -> dW [out, in] (, db [out] if has_bias)
+absl::StatusOr<std::vector<ValueInfo>> LinearBackwardWeightsShape(const ShapeContext& ctx) {
+  const int64_t out = ctx.inputs[1].shape[1], in = ctx.inputs[0].shape[1];
+  std::vector<ValueInfo> outs = {{DType::kF32, {out, in}}};
+  if (ctx.attrs.GetOr<bool>("has_bias", false)) outs.push_back({DType::kF32, {out}});
+  return outs;
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> LinearBackwardWeightsKernel(const KernelContext& k) {
+  const Shape& x = k.inputs[0].shape;
+  const Shape& w = k.outputs[0].shape;
+  const bool bias = k.outputs.size() == 2;
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    auto hint = LinearForwardPd(k.engine, x, w, bias);
+    using bwd = dnnl::inner_product_backward_weights;
+    const auto src = PlainDesc(x), dwei = PlainDesc(w), ddst = PlainDesc({x[0], w[0]});
+    auto desc = bias ? bwd::desc(src, dwei, PlainDesc({w[0]}), ddst) : bwd::desc(src, dwei, ddst);
+    return bwd::primitive_desc(desc, k.engine, hint);
+  }, "inner product backward weights"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::inner_product_backward_weights(pd), k.engine);
+  kernel->BindInput(DNNL_ARG_SRC, 0, pd.src_desc());
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 1, pd.diff_dst_desc());
+  kernel->BindOutput(DNNL_ARG_DIFF_WEIGHTS, 0, pd.diff_weights_desc());
+  if (bias) kernel->BindOutput(DNNL_ARG_DIFF_BIAS, 1, pd.diff_bias_desc());
+  return kernel;
+}
+
+absl::StatusOr<std::vector<Value>> LinearGrad(GradContext& c) {
+  const bool bias = c.node.inputs.size() == 3;
+  const Value x = c.node.inputs[0], w = c.node.inputs[1], dy = c.output_grads[0];
+  std::vector<Value> grads(c.node.inputs.size());
+  if (c.wants[0]) grads[0] = c.graph.Op1("LinearBackwardData", {dy, w});
+  if (c.wants[1] || (bias && c.wants[2])) {
+    std::vector<Value> dw = c.graph.Op("LinearBackwardWeights", {x, dy}, {{"has_bias", bias}});
+    grads[1] = dw[0];
+    if (bias) grads[2] = dw.size() > 1 ? dw[1] : Value{};
+  }
+  return grads;
+}
+
+void RegisterMatMul() {
+  RegisterOpOrDie({"MatMul", 2, MatMulShape, MatMulKernel, MatMulGrad});
+  RegisterOpOrDie({"Linear", -1, LinearShape, LinearKernel, LinearGrad});
+  RegisterOpOrDie({"LinearBackwardData", 2, LinearBackwardDataShape, LinearBackwardDataKernel,
+                   nullptr});
+  RegisterOpOrDie({"LinearBackwardWeights", 2, LinearBackwardWeightsShape,
+                   LinearBackwardWeightsKernel, nullptr});
+}
+
+[[maybe_unused]] const bool registered = (RegisterMatMul(), true);
+
+}  // namespace
+
+Value MatMul(Graph& g, Value a, Value b, bool transpose_a, bool transpose_b) {
+  return g.Op1("MatMul", {a, b}, {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}});
+}
+
+Value Linear(Graph& g, Value x, Value weight, Value bias) {
+  if (bias.valid()) return g.Op1("Linear", {x, weight, bias});
+  return g.Op1("Linear", {x, weight});
+}
+
+}  // namespace dlf::ops

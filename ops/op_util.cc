@@ -1,0 +1,98 @@
+#include "ops/op_util.h"
+
+namespace dlf::ops {
+
+absl::Status ExpectF32(const ValueInfo& v, const char* what) {
+  return Expect(v.dtype == DType::kF32, absl::StrCat(what, " must be f32, found ",
+                                                     DTypeName(v.dtype)));
+}
+
+absl::Status ExpectRank(const ValueInfo& v, int rank, const char* what) {
+  return Expect(static_cast<int>(v.shape.size()) == rank,
+                absl::StrCat(what, " must have rank ", rank, ", found shape ",
+                             ShapeString(v.shape)));
+}
+
+absl::StatusOr<std::vector<int64_t>> GetPair(const Attrs& attrs, const std::string& name,
+                                             int64_t fallback) {
+  if (!attrs.Has(name)) return std::vector<int64_t>{fallback, fallback};
+  if (absl::StatusOr<int64_t> one = attrs.Get<int64_t>(name); one.ok()) {
+    return std::vector<int64_t>{*one, *one};
+  }
+  absl::StatusOr<std::vector<int64_t>> pair = attrs.Get<std::vector<int64_t>>(name);
+  if (!pair.ok() || pair->size() != 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attribute '", name, "' must be an integer or a pair of integers"));
+  }
+  return *pair;
+}
+
+absl::StatusOr<int64_t> WindowOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
+                                         bool ceil_mode, const char* dim) {
+  if (kernel <= 0 || stride <= 0 || pad < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dim, ": kernel and stride must be positive and padding non-negative, found kernel ",
+        kernel, ", stride ", stride, ", padding ", pad));
+  }
+  const int64_t padded = in + 2 * pad;
+  if (kernel > padded) {
+    return absl::InvalidArgumentError(absl::StrCat(dim, ": kernel ", kernel,
+                                                   " is larger than the padded input ", in,
+                                                   " + 2*", pad, " = ", padded));
+  }
+  int64_t out = (padded - kernel) / stride + 1;
+  // Ceil mode adds a last window only if it starts inside the input or left padding (PyTorch).
+  if (ceil_mode && (padded - kernel) % stride != 0 && (out * stride) < in + pad) ++out;
+  return out;
+}
+
+dnnl::memory::desc PlainDesc(const Shape& shape, dnnl::memory::data_type dt) {
+  dnnl::memory::dims dims(shape.begin(), shape.end());
+  dnnl::memory::dims strides(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) {
+    strides[i] = strides[i + 1] * shape[i + 1];
+  }
+  return dnnl::memory::desc(dims, dt, strides);
+}
+
+dnnl::memory::dims ToDims(const std::vector<int64_t>& v) {
+  return dnnl::memory::dims(v.begin(), v.end());
+}
+
+const dnnl::engine& ShapeEngine() {
+  static const dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *engine;
+}
+
+void DnnlKernel::BindInput(int arg, int input_index, const dnnl::memory::desc& md) {
+  dnnl::memory m(md, engine_, DNNL_MEMORY_NONE);
+  bindings_.push_back({m, input_index, true});
+  args_.push_back({arg, m.get()});
+}
+
+void DnnlKernel::BindOutput(int arg, int output_index, const dnnl::memory::desc& md) {
+  dnnl::memory m(md, engine_, DNNL_MEMORY_NONE);
+  bindings_.push_back({m, output_index, false});
+  args_.push_back({arg, m.get()});
+}
+
+void DnnlKernel::BindOwned(int arg, const dnnl::memory::desc& md) {
+  owned_.emplace_back(md, engine_);
+  args_.push_back({arg, owned_.back().get()});
+}
+
+absl::Status DnnlKernel::Run(RunContext& ctx) {
+  for (Binding& b : bindings_) {
+    void* data = b.is_input ? const_cast<void*>(ctx.inputs[b.index]->raw())
+                            : ctx.outputs[b.index]->raw();
+    b.memory.set_data_handle(data);
+  }
+  const dnnl_status_t status = dnnl_primitive_execute(
+      primitive_.get(), ctx.stream->get(), static_cast<int>(args_.size()), args_.data());
+  if (status != dnnl_success) {
+    return absl::InternalError(absl::StrCat("oneDNN execution failed with status ", status));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dlf::ops

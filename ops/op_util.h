@@ -1,0 +1,98 @@
+#ifndef DLF_OPS_OP_UTIL_H_
+#define DLF_OPS_OP_UTIL_H_
+
+// Helpers shared by the op files: shape-rule checks, attribute reading, oneDNN descriptors.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "graph/graph.h"
+#include "graph/op_registry.h"
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace dlf::ops {
+
+#define DLF_RETURN_IF_ERROR(expr)            \
+  do {                                       \
+    absl::Status dlf_status_ = (expr);       \
+    if (!dlf_status_.ok()) return dlf_status_; \
+  } while (0)
+
+#define DLF_ASSIGN_OR_RETURN(lhs, expr)                 \
+  auto DLF_CONCAT(dlf_or_, __LINE__) = (expr);          \
+  if (!DLF_CONCAT(dlf_or_, __LINE__).ok())              \
+    return DLF_CONCAT(dlf_or_, __LINE__).status();      \
+  lhs = *std::move(DLF_CONCAT(dlf_or_, __LINE__))
+
+inline absl::Status Expect(bool ok, const std::string& message) {
+  return ok ? absl::OkStatus() : absl::InvalidArgumentError(message);
+}
+
+absl::Status ExpectF32(const ValueInfo& v, const char* what);
+absl::Status ExpectRank(const ValueInfo& v, int rank, const char* what);
+
+// Reads a 2-vector attribute (e.g. stride = [sh, sw]); a single value means both.
+absl::StatusOr<std::vector<int64_t>> GetPair(const Attrs& attrs, const std::string& name,
+                                             int64_t fallback);
+
+// Output size of a sliding window along one dimension; errors name the dimension.
+absl::StatusOr<int64_t> WindowOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
+                                         bool ceil_mode, const char* dim);
+
+// oneDNN descriptors in plain row-major layouts.
+dnnl::memory::desc PlainDesc(const Shape& shape, dnnl::memory::data_type dt =
+                                                     dnnl::memory::data_type::f32);
+dnnl::memory::dims ToDims(const std::vector<int64_t>& v);
+
+// An engine for shape rules that must ask oneDNN (e.g. workspace sizes).
+const dnnl::engine& ShapeEngine();
+
+// Wraps a oneDNN primitive-descriptor construction, converting its exception into a Status.
+template <typename Fn>
+auto TryDnnl(Fn fn, const char* what) -> absl::StatusOr<decltype(fn())> {
+  try {
+    return fn();
+  } catch (const dnnl::error& e) {
+    return absl::InvalidArgumentError(absl::StrCat("oneDNN cannot create ", what, ": ", e.what()));
+  }
+}
+
+// A oneDNN primitive whose arguments are the kernel's inputs and outputs (plain layouts) plus
+// memory the kernel owns. Arguments are bound once; each run only points them at the tensors.
+class DnnlKernel : public Kernel {
+ public:
+  DnnlKernel(dnnl::primitive primitive, const dnnl::engine& engine)
+      : primitive_(std::move(primitive)), engine_(engine) {}
+  void BindInput(int arg, int input_index, const dnnl::memory::desc& md);
+  void BindOutput(int arg, int output_index, const dnnl::memory::desc& md);
+  void BindOwned(int arg, const dnnl::memory::desc& md);  // e.g. an unused workspace
+  absl::Status Run(RunContext& ctx) override;
+
+ private:
+  struct Binding {
+    dnnl::memory memory;
+    int index;
+    bool is_input;
+  };
+  dnnl::primitive primitive_;
+  dnnl::engine engine_;
+  std::vector<Binding> bindings_;
+  std::vector<dnnl::memory> owned_;
+  std::vector<dnnl_exec_arg_t> args_;  // built once; the C API takes it without copying
+};
+
+// Kernel bodies for element-wise ops.
+inline float* Out(RunContext& ctx, int i = 0) { return ctx.outputs[i]->f32(); }
+inline const float* In(RunContext& ctx, int i) { return ctx.inputs[i]->f32(); }
+inline int64_t Size(RunContext& ctx, int i = 0) { return ctx.outputs[i]->num_elements(); }
+
+// A gradient rule's result with no gradient for any input.
+inline std::vector<Value> NoGrads(const GradContext& ctx) {
+  return std::vector<Value>(ctx.node.inputs.size());
+}
+
+}  // namespace dlf::ops
+
+#endif  // DLF_OPS_OP_UTIL_H_

@@ -1,0 +1,200 @@
+// Softmax, softmax cross-entropy over integer labels, argmax and the count of correct rows.
+#include <cmath>
+
+#include "ops/op_util.h"
+#include "ops/ops.h"
+
+namespace dlf::ops {
+namespace {
+
+absl::Status ExpectLogits(const ValueInfo& logits) {
+  DLF_RETURN_IF_ERROR(ExpectF32(logits, "logits"));
+  return ExpectRank(logits, 2, "logits [n, classes]");
+}
+
+absl::Status ExpectLabels(const ValueInfo& logits, const ValueInfo& labels) {
+  DLF_RETURN_IF_ERROR(Expect(labels.dtype == DType::kI32,
+                             absl::StrCat("labels must be i32, found ", DTypeName(labels.dtype))));
+  return Expect(labels.shape == Shape{logits.shape[0]},
+                absl::StrCat("labels must be [", logits.shape[0], "] to match the logits, found ",
+                             ShapeString(labels.shape)));
+}
+
+// Numerically stable: subtracts the row maximum before exponentiating.
+void SoftmaxRow(const float* x, float* y, int64_t k) {
+  float m = x[0];
+  for (int64_t j = 1; j < k; ++j) m = std::max(m, x[j]);
+  double s = 0.0;
+  for (int64_t j = 0; j < k; ++j) s += y[j] = std::exp(x[j] - m);
+  const float inv = static_cast<float>(1.0 / s);
+  for (int64_t j = 0; j < k; ++j) y[j] *= inv;
+}
+
+// ---- Softmax(x) -> y; SoftmaxGrad(y, dy) -> dx = y * (dy - sum(dy * y)) ----
+
+absl::StatusOr<std::vector<ValueInfo>> SoftmaxShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(ExpectLogits(ctx.inputs[0]));
+  return std::vector<ValueInfo>{ctx.inputs[0]};
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> SoftmaxKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) SoftmaxRow(In(ctx, 0) + i * c, Out(ctx) + i * c, c);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> SoftmaxGradKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const float* y = In(ctx, 0) + i * c;
+      const float* dy = In(ctx, 1) + i * c;
+      float* dx = Out(ctx) + i * c;
+      double dot = 0.0;
+      for (int64_t j = 0; j < c; ++j) dot += dy[j] * y[j];
+      for (int64_t j = 0; j < c; ++j) dx[j] = y[j] * (dy[j] - static_cast<float>(dot));
+    }
+    return absl::OkStatus();
+  });
+}
+
+// ---- SoftmaxCrossEntropy(logits, labels) -> (loss [], probs [n, c]) ----
+
+absl::StatusOr<std::vector<ValueInfo>> XentShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(ExpectLogits(ctx.inputs[0]));
+  DLF_RETURN_IF_ERROR(ExpectLabels(ctx.inputs[0], ctx.inputs[1]));
+  return std::vector<ValueInfo>{{DType::kF32, {}}, ctx.inputs[0]};
+}
+
+absl::Status CheckLabel(int32_t label, int64_t classes, int64_t row) {
+  if (label >= 0 && label < classes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("label ", label, " at row ", row,
+                                                 " is outside [0, ", classes, ")"));
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> XentKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+    const int32_t* labels = ctx.inputs[1]->i32();
+    for (int64_t i = 0; i < n; ++i) DLF_RETURN_IF_ERROR(CheckLabel(labels[i], c, i));
+    const float* x = In(ctx, 0);
+    float* probs = Out(ctx, 1);
+    double loss = 0.0;
+#pragma omp parallel for reduction(+ : loss) schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const float* row = x + i * c;
+      SoftmaxRow(row, probs + i * c, c);
+      // -log softmax = log(sum exp(x - m)) - (x_label - m), never log(0).
+      float m = row[0];
+      for (int64_t j = 1; j < c; ++j) m = std::max(m, row[j]);
+      double s = 0.0;
+      for (int64_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(row[j] - m));
+      loss += std::log(s) - (row[labels[i]] - m);
+    }
+    Out(ctx, 0)[0] = static_cast<float>(loss / static_cast<double>(n));
+    return absl::OkStatus();
+  });
+}
+
+// SoftmaxCrossEntropyGrad(probs, labels, dloss) -> dlogits = (probs - onehot) * dloss / n
+absl::StatusOr<std::vector<ValueInfo>> XentGradShape(const ShapeContext& ctx) {
+  return std::vector<ValueInfo>{ctx.inputs[0]};
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> XentGradKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+    const float* probs = In(ctx, 0);
+    const int32_t* labels = ctx.inputs[1]->i32();
+    const float scale = In(ctx, 2)[0] / static_cast<float>(n);
+    float* dx = Out(ctx);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < c; ++j) {
+        dx[i * c + j] = (probs[i * c + j] - (j == labels[i] ? 1.0f : 0.0f)) * scale;
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<Value>> XentGrad(GradContext& c) {
+  std::vector<Value> grads(2);
+  grads[0] = c.graph.Op1("SoftmaxCrossEntropyGrad",
+                         {c.node.outputs[1], c.node.inputs[1], c.output_grads[0]});
+  return grads;
+}
+
+// ---- Argmax(logits) -> i32 [n]; CountCorrect(logits, labels) -> f32 [] ----
+
+absl::StatusOr<std::vector<ValueInfo>> ArgmaxShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(ExpectLogits(ctx.inputs[0]));
+  return std::vector<ValueInfo>{{DType::kI32, {ctx.inputs[0].shape[0]}}};
+}
+
+int32_t ArgmaxRow(const float* row, int64_t c) {
+  int32_t best = 0;
+  for (int64_t j = 1; j < c; ++j) {
+    if (row[j] > row[best]) best = static_cast<int32_t>(j);
+  }
+  return best;
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> ArgmaxKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+    for (int64_t i = 0; i < n; ++i) ctx.outputs[0]->i32()[i] = ArgmaxRow(In(ctx, 0) + i * c, c);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<ValueInfo>> CountCorrectShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(ExpectLogits(ctx.inputs[0]));
+  DLF_RETURN_IF_ERROR(ExpectLabels(ctx.inputs[0], ctx.inputs[1]));
+  return std::vector<ValueInfo>{{DType::kF32, {}}};
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> CountCorrectKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      correct += ArgmaxRow(In(ctx, 0) + i * c, c) == ctx.inputs[1]->i32()[i];
+    }
+    Out(ctx)[0] = static_cast<float>(correct);
+    return absl::OkStatus();
+  });
+}
+
+void RegisterSoftmax() {
+  RegisterOpOrDie({"Softmax", 1, SoftmaxShape, SoftmaxKernel,
+                   [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+                     return std::vector<Value>{c.graph.Op1(
+                         "SoftmaxGrad", {c.node.outputs[0], c.output_grads[0]})};
+                   }});
+  RegisterOpOrDie({"SoftmaxGrad", 2, SoftmaxShape, SoftmaxGradKernel, nullptr});
+  RegisterOpOrDie({"SoftmaxCrossEntropy", 2, XentShape, XentKernel, XentGrad});
+  RegisterOpOrDie({"SoftmaxCrossEntropyGrad", 3, XentGradShape, XentGradKernel, nullptr});
+  // Not differentiable: no gradient rule, so autodiff reports them if they lie on a needed path.
+  RegisterOpOrDie({"Argmax", 1, ArgmaxShape, ArgmaxKernel, nullptr});
+  RegisterOpOrDie({"CountCorrect", 2, CountCorrectShape, CountCorrectKernel, nullptr});
+}
+
+[[maybe_unused]] const bool registered = (RegisterSoftmax(), true);
+
+}  // namespace
+
+Value Softmax(Graph& g, Value logits) { return g.Op1("Softmax", {logits}); }
+Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels) {
+  return g.Op("SoftmaxCrossEntropy", {logits, labels})[0];
+}
+Value Argmax(Graph& g, Value logits) { return g.Op1("Argmax", {logits}); }
+Value CountCorrect(Graph& g, Value logits, Value labels) {
+  return g.Op1("CountCorrect", {logits, labels});
+}
+
+}  // namespace dlf::ops

@@ -1,0 +1,148 @@
+#include "graph/executor.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "gmock/gmock.h"
+#include "graph/autodiff.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+
+// Counts every operator new in this binary (oneDNN's included), to prove Run() allocates no
+// buffers in steady state.
+static std::atomic<int64_t> g_allocations{0};
+static std::atomic<int64_t> g_large_allocations{0};  // >= 4 KiB: buffer-sized
+void* operator new(size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (n >= 4096) g_large_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
+namespace dlf {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ExecutorTest, LongChainReusesBuffers) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {1024});
+  Value h = x;
+  for (int i = 0; i < 50; ++i) h = ops::Tanh(g, h);
+  auto exec = Executor::Compile(g, {h});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  const PlanStats& s = (*exec)->stats();
+  EXPECT_EQ(s.num_kernels, 50);
+  EXPECT_EQ(s.sum_value_bytes, 50 * 4096);
+  EXPECT_LE(s.arena_bytes, 2 * 4096);  // two live values at a time
+}
+
+TEST(ExecutorTest, ComputesAndPrunesToFetches) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {3});
+  Value unused_input = g.Input("unused", DType::kF32, {3});
+  ops::Relu(g, unused_input);
+  Value y = ops::Mul(g, x, x);
+  auto exec = Executor::Compile(g, {y});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_EQ((*exec)->stats().num_kernels, 1);
+  ASSERT_EQ((*exec)->required_inputs().size(), 1u);  // "unused" need not be fed
+  Tensor xv = Tensor::F32({3}, {1, 2, 3});
+  ASSERT_TRUE((*exec)->Run({{x, &xv}}).ok());
+  EXPECT_EQ((*exec)->fetch(0).f32()[2], 9.0f);
+}
+
+TEST(ExecutorTest, FeedErrorsAreClear) {
+  Graph g;
+  Value x = g.Input("images", DType::kF32, {2, 3});
+  Value y = ops::Relu(g, x);
+  auto exec = Executor::Compile(g, {y});
+  ASSERT_TRUE(exec.ok());
+  EXPECT_EQ(std::string((*exec)->Run({}).message()), "Run: input 'images' was not fed");
+  Tensor wrong_shape(DType::kF32, {3, 2});
+  EXPECT_EQ(std::string((*exec)->Run({{x, &wrong_shape}}).message()),
+            "Run: input 'images' expects f32[2, 3], was fed f32[3, 2]");
+  Tensor wrong_dtype(DType::kI32, {2, 3});
+  EXPECT_EQ(std::string((*exec)->Run({{x, &wrong_dtype}}).message()),
+            "Run: input 'images' expects f32[2, 3], was fed i32[2, 3]");
+}
+
+TEST(ExecutorTest, RuntimeKernelErrorNamesTheNode) {
+  Graph g;
+  Value logits = g.Input("logits", DType::kF32, {2, 3});
+  Value labels = g.Input("labels", DType::kI32, {2});
+  Value loss = ops::SoftmaxCrossEntropy(g, logits, labels);
+  auto exec = Executor::Compile(g, {loss});
+  ASSERT_TRUE(exec.ok());
+  Tensor l(DType::kF32, {2, 3});
+  Tensor bad = Tensor::I32({2}, {0, 7});
+  absl::Status s = (*exec)->Run({{logits, &l}, {labels, &bad}});
+  EXPECT_THAT(std::string(s.message()), HasSubstr("label 7 at row 1 is outside [0, 3)"));
+}
+
+TEST(ExecutorTest, TrainingAndInferenceModesDiffer) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {1000});
+  Value y = ops::Dropout(g, x, 0.5, 3);
+  Tensor ones(DType::kF32, {1000});
+  ones.Fill(1.0f);
+  auto train = Executor::Compile(g, {y}, {true});
+  auto infer = Executor::Compile(g, {y}, {false});
+  ASSERT_TRUE(train.ok() && infer.ok());
+  ASSERT_TRUE((*train)->Run({{x, &ones}}).ok());
+  ASSERT_TRUE((*infer)->Run({{x, &ones}}).ok());
+  int zeros = 0;
+  for (int i = 0; i < 1000; ++i) zeros += (*train)->fetch(0).f32()[i] == 0.0f;
+  EXPECT_GT(zeros, 400);
+  EXPECT_LT(zeros, 600);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ((*infer)->fetch(0).f32()[i], 1.0f);
+}
+
+TEST(ExecutorTest, SteadyStateRunOfOwnKernelsDoesNotAllocate) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {8, 10});
+  Value labels = g.Input("labels", DType::kI32, {8});
+  Value h = ops::Add(g, ops::Tanh(g, x), ops::Mul(g, x, ops::Sigmoid(g, x)));
+  Value loss = ops::SoftmaxCrossEntropy(g, ops::Dropout(g, ops::Relu(g, h), 0.5), labels);
+  auto grads = Gradients(g, loss, {x});
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  auto exec = Executor::Compile(g, {loss, (*grads)[0]});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  Tensor xv(DType::kF32, {8, 10});
+  Tensor lv = Tensor::I32({8}, {1, 2, 3, 4, 5, 6, 7, 8});
+  const Feed feeds[] = {{x, &xv}, {labels, &lv}};
+  ASSERT_TRUE((*exec)->Run(feeds).ok());  // warm-up
+  const int64_t before = g_allocations.load();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*exec)->Run(feeds).ok());
+  EXPECT_EQ(g_allocations.load() - before, 0);
+}
+
+// oneDNN 2.6's dnnl_primitive_execute builds a small argument map of its own at each call
+// (a few tiny allocations inside the library, which its API cannot avoid); no buffer-sized
+// allocation may happen in a step.
+TEST(ExecutorTest, SteadyStateTrainingStepAllocatesNoBuffers) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {4, 3, 16, 16});
+  Value labels = g.Input("labels", DType::kI32, {4});
+  Value w = g.Parameter("w", {8, 3, 3, 3}, Initializer::HeUniform());
+  Value h = ops::MaxPool2D(g, ops::Relu(g, ops::Conv2D(g, x, w)), {{2, 2}, {2, 2}});
+  Value fc = g.Parameter("fc", {10, 8 * 7 * 7}, Initializer::HeUniform());
+  Value loss = ops::SoftmaxCrossEntropy(g, ops::Linear(g, ops::Flatten(g, h), fc), labels);
+  auto grads = Gradients(g, loss, {w, fc});
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  auto exec = Executor::Compile(g, {loss, (*grads)[0], (*grads)[1]});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  Tensor xv(DType::kF32, {4, 3, 16, 16});
+  Tensor lv = Tensor::I32({4}, {1, 2, 3, 4});
+  const Feed feeds[] = {{x, &xv}, {labels, &lv}};
+  ASSERT_TRUE((*exec)->Run(feeds).ok());  // warm-up
+  const int64_t before = g_large_allocations.load();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*exec)->Run(feeds).ok());
+  EXPECT_EQ(g_large_allocations.load() - before, 0);
+}
+
+}  // namespace
+}  // namespace dlf

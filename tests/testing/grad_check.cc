@@ -1,0 +1,143 @@
+#include "tests/testing/grad_check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "graph/autodiff.h"
+#include "graph/executor.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+
+namespace dlf::testing {
+
+Tensor RandomTensor(Shape shape, uint64_t seed, float lo, float hi) {
+  Tensor t(DType::kF32, std::move(shape));
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::uniform_real_distribution<float> dist(lo, hi);
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.f32()[i] = dist(rng);
+  return t;
+}
+
+Tensor SpacedTensor(Shape shape, uint64_t seed, float gap, bool avoid_zero) {
+  Tensor t(DType::kF32, std::move(shape));
+  const int64_t n = t.num_elements();
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::shuffle(order.begin(), order.end(), rng);
+  for (int64_t i = 0; i < n; ++i) {
+    float v = (static_cast<float>(i) - n / 2.0f) * gap;
+    if (avoid_zero && std::abs(v) < gap / 2) v = gap / 2;
+    t.f32()[order[i]] = v;
+  }
+  return t;
+}
+
+namespace {
+
+struct Harness {
+  Graph graph{1};
+  std::vector<Value> inputs;
+  Value output, loss;
+  std::vector<Feed> feeds;
+};
+
+void Build(Harness& h, const BuildFn& build, const std::vector<const Tensor*>& inputs) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    h.inputs.push_back(h.graph.Input(absl::StrCat("in", i), inputs[i]->dtype(),
+                                     inputs[i]->shape()));
+    h.feeds.push_back({h.inputs.back(), inputs[i]});
+  }
+  h.output = build(h.graph, h.inputs);
+  ASSERT_TRUE(h.graph.status().ok()) << h.graph.status();
+  Value weights = h.graph.Constant(RandomTensor(h.graph.shape(h.output), 99), "loss_weights");
+  h.loss = ops::Sum(h.graph, ops::Mul(h.graph, h.output, weights));
+  ASSERT_TRUE(h.graph.status().ok()) << h.graph.status();
+}
+
+}  // namespace
+
+void ExpectGradientsMatch(const BuildFn& build, const std::vector<const Tensor*>& inputs,
+                          GradCheckOptions options) {
+  Harness h;
+  Build(h, build, inputs);
+  if (::testing::Test::HasFatalFailure()) return;
+  std::vector<Value> wrt;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i]->dtype() == DType::kF32) wrt.push_back(h.inputs[i]);
+  }
+  absl::StatusOr<std::vector<Value>> grads = Gradients(h.graph, h.loss, wrt);
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  for (Value g : *grads) ASSERT_TRUE(g.valid());
+  auto analytic = Executor::Compile(h.graph, *grads);
+  ASSERT_TRUE(analytic.ok()) << analytic.status();
+  ASSERT_TRUE((*analytic)->Run(h.feeds).ok());
+  auto forward = Executor::Compile(h.graph, {h.loss});
+  ASSERT_TRUE(forward.ok()) << forward.status();
+
+  // Perturbs a private copy of each input in turn.
+  std::vector<Tensor> copies;
+  for (const Tensor* t : inputs) copies.push_back(t->Clone());
+  std::vector<Feed> feeds = h.feeds;
+  for (size_t i = 0; i < inputs.size(); ++i) feeds[i].tensor = &copies[i];
+  auto loss_at = [&]() {
+    (*forward)->set_step(0);
+    EXPECT_TRUE((*forward)->Run(feeds).ok());
+    return static_cast<double>((*forward)->fetch(0).f32()[0]);
+  };
+
+  int wrt_index = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i]->dtype() != DType::kF32) continue;
+    const Tensor& grad = (*analytic)->fetch(wrt_index++);
+    const int64_t n = copies[i].num_elements();
+    const int64_t stride = std::max<int64_t>(1, n / options.max_checks_per_input);
+    int failures = 0;
+    for (int64_t e = 0; e < n && failures < 5; e += stride) {
+      float& x = copies[i].f32()[e];
+      const float saved = x;
+      x = saved + static_cast<float>(options.eps);
+      const double plus = loss_at();
+      x = saved - static_cast<float>(options.eps);
+      const double minus = loss_at();
+      x = saved;
+      const double numeric = (plus - minus) / (2 * options.eps);
+      const double a = grad.f32()[e];
+      const double tol = options.atol + options.rtol * std::max(std::abs(a), std::abs(numeric));
+      if (std::abs(a - numeric) > tol) {
+        ++failures;
+        ADD_FAILURE() << "input " << i << " element " << e << ": autodiff " << a
+                      << " vs finite difference " << numeric;
+      }
+    }
+  }
+}
+
+Tensor RunForward(const BuildFn& build, const std::vector<const Tensor*>& inputs, bool training) {
+  Harness h;
+  Build(h, build, inputs);
+  if (::testing::Test::HasFatalFailure()) return Tensor();
+  auto exec = Executor::Compile(h.graph, {h.output}, {training});
+  EXPECT_TRUE(exec.ok()) << exec.status();
+  if (!exec.ok()) return Tensor();
+  absl::Status s = (*exec)->Run(h.feeds);
+  EXPECT_TRUE(s.ok()) << s;
+  return (*exec)->fetch(0).Clone();
+}
+
+void ExpectTensorNear(const Tensor& actual, const Tensor& expected, float tol) {
+  ASSERT_EQ(ShapeString(actual.shape()), ShapeString(expected.shape()));
+  int failures = 0;
+  for (int64_t i = 0; i < actual.num_elements() && failures < 5; ++i) {
+    const float a = actual.f32()[i], e = expected.f32()[i];
+    if (!(std::abs(a - e) <= tol * std::max(1.0f, std::abs(e)))) {
+      ++failures;
+      ADD_FAILURE() << "element " << i << ": " << a << " vs expected " << e;
+    }
+  }
+}
+
+}  // namespace dlf::testing
