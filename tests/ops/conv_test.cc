@@ -1,0 +1,98 @@
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+#include "tests/testing/grad_check.h"
+
+namespace dlf {
+namespace {
+
+using ::dlf::testing::ExpectGradientsMatch;
+using ::dlf::testing::ExpectTensorNear;
+using ::dlf::testing::RandomTensor;
+using ::dlf::testing::RunForward;
+
+struct ConvCase {
+  Shape x, w;
+  int64_t sh, sw, ph, pw;
+  bool bias;
+};
+
+// Plain reference convolution (cross-correlation, zero padding).
+Tensor ReferenceConv(const Tensor& x, const Tensor& w, const Tensor* b, const ConvCase& c,
+                     const Shape& y_shape) {
+  Tensor y(DType::kF32, y_shape);
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t O = w.dim(0), KH = w.dim(2), KW = w.dim(3), OH = y_shape[2], OW = y_shape[3];
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double s = b ? b->f32()[o] : 0.0;
+          for (int64_t ch = 0; ch < C; ++ch)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t ih = oh * c.sh - c.ph + kh, iw = ow * c.sw - c.pw + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                s += x.f32()[((n * C + ch) * H + ih) * W + iw] *
+                     w.f32()[((o * C + ch) * KH + kh) * KW + kw];
+              }
+          y.f32()[((n * O + o) * OH + oh) * OW + ow] = static_cast<float>(s);
+        }
+  return y;
+}
+
+testing::BuildFn ConvBuilder(const ConvCase& c) {
+  return [c](Graph& g, const std::vector<Value>& in) {
+    return ops::Conv2D(g, in[0], in[1], c.bias ? in[2] : Value{}, {{c.sh, c.sw}, {c.ph, c.pw}});
+  };
+}
+
+class ConvTest : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(ConvTest, ForwardMatchesReferenceLoop) {
+  const ConvCase& c = GetParam();
+  Tensor x = RandomTensor(c.x, 1), w = RandomTensor(c.w, 2), b = RandomTensor({c.w[0]}, 3);
+  std::vector<const Tensor*> inputs = {&x, &w};
+  if (c.bias) inputs.push_back(&b);
+  Tensor y = RunForward(ConvBuilder(c), inputs);
+  ExpectTensorNear(y, ReferenceConv(x, w, c.bias ? &b : nullptr, c, y.shape()), 1e-4f);
+}
+
+TEST_P(ConvTest, GradientsMatchFiniteDifferences) {
+  const ConvCase& c = GetParam();
+  Tensor x = RandomTensor(c.x, 4), w = RandomTensor(c.w, 5), b = RandomTensor({c.w[0]}, 6);
+  std::vector<const Tensor*> inputs = {&x, &w};
+  if (c.bias) inputs.push_back(&b);
+  ExpectGradientsMatch(ConvBuilder(c), inputs);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, ConvTest,
+    ::testing::Values(ConvCase{{2, 3, 7, 7}, {4, 3, 3, 3}, 1, 1, 1, 1, true},
+                      ConvCase{{2, 2, 9, 6}, {3, 2, 3, 2}, 2, 1, 1, 0, false},   // non-square
+                      ConvCase{{1, 3, 8, 8}, {2, 3, 5, 5}, 1, 1, 2, 2, true},
+                      ConvCase{{2, 3, 32, 32}, {2, 3, 11, 11}, 4, 4, 2, 2, true}));  // AlexNet conv1
+
+absl::Status BuildConvStatus(Shape x, Shape w, ops::Conv2DOptions o) {
+  Graph g;
+  Value xv = g.Input("x", DType::kF32, x);
+  Value wv = g.Parameter("w", w, Initializer::Zeros());
+  ops::Conv2D(g, xv, wv, Value{}, o);
+  return g.status();
+}
+
+TEST(ConvErrorsTest, BadAttributesAreBuildTimeErrors) {
+  using ::testing::HasSubstr;
+  EXPECT_THAT(std::string(BuildConvStatus({1, 3, 8, 8}, {2, 3, 3, 3}, {{0, 1}, {0, 0}}).message()),
+              HasSubstr("height: kernel and stride must be positive"));
+  EXPECT_THAT(std::string(BuildConvStatus({1, 3, 4, 4}, {2, 3, 7, 7}, {{1, 1}, {1, 1}}).message()),
+              HasSubstr("height: kernel 7 is larger than the padded input 4 + 2*1 = 6"));
+  EXPECT_THAT(std::string(BuildConvStatus({1, 4, 8, 8}, {2, 3, 3, 3}, {}).message()),
+              HasSubstr("input has 4 channels but the weight expects 3"));
+  EXPECT_TRUE(BuildConvStatus({1, 3, 8, 8}, {2, 3, 3, 3}, {}).ok());
+}
+
+}  // namespace
+}  // namespace dlf

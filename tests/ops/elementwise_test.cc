@@ -1,0 +1,137 @@
+// Element-wise ops, reductions, reshapes and dropout.
+#include <cmath>
+#include <functional>
+
+#include "graph/executor.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+#include "tests/testing/grad_check.h"
+
+namespace dlf {
+namespace {
+
+using ::dlf::testing::ExpectGradientsMatch;
+using ::dlf::testing::ExpectTensorNear;
+using ::dlf::testing::RandomTensor;
+using ::dlf::testing::RunForward;
+using ::dlf::testing::SpacedTensor;
+
+struct UnaryCase {
+  const char* name;
+  std::function<Value(Graph&, Value)> op;
+  std::function<float(float)> reference;
+};
+
+class UnaryTest : public ::testing::TestWithParam<UnaryCase> {};
+
+TEST_P(UnaryTest, ForwardMatchesReferenceAndGradientsMatchFiniteDifferences) {
+  const UnaryCase& c = GetParam();
+  Tensor x = SpacedTensor({3, 5}, 1, 0.13f);  // no element near ReLU's kink
+  auto build = [&c](Graph& g, const std::vector<Value>& in) { return c.op(g, in[0]); };
+  Tensor y = RunForward(build, {&x});
+  Tensor ref(DType::kF32, x.shape());
+  for (int64_t i = 0; i < x.num_elements(); ++i) ref.f32()[i] = c.reference(x.f32()[i]);
+  ExpectTensorNear(y, ref, 1e-6f);
+  ExpectGradientsMatch(build, {&x});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, UnaryTest,
+    ::testing::Values(
+        UnaryCase{"Relu", ops::Relu, [](float x) { return x > 0 ? x : 0.0f; }},
+        UnaryCase{"Sigmoid", ops::Sigmoid, [](float x) { return 1.0f / (1.0f + std::exp(-x)); }},
+        UnaryCase{"Tanh", ops::Tanh, [](float x) { return std::tanh(x); }},
+        UnaryCase{"Scale", [](Graph& g, Value x) { return ops::Scale(g, x, -2.5); },
+                  [](float x) { return -2.5f * x; }}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(BinaryTest, AddMulAddNMatchReferenceAndGradients) {
+  Tensor a = RandomTensor({2, 3, 4}, 1), b = RandomTensor({2, 3, 4}, 2), c = RandomTensor({2, 3, 4}, 3);
+  auto add = [](Graph& g, const std::vector<Value>& in) { return ops::Add(g, in[0], in[1]); };
+  auto mul = [](Graph& g, const std::vector<Value>& in) { return ops::Mul(g, in[0], in[1]); };
+  auto addn = [](Graph& g, const std::vector<Value>& in) { return ops::AddN(g, in); };
+  Tensor ya = RunForward(add, {&a, &b}), ym = RunForward(mul, {&a, &b}),
+         yn = RunForward(addn, {&a, &b, &c});
+  for (int64_t i = 0; i < a.num_elements(); ++i) {
+    EXPECT_FLOAT_EQ(ya.f32()[i], a.f32()[i] + b.f32()[i]);
+    EXPECT_FLOAT_EQ(ym.f32()[i], a.f32()[i] * b.f32()[i]);
+    EXPECT_NEAR(yn.f32()[i], a.f32()[i] + b.f32()[i] + c.f32()[i], 1e-6);
+  }
+  ExpectGradientsMatch(add, {&a, &b});
+  ExpectGradientsMatch(mul, {&a, &b});
+  ExpectGradientsMatch(addn, {&a, &b, &c});
+}
+
+TEST(ReduceTest, SumAndMeanMatchReferenceAndGradients) {
+  Tensor x = RandomTensor({4, 5}, 4);
+  double s = 0;
+  for (int64_t i = 0; i < 20; ++i) s += x.f32()[i];
+  auto sum = [](Graph& g, const std::vector<Value>& in) { return ops::Sum(g, in[0]); };
+  auto mean = [](Graph& g, const std::vector<Value>& in) { return ops::Mean(g, in[0]); };
+  EXPECT_NEAR(RunForward(sum, {&x}).f32()[0], s, 1e-5);
+  EXPECT_NEAR(RunForward(mean, {&x}).f32()[0], s / 20, 1e-6);
+  ExpectGradientsMatch(sum, {&x});
+  ExpectGradientsMatch(mean, {&x});
+}
+
+TEST(ReshapeTest, KeepsElementsAndInfersOneDimension) {
+  Tensor x = RandomTensor({2, 3, 4}, 5);
+  auto flat = [](Graph& g, const std::vector<Value>& in) { return ops::Flatten(g, in[0]); };
+  auto reshape = [](Graph& g, const std::vector<Value>& in) {
+    return ops::Reshape(g, in[0], {4, -1});
+  };
+  Tensor y = RunForward(flat, {&x});
+  EXPECT_EQ(y.shape(), (Shape{2, 12}));
+  EXPECT_EQ(RunForward(reshape, {&x}).shape(), (Shape{4, 6}));
+  for (int64_t i = 0; i < 24; ++i) EXPECT_EQ(y.f32()[i], x.f32()[i]);
+  ExpectGradientsMatch(flat, {&x});
+  ExpectGradientsMatch(reshape, {&x});
+  Graph g;
+  ops::Reshape(g, g.Input("x", DType::kF32, {2, 3}), {4, -1});
+  EXPECT_NE(std::string(g.status().message()).find("cannot reshape [2, 3] (6 elements) to [4, -1]"),
+            std::string::npos) << g.status();
+}
+
+TEST(DropoutTest, ScalesKeptElementsAndIsReproducible) {
+  Tensor x = RandomTensor({100, 50}, 6);
+  auto build = [](Graph& g, const std::vector<Value>& in) { return ops::Dropout(g, in[0], 0.3, 11); };
+  Tensor y1 = RunForward(build, {&x}), y2 = RunForward(build, {&x});
+  int64_t dropped = 0;
+  for (int64_t i = 0; i < x.num_elements(); ++i) {
+    EXPECT_EQ(y1.f32()[i], y2.f32()[i]);  // same seed, same step
+    if (y1.f32()[i] == 0.0f) {
+      ++dropped;
+    } else {
+      EXPECT_FLOAT_EQ(y1.f32()[i], x.f32()[i] / 0.7f);
+    }
+  }
+  EXPECT_NEAR(dropped / 5000.0, 0.3, 0.03);
+  Tensor inference = RunForward(build, {&x}, /*training=*/false);
+  for (int64_t i = 0; i < x.num_elements(); ++i) EXPECT_EQ(inference.f32()[i], x.f32()[i]);
+}
+
+TEST(DropoutTest, MasksDifferBetweenSteps) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {1000});
+  Value y = ops::Dropout(g, x, 0.5, 1);
+  auto exec = Executor::Compile(g, {y});
+  ASSERT_TRUE(exec.ok());
+  Tensor ones(DType::kF32, {1000});
+  ones.Fill(1.0f);
+  ASSERT_TRUE((*exec)->Run({{x, &ones}}).ok());
+  Tensor first = (*exec)->fetch(0).Clone();
+  ASSERT_TRUE((*exec)->Run({{x, &ones}}).ok());
+  int differ = 0;
+  for (int i = 0; i < 1000; ++i) differ += first.f32()[i] != (*exec)->fetch(0).f32()[i];
+  EXPECT_GT(differ, 300);
+}
+
+TEST(DropoutTest, GradientsMatchFiniteDifferences) {
+  Tensor x = RandomTensor({4, 6}, 7);
+  ExpectGradientsMatch([](Graph& g, const std::vector<Value>& in) {
+    return ops::Dropout(g, in[0], 0.5, 3);
+  }, {&x});
+}
+
+}  // namespace
+}  // namespace dlf

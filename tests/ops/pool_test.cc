@@ -1,0 +1,94 @@
+#include <algorithm>
+#include <limits>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+#include "tests/testing/grad_check.h"
+
+namespace dlf {
+namespace {
+
+using ::dlf::testing::ExpectGradientsMatch;
+using ::dlf::testing::ExpectTensorNear;
+using ::dlf::testing::RunForward;
+using ::dlf::testing::SpacedTensor;
+
+struct PoolCase {
+  Shape x;
+  ops::Pool2DOptions o;
+  Shape expected_y;
+};
+
+// Plain reference pooling. Average divides by the in-bounds window size (padding excluded).
+Tensor ReferencePool(const Tensor& x, const ops::Pool2DOptions& o, const Shape& y_shape, bool max) {
+  Tensor y(DType::kF32, y_shape);
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t OH = y_shape[2], OW = y_shape[3];
+  for (int64_t nc = 0; nc < N * C; ++nc)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        double best = -std::numeric_limits<double>::infinity(), sum = 0;
+        int count = 0;
+        for (int64_t kh = 0; kh < o.kernel[0]; ++kh)
+          for (int64_t kw = 0; kw < o.kernel[1]; ++kw) {
+            const int64_t ih = oh * o.stride[0] - o.padding[0] + kh;
+            const int64_t iw = ow * o.stride[1] - o.padding[1] + kw;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+            const float v = x.f32()[(nc * H + ih) * W + iw];
+            best = std::max<double>(best, v);
+            sum += v;
+            ++count;
+          }
+        y.f32()[(nc * OH + oh) * OW + ow] = static_cast<float>(max ? best : sum / count);
+      }
+  return y;
+}
+
+class PoolTest : public ::testing::TestWithParam<PoolCase> {};
+
+testing::BuildFn PoolBuilder(const ops::Pool2DOptions& o, bool max) {
+  return [o, max](Graph& g, const std::vector<Value>& in) {
+    return max ? ops::MaxPool2D(g, in[0], o) : ops::AvgPool2D(g, in[0], o);
+  };
+}
+
+TEST_P(PoolTest, ForwardMatchesReferenceLoop) {
+  const PoolCase& c = GetParam();
+  Tensor x = SpacedTensor(c.x, 1);
+  for (bool max : {true, false}) {
+    SCOPED_TRACE(max ? "max" : "avg");
+    Tensor y = RunForward(PoolBuilder(c.o, max), {&x});
+    EXPECT_EQ(y.shape(), c.expected_y);
+    ExpectTensorNear(y, ReferencePool(x, c.o, y.shape(), max), 1e-5f);
+  }
+}
+
+TEST_P(PoolTest, GradientsMatchFiniteDifferences) {
+  const PoolCase& c = GetParam();
+  Tensor x = SpacedTensor(c.x, 2);  // distinct values: the max of each window is unambiguous
+  for (bool max : {true, false}) {
+    SCOPED_TRACE(max ? "max" : "avg");
+    ExpectGradientsMatch(PoolBuilder(c.o, max), {&x});
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, PoolTest,
+    ::testing::Values(
+        PoolCase{{2, 3, 8, 8}, {{2, 2}, {2, 2}, {0, 0}, false}, {2, 3, 4, 4}},
+        PoolCase{{2, 2, 9, 9}, {{3, 3}, {2, 2}, {0, 0}, false}, {2, 2, 4, 4}},   // AlexNet 3/2
+        PoolCase{{1, 2, 8, 8}, {{3, 3}, {2, 2}, {0, 0}, true}, {1, 2, 4, 4}},    // ceil mode
+        PoolCase{{1, 2, 7, 5}, {{3, 2}, {2, 1}, {1, 0}, false}, {1, 2, 4, 4}},   // non-square
+        PoolCase{{2, 2, 1, 1}, {{3, 3}, {2, 2}, {1, 1}, false}, {2, 2, 1, 1}})); // 1x1 map
+
+TEST(PoolErrorsTest, KernelLargerThanPaddedInputIsABuildError) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {1, 1, 2, 2});
+  ops::MaxPool2D(g, x, {{3, 3}, {2, 2}, {0, 0}, false});
+  EXPECT_THAT(std::string(g.status().message()),
+              ::testing::HasSubstr("kernel 3 is larger than the padded input 2 + 2*0 = 2"));
+}
+
+}  // namespace
+}  // namespace dlf

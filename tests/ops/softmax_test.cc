@@ -1,0 +1,99 @@
+#include <cmath>
+
+#include "gmock/gmock.h"
+#include "graph/executor.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+#include "tests/testing/grad_check.h"
+
+namespace dlf {
+namespace {
+
+using ::dlf::testing::ExpectGradientsMatch;
+using ::dlf::testing::ExpectTensorNear;
+using ::dlf::testing::RandomTensor;
+using ::dlf::testing::RunForward;
+
+TEST(SoftmaxTest, ForwardMatchesReferenceAndGradients) {
+  Tensor x = RandomTensor({3, 5}, 1, -3.0f, 3.0f);
+  auto build = [](Graph& g, const std::vector<Value>& in) { return ops::Softmax(g, in[0]); };
+  Tensor y = RunForward(build, {&x});
+  Tensor ref(DType::kF32, {3, 5});
+  for (int i = 0; i < 3; ++i) {
+    double s = 0;
+    for (int j = 0; j < 5; ++j) s += std::exp(x.f32()[i * 5 + j]);
+    for (int j = 0; j < 5; ++j) ref.f32()[i * 5 + j] = static_cast<float>(std::exp(x.f32()[i * 5 + j]) / s);
+  }
+  ExpectTensorNear(y, ref, 1e-6f);
+  ExpectGradientsMatch(build, {&x});
+}
+
+// Runs the mean softmax cross-entropy of `logits` against `labels`.
+absl::StatusOr<float> CrossEntropy(const Tensor& logits, const Tensor& labels) {
+  Graph g;
+  Value l = g.Input("logits", DType::kF32, logits.shape());
+  Value y = g.Input("labels", DType::kI32, labels.shape());
+  auto exec = Executor::Compile(g, {ops::SoftmaxCrossEntropy(g, l, y)});
+  if (!exec.ok()) return exec.status();
+  absl::Status s = (*exec)->Run({{l, &logits}, {y, &labels}});
+  if (!s.ok()) return s;
+  return (*exec)->fetch(0).f32()[0];
+}
+
+TEST(CrossEntropyTest, MatchesReferenceAndGradients) {
+  Tensor x = RandomTensor({4, 3}, 2, -2.0f, 2.0f);
+  Tensor labels = Tensor::I32({4}, {0, 2, 1, 2});
+  double ref = 0;
+  for (int i = 0; i < 4; ++i) {
+    double s = 0;
+    for (int j = 0; j < 3; ++j) s += std::exp(x.f32()[i * 3 + j]);
+    ref += std::log(s) - x.f32()[i * 3 + labels.i32()[i]];
+  }
+  EXPECT_NEAR(*CrossEntropy(x, labels), ref / 4, 1e-6);
+  ExpectGradientsMatch([](Graph& g, const std::vector<Value>& in) {
+    return ops::SoftmaxCrossEntropy(g, in[0], in[1]);
+  }, {&x, &labels});
+}
+
+TEST(CrossEntropyTest, StaysFiniteForHugeLogits) {
+  Tensor x = Tensor::F32({2, 3}, {1e4f, -1e4f, 0.0f, -1e4f, 1e4f, 1e4f});
+  Tensor labels = Tensor::I32({2}, {1, 0});  // both labels have logit -1e4 far below the max
+  absl::StatusOr<float> loss = CrossEntropy(x, labels);
+  ASSERT_TRUE(loss.ok());
+  EXPECT_TRUE(std::isfinite(*loss));
+  EXPECT_NEAR(*loss, (2e4 + (2e4 + std::log(2.0))) / 2, 1.0);
+}
+
+TEST(CrossEntropyTest, LabelOutOfRangeIsAnError) {
+  Tensor x(DType::kF32, {2, 3});
+  EXPECT_THAT(std::string(CrossEntropy(x, Tensor::I32({2}, {0, 3})).status().message()),
+              ::testing::HasSubstr("label 3 at row 1 is outside [0, 3)"));
+  EXPECT_THAT(std::string(CrossEntropy(x, Tensor::I32({2}, {-1, 0})).status().message()),
+              ::testing::HasSubstr("label -1 at row 0"));
+}
+
+TEST(CrossEntropyTest, LabelShapeMismatchIsABuildError) {
+  Graph g;
+  ops::SoftmaxCrossEntropy(g, g.Input("logits", DType::kF32, {4, 3}),
+                           g.Input("labels", DType::kI32, {5}));
+  EXPECT_THAT(std::string(g.status().message()),
+              ::testing::HasSubstr("labels must be [4] to match the logits, found [5]"));
+}
+
+TEST(ArgmaxTest, ArgmaxAndCountCorrect) {
+  Graph g;
+  Value l = g.Input("logits", DType::kF32, {3, 4});
+  Value y = g.Input("labels", DType::kI32, {3});
+  auto exec = Executor::Compile(g, {ops::Argmax(g, l), ops::CountCorrect(g, l, y)});
+  ASSERT_TRUE(exec.ok());
+  Tensor logits = Tensor::F32({3, 4}, {0, 5, 1, 2, 9, 0, 0, 0, 1, 1, 3, 2});
+  Tensor labels = Tensor::I32({3}, {1, 2, 2});
+  ASSERT_TRUE((*exec)->Run({{l, &logits}, {y, &labels}}).ok());
+  EXPECT_EQ((*exec)->fetch(0).i32()[0], 1);
+  EXPECT_EQ((*exec)->fetch(0).i32()[1], 0);
+  EXPECT_EQ((*exec)->fetch(0).i32()[2], 2);
+  EXPECT_EQ((*exec)->fetch(1).f32()[0], 2.0f);
+}
+
+}  // namespace
+}  // namespace dlf
