@@ -1,0 +1,42 @@
+#include "optim/clip.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dlf::optim {
+
+double GlobalNorm(absl::Span<const Tensor* const> grads) {
+  double sum = 0.0;
+  for (const Tensor* g : grads) {
+    const float* p = g->f32();
+    const int64_t n = g->num_elements();
+#pragma omp parallel for reduction(+ : sum) schedule(static)
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(p[i]) * p[i];
+  }
+  return std::sqrt(sum);
+}
+
+double ClipByGlobalNorm(absl::Span<Tensor* const> grads, double max_norm) {
+  std::vector<const Tensor*> views(grads.begin(), grads.end());
+  const double norm = GlobalNorm(views);
+  if (!(norm > max_norm)) return norm;  // also leaves NaN norms alone: the caller decides
+  const float scale = static_cast<float>(max_norm / (norm + 1e-6));
+  for (Tensor* g : grads) {
+    float* p = g->f32();
+    const int64_t n = g->num_elements();
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) p[i] *= scale;
+  }
+  return norm;
+}
+
+void ClipByValue(absl::Span<Tensor* const> grads, float clip) {
+  for (Tensor* g : grads) {
+    float* p = g->f32();
+    const int64_t n = g->num_elements();
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) p[i] = std::clamp(p[i], -clip, clip);
+  }
+}
+
+}  // namespace dlf::optim

@@ -1,0 +1,22 @@
+#ifndef DLF_OPTIM_CLIP_H_
+#define DLF_OPTIM_CLIP_H_
+
+#include "absl/types/span.h"
+#include "graph/tensor.h"
+
+namespace dlf::optim {
+
+// Scales all gradients together so their global L2 norm is at most max_norm (PyTorch's
+// clip_grad_norm_: factor max_norm / (norm + 1e-6) when norm > max_norm). Returns the norm
+// before clipping (non-finite if any gradient is).
+double ClipByGlobalNorm(absl::Span<Tensor* const> grads, double max_norm);
+
+// The global L2 norm of all gradients, accumulated in double.
+double GlobalNorm(absl::Span<const Tensor* const> grads);
+
+// Clamps every gradient element to [-clip, clip].
+void ClipByValue(absl::Span<Tensor* const> grads, float clip);
+
+}  // namespace dlf::optim
+
+#endif  // DLF_OPTIM_CLIP_H_

@@ -1,0 +1,86 @@
+#include "optim/optimizer.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace dlf::optim {
+
+absl::Status ValidateLearningRate(double lr) {
+  if (std::isfinite(lr) && lr >= 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("learning rate must be >= 0, found ", lr));
+}
+
+Optimizer::Optimizer(std::vector<ParamSpec> specs, std::vector<std::string> buffer_kinds)
+    : specs_(std::move(specs)), buffer_kinds_(std::move(buffer_kinds)) {
+  for (const ParamSpec& spec : specs_) {
+    std::vector<Tensor> per_param;
+    for (size_t k = 0; k < buffer_kinds_.size(); ++k) per_param.emplace_back(DType::kF32, spec.shape);
+    buffers_.push_back(std::move(per_param));
+  }
+}
+
+absl::Status Optimizer::Step(absl::Span<Tensor* const> params,
+                             absl::Span<const Tensor* const> grads, double lr) {
+  if (absl::Status s = ValidateLearningRate(lr); !s.ok()) return s;
+  if (params.size() != specs_.size() || grads.size() != specs_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("optimizer expects ", specs_.size(),
+                                                   " parameters and gradients, got ",
+                                                   params.size(), " and ", grads.size()));
+  }
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (params[i]->shape() != specs_[i].shape || grads[i]->shape() != specs_[i].shape) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parameter '", specs_[i].name, "' expects shape ", ShapeString(specs_[i].shape),
+          ", got parameter ", ShapeString(params[i]->shape()), " and gradient ",
+          ShapeString(grads[i]->shape())));
+    }
+  }
+  ++step_;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    Update(static_cast<int>(i), params[i]->f32(), grads[i]->f32(), params[i]->num_elements(),
+           static_cast<float>(lr));
+  }
+  return absl::OkStatus();
+}
+
+OptimizerState Optimizer::SaveState() const {
+  OptimizerState state;
+  state.step = step_;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    for (size_t k = 0; k < buffer_kinds_.size(); ++k) {
+      state.buffers[specs_[i].name + "/" + buffer_kinds_[k]] = buffers_[i][k].Clone();
+    }
+  }
+  return state;
+}
+
+absl::Status Optimizer::LoadState(const OptimizerState& state) {
+  if (state.step < 0) return absl::InvalidArgumentError("optimizer state: negative step count");
+  // Check everything before changing anything.
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    for (size_t k = 0; k < buffer_kinds_.size(); ++k) {
+      const std::string key = specs_[i].name + "/" + buffer_kinds_[k];
+      auto it = state.buffers.find(key);
+      if (it == state.buffers.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("optimizer state: missing '", key, "'"));
+      }
+      if (it->second.shape() != specs_[i].shape || it->second.dtype() != DType::kF32) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "optimizer state: '", key, "' should be f32", ShapeString(specs_[i].shape),
+            ", found ", DTypeName(it->second.dtype()), ShapeString(it->second.shape())));
+      }
+    }
+  }
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    for (size_t k = 0; k < buffer_kinds_.size(); ++k) {
+      const Tensor& src = state.buffers.at(specs_[i].name + "/" + buffer_kinds_[k]);
+      std::memcpy(buffers_[i][k].raw(), src.raw(), src.num_bytes());
+    }
+  }
+  step_ = state.step;
+  return absl::OkStatus();
+}
+
+}  // namespace dlf::optim

@@ -1,0 +1,187 @@
+#include <cmath>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "optim/clip.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
+
+namespace dlf::optim {
+namespace {
+
+using ::testing::HasSubstr;
+
+// One scalar parameter "w" (and optionally a second, "b") stepped with a constant gradient.
+struct Scalar {
+  Tensor p = Tensor::F32({1}, {1.0f});
+  Tensor g = Tensor::F32({1}, {0.5f});
+  float Step(Optimizer& opt, double lr) {
+    Tensor* params[] = {&p};
+    const Tensor* grads[] = {&g};
+    EXPECT_TRUE(opt.Step(params, grads, lr).ok());
+    return p.f32()[0];
+  }
+};
+
+std::vector<ParamSpec> OneParam(const std::string& name = "w") { return {{name, {1}}}; }
+
+TEST(SgdTest, MomentumMatchesHandComputedValues) {
+  auto opt = MakeSgd(OneParam(), {.momentum = 0.9});
+  ASSERT_TRUE(opt.ok());
+  Scalar s;
+  EXPECT_FLOAT_EQ(s.Step(**opt, 0.1), 0.95f);    // v = 0.5
+  EXPECT_FLOAT_EQ(s.Step(**opt, 0.1), 0.855f);   // v = 0.95
+  EXPECT_FLOAT_EQ(s.Step(**opt, 0.1), 0.7195f);  // v = 1.355
+}
+
+TEST(SgdTest, NesterovMatchesHandComputedValues) {
+  auto opt = MakeSgd(OneParam(), {.momentum = 0.9, .nesterov = true});
+  ASSERT_TRUE(opt.ok());
+  Scalar s;
+  EXPECT_FLOAT_EQ(s.Step(**opt, 0.1), 0.905f);   // d = 0.5 + 0.9 * 0.5
+  EXPECT_FLOAT_EQ(s.Step(**opt, 0.1), 0.7695f);  // d = 0.5 + 0.9 * 0.95
+}
+
+TEST(SgdTest, EqualsTheSeedFormAtConstantLearningRate) {
+  auto opt = MakeSgd(OneParam(), {.momentum = 0.9});
+  ASSERT_TRUE(opt.ok());
+  Scalar s;
+  double p_seed = 1.0, v_seed = 0.0;
+  const float grads[] = {0.5f, -1.0f, 2.0f, 0.25f, -0.75f};
+  for (float g : grads) {
+    s.g.f32()[0] = g;
+    const float p = s.Step(**opt, 0.05);
+    v_seed = 0.9 * v_seed - 0.05 * g;  // v = mu*v - lr*g; p += v
+    p_seed += v_seed;
+    EXPECT_NEAR(p, p_seed, 1e-6);
+  }
+}
+
+TEST(SgdTest, WeightDecaySkipsChosenParameters) {
+  auto opt = MakeSgd({{"w", {1}}, {"b", {1}}}, {.momentum = 0.0, .weight_decay = 0.1, .no_decay = {"b"}});
+  ASSERT_TRUE(opt.ok());
+  Tensor w = Tensor::F32({1}, {1.0f}), b = Tensor::F32({1}, {1.0f}), g = Tensor::F32({1}, {0.5f});
+  Tensor* params[] = {&w, &b};
+  const Tensor* grads[] = {&g, &g};
+  ASSERT_TRUE((*opt)->Step(params, grads, 0.1).ok());
+  EXPECT_FLOAT_EQ(w.f32()[0], 0.94f);  // 1 - 0.1 * (0.5 + 0.1 * 1)
+  EXPECT_FLOAT_EQ(b.f32()[0], 0.95f);  // no decay
+}
+
+TEST(AdamTest, MatchesHandComputedValues) {
+  auto opt = MakeAdam(OneParam(), {});
+  ASSERT_TRUE(opt.ok());
+  Scalar s;
+  EXPECT_NEAR(s.Step(**opt, 0.1), 0.9f, 1e-6);  // m_hat = 0.5, v_hat = 0.25
+  EXPECT_NEAR(s.Step(**opt, 0.1), 0.8f, 1e-5);  // f32 rounding of the moments
+}
+
+TEST(AdamTest, AdamWDecaysDecoupled) {
+  auto opt = MakeAdam(OneParam(), {.weight_decay = 0.1, .decoupled_weight_decay = true});
+  ASSERT_TRUE(opt.ok());
+  Scalar s;
+  EXPECT_NEAR(s.Step(**opt, 0.1), 0.89f, 1e-6);  // 1 * (1 - 0.01) - 0.1
+}
+
+TEST(OptimizerStateTest, RoundTripGivesIdenticalNextUpdates) {
+  for (bool adam : {false, true}) {
+    SgdOptions sgd;
+    sgd.nesterov = true;
+    auto make = [&]() { return adam ? MakeAdam({{"w", {3}}}, {}) : MakeSgd({{"w", {3}}}, sgd); };
+    auto a = make(), b = make();
+    ASSERT_TRUE(a.ok() && b.ok());
+    Tensor pa = Tensor::F32({3}, {1, 2, 3}), g = Tensor::F32({3}, {0.1f, -0.2f, 0.3f});
+    Tensor* params[] = {&pa};
+    const Tensor* grads[] = {&g};
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*a)->Step(params, grads, 0.01).ok());
+    ASSERT_TRUE((*b)->LoadState((*a)->SaveState()).ok());
+    EXPECT_EQ((*b)->step_count(), 3);
+    Tensor pb = pa.Clone();
+    Tensor* params_b[] = {&pb};
+    ASSERT_TRUE((*a)->Step(params, grads, 0.01).ok());
+    ASSERT_TRUE((*b)->Step(params_b, grads, 0.01).ok());
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(pa.f32()[i], pb.f32()[i]);
+  }
+}
+
+TEST(OptimizerStateTest, MismatchedStateIsRejected) {
+  auto a = MakeSgd({{"w", {3}}}, {});
+  auto b = MakeSgd({{"w", {4}}}, {});
+  auto c = MakeSgd({{"v", {3}}}, {});
+  EXPECT_THAT(std::string((*b)->LoadState((*a)->SaveState()).message()),
+              HasSubstr("'w/momentum' should be f32[4], found f32[3]"));
+  EXPECT_THAT(std::string((*c)->LoadState((*a)->SaveState()).message()),
+              HasSubstr("missing 'v/momentum'"));
+}
+
+TEST(OptimizerTest, BadSettingsAreRejected) {
+  EXPECT_THAT(std::string(MakeSgd(OneParam(), {.momentum = 1.0}).status().message()),
+              HasSubstr("momentum must be in [0, 1)"));
+  EXPECT_THAT(std::string(MakeSgd(OneParam(), {.momentum = -0.1}).status().message()),
+              HasSubstr("momentum must be in [0, 1)"));
+  EXPECT_THAT(std::string(MakeSgd(OneParam(), {.momentum = 0.0, .nesterov = true}).status().message()),
+              HasSubstr("Nesterov momentum needs momentum > 0"));
+  EXPECT_THAT(std::string(MakeSgd(OneParam(), {.weight_decay = -1}).status().message()),
+              HasSubstr("weight decay must be >= 0"));
+  auto opt = MakeSgd(OneParam(), {});
+  Scalar s;
+  Tensor* params[] = {&s.p};
+  const Tensor* grads[] = {&s.g};
+  EXPECT_THAT(std::string((*opt)->Step(params, grads, -0.1).message()),
+              HasSubstr("learning rate must be >= 0, found -0.1"));
+  EXPECT_THAT(std::string(StepLR(30, 0.0).status().message()), HasSubstr("gamma must be > 0"));
+  EXPECT_THAT(std::string(StepLR(0, 0.1).status().message()), HasSubstr("step_size must be > 0"));
+}
+
+TEST(ScheduleTest, StepLRAtAndAroundBoundaries) {
+  auto s = StepLR(30, 0.1);
+  ASSERT_TRUE(s.ok());
+  EXPECT_DOUBLE_EQ((*s)->Factor(0), 1.0);
+  EXPECT_DOUBLE_EQ((*s)->Factor(29), 1.0);
+  EXPECT_DOUBLE_EQ((*s)->Factor(Progress(29, 99, 100)), 1.0);
+  EXPECT_NEAR((*s)->Factor(30), 0.1, 1e-12);
+  EXPECT_NEAR((*s)->Factor(59), 0.1, 1e-12);
+  EXPECT_NEAR((*s)->Factor(60), 0.01, 1e-12);
+  EXPECT_NEAR((*s)->LearningRate(0.01, 30), 0.001, 1e-12);
+}
+
+TEST(ScheduleTest, MultiStepCosineWarmupAndComposition) {
+  auto multi = MultiStepLR({10, 20}, 0.5);
+  EXPECT_DOUBLE_EQ((*multi)->Factor(9.99), 1.0);
+  EXPECT_DOUBLE_EQ((*multi)->Factor(10), 0.5);
+  EXPECT_DOUBLE_EQ((*multi)->Factor(20), 0.25);
+  auto cosine = CosineAnnealingLR(10, 0.1);
+  EXPECT_DOUBLE_EQ((*cosine)->Factor(0), 1.0);
+  EXPECT_NEAR((*cosine)->Factor(5), 0.55, 1e-12);
+  EXPECT_NEAR((*cosine)->Factor(10), 0.1, 1e-12);
+  EXPECT_NEAR((*cosine)->Factor(15), 0.1, 1e-12);
+  auto warmup = LinearWarmup(2, 0.0);
+  EXPECT_DOUBLE_EQ((*warmup)->Factor(0), 0.0);
+  EXPECT_DOUBLE_EQ((*warmup)->Factor(Progress(0, 50, 100)), 0.25);
+  EXPECT_DOUBLE_EQ((*warmup)->Factor(2), 1.0);
+  SchedulePtr both = Compose({*warmup, *cosine});
+  EXPECT_NEAR(both->Factor(1), 0.5 * (*cosine)->Factor(1), 1e-12);
+  EXPECT_NEAR(both->Factor(5), 0.55, 1e-12);
+}
+
+TEST(ClipTest, GlobalNormClipsAllTogetherAndReturnsTheNormBefore) {
+  Tensor a = Tensor::F32({1}, {3.0f}), b = Tensor::F32({1}, {4.0f});
+  Tensor* grads[] = {&a, &b};
+  EXPECT_NEAR(ClipByGlobalNorm(grads, 10.0), 5.0, 1e-12);  // below: unchanged
+  EXPECT_EQ(a.f32()[0], 3.0f);
+  EXPECT_NEAR(ClipByGlobalNorm(grads, 1.0), 5.0, 1e-12);
+  EXPECT_NEAR(a.f32()[0], 0.6f, 1e-6);
+  EXPECT_NEAR(b.f32()[0], 0.8f, 1e-6);
+}
+
+TEST(ClipTest, ByValueClamps) {
+  Tensor a = Tensor::F32({3}, {-5.0f, 0.5f, 7.0f});
+  Tensor* grads[] = {&a};
+  ClipByValue(grads, 1.0f);
+  EXPECT_EQ(a.f32()[0], -1.0f);
+  EXPECT_EQ(a.f32()[1], 0.5f);
+  EXPECT_EQ(a.f32()[2], 1.0f);
+}
+
+}  // namespace
+}  // namespace dlf::optim
