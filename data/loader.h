@@ -1,0 +1,81 @@
+#ifndef DLF_DATA_LOADER_H_
+#define DLF_DATA_LOADER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/dataset.h"
+#include "data/transforms.h"
+#include "graph/tensor.h"
+
+namespace dlf::data {
+
+struct LoaderOptions {
+  int64_t batch_size = 128;
+  bool shuffle = true;
+  bool drop_last = true;  // false: the last batch of an epoch may be smaller
+  uint64_t seed = 0;
+  Normalization normalization;
+  Augmentation augmentation;
+};
+
+struct Batch {
+  Tensor images;  // f32 [n, c, h, w]
+  Tensor labels;  // i32 [n]
+  int64_t size() const { return labels.num_elements(); }
+};
+
+// Batches a dataset, reshuffling every epoch from (seed, epoch), and prepares the next batch
+// on a background thread while the caller trains on the current one. Each epoch's order and
+// augmentation depend only on (seed, epoch, position), so starting an epoch part-way through
+// (resume) yields exactly the batches an uninterrupted run would have seen.
+class Loader {
+ public:
+  static absl::StatusOr<std::unique_ptr<Loader>> Create(const Dataset* dataset,
+                                                        LoaderOptions options);
+  ~Loader();
+
+  int64_t batches_per_epoch() const;
+  // Starts producing epoch `epoch`, skipping its first `skip_batches` batches.
+  void StartEpoch(int64_t epoch, int64_t skip_batches = 0);
+  // The next batch of the epoch, valid until the next Next() or StartEpoch(); nullptr at the
+  // epoch's end.
+  const Batch* Next();
+
+  // Seconds the caller spent blocked in Next() waiting for data, since Create.
+  double wait_seconds() const { return wait_seconds_; }
+  // The sample order of an epoch (exposed for tests).
+  std::vector<int64_t> EpochOrder(int64_t epoch) const;
+
+ private:
+  Loader(const Dataset* dataset, LoaderOptions options);
+  void WorkerLoop();
+  void Produce(int64_t batch_index, Batch& out);
+  void StopWorker();
+
+  const Dataset* dataset_;
+  LoaderOptions options_;
+  Batch buffers_[2];       // full-size batches
+  Batch partial_[2];       // views of the same memory for a smaller last batch
+  std::vector<int64_t> order_;
+  int64_t epoch_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread worker_;
+  bool stop_ = false;
+  bool busy_ = false;      // the worker is filling a buffer
+  int64_t end_ = 0;        // batches in this epoch
+  int64_t produced_ = 0;   // next batch index the worker will produce
+  int64_t consumed_ = 0;   // next batch index Next() hands out
+  double wait_seconds_ = 0;
+};
+
+}  // namespace dlf::data
+
+#endif  // DLF_DATA_LOADER_H_

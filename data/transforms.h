@@ -1,0 +1,43 @@
+#ifndef DLF_DATA_TRANSFORMS_H_
+#define DLF_DATA_TRANSFORMS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "data/dataset.h"
+
+namespace dlf::data {
+
+// Per-channel normalization (x/255 - mean[c]) / std[c]. One value applies to every channel.
+struct Normalization {
+  std::vector<float> mean = {0.0f};
+  std::vector<float> std = {1.0f};
+
+  static Normalization ImageNet() { return {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}}; }
+  static Normalization Cifar10() { return {{0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}}; }
+  static Normalization FashionMnist() { return {{0.2860f}, {0.3530f}}; }
+};
+
+absl::Status ValidateNormalization(const Normalization& n, int64_t channels);
+
+// Random crop after zero padding by `crop_padding` on every side, and a random horizontal
+// flip with probability 1/2; each is off unless asked for.
+struct Augmentation {
+  bool random_crop = false;
+  int64_t crop_padding = 4;
+  bool horizontal_flip = false;
+  bool enabled() const { return random_crop || horizontal_flip; }
+};
+
+// Writes image `index` of `ds` as normalized f32 [c, h, w] to `out`, augmented with randomness
+// drawn only from `sample_seed` (so a sample's augmentation does not depend on threads).
+void MakeSample(const Dataset& ds, int64_t index, const Normalization& norm,
+                const Augmentation& aug, uint64_t sample_seed, float* out);
+
+// SplitMix64: the mixing function behind every seed derived in data/.
+uint64_t MixSeed(uint64_t z);
+
+}  // namespace dlf::data
+
+#endif  // DLF_DATA_TRANSFORMS_H_
