@@ -47,6 +47,8 @@ class Executor {
 
   // The i-th fetched value of the last Run(): a view valid until the next Run().
   const Tensor& fetch(int i) const { return *slots_[fetches_[i].id]; }
+  // The same, writable (e.g. to clip gradients in place before an optimizer reads them).
+  Tensor& mutable_fetch(int i) { return *slots_[fetches_[i].id]; }
   int num_fetches() const { return static_cast<int>(fetches_.size()); }
 
   const PlanStats& stats() const { return stats_; }

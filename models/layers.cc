@@ -1,0 +1,67 @@
+#include "models/layers.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace dlf::models {
+
+std::string Sequential::Name(const char* suffix) const {
+  return absl::StrCat(prefix_, ".", index_, ".", suffix);
+}
+
+Sequential& Sequential::Conv(int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
+  if (!g_.Contains(x_)) return *this;  // an earlier error is recorded in the graph
+  const int64_t in = g_.shape(x_)[1];
+  Value w = g_.Parameter(Name("weight"), {out, in, kernel, kernel}, Initializer::HeNormal());
+  Value b = g_.Parameter(Name("bias"), {out}, Initializer::Zeros());
+  x_ = ops::Conv2D(g_, x_, w, b, {{stride, stride}, {padding, padding}});
+  ++index_;
+  return *this;
+}
+
+Sequential& Sequential::Relu() {
+  x_ = ops::Relu(g_, x_);
+  ++index_;
+  return *this;
+}
+
+Sequential& Sequential::MaxPool(int64_t kernel, int64_t stride, int64_t padding) {
+  x_ = ops::MaxPool2D(g_, x_, {{kernel, kernel}, {stride, stride}, {padding, padding}, false});
+  ++index_;
+  return *this;
+}
+
+Sequential& Sequential::Lrn() {
+  x_ = ops::LocalResponseNorm(g_, x_, {});
+  ++index_;
+  return *this;
+}
+
+Sequential& Sequential::Dropout(double rate) {
+  if (rate > 0) x_ = ops::Dropout(g_, x_, rate, g_.seed());
+  ++index_;
+  return *this;
+}
+
+Sequential& Sequential::Linear(int64_t out, bool followed_by_relu) {
+  if (!g_.Contains(x_)) return *this;
+  const int64_t in = g_.shape(x_)[1];
+  Value w = g_.Parameter(Name("weight"), {out, in},
+                         followed_by_relu ? Initializer::HeNormal() : Initializer::XavierUniform());
+  Value b = g_.Parameter(Name("bias"), {out}, Initializer::Zeros());
+  x_ = ops::Linear(g_, x_, w, b);
+  ++index_;
+  return *this;
+}
+
+Sequential& Sequential::Flatten() {
+  x_ = ops::Flatten(g_, x_);
+  return *this;
+}
+
+int64_t CountParameters(const Graph& g) {
+  int64_t n = 0;
+  for (Value p : g.parameters()) n += NumElements(g.shape(p));
+  return n;
+}
+
+}  // namespace dlf::models

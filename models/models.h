@@ -1,0 +1,49 @@
+#ifndef DLF_MODELS_MODELS_H_
+#define DLF_MODELS_MODELS_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "graph/graph.h"
+
+namespace dlf::models {
+
+struct ModelOptions {
+  int64_t num_classes = 10;
+  double dropout = 0.5;
+  bool lrn = false;  // AlexNet: local response normalization after conv1 and conv2 (2012 paper)
+};
+
+// Adds a model to `g` on `images` [n, c, h, w] and returns its logits [n, num_classes].
+using ModelFn = std::function<Value(Graph& g, Value images, const ModelOptions& options)>;
+
+// AlexNet, preset "seed" (the original gap analysis' layer list on 3x32x32):
+//   features: Conv 96 11x11/4 pad 2, ReLU, MaxPool 3/2, Conv 256 5x5 pad 2, ReLU, MaxPool 3/2,
+//             Conv 384 3x3, ReLU, Conv 384 3x3, ReLU, Conv 256 3x3, ReLU, MaxPool 3/2 pad 1
+//             (7x7 -> 3x3 -> 1x1; the padding keeps the last pool valid on the 1x1 map)
+//   classifier: Dropout, FC 256->4096, ReLU, Dropout, FC 4096->4096, ReLU, FC 4096->10
+//   21.6 M parameters, most in the 4096x4096 layer.
+Value AlexNetSeed(Graph& g, Value images, const ModelOptions& options);
+
+// AlexNet, preset "cifar": the same five-conv, three-FC shape, but with 3x3 stride-1 first
+// convolution and 2x2 pools so the feature maps go 32 -> 16 -> 8 -> 4, and narrower layers:
+//   features: Conv 32 3x3 pad 1, ReLU, MaxPool 2/2, Conv 96 3x3 pad 1, ReLU, MaxPool 2/2,
+//             Conv 192 3x3 pad 1, ReLU, Conv 128 3x3 pad 1, ReLU, Conv 128 3x3 pad 1, ReLU,
+//             MaxPool 2/2
+//   classifier: Dropout, FC 2048->1024, ReLU, Dropout, FC 1024->1024, ReLU, FC 1024->10
+//   3.7 M parameters, ~45 M multiply-adds per image (the seed preset: ~28 M). It sees the
+//   whole 32x32 image at stride 1, where the seed's 11x11/4 first layer keeps a 7x7 map, and
+//   trains to far higher CIFAR-10 accuracy.
+Value AlexNetCifar(Graph& g, Value images, const ModelOptions& options);
+
+// LeNet-5 (ReLU and max-pooling variant) for 1x28x28: conv1 6 5x5 pad 2, pool, conv2 16 5x5,
+// pool, fc1 400->120, fc2 120->84, fc3 84->10.
+Value LeNet5(Graph& g, Value images, const ModelOptions& options);
+
+// "seed", "cifar", "lenet" -> its builder.
+absl::StatusOr<ModelFn> ModelByName(const std::string& name);
+
+}  // namespace dlf::models
+
+#endif  // DLF_MODELS_MODELS_H_

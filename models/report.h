@@ -1,0 +1,37 @@
+#ifndef DLF_MODELS_REPORT_H_
+#define DLF_MODELS_REPORT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace dlf::models {
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_accuracy = 0;
+  double test_loss = 0, test_accuracy = 0;  // NaN when there is no test set
+  double lr = 0;
+  double seconds = 0;
+  double images_per_second = 0;
+};
+
+// metrics.csv: one row per epoch, with a header. Written atomically.
+absl::Status WriteMetricsCsv(const std::string& path, const std::vector<EpochMetrics>& history);
+// learning_curve.svg: loss and accuracy against epoch, train and test, as a self-contained
+// SVG any browser opens. Written atomically.
+absl::Status WriteLearningCurveSvg(const std::string& path, const std::string& title,
+                                   const std::vector<EpochMetrics>& history);
+
+// The history as JSON (stored in checkpoints so a resumed run rewrites the same files).
+std::string HistoryToJson(const std::vector<EpochMetrics>& history);
+absl::Status HistoryFromJson(const std::string& text, std::vector<EpochMetrics>& history);
+
+// Writes `content` to `path` through a temporary file and a rename.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
+
+}  // namespace dlf::models
+
+#endif  // DLF_MODELS_REPORT_H_

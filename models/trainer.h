@@ -1,0 +1,119 @@
+#ifndef DLF_MODELS_TRAINER_H_
+#define DLF_MODELS_TRAINER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "data/transforms.h"
+#include "graph/executor.h"
+#include "graph/graph.h"
+#include "models/evaluator.h"
+#include "models/models.h"
+#include "models/report.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
+
+namespace dlf::models {
+
+struct TrainConfig {
+  std::string model_name = "seed";  // recorded in checkpoints; a resume must match it
+  ModelFn build;
+  ModelOptions model_options;
+  int64_t batch_size = 128;
+  int64_t epochs = 1;
+  double lr = 0.01;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 0.0;  // biases are exempt
+  int64_t lr_step_size = 30;
+  double lr_gamma = 0.1;
+  double clip_norm = 0.0;  // 0: no clipping
+  bool augment = false;    // random crop (pad 4) + horizontal flip
+  bool shuffle = true;
+  uint64_t seed = 1;
+  data::Normalization normalization;
+  std::string out_dir;     // checkpoints, metrics.csv, learning_curve.svg; empty: write nothing
+  bool resume = false;     // continue from out_dir/last.safetensors if it exists
+  std::string init_from;   // start from this checkpoint's weights (not its training state)
+  int64_t max_steps = 0;   // stop after this many steps in total (0: no limit)
+  int64_t checkpoint_every = 0;  // also checkpoint every N steps (0: at epoch ends only)
+  int64_t eval_batch_size = 500;
+  bool verbose = true;
+  double progress_seconds = 10;  // between progress lines when stdout is not a terminal
+};
+
+// Trains a model on a dataset with SGD (momentum, StepLR), evaluating on a test set after
+// every epoch, writing metrics and checkpoints to out_dir.
+//
+// Checkpoints (safetensors): out_dir/last.safetensors holds the parameters under PyTorch-style
+// names, the optimizer state ("optimizer/<param>/momentum") and, in its metadata, the epoch,
+// step, the executor's run counter (which seeds dropout) and the metrics so far: everything a
+// resumed run needs to continue exactly. best.safetensors keeps the weights of the best test
+// accuracy so far. Both are written atomically.
+class Trainer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(TrainConfig config,
+                                                         const data::Dataset* train,
+                                                         const data::Dataset* test);
+
+  // Trains until config.epochs (or max_steps) are done.
+  absl::Status Run();
+
+  absl::StatusOr<EvalResult> Evaluate(const data::Dataset& dataset);
+  absl::Status SaveCheckpoint(const std::string& path, bool with_training_state);
+  // Loads weights, and with restore_training_state also optimizer state and position.
+  absl::Status LoadCheckpoint(const std::string& path, bool restore_training_state);
+
+  Graph& graph() { return *graph_; }
+  const Executor& executor() const { return *executor_; }
+  const std::vector<double>& step_losses() const { return step_losses_; }
+  const std::vector<EpochMetrics>& history() const { return history_; }
+  int64_t global_step() const { return global_step_; }
+
+ private:
+  Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test);
+  absl::Status Build();
+  absl::Status TrainStep(const data::Batch& batch, double lr);
+  absl::Status FinishEpoch(int64_t epoch, double lr);
+  absl::Status CheckFinite(double loss);
+  void PrintProgress(int64_t epoch, bool force);
+  std::string OutPath(const std::string& file) const;
+
+  TrainConfig config_;
+  const data::Dataset* train_;
+  const data::Dataset* test_;
+  std::unique_ptr<Graph> graph_;
+  Value images_, labels_, loss_, correct_;
+  std::vector<Value> params_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  optim::SchedulePtr schedule_;
+  std::unique_ptr<data::Loader> loader_;
+  std::unique_ptr<Evaluator> evaluator_;
+  std::vector<Tensor*> param_tensors_;
+  std::vector<const Tensor*> grad_tensors_;
+
+  // Position and the current epoch's running totals (all saved in checkpoints).
+  int64_t epoch_ = 0;          // 0-based epoch in progress
+  int64_t step_in_epoch_ = 0;
+  int64_t global_step_ = 0;
+  double epoch_loss_sum_ = 0;
+  int64_t epoch_correct_ = 0, epoch_seen_ = 0;
+  double epoch_seconds_before_ = 0;  // time spent in this epoch before a resume
+  double best_accuracy_ = -1;
+  std::vector<EpochMetrics> history_;
+  std::vector<double> step_losses_;
+
+  double epoch_start_ = 0, last_progress_ = 0;
+  int64_t session_seen_ = 0;  // images trained since epoch_start_ (for images/s)
+  bool tty_ = false;
+};
+
+}  // namespace dlf::models
+
+#endif  // DLF_MODELS_TRAINER_H_
