@@ -190,9 +190,9 @@ void Trainer::PrintProgress(int64_t epoch, bool force) {
       config_.epochs, step_in_epoch_, steps, epoch_seen_ ? epoch_loss_sum_ / epoch_seen_ : 0.0,
       epoch_seen_ ? 100.0 * epoch_correct_ / epoch_seen_ : 0.0, rate, Duration(eta));
   if (tty_) {
-    std::printf("\r%s\033[K", line.c_str());
+    absl::PrintF("\r%s\033[K", line);
   } else {
-    std::printf("%s\n", line.c_str());
+    absl::PrintF("%s\n", line);
   }
   std::fflush(stdout);
 }
@@ -215,8 +215,8 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
   }
   history_.push_back(m);
   if (config_.verbose) {
-    if (tty_) std::printf("\r\033[K");
-    std::printf(
+    if (tty_) absl::PrintF("\r\033[K");
+    absl::PrintF(
         "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %g | %.1f s "
         "(%.0f img/s), eval %.1f s\n",
         m.epoch, config_.epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss,
@@ -234,12 +234,10 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
   if (absl::Status s = WriteLearningCurveSvg(OutPath("learning_curve.svg"), title, history_); !s.ok()) {
     return s;
   }
+  const bool best = test_ != nullptr && m.test_accuracy > best_accuracy_;
+  if (best) best_accuracy_ = m.test_accuracy;
   if (absl::Status s = SaveCheckpoint(OutPath("last.safetensors"), true); !s.ok()) return s;
-  if (test_ != nullptr && m.test_accuracy > best_accuracy_) {
-    best_accuracy_ = m.test_accuracy;
-    return SaveCheckpoint(OutPath("best.safetensors"), false);
-  }
-  return absl::OkStatus();
+  return best ? SaveCheckpoint(OutPath("best.safetensors"), false) : absl::OkStatus();
 }
 
 absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& dataset) {
@@ -258,11 +256,11 @@ absl::Status Trainer::Run() {
     if (std::filesystem::exists(last)) {
       if (absl::Status s = LoadCheckpoint(last, true); !s.ok()) return s;
       if (config_.verbose) {
-        std::printf("resumed from %s at epoch %lld, step %lld of the epoch\n", last.c_str(),
-                    static_cast<long long>(epoch_ + 1), static_cast<long long>(step_in_epoch_));
+        absl::PrintF("resumed from %s at epoch %lld, step %lld of the epoch\n", last.c_str(),
+                    epoch_ + 1, step_in_epoch_);
       }
     } else if (config_.verbose) {
-      std::printf("no checkpoint at %s: starting from scratch\n", last.c_str());
+      absl::PrintF("no checkpoint at %s: starting from scratch\n", last.c_str());
     }
   } else if (!config_.init_from.empty()) {
     if (absl::Status s = LoadCheckpoint(config_.init_from, false); !s.ok()) return s;
@@ -276,7 +274,7 @@ absl::Status Trainer::Run() {
       if (config_.max_steps > 0 && global_step_ >= config_.max_steps) {
         if (config_.verbose) {
           PrintProgress(epoch_, true);
-          std::printf("\nstopped after --max_steps=%lld steps\n", static_cast<long long>(global_step_));
+          absl::PrintF("\nstopped after --max_steps=%lld steps\n", global_step_);
         }
         epoch_seconds_before_ += Now() - epoch_start_;
         if (config_.out_dir.empty()) return absl::OkStatus();
