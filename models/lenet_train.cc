@@ -6,5 +6,6 @@ int main(int argc, char** argv) {
                                              .model = "lenet",
                                              .dataset = "fashion_mnist",
                                              .epochs = 10,
-                                             .lr = 0.05});
+                                             .lr = 0.02,
+                                             .lr_step_size = 7});
 }

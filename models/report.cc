@@ -25,7 +25,10 @@ std::string Panel(double x0, double y0, double w, double h, const std::string& t
     for (double v : s.values)
       if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
   if (lo > hi) lo = 0, hi = 1;
-  if (percent) lo = std::min(lo, 0.0), hi = std::max(hi, 1.0);
+  const double margin = std::max(0.02, 0.1 * (hi - lo));
+  lo -= margin;
+  hi += margin;
+  if (percent) lo = std::max(lo, 0.0), hi = std::min(hi, 1.0);
   if (hi - lo < 1e-9) hi = lo + 1;
   const double left = x0 + 50, right = x0 + w - 10, top = y0 + 30, bottom = y0 + h - 35;
   auto px = [&](double e) { return left + (epochs <= 1 ? 0.5 : (e - 1) / (epochs - 1)) * (right - left); };
@@ -40,7 +43,7 @@ std::string Panel(double x0, double y0, double w, double h, const std::string& t
                           "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='#eee'/>"
                           "<text x='%.1f' y='%.1f' font-size='10' text-anchor='end'>%s</text>\n",
                           left, right, py(v), py(v), left - 4, py(v) + 3,
-                          percent ? absl::StrFormat("%.0f%%", 100 * v) : absl::StrFormat("%.3g", v));
+                          percent ? absl::StrFormat("%.1f%%", 100 * v) : absl::StrFormat("%.3g", v));
   }
   const int64_t step = std::max<int64_t>(1, epochs / 10);
   for (int64_t e = 1; e <= epochs; e += step) {
@@ -49,6 +52,8 @@ std::string Panel(double x0, double y0, double w, double h, const std::string& t
   }
   absl::StrAppendFormat(&out, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>epoch</text>\n",
                         (left + right) / 2, bottom + 28);
+  // Loss falls and accuracy rises, so each legend goes where its curves are not.
+  const double legend_top = percent ? bottom - 14 * series.size() - 6 : top;
   for (size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
     std::string points;
@@ -63,7 +68,8 @@ std::string Panel(double x0, double y0, double w, double h, const std::string& t
     absl::StrAppendFormat(&out,
                           "<rect x='%.1f' y='%.1f' width='12' height='3' fill='%s'/>"
                           "<text x='%.1f' y='%.1f' font-size='11'>%s</text>\n",
-                          right - 90, top + 10 + 14 * k, s.color, right - 74, top + 14 + 14 * k, s.name);
+                          right - 90, legend_top + 10 + 14 * k, s.color, right - 74,
+                          legend_top + 14 + 14 * k, s.name);
   }
   return out;
 }

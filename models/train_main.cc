@@ -66,10 +66,12 @@ int TrainMain(int argc, char** argv, const TrainDefaults& defaults) {
   absl::SetFlag(&FLAGS_dataset, defaults.dataset);
   absl::SetFlag(&FLAGS_epochs, defaults.epochs);
   absl::SetFlag(&FLAGS_lr, defaults.lr);
+  absl::SetFlag(&FLAGS_lr_step_size, defaults.lr_step_size);
   absl::SetProgramUsageMessage(absl::StrCat(
       "Trains a model with SGD on CIFAR-10, Fashion-MNIST or generated data.\n  bazel run //models:",
       defaults.program, " -- [--flag=value ...]\nDefaults here: --model=", defaults.model,
-      " --dataset=", defaults.dataset, " --epochs=", defaults.epochs, " --lr=", defaults.lr));
+      " --dataset=", defaults.dataset, " --epochs=", defaults.epochs, " --lr=", defaults.lr,
+      " --lr_step_size=", defaults.lr_step_size));
   g_args.assign(argv + 1, argv + argc);
   absl::ParseCommandLine(argc, argv);
   auto fail = [](const absl::Status& s) {

@@ -13,6 +13,7 @@ struct TrainDefaults {
   std::string dataset = "cifar10";
   int epochs = 90;
   double lr = 0.01;
+  int lr_step_size = 30;
 };
 
 // The whole command-line program: flags (--help lists them), data, training, reports.
