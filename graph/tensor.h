@@ -56,6 +56,7 @@ class Tensor {
   int32_t* i32() { return static_cast<int32_t*>(data_); }
   const int32_t* i32() const { return static_cast<const int32_t*>(data_); }
   uint8_t* u8() { return static_cast<uint8_t*>(data_); }
+  const uint8_t* u8() const { return static_cast<const uint8_t*>(data_); }
 
   // Points a view at other memory of the same shape (no allocation).
   void Rebind(void* data) { data_ = data; }

@@ -65,6 +65,8 @@ class Trainer {
   absl::Status Run();
 
   absl::StatusOr<EvalResult> Evaluate(const data::Dataset& dataset);
+  // One step: forward, backward, clipping, SGD update (what Run() does per batch).
+  absl::Status TrainStep(const data::Batch& batch, double lr);
   absl::Status SaveCheckpoint(const std::string& path, bool with_training_state);
   // Loads weights, and with restore_training_state also optimizer state and position.
   absl::Status LoadCheckpoint(const std::string& path, bool restore_training_state);
@@ -78,7 +80,6 @@ class Trainer {
  private:
   Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test);
   absl::Status Build();
-  absl::Status TrainStep(const data::Batch& batch, double lr);
   absl::Status FinishEpoch(int64_t epoch, double lr);
   absl::Status CheckFinite(double loss);
   void PrintProgress(int64_t epoch, bool force);

@@ -1,0 +1,186 @@
+// Forward and backward of every AlexNet layer shape at batch 128 (both presets), and the SGD
+// update of the whole seed model. Each reports GFLOP/s and its share of the machine's SGEMM peak.
+//   bazel run //benchmarks:ops_benchmark
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "benchmarks/peak.h"
+#include "graph/autodiff.h"
+#include "graph/executor.h"
+#include "optim/optimizer.h"
+#include "ops/ops.h"
+
+namespace dlf::bench {
+namespace {
+
+constexpr int64_t kBatch = 128;
+
+// One layer as a graph: its forward plan and its backward plan (d/dx and d/dweights given dy).
+struct LayerPlans {
+  Graph graph;
+  std::vector<Value> inputs;
+  std::vector<Tensor> values;
+  Value dy;
+  Tensor dy_value;
+  std::unique_ptr<Executor> forward, backward;
+  std::vector<Feed> feeds;
+};
+
+using LayerFn = std::function<Value(Graph&, const std::vector<Value>&)>;
+
+std::unique_ptr<LayerPlans> MakePlans(const std::vector<Shape>& shapes, const LayerFn& layer) {
+  auto p = std::make_unique<LayerPlans>();
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    p->inputs.push_back(p->graph.Input("in" + std::to_string(i), DType::kF32, shapes[i]));
+    p->values.emplace_back(DType::kF32, shapes[i]);
+    p->values.back().Fill(0.01f * static_cast<float>(i + 1));
+  }
+  Value y = layer(p->graph, p->inputs);
+  p->dy = p->graph.Input("dy", DType::kF32, p->graph.shape(y));
+  p->dy_value = Tensor(DType::kF32, p->graph.shape(y));
+  p->dy_value.Fill(0.001f);
+  auto grads = Gradients(p->graph, y, p->inputs, p->dy);
+  if (!p->graph.status().ok() || !grads.ok()) std::abort();
+  p->forward = *Executor::Compile(p->graph, {y});
+  p->backward = *Executor::Compile(p->graph, *grads);
+  for (size_t i = 0; i < shapes.size(); ++i) p->feeds.push_back({p->inputs[i], &p->values[i]});
+  p->feeds.push_back({p->dy, &p->dy_value});
+  return p;
+}
+
+void RunPlan(benchmark::State& state, Executor& exec, const std::vector<Feed>& feeds, double flops) {
+  PeakGflops();  // measured before timing starts
+  for (auto _ : state) {
+    if (!exec.Run(feeds).ok()) state.SkipWithError("run failed");
+  }
+  if (flops > 0) SetFlopCounters(state, flops);
+}
+
+struct ConvLayer {
+  const char* name;
+  int64_t c, hw, o, k, stride, pad;
+};
+
+struct FcLayer {
+  const char* name;
+  int64_t in, out;
+};
+
+struct PoolLayer {
+  const char* name;
+  int64_t c, hw, k, stride, pad;
+};
+
+const ConvLayer kConvs[] = {
+    {"seed.conv1", 3, 32, 96, 11, 4, 2},   {"seed.conv2", 96, 3, 256, 5, 1, 2},
+    {"seed.conv3", 256, 1, 384, 3, 1, 1},  {"seed.conv4", 384, 1, 384, 3, 1, 1},
+    {"seed.conv5", 384, 1, 256, 3, 1, 1},  {"cifar.conv1", 3, 32, 32, 3, 1, 1},
+    {"cifar.conv2", 32, 16, 96, 3, 1, 1},  {"cifar.conv3", 96, 8, 192, 3, 1, 1},
+    {"cifar.conv4", 192, 8, 128, 3, 1, 1}, {"cifar.conv5", 128, 8, 128, 3, 1, 1},
+};
+const FcLayer kFcs[] = {{"seed.fc1", 256, 4096},   {"seed.fc2", 4096, 4096},
+                        {"seed.fc3", 4096, 10},    {"cifar.fc1", 2048, 1024},
+                        {"cifar.fc2", 1024, 1024}, {"cifar.fc3", 1024, 10}};
+const PoolLayer kPools[] = {{"seed.pool1", 96, 7, 3, 2, 0},   {"seed.pool2", 256, 3, 3, 2, 0},
+                            {"seed.pool3", 256, 1, 3, 2, 1},  {"cifar.pool1", 32, 32, 2, 2, 0},
+                            {"cifar.pool2", 96, 16, 2, 2, 0}, {"cifar.pool3", 128, 8, 2, 2, 0}};
+
+void RegisterConv(const ConvLayer& l) {
+  const int64_t out = (l.hw + 2 * l.pad - l.k) / l.stride + 1;
+  const double flops = 2.0 * kBatch * l.o * out * out * l.c * l.k * l.k;
+  auto plans = std::make_shared<std::unique_ptr<LayerPlans>>();
+  auto get = [=]() -> LayerPlans& {
+    if (!*plans) {
+      *plans = MakePlans({{kBatch, l.c, l.hw, l.hw}, {l.o, l.c, l.k, l.k}, {l.o}},
+                         [l](Graph& g, const std::vector<Value>& in) {
+                           return ops::Conv2D(g, in[0], in[1], in[2], {{l.stride, l.stride}, {l.pad, l.pad}});
+                         });
+    }
+    return **plans;
+  };
+  benchmark::RegisterBenchmark((std::string("BM_Conv/") + l.name + "/forward").c_str(),
+                               [=](benchmark::State& s) { RunPlan(s, *get().forward, get().feeds, flops); })
+      ->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark((std::string("BM_Conv/") + l.name + "/backward").c_str(),
+                               [=](benchmark::State& s) { RunPlan(s, *get().backward, get().feeds, 2 * flops); })
+      ->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+void RegisterFc(const FcLayer& l) {
+  const double flops = 2.0 * kBatch * l.in * l.out;
+  auto plans = std::make_shared<std::unique_ptr<LayerPlans>>();
+  auto get = [=]() -> LayerPlans& {
+    if (!*plans) {
+      *plans = MakePlans({{kBatch, l.in}, {l.out, l.in}, {l.out}},
+                         [](Graph& g, const std::vector<Value>& in) { return ops::Linear(g, in[0], in[1], in[2]); });
+    }
+    return **plans;
+  };
+  benchmark::RegisterBenchmark((std::string("BM_Linear/") + l.name + "/forward").c_str(),
+                               [=](benchmark::State& s) { RunPlan(s, *get().forward, get().feeds, flops); })
+      ->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark((std::string("BM_Linear/") + l.name + "/backward").c_str(),
+                               [=](benchmark::State& s) { RunPlan(s, *get().backward, get().feeds, 2 * flops); })
+      ->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+// Pooling moves memory rather than computing: it reports time only. Its backward plan also
+// runs the forward, which produces the workspace the backward reads.
+void RegisterPool(const PoolLayer& l) {
+  auto plans = std::make_shared<std::unique_ptr<LayerPlans>>();
+  auto get = [=]() -> LayerPlans& {
+    if (!*plans) {
+      *plans = MakePlans({{kBatch, l.c, l.hw, l.hw}}, [l](Graph& g, const std::vector<Value>& in) {
+        return ops::MaxPool2D(g, in[0], {{l.k, l.k}, {l.stride, l.stride}, {l.pad, l.pad}, false});
+      });
+    }
+    return **plans;
+  };
+  benchmark::RegisterBenchmark((std::string("BM_MaxPool/") + l.name + "/forward").c_str(),
+                               [=](benchmark::State& s) { RunPlan(s, *get().forward, get().feeds, 0); })
+      ->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark((std::string("BM_MaxPool/") + l.name + "/forward+backward").c_str(),
+                               [=](benchmark::State& s) { RunPlan(s, *get().backward, get().feeds, 0); })
+      ->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+// SGD with momentum over the seed AlexNet's 21.6 M parameters: a memory-bound pass reading
+// parameter, gradient and velocity and writing two of them (20 bytes per parameter).
+void BM_SgdMomentumUpdate(benchmark::State& state) {
+  const std::vector<Shape> shapes = {{96, 3, 11, 11},  {256, 96, 5, 5}, {384, 256, 3, 3},
+                                     {384, 384, 3, 3}, {256, 384, 3, 3}, {4096, 256},
+                                     {4096, 4096},     {10, 4096}};
+  std::vector<optim::ParamSpec> specs;
+  std::vector<Tensor> params, grads;
+  int64_t n = 0;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    specs.push_back({"p" + std::to_string(i), shapes[i]});
+    params.emplace_back(DType::kF32, shapes[i]);
+    grads.emplace_back(DType::kF32, shapes[i]);
+    grads.back().Fill(0.001f);
+    n += NumElements(shapes[i]);
+  }
+  auto opt = optim::MakeSgd(specs, {.momentum = 0.9});
+  std::vector<Tensor*> p;
+  std::vector<const Tensor*> g;
+  for (size_t i = 0; i < shapes.size(); ++i) p.push_back(&params[i]), g.push_back(&grads[i]);
+  for (auto _ : state) {
+    if (!(*opt)->Step(p, g, 0.01).ok()) state.SkipWithError("step failed");
+  }
+  state.counters["params"] = static_cast<double>(n);
+  state.counters["GB/s"] = benchmark::Counter(20.0 * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_SgdMomentumUpdate)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+[[maybe_unused]] const bool registered = [] {
+  for (const ConvLayer& l : kConvs) RegisterConv(l);
+  for (const FcLayer& l : kFcs) RegisterFc(l);
+  for (const PoolLayer& l : kPools) RegisterPool(l);
+  return true;
+}();
+
+}  // namespace
+}  // namespace dlf::bench

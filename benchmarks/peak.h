@@ -1,0 +1,17 @@
+#ifndef DLF_BENCHMARKS_PEAK_H_
+#define DLF_BENCHMARKS_PEAK_H_
+
+#include "benchmark/benchmark.h"
+
+namespace dlf::bench {
+
+// The machine's practical f32 peak in GFLOP/s: a 2048^3 SGEMM through oneDNN, best of a few
+// runs, measured once per process (and printed) the first time it is asked for.
+double PeakGflops();
+
+// Adds "GFLOP/s" and "peak_%" counters for `flops` floating-point operations per iteration.
+void SetFlopCounters(benchmark::State& state, double flops);
+
+}  // namespace dlf::bench
+
+#endif  // DLF_BENCHMARKS_PEAK_H_
