@@ -218,9 +218,10 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
     if (tty_) absl::PrintF("\r\033[K");
     absl::PrintF(
         "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %g | %.1f s "
-        "(%.0f img/s), eval %.1f s\n",
+        "(%.0f img/s, %.2f s waiting for data), eval %.1f s\n",
         m.epoch, config_.epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss,
-        100 * m.test_accuracy, lr, m.seconds, m.images_per_second, Now() - eval_start);
+        100 * m.test_accuracy, lr, m.seconds, m.images_per_second,
+        loader_->wait_seconds() - epoch_wait_start_, Now() - eval_start);
     std::fflush(stdout);
   }
   epoch_ = epoch + 1;
@@ -269,6 +270,7 @@ absl::Status Trainer::Run() {
     const double lr = schedule_->LearningRate(config_.lr, static_cast<double>(epoch_));
     loader_->StartEpoch(epoch_, step_in_epoch_);
     epoch_start_ = Now();
+    epoch_wait_start_ = loader_->wait_seconds();
     session_seen_ = 0;
     while (const data::Batch* batch = loader_->Next()) {
       if (config_.max_steps > 0 && global_step_ >= config_.max_steps) {

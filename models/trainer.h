@@ -111,6 +111,7 @@ class Trainer {
   std::vector<double> step_losses_;
 
   double epoch_start_ = 0, last_progress_ = 0;
+  double epoch_wait_start_ = 0;  // the loader's total wait when this epoch started
   int64_t session_seen_ = 0;  // images trained since epoch_start_ (for images/s)
   bool tty_ = false;
 };
