@@ -25,7 +25,12 @@ const std::vector<std::string>& Cifar10ClassNames() {
 absl::StatusOr<Dataset> ReadCifar10File(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+  return ParseCifar10(bytes, path);
+}
+
+absl::StatusOr<Dataset> ParseCifar10(const std::vector<uint8_t>& bytes, const std::string& path) {
   if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": file is empty"));
   if (bytes.size() % kRecordBytes != 0) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -1,7 +1,9 @@
 #ifndef DLF_DATA_CIFAR10_H_
 #define DLF_DATA_CIFAR10_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
@@ -22,6 +24,8 @@ absl::StatusOr<Dataset> LoadCifar10(const std::string& dir, bool train);
 
 // Reads one CIFAR-10 binary file.
 absl::StatusOr<Dataset> ReadCifar10File(const std::string& path);
+// Decodes one file's bytes held in memory; `path` is used in errors. The fuzz target's entry point.
+absl::StatusOr<Dataset> ParseCifar10(const std::vector<uint8_t>& bytes, const std::string& path);
 
 // The class names, in label order.
 const std::vector<std::string>& Cifar10ClassNames();

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "absl/strings/match.h"
@@ -37,34 +39,41 @@ void PutBigEndian(uint32_t v, uint8_t* p) {
   p[3] = v & 0xff;
 }
 
-struct GzCloser {
-  void operator()(gzFile_s* f) const { gzclose(f); }
-};
+bool IsGzip(const std::vector<uint8_t>& bytes) {
+  return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+}
 
-// Reads the whole (decompressed) file; zlib passes plain files through unchanged.
-absl::StatusOr<std::vector<uint8_t>> ReadAll(const std::string& path) {
-  std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
-  if (!f) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::vector<uint8_t> bytes;
+absl::StatusOr<std::vector<uint8_t>> Gunzip(const std::vector<uint8_t>& in, const std::string& name) {
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+    return absl::InternalError(absl::StrCat(name, ": zlib cannot start"));
+  }
+  z.next_in = const_cast<Bytef*>(in.data());
+  z.avail_in = static_cast<uInt>(in.size());
+  std::vector<uint8_t> out;
   uint8_t chunk[1 << 16];
-  while (true) {
-    const int got = gzread(f.get(), chunk, sizeof(chunk));
-    if (got < 0) {
-      int err = 0;
-      const char* msg = gzerror(f.get(), &err);
-      return absl::InvalidArgumentError(absl::StrCat(path, ": corrupt gzip data (", msg, ")"));
-    }
-    if (got == 0) break;
-    bytes.insert(bytes.end(), chunk, chunk + got);
-    if (static_cast<int64_t>(bytes.size()) > kMaxIdxBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": larger than 4 GiB"));
-    }
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = chunk;
+    z.avail_out = sizeof(chunk);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.insert(out.end(), chunk, chunk + (sizeof(chunk) - z.avail_out));
+    if (static_cast<int64_t>(out.size()) > kMaxIdxBytes) rc = Z_MEM_ERROR;
   }
-  // A gzip stream cut short reads as end-of-file; gzclose reports it.
-  if (gzclose(f.release()) == Z_BUF_ERROR) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": truncated gzip stream"));
+  inflateEnd(&z);
+  if (rc == Z_MEM_ERROR) return absl::InvalidArgumentError(absl::StrCat(name, ": larger than 4 GiB"));
+  if (rc == Z_BUF_ERROR) return absl::InvalidArgumentError(absl::StrCat(name, ": truncated gzip stream"));
+  if (rc != Z_STREAM_END) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": corrupt gzip data (", z.msg ? z.msg : "zlib error", ")"));
   }
-  return bytes;
+  return out;
+}
+
+absl::StatusOr<std::vector<uint8_t>> ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 }  // namespace
@@ -90,10 +99,11 @@ absl::StatusOr<IdxArray> ParseIdx(const uint8_t* bytes, size_t size, const std::
   int64_t count = 1;
   for (int i = 0; i < rank; ++i) {
     a.dims.push_back(BigEndian(bytes + 4 + 4 * i));
-    count *= a.dims.back();
-    if (count > kMaxIdxBytes) {
+    // Checked before multiplying: two 32-bit dimensions can overflow int64.
+    if (a.dims.back() != 0 && count > kMaxIdxBytes / a.dims.back()) {
       return absl::InvalidArgumentError(absl::StrCat(name, ": header describes more than 4 GiB"));
     }
+    count *= a.dims.back();
   }
   const int64_t body = static_cast<int64_t>(size - header);
   if (body != count) {
@@ -105,10 +115,17 @@ absl::StatusOr<IdxArray> ParseIdx(const uint8_t* bytes, size_t size, const std::
   return a;
 }
 
-absl::StatusOr<IdxArray> ReadIdx(const std::string& path) {
-  absl::StatusOr<std::vector<uint8_t>> bytes = ReadAll(path);
+absl::StatusOr<IdxArray> DecodeIdx(const std::vector<uint8_t>& file, const std::string& name) {
+  if (!IsGzip(file)) return ParseIdx(file.data(), file.size(), name);
+  absl::StatusOr<std::vector<uint8_t>> bytes = Gunzip(file, name);
   if (!bytes.ok()) return bytes.status();
-  return ParseIdx(bytes->data(), bytes->size(), path);
+  return ParseIdx(bytes->data(), bytes->size(), name);
+}
+
+absl::StatusOr<IdxArray> ReadIdx(const std::string& path) {
+  absl::StatusOr<std::vector<uint8_t>> file = ReadFileBytes(path);
+  if (!file.ok()) return file.status();
+  return DecodeIdx(*file, path);
 }
 
 absl::Status WriteIdx(const std::string& path, const IdxArray& a) {

@@ -27,7 +27,10 @@ inline constexpr int32_t kIdxRgbImages = 2052;
 
 // Reads a plain or gzip'd IDX file; every error names the file and what is wrong.
 absl::StatusOr<IdxArray> ReadIdx(const std::string& path);
-// Decodes IDX bytes already in memory (the fuzz target's entry point).
+// Decodes a whole IDX file held in memory, gzip'd (by its magic bytes) or plain; `name` is used
+// in errors. The fuzz target's entry point.
+absl::StatusOr<IdxArray> DecodeIdx(const std::vector<uint8_t>& file, const std::string& name);
+// Decodes uncompressed IDX bytes.
 absl::StatusOr<IdxArray> ParseIdx(const uint8_t* bytes, size_t size, const std::string& name);
 
 // Writes atomically (temporary file + rename); gzip-compressed when the path ends in ".gz".

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "graph/memory.h"
 
 namespace dlf {
 namespace {
@@ -64,6 +65,10 @@ class OffsetAllocator {
   int64_t top_ = 0;
 };
 
+int64_t ValueBytes(const Graph& g, Value v) {
+  return AlignUp(std::max<int64_t>(1, NumElements(g.shape(v)) * DTypeSize(g.dtype(v))));
+}
+
 }  // namespace
 
 Executor::Executor(Graph& graph, std::vector<Value> fetches, ExecutorOptions options)
@@ -106,23 +111,28 @@ absl::Status Executor::Plan() {
   for (int n : order) {
     const Node& node = graph_.node(n);
     if (node.kind == NodeKind::kInput) {
-      const Value v = node.outputs[0];
-      required_inputs_.push_back(v);
-      // Fed data is copied into a buffer the plan owns, so kernels see fixed addresses.
-      feed_buffers_.emplace_back(graph_.dtype(v), graph_.shape(v));
-      stats_.feed_bytes += feed_buffers_.back().num_bytes();
+      required_inputs_.push_back(node.outputs[0]);
+      stats_.feed_bytes += ValueBytes(graph_, node.outputs[0]);
     } else if (node.kind != NodeKind::kOp) {
       slots_[node.outputs[0].id] = const_cast<Tensor*>(graph_.source_value(node.outputs[0]));
     }
   }
-  for (size_t i = 0; i < required_inputs_.size(); ++i) {
-    slots_[required_inputs_[i].id] = &feed_buffers_[i];
+  const std::vector<int64_t> offsets = PlaceValues(order);
+  std::string inputs;
+  for (Value v : required_inputs_) {
+    absl::StrAppend(&inputs, inputs.empty() ? "" : ", ", graph_.ValueName(v), " ",
+                    DTypeName(graph_.dtype(v)), ShapeString(graph_.shape(v)));
   }
-  if (absl::Status s = AssignBuffers(order); !s.ok()) return s;
+  if (absl::Status s = CheckFitsInMemory(stats_.arena_bytes + stats_.feed_bytes,
+                                         absl::StrCat("Executor: the plan (inputs: ", inputs, ")"));
+      !s.ok()) {
+    return s;
+  }
+  AllocateBuffers(offsets);
   return CreateKernels(order);
 }
 
-absl::Status Executor::AssignBuffers(const std::vector<int>& order) {
+std::vector<int64_t> Executor::PlaceValues(const std::vector<int>& order) {
   // last_use[v]: position in `order` of the last kernel reading v; fetches live to the end.
   std::vector<int> last_use(graph_.num_values(), -1);
   for (size_t pos = 0; pos < order.size(); ++pos) {
@@ -138,29 +148,31 @@ absl::Status Executor::AssignBuffers(const std::vector<int>& order) {
     if (node.kind != NodeKind::kOp) continue;
     // Outputs are placed before the inputs are released, so no kernel's output aliases its input.
     for (Value out : node.outputs) {
-      const int64_t bytes = AlignUp(std::max<int64_t>(
-          1, NumElements(graph_.shape(out)) * DTypeSize(graph_.dtype(out))));
-      offset[out.id] = allocator.Allocate(bytes);
-      stats_.sum_value_bytes += bytes;
+      offset[out.id] = allocator.Allocate(ValueBytes(graph_, out));
+      stats_.sum_value_bytes += ValueBytes(graph_, out);
       const int end = std::max(last_use[out.id], static_cast<int>(pos));
       frees_at[end].push_back(out);
     }
-    for (Value dead : frees_at[pos]) {
-      allocator.Free(offset[dead.id], AlignUp(std::max<int64_t>(
-                                           1, NumElements(graph_.shape(dead)) *
-                                                  DTypeSize(graph_.dtype(dead)))));
-    }
+    for (Value dead : frees_at[pos]) allocator.Free(offset[dead.id], ValueBytes(graph_, dead));
   }
   stats_.arena_bytes = allocator.top();
+  return offset;
+}
+
+void Executor::AllocateBuffers(const std::vector<int64_t>& offsets) {
+  // Fed data is copied into buffers the plan owns, so kernels see fixed addresses.
+  for (Value v : required_inputs_) feed_buffers_.emplace_back(graph_.dtype(v), graph_.shape(v));
+  for (size_t i = 0; i < required_inputs_.size(); ++i) {
+    slots_[required_inputs_[i].id] = &feed_buffers_[i];
+  }
   arena_ = Tensor(DType::kU8, {std::max<int64_t>(stats_.arena_bytes, 1)});
   for (int v = 0; v < graph_.num_values(); ++v) {
-    if (offset[v] < 0) continue;
+    if (offsets[v] < 0) continue;
     const ValueInfo& info = graph_.info(Value{v});
     views_.push_back(std::make_unique<Tensor>(
-        Tensor::View(info.dtype, info.shape, arena_.u8() + offset[v])));
+        Tensor::View(info.dtype, info.shape, arena_.u8() + offsets[v])));
     slots_[v] = views_.back().get();
   }
-  return absl::OkStatus();
 }
 
 absl::Status Executor::CreateKernels(const std::vector<int>& order) {

@@ -69,7 +69,10 @@ class Executor {
   Executor(Graph& graph, std::vector<Value> fetches, ExecutorOptions options);
   absl::Status Plan();
   std::vector<int> NeededNodes() const;
-  absl::Status AssignBuffers(const std::vector<int>& order);
+  // Offsets of the intermediate values in the arena, by value id (-1: not in the arena); sets
+  // stats_.arena_bytes. Allocates nothing, so the plan's size is checked before it is allocated.
+  std::vector<int64_t> PlaceValues(const std::vector<int>& order);
+  void AllocateBuffers(const std::vector<int64_t>& offsets);
   absl::Status CreateKernels(const std::vector<int>& order);
 
   Graph& graph_;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "graph/memory.h"
 #include "graph/op_registry.h"
 
 namespace dlf {
@@ -110,6 +111,14 @@ Value Graph::Input(const std::string& name, DType dtype, Shape shape) {
 
 Value Graph::Parameter(const std::string& name, Shape shape, Initializer init) {
   if (absl::Status s = CheckName(name); !s.ok()) {
+    RecordError(s);
+    return {};
+  }
+  parameter_bytes_ += NumElements(shape) * DTypeSize(DType::kF32);
+  if (absl::Status s = CheckFitsInMemory(
+          parameter_bytes_, absl::StrCat("parameter '", name, "' ", ShapeString(shape),
+                                         " (with the parameters before it)"));
+      !s.ok()) {
     RecordError(s);
     return {};
   }

@@ -124,6 +124,7 @@ class Graph {
   std::vector<Value> parameters_;
   absl::flat_hash_map<std::string, int> node_by_name_;
   absl::flat_hash_map<int, std::unique_ptr<Tensor>> source_values_;  // by value id
+  int64_t parameter_bytes_ = 0;
   absl::Status status_;
 };
 

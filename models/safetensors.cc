@@ -132,8 +132,11 @@ absl::StatusOr<TensorFile> ParseSafetensors(const std::string& bytes, const std:
         return error("tensor '" + it.key() + "' has a bad dimension");
       }
       shape.push_back(d.get<int64_t>());
+      // Checked before multiplying, so the count cannot overflow.
+      if (shape.back() != 0 && count > (int64_t{1} << 40) / shape.back()) {
+        return error("tensor '" + it.key() + "' is too large");
+      }
       count *= shape.back();
-      if (count > (int64_t{1} << 40)) return error("tensor '" + it.key() + "' is too large");
     }
     const json& off = entry["data_offsets"];
     if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {

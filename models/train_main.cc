@@ -44,6 +44,10 @@ ABSL_FLAG(std::string, init_from, "", "start from this checkpoint's weights");
 ABSL_FLAG(int, max_steps, 0, "stop after this many steps (0: no limit), for smoke runs");
 ABSL_FLAG(int, checkpoint_every, 0, "also checkpoint every N steps (0: at epoch ends only)");
 ABSL_FLAG(int, eval_batch_size, 500, "images per evaluation step");
+ABSL_FLAG(bool, skip_nonfinite, false,
+          "skip (do not apply) a step whose loss or gradients are NaN or infinite, instead of "
+          "stopping with an error naming the step and the tensor");
+ABSL_FLAG(bool, log_step_losses, false, "print every step's loss as `step N loss X`");
 
 namespace dlf::models {
 namespace {
@@ -126,6 +130,8 @@ int TrainMain(int argc, char** argv, const TrainDefaults& defaults) {
   c.max_steps = absl::GetFlag(FLAGS_max_steps);
   c.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   c.eval_batch_size = absl::GetFlag(FLAGS_eval_batch_size);
+  c.skip_nonfinite = absl::GetFlag(FLAGS_skip_nonfinite);
+  c.log_step_losses = absl::GetFlag(FLAGS_log_step_losses);
 
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, &splits->train, &splits->test);
   if (!trainer.ok()) return fail(trainer.status());

@@ -32,13 +32,6 @@ std::string Duration(double seconds) {
   return absl::StrFormat("%dm%02ds", s / 60, s % 60);
 }
 
-bool AllFinite(const Tensor& t) {
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    if (!std::isfinite(t.f32()[i])) return false;
-  }
-  return true;
-}
-
 absl::Status ValidateConfig(const TrainConfig& c) {
   auto bad = [](const std::string& m) { return absl::InvalidArgumentError(m); };
   if (!c.build) return bad("no model to train");
@@ -138,33 +131,42 @@ std::string Trainer::OutPath(const std::string& file) const {
 }
 
 absl::Status Trainer::CheckFinite(double loss) {
-  if (std::isfinite(loss)) return absl::OkStatus();
+  const int bad_grad = optim::FirstNonFinite(grad_tensors_);
+  if (std::isfinite(loss) && bad_grad < 0) return absl::OkStatus();
+  std::vector<const Tensor*> params(param_tensors_.begin(), param_tensors_.end());
+  const int bad_param = optim::FirstNonFinite(params);
   std::string culprit = "none of the gradients or parameters (the forward pass overflowed)";
-  for (size_t i = 0; i < params_.size(); ++i) {
-    if (!AllFinite(*param_tensors_[i])) {
-      culprit = "parameter '" + graph_->name(params_[i]) + "'";
-      break;
-    }
-    if (!AllFinite(*grad_tensors_[i])) {
-      culprit = "the gradient of '" + graph_->name(params_[i]) + "'";
-      break;
-    }
+  if (bad_param >= 0) {
+    culprit = "parameter '" + graph_->name(params_[bad_param]) + "'";
+  } else if (bad_grad >= 0) {
+    culprit = "the gradient of '" + graph_->name(params_[bad_grad]) + "'";
   }
-  return absl::FailedPreconditionError(absl::StrFormat(
-      "training diverged at step %d (epoch %d): the loss is %f; first non-finite tensor: %s. "
-      "Try a smaller --lr or --clip_norm.", global_step_ + 1, epoch_ + 1, loss, culprit));
+  const std::string message = absl::StrFormat(
+      "non-finite values at step %d (epoch %d): the loss is %f; first non-finite tensor: %s",
+      global_step_ + 1, epoch_ + 1, loss, culprit);
+  // Skipping helps only while the weights are still finite.
+  if (config_.skip_nonfinite && bad_param < 0) return absl::DataLossError(message);
+  return absl::FailedPreconditionError(absl::StrCat(
+      message, ". Training stopped: try a smaller --lr or --clip_norm",
+      bad_param < 0 ? ", or --skip_nonfinite to skip such steps" : "", "."));
 }
 
 absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
   const Feed feeds[] = {{images_, &batch.images}, {labels_, &batch.labels}};
   if (absl::Status s = executor_->Run(feeds); !s.ok()) return s;
   const double loss = executor_->fetch(0).f32()[0];
-  if (absl::Status s = CheckFinite(loss); !s.ok()) return s;
+  if (absl::Status s = CheckFinite(loss); !s.ok()) {
+    if (!absl::IsDataLoss(s)) return s;
+    ++skipped_steps_;  // --skip_nonfinite: no update; the step still counts as taken
+    if (config_.verbose) absl::PrintF("%sskipped: %s\n", tty_ ? "\r\033[K" : "", s.message());
+    ++global_step_;
+    ++step_in_epoch_;
+    return absl::OkStatus();
+  }
   if (config_.clip_norm > 0) {
     std::vector<Tensor*> grads;
     for (size_t i = 0; i < grad_tensors_.size(); ++i) grads.push_back(&executor_->mutable_fetch(2 + i));
-    const double norm = optim::ClipByGlobalNorm(grads, config_.clip_norm);
-    if (!std::isfinite(norm)) return CheckFinite(norm);
+    optim::ClipByGlobalNorm(grads, config_.clip_norm);
   }
   if (absl::Status s = optimizer_->Step(param_tensors_, grad_tensors_, lr); !s.ok()) return s;
   epoch_loss_sum_ += loss * static_cast<double>(batch.size());
@@ -173,6 +175,7 @@ absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
   step_losses_.push_back(loss);
   ++global_step_;
   ++step_in_epoch_;
+  if (config_.log_step_losses) absl::PrintF("step %d loss %.17g\n", global_step_, loss);
   return absl::OkStatus();
 }
 

@@ -43,6 +43,10 @@ struct TrainConfig {
   int64_t max_steps = 0;   // stop after this many steps in total (0: no limit)
   int64_t checkpoint_every = 0;  // also checkpoint every N steps (0: at epoch ends only)
   int64_t eval_batch_size = 500;
+  // A step whose loss or gradients are not finite stops training with an error naming the
+  // step and the tensor; with skip_nonfinite it is skipped (no update) and training goes on.
+  bool skip_nonfinite = false;
+  bool log_step_losses = false;  // print "step N loss X" (17 significant digits) every step
   bool verbose = true;
   double progress_seconds = 10;  // between progress lines when stdout is not a terminal
 };
@@ -76,6 +80,7 @@ class Trainer {
   const std::vector<double>& step_losses() const { return step_losses_; }
   const std::vector<EpochMetrics>& history() const { return history_; }
   int64_t global_step() const { return global_step_; }
+  int64_t skipped_steps() const { return skipped_steps_; }
 
  private:
   Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test);
@@ -109,6 +114,7 @@ class Trainer {
   double best_accuracy_ = -1;
   std::vector<EpochMetrics> history_;
   std::vector<double> step_losses_;
+  int64_t skipped_steps_ = 0;  // by --skip_nonfinite, in this process
 
   double epoch_start_ = 0, last_progress_ = 0;
   double epoch_wait_start_ = 0;  // the loader's total wait when this epoch started

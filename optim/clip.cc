@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace dlf::optim {
 
@@ -28,6 +29,19 @@ double ClipByGlobalNorm(absl::Span<Tensor* const> grads, double max_norm) {
     for (int64_t i = 0; i < n; ++i) p[i] *= scale;
   }
   return norm;
+}
+
+int FirstNonFinite(absl::Span<const Tensor* const> tensors) {
+  constexpr float kMax = std::numeric_limits<float>::max();
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    const float* p = tensors[t]->f32();
+    const int64_t n = tensors[t]->num_elements();
+    int64_t bad = 0;  // a count, not a flag, so the loop vectorizes without early exits
+#pragma omp parallel for simd reduction(+ : bad) schedule(static)
+    for (int64_t i = 0; i < n; ++i) bad += !(std::fabs(p[i]) <= kMax);
+    if (bad > 0) return static_cast<int>(t);
+  }
+  return -1;
 }
 
 void ClipByValue(absl::Span<Tensor* const> grads, float clip) {

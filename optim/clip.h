@@ -14,6 +14,9 @@ double ClipByGlobalNorm(absl::Span<Tensor* const> grads, double max_norm);
 // The global L2 norm of all gradients, accumulated in double.
 double GlobalNorm(absl::Span<const Tensor* const> grads);
 
+// The index of the first tensor holding a NaN or an infinity, or -1 if all are finite.
+int FirstNonFinite(absl::Span<const Tensor* const> tensors);
+
 // Clamps every gradient element to [-clip, clip].
 void ClipByValue(absl::Span<Tensor* const> grads, float clip);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, from Debian 12 packages, everything this project needs to build, test, benchmark and
 # train. Idempotent and non-interactive; returns at once when everything is already present.
-# Usage: tools/setup.sh [--with-torch]   (--with-torch adds PyTorch for benchmarks/compare_pytorch.py)
+# Usage: tools/setup.sh [--with-torch] [--with-fuzz]
+#   --with-torch: PyTorch for benchmarks/compare_pytorch.py
+#   --with-fuzz:  clang and its libFuzzer/sanitizer runtimes for tests/fuzz
 set -euo pipefail
 
 packages=(
@@ -17,10 +19,14 @@ packages=(
   nlohmann-json3-dev
   dataset-fashion-mnist  # real data for the default training run and the LeNet-5 example
 )
-if [[ "${1:-}" == "--with-torch" ]]; then
-  # Without OpenBLAS torch's Linear layers fall back to reference BLAS (~30x slower).
-  packages+=(python3-torch libopenblas0-pthread)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    # Without OpenBLAS torch's Linear layers fall back to reference BLAS (~30x slower).
+    --with-torch) packages+=(python3-torch libopenblas0-pthread) ;;
+    --with-fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    *) echo "setup: unknown option '$arg' (expected --with-torch or --with-fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

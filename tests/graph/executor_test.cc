@@ -146,3 +146,32 @@ TEST(ExecutorTest, SteadyStateTrainingStepAllocatesNoBuffers) {
 
 }  // namespace
 }  // namespace dlf
+
+namespace dlf {
+namespace {
+
+TEST(MemoryTest, APlanLargerThanTheMachineFailsBeforeAllocating) {
+  Graph g;
+  Value x = g.Input("images", DType::kF32, {int64_t{1} << 22, 3, 32, 32});  // 51.5 GB
+  auto exec = Executor::Compile(g, {ops::Relu(g, x)});
+  ASSERT_FALSE(exec.ok());
+  EXPECT_EQ(exec.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(exec.status().message()),
+              ::testing::ContainsRegex("the plan \\(inputs: images f32\\[4194304, 3, 32, 32\\]\\) "
+                                       "needs 103\\.08 GB of memory but only [0-9.]+ GB is "
+                                       "available; use a smaller batch size or model"));
+}
+
+TEST(MemoryTest, AParameterLargerThanTheMachineIsABuildError) {
+  using ::testing::HasSubstr;
+  Graph g;
+  Value w = g.Parameter("huge.weight", {int64_t{1} << 20, int64_t{1} << 20}, Initializer::Zeros());
+  EXPECT_FALSE(w.valid());
+  EXPECT_EQ(g.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(g.status().message()),
+              HasSubstr("parameter 'huge.weight' [1048576, 1048576] (with the parameters before "
+                        "it) needs 4398.05 GB of memory"));
+}
+
+}  // namespace
+}  // namespace dlf
