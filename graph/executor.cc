@@ -206,6 +206,18 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
     kernels_.push_back({n, *std::move(kernel), std::move(ctx)});
   }
   stats_.num_kernels = static_cast<int>(kernels_.size());
+  for (const PlannedKernel& k : kernels_) {
+    stats_.scratch_bytes = std::max(stats_.scratch_bytes, k.kernel->scratch_bytes());
+  }
+  if (stats_.scratch_bytes > 0) {
+    const int64_t total = stats_.arena_bytes + stats_.feed_bytes + stats_.scratch_bytes;
+    if (absl::Status s = CheckFitsInMemory(total, "Executor: the plan with its kernels' scratch");
+        !s.ok()) {
+      return s;
+    }
+    scratch_ = Tensor(DType::kU8, {stats_.scratch_bytes});
+    for (PlannedKernel& k : kernels_) k.ctx.scratch = scratch_.raw();
+  }
   return absl::OkStatus();
 }
 

@@ -28,6 +28,7 @@ struct PlanStats {
   int64_t arena_bytes = 0;         // peak bytes of intermediate values, after reuse
   int64_t sum_value_bytes = 0;     // what they would take with one buffer each
   int64_t feed_bytes = 0;          // staging buffers for inputs
+  int64_t scratch_bytes = 0;       // one buffer all kernels use while they run
 };
 
 // Compiles (graph, fetches) once: prunes to the nodes the fetches need, orders them, creates
@@ -85,6 +86,7 @@ class Executor {
   std::vector<std::unique_ptr<Tensor>> views_;  // arena and feed views owned by the plan
   std::vector<Tensor> feed_buffers_;       // by position in required_inputs_
   Tensor arena_;
+  Tensor scratch_;
   std::vector<PlannedKernel> kernels_;
   PlanStats stats_;
   uint64_t step_ = 0;

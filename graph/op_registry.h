@@ -30,6 +30,7 @@ struct RunContext {
   bool training = true;
   uint64_t step = 0;  // the executor's run counter: seeds per-step randomness (dropout)
   dnnl::stream* stream = nullptr;
+  void* scratch = nullptr;  // scratch_bytes() of memory, shared by all kernels of the plan
 };
 
 // A compiled kernel: created once by the executor (that is where oneDNN primitives are built),
@@ -38,6 +39,9 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual absl::Status Run(RunContext& ctx) = 0;
+  // Memory the kernel needs only while it runs (e.g. operands reordered to a oneDNN layout).
+  // Kernels run one at a time, so the executor gives them all one buffer of the largest size.
+  virtual int64_t scratch_bytes() const { return 0; }
 };
 
 // What a kernel factory sees when the executor compiles.

@@ -44,7 +44,9 @@ absl::StatusOr<std::vector<ValueInfo>> Conv2DShape(const ShapeContext& ctx) {
   return std::vector<ValueInfo>{{DType::kF32, y}};
 }
 
-// Everything a conv primitive descriptor needs, from the shapes of x and w.
+// Everything a conv primitive descriptor needs, from the shapes of x and w. The tensors are
+// plain (NCHW, OIHW); the primitives are created on AnyLayout() of them and their operands
+// staged (see DnnlKernel), since oneDNN's direct convolutions need blocked layouts.
 struct ConvDescs {
   dnnl::memory::desc src, wei, bias, dst;
   dnnl::memory::dims stride, pad;
@@ -62,8 +64,9 @@ dnnl::convolution_forward::primitive_desc ForwardPd(const ConvDescs& d, bool bia
   using fwd = dnnl::convolution_forward;
   const auto prop = dnnl::prop_kind::forward_training;
   const auto algo = dnnl::algorithm::convolution_direct;
-  auto desc = bias ? fwd::desc(prop, algo, d.src, d.wei, d.bias, d.dst, d.stride, d.pad, d.pad)
-                   : fwd::desc(prop, algo, d.src, d.wei, d.dst, d.stride, d.pad, d.pad);
+  const auto src = AnyLayout(d.src), wei = AnyLayout(d.wei), dst = AnyLayout(d.dst);
+  auto desc = bias ? fwd::desc(prop, algo, src, wei, d.bias, dst, d.stride, d.pad, d.pad)
+                   : fwd::desc(prop, algo, src, wei, dst, d.stride, d.pad, d.pad);
   return fwd::primitive_desc(desc, e);
 }
 
@@ -73,10 +76,10 @@ absl::StatusOr<std::unique_ptr<Kernel>> Conv2DKernel(const KernelContext& k) {
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(d, bias, k.engine); },
                                         "convolution forward"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_forward(pd), k.engine);
-  kernel->BindInput(DNNL_ARG_SRC, 0, d.src);
-  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, d.wei);
+  kernel->BindInput(DNNL_ARG_SRC, 0, d.src, pd.src_desc());
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, d.wei, pd.weights_desc());
   if (bias) kernel->BindInput(DNNL_ARG_BIAS, 2, d.bias);
-  kernel->BindOutput(DNNL_ARG_DST, 0, d.dst);
+  kernel->BindOutput(DNNL_ARG_DST, 0, d.dst, pd.dst_desc());
   return kernel;
 }
 
@@ -90,13 +93,14 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardDataKernel(const KernelContext& 
   DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.outputs[0].shape, k.inputs[1].shape));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     using bwd = dnnl::convolution_backward_data;
-    bwd::desc desc(dnnl::algorithm::convolution_direct, d.src, d.wei, d.dst, d.stride, d.pad, d.pad);
+    bwd::desc desc(dnnl::algorithm::convolution_direct, AnyLayout(d.src), AnyLayout(d.wei),
+                   AnyLayout(d.dst), d.stride, d.pad, d.pad);
     return bwd::primitive_desc(desc, k.engine, ForwardPd(d, false, k.engine));
   }, "convolution backward data"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_data(pd), k.engine);
-  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, d.dst);
-  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, d.wei);
-  kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, d.src);
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, d.dst, pd.diff_dst_desc());
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, d.wei, pd.weights_desc());
+  kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, d.src, pd.diff_src_desc());
   return kernel;
 }
 
@@ -114,14 +118,15 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardWeightsKernel(const KernelContex
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     using bwd = dnnl::convolution_backward_weights;
     const auto algo = dnnl::algorithm::convolution_direct;
-    auto desc = bias ? bwd::desc(algo, d.src, d.wei, d.bias, d.dst, d.stride, d.pad, d.pad)
-                     : bwd::desc(algo, d.src, d.wei, d.dst, d.stride, d.pad, d.pad);
+    const auto src = AnyLayout(d.src), wei = AnyLayout(d.wei), dst = AnyLayout(d.dst);
+    auto desc = bias ? bwd::desc(algo, src, wei, d.bias, dst, d.stride, d.pad, d.pad)
+                     : bwd::desc(algo, src, wei, dst, d.stride, d.pad, d.pad);
     return bwd::primitive_desc(desc, k.engine, ForwardPd(d, bias, k.engine));
   }, "convolution backward weights"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_weights(pd), k.engine);
-  kernel->BindInput(DNNL_ARG_SRC, 0, d.src);
-  kernel->BindInput(DNNL_ARG_DIFF_DST, 1, d.dst);
-  kernel->BindOutput(DNNL_ARG_DIFF_WEIGHTS, 0, d.wei);
+  kernel->BindInput(DNNL_ARG_SRC, 0, d.src, pd.src_desc());
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 1, d.dst, pd.diff_dst_desc());
+  kernel->BindOutput(DNNL_ARG_DIFF_WEIGHTS, 0, d.wei, pd.diff_weights_desc());
   if (bias) kernel->BindOutput(DNNL_ARG_DIFF_BIAS, 1, d.bias);
   return kernel;
 }

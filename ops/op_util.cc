@@ -64,16 +64,36 @@ const dnnl::engine& ShapeEngine() {
   return *engine;
 }
 
-void DnnlKernel::BindInput(int arg, int input_index, const dnnl::memory::desc& md) {
-  dnnl::memory m(md, engine_, DNNL_MEMORY_NONE);
-  bindings_.push_back({m, input_index, true});
-  args_.push_back({arg, m.get()});
+dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain) {
+  return dnnl::memory::desc(plain.dims(), plain.data_type(), dnnl::memory::format_tag::any);
 }
 
-void DnnlKernel::BindOutput(int arg, int output_index, const dnnl::memory::desc& md) {
-  dnnl::memory m(md, engine_, DNNL_MEMORY_NONE);
-  bindings_.push_back({m, output_index, false});
-  args_.push_back({arg, m.get()});
+void DnnlKernel::BindInput(int arg, int input_index, const dnnl::memory::desc& plain,
+                           const dnnl::memory::desc& wanted) {
+  Bind(arg, input_index, true, plain, wanted);
+}
+
+void DnnlKernel::BindOutput(int arg, int output_index, const dnnl::memory::desc& plain,
+                            const dnnl::memory::desc& wanted) {
+  Bind(arg, output_index, false, plain, wanted);
+}
+
+void DnnlKernel::Bind(int arg, int index, bool is_input, const dnnl::memory::desc& plain,
+                      const dnnl::memory::desc& wanted) {
+  Binding b{dnnl::memory(plain, engine_, DNNL_MEMORY_NONE), index, is_input};
+  if (plain == wanted) {
+    args_.push_back({arg, b.user.get()});
+  } else {
+    constexpr int64_t kAlign = Tensor::kAlignment;
+    b.staged = dnnl::memory(wanted, engine_, DNNL_MEMORY_NONE);
+    b.scratch_offset = scratch_bytes_;
+    scratch_bytes_ += (static_cast<int64_t>(wanted.get_size()) + kAlign - 1) / kAlign * kAlign;
+    b.reorder = is_input ? dnnl::reorder(b.user, b.staged) : dnnl::reorder(b.staged, b.user);
+    b.reorder_args = {{DNNL_ARG_FROM, (is_input ? b.user : b.staged).get()},
+                      {DNNL_ARG_TO, (is_input ? b.staged : b.user).get()}};
+    args_.push_back({arg, b.staged.get()});
+  }
+  bindings_.push_back(std::move(b));
 }
 
 void DnnlKernel::BindOwned(int arg, const dnnl::memory::desc& md) {
@@ -81,16 +101,31 @@ void DnnlKernel::BindOwned(int arg, const dnnl::memory::desc& md) {
   args_.push_back({arg, owned_.back().get()});
 }
 
+absl::Status DnnlKernel::Execute(const dnnl::primitive& p,
+                                 const std::vector<dnnl_exec_arg_t>& args, RunContext& ctx) {
+  const dnnl_status_t status = dnnl_primitive_execute(
+      p.get(), ctx.stream->get(), static_cast<int>(args.size()), args.data());
+  if (status != dnnl_success) {
+    return absl::InternalError(absl::StrCat("oneDNN execution failed with status ", status));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DnnlKernel::Run(RunContext& ctx) {
   for (Binding& b : bindings_) {
     void* data = b.is_input ? const_cast<void*>(ctx.inputs[b.index]->raw())
                             : ctx.outputs[b.index]->raw();
-    b.memory.set_data_handle(data);
+    b.user.set_data_handle(data);
+    if (b.scratch_offset >= 0) {
+      b.staged.set_data_handle(static_cast<std::byte*>(ctx.scratch) + b.scratch_offset);
+    }
   }
-  const dnnl_status_t status = dnnl_primitive_execute(
-      primitive_.get(), ctx.stream->get(), static_cast<int>(args_.size()), args_.data());
-  if (status != dnnl_success) {
-    return absl::InternalError(absl::StrCat("oneDNN execution failed with status ", status));
+  for (const Binding& b : bindings_) {
+    if (b.is_input && b.scratch_offset >= 0) DLF_RETURN_IF_ERROR(Execute(b.reorder, b.reorder_args, ctx));
+  }
+  DLF_RETURN_IF_ERROR(Execute(primitive_, args_, ctx));
+  for (const Binding& b : bindings_) {
+    if (!b.is_input && b.scratch_offset >= 0) DLF_RETURN_IF_ERROR(Execute(b.reorder, b.reorder_args, ctx));
   }
   return absl::OkStatus();
 }
