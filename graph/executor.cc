@@ -1,10 +1,14 @@
 #include "graph/executor.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "graph/memory.h"
 
 namespace dlf {
@@ -78,6 +82,34 @@ Executor::Executor(Graph& graph, std::vector<Value> fetches, ExecutorOptions opt
       engine_(dnnl::engine::kind::cpu, 0),
       stream_(engine_) {}
 
+Executor::~Executor() {
+  if (print_profile_ && profiled_runs_ > 0) std::fputs(ProfileReport().c_str(), stderr);
+}
+
+std::string Executor::ProfileReport() const {
+  std::map<std::string, std::pair<double, int>> by_op;  // seconds, kernels
+  double total = 0;
+  for (const PlannedKernel& k : kernels_) {
+    auto& [seconds, count] = by_op[graph_.node(k.node_id).op];
+    seconds += k.seconds;
+    ++count;
+    total += k.seconds;
+  }
+  std::vector<std::pair<double, std::string>> rows;
+  for (const auto& [op, v] : by_op) {
+    rows.emplace_back(v.first, absl::StrFormat("%-26s %3d kernels", op, v.second));
+  }
+  std::sort(rows.rbegin(), rows.rend());
+  const double runs = std::max<double>(1, static_cast<double>(profiled_runs_));
+  std::string report = absl::StrFormat("profile of %d runs: %.2f ms per run in kernels\n",
+                                       profiled_runs_, 1e3 * total / runs);
+  for (const auto& [seconds, what] : rows) {
+    absl::StrAppendFormat(&report, "  %s %8.2f ms %5.1f%%\n", what, 1e3 * seconds / runs,
+                          total > 0 ? 100 * seconds / total : 0.0);
+  }
+  return report;
+}
+
 absl::StatusOr<std::unique_ptr<Executor>> Executor::Compile(Graph& graph,
                                                            std::vector<Value> fetches,
                                                            ExecutorOptions options) {
@@ -86,7 +118,11 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Compile(Graph& graph,
   for (Value v : fetches) {
     if (!graph.Contains(v)) return absl::InvalidArgumentError("Executor: invalid fetch value");
   }
+  const char* env = std::getenv("DLF_PROFILE");
+  const bool env_profile = env != nullptr && std::string(env) == "1";
+  options.profile = options.profile || env_profile;
   std::unique_ptr<Executor> executor(new Executor(graph, std::move(fetches), options));
+  executor->print_profile_ = env_profile;
   if (absl::Status s = executor->Plan(); !s.ok()) return s;
   return executor;
 }
@@ -241,9 +277,13 @@ absl::Status Executor::Run(absl::Span<const Feed> feeds) {
     }
     std::memcpy(feed_buffers_[i].raw(), t.raw(), t.num_bytes());
   }
+  using Clock = std::chrono::steady_clock;
   for (PlannedKernel& k : kernels_) {
     k.ctx.step = step_;
-    if (absl::Status s = k.kernel->Run(k.ctx); !s.ok()) {
+    const Clock::time_point start = options_.profile ? Clock::now() : Clock::time_point();
+    absl::Status s = k.kernel->Run(k.ctx);
+    if (options_.profile) k.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    if (!s.ok()) {
       const Node& node = graph_.node(k.node_id);
       return absl::Status(s.code(), absl::StrCat("node '", node.name, "' (", node.op,
                                                  "): ", s.message()));
@@ -251,6 +291,7 @@ absl::Status Executor::Run(absl::Span<const Feed> feeds) {
   }
   stream_.wait();
   ++step_;
+  if (options_.profile) ++profiled_runs_;
   return absl::OkStatus();
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -15,6 +16,9 @@ namespace dlf {
 
 struct ExecutorOptions {
   bool training = true;  // dropout and similar ops behave differently in inference
+  // Time every kernel; ProfileReport() sums the times by op. Also turned on by the
+  // environment variable DLF_PROFILE=1, which prints the report when the executor is destroyed.
+  bool profile = false;
 };
 
 struct Feed {
@@ -39,6 +43,7 @@ struct PlanStats {
 // The graph must outlive the executor; parameters are read from (and updated in) the graph.
 class Executor {
  public:
+  ~Executor();
   static absl::StatusOr<std::unique_ptr<Executor>> Compile(Graph& graph,
                                                           std::vector<Value> fetches,
                                                           ExecutorOptions options = {});
@@ -53,6 +58,8 @@ class Executor {
   int num_fetches() const { return static_cast<int>(fetches_.size()); }
 
   const PlanStats& stats() const { return stats_; }
+  // Milliseconds per run spent in each op (kernels of the same op summed), slowest first.
+  std::string ProfileReport() const;
   bool training() const { return options_.training; }
   // Run counter: each Run() uses it to seed per-step randomness and then increments it.
   uint64_t step() const { return step_; }
@@ -65,6 +72,7 @@ class Executor {
     int node_id;
     std::unique_ptr<Kernel> kernel;
     RunContext ctx;
+    double seconds = 0;  // summed over runs, when profiling
   };
 
   Executor(Graph& graph, std::vector<Value> fetches, ExecutorOptions options);
@@ -90,6 +98,8 @@ class Executor {
   std::vector<PlannedKernel> kernels_;
   PlanStats stats_;
   uint64_t step_ = 0;
+  uint64_t profiled_runs_ = 0;
+  bool print_profile_ = false;
 };
 
 }  // namespace dlf
