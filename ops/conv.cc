@@ -55,11 +55,13 @@ struct ConvDescs {
 
 // Winograd F(4x4, 3x3) runs 3x3 stride-1 convolutions 2-2.5x faster than direct ones here
 // (oneDNN's jit_wino_4x3 on AVX-512), forward and backward, when the output holds whole 4x4
-// tiles; on smaller maps (the seed AlexNet's 1x1) most of each tile is waste and direct wins
-// by 10x. oneDNN's own convolution_auto picks Winograd even there, hence this rule.
+// tiles and there are enough input channels to fill a vector; on smaller maps (the seed
+// AlexNet's 1x1) most of each tile is waste and direct wins by 10x, and on 3 input channels
+// (a first layer) direct wins by 4x. oneDNN's convolution_auto picks Winograd even on 1x1
+// maps, hence this rule.
 dnnl::algorithm ChooseAlgorithm(const Shape& w, const ConvGeometry& g, const Shape& y) {
   const bool winograd = w[2] == 3 && w[3] == 3 && g.stride[0] == 1 && g.stride[1] == 1 &&
-                        y[2] >= 4 && y[3] >= 4;
+                        y[2] >= 4 && y[3] >= 4 && w[1] >= 16;
   return winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
 }
 

@@ -73,7 +73,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(ConvCase{{2, 3, 7, 7}, {4, 3, 3, 3}, 1, 1, 1, 1, true},
                       ConvCase{{2, 2, 9, 6}, {3, 2, 3, 2}, 2, 1, 1, 0, false},   // non-square
                       ConvCase{{1, 3, 8, 8}, {2, 3, 5, 5}, 1, 1, 2, 2, true},
-                      ConvCase{{2, 3, 32, 32}, {2, 3, 11, 11}, 4, 4, 2, 2, true}));  // AlexNet conv1
+                      ConvCase{{2, 3, 32, 32}, {2, 3, 11, 11}, 4, 4, 2, 2, true},  // AlexNet conv1
+                      // 3x3 stride 1, >= 16 input channels, output >= 4x4: runs as Winograd
+                      ConvCase{{2, 16, 6, 5}, {4, 16, 3, 3}, 1, 1, 1, 1, true},
+                      // the seed AlexNet's conv3: a 1x1 map, so only the kernel's centre counts
+                      ConvCase{{2, 16, 1, 1}, {3, 16, 3, 3}, 1, 1, 1, 1, true}));
 
 absl::Status BuildConvStatus(Shape x, Shape w, ops::Conv2DOptions o) {
   Graph g;
