@@ -1,5 +1,7 @@
 #include "ops/op_util.h"
 
+#include <cstring>
+
 namespace dlf::ops {
 
 absl::Status ExpectF32(const ValueInfo& v, const char* what) {
@@ -120,6 +122,7 @@ absl::Status DnnlKernel::Run(RunContext& ctx) {
       b.staged.set_data_handle(static_cast<std::byte*>(ctx.scratch) + b.scratch_offset);
     }
   }
+  for (int i : zeroed_outputs_) std::memset(ctx.outputs[i]->raw(), 0, ctx.outputs[i]->num_bytes());
   for (const Binding& b : bindings_) {
     if (b.is_input && b.scratch_offset >= 0) DLF_RETURN_IF_ERROR(Execute(b.reorder, b.reorder_args, ctx));
   }

@@ -83,6 +83,9 @@ class DnnlKernel : public Kernel {
     BindOutput(arg, output_index, md, md);
   }
   void BindOwned(int arg, const dnnl::memory::desc& md);  // e.g. an unused workspace
+  // Zero-fills output `output_index` before each run: for a primitive that writes only part
+  // of it (through a view).
+  void ZeroOutputFirst(int output_index) { zeroed_outputs_.push_back(output_index); }
   int64_t scratch_bytes() const override { return scratch_bytes_; }
   absl::Status Run(RunContext& ctx) override;
 
@@ -106,6 +109,7 @@ class DnnlKernel : public Kernel {
   dnnl::engine engine_;
   std::vector<Binding> bindings_;
   std::vector<dnnl::memory> owned_;
+  std::vector<int> zeroed_outputs_;
   std::vector<dnnl_exec_arg_t> args_;  // built once; the C API takes it without copying
   int64_t scratch_bytes_ = 0;
 };
