@@ -183,19 +183,27 @@ TEST(TrainerTest, ResumeReproducesTheLossesOfAnUninterruptedRun) {
   }
 }
 
-// A batch with a NaN pixel: ReLU turns the NaN activations to 0, so the loss stays finite, but
-// the first layer's weight gradient (dy^T x) is NaN: only a check of the gradients catches it.
-data::Batch NanBatch(int64_t batch_size) {
-  data::Batch b{Tensor(DType::kF32, {batch_size, 1, 8, 8}), Tensor(DType::kI32, {batch_size})};
-  b.images.f32()[5] = NAN;
+// A batch of 16 zero images but for one pixel. With a NaN pixel ReLU turns the NaN activations
+// to 0, so the loss stays finite, but the first layer's weight gradient (dy^T x) is NaN: only a
+// check of the gradients catches it.
+data::Batch BatchWithPixel(float value) {
+  data::Batch b{Tensor(DType::kF32, {16, 1, 8, 8}), Tensor(DType::kI32, {16})};
+  b.images.f32()[5] = value;
   return b;
+}
+
+std::unique_ptr<Trainer> SkippingTrainer(const Data& d) {
+  TrainConfig c = TinyConfig("");
+  c.skip_nonfinite = true;
+  auto t = Trainer::Create(c, &d.train, &d.test);
+  return t.ok() ? *std::move(t) : nullptr;
 }
 
 TEST(TrainerTest, NonFiniteStepStopsNamingTheStepAndTensor) {
   Data d;
   auto t = Trainer::Create(TinyConfig(""), &d.train, &d.test);
   ASSERT_TRUE(t.ok());
-  const absl::Status s = (*t)->TrainStep(NanBatch(16), 0.05);
+  const absl::Status s = (*t)->TrainStep(BatchWithPixel(NAN), 0.05);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(Message(s), HasSubstr("non-finite values at step 1 (epoch 1): the loss is "));
   EXPECT_THAT(Message(s), HasSubstr("first non-finite tensor: the gradient of 'net.0.weight'"));
@@ -204,34 +212,26 @@ TEST(TrainerTest, NonFiniteStepStopsNamingTheStepAndTensor) {
 
 TEST(TrainerTest, SkipNonFiniteLeavesTheWeightsAndGoesOn) {
   Data d;
-  TrainConfig c = TinyConfig("");
-  c.skip_nonfinite = true;
-  auto t = Trainer::Create(c, &d.train, &d.test);
-  ASSERT_TRUE(t.ok());
-  Tensor& w = (*t)->graph().parameter_value(*(*t)->graph().FindParameter("net.0.weight"));
+  std::unique_ptr<Trainer> t = SkippingTrainer(d);
+  ASSERT_NE(t, nullptr);
+  Tensor& w = t->graph().parameter_value(*t->graph().FindParameter("net.0.weight"));
   const Tensor before = w.Clone();
-  ASSERT_TRUE((*t)->TrainStep(NanBatch(16), 0.05).ok());
-  EXPECT_EQ((*t)->skipped_steps(), 1);
-  EXPECT_EQ((*t)->global_step(), 1);
+  ASSERT_TRUE(t->TrainStep(BatchWithPixel(NAN), 0.05).ok());
+  EXPECT_EQ(t->skipped_steps(), 1);
+  EXPECT_EQ(t->global_step(), 1);
   EXPECT_EQ(std::memcmp(before.raw(), w.raw(), w.num_bytes()), 0);
-  data::Batch good = NanBatch(16);
-  good.images.f32()[5] = 0.5f;
-  ASSERT_TRUE((*t)->TrainStep(good, 0.05).ok());
-  EXPECT_EQ((*t)->skipped_steps(), 1);
+  ASSERT_TRUE(t->TrainStep(BatchWithPixel(0.5f), 0.05).ok());
+  EXPECT_EQ(t->skipped_steps(), 1);
   EXPECT_NE(std::memcmp(before.raw(), w.raw(), w.num_bytes()), 0);
 }
 
 TEST(TrainerTest, NonFiniteWeightsStopEvenWhenSkipping) {
   Data d;
-  TrainConfig c = TinyConfig("");
-  c.skip_nonfinite = true;
-  auto t = Trainer::Create(c, &d.train, &d.test);
-  ASSERT_TRUE(t.ok());
-  Graph& g = (*t)->graph();
+  std::unique_ptr<Trainer> t = SkippingTrainer(d);
+  ASSERT_NE(t, nullptr);
+  Graph& g = t->graph();
   g.parameter_value(*g.FindParameter("net.3.weight")).f32()[0] = INFINITY;
-  data::Batch b = NanBatch(16);
-  b.images.f32()[5] = 0.5f;
-  const absl::Status s = (*t)->TrainStep(b, 0.05);
+  const absl::Status s = t->TrainStep(BatchWithPixel(0.5f), 0.05);
   EXPECT_THAT(Message(s), HasSubstr("first non-finite tensor: parameter 'net.3.weight'"));
   EXPECT_THAT(Message(s), Not(HasSubstr("--skip_nonfinite")));
 }
