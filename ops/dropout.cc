@@ -9,11 +9,21 @@
 namespace dlf::ops {
 namespace {
 
-// SplitMix64 finalizer: a strong 64-bit mix, enough for a counter-based generator.
+// SplitMix64 finalizer: a strong 64-bit mix, for the per-node and per-step seeds.
 inline uint64_t Mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
+}
+
+// A 32-bit mix (Wellons' "lowbias32") for the per-element draw: 32-bit multiplies vectorize to
+// one instruction per 16 lanes, where the 64-bit mix ran ~10x slower per element.
+inline uint32_t Mix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  return x ^ (x >> 16);
 }
 
 absl::StatusOr<double> GetRate(const Attrs& attrs) {
@@ -35,8 +45,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> DropoutKernel(const KernelContext& k) {
   const uint64_t stream_seed = Mix(static_cast<uint64_t>(k.node.attrs.GetOr<int64_t>("seed", 0)) ^
                                    Mix(static_cast<uint64_t>(k.node.id) + 1));
   const float keep_scale = static_cast<float>(1.0 / (1.0 - rate));
-  // Keep when the top 32 random bits fall below keep_prob * 2^32.
-  const uint64_t threshold = static_cast<uint64_t>((1.0 - rate) * 4294967296.0);
+  // Keep when the 32 random bits fall below keep_prob * 2^32 (< 2^32: rate 0 never draws).
+  const uint32_t threshold = static_cast<uint32_t>(std::min((1.0 - rate) * 4294967296.0, 4294967295.0));
   return std::make_unique<FunctionKernel>([=](RunContext& ctx) {
     const float* x = In(ctx, 0);
     float* y = Out(ctx, 0);
@@ -48,11 +58,15 @@ absl::StatusOr<std::unique_ptr<Kernel>> DropoutKernel(const KernelContext& k) {
       return absl::OkStatus();
     }
     const uint64_t step_seed = Mix(stream_seed ^ Mix(ctx.step + 0x9e3779b97f4a7c15ull));
+    const uint32_t seed_lo = static_cast<uint32_t>(step_seed);
+    const uint32_t seed_hi = static_cast<uint32_t>(step_seed >> 32);
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; ++i) {
-      const bool keep = (Mix(step_seed + static_cast<uint64_t>(i)) >> 32) < threshold;
-      mask[i] = keep ? keep_scale : 0.0f;
-      y[i] = x[i] * mask[i];
+      // Two rounds keyed by both halves of the step seed: element i's draw, 32 bits.
+      const uint32_t r = Mix32(Mix32(static_cast<uint32_t>(i) ^ seed_lo) + seed_hi);
+      const float m = keep_scale * static_cast<float>(r < threshold);  // branch-free: vectorizes
+      mask[i] = m;
+      y[i] = x[i] * m;
     }
     return absl::OkStatus();
   });
