@@ -25,12 +25,28 @@ class Sgd : public Optimizer {
       return;
     }
     float* v = buffer(i, 0);
-    const bool first = step_ == 1;
+    // A loop per case: with the cases as selects inside one loop this memory-bound pass ran
+    // ~50% slower.
+    if (step_ == 1) {  // PyTorch starts the buffer at the first gradient, undamped
 #pragma omp parallel for simd schedule(static)
-    for (int64_t j = 0; j < n; ++j) {
-      const float d = g[j] + wd * p[j];
-      v[j] = first ? d : mu * v[j] + keep * d;
-      p[j] -= lr * (nesterov ? d + mu * v[j] : v[j]);
+      for (int64_t j = 0; j < n; ++j) {
+        const float d = g[j] + wd * p[j];
+        v[j] = d;
+        p[j] -= lr * (nesterov ? d + mu * d : d);
+      }
+    } else if (nesterov) {
+#pragma omp parallel for simd schedule(static)
+      for (int64_t j = 0; j < n; ++j) {
+        const float d = g[j] + wd * p[j];
+        v[j] = mu * v[j] + keep * d;
+        p[j] -= lr * (d + mu * v[j]);
+      }
+    } else {
+#pragma omp parallel for simd schedule(static)
+      for (int64_t j = 0; j < n; ++j) {
+        v[j] = mu * v[j] + keep * (g[j] + wd * p[j]);
+        p[j] -= lr * v[j];
+      }
     }
   }
 
