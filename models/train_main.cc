@@ -9,6 +9,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "data/idx.h"
 #include "models/data_sources.h"
@@ -76,6 +78,13 @@ int TrainMain(int argc, char** argv, const TrainDefaults& defaults) {
       defaults.program, " -- [--flag=value ...]\nDefaults here: --model=", defaults.model,
       " --dataset=", defaults.dataset, " --epochs=", defaults.epochs, " --lr=", defaults.lr,
       " --lr_step_size=", defaults.lr_step_size));
+  // Abseil's --help lists the flags of the file named like the program; ours live here.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "models/train_main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   g_args.assign(argv + 1, argv + argc);
   absl::ParseCommandLine(argc, argv);
   auto fail = [](const absl::Status& s) {
