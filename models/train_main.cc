@@ -100,23 +100,13 @@ int TrainMain(int argc, char** argv, const TrainDefaults& defaults) {
   const bool lenet = model == "lenet";
   const int64_t size = lenet ? 28 : 32, channels = lenet ? 1 : 3;
 
-  std::string dataset = absl::GetFlag(FLAGS_dataset);
-  std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-  if (dataset == "fashion_mnist" && !Given("data_dir")) data_dir = data::kFashionMnistDir;
-  absl::StatusOr<DataSplits> splits =
-      LoadDataset(dataset, ResolveUserPath(data_dir), Given("dataset"), size, channels, true);
-  if (!splits.ok()) return fail(splits.status());
-
   TrainConfig c;
   c.model_name = lenet ? "lenet" : "alexnet-" + model;
   c.build = *build;
   c.model_options.dropout = absl::GetFlag(FLAGS_dropout);
   c.model_options.lrn = absl::GetFlag(FLAGS_lrn);
-  c.model_options.num_classes = splits->train.num_classes;
   c.batch_size = absl::GetFlag(FLAGS_batch_size);
   c.epochs = absl::GetFlag(FLAGS_epochs);
-  const bool fell_back = dataset == "cifar10" && splits->name != "cifar10";
-  if (fell_back && !Given("epochs")) c.epochs = 1;  // the short run promised above
   c.lr = absl::GetFlag(FLAGS_lr);
   c.momentum = absl::GetFlag(FLAGS_momentum);
   c.nesterov = absl::GetFlag(FLAGS_nesterov);
@@ -127,13 +117,6 @@ int TrainMain(int argc, char** argv, const TrainDefaults& defaults) {
   c.augment = absl::GetFlag(FLAGS_augment);
   c.shuffle = absl::GetFlag(FLAGS_shuffle);
   c.seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
-  const bool cifar = splits->name == "cifar10";
-  c.normalization = cifar ? data::Normalization::ImageNet()
-                          : splits->name == "fashion_mnist" ? data::Normalization::FashionMnist()
-                                                            : data::Normalization{{0.5f}, {0.25f}};
-  std::string out = absl::GetFlag(FLAGS_checkpoint_dir);
-  if (out == "runs/<model>") out = "runs/" + c.model_name + "-" + splits->name;
-  c.out_dir = ResolveUserPath(out);
   c.resume = absl::GetFlag(FLAGS_resume);
   c.init_from = ResolveUserPath(absl::GetFlag(FLAGS_init_from));
   c.max_steps = absl::GetFlag(FLAGS_max_steps);
@@ -141,6 +124,26 @@ int TrainMain(int argc, char** argv, const TrainDefaults& defaults) {
   c.eval_batch_size = absl::GetFlag(FLAGS_eval_batch_size);
   c.skip_nonfinite = absl::GetFlag(FLAGS_skip_nonfinite);
   c.log_step_losses = absl::GetFlag(FLAGS_log_step_losses);
+  // Bad settings are reported before the data set is read.
+  if (absl::Status s = ValidateTrainConfig(c); !s.ok()) return fail(s);
+
+  std::string dataset = absl::GetFlag(FLAGS_dataset);
+  std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (dataset == "fashion_mnist" && !Given("data_dir")) data_dir = data::kFashionMnistDir;
+  absl::StatusOr<DataSplits> splits =
+      LoadDataset(dataset, ResolveUserPath(data_dir), Given("dataset"), size, channels, true);
+  if (!splits.ok()) return fail(splits.status());
+
+  c.model_options.num_classes = splits->train.num_classes;
+  const bool fell_back = dataset == "cifar10" && splits->name != "cifar10";
+  if (fell_back && !Given("epochs")) c.epochs = 1;  // the short run promised above
+  const bool cifar = splits->name == "cifar10";
+  c.normalization = cifar ? data::Normalization::ImageNet()
+                          : splits->name == "fashion_mnist" ? data::Normalization::FashionMnist()
+                                                            : data::Normalization{{0.5f}, {0.25f}};
+  std::string out = absl::GetFlag(FLAGS_checkpoint_dir);
+  if (out == "runs/<model>") out = "runs/" + c.model_name + "-" + splits->name;
+  c.out_dir = ResolveUserPath(out);
 
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, &splits->train, &splits->test);
   if (!trainer.ok()) return fail(trainer.status());

@@ -32,20 +32,6 @@ std::string Duration(double seconds) {
   return absl::StrFormat("%dm%02ds", s / 60, s % 60);
 }
 
-absl::Status ValidateConfig(const TrainConfig& c) {
-  auto bad = [](const std::string& m) { return absl::InvalidArgumentError(m); };
-  if (!c.build) return bad("no model to train");
-  if (c.batch_size <= 0) return bad(absl::StrCat("batch size must be > 0, found ", c.batch_size));
-  if (c.epochs <= 0) return bad(absl::StrCat("epochs must be > 0, found ", c.epochs));
-  if (c.eval_batch_size <= 0) return bad("eval batch size must be > 0");
-  if (c.max_steps < 0 || c.checkpoint_every < 0) return bad("max_steps and checkpoint_every must be >= 0");
-  if (!(c.clip_norm >= 0)) return bad(absl::StrCat("clip_norm must be >= 0, found ", c.clip_norm));
-  if (!(c.model_options.dropout >= 0 && c.model_options.dropout < 1)) {
-    return bad(absl::StrCat("dropout must be in [0, 1), found ", c.model_options.dropout));
-  }
-  if (c.resume && !c.init_from.empty()) return bad("--resume and --init_from exclude each other");
-  return optim::ValidateLearningRate(c.lr);
-}
 
 template <typename T>
 absl::Status ParseMeta(const std::map<std::string, std::string>& meta, const std::string& key,
@@ -63,13 +49,28 @@ absl::Status ParseMeta(const std::map<std::string, std::string>& meta, const std
 
 }  // namespace
 
+absl::Status ValidateTrainConfig(const TrainConfig& c) {
+  auto bad = [](const std::string& m) { return absl::InvalidArgumentError(m); };
+  if (!c.build) return bad("no model to train");
+  if (c.batch_size <= 0) return bad(absl::StrCat("batch size must be > 0, found ", c.batch_size));
+  if (c.epochs <= 0) return bad(absl::StrCat("epochs must be > 0, found ", c.epochs));
+  if (c.eval_batch_size <= 0) return bad("eval batch size must be > 0");
+  if (c.max_steps < 0 || c.checkpoint_every < 0) return bad("max_steps and checkpoint_every must be >= 0");
+  if (!(c.clip_norm >= 0)) return bad(absl::StrCat("clip_norm must be >= 0, found ", c.clip_norm));
+  if (!(c.model_options.dropout >= 0 && c.model_options.dropout < 1)) {
+    return bad(absl::StrCat("dropout must be in [0, 1), found ", c.model_options.dropout));
+  }
+  if (c.resume && !c.init_from.empty()) return bad("--resume and --init_from exclude each other");
+  return optim::ValidateLearningRate(c.lr);
+}
+
 Trainer::Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test)
     : config_(std::move(config)), train_(train), test_(test), tty_(isatty(STDOUT_FILENO)) {}
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config,
                                                          const data::Dataset* train,
                                                          const data::Dataset* test) {
-  if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  if (absl::Status s = ValidateTrainConfig(config); !s.ok()) return s;
   if (train == nullptr || train->size() == 0) return absl::InvalidArgumentError("empty training set");
   std::unique_ptr<Trainer> t(new Trainer(std::move(config), train, test));
   if (absl::Status s = t->Build(); !s.ok()) return s;

@@ -51,6 +51,10 @@ struct TrainConfig {
   double progress_seconds = 10;  // between progress lines when stdout is not a terminal
 };
 
+// Checks the settings that do not depend on the data (batch size, epochs, rates ...): a clear
+// error before anything is loaded. Trainer::Create checks them too.
+absl::Status ValidateTrainConfig(const TrainConfig& config);
+
 // Trains a model on a dataset with SGD (momentum, StepLR), evaluating on a test set after
 // every epoch, writing metrics and checkpoints to out_dir.
 //
