@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "data/atomic_file.h"
 
 namespace dlf::data {
 namespace {
@@ -149,11 +150,7 @@ absl::Status WriteIdx(const std::string& path, const IdxArray& a) {
     std::remove(tmp.c_str());
     return absl::DataLossError(absl::StrCat(tmp, ": write failed"));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::DataLossError(absl::StrCat(path, ": cannot rename the temporary file into place"));
-  }
-  return absl::OkStatus();
+  return CommitTempFile(tmp, path);
 }
 
 absl::StatusOr<Dataset> LoadIdxDataset(const std::string& images_path,

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "data/atomic_file.h"
 #include "nlohmann/json.hpp"
 
 namespace dlf::models {
@@ -88,11 +89,7 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
       return absl::DataLossError(absl::StrCat(tmp, ": write failed"));
     }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::DataLossError(absl::StrCat(path, ": cannot rename the temporary file into place"));
-  }
-  return absl::OkStatus();
+  return data::CommitTempFile(tmp, path);
 }
 
 absl::Status WriteMetricsCsv(const std::string& path, const std::vector<EpochMetrics>& history) {

@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "data/atomic_file.h"
 #include "nlohmann/json.hpp"
 
 namespace dlf::models {
@@ -37,7 +38,7 @@ absl::StatusOr<DType> ParseDType(const std::string& tag) {
   return absl::InvalidArgumentError("unsupported dtype '" + tag + "' (expected F32, I32 or U8)");
 }
 
-absl::Status WriteAllAndSync(const std::string& path, const std::string& header,
+absl::Status WriteAll(const std::string& path, const std::string& header,
                              const TensorFile& file) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot create: ", std::strerror(errno)));
@@ -55,7 +56,6 @@ absl::Status WriteAllAndSync(const std::string& path, const std::string& header,
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(static_cast<uint64_t>(header.size()) >> (8 * i));
   bool ok = write_all(len, 8) && write_all(header.data(), header.size());
   for (const auto& [name, t] : file.tensors) ok = ok && write_all(t.raw(), t.num_bytes());
-  ok = ok && ::fsync(fd) == 0;
   ok = ::close(fd) == 0 && ok;
   if (!ok) return absl::DataLossError(absl::StrCat(path, ": write failed: ", std::strerror(errno)));
   return absl::OkStatus();
@@ -76,15 +76,11 @@ absl::Status WriteSafetensors(const std::string& path, const TensorFile& file) {
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // aligns the data to 8 bytes, as the reference writer does
   const std::string tmp = path + ".tmp";
-  if (absl::Status s = WriteAllAndSync(tmp, text, file); !s.ok()) {
+  if (absl::Status s = WriteAll(tmp, text, file); !s.ok()) {
     std::remove(tmp.c_str());
     return s;
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::DataLossError(absl::StrCat(path, ": cannot rename the temporary file into place"));
-  }
-  return absl::OkStatus();
+  return data::CommitTempFile(tmp, path);
 }
 
 absl::StatusOr<TensorFile> ParseSafetensors(const std::string& bytes, const std::string& name) {
