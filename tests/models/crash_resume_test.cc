@@ -17,6 +17,7 @@
 
 #include "gtest/gtest.h"
 #include "models/safetensors.h"
+#include "tests/testing/temp_dir.h"
 
 namespace dlf::models {
 namespace {
@@ -88,14 +89,10 @@ class Trainer {  // one child process running lenet_train, its stdout read line 
   bool waited_ = false;
 };
 
-std::string FreshDir(const std::string& name) {
-  const fs::path dir = fs::path(std::getenv("TEST_TMPDIR")) / name;
-  fs::remove_all(dir);
-  return dir.string();
-}
+using ::dlf::testing::TempDir;
 
 TEST(CrashResumeTest, KillNineThenResumeGivesTheUninterruptedLosses) {
-  Trainer straight(TrainArgs(FreshDir("straight")));
+  Trainer straight(TrainArgs(TempDir("straight")));
   const std::map<int, double> expected = straight.AllSteps();
   ASSERT_TRUE(WIFEXITED(straight.Wait()));
   ASSERT_EQ(expected.size(), static_cast<size_t>(kTotalSteps));
@@ -103,7 +100,7 @@ TEST(CrashResumeTest, KillNineThenResumeGivesTheUninterruptedLosses) {
   std::mt19937 rng(2026);
   for (int trial = 0; trial < 3; ++trial) {
     SCOPED_TRACE("trial " + std::to_string(trial));
-    const std::string dir = FreshDir("crash" + std::to_string(trial));
+    const std::string dir = TempDir("crash" + std::to_string(trial));
     Trainer victim(TrainArgs(dir));
     // A random moment: after a random number of steps, plus a random delay within a step or
     // two, so some kills land while a checkpoint is being written.

@@ -13,6 +13,7 @@
 #include "models/safetensors.h"
 #include "models/trainer.h"
 #include "ops/ops.h"
+#include "tests/testing/temp_dir.h"
 
 namespace dlf::models {
 namespace {
@@ -21,13 +22,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-std::string TempDir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  fs::path dir = fs::path(base ? base : "/tmp") / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+using ::dlf::testing::TempDir;
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
