@@ -2,6 +2,18 @@
 #include "models/models.h"
 
 namespace dlf::models {
+namespace {
+
+// Both presets' head: dropout, two hidden layers of `width` with ReLU, then the class scores.
+Value Classifier(Graph& g, Value features, int64_t width, const ModelOptions& o) {
+  Sequential classifier(g, "classifier", features);
+  classifier.Dropout(o.dropout).Linear(width).Relu()
+      .Dropout(o.dropout).Linear(width).Relu()
+      .Linear(o.num_classes, /*followed_by_relu=*/false);
+  return classifier.output();
+}
+
+}  // namespace
 
 Value AlexNetSeed(Graph& g, Value images, const ModelOptions& o) {
   Sequential features(g, "features", images);
@@ -15,11 +27,7 @@ Value AlexNetSeed(Graph& g, Value images, const ModelOptions& o) {
       .Conv(256, 3, 1, 1).Relu()
       .MaxPool(3, 2, 1)
       .Flatten();
-  Sequential classifier(g, "classifier", features.output());
-  classifier.Dropout(o.dropout).Linear(4096).Relu()
-      .Dropout(o.dropout).Linear(4096).Relu()
-      .Linear(o.num_classes, /*followed_by_relu=*/false);
-  return classifier.output();
+  return Classifier(g, features.output(), 4096, o);
 }
 
 Value AlexNetCifar(Graph& g, Value images, const ModelOptions& o) {
@@ -34,11 +42,7 @@ Value AlexNetCifar(Graph& g, Value images, const ModelOptions& o) {
       .Conv(128, 3, 1, 1).Relu()
       .MaxPool(2, 2)
       .Flatten();
-  Sequential classifier(g, "classifier", features.output());
-  classifier.Dropout(o.dropout).Linear(1024).Relu()
-      .Dropout(o.dropout).Linear(1024).Relu()
-      .Linear(o.num_classes, /*followed_by_relu=*/false);
-  return classifier.output();
+  return Classifier(g, features.output(), 1024, o);
 }
 
 }  // namespace dlf::models
