@@ -9,7 +9,7 @@
 #include "data/synthetic.h"
 #include "graph/executor.h"
 #include "models/models.h"
-#include "models/trainer.h"
+#include "models/training/trainer.h"
 
 namespace dlf::bench {
 namespace {
@@ -32,11 +32,12 @@ models::ModelFn Preset(int64_t which) { return which == 0 ? models::AlexNetSeed 
 
 void BM_AlexNetTrainStep(benchmark::State& state) {
   PeakGflops();
-  models::TrainConfig c;
+  training::TrainConfig c;
+  c.run = {.model = "alexnet", .input_shape = {3, 32, 32}, .mean = {0.5f}, .std = {0.25f}};
   c.build = Preset(state.range(0));
   c.batch_size = kBatch;
   c.verbose = false;
-  auto trainer = models::Trainer::Create(c, &Images(), nullptr);
+  auto trainer = training::Trainer::Create(c, &Images(), nullptr);
   if (!trainer.ok()) return state.SkipWithError(std::string(trainer.status().message()).c_str());
   const data::Batch batch = MakeBatch();
   if (!(*trainer)->TrainStep(batch, 0.01).ok()) return state.SkipWithError("step failed");  // warm-up

@@ -1,10 +1,11 @@
 #include "data/cifar10.h"
 
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "data/file_io.h"
+#include "graph/status_macros.h"
 
 namespace dlf::data {
 namespace {
@@ -12,7 +13,10 @@ namespace {
 constexpr int64_t kImageBytes = 3 * 32 * 32;
 constexpr int64_t kRecordBytes = 1 + kImageBytes;
 
-bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
+bool FileExists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
 
 }  // namespace
 
@@ -23,11 +27,9 @@ const std::vector<std::string>& Cifar10ClassNames() {
 }
 
 absl::StatusOr<Dataset> ReadCifar10File(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                   std::istreambuf_iterator<char>());
-  return ParseCifar10(bytes, path);
+  // 100x the official file size: anything larger is not a CIFAR-10 batch.
+  DLF_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path, 100 * 10000 * kRecordBytes));
+  return ParseCifar10(std::vector<uint8_t>(bytes.begin(), bytes.end()), path);
 }
 
 absl::StatusOr<Dataset> ParseCifar10(const std::vector<uint8_t>& bytes, const std::string& path) {

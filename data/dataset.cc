@@ -1,28 +1,35 @@
 #include "data/dataset.h"
 
-#include <algorithm>
+#include "absl/strings/str_cat.h"
+#include "data/image.h"
+#include "graph/status_macros.h"
 
 namespace dlf::data {
 
-Dataset PadAndReplicate(const Dataset& in, int64_t size, int64_t channels) {
+absl::StatusOr<Dataset> FitToShape(const Dataset& in, int64_t channels, int64_t height,
+                                   int64_t width) {
+  if (channels <= 0 || height <= 0 || width <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("image shape must be positive, found [",
+                                                   channels, ", ", height, ", ", width, "]"));
+  }
   Dataset out;
   out.labels = in.labels;
   out.num_classes = in.num_classes;
   out.class_names = in.class_names;
   out.description = in.description;
-  const int64_t n = in.size(), c = in.channels(), h = in.height(), w = in.width();
-  const int64_t top = (size - h) / 2, left = (size - w) / 2;
-  out.images = Tensor(DType::kU8, {n, channels, size, size});  // zero-filled
+  if (in.channels() == channels && in.height() == height && in.width() == width) {
+    out.images = in.images.Clone();
+    return out;
+  }
+  const int64_t n = in.size(), image_bytes = channels * height * width;
+  out.images = Tensor(DType::kU8, {n, channels, height, width});
   const uint8_t* src = static_cast<const uint8_t*>(in.images.raw());
-  uint8_t* dst = out.images.u8();
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t ch = 0; ch < channels; ++ch) {
-      const uint8_t* plane = src + (i * c + std::min(ch, c - 1)) * h * w;
-      uint8_t* out_plane = dst + (i * channels + ch) * size * size;
-      for (int64_t y = 0; y < h; ++y) {
-        std::copy_n(plane + y * w, w, out_plane + (y + top) * size + left);
-      }
-    }
+  const int64_t src_bytes = in.channels() * in.height() * in.width();
+  for (int64_t i = 0; i < n; ++i) {
+    const Image image = FromPlanar(src + i * src_bytes, in.channels(), in.height(), in.width());
+    DLF_ASSIGN_OR_RETURN(const Image fitted, FitImage(image, channels, height, width));
+    ToPlanar(fitted, out.images.u8() + i * image_bytes);
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "graph/tensor.h"
 
 namespace dlf::data {
@@ -24,9 +25,12 @@ struct Dataset {
   int64_t width() const { return images.dim(3); }
 };
 
-// Pads every image with zeros to `size` x `size` (centred) and replicates a single channel to
-// `channels`: how Fashion-MNIST's 1x28x28 images feed a 3x32x32 model.
-Dataset PadAndReplicate(const Dataset& in, int64_t size, int64_t channels);
+// The dataset with every image converted to [channels, height, width] as data::FitImage does:
+// channels replicated (1 -> 3) or reduced to luma (3 -> 1); smaller images zero-padded
+// (centred), as Fashion-MNIST's 28x28 feeds a 32x32 model; larger ones resized and
+// center-cropped, as CIFAR-10's 32x32 feeds LeNet's 28x28.
+absl::StatusOr<Dataset> FitToShape(const Dataset& in, int64_t channels, int64_t height,
+                                   int64_t width);
 
 }  // namespace dlf::data
 

@@ -10,7 +10,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "data/atomic_file.h"
+#include "data/file_io.h"
+#include "graph/status_macros.h"
 
 namespace dlf::data {
 namespace {
@@ -71,11 +72,6 @@ absl::StatusOr<std::vector<uint8_t>> Gunzip(const std::vector<uint8_t>& in, cons
   return out;
 }
 
-absl::StatusOr<std::vector<uint8_t>> ReadFileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 }  // namespace
 
@@ -124,9 +120,8 @@ absl::StatusOr<IdxArray> DecodeIdx(const std::vector<uint8_t>& file, const std::
 }
 
 absl::StatusOr<IdxArray> ReadIdx(const std::string& path) {
-  absl::StatusOr<std::vector<uint8_t>> file = ReadFileBytes(path);
-  if (!file.ok()) return file.status();
-  return DecodeIdx(*file, path);
+  DLF_ASSIGN_OR_RETURN(const std::string file, ReadFile(path, kMaxIdxBytes));
+  return DecodeIdx(std::vector<uint8_t>(file.begin(), file.end()), path);
 }
 
 absl::Status WriteIdx(const std::string& path, const IdxArray& a) {

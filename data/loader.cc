@@ -5,6 +5,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "graph/random.h"
 
 namespace dlf::data {
 
@@ -69,7 +70,7 @@ std::vector<int64_t> Loader::EpochOrder(int64_t epoch) const {
   std::iota(order.begin(), order.end(), 0);
   if (!options_.shuffle) return order;
   // Fisher-Yates with a fixed generator, so the order is the same on every platform.
-  std::mt19937_64 rng(MixSeed(options_.seed ^ MixSeed(static_cast<uint64_t>(epoch))));
+  std::mt19937_64 rng(SplitMix64(options_.seed ^ SplitMix64(static_cast<uint64_t>(epoch))));
   for (int64_t i = static_cast<int64_t>(order.size()) - 1; i > 0; --i) {
     std::swap(order[i], order[rng() % static_cast<uint64_t>(i + 1)]);
   }
@@ -97,7 +98,7 @@ void Loader::Produce(int64_t batch_index, Batch& out) {
   for (int64_t i = 0; i < count; ++i) {
     const int64_t index = order_[first + i];
     const uint64_t sample_seed =
-        MixSeed(options_.seed ^ MixSeed(static_cast<uint64_t>(epoch_) * 1000003 + first + i));
+        SplitMix64(options_.seed ^ SplitMix64(static_cast<uint64_t>(epoch_) * 1000003 + first + i));
     MakeSample(*dataset_, index, options_.normalization, options_.augmentation, sample_seed,
                out.images.f32() + i * sample_floats);
     out.labels.i32()[i] = dataset_->labels[index];

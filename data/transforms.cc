@@ -1,15 +1,9 @@
 #include "data/transforms.h"
 
 #include "absl/strings/str_cat.h"
+#include "graph/random.h"
 
 namespace dlf::data {
-
-uint64_t MixSeed(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 absl::Status ValidateNormalization(const Normalization& n, int64_t channels) {
   if (n.mean.size() != n.std.size() ||
@@ -27,7 +21,7 @@ absl::Status ValidateNormalization(const Normalization& n, int64_t channels) {
 void MakeSample(const Dataset& ds, int64_t index, const Normalization& norm,
                 const Augmentation& aug, uint64_t sample_seed, float* out) {
   const int64_t c = ds.channels(), h = ds.height(), w = ds.width();
-  const uint64_t r = MixSeed(sample_seed);
+  const uint64_t r = SplitMix64(sample_seed);
   const int64_t range = 2 * aug.crop_padding + 1;
   const int64_t dy = aug.random_crop ? static_cast<int64_t>(r % range) - aug.crop_padding : 0;
   const int64_t dx = aug.random_crop ? static_cast<int64_t>((r >> 16) % range) - aug.crop_padding : 0;

@@ -35,9 +35,6 @@ struct Augmentation {
 void MakeSample(const Dataset& ds, int64_t index, const Normalization& norm,
                 const Augmentation& aug, uint64_t sample_seed, float* out);
 
-// SplitMix64: the mixing function behind every seed derived in data/.
-uint64_t MixSeed(uint64_t z);
-
 }  // namespace dlf::data
 
 #endif  // DLF_DATA_TRANSFORMS_H_

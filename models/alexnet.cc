@@ -1,5 +1,6 @@
 #include "models/layers.h"
 #include "models/models.h"
+#include "models/registry.h"
 
 namespace dlf::models {
 namespace {
@@ -44,5 +45,29 @@ Value AlexNetCifar(Graph& g, Value images, const ModelOptions& o) {
       .Flatten();
   return Classifier(g, features.output(), 1024, o);
 }
+
+// CIFAR-10's per-channel statistics (Krizhevsky's training set).
+const std::vector<float> kCifar10Mean = {0.4914f, 0.4822f, 0.4465f};
+const std::vector<float> kCifar10Std = {0.2470f, 0.2435f, 0.2616f};
+
+DLF_REGISTER_MODEL({.name = "alexnet-seed",
+                    .aliases = {"seed"},
+                    .description = "AlexNet, 11x11/4 first conv and 4096-wide classifier",
+                    .build = AlexNetSeed,
+                    .input_shape = {3, 32, 32},
+                    .default_dataset = "cifar10",
+                    .mean = kCifar10Mean,
+                    .std = kCifar10Std,
+                    .parameters = 21'622'154});
+
+DLF_REGISTER_MODEL({.name = "alexnet-cifar",
+                    .aliases = {"cifar"},
+                    .description = "AlexNet for 32x32: 3x3 convs, 2x2 pools, 1024-wide classifier",
+                    .build = AlexNetCifar,
+                    .input_shape = {3, 32, 32},
+                    .default_dataset = "cifar10",
+                    .mean = kCifar10Mean,
+                    .std = kCifar10Std,
+                    .parameters = 3'721'642});
 
 }  // namespace dlf::models

@@ -1,6 +1,6 @@
 // bazel run //models:alexnet_train -- --help
-#include "models/train_main.h"
+#include "models/training/train_main.h"
 
 int main(int argc, char** argv) {
-  return dlf::models::TrainMain(argc, argv, {.program = "alexnet_train"});
+  return dlf::training::TrainMain(argc, argv, {.program = "alexnet_train", .model = "alexnet-seed"});
 }

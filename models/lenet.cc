@@ -1,5 +1,6 @@
 #include "models/layers.h"
 #include "models/models.h"
+#include "models/registry.h"
 
 namespace dlf::models {
 namespace {
@@ -34,12 +35,13 @@ Value LeNet5(Graph& g, Value images, const ModelOptions& o) {
   return Fc(g, "fc3", x, o.num_classes, false);
 }
 
-absl::StatusOr<ModelFn> ModelByName(const std::string& name) {
-  if (name == "seed") return ModelFn(AlexNetSeed);
-  if (name == "cifar") return ModelFn(AlexNetCifar);
-  if (name == "lenet") return ModelFn(LeNet5);
-  return absl::InvalidArgumentError("unknown model '" + name +
-                                    "'; expected seed, cifar (AlexNet presets) or lenet");
-}
+DLF_REGISTER_MODEL({.name = "lenet",
+                    .description = "LeNet-5 (ReLU, max pooling) for 28x28 gray images",
+                    .build = LeNet5,
+                    .input_shape = {1, 28, 28},
+                    .default_dataset = "fashion_mnist",
+                    .mean = {0.2860f},  // Fashion-MNIST's training set
+                    .std = {0.3530f},
+                    .parameters = 61'706});
 
 }  // namespace dlf::models

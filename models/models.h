@@ -4,7 +4,6 @@
 #include <functional>
 #include <string>
 
-#include "absl/status/statusor.h"
 #include "graph/graph.h"
 
 namespace dlf::models {
@@ -33,16 +32,12 @@ Value AlexNetSeed(Graph& g, Value images, const ModelOptions& options);
 //             MaxPool 2/2
 //   classifier: Dropout, FC 2048->1024, ReLU, Dropout, FC 1024->1024, ReLU, FC 1024->10
 //   3.7 M parameters, ~45 M multiply-adds per image (the seed preset: ~28 M). It sees the
-//   whole 32x32 image at stride 1, where the seed's 11x11/4 first layer keeps a 7x7 map, and
-//   trains to far higher CIFAR-10 accuracy.
+//   whole 32x32 image at stride 1, where the seed's 11x11/4 first layer keeps a 7x7 map.
 Value AlexNetCifar(Graph& g, Value images, const ModelOptions& options);
 
 // LeNet-5 (ReLU and max-pooling variant) for 1x28x28: conv1 6 5x5 pad 2, pool, conv2 16 5x5,
 // pool, fc1 400->120, fc2 120->84, fc3 84->10.
 Value LeNet5(Graph& g, Value images, const ModelOptions& options);
-
-// "seed", "cifar", "lenet" -> its builder.
-absl::StatusOr<ModelFn> ModelByName(const std::string& name);
 
 }  // namespace dlf::models
 

@@ -3,18 +3,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "graph/random.h"
 #include "ops/op_util.h"
 #include "ops/ops.h"
 
 namespace dlf::ops {
 namespace {
-
-// SplitMix64 finalizer: a strong 64-bit mix, for the per-node and per-step seeds.
-inline uint64_t Mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 // A 32-bit mix (Wellons' "lowbias32") for the per-element draw: 32-bit multiplies vectorize to
 // one instruction per 16 lanes, where the 64-bit mix ran ~10x slower per element.
@@ -42,8 +36,8 @@ absl::StatusOr<std::vector<ValueInfo>> DropoutShape(const ShapeContext& ctx) {
 
 absl::StatusOr<std::unique_ptr<Kernel>> DropoutKernel(const KernelContext& k) {
   DLF_ASSIGN_OR_RETURN(const double rate, GetRate(k.node.attrs));
-  const uint64_t stream_seed = Mix(static_cast<uint64_t>(k.node.attrs.GetOr<int64_t>("seed", 0)) ^
-                                   Mix(static_cast<uint64_t>(k.node.id) + 1));
+  const uint64_t stream_seed = SplitMix64(static_cast<uint64_t>(k.node.attrs.GetOr<int64_t>("seed", 0)) ^
+                                   SplitMix64(static_cast<uint64_t>(k.node.id) + 1));
   const float keep_scale = static_cast<float>(1.0 / (1.0 - rate));
   // Keep when the 32 random bits fall below keep_prob * 2^32 (< 2^32: rate 0 never draws).
   const uint32_t threshold = static_cast<uint32_t>(std::min((1.0 - rate) * 4294967296.0, 4294967295.0));
@@ -57,7 +51,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> DropoutKernel(const KernelContext& k) {
       std::fill_n(mask, n, 1.0f);
       return absl::OkStatus();
     }
-    const uint64_t step_seed = Mix(stream_seed ^ Mix(ctx.step + 0x9e3779b97f4a7c15ull));
+    const uint64_t step_seed = SplitMix64(stream_seed ^ SplitMix64(ctx.step));
     const uint32_t seed_lo = static_cast<uint32_t>(step_seed);
     const uint32_t seed_hi = static_cast<uint32_t>(step_seed >> 32);
 #pragma omp parallel for simd schedule(static)

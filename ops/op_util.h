@@ -10,21 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "graph/graph.h"
 #include "graph/op_registry.h"
+#include "graph/status_macros.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace dlf::ops {
-
-#define DLF_RETURN_IF_ERROR(expr)            \
-  do {                                       \
-    absl::Status dlf_status_ = (expr);       \
-    if (!dlf_status_.ok()) return dlf_status_; \
-  } while (0)
-
-#define DLF_ASSIGN_OR_RETURN(lhs, expr)                 \
-  auto DLF_CONCAT(dlf_or_, __LINE__) = (expr);          \
-  if (!DLF_CONCAT(dlf_or_, __LINE__).ok())              \
-    return DLF_CONCAT(dlf_or_, __LINE__).status();      \
-  lhs = *std::move(DLF_CONCAT(dlf_or_, __LINE__))
 
 inline absl::Status Expect(bool ok, const std::string& message) {
   return ok ? absl::OkStatus() : absl::InvalidArgumentError(message);

@@ -70,8 +70,9 @@ Value Flatten(Graph& g, Value x);                              // [n, ...] -> [n
 
 // softmax.cc: over the last axis of [n, classes].
 Value Softmax(Graph& g, Value logits);
-// Mean over the batch of -log softmax(logits)[label]; labels i32 [n] in [0, classes).
-Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels);
+// Mean over the batch of -log softmax(logits)[label]; labels i32 [n] in [0, classes). With
+// label_smoothing e in [0, 1) the target is (1 - e) * onehot + e / classes, as PyTorch's.
+Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels, double label_smoothing = 0.0);
 // i32 [n]: index of the largest logit per row.
 Value Argmax(Graph& g, Value logits);
 // f32 scalar: number of rows whose argmax equals the label.

@@ -63,10 +63,20 @@ absl::StatusOr<std::unique_ptr<Kernel>> SoftmaxGradKernel(const KernelContext& k
 }
 
 // ---- SoftmaxCrossEntropy(logits, labels) -> (loss [], probs [n, c]) ----
+// With label smoothing e (PyTorch's CrossEntropyLoss(label_smoothing=e)) the target of a row is
+// q = (1 - e) * onehot(label) + e / classes, and the loss -sum_j q_j log softmax(x)_j.
+
+absl::StatusOr<double> GetSmoothing(const Attrs& attrs) {
+  const double e = attrs.GetOr<double>("label_smoothing", 0.0);
+  DLF_RETURN_IF_ERROR(Expect(e >= 0.0 && e < 1.0,
+                             absl::StrCat("label_smoothing must be in [0, 1), found ", e)));
+  return e;
+}
 
 absl::StatusOr<std::vector<ValueInfo>> XentShape(const ShapeContext& ctx) {
   DLF_RETURN_IF_ERROR(ExpectLogits(ctx.inputs[0]));
   DLF_RETURN_IF_ERROR(ExpectLabels(ctx.inputs[0], ctx.inputs[1]));
+  DLF_RETURN_IF_ERROR(GetSmoothing(ctx.attrs).status());
   return std::vector<ValueInfo>{{DType::kF32, {}}, ctx.inputs[0]};
 }
 
@@ -76,9 +86,22 @@ absl::Status CheckLabel(int32_t label, int64_t classes, int64_t row) {
                                                  " is outside [0, ", classes, ")"));
 }
 
+// -sum_j q_j log softmax(x)_j = log(sum exp(x - m)) + m - sum_j q_j x_j, never log(0).
+double SmoothedXentRow(const float* x, int32_t label, int64_t c, double smoothing) {
+  float m = x[0];
+  for (int64_t j = 1; j < c; ++j) m = std::max(m, x[j]);
+  double s = 0.0, sum_x = 0.0;
+  for (int64_t j = 0; j < c; ++j) {
+    s += std::exp(static_cast<double>(x[j] - m));
+    sum_x += x[j] - m;
+  }
+  return std::log(s) - (1.0 - smoothing) * (x[label] - m) - smoothing / c * sum_x;
+}
+
 absl::StatusOr<std::unique_ptr<Kernel>> XentKernel(const KernelContext& k) {
   const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
-  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+  DLF_ASSIGN_OR_RETURN(const double smoothing, GetSmoothing(k.node.attrs));
+  return std::make_unique<FunctionKernel>([n, c, smoothing](RunContext& ctx) {
     const int32_t* labels = ctx.inputs[1]->i32();
     for (int64_t i = 0; i < n; ++i) DLF_RETURN_IF_ERROR(CheckLabel(labels[i], c, i));
     const float* x = In(ctx, 0);
@@ -86,28 +109,24 @@ absl::StatusOr<std::unique_ptr<Kernel>> XentKernel(const KernelContext& k) {
     double loss = 0.0;
 #pragma omp parallel for reduction(+ : loss) schedule(static)
     for (int64_t i = 0; i < n; ++i) {
-      const float* row = x + i * c;
-      SoftmaxRow(row, probs + i * c, c);
-      // -log softmax = log(sum exp(x - m)) - (x_label - m), never log(0).
-      float m = row[0];
-      for (int64_t j = 1; j < c; ++j) m = std::max(m, row[j]);
-      double s = 0.0;
-      for (int64_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(row[j] - m));
-      loss += std::log(s) - (row[labels[i]] - m);
+      SoftmaxRow(x + i * c, probs + i * c, c);
+      loss += SmoothedXentRow(x + i * c, labels[i], c, smoothing);
     }
     Out(ctx, 0)[0] = static_cast<float>(loss / static_cast<double>(n));
     return absl::OkStatus();
   });
 }
 
-// SoftmaxCrossEntropyGrad(probs, labels, dloss) -> dlogits = (probs - onehot) * dloss / n
+// SoftmaxCrossEntropyGrad(probs, labels, dloss) -> dlogits = (probs - q) * dloss / n
 absl::StatusOr<std::vector<ValueInfo>> XentGradShape(const ShapeContext& ctx) {
   return std::vector<ValueInfo>{ctx.inputs[0]};
 }
 
 absl::StatusOr<std::unique_ptr<Kernel>> XentGradKernel(const KernelContext& k) {
   const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
-  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+  DLF_ASSIGN_OR_RETURN(const double smoothing, GetSmoothing(k.node.attrs));
+  const float off = static_cast<float>(smoothing / c), on = static_cast<float>(1.0 - smoothing) + off;
+  return std::make_unique<FunctionKernel>([n, c, on, off](RunContext& ctx) {
     const float* probs = In(ctx, 0);
     const int32_t* labels = ctx.inputs[1]->i32();
     const float scale = In(ctx, 2)[0] / static_cast<float>(n);
@@ -115,7 +134,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> XentGradKernel(const KernelContext& k) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       for (int64_t j = 0; j < c; ++j) {
-        dx[i * c + j] = (probs[i * c + j] - (j == labels[i] ? 1.0f : 0.0f)) * scale;
+        dx[i * c + j] = (probs[i * c + j] - (j == labels[i] ? on : off)) * scale;
       }
     }
     return absl::OkStatus();
@@ -125,7 +144,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> XentGradKernel(const KernelContext& k) {
 absl::StatusOr<std::vector<Value>> XentGrad(GradContext& c) {
   std::vector<Value> grads(2);
   grads[0] = c.graph.Op1("SoftmaxCrossEntropyGrad",
-                         {c.node.outputs[1], c.node.inputs[1], c.output_grads[0]});
+                         {c.node.outputs[1], c.node.inputs[1], c.output_grads[0]}, c.node.attrs);
   return grads;
 }
 
@@ -189,8 +208,10 @@ void RegisterSoftmax() {
 }  // namespace
 
 Value Softmax(Graph& g, Value logits) { return g.Op1("Softmax", {logits}); }
-Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels) {
-  return g.Op("SoftmaxCrossEntropy", {logits, labels})[0];
+Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels, double label_smoothing) {
+  Attrs attrs;
+  if (label_smoothing != 0.0) attrs.Set("label_smoothing", label_smoothing);
+  return g.Op("SoftmaxCrossEntropy", {logits, labels}, std::move(attrs))[0];
 }
 Value Argmax(Graph& g, Value logits) { return g.Op1("Argmax", {logits}); }
 Value CountCorrect(Graph& g, Value logits, Value labels) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
 
 namespace dlf::optim {
 
@@ -56,9 +57,8 @@ OptimizerState Optimizer::SaveState() const {
   return state;
 }
 
-absl::Status Optimizer::LoadState(const OptimizerState& state) {
+absl::Status Optimizer::CheckState(const OptimizerState& state) const {
   if (state.step < 0) return absl::InvalidArgumentError("optimizer state: negative step count");
-  // Check everything before changing anything.
   for (size_t i = 0; i < specs_.size(); ++i) {
     for (size_t k = 0; k < buffer_kinds_.size(); ++k) {
       const std::string key = specs_[i].name + "/" + buffer_kinds_[k];
@@ -73,6 +73,11 @@ absl::Status Optimizer::LoadState(const OptimizerState& state) {
       }
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Optimizer::LoadState(const OptimizerState& state) {
+  DLF_RETURN_IF_ERROR(CheckState(state));
   for (size_t i = 0; i < specs_.size(); ++i) {
     for (size_t k = 0; k < buffer_kinds_.size(); ++k) {
       const Tensor& src = state.buffers.at(specs_[i].name + "/" + buffer_kinds_[k]);

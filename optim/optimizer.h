@@ -38,8 +38,10 @@ class Optimizer {
 
   int64_t step_count() const { return step_; }
   OptimizerState SaveState() const;
-  // Restores exactly what SaveState() returned; names and shapes must match.
+  // Restores exactly what SaveState() returned; names and shapes must match. Changes nothing
+  // unless CheckState passes.
   absl::Status LoadState(const OptimizerState& state);
+  absl::Status CheckState(const OptimizerState& state) const;
 
  protected:
   Optimizer(std::vector<ParamSpec> specs, std::vector<std::string> buffer_kinds);

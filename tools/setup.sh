@@ -17,6 +17,7 @@ packages=(
   libbenchmark-dev       # Google Benchmark 1.7.1
   zlib1g-dev
   nlohmann-json3-dev
+  libstb-dev             # image decoding (PNG, JPEG, BMP), writing and resizing for predict
   dataset-fashion-mnist  # real data for the default training run and the LeNet-5 example
 )
 for arg in "$@"; do

@@ -9,7 +9,7 @@
 #include "data/cifar10.h"
 #include "data/idx.h"
 #include "gtest/gtest.h"
-#include "models/safetensors.h"
+#include "data/safetensors.h"
 
 namespace dlf {
 namespace {
@@ -68,7 +68,7 @@ TEST(FuzzRegressionTest, Safetensors) {
   const std::vector<std::string> files = FilesIn("safetensors");
   ASSERT_FALSE(files.empty());
   for (const std::string& f : files) {
-    absl::StatusOr<models::TensorFile> t = models::ParseSafetensors(Contents(f), f);
+    absl::StatusOr<data::TensorFile> t = data::ParseSafetensors(Contents(f), f);
     if (!t.ok()) EXPECT_NE(t.status().message().find(f), std::string::npos) << t.status();
   }
 }

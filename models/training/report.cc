@@ -1,4 +1,4 @@
-#include "models/report.h"
+#include "models/training/report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,10 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "data/atomic_file.h"
+#include "data/file_io.h"
 #include "nlohmann/json.hpp"
 
-namespace dlf::models {
+namespace dlf::training {
 namespace {
 
 // One chart panel: polylines of (epoch, value) series, with axes, ticks and a legend.
@@ -77,21 +77,6 @@ std::string Panel(double x0, double y0, double w, double h, const std::string& t
 
 }  // namespace
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot create"));
-    out << content;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return absl::DataLossError(absl::StrCat(tmp, ": write failed"));
-    }
-  }
-  return data::CommitTempFile(tmp, path);
-}
-
 absl::Status WriteMetricsCsv(const std::string& path, const std::vector<EpochMetrics>& history) {
   std::string csv =
       "epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,epoch_seconds,images_per_second\n";
@@ -100,7 +85,7 @@ absl::Status WriteMetricsCsv(const std::string& path, const std::vector<EpochMet
                           m.train_accuracy, m.test_loss, m.test_accuracy, m.lr, m.seconds,
                           m.images_per_second);
   }
-  return WriteFileAtomically(path, csv);
+  return data::WriteFileAtomically(path, csv);
 }
 
 absl::Status WriteLearningCurveSvg(const std::string& path, const std::string& title,
@@ -121,7 +106,7 @@ absl::Status WriteLearningCurveSvg(const std::string& path, const std::string& t
   svg += Panel(0, 25, 450, 335, "Loss (cross-entropy)", epochs, {train_loss, test_loss}, false);
   svg += Panel(450, 25, 450, 335, "Accuracy", epochs, {train_acc, test_acc}, true);
   svg += "</svg>\n";
-  return WriteFileAtomically(path, svg);
+  return data::WriteFileAtomically(path, svg);
 }
 
 std::string HistoryToJson(const std::vector<EpochMetrics>& history) {
@@ -148,4 +133,4 @@ absl::Status HistoryFromJson(const std::string& text, std::vector<EpochMetrics>&
   return absl::OkStatus();
 }
 
-}  // namespace dlf::models
+}  // namespace dlf::training

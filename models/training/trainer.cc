@@ -1,4 +1,4 @@
-#include "models/trainer.h"
+#include "models/training/trainer.h"
 
 #include <unistd.h>
 
@@ -10,16 +10,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "data/safetensors.h"
 #include "graph/autodiff.h"
-#include "models/layers.h"
-#include "models/safetensors.h"
+#include "graph/status_macros.h"
 #include "ops/ops.h"
 #include "optim/clip.h"
 
-namespace dlf::models {
+namespace dlf::training {
 namespace {
 
-constexpr char kFormat[] = "dlf-checkpoint-1";
 constexpr char kOptimizerPrefix[] = "optimizer/";
 
 double Now() {
@@ -54,14 +53,26 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
   if (!c.build) return bad("no model to train");
   if (c.batch_size <= 0) return bad(absl::StrCat("batch size must be > 0, found ", c.batch_size));
   if (c.epochs <= 0) return bad(absl::StrCat("epochs must be > 0, found ", c.epochs));
-  if (c.eval_batch_size <= 0) return bad("eval batch size must be > 0");
-  if (c.max_steps < 0 || c.checkpoint_every < 0) return bad("max_steps and checkpoint_every must be >= 0");
+  if (c.eval_batch_size <= 0) {
+    return bad(absl::StrCat("eval batch size must be > 0, found ", c.eval_batch_size));
+  }
+  if (c.max_steps < 0) return bad(absl::StrCat("max_steps must be >= 0, found ", c.max_steps));
+  if (c.checkpoint_every < 0) {
+    return bad(absl::StrCat("checkpoint_every must be >= 0, found ", c.checkpoint_every));
+  }
   if (!(c.clip_norm >= 0)) return bad(absl::StrCat("clip_norm must be >= 0, found ", c.clip_norm));
+  if (!(c.label_smoothing >= 0 && c.label_smoothing < 1)) {
+    return bad(absl::StrCat("label smoothing must be in [0, 1), found ", c.label_smoothing));
+  }
   if (!(c.model_options.dropout >= 0 && c.model_options.dropout < 1)) {
     return bad(absl::StrCat("dropout must be in [0, 1), found ", c.model_options.dropout));
   }
   if (c.resume && !c.init_from.empty()) return bad("--resume and --init_from exclude each other");
-  return optim::ValidateLearningRate(c.lr);
+  DLF_RETURN_IF_ERROR(optim::ValidateLearningRate(c.lr));
+  DLF_RETURN_IF_ERROR(optim::ValidateOptimizerConfig(c.optimizer));
+  optim::ScheduleConfig schedule = c.schedule;
+  schedule.total_epochs = static_cast<double>(c.epochs);
+  return optim::MakeSchedule(schedule).status();
 }
 
 Trainer::Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test)
@@ -70,10 +81,18 @@ Trainer::Trainer(TrainConfig config, const data::Dataset* train, const data::Dat
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config,
                                                          const data::Dataset* train,
                                                          const data::Dataset* test) {
-  if (absl::Status s = ValidateTrainConfig(config); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(ValidateTrainConfig(config));
   if (train == nullptr || train->size() == 0) return absl::InvalidArgumentError("empty training set");
+  const Shape image = config.run.input_shape;
+  for (const data::Dataset* d : {train, test}) {
+    if (d != nullptr && Shape{d->channels(), d->height(), d->width()} != image) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          d->description, " has images of ", ShapeString({d->channels(), d->height(), d->width()}),
+          ", the model takes ", ShapeString(image)));
+    }
+  }
   std::unique_ptr<Trainer> t(new Trainer(std::move(config), train, test));
-  if (absl::Status s = t->Build(); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(t->Build());
   return t;
 }
 
@@ -81,50 +100,53 @@ absl::Status Trainer::Build() {
   const TrainConfig& c = config_;
   graph_ = std::make_unique<Graph>(c.seed);
   Graph& g = *graph_;
-  const Shape image = {train_->channels(), train_->height(), train_->width()};
+  const Shape& image = c.run.input_shape;
   images_ = g.Input("images", DType::kF32, {c.batch_size, image[0], image[1], image[2]});
   labels_ = g.Input("labels", DType::kI32, {c.batch_size});
   Value logits = c.build(g, images_, c.model_options);
-  loss_ = ops::SoftmaxCrossEntropy(g, logits, labels_);
+  loss_ = ops::SoftmaxCrossEntropy(g, logits, labels_, c.label_smoothing);
   correct_ = ops::CountCorrect(g, logits, labels_);
-  if (!g.status().ok()) return g.status();
+  DLF_RETURN_IF_ERROR(g.status());
   params_ = g.parameters();
-  absl::StatusOr<std::vector<Value>> grads = Gradients(g, loss_, params_);
-  if (!grads.ok()) return grads.status();
+  DLF_ASSIGN_OR_RETURN(const std::vector<Value> grads, Gradients(g, loss_, params_));
   std::vector<Value> fetches = {loss_, correct_};
-  fetches.insert(fetches.end(), grads->begin(), grads->end());
-  auto exec = Executor::Compile(g, fetches, {/*training=*/true});
-  if (!exec.ok()) return exec.status();
-  executor_ = *std::move(exec);
-
-  std::vector<optim::ParamSpec> specs;
-  optim::SgdOptions sgd{.momentum = c.momentum, .nesterov = c.nesterov, .weight_decay = c.weight_decay};
+  fetches.insert(fetches.end(), grads.begin(), grads.end());
+  DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(g, fetches, {/*training=*/true}));
   for (size_t i = 0; i < params_.size(); ++i) {
-    const std::string& name = g.name(params_[i]);
-    specs.push_back({name, g.shape(params_[i])});
-    if (g.shape(params_[i]).size() == 1) sgd.no_decay.insert(name);  // biases
-    if (!(*grads)[i].valid()) {
-      return absl::InvalidArgumentError("parameter '" + name + "' does not affect the loss");
+    if (!grads[i].valid()) {
+      return absl::InvalidArgumentError("parameter '" + g.name(params_[i]) + "' does not affect the loss");
     }
     param_tensors_.push_back(&g.parameter_value(params_[i]));
     grad_tensors_.push_back(&executor_->fetch(2 + static_cast<int>(i)));
   }
-  auto opt = optim::MakeSgd(specs, sgd);
-  if (!opt.ok()) return opt.status();
-  optimizer_ = *std::move(opt);
-  auto schedule = optim::StepLR(c.lr_step_size, c.lr_gamma);
-  if (!schedule.ok()) return schedule.status();
-  schedule_ = *schedule;
+  DLF_RETURN_IF_ERROR(BuildOptimizer());
 
   data::LoaderOptions lo{.batch_size = c.batch_size, .shuffle = c.shuffle, .drop_last = true, .seed = c.seed};
-  lo.normalization = c.normalization;
+  lo.normalization = {c.run.mean, c.run.std};
   lo.augmentation = {c.augment, 4, c.augment};
-  auto loader = data::Loader::Create(train_, lo);
-  if (!loader.ok()) return loader.status();
-  loader_ = *std::move(loader);
+  DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, image, c.eval_batch_size,
-                                           c.normalization);
+                                           lo.normalization);
   return absl::OkStatus();
+}
+
+absl::Status Trainer::BuildOptimizer() {
+  optim::OptimizerConfig oc = config_.optimizer;
+  std::vector<optim::ParamSpec> specs;
+  for (Value p : params_) {
+    specs.push_back({graph_->name(p), graph_->shape(p)});
+    if (graph_->shape(p).size() == 1) oc.no_decay.insert(graph_->name(p));  // biases
+  }
+  DLF_ASSIGN_OR_RETURN(optimizer_, optim::MakeOptimizer(oc, std::move(specs)));
+  optim::ScheduleConfig sc = config_.schedule;
+  sc.total_epochs = static_cast<double>(config_.epochs);
+  DLF_ASSIGN_OR_RETURN(schedule_, optim::MakeSchedule(sc));
+  return absl::OkStatus();
+}
+
+double Trainer::CurrentLearningRate() const {
+  const double progress = optim::Progress(epoch_, step_in_epoch_, loader_->batches_per_epoch());
+  return schedule_->LearningRate(config_.lr, progress);
 }
 
 std::string Trainer::OutPath(const std::string& file) const {
@@ -154,7 +176,7 @@ absl::Status Trainer::CheckFinite(double loss) {
 
 absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
   const Feed feeds[] = {{images_, &batch.images}, {labels_, &batch.labels}};
-  if (absl::Status s = executor_->Run(feeds); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(executor_->Run(feeds));
   const double loss = executor_->fetch(0).f32()[0];
   if (absl::Status s = CheckFinite(loss); !s.ok()) {
     if (!absl::IsDataLoss(s)) return s;
@@ -169,7 +191,7 @@ absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
     for (size_t i = 0; i < grad_tensors_.size(); ++i) grads.push_back(&executor_->mutable_fetch(2 + i));
     optim::ClipByGlobalNorm(grads, config_.clip_norm);
   }
-  if (absl::Status s = optimizer_->Step(param_tensors_, grad_tensors_, lr); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(optimizer_->Step(param_tensors_, grad_tensors_, lr));
   epoch_loss_sum_ += loss * static_cast<double>(batch.size());
   epoch_correct_ += static_cast<int64_t>(executor_->fetch(1).f32()[0]);
   epoch_seen_ += batch.size();
@@ -212,10 +234,9 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
   m.test_loss = m.test_accuracy = NAN;
   const double eval_start = Now();
   if (test_ != nullptr) {
-    absl::StatusOr<EvalResult> r = Evaluate(*test_);
-    if (!r.ok()) return r.status();
-    m.test_loss = r->loss;
-    m.test_accuracy = r->accuracy;
+    DLF_ASSIGN_OR_RETURN(const EvalResult r, Evaluate(*test_));
+    m.test_loss = r.loss;
+    m.test_accuracy = r.accuracy;
   }
   history_.push_back(m);
   if (config_.verbose) {
@@ -234,14 +255,12 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
   epoch_correct_ = epoch_seen_ = 0;
   epoch_seconds_before_ = 0;
   if (config_.out_dir.empty()) return absl::OkStatus();
-  const std::string title = absl::StrCat(config_.model_name, " on ", train_->description);
-  if (absl::Status s = WriteMetricsCsv(OutPath("metrics.csv"), history_); !s.ok()) return s;
-  if (absl::Status s = WriteLearningCurveSvg(OutPath("learning_curve.svg"), title, history_); !s.ok()) {
-    return s;
-  }
+  const std::string title = absl::StrCat(config_.run.model, " on ", train_->description);
+  DLF_RETURN_IF_ERROR(WriteMetricsCsv(OutPath("metrics.csv"), history_));
+  DLF_RETURN_IF_ERROR(WriteLearningCurveSvg(OutPath("learning_curve.svg"), title, history_));
   const bool best = test_ != nullptr && m.test_accuracy > best_accuracy_;
   if (best) best_accuracy_ = m.test_accuracy;
-  if (absl::Status s = SaveCheckpoint(OutPath("last.safetensors"), true); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(SaveCheckpoint(OutPath("last.safetensors"), true));
   return best ? SaveCheckpoint(OutPath("best.safetensors"), false) : absl::OkStatus();
 }
 
@@ -254,28 +273,31 @@ absl::Status Trainer::Run() {
   if (!config_.out_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(config_.out_dir, ec);
-    if (ec) return absl::PermissionDeniedError(absl::StrCat(config_.out_dir, ": ", ec.message()));
+    if (ec) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "--checkpoint_dir ", config_.out_dir, ": cannot create the directory: ", ec.message()));
+    }
   }
   if (config_.resume) {
     const std::string last = OutPath("last.safetensors");
     if (std::filesystem::exists(last)) {
-      if (absl::Status s = LoadCheckpoint(last, true); !s.ok()) return s;
+      DLF_RETURN_IF_ERROR(LoadCheckpoint(last, true));
       if (config_.verbose) {
         absl::PrintF("resumed from %s at epoch %lld, step %lld of the epoch\n", last.c_str(),
-                    epoch_ + 1, step_in_epoch_);
+                     epoch_ + 1, step_in_epoch_);
       }
     } else if (config_.verbose) {
       absl::PrintF("no checkpoint at %s: starting from scratch\n", last.c_str());
     }
   } else if (!config_.init_from.empty()) {
-    if (absl::Status s = LoadCheckpoint(config_.init_from, false); !s.ok()) return s;
+    DLF_RETURN_IF_ERROR(LoadCheckpoint(config_.init_from, false));
   }
   while (epoch_ < config_.epochs) {
-    const double lr = schedule_->LearningRate(config_.lr, static_cast<double>(epoch_));
     loader_->StartEpoch(epoch_, step_in_epoch_);
     epoch_start_ = Now();
     epoch_wait_start_ = loader_->wait_seconds();
     session_seen_ = 0;
+    double lr = CurrentLearningRate();
     while (const data::Batch* batch = loader_->Next()) {
       if (config_.max_steps > 0 && global_step_ >= config_.max_steps) {
         if (config_.verbose) {
@@ -286,7 +308,8 @@ absl::Status Trainer::Run() {
         if (config_.out_dir.empty()) return absl::OkStatus();
         return SaveCheckpoint(OutPath("last.safetensors"), true);
       }
-      if (absl::Status s = TrainStep(*batch, lr); !s.ok()) return s;
+      lr = CurrentLearningRate();
+      DLF_RETURN_IF_ERROR(TrainStep(*batch, lr));
       session_seen_ += batch->size();
       if (config_.checkpoint_every > 0 && global_step_ % config_.checkpoint_every == 0 &&
           !config_.out_dir.empty()) {
@@ -294,27 +317,27 @@ absl::Status Trainer::Run() {
         epoch_seconds_before_ += now - epoch_start_;
         epoch_start_ = now;
         session_seen_ = 0;
-        if (absl::Status s = SaveCheckpoint(OutPath("last.safetensors"), true); !s.ok()) return s;
+        DLF_RETURN_IF_ERROR(SaveCheckpoint(OutPath("last.safetensors"), true));
       }
       PrintProgress(epoch_, step_in_epoch_ == loader_->batches_per_epoch());
     }
-    if (absl::Status s = FinishEpoch(epoch_, lr); !s.ok()) return s;
+    DLF_RETURN_IF_ERROR(FinishEpoch(epoch_, lr));
   }
   return absl::OkStatus();
 }
 
 absl::Status Trainer::SaveCheckpoint(const std::string& path, bool with_training_state) {
-  TensorFile file;
+  data::TensorFile file;
   for (size_t i = 0; i < params_.size(); ++i) {
     file.tensors[graph_->name(params_[i])] = param_tensors_[i]->Clone();
   }
   auto& meta = file.metadata;
-  meta["format"] = kFormat;
-  meta["model"] = config_.model_name;
+  EncodeRunInfo(config_.run, meta);
   meta["epochs_completed"] = absl::StrCat(history_.size());
   if (with_training_state) {
     optim::OptimizerState state = optimizer_->SaveState();
     for (auto& [key, t] : state.buffers) file.tensors[kOptimizerPrefix + key] = std::move(t);
+    meta["optimizer"] = config_.optimizer.kind;
     meta["optimizer_step"] = absl::StrCat(state.step);
     meta["epoch"] = absl::StrCat(epoch_);
     meta["step_in_epoch"] = absl::StrCat(step_in_epoch_);
@@ -329,59 +352,99 @@ absl::Status Trainer::SaveCheckpoint(const std::string& path, bool with_training
     meta["best_accuracy"] = absl::StrFormat("%.17g", best_accuracy_);
     meta["history"] = HistoryToJson(history_);
   }
-  return WriteSafetensors(path, file);
+  return data::WriteSafetensors(path, file);
 }
 
-absl::Status Trainer::LoadCheckpoint(const std::string& path, bool restore_training_state) {
-  absl::StatusOr<TensorFile> file = ReadSafetensors(path);
-  if (!file.ok()) return file.status();
-  auto& meta = file->metadata;
-  if (meta.count("model") && meta["model"] != config_.model_name) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": a checkpoint of model '", meta["model"],
-                                                   "', but the model is '", config_.model_name, "'"));
-  }
-  // Check every tensor before changing anything.
-  if (absl::Status s = ValidateWeights(*graph_, file->tensors, path); !s.ok()) return s;
-  optim::OptimizerState state;
-  if (restore_training_state) {
-    for (auto& [name, t] : file->tensors) {
-      if (name.rfind(kOptimizerPrefix, 0) == 0) state.buffers[name.substr(sizeof(kOptimizerPrefix) - 1)] = t.Clone();
+namespace {
+
+// Everything a resumed run restores besides the weights, parsed and checked before any of it
+// is applied.
+struct TrainingState {
+  optim::OptimizerState optimizer;
+  int64_t epoch = 0, step_in_epoch = 0, global_step = 0, epoch_correct = 0, epoch_seen = 0;
+  uint64_t executor_step = 0;
+  double epoch_loss_sum = 0, epoch_seconds = 0, best_accuracy = 0;
+  std::vector<EpochMetrics> history;
+};
+
+absl::StatusOr<TrainingState> ParseTrainingState(const data::TensorFile& file,
+                                                 const std::string& path) {
+  TrainingState t;
+  const auto& meta = file.metadata;
+  for (const auto& [name, tensor] : file.tensors) {
+    if (name.rfind(kOptimizerPrefix, 0) == 0) {
+      t.optimizer.buffers[name.substr(sizeof(kOptimizerPrefix) - 1)] = tensor.Clone();
     }
+  }
+  auto history = meta.find("history");
+  if (history == meta.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": missing or malformed metadata 'history'"));
+  }
+  for (absl::Status s : {ParseMeta(meta, "optimizer_step", path, t.optimizer.step),
+                         ParseMeta(meta, "epoch", path, t.epoch),
+                         ParseMeta(meta, "step_in_epoch", path, t.step_in_epoch),
+                         ParseMeta(meta, "global_step", path, t.global_step),
+                         ParseMeta(meta, "executor_step", path, t.executor_step),
+                         ParseMeta(meta, "epoch_loss_sum", path, t.epoch_loss_sum),
+                         ParseMeta(meta, "epoch_correct", path, t.epoch_correct),
+                         ParseMeta(meta, "epoch_seen", path, t.epoch_seen),
+                         ParseMeta(meta, "epoch_seconds", path, t.epoch_seconds),
+                         ParseMeta(meta, "best_accuracy", path, t.best_accuracy),
+                         HistoryFromJson(history->second, t.history)}) {
+    DLF_RETURN_IF_ERROR(s);
+  }
+  if (t.epoch < 0 || t.step_in_epoch < 0 || t.global_step < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": negative position in its metadata"));
+  }
+  return t;
+}
+
+}  // namespace
+
+absl::Status Trainer::LoadCheckpoint(const std::string& path, bool restore_training_state) {
+  DLF_ASSIGN_OR_RETURN(const Checkpoint checkpoint, ReadCheckpoint(path));
+  DLF_RETURN_IF_ERROR(CheckSameRun(checkpoint.info, config_.run, path));
+  DLF_RETURN_IF_ERROR(ValidateWeights(*graph_, checkpoint.file.tensors, path));
+  const auto& meta = checkpoint.file.metadata;
+  if (restore_training_state) {
     int64_t batch_size = 0;
     uint64_t seed = 0;
-    for (absl::Status s : {ParseMeta(meta, "batch_size", path, batch_size), ParseMeta(meta, "seed", path, seed),
-                           ParseMeta(meta, "optimizer_step", path, state.step)}) {
-      if (!s.ok()) return s;
-    }
+    DLF_RETURN_IF_ERROR(ParseMeta(meta, "batch_size", path, batch_size));
+    DLF_RETURN_IF_ERROR(ParseMeta(meta, "seed", path, seed));
     if (batch_size != config_.batch_size || seed != config_.seed) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": saved with --batch_size=", batch_size, " --seed=", seed,
           "; resuming exactly needs the same, found --batch_size=", config_.batch_size,
           " --seed=", config_.seed));
     }
-    if (absl::Status s = optimizer_->LoadState(state); !s.ok()) {
+    auto kind = meta.find("optimizer");
+    if (kind == meta.end() || kind->second != config_.optimizer.kind) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": saved by optimizer '", kind == meta.end() ? "none" : kind->second,
+          "', but this run's --optimizer is '", config_.optimizer.kind, "'"));
+    }
+    DLF_ASSIGN_OR_RETURN(TrainingState t, ParseTrainingState(checkpoint.file, path));
+    if (absl::Status s = optimizer_->CheckState(t.optimizer); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
     }
-    uint64_t executor_step = 0;
-    for (absl::Status s : {ParseMeta(meta, "epoch", path, epoch_),
-                           ParseMeta(meta, "step_in_epoch", path, step_in_epoch_),
-                           ParseMeta(meta, "global_step", path, global_step_),
-                           ParseMeta(meta, "executor_step", path, executor_step),
-                           ParseMeta(meta, "epoch_loss_sum", path, epoch_loss_sum_),
-                           ParseMeta(meta, "epoch_correct", path, epoch_correct_),
-                           ParseMeta(meta, "epoch_seen", path, epoch_seen_),
-                           ParseMeta(meta, "epoch_seconds", path, epoch_seconds_before_),
-                           ParseMeta(meta, "best_accuracy", path, best_accuracy_),
-                           HistoryFromJson(meta["history"], history_)}) {
-      if (!s.ok()) return s;
-    }
-    executor_->set_step(executor_step);
+    // Everything is checked: from here on nothing fails.
+    DLF_RETURN_IF_ERROR(optimizer_->LoadState(t.optimizer));
+    epoch_ = t.epoch;
+    step_in_epoch_ = t.step_in_epoch;
+    global_step_ = t.global_step;
+    epoch_loss_sum_ = t.epoch_loss_sum;
+    epoch_correct_ = t.epoch_correct;
+    epoch_seen_ = t.epoch_seen;
+    epoch_seconds_before_ = t.epoch_seconds;
+    best_accuracy_ = t.best_accuracy;
+    history_ = std::move(t.history);
+    executor_->set_step(t.executor_step);
   }
   for (size_t i = 0; i < params_.size(); ++i) {
-    const Tensor& src = file->tensors.at(graph_->name(params_[i]));
+    const Tensor& src = checkpoint.file.tensors.at(graph_->name(params_[i]));
     std::memcpy(param_tensors_[i]->raw(), src.raw(), src.num_bytes());
   }
   return absl::OkStatus();
 }
 
-}  // namespace dlf::models
+}  // namespace dlf::training

@@ -1,23 +1,23 @@
-#include "models/safetensors.h"
+#include "data/safetensors.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "absl/strings/str_cat.h"
-#include "data/atomic_file.h"
+#include "data/file_io.h"
+#include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 
-namespace dlf::models {
+namespace dlf::data {
 namespace {
 
 using json = nlohmann::json;
 
 constexpr uint64_t kMaxHeaderBytes = 100 << 20;
+constexpr int64_t kMaxFileBytes = int64_t{64} << 30;
 
 const char* DTypeTag(DType t) {
   switch (t) {
@@ -80,7 +80,7 @@ absl::Status WriteSafetensors(const std::string& path, const TensorFile& file) {
     std::remove(tmp.c_str());
     return s;
   }
-  return data::CommitTempFile(tmp, path);
+  return CommitTempFile(tmp, path);
 }
 
 absl::StatusOr<TensorFile> ParseSafetensors(const std::string& bytes, const std::string& name) {
@@ -153,10 +153,8 @@ absl::StatusOr<TensorFile> ParseSafetensors(const std::string& bytes, const std:
 }
 
 absl::StatusOr<TensorFile> ReadSafetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  DLF_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path, kMaxFileBytes));
   return ParseSafetensors(bytes, path);
 }
 
-}  // namespace dlf::models
+}  // namespace dlf::data

@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "models/safetensors.h"
+#include "data/safetensors.h"
 #include "tests/testing/temp_dir.h"
 
-namespace dlf::models {
+namespace dlf::training {
 namespace {
 
 namespace fs = std::filesystem;
@@ -117,7 +117,7 @@ TEST(CrashResumeTest, KillNineThenResumeGivesTheUninterruptedLosses) {
     // Whatever moment it died at, the checkpoint is a whole file, never a partial one.
     const std::string last = dir + "/last.safetensors";
     ASSERT_TRUE(fs::exists(last));
-    absl::StatusOr<TensorFile> file = ReadSafetensors(last);
+    absl::StatusOr<data::TensorFile> file = data::ReadSafetensors(last);
     ASSERT_TRUE(file.ok()) << file.status();
     const int saved_step = std::stoi(file->metadata.at("global_step"));
     EXPECT_GE(saved_step, after - 1);
@@ -136,4 +136,4 @@ TEST(CrashResumeTest, KillNineThenResumeGivesTheUninterruptedLosses) {
 }
 
 }  // namespace
-}  // namespace dlf::models
+}  // namespace dlf::training

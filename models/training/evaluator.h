@@ -1,7 +1,8 @@
-#ifndef DLF_MODELS_EVALUATOR_H_
-#define DLF_MODELS_EVALUATOR_H_
+#ifndef DLF_MODELS_TRAINING_EVALUATOR_H_
+#define DLF_MODELS_TRAINING_EVALUATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -9,12 +10,13 @@
 
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
+#include "data/loader.h"
 #include "data/transforms.h"
 #include "graph/executor.h"
 #include "graph/graph.h"
 #include "models/models.h"
 
-namespace dlf::models {
+namespace dlf::training {
 
 struct EvalResult {
   int64_t count = 0;
@@ -24,18 +26,13 @@ struct EvalResult {
   std::vector<double> PerClassAccuracy() const;
 };
 
-// Checks that `tensors` holds every parameter of `g` with its dtype and shape and nothing else
-// (tensors named "optimizer/..." are training state and are allowed). `origin` names the file.
-absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>& tensors,
-                             const std::string& origin);
-
 // Runs a model in inference mode over a whole dataset. It owns one graph per batch size it
 // meets (the full batch and, if the dataset does not divide evenly, the last one), all with
 // the same weights.
 class Evaluator {
  public:
-  Evaluator(ModelFn build, ModelOptions options, Shape image_shape, int64_t batch_size,
-            data::Normalization normalization);
+  Evaluator(models::ModelFn build, models::ModelOptions options, Shape image_shape,
+            int64_t batch_size, data::Normalization normalization);
 
   // Takes the weights of every parameter of `source`, a graph of the same model.
   void CopyWeightsFrom(const Graph& source);
@@ -44,18 +41,24 @@ class Evaluator {
   absl::Status LoadWeights(const std::map<std::string, Tensor>& tensors, const std::string& origin);
 
   absl::StatusOr<EvalResult> Evaluate(const data::Dataset& dataset);
+  // The logits [n, classes] of every image of `dataset`, in order (its labels are ignored).
+  absl::StatusOr<Tensor> Logits(const data::Dataset& dataset);
 
  private:
   struct Net {
     std::unique_ptr<Graph> graph;
-    Value images, labels, loss, predictions;
+    Value images, labels, loss, predictions, logits;
     std::unique_ptr<Executor> executor;
     int64_t weights_version = -1;  // which weights_ its parameters hold
   };
   absl::StatusOr<Net*> NetFor(int64_t batch);
+  // Runs every batch of `dataset` in order; `consume` reads the net's fetches
+  // (0: loss, 1: predictions, 2: logits).
+  absl::Status ForEachBatch(const data::Dataset& dataset,
+                            const std::function<void(const data::Batch&, const Executor&)>& consume);
 
-  ModelFn build_;
-  ModelOptions options_;
+  models::ModelFn build_;
+  models::ModelOptions options_;
   Shape image_shape_;
   int64_t batch_size_;
   data::Normalization normalization_;
@@ -64,6 +67,6 @@ class Evaluator {
   std::map<int64_t, std::unique_ptr<Net>> nets_;
 };
 
-}  // namespace dlf::models
+}  // namespace dlf::training
 
-#endif  // DLF_MODELS_EVALUATOR_H_
+#endif  // DLF_MODELS_TRAINING_EVALUATOR_H_

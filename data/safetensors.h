@@ -1,5 +1,5 @@
-#ifndef DLF_MODELS_SAFETENSORS_H_
-#define DLF_MODELS_SAFETENSORS_H_
+#ifndef DLF_DATA_SAFETENSORS_H_
+#define DLF_DATA_SAFETENSORS_H_
 
 #include <cstdint>
 #include <map>
@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "graph/tensor.h"
 
-namespace dlf::models {
+namespace dlf::data {
 
 // The safetensors format: an 8-byte little-endian header length, a JSON header mapping each
 // tensor name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets into the data that
@@ -27,6 +27,6 @@ absl::StatusOr<TensorFile> ReadSafetensors(const std::string& path);
 // Parses a whole file held in memory (the fuzz target's entry point).
 absl::StatusOr<TensorFile> ParseSafetensors(const std::string& bytes, const std::string& name);
 
-}  // namespace dlf::models
+}  // namespace dlf::data
 
-#endif  // DLF_MODELS_SAFETENSORS_H_
+#endif  // DLF_DATA_SAFETENSORS_H_

@@ -1,5 +1,5 @@
-#ifndef DLF_MODELS_TRAINER_H_
-#define DLF_MODELS_TRAINER_H_
+#ifndef DLF_MODELS_TRAINING_TRAINER_H_
+#define DLF_MODELS_TRAINING_TRAINER_H_
 
 #include <cstdint>
 #include <memory>
@@ -9,34 +9,37 @@
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
 #include "data/loader.h"
-#include "data/transforms.h"
 #include "graph/executor.h"
 #include "graph/graph.h"
-#include "models/evaluator.h"
 #include "models/models.h"
-#include "models/report.h"
+#include "models/training/checkpoint.h"
+#include "models/training/evaluator.h"
+#include "models/training/report.h"
+#include "optim/factory.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 
-namespace dlf::models {
+namespace dlf::training {
 
 struct TrainConfig {
-  std::string model_name = "seed";  // recorded in checkpoints; a resume must match it
-  ModelFn build;
-  ModelOptions model_options;
+  // The model, data set, input shape, normalization and classes: recorded in checkpoints, and
+  // a resume or --init_from must match them.
+  RunInfo run;
+  models::ModelFn build;
+  models::ModelOptions model_options;
   int64_t batch_size = 128;
   int64_t epochs = 1;
   double lr = 0.01;
-  double momentum = 0.9;
-  bool nesterov = false;
-  double weight_decay = 0.0;  // biases are exempt
-  int64_t lr_step_size = 30;
-  double lr_gamma = 0.1;
+  // Biases (1-D parameters) are exempt from weight decay whatever no_decay says.
+  optim::OptimizerConfig optimizer;
+  // The schedule is evaluated every step at the fractional epoch reached; a cosine schedule's
+  // length is the run's epochs.
+  optim::ScheduleConfig schedule;
+  double label_smoothing = 0.0;
   double clip_norm = 0.0;  // 0: no clipping
   bool augment = false;    // random crop (pad 4) + horizontal flip
   bool shuffle = true;
   uint64_t seed = 1;
-  data::Normalization normalization;
   std::string out_dir;     // checkpoints, metrics.csv, learning_curve.svg; empty: write nothing
   bool resume = false;     // continue from out_dir/last.safetensors if it exists
   std::string init_from;   // start from this checkpoint's weights (not its training state)
@@ -51,18 +54,18 @@ struct TrainConfig {
   double progress_seconds = 10;  // between progress lines when stdout is not a terminal
 };
 
-// Checks the settings that do not depend on the data (batch size, epochs, rates ...): a clear
-// error before anything is loaded. Trainer::Create checks them too.
+// Checks the settings that do not depend on the data (batch size, epochs, rates, optimizer,
+// schedule ...): a clear error before anything is loaded. Trainer::Create checks them too.
 absl::Status ValidateTrainConfig(const TrainConfig& config);
 
-// Trains a model on a dataset with SGD (momentum, StepLR), evaluating on a test set after
-// every epoch, writing metrics and checkpoints to out_dir.
+// Trains a model on a dataset with the configured optimizer and schedule, evaluating on a test
+// set after every epoch, writing metrics and checkpoints to out_dir.
 //
 // Checkpoints (safetensors): out_dir/last.safetensors holds the parameters under PyTorch-style
-// names, the optimizer state ("optimizer/<param>/momentum") and, in its metadata, the epoch,
-// step, the executor's run counter (which seeds dropout) and the metrics so far: everything a
-// resumed run needs to continue exactly. best.safetensors keeps the weights of the best test
-// accuracy so far. Both are written atomically.
+// names, the run's RunInfo, the optimizer's kind and state ("optimizer/<param>/momentum", ...)
+// and, in its metadata, the epoch, step, the executor's run counter (which seeds dropout) and
+// the metrics so far: everything a resumed run needs to continue exactly. best.safetensors
+// keeps the weights of the best test accuracy so far. Both are written atomically.
 class Trainer {
  public:
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(TrainConfig config,
@@ -73,14 +76,18 @@ class Trainer {
   absl::Status Run();
 
   absl::StatusOr<EvalResult> Evaluate(const data::Dataset& dataset);
-  // One step: forward, backward, clipping, SGD update (what Run() does per batch).
+  // One step: forward, backward, clipping, optimizer update (what Run() does per batch).
   absl::Status TrainStep(const data::Batch& batch, double lr);
+  // The learning rate of the step about to be taken.
+  double CurrentLearningRate() const;
   absl::Status SaveCheckpoint(const std::string& path, bool with_training_state);
-  // Loads weights, and with restore_training_state also optimizer state and position.
+  // Loads weights, and with restore_training_state also optimizer state and position. Checks
+  // the whole file (run, weights, state) before changing anything.
   absl::Status LoadCheckpoint(const std::string& path, bool restore_training_state);
 
   Graph& graph() { return *graph_; }
   const Executor& executor() const { return *executor_; }
+  const optim::Optimizer& optimizer() const { return *optimizer_; }
   const std::vector<double>& step_losses() const { return step_losses_; }
   const std::vector<EpochMetrics>& history() const { return history_; }
   int64_t global_step() const { return global_step_; }
@@ -89,6 +96,7 @@ class Trainer {
  private:
   Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test);
   absl::Status Build();
+  absl::Status BuildOptimizer();
   absl::Status FinishEpoch(int64_t epoch, double lr);
   absl::Status CheckFinite(double loss);
   void PrintProgress(int64_t epoch, bool force);
@@ -126,6 +134,6 @@ class Trainer {
   bool tty_ = false;
 };
 
-}  // namespace dlf::models
+}  // namespace dlf::training
 
-#endif  // DLF_MODELS_TRAINER_H_
+#endif  // DLF_MODELS_TRAINING_TRAINER_H_

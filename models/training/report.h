@@ -1,5 +1,5 @@
-#ifndef DLF_MODELS_REPORT_H_
-#define DLF_MODELS_REPORT_H_
+#ifndef DLF_MODELS_TRAINING_REPORT_H_
+#define DLF_MODELS_TRAINING_REPORT_H_
 
 #include <cstdint>
 #include <string>
@@ -7,7 +7,7 @@
 
 #include "absl/status/status.h"
 
-namespace dlf::models {
+namespace dlf::training {
 
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
@@ -29,9 +29,6 @@ absl::Status WriteLearningCurveSvg(const std::string& path, const std::string& t
 std::string HistoryToJson(const std::vector<EpochMetrics>& history);
 absl::Status HistoryFromJson(const std::string& text, std::vector<EpochMetrics>& history);
 
-// Writes `content` to `path` through a temporary file and a rename.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content);
+}  // namespace dlf::training
 
-}  // namespace dlf::models
-
-#endif  // DLF_MODELS_REPORT_H_
+#endif  // DLF_MODELS_TRAINING_REPORT_H_

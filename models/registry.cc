@@ -1,0 +1,90 @@
+#include "models/registry.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace dlf::models {
+namespace {
+
+struct Registry {
+  std::map<std::string, std::unique_ptr<ModelSpec>> specs;  // by name
+  std::map<std::string, const ModelSpec*> by_name_or_alias;
+};
+
+Registry& GetRegistry() {
+  static auto* registry = new Registry;
+  return *registry;
+}
+
+}  // namespace
+
+absl::Status RegisterModel(ModelSpec spec) {
+  Registry& r = GetRegistry();
+  if (spec.name.empty() || !spec.build) return absl::InvalidArgumentError("a model needs a name and a builder");
+  if (spec.input_shape.size() != 3 || spec.mean.size() != static_cast<size_t>(spec.input_shape[0]) ||
+      spec.std.size() != spec.mean.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model '", spec.name, "': input_shape must be [c, h, w] with c normalization values"));
+  }
+  std::vector<std::string> keys = spec.aliases;
+  keys.push_back(spec.name);
+  for (const std::string& key : keys) {
+    if (r.by_name_or_alias.count(key)) {
+      return absl::AlreadyExistsError(absl::StrCat("model name '", key, "' is registered twice"));
+    }
+  }
+  auto owned = std::make_unique<ModelSpec>(std::move(spec));
+  for (const std::string& key : keys) r.by_name_or_alias[key] = owned.get();
+  const std::string name = owned->name;
+  r.specs[name] = std::move(owned);
+  return absl::OkStatus();
+}
+
+bool RegisterModelOrDie(ModelSpec spec) {
+  const absl::Status s = RegisterModel(std::move(spec));
+  if (!s.ok()) {
+    std::fprintf(stderr, "fatal: %s\n", std::string(s.message()).c_str());
+    std::abort();
+  }
+  return true;
+}
+
+absl::StatusOr<const ModelSpec*> FindModel(const std::string& name) {
+  const auto& table = GetRegistry().by_name_or_alias;
+  auto it = table.find(name);
+  if (it != table.end()) return it->second;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown model '", name, "'; registered models: ", absl::StrJoin(ModelNames(), ", ")));
+}
+
+std::vector<const ModelSpec*> RegisteredModels() {
+  std::vector<const ModelSpec*> specs;
+  for (const auto& [name, spec] : GetRegistry().specs) specs.push_back(spec.get());
+  return specs;
+}
+
+std::vector<std::string> ModelNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, spec] : GetRegistry().specs) names.push_back(name);
+  return names;
+}
+
+std::string DescribeModels() {
+  std::string out;
+  for (const ModelSpec* s : RegisteredModels()) {
+    const std::string name =
+        s->aliases.empty() ? s->name : absl::StrCat(s->name, " (", absl::StrJoin(s->aliases, ", "), ")");
+    absl::StrAppendFormat(&out, "  %-26s %dx%dx%d, %5.2f M params, default data %s: %s\n", name,
+                          s->input_shape[0], s->input_shape[1], s->input_shape[2],
+                          s->parameters / 1e6, s->default_dataset, s->description);
+  }
+  return out;
+}
+
+}  // namespace dlf::models

@@ -1,0 +1,48 @@
+#ifndef DLF_MODELS_REGISTRY_H_
+#define DLF_MODELS_REGISTRY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "models/models.h"
+
+namespace dlf::models {
+
+// Everything the tools (train, evaluate, predict) need to know about a model besides its
+// graph. Each model registers one spec in its own file (DLF_REGISTER_MODEL).
+struct ModelSpec {
+  std::string name;                  // --model value and the name checkpoints record
+  std::vector<std::string> aliases;  // other accepted --model values (e.g. "seed")
+  std::string description;           // one line for --help
+  ModelFn build;
+  std::vector<int64_t> input_shape;  // [channels, height, width] of one image
+  std::string default_dataset;       // "cifar10", "fashion_mnist"
+  // Per-channel normalization of the pixels in [0, 1], for the default dataset.
+  std::vector<float> mean, std;
+  int64_t parameters = 0;  // with 10 classes; models_test checks it against the built graph
+};
+
+// Fails on an empty or duplicate name or alias, a builder missing, or a bad shape.
+absl::Status RegisterModel(ModelSpec spec);
+// For static registration: aborts on a programming error (duplicate name) at startup.
+bool RegisterModelOrDie(ModelSpec spec);
+
+// By name or alias; the error lists every registered model.
+absl::StatusOr<const ModelSpec*> FindModel(const std::string& name);
+// All specs, sorted by name, and their names.
+std::vector<const ModelSpec*> RegisteredModels();
+std::vector<std::string> ModelNames();
+// One line per model: name, aliases, input shape, parameters, default dataset, description.
+std::string DescribeModels();
+
+}  // namespace dlf::models
+
+#define DLF_REGISTER_MODEL_CONCAT_INNER(a, b) a##b
+#define DLF_REGISTER_MODEL_CONCAT(a, b) DLF_REGISTER_MODEL_CONCAT_INNER(a, b)
+#define DLF_REGISTER_MODEL(...)                                                 \
+  [[maybe_unused]] static const bool DLF_REGISTER_MODEL_CONCAT(                 \
+      dlf_model_registered_, __COUNTER__) = ::dlf::models::RegisterModelOrDie(__VA_ARGS__)
+
+#endif  // DLF_MODELS_REGISTRY_H_

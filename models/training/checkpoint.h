@@ -1,0 +1,55 @@
+#ifndef DLF_MODELS_TRAINING_CHECKPOINT_H_
+#define DLF_MODELS_TRAINING_CHECKPOINT_H_
+
+// What a checkpoint says about the run that wrote it, so that evaluation, prediction and
+// resuming need nothing else: the model, the data set, the input shape, the normalization and
+// the class names. Stored as safetensors metadata next to the weights.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/safetensors.h"
+#include "graph/graph.h"
+
+namespace dlf::training {
+
+inline constexpr char kCheckpointFormat[] = "dlf-checkpoint-2";
+
+struct RunInfo {
+  std::string model;    // registered model name
+  std::string dataset;  // "cifar10", "fashion_mnist", "synthetic"
+  std::vector<int64_t> input_shape;  // [c, h, w]
+  std::vector<float> mean, std;      // per-channel normalization of pixels in [0, 1]
+  std::vector<std::string> class_names;
+  std::string version;  // dlf's version that wrote the checkpoint
+  int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+};
+
+// Writes `info` (and the format) into safetensors metadata.
+void EncodeRunInfo(const RunInfo& info, std::map<std::string, std::string>& metadata);
+// Reads and checks it; errors name `path` and the key.
+absl::StatusOr<RunInfo> DecodeRunInfo(const std::map<std::string, std::string>& metadata,
+                                      const std::string& path);
+
+// Whether a checkpoint of run `saved` can continue as run `now`: same model, data set, input
+// shape and classes. The error names both.
+absl::Status CheckSameRun(const RunInfo& saved, const RunInfo& now, const std::string& path);
+
+// Checks that `tensors` holds every parameter of `g` with its dtype and shape and nothing else
+// (tensors named "optimizer/..." are training state and are allowed). `origin` names the file.
+absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>& tensors,
+                             const std::string& origin);
+
+// Reads a checkpoint and its RunInfo.
+struct Checkpoint {
+  data::TensorFile file;
+  RunInfo info;
+};
+absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path);
+
+}  // namespace dlf::training
+
+#endif  // DLF_MODELS_TRAINING_CHECKPOINT_H_

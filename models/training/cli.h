@@ -1,0 +1,34 @@
+#ifndef DLF_MODELS_TRAINING_CLI_H_
+#define DLF_MODELS_TRAINING_CLI_H_
+
+// What every command-line tool of the training package shares: flag parsing with --help and
+// --version, paths relative to where the user typed `bazel run`, and the rule that every
+// failure ends in one "error: ..." line and exit code 1, never an abort.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace dlf::training {
+
+// Parses the flags (--help lists those of models/training; --version prints dlf's version and
+// build mode), after setting the usage text. An unknown flag or a value that does not parse is
+// an error naming the flag; otherwise returns the positional arguments.
+absl::StatusOr<std::vector<std::string>> ParseFlags(int argc, char** argv, const std::string& usage);
+
+// Whether --flag (or --flag=..., --noflag) was typed on the command line parsed last.
+bool FlagGiven(const std::string& flag);
+
+// A relative path under `bazel run` means relative to the workspace (where the user typed the
+// command), not to Bazel's runfiles directory.
+std::string ResolveUserPath(const std::string& path);
+
+// Runs a tool's body: prints "error: <message>" and returns 1 on an error status or an escaped
+// exception, 0 otherwise.
+int RunTool(const std::function<absl::Status()>& body);
+
+}  // namespace dlf::training
+
+#endif  // DLF_MODELS_TRAINING_CLI_H_

@@ -1,0 +1,92 @@
+#include "models/training/eval_main.h"
+
+#include <omp.h>
+
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "graph/status_macros.h"
+#include "models/registry.h"
+#include "models/training/checkpoint.h"
+#include "models/training/cli.h"
+#include "models/training/datasets.h"
+#include "models/training/evaluator.h"
+
+ABSL_FLAG(std::string, checkpoint, "", "a .safetensors checkpoint written by training (required)");
+ABSL_FLAG(std::string, dataset, "", "cifar10 | fashion_mnist | synthetic (default: the checkpoint's)");
+ABSL_FLAG(std::string, data_dir, "", "the data set's directory (default: the data set's usual place)");
+ABSL_FLAG(int, batch_size, 500, "images per evaluation step");
+ABSL_FLAG(int, threads, 0, "OpenMP threads (0: one per core)");
+
+namespace dlf::training {
+namespace {
+
+void PrintResult(const EvalResult& r, const RunInfo& info, const std::string& description) {
+  absl::PrintF("%s on %s\ntest loss %.4f, accuracy %.2f%% (%d images)\n\nper-class accuracy:\n",
+               info.model, description, r.loss, 100 * r.accuracy, r.count);
+  const std::vector<double> per_class = r.PerClassAccuracy();
+  for (size_t c = 0; c < per_class.size(); ++c) {
+    absl::PrintF("  %-12s %6.2f%%\n", info.class_names[c], 100 * per_class[c]);
+  }
+  absl::PrintF("\nconfusion matrix (rows: true class, columns: predicted):\n     ");
+  for (size_t c = 0; c < per_class.size(); ++c) absl::PrintF("%6d", c);
+  absl::PrintF("\n");
+  for (size_t t = 0; t < r.confusion.size(); ++t) {
+    absl::PrintF("%4d ", t);
+    for (int64_t v : r.confusion[t]) absl::PrintF("%6d", v);
+    absl::PrintF("\n");
+  }
+}
+
+absl::Status Evaluate(const std::vector<std::string>& positional) {
+  if (!positional.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", positional[0],
+                                                   "' (the checkpoint goes in --checkpoint)"));
+  }
+  const int threads = absl::GetFlag(FLAGS_threads), batch = absl::GetFlag(FLAGS_batch_size);
+  if (threads < 0) return absl::InvalidArgumentError(absl::StrCat("--threads must be >= 0, found ", threads));
+  if (threads > 0) omp_set_num_threads(threads);
+  if (batch <= 0) return absl::InvalidArgumentError(absl::StrCat("--batch_size must be > 0, found ", batch));
+  const std::string path = ResolveUserPath(absl::GetFlag(FLAGS_checkpoint));
+  if (path.empty()) return absl::InvalidArgumentError("--checkpoint is required (see --help)");
+  DLF_ASSIGN_OR_RETURN(const Checkpoint checkpoint, ReadCheckpoint(path));
+  const RunInfo& info = checkpoint.info;
+  DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
+
+  const std::string dataset = FlagGiven("dataset") ? absl::GetFlag(FLAGS_dataset) : info.dataset;
+  DLF_RETURN_IF_ERROR(CheckDatasetName(dataset));
+  const std::string dir = ResolveUserPath(FlagGiven("data_dir") ? absl::GetFlag(FLAGS_data_dir)
+                                                                : DefaultDataDir(dataset));
+  DLF_ASSIGN_OR_RETURN(const data::Dataset test, LoadSplit(dataset, dir, false, info.input_shape));
+  if (test.num_classes != info.num_classes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the model was trained on ", info.num_classes(), " classes (", info.dataset,
+        "), but ", dataset, " has ", test.num_classes));
+  }
+  if (dataset != info.dataset) {
+    absl::PrintF("note: the model was trained on %s; evaluating on %s\n", info.dataset, dataset);
+  }
+  models::ModelOptions options;
+  options.num_classes = info.num_classes();
+  Evaluator evaluator(spec->build, options, info.input_shape, batch, {info.mean, info.std});
+  DLF_RETURN_IF_ERROR(evaluator.LoadWeights(checkpoint.file.tensors, path));
+  DLF_ASSIGN_OR_RETURN(const EvalResult r, evaluator.Evaluate(test));
+  PrintResult(r, info, test.description);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int EvalMain(int argc, char** argv) {
+  return RunTool([&]() -> absl::Status {
+    DLF_ASSIGN_OR_RETURN(const std::vector<std::string> positional,
+                         ParseFlags(argc, argv,
+                                    "Evaluates a training checkpoint on its data set's test split.\n"
+                                    "  bazel run //models:evaluate -- --checkpoint=PATH"));
+    return Evaluate(positional);
+  });
+}
+
+}  // namespace dlf::training

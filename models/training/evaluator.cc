@@ -1,0 +1,117 @@
+#include "models/training/evaluator.h"
+
+#include <cstring>
+
+#include "graph/status_macros.h"
+#include "models/training/checkpoint.h"
+#include "ops/ops.h"
+
+namespace dlf::training {
+
+std::vector<double> EvalResult::PerClassAccuracy() const {
+  std::vector<double> acc;
+  for (size_t c = 0; c < confusion.size(); ++c) {
+    int64_t total = 0;
+    for (int64_t v : confusion[c]) total += v;
+    acc.push_back(total ? static_cast<double>(confusion[c][c]) / total : 0.0);
+  }
+  return acc;
+}
+
+Evaluator::Evaluator(models::ModelFn build, models::ModelOptions options, Shape image_shape,
+                     int64_t batch_size, data::Normalization normalization)
+    : build_(std::move(build)),
+      options_(options),
+      image_shape_(std::move(image_shape)),
+      batch_size_(batch_size),
+      normalization_(std::move(normalization)) {}
+
+void Evaluator::CopyWeightsFrom(const Graph& source) {
+  for (Value p : source.parameters()) weights_[source.name(p)] = source.parameter_value(p).Clone();
+  ++weights_version_;
+}
+
+absl::StatusOr<Evaluator::Net*> Evaluator::NetFor(int64_t batch) {
+  auto it = nets_.find(batch);
+  if (it != nets_.end()) return it->second.get();
+  auto net = std::make_unique<Net>();
+  net->graph = std::make_unique<Graph>();
+  Graph& g = *net->graph;
+  Shape shape = {batch};
+  shape.insert(shape.end(), image_shape_.begin(), image_shape_.end());
+  net->images = g.Input("images", DType::kF32, shape);
+  net->labels = g.Input("labels", DType::kI32, {batch});
+  net->logits = build_(g, net->images, options_);
+  net->loss = ops::SoftmaxCrossEntropy(g, net->logits, net->labels);
+  net->predictions = ops::Argmax(g, net->logits);
+  DLF_RETURN_IF_ERROR(g.status());
+  DLF_ASSIGN_OR_RETURN(net->executor,
+                       Executor::Compile(g, {net->loss, net->predictions, net->logits},
+                                         {/*training=*/false}));
+  return (nets_[batch] = std::move(net)).get();
+}
+
+absl::Status Evaluator::LoadWeights(const std::map<std::string, Tensor>& tensors,
+                                    const std::string& origin) {
+  DLF_ASSIGN_OR_RETURN(Net* net, NetFor(batch_size_));
+  const Graph& g = *net->graph;
+  DLF_RETURN_IF_ERROR(ValidateWeights(g, tensors, origin));
+  for (Value p : g.parameters()) weights_[g.name(p)] = tensors.at(g.name(p)).Clone();
+  ++weights_version_;
+  return absl::OkStatus();
+}
+
+absl::Status Evaluator::ForEachBatch(
+    const data::Dataset& dataset,
+    const std::function<void(const data::Batch&, const Executor&)>& consume) {
+  data::LoaderOptions lo{.batch_size = batch_size_, .shuffle = false, .drop_last = false};
+  lo.normalization = normalization_;
+  DLF_ASSIGN_OR_RETURN(auto loader, data::Loader::Create(&dataset, lo));
+  loader->StartEpoch(0);
+  while (const data::Batch* b = loader->Next()) {
+    DLF_ASSIGN_OR_RETURN(Net* net, NetFor(b->size()));
+    Graph& g = *net->graph;
+    if (!weights_.empty() && net->weights_version != weights_version_) {
+      for (Value p : g.parameters()) {
+        const Tensor& w = weights_.at(g.name(p));
+        std::memcpy(g.parameter_value(p).raw(), w.raw(), w.num_bytes());
+      }
+      net->weights_version = weights_version_;
+    }
+    DLF_RETURN_IF_ERROR(net->executor->Run({{net->images, &b->images}, {net->labels, &b->labels}}));
+    consume(*b, *net->executor);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EvalResult> Evaluator::Evaluate(const data::Dataset& dataset) {
+  if (dataset.size() == 0) return absl::InvalidArgumentError("nothing to evaluate: the data set is empty");
+  EvalResult r;
+  r.confusion.assign(options_.num_classes, std::vector<int64_t>(options_.num_classes, 0));
+  double loss_sum = 0;
+  int64_t correct = 0;
+  DLF_RETURN_IF_ERROR(ForEachBatch(dataset, [&](const data::Batch& b, const Executor& exec) {
+    loss_sum += exec.fetch(0).f32()[0] * static_cast<double>(b.size());
+    for (int64_t i = 0; i < b.size(); ++i) {
+      const int32_t truth = b.labels.i32()[i], predicted = exec.fetch(1).i32()[i];
+      r.confusion[truth][predicted]++;
+      correct += truth == predicted;
+    }
+    r.count += b.size();
+  }));
+  r.loss = loss_sum / static_cast<double>(r.count);
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(r.count);
+  return r;
+}
+
+absl::StatusOr<Tensor> Evaluator::Logits(const data::Dataset& dataset) {
+  Tensor logits(DType::kF32, {dataset.size(), options_.num_classes});
+  int64_t row = 0;
+  DLF_RETURN_IF_ERROR(ForEachBatch(dataset, [&](const data::Batch& b, const Executor& exec) {
+    std::memcpy(logits.f32() + row * options_.num_classes, exec.fetch(2).raw(), exec.fetch(2).num_bytes());
+    row += b.size();
+  }));
+  return logits;
+}
+
+}  // namespace dlf::training

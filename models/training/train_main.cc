@@ -1,0 +1,239 @@
+#include "models/training/train_main.h"
+
+#include <omp.h>
+
+#include <cstdio>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "data/cifar10.h"
+#include "graph/status_macros.h"
+#include "graph/version.h"
+#include "models/layers.h"
+#include "models/registry.h"
+#include "models/training/cli.h"
+#include "models/training/datasets.h"
+#include "models/training/trainer.h"
+
+ABSL_FLAG(std::string, model, "", "the model to train: a registered name (listed above)");
+ABSL_FLAG(std::string, dataset, "",
+          "cifar10 | fashion_mnist | synthetic (default: the model's). When neither --dataset "
+          "nor --data_dir is given and CIFAR-10 is not found, a short Fashion-MNIST run is made");
+ABSL_FLAG(std::string, data_dir, "",
+          "the data set's directory (default: datasets/cifar-10-batches-bin for CIFAR-10, "
+          "/usr/share/datasets/fashion-mnist for Fashion-MNIST)");
+ABSL_FLAG(int, epochs, 90, "epochs to train");
+ABSL_FLAG(int, batch_size, 128, "images per step");
+ABSL_FLAG(double, lr, 0.01, "base learning rate");
+ABSL_FLAG(std::string, optimizer, "sgd", "sgd | adam | adamw");
+ABSL_FLAG(double, momentum, 0.9, "SGD momentum (PyTorch convention)");
+ABSL_FLAG(bool, nesterov, false, "SGD: Nesterov momentum");
+ABSL_FLAG(double, adam_beta1, 0.9, "Adam/AdamW: beta1");
+ABSL_FLAG(double, adam_beta2, 0.999, "Adam/AdamW: beta2");
+ABSL_FLAG(double, adam_eps, 1e-8, "Adam/AdamW: epsilon");
+ABSL_FLAG(double, weight_decay, 0.0,
+          "weight decay, biases exempt: L2 for sgd and adam, decoupled for adamw");
+ABSL_FLAG(std::string, lr_schedule, "step", "step | multistep | cosine | constant");
+ABSL_FLAG(int, lr_step_size, 30, "step: multiply the learning rate by --lr_gamma every this many epochs");
+ABSL_FLAG(double, lr_gamma, 0.1, "step, multistep: learning-rate decay factor");
+ABSL_FLAG(std::vector<std::string>, lr_milestones, {},
+          "multistep: epochs at which the learning rate is multiplied by --lr_gamma, e.g. 30,60");
+ABSL_FLAG(double, warmup_epochs, 0.0,
+          "linear warmup from 0 to --lr over this many epochs (fractions allowed), then the schedule");
+ABSL_FLAG(double, label_smoothing, 0.0, "cross-entropy label smoothing in [0, 1), as PyTorch's");
+ABSL_FLAG(double, clip_norm, 0.0, "clip gradients to this global L2 norm (0: off)");
+ABSL_FLAG(double, dropout, 0.5, "dropout rate of the classifier (models that have one)");
+ABSL_FLAG(bool, lrn, false, "AlexNet: local response normalization after conv1 and conv2");
+ABSL_FLAG(bool, augment, false, "random crop (pad 4) and horizontal flip");
+ABSL_FLAG(bool, shuffle, true, "reshuffle the training set every epoch");
+ABSL_FLAG(int, seed, 1, "seed of initialization, shuffling, augmentation and dropout");
+ABSL_FLAG(int, threads, 0, "OpenMP threads (0: one per core)");
+ABSL_FLAG(std::string, checkpoint_dir, "runs/<model>-<dataset>",
+          "where checkpoints, metrics.csv and learning_curve.svg go (empty: nowhere)");
+ABSL_FLAG(bool, resume, false, "continue from <checkpoint_dir>/last.safetensors if it exists");
+ABSL_FLAG(std::string, init_from, "", "start from this checkpoint's weights (same model and data)");
+ABSL_FLAG(int, max_steps, 0, "stop after this many steps (0: no limit), for smoke runs");
+ABSL_FLAG(int, checkpoint_every, 0, "also checkpoint every N steps (0: at epoch ends only)");
+ABSL_FLAG(int, eval_batch_size, 500, "images per evaluation step");
+ABSL_FLAG(bool, skip_nonfinite, false,
+          "skip (do not apply) a step whose loss or gradients are NaN or infinite, instead of "
+          "stopping with an error naming the step and the tensor");
+ABSL_FLAG(bool, log_step_losses, false, "print every step's loss as `step N loss X`");
+
+namespace dlf::training {
+namespace {
+
+absl::StatusOr<std::vector<int64_t>> Milestones() {
+  std::vector<int64_t> out;
+  for (const std::string& m : absl::GetFlag(FLAGS_lr_milestones)) {
+    int64_t epoch = 0;
+    if (!absl::SimpleAtoi(m, &epoch) || epoch <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--lr_milestones must be positive epochs separated by commas (e.g. 30,60), found '", m, "'"));
+    }
+    out.push_back(epoch);
+  }
+  return out;
+}
+
+// Everything that comes from flags alone; the data decides the rest (classes, normalization).
+absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
+  TrainConfig c;
+  c.run.model = spec.name;
+  c.run.input_shape = spec.input_shape;
+  c.build = spec.build;
+  c.model_options.dropout = absl::GetFlag(FLAGS_dropout);
+  c.model_options.lrn = absl::GetFlag(FLAGS_lrn);
+  c.batch_size = absl::GetFlag(FLAGS_batch_size);
+  c.epochs = absl::GetFlag(FLAGS_epochs);
+  c.lr = absl::GetFlag(FLAGS_lr);
+  c.optimizer = {.kind = absl::GetFlag(FLAGS_optimizer),
+                 .momentum = absl::GetFlag(FLAGS_momentum),
+                 .nesterov = absl::GetFlag(FLAGS_nesterov),
+                 .beta1 = absl::GetFlag(FLAGS_adam_beta1),
+                 .beta2 = absl::GetFlag(FLAGS_adam_beta2),
+                 .epsilon = absl::GetFlag(FLAGS_adam_eps),
+                 .weight_decay = absl::GetFlag(FLAGS_weight_decay)};
+  c.schedule.kind = absl::GetFlag(FLAGS_lr_schedule);
+  c.schedule.step_size = absl::GetFlag(FLAGS_lr_step_size);
+  c.schedule.gamma = absl::GetFlag(FLAGS_lr_gamma);
+  DLF_ASSIGN_OR_RETURN(c.schedule.milestones, Milestones());
+  c.schedule.warmup_epochs = absl::GetFlag(FLAGS_warmup_epochs);
+  c.label_smoothing = absl::GetFlag(FLAGS_label_smoothing);
+  c.clip_norm = absl::GetFlag(FLAGS_clip_norm);
+  c.augment = absl::GetFlag(FLAGS_augment);
+  c.shuffle = absl::GetFlag(FLAGS_shuffle);
+  if (absl::GetFlag(FLAGS_seed) < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--seed must be >= 0, found ", absl::GetFlag(FLAGS_seed)));
+  }
+  c.seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
+  c.resume = absl::GetFlag(FLAGS_resume);
+  c.init_from = ResolveUserPath(absl::GetFlag(FLAGS_init_from));
+  c.max_steps = absl::GetFlag(FLAGS_max_steps);
+  c.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
+  c.eval_batch_size = absl::GetFlag(FLAGS_eval_batch_size);
+  c.skip_nonfinite = absl::GetFlag(FLAGS_skip_nonfinite);
+  c.log_step_losses = absl::GetFlag(FLAGS_log_step_losses);
+  DLF_RETURN_IF_ERROR(ValidateTrainConfig(c));
+  return c;
+}
+
+struct Data {
+  data::Dataset train, test;
+  std::string name;
+  bool fell_back = false;  // CIFAR-10 missing: the short Fashion-MNIST run
+};
+
+absl::StatusOr<Data> LoadData(const models::ModelSpec& spec) {
+  Data d;
+  d.name = FlagGiven("dataset") ? absl::GetFlag(FLAGS_dataset) : spec.default_dataset;
+  DLF_RETURN_IF_ERROR(CheckDatasetName(d.name));
+  const bool dir_given = FlagGiven("data_dir");
+  std::string dir = ResolveUserPath(dir_given ? absl::GetFlag(FLAGS_data_dir) : DefaultDataDir(d.name));
+  absl::StatusOr<data::Dataset> train = LoadSplit(d.name, dir, true, spec.input_shape);
+  if (!train.ok() && absl::IsNotFound(train.status()) && d.name == "cifar10" &&
+      !FlagGiven("dataset") && !dir_given) {
+    std::printf("CIFAR-10 was not found in %s.\n%s\nFor now: a short run on Fashion-MNIST "
+                "(installed by tools/setup.sh), fitted to the model's input.\n\n",
+                dir.c_str(), data::kCifar10Help);
+    d.name = "fashion_mnist";
+    d.fell_back = true;
+    dir = DefaultDataDir(d.name);
+    train = LoadSplit(d.name, dir, true, spec.input_shape);
+  }
+  if (!train.ok()) return train.status();
+  d.train = *std::move(train);
+  DLF_ASSIGN_OR_RETURN(d.test, LoadSplit(d.name, dir, false, spec.input_shape));
+  return d;
+}
+
+std::string DescribeOptimizer(const TrainConfig& c) {
+  std::string s = c.optimizer.kind;
+  if (c.optimizer.kind == "sgd") {
+    absl::StrAppend(&s, " momentum ", c.optimizer.momentum, c.optimizer.nesterov ? " (Nesterov)" : "");
+  }
+  if (c.optimizer.weight_decay > 0) absl::StrAppend(&s, ", weight decay ", c.optimizer.weight_decay);
+  absl::StrAppend(&s, ", lr ", c.lr, " ", c.schedule.kind);
+  if (c.schedule.kind == "step") {
+    absl::StrAppend(&s, " (x", c.schedule.gamma, " every ", c.schedule.step_size, " epochs)");
+  } else if (c.schedule.kind == "multistep") {
+    absl::StrAppend(&s, " (x", c.schedule.gamma, " at ", absl::StrJoin(c.schedule.milestones, ","), ")");
+  }
+  if (c.schedule.warmup_epochs > 0) absl::StrAppend(&s, ", warmup ", c.schedule.warmup_epochs, " epochs");
+  if (c.label_smoothing > 0) absl::StrAppend(&s, ", label smoothing ", c.label_smoothing);
+  return s;
+}
+
+absl::Status Train(const TrainDefaults& defaults, const std::vector<std::string>& positional) {
+  if (!positional.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", positional[0],
+                                                   "' (flags are --name=value; see --help)"));
+  }
+  const int threads = absl::GetFlag(FLAGS_threads);
+  if (threads < 0) return absl::InvalidArgumentError(absl::StrCat("--threads must be >= 0, found ", threads));
+  if (threads > 0) omp_set_num_threads(threads);
+  const std::string model = absl::GetFlag(FLAGS_model);
+  if (model.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--model is required; registered models: ",
+                                                   absl::StrJoin(models::ModelNames(), ", ")));
+  }
+  DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(model));
+  DLF_ASSIGN_OR_RETURN(TrainConfig c, ConfigFromFlags(*spec));  // before reading any data
+  DLF_ASSIGN_OR_RETURN(Data d, LoadData(*spec));
+  if (d.fell_back && !FlagGiven("epochs")) c.epochs = 1;  // the short run promised above
+  c.run.dataset = d.name;
+  c.run.class_names = d.train.class_names;
+  c.model_options.num_classes = d.train.num_classes;
+  const data::Normalization norm = d.name == spec->default_dataset
+                                       ? data::Normalization{spec->mean, spec->std}
+                                       : MeasureNormalization(d.train);
+  c.run.mean = norm.mean;
+  c.run.std = norm.std;
+  std::string out = absl::GetFlag(FLAGS_checkpoint_dir);
+  if (out == "runs/<model>-<dataset>") out = absl::StrCat("runs/", spec->name, "-", d.name);
+  c.out_dir = ResolveUserPath(out);
+
+  DLF_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, Trainer::Create(c, &d.train, &d.test));
+  absl::PrintF("model %s: %.2f M parameters | train %s | test %s\n", spec->name,
+               models::CountParameters(trainer->graph()) / 1e6, d.train.description,
+               d.test.description);
+  absl::PrintF("batch %d, %d epochs, %s, %d threads, activation memory %.1f MB\n", c.batch_size,
+               c.epochs, DescribeOptimizer(c), omp_get_max_threads(),
+               trainer->executor().stats().arena_bytes / 1e6);
+  if (!c.out_dir.empty()) absl::PrintF("writing checkpoints and metrics to %s\n", c.out_dir);
+  std::fflush(stdout);
+  DLF_RETURN_IF_ERROR(trainer->Run());
+  const auto& history = trainer->history();
+  if (!history.empty()) {
+    absl::PrintF("done: test accuracy %.2f%% after %d epochs", 100 * history.back().test_accuracy,
+                 history.size());
+    if (!c.out_dir.empty()) absl::PrintF(" (curves: %s/learning_curve.svg)", c.out_dir);
+    absl::PrintF("\n");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int TrainMain(int argc, char** argv, const TrainDefaults& defaults) {
+  absl::SetFlag(&FLAGS_model, defaults.model);
+  absl::SetFlag(&FLAGS_epochs, defaults.epochs);
+  absl::SetFlag(&FLAGS_lr, defaults.lr);
+  absl::SetFlag(&FLAGS_lr_step_size, defaults.lr_step_size);
+  const std::string usage = absl::StrCat(
+      "Trains a registered model on CIFAR-10, Fashion-MNIST or generated data.\n  bazel run //models:",
+      defaults.program, " -- [--flag=value ...]\n",
+      defaults.model.empty() ? "" : absl::StrCat("Defaults here: --model=", defaults.model, " "),
+      "--epochs=", defaults.epochs, " --lr=", defaults.lr, " --lr_step_size=", defaults.lr_step_size,
+      "\nModels (--model):\n", models::DescribeModels());
+  return RunTool([&]() -> absl::Status {
+    DLF_ASSIGN_OR_RETURN(const std::vector<std::string> positional, ParseFlags(argc, argv, usage));
+    return Train(defaults, positional);
+  });
+}
+
+}  // namespace dlf::training

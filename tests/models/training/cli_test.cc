@@ -1,0 +1,211 @@
+// The tools as a user meets them: --help and --version, and a table of bad invocations of
+// train, evaluate and predict. Each must end with exit code 1 (not a signal, not an abort) and
+// one line starting "error:" that names what was wrong.
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "data/safetensors.h"
+#include "gmock/gmock.h"
+#include "graph/version.h"
+#include "gtest/gtest.h"
+#include "stb/stb_image_write.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace dlf::training {
+namespace {
+
+using ::dlf::testing::BinaryPath;
+using ::dlf::testing::ProcessResult;
+using ::dlf::testing::RunProcess;
+using ::dlf::testing::TempDir;
+using ::testing::HasSubstr;
+
+// Files the bad invocations point at, made once.
+struct Files {
+  std::string dir, checkpoint, text, truncated, empty, huge_bmp, png, plain_safetensors;
+};
+
+void Write(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+const Files& GetFiles() {
+  static const Files* files = [] {
+    auto* f = new Files;
+    f->dir = TempDir("cli_files");
+    // A real checkpoint: two LeNet steps on generated data.
+    const ProcessResult r = RunProcess(
+        BinaryPath("models/lenet_train"),
+        {"--dataset=synthetic", "--max_steps=2", "--batch_size=16", "--threads=1",
+         "--checkpoint_dir=" + f->dir + "/run"});
+    EXPECT_EQ(r.exit_code(), 0) << r.output;
+    f->checkpoint = f->dir + "/run/last.safetensors";
+    f->text = f->dir + "/notes.txt";
+    Write(f->text, "just some text, neither an image nor a checkpoint\n");
+    std::ifstream in(f->checkpoint, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    f->truncated = f->dir + "/truncated.safetensors";
+    Write(f->truncated, bytes.substr(0, bytes.size() / 2));
+    f->empty = f->dir + "/empty.png";
+    Write(f->empty, "");
+    std::string bmp(54, '\0');  // claims 100000 x 100000 pixels
+    bmp[0] = 'B', bmp[1] = 'M';
+    for (auto [at, v] : {std::pair{10, 54u}, {14, 40u}, {18, 100000u}, {22, 100000u}}) std::memcpy(&bmp[at], &v, 4);
+    bmp[26] = 1, bmp[28] = 24;
+    f->huge_bmp = f->dir + "/huge.bmp";
+    Write(f->huge_bmp, bmp);
+    f->png = f->dir + "/ok.png";
+    std::vector<uint8_t> pixels(28 * 28, 128);
+    stbi_write_png(f->png.c_str(), 28, 28, 1, pixels.data(), 0);
+    std::ifstream png_in(f->png, std::ios::binary);
+    const std::string png((std::istreambuf_iterator<char>(png_in)), std::istreambuf_iterator<char>());
+    Write(f->dir + "/truncated.png", png.substr(0, png.size() / 2));
+    data::TensorFile plain;  // a valid safetensors file without dlf's metadata
+    plain.tensors["w"] = Tensor::F32({2}, {1, 2});
+    f->plain_safetensors = f->dir + "/plain.safetensors";
+    EXPECT_TRUE(data::WriteSafetensors(f->plain_safetensors, plain).ok());
+    std::filesystem::create_directories(f->dir + "/resume_dir/last.safetensors");
+    return f;
+  }();
+  return *files;
+}
+
+struct BadCase {
+  std::string binary;             // under models/
+  std::vector<std::string> args;  // "{dir}", "{ckpt}" ... are replaced by GetFiles()'s paths
+  std::string expected;           // a substring of the error line
+};
+
+std::string Expand(std::string s) {
+  const Files& f = GetFiles();
+  for (const auto& [key, value] :
+       {std::pair<std::string, std::string>{"{dir}", f.dir}, {"{ckpt}", f.checkpoint}, {"{text}", f.text},
+        {"{truncated}", f.truncated}, {"{empty}", f.empty}, {"{huge}", f.huge_bmp}, {"{png}", f.png},
+        {"{plain}", f.plain_safetensors}}) {
+    for (size_t at; (at = s.find(key)) != std::string::npos;) s.replace(at, key.size(), value);
+  }
+  return s;
+}
+
+const std::vector<BadCase>& BadCases() {
+  static const auto* cases = new std::vector<BadCase>{
+      // train
+      {"train", {}, "--model is required; registered models: alexnet-cifar, alexnet-seed, lenet"},
+      {"train", {"--model=resnet"}, "unknown model 'resnet'; registered models:"},
+      {"lenet_train", {"--batch_size=0"}, "batch size must be > 0, found 0"},
+      {"lenet_train", {"--batch_size=-5"}, "batch size must be > 0, found -5"},
+      {"lenet_train", {"--batch_size=abc"}, "--batch_size=abc:"},
+      {"lenet_train", {"--batch_size"}, "--batch_size needs a value"},
+      {"lenet_train", {"--epochs=0"}, "epochs must be > 0, found 0"},
+      {"lenet_train", {"--lr=-1"}, "learning rate must be >= 0, found -1"},
+      {"lenet_train", {"--lr=nan"}, "learning rate must be >= 0, found nan"},
+      {"lenet_train", {"--optimizer=rmsprop"}, "optimizer must be sgd, adam or adamw, found 'rmsprop'"},
+      {"lenet_train", {"--lr_schedule=poly"}, "lr schedule must be step, multistep, cosine or constant, found 'poly'"},
+      {"lenet_train", {"--lr_schedule=multistep"}, "the multistep schedule needs milestones"},
+      {"lenet_train", {"--lr_milestones=30,abc"}, "--lr_milestones must be positive epochs"},
+      {"lenet_train", {"--lr_schedule=multistep", "--lr_milestones=60,30"}, "milestones must be increasing"},
+      {"lenet_train", {"--lr_step_size=0"}, "step_size must be > 0, found 0"},
+      {"lenet_train", {"--lr_gamma=-0.5"}, "gamma must be > 0, found -0.5"},
+      {"lenet_train", {"--warmup_epochs=-1"}, "warmup must be >= 0 epochs, found -1"},
+      {"lenet_train", {"--label_smoothing=1.5"}, "label smoothing must be in [0, 1), found 1.5"},
+      {"lenet_train", {"--label_smoothing=-0.1"}, "label smoothing must be in [0, 1), found -0.1"},
+      {"lenet_train", {"--weight_decay=-1"}, "weight decay must be >= 0, found -1"},
+      {"lenet_train", {"--momentum=1.5"}, "momentum must be in [0, 1), found 1.5"},
+      {"lenet_train", {"--nesterov", "--momentum=0"}, "Nesterov momentum needs momentum > 0"},
+      {"lenet_train", {"--optimizer=adam", "--adam_beta1=1"}, "Adam betas must be in [0, 1)"},
+      {"lenet_train", {"--optimizer=adamw", "--adam_eps=0"}, "Adam epsilon must be > 0, found 0"},
+      {"lenet_train", {"--dropout=1"}, "dropout must be in [0, 1), found 1"},
+      {"lenet_train", {"--clip_norm=-1"}, "clip_norm must be >= 0, found -1"},
+      {"lenet_train", {"--max_steps=-1"}, "max_steps must be >= 0, found -1"},
+      {"lenet_train", {"--checkpoint_every=-1"}, "checkpoint_every must be >= 0, found -1"},
+      {"lenet_train", {"--eval_batch_size=0"}, "eval batch size must be > 0, found 0"},
+      {"lenet_train", {"--seed=-1"}, "--seed must be >= 0, found -1"},
+      {"lenet_train", {"--threads=-1"}, "--threads must be >= 0, found -1"},
+      {"lenet_train", {"--no_such_flag"}, "unknown flag --no_such_flag (see --help)"},
+      {"lenet_train", {"stray_argument"}, "unexpected argument 'stray_argument'"},
+      {"lenet_train", {"--dataset=imagenet"}, "--dataset must be cifar10, fashion_mnist or synthetic, found 'imagenet'"},
+      {"lenet_train", {"--data_dir=/typo/fashion"}, "/typo/fashion"},
+      {"lenet_train", {"--data_dir={text}"}, "notes.txt"},
+      {"train", {"--model=alexnet-cifar", "--data_dir=/typo/cifar", "--epochs=30"}, "no CIFAR-10 training files"},
+      {"lenet_train", {"--resume", "--init_from={ckpt}"}, "--resume and --init_from exclude each other"},
+      {"lenet_train", {"--dataset=synthetic", "--init_from={dir}"}, ": is a directory, expected a file"},
+      {"lenet_train", {"--dataset=synthetic", "--init_from={dir}/none.safetensors"}, "none.safetensors: no such file"},
+      {"lenet_train", {"--dataset=synthetic", "--init_from={truncated}"}, "truncated.safetensors: not a valid safetensors file"},
+      {"lenet_train", {"--dataset=synthetic", "--init_from={plain}"}, "plain.safetensors: not a dlf checkpoint"},
+      {"train", {"--model=alexnet-cifar", "--dataset=synthetic", "--init_from={ckpt}"},
+       "a checkpoint of model lenet, but this run's model is alexnet-cifar"},
+      {"lenet_train", {"--dataset=synthetic", "--checkpoint_dir={text}"}, "cannot create the directory"},
+      {"lenet_train", {"--dataset=synthetic", "--resume", "--checkpoint_dir={dir}/resume_dir"},
+       "last.safetensors: is a directory, expected a file"},
+      // evaluate
+      {"evaluate", {}, "--checkpoint is required"},
+      {"evaluate", {"--checkpoint={dir}"}, ": is a directory, expected a file"},
+      {"alexnet_eval", {"--checkpoint={dir}"}, ": is a directory, expected a file"},
+      {"evaluate", {"--checkpoint={dir}/none.safetensors"}, "none.safetensors: no such file"},
+      {"evaluate", {"--checkpoint={truncated}"}, "not a valid safetensors file"},
+      {"evaluate", {"--checkpoint={text}"}, "notes.txt: not a valid safetensors file"},
+      {"evaluate", {"--checkpoint={plain}"}, "not a dlf checkpoint"},
+      {"evaluate", {"--checkpoint={ckpt}", "--batch_size=0"}, "--batch_size must be > 0, found 0"},
+      {"evaluate", {"--checkpoint={ckpt}", "--batch_size=-3"}, "--batch_size must be > 0, found -3"},
+      {"evaluate", {"--checkpoint={ckpt}", "--dataset=imagenet"}, "found 'imagenet'"},
+      {"evaluate", {"--checkpoint={ckpt}", "--dataset=cifar10", "--data_dir=/typo"}, "no CIFAR-10 test file"},
+      {"evaluate", {"--checkpoint={ckpt}", "--threads=-2"}, "--threads must be >= 0, found -2"},
+      {"evaluate", {"--checkpoint={ckpt}", "{png}"}, "unexpected argument"},
+      // predict
+      {"predict", {"{png}"}, "--checkpoint is required"},
+      {"predict", {"--checkpoint={ckpt}"}, "no image given"},
+      {"predict", {"--checkpoint={ckpt}", "{text}"}, "notes.txt: not an image stb can decode"},
+      {"predict", {"--checkpoint={ckpt}", "{dir}"}, ": is a directory, expected a file"},
+      {"predict", {"--checkpoint={ckpt}", "{dir}/none.png"}, "none.png: no such file"},
+      {"predict", {"--checkpoint={ckpt}", "{dir}/truncated.png"}, "truncated.png: cannot decode"},
+      {"predict", {"--checkpoint={ckpt}", "{empty}"}, "empty.png: not an image"},
+      {"predict", {"--checkpoint={ckpt}", "{huge}"}, "huge.bmp: 100000x100000 pixels"},
+      {"predict", {"--checkpoint={dir}", "{png}"}, ": is a directory, expected a file"},
+      {"predict", {"--checkpoint={text}", "{png}"}, "not a valid safetensors file"},
+      {"predict", {"--checkpoint={ckpt}", "--top_k=0", "{png}"}, "--top_k must be > 0, found 0"},
+  };
+  return *cases;
+}
+
+TEST(CliTest, EveryBadInvocationIsOneClearErrorLine) {
+  ASSERT_GE(BadCases().size(), 40u);
+  for (const BadCase& c : BadCases()) {
+    std::vector<std::string> args;
+    for (const std::string& a : c.args) args.push_back(Expand(a));
+    const ProcessResult r = RunProcess(BinaryPath("models/" + c.binary), args);
+    const std::string what = c.binary + " " + (args.empty() ? "" : args[0]) + (args.size() > 1 ? " " + args[1] : "");
+    EXPECT_TRUE(r.exited()) << what << ": killed by a signal\n" << r.output;
+    EXPECT_EQ(r.exit_code(), 1) << what << "\n" << r.output;
+    EXPECT_THAT(r.output, HasSubstr("error: ")) << what;
+    EXPECT_THAT(r.output, HasSubstr(Expand(c.expected))) << what;
+    EXPECT_THAT(r.output, ::testing::Not(HasSubstr("terminate called"))) << what;
+  }
+}
+
+TEST(CliTest, HelpListsTheFlagsAndModels) {
+  const ProcessResult r = RunProcess(BinaryPath("models/train"), {"--help"});
+  for (const char* flag : {"--batch_size", "--lr", "--optimizer", "--lr_schedule", "--lr_milestones",
+                           "--warmup_epochs", "--label_smoothing", "--weight_decay", "--resume",
+                           "--checkpoint_dir", "--skip_nonfinite", "--dataset", "--model"}) {
+    EXPECT_THAT(r.output, HasSubstr(std::string("    ") + flag + " (")) << flag;
+  }
+  EXPECT_THAT(r.output, HasSubstr("alexnet-seed (seed)"));
+  EXPECT_THAT(r.output, HasSubstr("lenet "));
+  const ProcessResult p = RunProcess(BinaryPath("models/predict"), {"--help"});
+  EXPECT_THAT(p.output, HasSubstr("--top_k ("));
+}
+
+TEST(CliTest, VersionIsTheRealOne) {
+  for (const char* binary : {"models/train", "models/evaluate", "models/predict"}) {
+    const ProcessResult r = RunProcess(BinaryPath(binary), {"--version"});
+    EXPECT_THAT(r.output, HasSubstr(std::string("dlf ") + kVersion + " (")) << binary;
+    EXPECT_THAT(r.output, ::testing::Not(HasSubstr("NDEBUG"))) << binary;
+  }
+}
+
+}  // namespace
+}  // namespace dlf::training
