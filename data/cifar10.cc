@@ -76,10 +76,9 @@ absl::StatusOr<Dataset> LoadCifar10(const std::string& dir, bool train) {
   std::vector<Dataset> parts;
   int64_t total = 0;
   for (const std::string& f : files) {
-    absl::StatusOr<Dataset> part = ReadCifar10File(f);
-    if (!part.ok()) return part.status();
-    total += part->size();
-    parts.push_back(*std::move(part));
+    DLF_ASSIGN_OR_RETURN(Dataset part, ReadCifar10File(f));
+    total += part.size();
+    parts.push_back(std::move(part));
   }
   Dataset d;
   d.images = Tensor(DType::kU8, {total, 3, 32, 32});

@@ -8,6 +8,7 @@
 #include "absl/flags/usage.h"
 #include "data/cifar10.h"
 #include "data/idx.h"
+#include "graph/status_macros.h"
 
 ABSL_FLAG(std::string, cifar_dir, "", "directory holding the CIFAR-10 .bin files");
 ABSL_FLAG(std::string, out_dir, "", "directory to write {train,test}-{images,labels}.idx");
@@ -17,18 +18,17 @@ namespace {
 
 absl::Status Convert(const std::string& in, const std::string& out, bool gzip) {
   for (bool train : {true, false}) {
-    absl::StatusOr<dlf::data::Dataset> d = dlf::data::LoadCifar10(in, train);
-    if (!d.ok()) return d.status();
+    DLF_ASSIGN_OR_RETURN(const dlf::data::Dataset d, dlf::data::LoadCifar10(in, train));
     const std::string prefix = out + (train ? "/train" : "/test");
     const std::string ext = gzip ? ".idx.gz" : ".idx";
-    dlf::data::IdxArray images{dlf::data::kIdxRgbImages, d->images.shape(), {}};
-    images.data.assign(d->images.u8(), d->images.u8() + d->images.num_bytes());
-    dlf::data::IdxArray labels{dlf::data::kIdxLabels, {d->size()}, {}};
-    labels.data.assign(d->labels.begin(), d->labels.end());
-    if (absl::Status s = dlf::data::WriteIdx(prefix + "-images" + ext, images); !s.ok()) return s;
-    if (absl::Status s = dlf::data::WriteIdx(prefix + "-labels" + ext, labels); !s.ok()) return s;
+    dlf::data::IdxArray images{dlf::data::kIdxRgbImages, d.images.shape(), {}};
+    images.data.assign(d.images.u8(), d.images.u8() + d.images.num_bytes());
+    dlf::data::IdxArray labels{dlf::data::kIdxLabels, {d.size()}, {}};
+    labels.data.assign(d.labels.begin(), d.labels.end());
+    DLF_RETURN_IF_ERROR(dlf::data::WriteIdx(prefix + "-images" + ext, images));
+    DLF_RETURN_IF_ERROR(dlf::data::WriteIdx(prefix + "-labels" + ext, labels));
     std::printf("wrote %s-{images,labels}%s: %lld images\n", prefix.c_str(), ext.c_str(),
-                static_cast<long long>(d->size()));
+                static_cast<long long>(d.size()));
   }
   return absl::OkStatus();
 }

@@ -114,9 +114,8 @@ absl::StatusOr<IdxArray> ParseIdx(const uint8_t* bytes, size_t size, const std::
 
 absl::StatusOr<IdxArray> DecodeIdx(const std::vector<uint8_t>& file, const std::string& name) {
   if (!IsGzip(file)) return ParseIdx(file.data(), file.size(), name);
-  absl::StatusOr<std::vector<uint8_t>> bytes = Gunzip(file, name);
-  if (!bytes.ok()) return bytes.status();
-  return ParseIdx(bytes->data(), bytes->size(), name);
+  DLF_ASSIGN_OR_RETURN(const std::vector<uint8_t> bytes, Gunzip(file, name));
+  return ParseIdx(bytes.data(), bytes.size(), name);
 }
 
 absl::StatusOr<IdxArray> ReadIdx(const std::string& path) {
@@ -150,39 +149,37 @@ absl::Status WriteIdx(const std::string& path, const IdxArray& a) {
 
 absl::StatusOr<Dataset> LoadIdxDataset(const std::string& images_path,
                                        const std::string& labels_path, int num_classes) {
-  absl::StatusOr<IdxArray> images = ReadIdx(images_path);
-  if (!images.ok()) return images.status();
-  if (images->magic == kIdxLabels) {
+  DLF_ASSIGN_OR_RETURN(const IdxArray images, ReadIdx(images_path));
+  if (images.magic == kIdxLabels) {
     return absl::InvalidArgumentError(absl::StrCat(images_path,
                                                    ": holds labels (magic 2049), expected images"));
   }
-  absl::StatusOr<IdxArray> labels = ReadIdx(labels_path);
-  if (!labels.ok()) return labels.status();
-  if (labels->magic != kIdxLabels) {
-    return absl::InvalidArgumentError(absl::StrCat(labels_path, ": magic ", labels->magic,
+  DLF_ASSIGN_OR_RETURN(const IdxArray labels, ReadIdx(labels_path));
+  if (labels.magic != kIdxLabels) {
+    return absl::InvalidArgumentError(absl::StrCat(labels_path, ": magic ", labels.magic,
                                                    ", expected 2049 (labels)"));
   }
-  const int64_t n = images->dims[0];
-  if (labels->dims[0] != n) {
-    return absl::InvalidArgumentError(absl::StrCat(labels_path, ": ", labels->dims[0],
+  const int64_t n = images.dims[0];
+  if (labels.dims[0] != n) {
+    return absl::InvalidArgumentError(absl::StrCat(labels_path, ": ", labels.dims[0],
                                                    " labels for ", n, " images in ", images_path));
   }
   if (n == 0) return absl::InvalidArgumentError(absl::StrCat(images_path, ": holds no images"));
   Dataset d;
-  const bool rgb = images->magic == kIdxRgbImages;
-  const Shape shape = rgb ? Shape{n, images->dims[1], images->dims[2], images->dims[3]}
-                          : Shape{n, 1, images->dims[1], images->dims[2]};
+  const bool rgb = images.magic == kIdxRgbImages;
+  const Shape shape = rgb ? Shape{n, images.dims[1], images.dims[2], images.dims[3]}
+                          : Shape{n, 1, images.dims[1], images.dims[2]};
   d.images = Tensor(DType::kU8, shape);
-  std::memcpy(d.images.u8(), images->data.data(), images->data.size());
+  std::memcpy(d.images.u8(), images.data.data(), images.data.size());
   d.num_classes = num_classes;
   d.labels.resize(n);
   for (int64_t i = 0; i < n; ++i) {
-    if (labels->data[i] >= num_classes) {
-      return absl::InvalidArgumentError(absl::StrCat(labels_path, ": label ", int{labels->data[i]},
+    if (labels.data[i] >= num_classes) {
+      return absl::InvalidArgumentError(absl::StrCat(labels_path, ": label ", int{labels.data[i]},
                                                      " at index ", i, " is outside [0, ",
                                                      num_classes, ")"));
     }
-    d.labels[i] = labels->data[i];
+    d.labels[i] = labels.data[i];
   }
   d.description = absl::StrCat(images_path, " (", n, " images)");
   return d;
@@ -190,13 +187,12 @@ absl::StatusOr<Dataset> LoadIdxDataset(const std::string& images_path,
 
 absl::StatusOr<Dataset> LoadFashionMnist(const std::string& dir, bool train) {
   const std::string prefix = dir + (train ? "/train" : "/t10k");
-  absl::StatusOr<Dataset> d = LoadIdxDataset(prefix + "-images-idx3-ubyte.gz",
-                                             prefix + "-labels-idx1-ubyte.gz", 10);
-  if (!d.ok()) return d.status();
-  d->class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-  d->description = absl::StrCat("Fashion-MNIST ", train ? "train" : "test", " (", d->size(),
-                                " images)");
+  DLF_ASSIGN_OR_RETURN(Dataset d, LoadIdxDataset(prefix + "-images-idx3-ubyte.gz",
+                                                 prefix + "-labels-idx1-ubyte.gz", 10));
+  d.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  d.description = absl::StrCat("Fashion-MNIST ", train ? "train" : "test", " (", d.size(),
+                               " images)");
   return d;
 }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "graph/op_registry.h"
+#include "graph/status_macros.h"
 
 namespace dlf {
 namespace {
@@ -40,9 +41,8 @@ std::vector<bool> LeadsToLoss(const Graph& g, Value loss) {
 absl::StatusOr<Value> SumContributions(Graph& g, const std::vector<Value>& parts) {
   if (parts.empty()) return Value{};
   if (parts.size() == 1) return parts[0];
-  absl::StatusOr<std::vector<Value>> sum = g.AddOp(kAddNOp, parts);
-  if (!sum.ok()) return sum.status();
-  return (*sum)[0];
+  DLF_ASSIGN_OR_RETURN(const std::vector<Value> sum, g.AddOp(kAddNOp, parts));
+  return sum[0];
 }
 
 absl::StatusOr<Value> SeedGradient(Graph& g, Value loss, Value loss_grad) {
@@ -68,7 +68,7 @@ absl::StatusOr<Value> SeedGradient(Graph& g, Value loss, Value loss_grad) {
 
 absl::StatusOr<std::vector<Value>> Gradients(Graph& g, Value loss, const std::vector<Value>& wrt,
                                              Value loss_grad) {
-  if (!g.status().ok()) return g.status();
+  DLF_RETURN_IF_ERROR(g.status());
   if (!g.Contains(loss)) return absl::InvalidArgumentError("Gradients: invalid loss value");
   if (g.dtype(loss) != DType::kF32) {
     return absl::InvalidArgumentError(absl::StrCat("Gradients: the loss '", g.ValueName(loss),
@@ -81,10 +81,9 @@ absl::StatusOr<std::vector<Value>> Gradients(Graph& g, Value loss, const std::ve
   const std::vector<bool> reached = ReachedFromWrt(g, wrt);
   const std::vector<bool> leads = LeadsToLoss(g, loss);
 
-  absl::StatusOr<Value> seed = SeedGradient(g, loss, loss_grad);
-  if (!seed.ok()) return seed.status();
+  DLF_ASSIGN_OR_RETURN(const Value seed, SeedGradient(g, loss, loss_grad));
   std::vector<std::vector<Value>> contributions(g.num_values());
-  contributions[loss.id].push_back(*seed);
+  contributions[loss.id].push_back(seed);
 
   for (int n = last_forward_node; n >= 0; --n) {
     const Node node = g.node(n);  // a copy: the gradient rule appends to the node list
@@ -100,10 +99,9 @@ absl::StatusOr<std::vector<Value>> Gradients(Graph& g, Value loss, const std::ve
     std::vector<Value> output_grads;
     bool any_grad = false;
     for (Value out : node.outputs) {
-      absl::StatusOr<Value> sum = SumContributions(g, contributions[out.id]);
-      if (!sum.ok()) return sum.status();
-      output_grads.push_back(*sum);
-      any_grad = any_grad || sum->valid();
+      DLF_ASSIGN_OR_RETURN(const Value sum, SumContributions(g, contributions[out.id]));
+      output_grads.push_back(sum);
+      any_grad = any_grad || sum.valid();
     }
     if (!any_grad) continue;
     const OpDef* def = OpRegistry::Global().Find(node.op);
@@ -134,11 +132,10 @@ absl::StatusOr<std::vector<Value>> Gradients(Graph& g, Value loss, const std::ve
 
   std::vector<Value> result;
   for (Value w : wrt) {
-    absl::StatusOr<Value> sum = SumContributions(g, contributions[w.id]);
-    if (!sum.ok()) return sum.status();
-    result.push_back(*sum);
+    DLF_ASSIGN_OR_RETURN(const Value sum, SumContributions(g, contributions[w.id]));
+    result.push_back(sum);
   }
-  if (!g.status().ok()) return g.status();
+  DLF_RETURN_IF_ERROR(g.status());
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "graph/memory.h"
+#include "graph/status_macros.h"
 
 namespace dlf {
 namespace {
@@ -113,7 +114,7 @@ std::string Executor::ProfileReport() const {
 absl::StatusOr<std::unique_ptr<Executor>> Executor::Compile(Graph& graph,
                                                            std::vector<Value> fetches,
                                                            ExecutorOptions options) {
-  if (!graph.status().ok()) return graph.status();
+  DLF_RETURN_IF_ERROR(graph.status());
   if (fetches.empty()) return absl::InvalidArgumentError("Executor: nothing to fetch");
   for (Value v : fetches) {
     if (!graph.Contains(v)) return absl::InvalidArgumentError("Executor: invalid fetch value");
@@ -123,7 +124,7 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Compile(Graph& graph,
   options.profile = options.profile || env_profile;
   std::unique_ptr<Executor> executor(new Executor(graph, std::move(fetches), options));
   executor->print_profile_ = env_profile;
-  if (absl::Status s = executor->Plan(); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(executor->Plan());
   return executor;
 }
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "graph/memory.h"
 #include "graph/op_registry.h"
+#include "graph/status_macros.h"
 
 namespace dlf {
 namespace {
@@ -172,7 +173,7 @@ absl::StatusOr<std::vector<Value>> Graph::AddOp(const std::string& op, std::vect
                                                    ") with inputs ", InputsString(*this, inputs),
                                                    ": ", outputs.status().message()));
   }
-  if (absl::Status s = CheckName(node_name); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(CheckName(node_name));
   Node& node = NewNode(NodeKind::kOp, op, node_name);
   node.inputs = std::move(inputs);
   node.attrs = std::move(attrs);

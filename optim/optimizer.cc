@@ -24,7 +24,7 @@ Optimizer::Optimizer(std::vector<ParamSpec> specs, std::vector<std::string> buff
 
 absl::Status Optimizer::Step(absl::Span<Tensor* const> params,
                              absl::Span<const Tensor* const> grads, double lr) {
-  if (absl::Status s = ValidateLearningRate(lr); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(ValidateLearningRate(lr));
   if (params.size() != specs_.size() || grads.size() != specs_.size()) {
     return absl::InvalidArgumentError(absl::StrCat("optimizer expects ", specs_.size(),
                                                    " parameters and gradients, got ",

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
 
 namespace dlf::optim {
 namespace {
@@ -44,14 +45,14 @@ absl::StatusOr<SchedulePtr> StepLR(int64_t step_size, double gamma) {
   if (step_size <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("step_size must be > 0, found ", step_size));
   }
-  if (absl::Status s = CheckGamma(gamma); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(CheckGamma(gamma));
   return Make([=](double epoch) {
     return std::pow(gamma, std::floor(std::max(0.0, epoch) / static_cast<double>(step_size)));
   });
 }
 
 absl::StatusOr<SchedulePtr> MultiStepLR(std::vector<int64_t> milestones, double gamma) {
-  if (absl::Status s = CheckGamma(gamma); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(CheckGamma(gamma));
   if (!std::is_sorted(milestones.begin(), milestones.end())) {
     return absl::InvalidArgumentError("milestones must be increasing");
   }

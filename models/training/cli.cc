@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "graph/version.h"
+#include "graph/status_macros.h"
 
 namespace dlf::training {
 namespace {
@@ -84,7 +85,7 @@ absl::StatusOr<std::vector<std::string>> ParseFlags(int argc, char** argv, const
   config.version_string = [] { return absl::StrCat("dlf ", kVersion, " (", BuildMode(), " build)\n"); };
   absl::SetFlagsUsageConfig(config);
   Args().assign(argv + 1, argv + argc);
-  if (absl::Status s = CheckFlags(Args()); !s.ok()) return s;
+  DLF_RETURN_IF_ERROR(CheckFlags(Args()));
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   return std::vector<std::string>(rest.begin() + 1, rest.end());
 }

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "graph/executor.h"
+#include "graph/status_macros.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 #include "tests/testing/grad_check.h"
@@ -29,15 +30,15 @@ TEST(SoftmaxTest, ForwardMatchesReferenceAndGradients) {
 }
 
 // Runs the mean softmax cross-entropy of `logits` against `labels`.
-absl::StatusOr<float> CrossEntropy(const Tensor& logits, const Tensor& labels) {
+absl::StatusOr<float> CrossEntropy(const Tensor& logits, const Tensor& labels,
+                                   double label_smoothing = 0.0) {
   Graph g;
   Value l = g.Input("logits", DType::kF32, logits.shape());
   Value y = g.Input("labels", DType::kI32, labels.shape());
-  auto exec = Executor::Compile(g, {ops::SoftmaxCrossEntropy(g, l, y)});
-  if (!exec.ok()) return exec.status();
-  absl::Status s = (*exec)->Run({{l, &logits}, {y, &labels}});
-  if (!s.ok()) return s;
-  return (*exec)->fetch(0).f32()[0];
+  DLF_ASSIGN_OR_RETURN(auto exec,
+                       Executor::Compile(g, {ops::SoftmaxCrossEntropy(g, l, y, label_smoothing)}));
+  DLF_RETURN_IF_ERROR(exec->Run({{l, &logits}, {y, &labels}}));
+  return exec->fetch(0).f32()[0];
 }
 
 TEST(CrossEntropyTest, MatchesReferenceAndGradients) {
@@ -53,6 +54,31 @@ TEST(CrossEntropyTest, MatchesReferenceAndGradients) {
   ExpectGradientsMatch([](Graph& g, const std::vector<Value>& in) {
     return ops::SoftmaxCrossEntropy(g, in[0], in[1]);
   }, {&x, &labels});
+}
+
+TEST(CrossEntropyTest, LabelSmoothingMatchesReferenceAndGradients) {
+  Tensor x = RandomTensor({5, 4}, 3, -2.0f, 2.0f);
+  Tensor labels = Tensor::I32({5}, {0, 3, 1, 2, 3});
+  for (double e : {0.1, 0.45}) {
+    // The target q = (1 - e) onehot + e / C, loss = -sum_j q_j log softmax(x)_j (PyTorch's).
+    double ref = 0;
+    for (int i = 0; i < 5; ++i) {
+      double s = 0;
+      for (int j = 0; j < 4; ++j) s += std::exp(x.f32()[i * 4 + j]);
+      for (int j = 0; j < 4; ++j) {
+        const double q = (j == labels.i32()[i] ? 1 - e : 0.0) + e / 4;
+        ref -= q * (x.f32()[i * 4 + j] - std::log(s));
+      }
+    }
+    EXPECT_NEAR(*CrossEntropy(x, labels, e), ref / 5, 1e-6) << e;
+    ExpectGradientsMatch([e](Graph& g, const std::vector<Value>& in) {
+      return ops::SoftmaxCrossEntropy(g, in[0], in[1], e);
+    }, {&x, &labels});
+  }
+  Graph g;
+  ops::SoftmaxCrossEntropy(g, g.Input("l", DType::kF32, {2, 3}), g.Input("y", DType::kI32, {2}), 1.0);
+  EXPECT_THAT(std::string(g.status().message()),
+              ::testing::HasSubstr("label_smoothing must be in [0, 1), found 1"));
 }
 
 TEST(CrossEntropyTest, StaysFiniteForHugeLogits) {

@@ -3,6 +3,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "optim/clip.h"
+#include "optim/factory.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 
@@ -162,6 +163,41 @@ TEST(ScheduleTest, MultiStepCosineWarmupAndComposition) {
   SchedulePtr both = Compose({*warmup, *cosine});
   EXPECT_NEAR(both->Factor(1), 0.5 * (*cosine)->Factor(1), 1e-12);
   EXPECT_NEAR(both->Factor(5), 0.55, 1e-12);
+}
+
+TEST(FactoryTest, MakesTheNamedOptimizer) {
+  Scalar sgd_w, adam_w, adamw_w;
+  auto sgd = MakeOptimizer({.kind = "sgd", .momentum = 0}, OneParam());
+  auto adam = MakeOptimizer({.kind = "adam"}, OneParam());
+  auto adamw = MakeOptimizer({.kind = "adamw", .weight_decay = 0.1}, OneParam());
+  ASSERT_TRUE(sgd.ok() && adam.ok() && adamw.ok());
+  EXPECT_FLOAT_EQ(sgd_w.Step(**sgd, 0.1), 1.0f - 0.1f * 0.5f);
+  EXPECT_NEAR(adam_w.Step(**adam, 0.1), 1.0f - 0.1f, 1e-6);  // Adam's first step: lr * sign(g)
+  EXPECT_NEAR(adamw_w.Step(**adamw, 0.1), (1.0f - 0.1f * 0.1f) * 1.0f - 0.1f, 1e-6);
+  EXPECT_EQ((*adam)->SaveState().buffers.count("w/exp_avg"), 1u);
+  EXPECT_THAT(std::string(MakeOptimizer({.kind = "lion"}, OneParam()).status().message()),
+              HasSubstr("optimizer must be sgd, adam or adamw, found 'lion'"));
+}
+
+TEST(FactoryTest, SchedulesByNameWithWarmupAtItsBoundaries) {
+  auto step = MakeSchedule({.kind = "step", .step_size = 2, .gamma = 0.5, .warmup_epochs = 1});
+  ASSERT_TRUE(step.ok()) << step.status();
+  EXPECT_DOUBLE_EQ((*step)->Factor(0), 0.0);     // warmup starts at 0
+  EXPECT_DOUBLE_EQ((*step)->Factor(0.25), 0.25);
+  EXPECT_DOUBLE_EQ((*step)->Factor(0.999), 0.999);
+  EXPECT_DOUBLE_EQ((*step)->Factor(1), 1.0);     // warmup done, the step schedule's first value
+  EXPECT_DOUBLE_EQ((*step)->Factor(2), 0.5);
+  auto no_warmup = MakeSchedule({.kind = "constant"});
+  EXPECT_DOUBLE_EQ((*no_warmup)->Factor(0), 1.0);
+  auto multi = MakeSchedule({.kind = "multistep", .gamma = 0.1, .milestones = {3, 6}});
+  EXPECT_NEAR((*multi)->Factor(6), 0.01, 1e-15);
+  auto cosine = MakeSchedule({.kind = "cosine", .total_epochs = 4});
+  EXPECT_NEAR((*cosine)->Factor(2), 0.5, 1e-12);
+  EXPECT_NEAR((*cosine)->Factor(4), 0.0, 1e-12);
+  EXPECT_THAT(std::string(MakeSchedule({.kind = "multistep"}).status().message()),
+              HasSubstr("needs milestones"));
+  EXPECT_THAT(std::string(MakeSchedule({.kind = "constant", .warmup_epochs = -1}).status().message()),
+              HasSubstr("warmup must be >= 0 epochs"));
 }
 
 TEST(ClipTest, GlobalNormClipsAllTogetherAndReturnsTheNormBefore) {
