@@ -48,8 +48,7 @@ absl::StatusOr<std::unique_ptr<Predictor>> Predictor::Load(const std::string& pa
 
 absl::StatusOr<std::vector<uint8_t>> Predictor::Preprocess(const data::Image& image) const {
   const int64_t c = info_.input_shape[0], h = info_.input_shape[1], w = info_.input_shape[2];
-  DLF_ASSIGN_OR_RETURN(const data::Image converted, data::ConvertChannels(image, c));
-  const data::Image fitted = data::ResizeAndCenterCrop(converted, h, w);
+  DLF_ASSIGN_OR_RETURN(const data::Image fitted, data::FitImage(image, c, h, w));
   std::vector<uint8_t> chw(c * h * w);
   data::ToPlanar(fitted, chw.data());
   return chw;

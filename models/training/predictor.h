@@ -20,8 +20,10 @@ struct Prediction {
   std::vector<int> TopK(int k) const;
 };
 
-// Classifies images with a checkpoint's model, preprocessing each as the checkpoint says:
-// channels converted, resized (bilinear) and center-cropped to the model's input, normalized.
+// Classifies images with a checkpoint's model, preprocessing each as the training data was
+// (data::FitImage): channels converted; a larger image resized (bilinear) and center-cropped to
+// the model's input, a smaller one zero-padded (as Fashion-MNIST's 28x28 were for 32x32
+// models); then normalized as the checkpoint says.
 class Predictor {
  public:
   static absl::StatusOr<std::unique_ptr<Predictor>> Load(const std::string& checkpoint_path);

@@ -227,7 +227,7 @@ int TrainMain(int argc, char** argv, const TrainDefaults& defaults) {
   const std::string usage = absl::StrCat(
       "Trains a registered model on CIFAR-10, Fashion-MNIST or generated data.\n  bazel run //models:",
       defaults.program, " -- [--flag=value ...]\n",
-      defaults.model.empty() ? "" : absl::StrCat("Defaults here: --model=", defaults.model, " "),
+      "Defaults here: ", defaults.model.empty() ? "" : absl::StrCat("--model=", defaults.model, " "),
       "--epochs=", defaults.epochs, " --lr=", defaults.lr, " --lr_step_size=", defaults.lr_step_size,
       "\nModels (--model):\n", models::DescribeModels());
   return RunTool([&]() -> absl::Status {

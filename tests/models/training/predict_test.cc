@@ -105,6 +105,14 @@ TEST(PredictTest, ColourImagesOfAnotherSizeAreConvertedAndResized) {
   const uint8_t luma = static_cast<uint8_t>(std::lround(0.299 * 200 + 0.587 * 100));
   for (uint8_t v : *chw) ASSERT_EQ(v, luma);
   EXPECT_TRUE((*predictor)->Predict({colour}).ok());
+  // A smaller image is zero-padded into the centre, as the training data sets were.
+  const data::Image small{20, 20, 1, std::vector<uint8_t>(400, 99)};
+  absl::StatusOr<std::vector<uint8_t>> padded = (*predictor)->Preprocess(small);
+  ASSERT_TRUE(padded.ok());
+  EXPECT_EQ((*padded)[0], 0);
+  EXPECT_EQ((*padded)[4 * 28 + 4], 99);
+  EXPECT_EQ((*padded)[23 * 28 + 23], 99);
+  EXPECT_EQ((*padded)[24 * 28 + 24], 0);
 }
 
 }  // namespace
