@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Times the AlexNet presets in this framework and in PyTorch, side by side, in one run.
 
-Same models (layer for layer), batch 128, the same thread count, a full training step
-(forward, cross-entropy, backward, SGD momentum 0.9 update) and inference. Each measurement
-runs in its own process so that its peak resident memory (RSS) can be reported too.
+Same models (layer for layer), batch 128, a full training step (forward, cross-entropy,
+backward, SGD momentum 0.9 update) and inference. PyTorch is timed in f32 and in its bf16
+autocast, at 1 thread and at --threads, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from
+its environment; dlf's ratio is given against PyTorch f32 at the same threads and against
+PyTorch's best mode (the fastest of those four). Each measurement runs in its own process so
+that its peak resident memory (RSS) can be reported too.
 
     tools/setup.sh --with-torch      # Debian's python3-torch + libopenblas0-pthread
     /usr/bin/python3 benchmarks/compare_pytorch.py [--threads 2] [--seconds 5]
@@ -41,14 +44,18 @@ def torch_model(preset):
     return nn.Sequential(features, nn.Flatten(), classifier)
 
 
-def torch_worker(preset, mode, threads, seconds):
-    """Runs in a child process: prints images/s of PyTorch for one (preset, mode)."""
+def torch_worker(preset, mode, precision, threads, seconds):
+    """Runs in a child process: prints images/s of PyTorch for one (preset, mode, precision)."""
+    import contextlib
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     model = torch_model(preset)
     x = torch.rand(BATCH, 3, 32, 32)
     y = torch.randint(0, 10, (BATCH,))
+    # PyTorch's mixed precision on CPU: autocast runs convolutions and linear layers in bf16.
+    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" \
+        else contextlib.nullcontext
     if mode == "train":
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         loss_fn = torch.nn.CrossEntropyLoss()
@@ -56,13 +63,15 @@ def torch_worker(preset, mode, threads, seconds):
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss_fn(model(x), y).backward()
+            with cast():
+                loss = loss_fn(model(x), y)
+            loss.backward()
             opt.step()
     else:
         model.eval()
 
         def step():
-            with torch.no_grad():
+            with torch.no_grad(), cast():
                 model(x)
     for _ in range(2):
         step()
@@ -83,11 +92,38 @@ def measure_wait4(cmd, env):
     return out, usage.ru_maxrss / 1024
 
 
+def torch_env(threads):
+    """The environment of a PyTorch worker: this machine sets OPENBLAS_CORETYPE and
+    OPENBLAS_L2_SIZE, which force Debian's OpenBLAS (PyTorch's Linear layers) onto older
+    kernels; PyTorch is timed without them. dlf does not use OpenBLAS."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        env.pop(var, None)
+    return env
+
+
+def time_torch(preset, mode, precision, threads, seconds):
+    out, rss = measure_wait4(
+        [sys.executable, os.path.abspath(__file__), "--torch-worker", preset, mode, precision,
+         "--threads", str(threads), "--seconds", str(seconds)], torch_env(threads))
+    return json.loads(out)["images_per_second"], rss
+
+
+def time_ours(binary, bench, index, threads, seconds):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    out, rss = measure_wait4(
+        [binary, f"--benchmark_filter={bench}/.*:{index}/", "--benchmark_format=json",
+         f"--benchmark_min_time={seconds}"], env)
+    return json.loads(out)["benchmarks"][0]["images_per_second"], rss
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="dlf's threads; PyTorch is timed at 1 thread and at this many")
     parser.add_argument("--seconds", type=float, default=5.0, help="timing per measurement")
-    parser.add_argument("--torch-worker", nargs=2, metavar=("PRESET", "MODE"), help=argparse.SUPPRESS)
+    parser.add_argument("--torch-worker", nargs=3, metavar=("PRESET", "MODE", "PRECISION"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_worker:
         return torch_worker(*args.torch_worker, args.threads, args.seconds)
@@ -99,27 +135,31 @@ def main():
     subprocess.run(["bazel", "build", "//benchmarks:train_step_benchmark"], cwd=ROOT, check=True,
                    stderr=subprocess.DEVNULL)
     binary = os.path.join(ROOT, "bazel-bin/benchmarks/train_step_benchmark")
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    print(f"batch {BATCH}, {args.threads} threads, PyTorch {torch.__version__} "
-          f"(oneDNN {torch.backends.mkldnn.is_available() and 'on' or 'off'})")
+    thread_counts = sorted({1, args.threads})
+    print(f"batch {BATCH}; dlf f32 at {args.threads} threads; PyTorch {torch.__version__} f32 and "
+          f"bf16 autocast at {' and '.join(map(str, thread_counts))} thread(s), without "
+          f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
     rows = []
     for preset, index in (("seed", 0), ("cifar", 1)):
         for mode, bench in (("train", "BM_AlexNetTrainStep"), ("inference", "BM_AlexNetInference")):
-            out, ours_rss = measure_wait4(
-                [binary, f"--benchmark_filter={bench}/.*:{index}/", "--benchmark_format=json",
-                 f"--benchmark_min_time={args.seconds}"], env)
-            ours = [b for b in json.loads(out)["benchmarks"]][0]["images_per_second"]
-            out, torch_rss = measure_wait4(
-                [sys.executable, os.path.abspath(__file__), "--torch-worker", preset, mode,
-                 "--threads", str(args.threads), "--seconds", str(args.seconds)], env)
-            theirs = json.loads(out)["images_per_second"]
-            rows.append((preset, mode, ours, theirs, ours_rss, torch_rss))
+            ours, ours_rss = time_ours(binary, bench, index, args.threads, args.seconds)
+            theirs = {}
+            for precision in ("f32", "bf16"):
+                for threads in thread_counts:
+                    theirs[(precision, threads)] = time_torch(preset, mode, precision, threads, args.seconds)
+            rows.append((preset, mode, ours, ours_rss, theirs))
             print(f"  measured {preset} {mode}", file=sys.stderr)
-    print(f"\n| preset | mode | dlf images/s | PyTorch images/s | dlf / PyTorch | dlf peak RSS | PyTorch peak RSS |")
-    print(f"|---|---|---:|---:|---:|---:|---:|")
-    for preset, mode, ours, theirs, ours_rss, torch_rss in rows:
-        print(f"| {preset} | {mode} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}x | "
-              f"{ours_rss:,.0f} MB | {torch_rss:,.0f} MB |")
+    cols = " | ".join(f"PyTorch {p} {t}t" for p in ("f32", "bf16") for t in thread_counts)
+    print(f"\n| preset | mode | dlf {args.threads}t | {cols} | dlf / PyTorch f32 {args.threads}t "
+          f"| dlf / PyTorch best | dlf RSS | PyTorch best's RSS |")
+    print("|---|---|" + "---:|" * (2 * len(thread_counts) + 5))
+    for preset, mode, ours, ours_rss, theirs in rows:
+        best_key = max(theirs, key=lambda k: theirs[k][0])
+        best, best_rss = theirs[best_key]
+        cells = " | ".join(f"{theirs[(p, t)][0]:,.0f}" for p in ("f32", "bf16") for t in thread_counts)
+        print(f"| {preset} | {mode} | {ours:,.0f} | {cells} | "
+              f"{ours / theirs[('f32', args.threads)][0]:.2f}x | "
+              f"{ours / best:.2f}x (vs {best_key[0]} {best_key[1]}t) | {ours_rss:,.0f} MB | {best_rss:,.0f} MB |")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ const char* DTypeTag(DType t) {
       return "F32";
     case DType::kI32:
       return "I32";
+    case DType::kI64:
+      return "I64";
     case DType::kU8:
       return "U8";
   }
@@ -35,7 +37,8 @@ absl::StatusOr<DType> ParseDType(const std::string& tag) {
   if (tag == "F32") return DType::kF32;
   if (tag == "I32") return DType::kI32;
   if (tag == "U8") return DType::kU8;
-  return absl::InvalidArgumentError("unsupported dtype '" + tag + "' (expected F32, I32 or U8)");
+  if (tag == "I64") return DType::kI64;
+  return absl::InvalidArgumentError("unsupported dtype '" + tag + "' (expected F32, I32, I64 or U8)");
 }
 
 absl::Status WriteAll(const std::string& path, const std::string& header,

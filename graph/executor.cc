@@ -231,6 +231,15 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
       out_infos.push_back(graph_.info(out));
       ctx.outputs.push_back(slots_[out.id]);
     }
+    for (int i : def->state_inputs) {
+      const Value in = node.inputs[i];
+      if (graph_.producer(in).kind != NodeKind::kBuffer) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Executor: node '", node.name, "' (", node.op, ") updates its input ", i, " ('",
+            graph_.ValueName(in), "'), which must be a Buffer"));
+      }
+      ctx.state.push_back(slots_[in.id]);
+    }
     ctx.training = options_.training;
     ctx.stream = &stream_;
     KernelContext kctx{node, in_infos, out_infos, engine_, options_.training};

@@ -132,6 +132,35 @@ Value Graph::Parameter(const std::string& name, Shape shape, Initializer init) {
   return v;
 }
 
+Value Graph::Buffer(const std::string& name, DType dtype, Shape shape, float initial_value) {
+  if (absl::Status s = CheckName(name); !s.ok()) {
+    RecordError(s);
+    return {};
+  }
+  Node& node = NewNode(NodeKind::kBuffer, "Buffer", name);
+  Value v = NewOutput(node, {dtype, shape});
+  auto tensor = std::make_unique<Tensor>(dtype, shape);
+  if (dtype == DType::kF32) tensor->Fill(initial_value);
+  source_values_[v.id] = std::move(tensor);
+  buffers_.push_back(v);
+  return v;
+}
+
+std::vector<Value> Graph::persistent_values() const {
+  std::vector<Value> all = parameters_;
+  all.insert(all.end(), buffers_.begin(), buffers_.end());
+  return all;
+}
+
+absl::StatusOr<Value> Graph::FindPersistent(const std::string& name) const {
+  auto it = node_by_name_.find(name);
+  if (it != node_by_name_.end() && (nodes_[it->second].kind == NodeKind::kParameter ||
+                                    nodes_[it->second].kind == NodeKind::kBuffer)) {
+    return nodes_[it->second].outputs[0];
+  }
+  return absl::NotFoundError(absl::StrCat("no parameter or buffer named '", name, "'"));
+}
+
 Value Graph::Constant(Tensor value, const std::string& name) {
   const std::string node_name = name.empty() ? UniqueName("const") : name;
   if (absl::Status s = CheckName(node_name); !s.ok()) {

@@ -28,7 +28,7 @@ struct ValueInfo {
   Shape shape;
 };
 
-enum class NodeKind { kInput, kParameter, kConstant, kOp };
+enum class NodeKind { kInput, kParameter, kBuffer, kConstant, kOp };
 
 struct Node {
   int id = 0;
@@ -71,6 +71,10 @@ class Graph {
 
   Value Input(const std::string& name, DType dtype, Shape shape);
   Value Parameter(const std::string& name, Shape shape, Initializer init);
+  // Persistent state that is not trained (BatchNorm's running statistics): owned by the graph
+  // like a parameter and saved with it, never given a gradient or handed to an optimizer.
+  // Ops that declare it in OpDef::state_inputs update it in training mode.
+  Value Buffer(const std::string& name, DType dtype, Shape shape, float initial_value = 0.0f);
   Value Constant(Tensor value, const std::string& name = "");
 
   absl::StatusOr<std::vector<Value>> AddOp(const std::string& op, std::vector<Value> inputs,
@@ -96,10 +100,16 @@ class Graph {
   bool Contains(Value v) const { return v.id >= 0 && v.id < num_values(); }
 
   // Parameters: persistent tensors owned by the graph, updated in place by optimizers.
+  // parameter_value() also returns a buffer's tensor.
   const std::vector<Value>& parameters() const { return parameters_; }
+  const std::vector<Value>& buffers() const { return buffers_; }
+  // Parameters and buffers: the state a checkpoint holds.
+  std::vector<Value> persistent_values() const;
   Tensor& parameter_value(Value v) { return *source_values_.at(v.id); }
   const Tensor& parameter_value(Value v) const { return *source_values_.at(v.id); }
   absl::StatusOr<Value> FindParameter(const std::string& name) const;
+  // A parameter or buffer by name.
+  absl::StatusOr<Value> FindPersistent(const std::string& name) const;
   const std::string& name(Value v) const { return producer(v).name; }
   // The stored tensor of a Parameter or Constant value.
   const Tensor* source_value(Value v) const;
@@ -122,6 +132,7 @@ class Graph {
   std::vector<Node> nodes_;
   std::vector<ValueData> values_;
   std::vector<Value> parameters_;
+  std::vector<Value> buffers_;
   absl::flat_hash_map<std::string, int> node_by_name_;
   absl::flat_hash_map<int, std::unique_ptr<Tensor>> source_values_;  // by value id
   int64_t parameter_bytes_ = 0;

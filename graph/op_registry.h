@@ -31,6 +31,8 @@ struct RunContext {
   uint64_t step = 0;  // the executor's run counter: seeds per-step randomness (dropout)
   dnnl::stream* stream = nullptr;
   void* scratch = nullptr;  // scratch_bytes() of memory, shared by all kernels of the plan
+  // The inputs named in OpDef::state_inputs, writable (graph buffers the kernel updates).
+  std::vector<Tensor*> state;
 };
 
 // A compiled kernel: created once by the executor (that is where oneDNN primitives are built),
@@ -71,6 +73,9 @@ struct OpDef {
   ShapeFn shape;
   KernelFactory kernel;
   GradFn gradient;  // empty: the op has no gradient rule (an error on a path autodiff needs)
+  // Inputs the kernel updates in place in training mode (e.g. running statistics). Each must
+  // be a graph Buffer; the executor hands them over writable in RunContext::state.
+  std::vector<int> state_inputs = {};
 };
 
 class OpRegistry {

@@ -15,6 +15,8 @@ size_t DTypeSize(DType dtype) {
       return 4;
     case DType::kU8:
       return 1;
+    case DType::kI64:
+      return 8;
   }
   return 0;
 }
@@ -27,6 +29,8 @@ const char* DTypeName(DType dtype) {
       return "i32";
     case DType::kU8:
       return "u8";
+    case DType::kI64:
+      return "i64";
   }
   return "?";
 }

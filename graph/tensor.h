@@ -11,7 +11,7 @@
 
 namespace dlf {
 
-enum class DType { kF32, kI32, kU8 };
+enum class DType { kF32, kI32, kU8, kI64 };
 
 size_t DTypeSize(DType dtype);
 const char* DTypeName(DType dtype);
@@ -55,6 +55,8 @@ class Tensor {
   const float* f32() const { return static_cast<const float*>(data_); }
   int32_t* i32() { return static_cast<int32_t*>(data_); }
   const int32_t* i32() const { return static_cast<const int32_t*>(data_); }
+  int64_t* i64() { return static_cast<int64_t*>(data_); }
+  const int64_t* i64() const { return static_cast<const int64_t*>(data_); }
   uint8_t* u8() { return static_cast<uint8_t*>(data_); }
   const uint8_t* u8() const { return static_cast<const uint8_t*>(data_); }
 

@@ -1,4 +1,4 @@
-// Same-shape element-wise ops and activations, with OpenMP loops.
+// Same-shape element-wise ops: AddN (autodiff's sum), Scale, ReLU, sigmoid, tanh, StopGradient.
 #include <cmath>
 #include <cstring>
 
@@ -71,18 +71,6 @@ GradFn ActivationGrad(const char* grad_op) {
 }
 
 void RegisterElementwise() {
-  RegisterOpOrDie({"Add", 2, SameShapeF32, Binary([](float a, float b) { return a + b; }),
-                   [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
-                     return std::vector<Value>{c.output_grads[0], c.output_grads[0]};
-                   }});
-  RegisterOpOrDie({"Mul", 2, SameShapeF32, Binary([](float a, float b) { return a * b; }),
-                   [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
-                     const Value dy = c.output_grads[0];
-                     std::vector<Value> grads(2);
-                     if (c.wants[0]) grads[0] = Mul(c.graph, dy, c.node.inputs[1]);
-                     if (c.wants[1]) grads[1] = Mul(c.graph, dy, c.node.inputs[0]);
-                     return grads;
-                   }});
   RegisterOpOrDie({kAddNOp, -1, SameShapeF32,
                    [](const KernelContext&) -> absl::StatusOr<std::unique_ptr<Kernel>> {
                      return std::make_unique<FunctionKernel>(AddNKernel);
@@ -134,8 +122,6 @@ void RegisterElementwise() {
 
 }  // namespace
 
-Value Add(Graph& g, Value a, Value b) { return g.Op1("Add", {a, b}); }
-Value Mul(Graph& g, Value a, Value b) { return g.Op1("Mul", {a, b}); }
 Value AddN(Graph& g, std::vector<Value> values) { return g.Op1(kAddNOp, std::move(values)); }
 Value Scale(Graph& g, Value x, double factor) { return g.Op1("Scale", {x}, {{"factor", factor}}); }
 Value Relu(Graph& g, Value x) { return g.Op1("Relu", {x}); }

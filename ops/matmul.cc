@@ -1,4 +1,4 @@
-// MatMul (oneDNN SGEMM) and Linear (oneDNN inner product: forward, backward data, backward
+// MatMul (oneDNN SGEMM), batched MatMul (oneDNN matmul) and Linear (oneDNN inner product: forward, backward data, backward
 // weights + bias).
 #include "ops/op_util.h"
 #include "ops/ops.h"
@@ -59,6 +59,58 @@ absl::StatusOr<std::vector<Value>> MatMulGrad(GradContext& c) {
   }
   if (c.wants[1]) {
     grads[1] = tb ? MatMul(g, dc, a, true, ta) : MatMul(g, a, dc, !ta, false);
+  }
+  return grads;
+}
+
+// ---- BatchMatMul: a [b, m, k] x b [b, k, n] -> [b, m, n] (after optional transposes of the
+// last two axes), one oneDNN matmul over the batch ----
+
+absl::StatusOr<std::vector<ValueInfo>> BatchMatMulShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(ExpectF32(ctx.inputs[0], "a"));
+  DLF_RETURN_IF_ERROR(ExpectF32(ctx.inputs[1], "b"));
+  DLF_RETURN_IF_ERROR(ExpectRank(ctx.inputs[0], 3, "a [batch, m, k]"));
+  DLF_RETURN_IF_ERROR(ExpectRank(ctx.inputs[1], 3, "b [batch, k, n]"));
+  const Shape &a = ctx.inputs[0].shape, &b = ctx.inputs[1].shape;
+  DLF_RETURN_IF_ERROR(Expect(a[0] == b[0], absl::StrCat("batch sizes differ: ", a[0], " vs ", b[0])));
+  DLF_ASSIGN_OR_RETURN(MatMulDims d, GetMatMulDims(ctx.attrs, {a[1], a[2]}, {b[1], b[2]}));
+  return std::vector<ValueInfo>{{DType::kF32, {a[0], d.m, d.n}}};
+}
+
+// [batch, rows, cols] as stored; `transposed` reads it as [batch, cols, rows].
+dnnl::memory::desc BatchDesc(const Shape& stored, bool transposed) {
+  if (!transposed) return PlainDesc(stored);
+  return dnnl::memory::desc({stored[0], stored[2], stored[1]}, dnnl::memory::data_type::f32,
+                            dnnl::memory::format_tag::acb);
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> BatchMatMulKernel(const KernelContext& k) {
+  const bool ta = k.node.attrs.GetOr<bool>("transpose_a", false);
+  const bool tb = k.node.attrs.GetOr<bool>("transpose_b", false);
+  const dnnl::memory::desc a = BatchDesc(k.inputs[0].shape, ta), b = BatchDesc(k.inputs[1].shape, tb);
+  const dnnl::memory::desc c = PlainDesc(k.outputs[0].shape);
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), k.engine);
+  }, "batched matmul"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::matmul(pd), k.engine);
+  kernel->BindInput(DNNL_ARG_SRC, 0, a);
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, b);
+  kernel->BindOutput(DNNL_ARG_DST, 0, c);
+  return kernel;
+}
+
+// As MatMul's rule, per batch element.
+absl::StatusOr<std::vector<Value>> BatchMatMulGrad(GradContext& c) {
+  const bool ta = c.node.attrs.GetOr<bool>("transpose_a", false);
+  const bool tb = c.node.attrs.GetOr<bool>("transpose_b", false);
+  const Value a = c.node.inputs[0], b = c.node.inputs[1], dc = c.output_grads[0];
+  Graph& g = c.graph;
+  std::vector<Value> grads(2);
+  if (c.wants[0]) {
+    grads[0] = ta ? BatchMatMul(g, b, dc, tb, true) : BatchMatMul(g, dc, b, false, !tb);
+  }
+  if (c.wants[1]) {
+    grads[1] = tb ? BatchMatMul(g, dc, a, true, ta) : BatchMatMul(g, a, dc, !ta, false);
   }
   return grads;
 }
@@ -182,6 +234,7 @@ absl::StatusOr<std::vector<Value>> LinearGrad(GradContext& c) {
 
 void RegisterMatMul() {
   RegisterOpOrDie({"MatMul", 2, MatMulShape, MatMulKernel, MatMulGrad});
+  RegisterOpOrDie({"BatchMatMul", 2, BatchMatMulShape, BatchMatMulKernel, BatchMatMulGrad});
   RegisterOpOrDie({"Linear", -1, LinearShape, LinearKernel, LinearGrad});
   RegisterOpOrDie({"LinearBackwardData", 2, LinearBackwardDataShape, LinearBackwardDataKernel,
                    nullptr});
@@ -192,6 +245,10 @@ void RegisterMatMul() {
 [[maybe_unused]] const bool registered = (RegisterMatMul(), true);
 
 }  // namespace
+
+Value BatchMatMul(Graph& g, Value a, Value b, bool transpose_a, bool transpose_b) {
+  return g.Op1("BatchMatMul", {a, b}, {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}});
+}
 
 Value MatMul(Graph& g, Value a, Value b, bool transpose_a, bool transpose_b) {
   return g.Op1("MatMul", {a, b}, {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}});

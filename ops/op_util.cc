@@ -15,6 +15,21 @@ absl::Status ExpectRank(const ValueInfo& v, int rank, const char* what) {
                              ShapeString(v.shape)));
 }
 
+absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
+  const size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("shapes ", ShapeString(a), " and ", ShapeString(b),
+                                                     " do not broadcast (axis ", i, ": ", da, " vs ", db, ")"));
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<int64_t>> GetPair(const Attrs& attrs, const std::string& name,
                                              int64_t fallback) {
   if (!attrs.Has(name)) return std::vector<int64_t>{fallback, fallback};

@@ -22,6 +22,10 @@ inline absl::Status Expect(bool ok, const std::string& message) {
 absl::Status ExpectF32(const ValueInfo& v, const char* what);
 absl::Status ExpectRank(const ValueInfo& v, int rank, const char* what);
 
+// NumPy broadcasting of two shapes (aligned on their last axes; a 1 stretches), or an error
+// naming both.
+absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b);
+
 // Reads a 2-vector attribute (e.g. stride = [sh, sw]); a single value means both.
 absl::StatusOr<std::vector<int64_t>> GetPair(const Attrs& attrs, const std::string& name,
                                              int64_t fallback);

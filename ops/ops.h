@@ -6,15 +6,40 @@
 // node, the op and the shapes (see Graph).
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "graph/graph.h"
 
 namespace dlf::ops {
 
-// elementwise.cc: same-shape f32 arithmetic and activations.
+// binary.cc: element-wise with NumPy broadcasting (shapes aligned on their last axes; axes of
+// size 1 stretch); gradients are summed over the broadcast axes.
 Value Add(Graph& g, Value a, Value b);
+Value Sub(Graph& g, Value a, Value b);
 Value Mul(Graph& g, Value a, Value b);
+Value Div(Graph& g, Value a, Value b);
+Value Maximum(Graph& g, Value a, Value b);  // the gradient goes to a on ties
+Value Minimum(Graph& g, Value a, Value b);
+Value BroadcastTo(Graph& g, Value x, std::vector<int64_t> shape);
+
+// unary.cc: element-wise math and activations.
+Value Exp(Graph& g, Value x);
+Value Log(Graph& g, Value x);
+Value Sqrt(Graph& g, Value x);
+Value Neg(Graph& g, Value x);
+Value Abs(Graph& g, Value x);
+Value Square(Graph& g, Value x);
+Value Pow(Graph& g, Value x, double exponent);
+Value Clip(Graph& g, Value x, double lo, double hi);  // as torch.clamp
+Value LeakyRelu(Graph& g, Value x, double negative_slope = 0.01);
+Value Elu(Graph& g, Value x, double alpha = 1.0);
+Value Gelu(Graph& g, Value x, bool tanh_approximation = false);
+Value Silu(Graph& g, Value x);
+Value Softplus(Graph& g, Value x);  // beta 1, linear above 20 (as PyTorch)
+Value HardSwish(Graph& g, Value x);
+
+// elementwise.cc: same-shape f32 arithmetic and activations.
 Value AddN(Graph& g, std::vector<Value> values);
 Value Scale(Graph& g, Value x, double factor);
 Value Relu(Graph& g, Value x);
@@ -22,13 +47,34 @@ Value Sigmoid(Graph& g, Value x);
 Value Tanh(Graph& g, Value x);
 Value StopGradient(Graph& g, Value x);
 
-// reduce.cc: reductions over all elements to a scalar (shape []).
+// reduce.cc: reductions over all elements to a scalar (shape []) or over `axes` (negative
+// counts from the end); keepdims leaves the reduced axes as 1.
 Value Sum(Graph& g, Value x);
 Value Mean(Graph& g, Value x);
+Value ReduceSum(Graph& g, Value x, std::vector<int64_t> axes, bool keepdims = false);
+Value ReduceMean(Graph& g, Value x, std::vector<int64_t> axes, bool keepdims = false);
+// The gradient is shared equally by the elements equal to the maximum.
+Value ReduceMax(Graph& g, Value x, std::vector<int64_t> axes, bool keepdims = false);
+// Sums x over the axes along which `shape` was broadcast to x's shape (the gradient of a
+// broadcast); x itself when the shapes are equal.
+Value SumToShape(Graph& g, Value x, Shape shape);
+// [n, c, h, w] -> [n, c]: the mean of each channel's map.
+Value GlobalAvgPool2D(Graph& g, Value x);
+
+// rearrange.cc
+Value Transpose(Graph& g, Value x, std::vector<int64_t> perm);  // y.shape[i] = x.shape[perm[i]]
+Value Slice(Graph& g, Value x, std::vector<int64_t> begin, std::vector<int64_t> size);
+// Constant padding: `before` and `after` elements per axis.
+Value Pad(Graph& g, Value x, std::vector<int64_t> before, std::vector<int64_t> after,
+          double value = 0.0);
+Value Concat(Graph& g, std::vector<Value> values, int64_t axis);
+std::vector<Value> Split(Graph& g, Value x, int64_t axis, std::vector<int64_t> sizes);
 
 // matmul.cc
 // a [m, k] x b [k, n] (after optional transposes) -> [m, n].
 Value MatMul(Graph& g, Value a, Value b, bool transpose_a = false, bool transpose_b = false);
+// a [b, m, k] x b [b, k, n] (after optional transposes of the last two axes) -> [b, m, n].
+Value BatchMatMul(Graph& g, Value a, Value b, bool transpose_a = false, bool transpose_b = false);
 // x [n, in], weight [out, in] (PyTorch layout), optional bias [out] -> x * weight^T + bias.
 Value Linear(Graph& g, Value x, Value weight, Value bias = Value{});
 
@@ -51,6 +97,17 @@ struct Pool2DOptions {
 Value MaxPool2D(Graph& g, Value x, Pool2DOptions options);
 Value AvgPool2D(Graph& g, Value x, Pool2DOptions options);
 
+// batchnorm.cc: BatchNorm2d over the channels of x [n, c, h, w], as torch.nn.BatchNorm2d.
+// Adds parameters "<name>.weight" (1) and "<name>.bias" (0) and buffers
+// "<name>.running_mean" (0), "<name>.running_var" (1) and "<name>.num_batches_tracked" (i64):
+// an executor in training mode normalizes with the batch's statistics and updates the
+// running ones; in inference mode it uses the running ones.
+struct BatchNormOptions {
+  double eps = 1e-5;
+  double momentum = 0.1;
+};
+Value BatchNorm2d(Graph& g, Value x, const std::string& name, BatchNormOptions options = {});
+
 // lrn.cc: across-channel LRN as in AlexNet (2012): b = a / (k + alpha/n * sum a^2)^beta.
 struct LrnOptions {
   int64_t size = 5;
@@ -70,6 +127,7 @@ Value Flatten(Graph& g, Value x);                              // [n, ...] -> [n
 
 // softmax.cc: over the last axis of [n, classes].
 Value Softmax(Graph& g, Value logits);
+Value LogSoftmax(Graph& g, Value logits);
 // Mean over the batch of -log softmax(logits)[label]; labels i32 [n] in [0, classes). With
 // label_smoothing e in [0, 1) the target is (1 - e) * onehot + e / classes, as PyTorch's.
 Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels, double label_smoothing = 0.0);

@@ -1,4 +1,5 @@
-// Softmax, softmax cross-entropy over integer labels, argmax and the count of correct rows.
+// Softmax, log-softmax, softmax cross-entropy over integer labels, argmax and the count of
+// correct rows.
 #include <cmath>
 
 #include "ops/op_util.h"
@@ -57,6 +58,42 @@ absl::StatusOr<std::unique_ptr<Kernel>> SoftmaxGradKernel(const KernelContext& k
       double dot = 0.0;
       for (int64_t j = 0; j < c; ++j) dot += dy[j] * y[j];
       for (int64_t j = 0; j < c; ++j) dx[j] = y[j] * (dy[j] - static_cast<float>(dot));
+    }
+    return absl::OkStatus();
+  });
+}
+
+// ---- LogSoftmax(x) -> y = x - logsumexp(x); LogSoftmaxGrad(y, dy) -> dy - exp(y) sum(dy) ----
+
+absl::StatusOr<std::unique_ptr<Kernel>> LogSoftmaxKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const float* x = In(ctx, 0) + i * c;
+      float* y = Out(ctx) + i * c;
+      float m = x[0];
+      for (int64_t j = 1; j < c; ++j) m = std::max(m, x[j]);
+      double s = 0.0;
+      for (int64_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(x[j] - m));
+      const float lse = m + static_cast<float>(std::log(s));
+      for (int64_t j = 0; j < c; ++j) y[j] = x[j] - lse;
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> LogSoftmaxGradKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const float* y = In(ctx, 0) + i * c;
+      const float* dy = In(ctx, 1) + i * c;
+      float* dx = Out(ctx) + i * c;
+      double sum = 0.0;
+      for (int64_t j = 0; j < c; ++j) sum += dy[j];
+      for (int64_t j = 0; j < c; ++j) dx[j] = dy[j] - std::exp(y[j]) * static_cast<float>(sum);
     }
     return absl::OkStatus();
   });
@@ -196,6 +233,12 @@ void RegisterSoftmax() {
                          "SoftmaxGrad", {c.node.outputs[0], c.output_grads[0]})};
                    }});
   RegisterOpOrDie({"SoftmaxGrad", 2, SoftmaxShape, SoftmaxGradKernel, nullptr});
+  RegisterOpOrDie({"LogSoftmax", 1, SoftmaxShape, LogSoftmaxKernel,
+                   [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+                     return std::vector<Value>{c.graph.Op1(
+                         "LogSoftmaxGrad", {c.node.outputs[0], c.output_grads[0]})};
+                   }});
+  RegisterOpOrDie({"LogSoftmaxGrad", 2, SoftmaxShape, LogSoftmaxGradKernel, nullptr});
   RegisterOpOrDie({"SoftmaxCrossEntropy", 2, XentShape, XentKernel, XentGrad});
   RegisterOpOrDie({"SoftmaxCrossEntropyGrad", 3, XentGradShape, XentGradKernel, nullptr});
   // Not differentiable: no gradient rule, so autodiff reports them if they lie on a needed path.
@@ -208,6 +251,7 @@ void RegisterSoftmax() {
 }  // namespace
 
 Value Softmax(Graph& g, Value logits) { return g.Op1("Softmax", {logits}); }
+Value LogSoftmax(Graph& g, Value logits) { return g.Op1("LogSoftmax", {logits}); }
 Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels, double label_smoothing) {
   Attrs attrs;
   if (label_smoothing != 0.0) attrs.Set("label_smoothing", label_smoothing);

@@ -42,8 +42,8 @@ TEST(GraphTest, ShapeErrorNamesNodeOpAndShapes) {
   auto bad = g.AddOp("Add", {a, b}, {}, "sum");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(std::string(bad.status().message()),
-            "node 'sum' (Add) with inputs 'a' f32[2, 3], 'b' f32[3, 2]: inputs must have the "
-            "same shape, found [2, 3] and [3, 2]");
+            "node 'sum' (Add) with inputs 'a' f32[2, 3], 'b' f32[3, 2]: shapes [2, 3] and [3, 2] "
+            "do not broadcast (axis 0: 2 vs 3)");
 }
 
 TEST(GraphTest, FirstErrorIsRecordedAndLaterOpsPropagateIt) {

@@ -74,7 +74,8 @@ void ExpectGradientsMatch(const BuildFn& build, const std::vector<const Tensor*>
   for (Value g : *grads) ASSERT_TRUE(g.valid());
   auto analytic = Executor::Compile(h.graph, *grads);
   ASSERT_TRUE(analytic.ok()) << analytic.status();
-  ASSERT_TRUE((*analytic)->Run(h.feeds).ok());
+  const absl::Status run = (*analytic)->Run(h.feeds);
+  ASSERT_TRUE(run.ok()) << run;
   auto forward = Executor::Compile(h.graph, {h.loss});
   ASSERT_TRUE(forward.ok()) << forward.status();
 

@@ -1,0 +1,190 @@
+// BatchNorm2d with oneDNN's batch_normalization: forward in training mode (batch statistics,
+// running statistics updated), forward in inference mode (running statistics), backward with
+// scale and shift. As PyTorch: y = (x - mean) / sqrt(var + eps) * weight + bias over each
+// channel of [n, c, h, w]; running = (1 - momentum) * running + momentum * batch, with the
+// unbiased batch variance; num_batches_tracked counts the training steps.
+#include <algorithm>
+#include <cstring>
+
+#include "ops/op_util.h"
+#include "ops/ops.h"
+
+namespace dlf::ops {
+namespace {
+
+using flags = dnnl::normalization_flags;
+
+struct BnAttrs {
+  double eps, momentum;
+};
+
+absl::StatusOr<BnAttrs> GetBnAttrs(const Attrs& attrs) {
+  BnAttrs a{attrs.GetOr<double>("eps", 1e-5), attrs.GetOr<double>("momentum", 0.1)};
+  DLF_RETURN_IF_ERROR(Expect(a.eps > 0, absl::StrCat("eps must be > 0, found ", a.eps)));
+  DLF_RETURN_IF_ERROR(Expect(a.momentum >= 0 && a.momentum <= 1,
+                             absl::StrCat("momentum must be in [0, 1], found ", a.momentum)));
+  return a;
+}
+
+// BatchNorm(x, weight, bias, running_mean, running_var, num_batches_tracked)
+//   -> (y, mean, var): the statistics used (the batch's in training, the running ones else).
+absl::StatusOr<std::vector<ValueInfo>> BatchNormShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(ExpectF32(ctx.inputs[0], "x"));
+  DLF_RETURN_IF_ERROR(ExpectRank(ctx.inputs[0], 4, "x [n, c, h, w]"));
+  const int64_t c = ctx.inputs[0].shape[1];
+  const char* names[] = {"weight", "bias", "running_mean", "running_var"};
+  for (int i = 1; i <= 4; ++i) {
+    DLF_RETURN_IF_ERROR(ExpectF32(ctx.inputs[i], names[i - 1]));
+    DLF_RETURN_IF_ERROR(Expect(ctx.inputs[i].shape == Shape{c},
+                               absl::StrCat(names[i - 1], " must be [", c, "], found ",
+                                            ShapeString(ctx.inputs[i].shape))));
+  }
+  DLF_RETURN_IF_ERROR(Expect(ctx.inputs[5].dtype == DType::kI64 && ctx.inputs[5].shape.empty(),
+                             "num_batches_tracked must be an i64 scalar"));
+  DLF_RETURN_IF_ERROR(GetBnAttrs(ctx.attrs).status());
+  const ValueInfo stat{DType::kF32, {c}};
+  return std::vector<ValueInfo>{ctx.inputs[0], stat, stat};
+}
+
+dnnl::batch_normalization_forward::primitive_desc ForwardPd(const dnnl::engine& e,
+                                                            const Shape& x, double eps,
+                                                            bool training) {
+  const flags f = training ? flags::use_scale | flags::use_shift
+                           : flags::use_scale | flags::use_shift | flags::use_global_stats;
+  using fwd = dnnl::batch_normalization_forward;
+  return fwd::primitive_desc(
+      fwd::desc(training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+                PlainDesc(x), static_cast<float>(eps), f),
+      e);
+}
+
+// Runs the primitive, then (training) updates the running statistics in the graph's buffers,
+// or (inference) reports the running statistics it used as outputs 1 and 2.
+class BatchNormKernel : public Kernel {
+ public:
+  BatchNormKernel(std::unique_ptr<DnnlKernel> primitive, BnAttrs attrs, int64_t per_channel)
+      : primitive_(std::move(primitive)), attrs_(attrs), per_channel_(per_channel) {}
+
+  absl::Status Run(RunContext& ctx) override {
+    DLF_RETURN_IF_ERROR(primitive_->Run(ctx));
+    ctx.stream->wait();
+    const int64_t c = ctx.outputs[1]->num_elements();
+    if (!ctx.training) {
+      std::memcpy(Out(ctx, 1), In(ctx, 3), c * sizeof(float));
+      std::memcpy(Out(ctx, 2), In(ctx, 4), c * sizeof(float));
+      return absl::OkStatus();
+    }
+    const float m = static_cast<float>(attrs_.momentum);
+    const double unbias = per_channel_ > 1 ? static_cast<double>(per_channel_) / (per_channel_ - 1) : 1.0;
+    float* running_mean = ctx.state[0]->f32();
+    float* running_var = ctx.state[1]->f32();
+    for (int64_t i = 0; i < c; ++i) {
+      running_mean[i] = (1 - m) * running_mean[i] + m * Out(ctx, 1)[i];
+      running_var[i] = (1 - m) * running_var[i] + m * static_cast<float>(Out(ctx, 2)[i] * unbias);
+    }
+    ctx.state[2]->i64()[0] += 1;
+    return absl::OkStatus();
+  }
+
+ private:
+  std::unique_ptr<DnnlKernel> primitive_;
+  BnAttrs attrs_;
+  int64_t per_channel_;  // elements per channel in a batch: n * h * w
+};
+
+absl::StatusOr<std::unique_ptr<Kernel>> BatchNormKernelFactory(const KernelContext& k) {
+  DLF_ASSIGN_OR_RETURN(const BnAttrs attrs, GetBnAttrs(k.node.attrs));
+  const Shape& x = k.inputs[0].shape;
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(k.engine, x, attrs.eps, k.training); },
+                                        "batch normalization forward"));
+  auto primitive = std::make_unique<DnnlKernel>(dnnl::batch_normalization_forward(pd), k.engine);
+  const dnnl::memory::desc data = PlainDesc(x), channel = PlainDesc({x[1]});
+  primitive->BindInput(DNNL_ARG_SRC, 0, data);
+  primitive->BindInput(DNNL_ARG_SCALE, 1, channel);
+  primitive->BindInput(DNNL_ARG_SHIFT, 2, channel);
+  primitive->BindOutput(DNNL_ARG_DST, 0, data);
+  if (k.training) {
+    primitive->BindOutput(DNNL_ARG_MEAN, 1, channel);
+    primitive->BindOutput(DNNL_ARG_VARIANCE, 2, channel);
+  } else {
+    primitive->BindInput(DNNL_ARG_MEAN, 3, channel);
+    primitive->BindInput(DNNL_ARG_VARIANCE, 4, channel);
+  }
+  return std::make_unique<BatchNormKernel>(std::move(primitive), attrs, x[0] * x[2] * x[3]);
+}
+
+// BatchNormGrad(dy, x, weight, mean, var, bias) -> (dx, dweight, dbias), training-mode
+// statistics. oneDNN 2.6's backward with use_shift reads the shift too, though it does not
+// change the result.
+absl::StatusOr<std::vector<ValueInfo>> BatchNormGradShape(const ShapeContext& ctx) {
+  return std::vector<ValueInfo>{ctx.inputs[1], ctx.inputs[2], ctx.inputs[2]};
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> BatchNormGradKernel(const KernelContext& k) {
+  DLF_ASSIGN_OR_RETURN(const BnAttrs attrs, GetBnAttrs(k.node.attrs));
+  const Shape& x = k.inputs[1].shape;
+  const dnnl::memory::desc data = PlainDesc(x), channel = PlainDesc({x[1]});
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    auto hint = ForwardPd(k.engine, x, attrs.eps, true);
+    using bwd = dnnl::batch_normalization_backward;
+    return bwd::primitive_desc(bwd::desc(dnnl::prop_kind::backward, data, data,
+                                         static_cast<float>(attrs.eps),
+                                         flags::use_scale | flags::use_shift),
+                               k.engine, hint);
+  }, "batch normalization backward"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::batch_normalization_backward(pd), k.engine);
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, data);
+  kernel->BindInput(DNNL_ARG_SRC, 1, data);
+  kernel->BindInput(DNNL_ARG_SCALE, 2, channel);
+  kernel->BindInput(DNNL_ARG_MEAN, 3, channel);
+  kernel->BindInput(DNNL_ARG_VARIANCE, 4, channel);
+  kernel->BindInput(DNNL_ARG_SHIFT, 5, channel);
+  kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, data);
+  kernel->BindOutput(DNNL_ARG_DIFF_SCALE, 1, channel);
+  kernel->BindOutput(DNNL_ARG_DIFF_SHIFT, 2, channel);
+  return kernel;
+}
+
+absl::StatusOr<std::vector<Value>> BatchNormGrad(GradContext& c) {
+  const Node& n = c.node;
+  std::vector<Value> grads(n.inputs.size());
+  if (!c.output_grads[0].valid()) return grads;
+  const std::vector<Value> g = c.graph.Op(
+      "BatchNormGrad",
+      {c.output_grads[0], n.inputs[0], n.inputs[1], n.outputs[1], n.outputs[2], n.inputs[2]},
+      n.attrs);
+  if (g.size() != 3) return grads;  // the error is recorded in the graph
+  for (int i = 0; i < 3; ++i) {
+    if (c.wants[i]) grads[i] = g[i];
+  }
+  return grads;
+}
+
+void RegisterBatchNorm() {
+  RegisterOpOrDie({"BatchNorm", 6, BatchNormShape, BatchNormKernelFactory, BatchNormGrad,
+                   /*state_inputs=*/{3, 4, 5}});
+  RegisterOpOrDie({"BatchNormGrad", 6, BatchNormGradShape, BatchNormGradKernel, nullptr});
+}
+
+[[maybe_unused]] const bool registered = (RegisterBatchNorm(), true);
+
+}  // namespace
+
+Value BatchNorm2d(Graph& g, Value x, const std::string& name, BatchNormOptions options) {
+  if (!g.Contains(x)) return Value{};
+  if (g.shape(x).size() != 4) {
+    g.RecordError(absl::InvalidArgumentError(absl::StrCat(
+        "BatchNorm2d '", name, "': x must be [n, c, h, w], found ", ShapeString(g.shape(x)))));
+    return Value{};
+  }
+  const int64_t c = g.shape(x)[1];
+  Value weight = g.Parameter(name + ".weight", {c}, Initializer::Constant(1.0f));
+  Value bias = g.Parameter(name + ".bias", {c}, Initializer::Zeros());
+  Value mean = g.Buffer(name + ".running_mean", DType::kF32, {c}, 0.0f);
+  Value var = g.Buffer(name + ".running_var", DType::kF32, {c}, 1.0f);
+  Value count = g.Buffer(name + ".num_batches_tracked", DType::kI64, {});
+  return g.Op("BatchNorm", {x, weight, bias, mean, var, count},
+              {{"eps", options.eps}, {"momentum", options.momentum}})[0];
+}
+
+}  // namespace dlf::ops

@@ -1,0 +1,152 @@
+// Element-wise math and activations: Exp, Log, Sqrt, Neg, Abs, Square, Pow, Clip, LeakyReLU,
+// ELU, GELU (erf and tanh forms), SiLU, Softplus, HardSwish.
+//
+// Each op is a pair of scalar functions, y = f(x) and dy/dx = df(x), with up to two scalar
+// attributes (p, q); its gradient is "<op>Grad"(dy, x) = dy * df(x). Our own loops, not oneDNN
+// eltwise: each op is one pass over memory that GCC vectorizes, and needs no primitive per shape.
+#include <cmath>
+
+#include "ops/op_util.h"
+#include "ops/ops.h"
+
+namespace dlf::ops {
+namespace {
+
+constexpr float kSqrt1_2 = 0.70710678118654752f;     // 1/sqrt(2)
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;  // 1/sqrt(2 pi)
+constexpr float kSqrt2OverPi = 0.79788456080286536f;
+
+inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+struct Params {
+  float p = 0, q = 0;
+};
+
+absl::StatusOr<Params> GetParams(const Attrs& attrs) {
+  return Params{static_cast<float>(attrs.GetOr<double>("p", 0.0)),
+                static_cast<float>(attrs.GetOr<double>("q", 0.0))};
+}
+
+absl::StatusOr<std::vector<ValueInfo>> F32Like(const ShapeContext& ctx) {
+  for (const ValueInfo& v : ctx.inputs) DLF_RETURN_IF_ERROR(ExpectF32(v, "the input"));
+  return std::vector<ValueInfo>{ctx.inputs.back()};
+}
+
+// F and DF are stateless lambdas float(float x, Params), inlined into the loops.
+template <typename F, typename DF>
+void RegisterUnary(const std::string& name, F f, DF df) {
+  KernelFactory forward = [f](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+    DLF_ASSIGN_OR_RETURN(const Params prm, GetParams(k.node.attrs));
+    return std::make_unique<FunctionKernel>([f, prm](RunContext& ctx) {
+      const float* x = In(ctx, 0);
+      float* y = Out(ctx);
+      const int64_t n = Size(ctx);
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < n; ++i) y[i] = f(x[i], prm);
+      return absl::OkStatus();
+    });
+  };
+  KernelFactory backward = [df](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+    DLF_ASSIGN_OR_RETURN(const Params prm, GetParams(k.node.attrs));
+    return std::make_unique<FunctionKernel>([df, prm](RunContext& ctx) {
+      const float* dy = In(ctx, 0);
+      const float* x = In(ctx, 1);
+      float* dx = Out(ctx);
+      const int64_t n = Size(ctx);
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * df(x[i], prm);
+      return absl::OkStatus();
+    });
+  };
+  const std::string grad_name = name + "Grad";
+  GradFn grad = [grad_name](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+    return std::vector<Value>{
+        c.graph.Op1(grad_name, {c.output_grads[0], c.node.inputs[0]}, c.node.attrs)};
+  };
+  RegisterOpOrDie({name, 1, F32Like, forward, grad});
+  RegisterOpOrDie({grad_name, 2, F32Like, backward, nullptr});
+}
+
+void RegisterAll() {
+  RegisterUnary("Exp", [](float x, Params) { return std::exp(x); },
+                [](float x, Params) { return std::exp(x); });
+  RegisterUnary("Log", [](float x, Params) { return std::log(x); },
+                [](float x, Params) { return 1.0f / x; });
+  RegisterUnary("Sqrt", [](float x, Params) { return std::sqrt(x); },
+                [](float x, Params) { return 0.5f / std::sqrt(x); });
+  RegisterUnary("Neg", [](float x, Params) { return -x; }, [](float, Params) { return -1.0f; });
+  RegisterUnary("Abs", [](float x, Params) { return std::fabs(x); },
+                [](float x, Params) { return x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f; });
+  RegisterUnary("Square", [](float x, Params) { return x * x; },
+                [](float x, Params) { return 2.0f * x; });
+  RegisterUnary("Pow", [](float x, Params a) { return std::pow(x, a.p); },
+                [](float x, Params a) { return a.p * std::pow(x, a.p - 1.0f); });
+  // As torch.clamp: the gradient passes where lo <= x <= hi.
+  RegisterUnary("Clip", [](float x, Params a) { return std::fmin(std::fmax(x, a.p), a.q); },
+                [](float x, Params a) { return x >= a.p && x <= a.q ? 1.0f : 0.0f; });
+  RegisterUnary("LeakyRelu", [](float x, Params a) { return x > 0 ? x : a.p * x; },
+                [](float x, Params a) { return x > 0 ? 1.0f : a.p; });
+  RegisterUnary("Elu", [](float x, Params a) { return x > 0 ? x : a.p * (std::exp(x) - 1.0f); },
+                [](float x, Params a) { return x > 0 ? 1.0f : a.p * std::exp(x); });
+  RegisterUnary("Gelu", [](float x, Params) { return 0.5f * x * (1.0f + std::erf(x * kSqrt1_2)); },
+                [](float x, Params) {
+                  return 0.5f * (1.0f + std::erf(x * kSqrt1_2)) +
+                         x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
+                });
+  RegisterUnary("GeluTanh",
+                [](float x, Params) {
+                  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+                },
+                [](float x, Params) {
+                  const float t = std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x));
+                  return 0.5f * (1.0f + t) +
+                         0.5f * x * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3 * 0.044715f * x * x);
+                });
+  RegisterUnary("Silu", [](float x, Params) { return x * Sigmoid(x); },
+                [](float x, Params) { const float s = Sigmoid(x); return s * (1.0f + x * (1.0f - s)); });
+  // As torch.nn.Softplus (beta 1, threshold 20): linear above 20, where log1p(exp(x)) == x.
+  RegisterUnary("Softplus", [](float x, Params) { return x > 20.0f ? x : std::log1p(std::exp(x)); },
+                [](float x, Params) { return Sigmoid(x); });
+  RegisterUnary("HardSwish",
+                [](float x, Params) { return x * std::fmin(std::fmax(x + 3.0f, 0.0f), 6.0f) / 6.0f; },
+                [](float x, Params) { return x < -3.0f ? 0.0f : x > 3.0f ? 1.0f : (2.0f * x + 3.0f) / 6.0f; });
+}
+
+[[maybe_unused]] const bool registered = (RegisterAll(), true);
+
+Value Apply(Graph& g, const char* op, Value x, double p = 0, double q = 0) {
+  Attrs attrs;
+  if (p != 0) attrs.Set("p", p);
+  if (q != 0) attrs.Set("q", q);
+  return g.Op1(op, {x}, std::move(attrs));
+}
+
+}  // namespace
+
+Value Exp(Graph& g, Value x) { return Apply(g, "Exp", x); }
+Value Log(Graph& g, Value x) { return Apply(g, "Log", x); }
+Value Sqrt(Graph& g, Value x) { return Apply(g, "Sqrt", x); }
+Value Neg(Graph& g, Value x) { return Apply(g, "Neg", x); }
+Value Abs(Graph& g, Value x) { return Apply(g, "Abs", x); }
+Value Square(Graph& g, Value x) { return Apply(g, "Square", x); }
+Value Pow(Graph& g, Value x, double exponent) { return Apply(g, "Pow", x, exponent); }
+Value Clip(Graph& g, Value x, double lo, double hi) {
+  if (!(lo <= hi)) {
+    g.RecordError(absl::InvalidArgumentError(absl::StrCat("Clip: lo ", lo, " must be <= hi ", hi)));
+    return Value{};
+  }
+  Attrs attrs{{"p", lo}, {"q", hi}};
+  return g.Op1("Clip", {x}, std::move(attrs));
+}
+Value LeakyRelu(Graph& g, Value x, double negative_slope) {
+  return Apply(g, "LeakyRelu", x, negative_slope);
+}
+Value Elu(Graph& g, Value x, double alpha) { return Apply(g, "Elu", x, alpha); }
+Value Gelu(Graph& g, Value x, bool tanh_approximation) {
+  return Apply(g, tanh_approximation ? "GeluTanh" : "Gelu", x);
+}
+Value Silu(Graph& g, Value x) { return Apply(g, "Silu", x); }
+Value Softplus(Graph& g, Value x) { return Apply(g, "Softplus", x); }
+Value HardSwish(Graph& g, Value x) { return Apply(g, "HardSwish", x); }
+
+}  // namespace dlf::ops

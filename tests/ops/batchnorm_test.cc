@@ -1,0 +1,121 @@
+// BatchNorm2d: training-mode forward against a reference loop, running statistics after k
+// steps against a reference, inference with the running statistics, and finite-difference
+// gradients of x, weight and bias in training mode.
+#include <cmath>
+
+#include "gmock/gmock.h"
+#include "graph/executor.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+#include "tests/testing/grad_check.h"
+
+namespace dlf {
+namespace {
+
+using ::dlf::testing::ExpectGradientsMatch;
+using ::dlf::testing::RandomTensor;
+
+constexpr int64_t N = 3, C = 2, H = 4, W = 5;
+
+struct Stats {
+  std::vector<double> mean, var;  // var: biased (divides by the count)
+};
+
+Stats BatchStats(const Tensor& x) {
+  Stats s{std::vector<double>(C, 0), std::vector<double>(C, 0)};
+  const double count = N * H * W;
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < H * W; ++i) s.mean[c] += x.f32()[(n * C + c) * H * W + i];
+    s.mean[c] /= count;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < H * W; ++i) {
+        const double d = x.f32()[(n * C + c) * H * W + i] - s.mean[c];
+        s.var[c] += d * d;
+      }
+    s.var[c] /= count;
+  }
+  return s;
+}
+
+TEST(BatchNormTest, TrainingNormalizesWithBatchStatisticsAndUpdatesRunningOnes) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {N, C, H, W});
+  Value y = ops::BatchNorm2d(g, x, "bn");
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  Tensor& weight = g.parameter_value(*g.FindParameter("bn.weight"));
+  Tensor& bias = g.parameter_value(*g.FindParameter("bn.bias"));
+  weight.f32()[0] = 1.5f, weight.f32()[1] = -0.5f, bias.f32()[0] = 0.25f, bias.f32()[1] = 2.0f;
+  EXPECT_EQ(g.buffers().size(), 3u);
+  EXPECT_EQ(g.parameters().size(), 2u);
+  auto exec = Executor::Compile(g, {y}, {/*training=*/true});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+
+  std::vector<double> running_mean(C, 0.0), running_var(C, 1.0);
+  for (int step = 0; step < 3; ++step) {
+    const Tensor in = RandomTensor({N, C, H, W}, 10 + step, -2.0f, 3.0f);
+    ASSERT_TRUE((*exec)->Run({{x, &in}}).ok());
+    const Stats s = BatchStats(in);
+    const double unbias = (N * H * W) / (N * H * W - 1.0);
+    for (int64_t c = 0; c < C; ++c) {
+      running_mean[c] = 0.9 * running_mean[c] + 0.1 * s.mean[c];
+      running_var[c] = 0.9 * running_var[c] + 0.1 * s.var[c] * unbias;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < H * W; ++i) {
+          const int64_t at = (n * C + c) * H * W + i;
+          const double ref = (in.f32()[at] - s.mean[c]) / std::sqrt(s.var[c] + 1e-5) *
+                                 weight.f32()[c] + bias.f32()[c];
+          ASSERT_NEAR((*exec)->fetch(0).f32()[at], ref, 1e-4) << step << " " << at;
+        }
+    }
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    EXPECT_NEAR(g.parameter_value(*g.FindPersistent("bn.running_mean")).f32()[c], running_mean[c], 1e-5);
+    EXPECT_NEAR(g.parameter_value(*g.FindPersistent("bn.running_var")).f32()[c], running_var[c], 1e-5);
+  }
+  EXPECT_EQ(g.parameter_value(*g.FindPersistent("bn.num_batches_tracked")).i64()[0], 3);
+}
+
+TEST(BatchNormTest, InferenceUsesTheRunningStatisticsAndLeavesThem) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {N, C, H, W});
+  Value y = ops::BatchNorm2d(g, x, "bn");
+  Tensor& mean = g.parameter_value(*g.FindPersistent("bn.running_mean"));
+  Tensor& var = g.parameter_value(*g.FindPersistent("bn.running_var"));
+  mean.f32()[0] = 0.5f, mean.f32()[1] = -1.0f, var.f32()[0] = 4.0f, var.f32()[1] = 0.25f;
+  auto exec = Executor::Compile(g, {y}, {/*training=*/false});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  const Tensor in = RandomTensor({N, C, H, W}, 3);
+  ASSERT_TRUE((*exec)->Run({{x, &in}}).ok());
+  for (int64_t i = 0; i < in.num_elements(); ++i) {
+    const int64_t c = (i / (H * W)) % C;
+    const double ref = (in.f32()[i] - mean.f32()[c]) / std::sqrt(var.f32()[c] + 1e-5);
+    ASSERT_NEAR((*exec)->fetch(0).f32()[i], ref, 1e-5) << i;
+  }
+  EXPECT_EQ(mean.f32()[0], 0.5f);
+  EXPECT_EQ(g.parameter_value(*g.FindPersistent("bn.num_batches_tracked")).i64()[0], 0);
+}
+
+TEST(BatchNormTest, TrainingGradientsMatchFiniteDifferences) {
+  Tensor x = RandomTensor({N, C, H, W}, 4, -2.0f, 2.0f);
+  Tensor weight = Tensor::F32({C}, {1.3f, -0.7f}), bias = Tensor::F32({C}, {0.2f, -0.4f});
+  ExpectGradientsMatch([](Graph& g, const std::vector<Value>& in) {
+    Value mean = g.Buffer("mean", DType::kF32, {C}), var = g.Buffer("var", DType::kF32, {C}, 1.0f);
+    Value count = g.Buffer("count", DType::kI64, {});
+    return g.Op("BatchNorm", {in[0], in[1], in[2], mean, var, count})[0];
+  }, {&x, &weight, &bias}, {.eps = 1e-2, .rtol = 3e-2, .atol = 3e-3});
+}
+
+TEST(BatchNormTest, StatisticsMustBeBuffers) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {N, C, H, W});
+  Value v = g.Input("v", DType::kF32, {C});
+  Value count = g.Buffer("count", DType::kI64, {});
+  Value y = g.Op("BatchNorm", {x, v, v, v, v, count})[0];
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  auto exec = Executor::Compile(g, {y});
+  EXPECT_THAT(std::string(exec.status().message()), ::testing::HasSubstr("which must be a Buffer"));
+}
+
+}  // namespace
+}  // namespace dlf

@@ -1,0 +1,116 @@
+// Broadcasting binary ops: forward against a reference loop over NumPy's rule, gradients
+// against finite differences, for several shape pairs (scalars and size-1 axes included).
+#include <cmath>
+#include <functional>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+#include "tests/testing/grad_check.h"
+
+namespace dlf {
+namespace {
+
+using ::dlf::testing::ExpectGradientsMatch;
+using ::dlf::testing::RandomTensor;
+using ::dlf::testing::RunForward;
+using ::dlf::testing::SpacedTensor;
+
+// The element of `t` that NumPy broadcasting reads for output multi-index `idx`.
+const float& At(const Tensor& t, const Shape& out, const std::vector<int64_t>& idx) {
+  int64_t off = 0, stride = 1;
+  const int lead = static_cast<int>(out.size() - t.shape().size());
+  for (int d = static_cast<int>(t.shape().size()) - 1; d >= 0; --d) {
+    const int64_t i = t.shape()[d] == 1 ? 0 : idx[d + lead];
+    off += i * stride;
+    stride *= t.shape()[d];
+  }
+  return t.f32()[off];
+}
+
+struct BinaryOp {
+  const char* name;
+  std::function<Value(Graph&, Value, Value)> op;
+  std::function<float(float, float)> reference;
+};
+
+const BinaryOp kOps[] = {
+    {"Add", ops::Add, [](float a, float b) { return a + b; }},
+    {"Sub", ops::Sub, [](float a, float b) { return a - b; }},
+    {"Mul", ops::Mul, [](float a, float b) { return a * b; }},
+    {"Div", ops::Div, [](float a, float b) { return a / b; }},
+    {"Maximum", ops::Maximum, [](float a, float b) { return a >= b ? a : b; }},
+    {"Minimum", ops::Minimum, [](float a, float b) { return a <= b ? a : b; }},
+};
+
+const std::pair<Shape, Shape> kShapes[] = {
+    {{2, 3, 4}, {2, 3, 4}}, {{2, 3, 4}, {4}},    {{2, 3, 4}, {3, 1}}, {{2, 1, 4}, {1, 3, 1}},
+    {{2, 3, 4}, {}},        {{}, {2, 3}},        {{5, 1}, {1, 6}},    {{1}, {3, 2}},
+};
+
+TEST(BroadcastTest, EveryOpAndShapePairMatchesReferenceAndGradients) {
+  for (const BinaryOp& op : kOps) {
+    for (const auto& [sa, sb] : kShapes) {
+      SCOPED_TRACE(std::string(op.name) + " " + ShapeString(sa) + " " + ShapeString(sb));
+      // Distinct values away from each other (Maximum/Minimum kinks) and from 0 (Div).
+      Tensor a = SpacedTensor(sa, 1, 0.11f), b = SpacedTensor(sb, 2, 0.07f);
+      for (int64_t i = 0; i < b.num_elements(); ++i) b.f32()[i] += b.f32()[i] >= 0 ? 0.5f : -0.5f;
+      auto build = [&op](Graph& g, const std::vector<Value>& in) { return op.op(g, in[0], in[1]); };
+      const Shape out = RunForward(build, {&a, &b}).shape();
+      std::vector<int64_t> idx(out.size(), 0);
+      // Keep every compared pair 0.03 apart, so Maximum/Minimum are differentiable there.
+      for (bool moved = true; moved;) {
+        moved = false;
+        for (int64_t flat = 0; flat < NumElements(out); ++flat) {
+          int64_t rest = flat;
+          for (int d = static_cast<int>(out.size()) - 1; d >= 0; --d) {
+            idx[d] = rest % out[d];
+            rest /= out[d];
+          }
+          if (std::fabs(At(a, out, idx) - At(b, out, idx)) < 0.03f) {
+            const_cast<float&>(At(b, out, idx)) += 0.05f;
+            moved = true;
+          }
+        }
+      }
+      const Tensor y = RunForward(build, {&a, &b});
+      for (int64_t flat = 0; flat < y.num_elements(); ++flat) {
+        int64_t rest = flat;
+        for (int d = static_cast<int>(out.size()) - 1; d >= 0; --d) {
+          idx[d] = rest % out[d];
+          rest /= out[d];
+        }
+        ASSERT_FLOAT_EQ(y.f32()[flat], op.reference(At(a, out, idx), At(b, out, idx))) << flat;
+      }
+      ExpectGradientsMatch(build, {&a, &b});
+    }
+  }
+}
+
+TEST(BroadcastTest, BroadcastToAndSumToShape) {
+  Tensor x = RandomTensor({3, 1}, 3);
+  auto to = [](Graph& g, const std::vector<Value>& in) { return ops::BroadcastTo(g, in[0], {2, 3, 4}); };
+  const Tensor y = RunForward(to, {&x});
+  EXPECT_EQ(y.shape(), (Shape{2, 3, 4}));
+  EXPECT_EQ(y.f32()[1 * 12 + 2 * 4 + 3], x.f32()[2]);
+  ExpectGradientsMatch(to, {&x});
+  Tensor big = RandomTensor({2, 3, 4}, 4);
+  const Tensor s = RunForward([](Graph& g, const std::vector<Value>& in) {
+    return ops::SumToShape(g, in[0], {3, 1});
+  }, {&big});
+  EXPECT_EQ(s.shape(), (Shape{3, 1}));
+  double ref = 0;
+  for (int n = 0; n < 2; ++n)
+    for (int w = 0; w < 4; ++w) ref += big.f32()[n * 12 + 1 * 4 + w];
+  EXPECT_NEAR(s.f32()[1], ref, 1e-5);
+}
+
+TEST(BroadcastTest, IncompatibleShapesFailAtBuildTime) {
+  Graph g;
+  ops::Add(g, g.Input("a", DType::kF32, {2, 3}), g.Input("b", DType::kF32, {4}));
+  EXPECT_THAT(std::string(g.status().message()),
+              ::testing::HasSubstr("shapes [2, 3] and [4] do not broadcast (axis 1: 3 vs 4)"));
+}
+
+}  // namespace
+}  // namespace dlf
