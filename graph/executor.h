@@ -16,6 +16,9 @@ namespace dlf {
 
 struct ExecutorOptions {
   bool training = true;  // dropout and similar ops behave differently in inference
+  // Kernels may use faster algorithms that round differently from the textbook computation
+  // (Winograd convolutions: ~1e-3 relative); false asks for results as exact as f32 allows.
+  bool fast_math = true;
   // Time every kernel; ProfileReport() sums the times by op. Also turned on by the
   // environment variable DLF_PROFILE=1, which prints the report when the executor is destroyed.
   bool profile = false;

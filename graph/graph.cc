@@ -54,9 +54,13 @@ void InitializeTensor(const Initializer& init, uint64_t seed, Tensor& t) {
   double fan_in, fan_out;
   FanInOut(t.shape(), fan_in, fan_out);
   std::mt19937_64 rng(seed);
-  const bool he = init.kind == Kind::kHeUniform || init.kind == Kind::kHeNormal;
-  const double variance = he ? 2.0 / fan_in : 2.0 / (fan_in + fan_out);
-  if (init.kind == Kind::kHeUniform || init.kind == Kind::kXavierUniform) {
+  double variance = 2.0 / (fan_in + fan_out);  // Xavier
+  if (init.kind == Kind::kHeUniform || init.kind == Kind::kHeNormal) variance = 2.0 / fan_in;
+  if (init.kind == Kind::kHeNormalFanOut) variance = 2.0 / fan_out;
+  if (init.kind == Kind::kTorchDefault) variance = 1.0 / (3.0 * fan_in);  // bound 1/sqrt(fan_in)
+  if (init.kind == Kind::kUniform) variance = init.value * init.value / 3.0;
+  if (init.kind == Kind::kHeUniform || init.kind == Kind::kXavierUniform ||
+      init.kind == Kind::kTorchDefault || init.kind == Kind::kUniform) {
     const double bound = std::sqrt(3.0 * variance);
     std::uniform_real_distribution<double> dist(-bound, bound);
     for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(dist(rng));

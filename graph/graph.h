@@ -40,15 +40,27 @@ struct Node {
   std::vector<Value> outputs;
 };
 
+// How a parameter starts. Fans follow PyTorch: dim 0 is "out", dim 1 "in", the rest the
+// receptive field.
 struct Initializer {
-  enum class Kind { kZeros, kConstant, kHeUniform, kHeNormal, kXavierUniform, kXavierNormal };
+  enum class Kind {
+    kZeros, kConstant, kUniform, kHeUniform, kHeNormal, kHeNormalFanOut, kXavierUniform,
+    kXavierNormal, kTorchDefault
+  };
   Kind kind = Kind::kZeros;
-  float value = 0.0f;  // for kConstant
+  float value = 0.0f;  // kConstant: the value; kUniform: the bound
 
   static Initializer Zeros() { return {Kind::kZeros}; }
   static Initializer Constant(float v) { return {Kind::kConstant, v}; }
   static Initializer HeUniform() { return {Kind::kHeUniform}; }
   static Initializer HeNormal() { return {Kind::kHeNormal}; }
+  // U(-bound, bound): e.g. PyTorch's bias initialization, bound = 1/sqrt(fan_in of the weight).
+  static Initializer Uniform(float bound) { return {Kind::kUniform, bound}; }
+  // Kaiming normal with fan_out, for ReLU (torchvision's ResNet convolutions).
+  static Initializer HeNormalFanOut() { return {Kind::kHeNormalFanOut}; }
+  // PyTorch's default for nn.Conv2d and nn.Linear weights: kaiming_uniform_(a=sqrt(5)), i.e.
+  // U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+  static Initializer TorchDefault() { return {Kind::kTorchDefault}; }
   static Initializer XavierUniform() { return {Kind::kXavierUniform}; }
   static Initializer XavierNormal() { return {Kind::kXavierNormal}; }
 };

@@ -53,6 +53,7 @@ struct KernelContext {
   const std::vector<ValueInfo>& outputs;
   const dnnl::engine& engine;
   bool training;
+  bool fast_math;  // ExecutorOptions::fast_math
 };
 using KernelFactory = std::function<absl::StatusOr<std::unique_ptr<Kernel>>(const KernelContext&)>;
 

@@ -46,10 +46,6 @@ Value AlexNetCifar(Graph& g, Value images, const ModelOptions& o) {
   return Classifier(g, features.output(), 1024, o);
 }
 
-// CIFAR-10's per-channel statistics (Krizhevsky's training set).
-const std::vector<float> kCifar10Mean = {0.4914f, 0.4822f, 0.4465f};
-const std::vector<float> kCifar10Std = {0.2470f, 0.2435f, 0.2616f};
-
 DLF_REGISTER_MODEL({.name = "alexnet-seed",
                     .aliases = {"seed"},
                     .description = "AlexNet, 11x11/4 first conv and 4096-wide classifier",

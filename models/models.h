@@ -35,6 +35,18 @@ Value AlexNetSeed(Graph& g, Value images, const ModelOptions& options);
 //   whole 32x32 image at stride 1, where the seed's 11x11/4 first layer keeps a 7x7 map.
 Value AlexNetCifar(Graph& g, Value images, const ModelOptions& options);
 
+// ResNet-20 / ResNet-56 for 32x32 (He et al. 2016, section 4.2): 3x3 conv 16 + BN + ReLU,
+// three stages of 3 / 9 basic blocks (16, 32, 64 channels, stride 2 at the first block of
+// stages 2 and 3, 1x1 conv + BN shortcuts where the shape changes), global average pooling,
+// fc 64 -> classes. torchvision's names (conv1, bn1, layer1.0.conv1, layer2.0.downsample.0,
+// ..., fc) and initialization (Kaiming normal fan_out convs, BN 1 and 0, nn.Linear's default).
+Value ResNet20(Graph& g, Value images, const ModelOptions& options);
+Value ResNet56(Graph& g, Value images, const ModelOptions& options);
+
+// VGG-11 with BatchNorm for 32x32: conv 3x3 pad 1 widths 64, M, 128, M, 256, 256, M, 512, 512,
+// M, 512, 512, M (M: max-pool 2/2), each conv + BN + ReLU, then Linear 512 -> classes.
+Value Vgg11Bn(Graph& g, Value images, const ModelOptions& options);
+
 // LeNet-5 (ReLU and max-pooling variant) for 1x28x28: conv1 6 5x5 pad 2, pool, conv2 16 5x5,
 // pool, fc1 400->120, fc2 120->84, fc3 84->10.
 Value LeNet5(Graph& g, Value images, const ModelOptions& options);

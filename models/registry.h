@@ -24,6 +24,11 @@ struct ModelSpec {
   int64_t parameters = 0;  // with 10 classes; models_test checks it against the built graph
 };
 
+// CIFAR-10's per-channel statistics (its training set), the normalization of the models whose
+// default data set it is.
+inline const std::vector<float> kCifar10Mean = {0.4914f, 0.4822f, 0.4465f};
+inline const std::vector<float> kCifar10Std = {0.2470f, 0.2435f, 0.2616f};
+
 // Fails on an empty or duplicate name or alias, a builder missing, or a bad shape.
 absl::Status RegisterModel(ModelSpec spec);
 // For static registration: aborts on a programming error (duplicate name) at startup.

@@ -101,21 +101,22 @@ absl::Status CheckSameRun(const RunInfo& saved, const RunInfo& now, const std::s
 
 absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>& tensors,
                              const std::string& origin) {
-  for (Value p : g.parameters()) {
+  for (Value p : g.persistent_values()) {
     auto it = tensors.find(g.name(p));
     if (it == tensors.end()) {
       return absl::InvalidArgumentError(absl::StrCat(origin, ": missing parameter '", g.name(p),
                                                      "' (is it a checkpoint of another model?)"));
     }
-    if (it->second.shape() != g.shape(p) || it->second.dtype() != DType::kF32) {
+    if (it->second.shape() != g.shape(p) || it->second.dtype() != g.dtype(p)) {
       return absl::InvalidArgumentError(absl::StrCat(
           origin, ": parameter '", g.name(p), "' is ", DTypeName(it->second.dtype()),
-          ShapeString(it->second.shape()), ", the model expects f32", ShapeString(g.shape(p))));
+          ShapeString(it->second.shape()), ", the model expects ", DTypeName(g.dtype(p)),
+          ShapeString(g.shape(p))));
     }
   }
   for (const auto& [name, t] : tensors) {
     if (absl::StartsWith(name, "optimizer/")) continue;
-    if (!g.FindParameter(name).ok()) {
+    if (!g.FindPersistent(name).ok()) {
       return absl::InvalidArgumentError(absl::StrCat(origin, ": tensor '", name,
                                                      "' is not a parameter of this model"));
     }

@@ -38,8 +38,9 @@ absl::StatusOr<RunInfo> DecodeRunInfo(const std::map<std::string, std::string>& 
 // shape and classes. The error names both.
 absl::Status CheckSameRun(const RunInfo& saved, const RunInfo& now, const std::string& path);
 
-// Checks that `tensors` holds every parameter of `g` with its dtype and shape and nothing else
-// (tensors named "optimizer/..." are training state and are allowed). `origin` names the file.
+// Checks that `tensors` holds every parameter and buffer of `g` with its dtype and shape and
+// nothing else (tensors named "optimizer/..." are training state and are allowed). `origin`
+// names the file.
 absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>& tensors,
                              const std::string& origin);
 

@@ -27,7 +27,7 @@ Evaluator::Evaluator(models::ModelFn build, models::ModelOptions options, Shape 
       normalization_(std::move(normalization)) {}
 
 void Evaluator::CopyWeightsFrom(const Graph& source) {
-  for (Value p : source.parameters()) weights_[source.name(p)] = source.parameter_value(p).Clone();
+  for (Value p : source.persistent_values()) weights_[source.name(p)] = source.parameter_value(p).Clone();
   ++weights_version_;
 }
 
@@ -56,7 +56,7 @@ absl::Status Evaluator::LoadWeights(const std::map<std::string, Tensor>& tensors
   DLF_ASSIGN_OR_RETURN(Net* net, NetFor(batch_size_));
   const Graph& g = *net->graph;
   DLF_RETURN_IF_ERROR(ValidateWeights(g, tensors, origin));
-  for (Value p : g.parameters()) weights_[g.name(p)] = tensors.at(g.name(p)).Clone();
+  for (Value p : g.persistent_values()) weights_[g.name(p)] = tensors.at(g.name(p)).Clone();
   ++weights_version_;
   return absl::OkStatus();
 }
@@ -72,7 +72,7 @@ absl::Status Evaluator::ForEachBatch(
     DLF_ASSIGN_OR_RETURN(Net* net, NetFor(b->size()));
     Graph& g = *net->graph;
     if (!weights_.empty() && net->weights_version != weights_version_) {
-      for (Value p : g.parameters()) {
+      for (Value p : g.persistent_values()) {
         const Tensor& w = weights_.at(g.name(p));
         std::memcpy(g.parameter_value(p).raw(), w.raw(), w.num_bytes());
       }

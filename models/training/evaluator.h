@@ -34,7 +34,7 @@ class Evaluator {
   Evaluator(models::ModelFn build, models::ModelOptions options, Shape image_shape,
             int64_t batch_size, data::Normalization normalization);
 
-  // Takes the weights of every parameter of `source`, a graph of the same model.
+  // Takes the weights of every parameter and buffer of `source`, a graph of the same model.
   void CopyWeightsFrom(const Graph& source);
   // Takes weights by parameter name; every model parameter must be there with its shape, and
   // nothing else may be (tensors named "optimizer/..." are training state and are skipped).

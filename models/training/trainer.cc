@@ -328,9 +328,7 @@ absl::Status Trainer::Run() {
 
 absl::Status Trainer::SaveCheckpoint(const std::string& path, bool with_training_state) {
   data::TensorFile file;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    file.tensors[graph_->name(params_[i])] = param_tensors_[i]->Clone();
-  }
+  for (Value v : graph_->persistent_values()) file.tensors[graph_->name(v)] = graph_->parameter_value(v).Clone();
   auto& meta = file.metadata;
   EncodeRunInfo(config_.run, meta);
   meta["epochs_completed"] = absl::StrCat(history_.size());
@@ -440,9 +438,9 @@ absl::Status Trainer::LoadCheckpoint(const std::string& path, bool restore_train
     history_ = std::move(t.history);
     executor_->set_step(t.executor_step);
   }
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const Tensor& src = checkpoint.file.tensors.at(graph_->name(params_[i]));
-    std::memcpy(param_tensors_[i]->raw(), src.raw(), src.num_bytes());
+  for (Value v : graph_->persistent_values()) {
+    const Tensor& src = checkpoint.file.tensors.at(graph_->name(v));
+    std::memcpy(graph_->parameter_value(v).raw(), src.raw(), src.num_bytes());
   }
   return absl::OkStatus();
 }

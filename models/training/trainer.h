@@ -61,8 +61,8 @@ absl::Status ValidateTrainConfig(const TrainConfig& config);
 // Trains a model on a dataset with the configured optimizer and schedule, evaluating on a test
 // set after every epoch, writing metrics and checkpoints to out_dir.
 //
-// Checkpoints (safetensors): out_dir/last.safetensors holds the parameters under PyTorch-style
-// names, the run's RunInfo, the optimizer's kind and state ("optimizer/<param>/momentum", ...)
+// Checkpoints (safetensors): out_dir/last.safetensors holds the parameters and buffers under
+// PyTorch-style names, the run's RunInfo, the optimizer's kind and state ("optimizer/<param>/momentum", ...)
 // and, in its metadata, the epoch, step, the executor's run counter (which seeds dropout) and
 // the metrics so far: everything a resumed run needs to continue exactly. best.safetensors
 // keeps the weights of the best test accuracy so far. Both are written atomically.

@@ -50,6 +50,51 @@ TEST(AlexNetTest, WrongInputSizeFailsAtBuildTimeNamingTheNode) {
   EXPECT_THAT(Message(g.status()), HasSubstr("(MaxPool2D) with inputs 'Relu_4' f32[2, 96, 1, 1]: height: kernel 3 is larger than the padded input 1 + 2*0 = 1"));
 }
 
+TEST(ResNetTest, TorchvisionNamesShapesAndBuffers) {
+  Graph g;
+  Value logits = ResNet20(g, g.Input("images", DType::kF32, {2, 3, 32, 32}), {});
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  EXPECT_EQ(g.shape(logits), (Shape{2, 10}));
+  const std::vector<std::pair<std::string, Shape>> expected = {
+      {"conv1.weight", {16, 3, 3, 3}},          {"bn1.weight", {16}},
+      {"layer1.0.conv1.weight", {16, 16, 3, 3}}, {"layer1.2.bn2.bias", {16}},
+      {"layer2.0.conv1.weight", {32, 16, 3, 3}}, {"layer2.0.downsample.0.weight", {32, 16, 1, 1}},
+      {"layer2.0.downsample.1.weight", {32}},    {"layer3.2.conv2.weight", {64, 64, 3, 3}},
+      {"fc.weight", {10, 64}},                   {"fc.bias", {10}}};
+  for (const auto& [name, shape] : expected) {
+    absl::StatusOr<Value> p = g.FindParameter(name);
+    ASSERT_TRUE(p.ok()) << name;
+    EXPECT_EQ(g.shape(*p), shape) << name;
+  }
+  EXPECT_FALSE(g.FindParameter("layer1.0.downsample.0.weight").ok());  // same shape: identity
+  EXPECT_FALSE(g.FindParameter("conv1.bias").ok());                    // convs have no bias
+  for (const char* buffer : {"bn1.running_mean", "layer3.2.bn2.running_var",
+                             "layer2.0.downsample.1.num_batches_tracked"}) {
+    EXPECT_TRUE(g.FindPersistent(buffer).ok()) << buffer;
+  }
+  EXPECT_EQ(g.dtype(*g.FindPersistent("bn1.num_batches_tracked")), DType::kI64);
+  // 19 BatchNorms (conv1's, 2 per block, 2 downsamples) x 3 buffers.
+  EXPECT_EQ(g.buffers().size(), 3u * (1 + 2 * 9 + 2));
+}
+
+TEST(VggTest, SequentialNamesAndShapes) {
+  Graph g;
+  Value logits = Vgg11Bn(g, g.Input("images", DType::kF32, {2, 3, 32, 32}), {});
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  EXPECT_EQ(g.shape(logits), (Shape{2, 10}));
+  const std::vector<std::pair<std::string, Shape>> expected = {
+      {"features.0.weight", {64, 3, 3, 3}},    {"features.1.weight", {64}},
+      {"features.4.weight", {128, 64, 3, 3}},  {"features.8.weight", {256, 128, 3, 3}},
+      {"features.11.weight", {256, 256, 3, 3}}, {"features.25.weight", {512, 512, 3, 3}},
+      {"features.26.bias", {512}},             {"classifier.weight", {10, 512}}};
+  for (const auto& [name, shape] : expected) {
+    absl::StatusOr<Value> p = g.FindParameter(name);
+    ASSERT_TRUE(p.ok()) << name;
+    EXPECT_EQ(g.shape(*p), shape) << name;
+  }
+  EXPECT_TRUE(g.FindPersistent("features.26.running_var").ok());
+}
+
 TEST(RegistryTest, EverySpecBuildsWithItsShapeAndStatedParameterCount) {
   const std::vector<const ModelSpec*> specs = RegisteredModels();
   ASSERT_GE(specs.size(), 3u);
@@ -73,7 +118,7 @@ TEST(RegistryTest, FindsByNameAndAliasAndListsTheModels) {
   EXPECT_EQ(*FindModel("alexnet-seed"), *seed);
   EXPECT_EQ((*FindModel("lenet"))->input_shape, (std::vector<int64_t>{1, 28, 28}));
   EXPECT_THAT(Message(FindModel("resnet").status()),
-              HasSubstr("unknown model 'resnet'; registered models: alexnet-cifar, alexnet-seed, lenet"));
+              HasSubstr("unknown model 'resnet'; registered models: alexnet-cifar, alexnet-seed, lenet, resnet20, resnet56, vgg11_bn"));
   EXPECT_THAT(DescribeModels(), HasSubstr("lenet"));
   EXPECT_THAT(DescribeModels(), HasSubstr("alexnet-seed (seed)"));
 }

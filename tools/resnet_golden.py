@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""ResNet-20's golden values from PyTorch, and strict loading of dlf checkpoints into PyTorch.
+
+    /usr/bin/python3 tools/resnet_golden.py                    # rewrites the golden file
+    /usr/bin/python3 tools/resnet_golden.py --check CKPT.safetensors [--model resnet20|resnet56|vgg11_bn]
+
+The golden file (tests/models/training/golden/resnet20.safetensors) holds, for a fixed batch
+of 8 images in training mode (BatchNorm on batch statistics): the input, the labels, every
+parameter and buffer before the step, the logits, the mean cross-entropy loss, every
+parameter's gradient ("grad/<name>") and the running statistics after the step
+("after/<name>"). tests/models/training:golden_test rebuilds the model in dlf from it; the test
+needs no torch. Needs Debian's python3-torch (tools/setup.sh --with-torch).
+"""
+import argparse
+import json
+import os
+import struct
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOLDEN = os.path.join(ROOT, "tests/models/training/golden/resnet20.safetensors")
+
+
+class BasicBlock(nn.Module):  # torchvision's, with option B shortcuts
+    def __init__(self, inplanes, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, n, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        inplanes = 16
+        for stage, width in enumerate((16, 32, 64)):
+            blocks = []
+            for b in range(n):
+                blocks.append(BasicBlock(inplanes, width, 2 if stage > 0 and b == 0 else 1))
+                inplanes = width
+            setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
+        self.fc = nn.Linear(64, classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def vgg11_bn(classes=10):
+    layers, c = [], 3
+    for v in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"):
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+            c = v
+    model = nn.Module()
+    model.features = nn.Sequential(*layers)
+    model.classifier = nn.Linear(512, classes)
+    return model
+
+
+DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32"}
+
+
+def write_safetensors(path, tensors):
+    header, offset, blobs = {}, 0, []
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        data = t.numpy().tobytes()
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    text = json.dumps(header, separators=(",", ":"))
+    text += " " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text.encode() + b"".join(blobs))
+
+
+def read_safetensors(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    kinds = {"F32": torch.float32, "I64": torch.int64, "I32": torch.int32}
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, end = e["data_offsets"]
+        buf = bytearray(raw[8 + n + b:8 + n + end])
+        out[name] = torch.frombuffer(buf, dtype=kinds[e["dtype"]]).reshape(e["shape"]).clone() \
+            if end > b else torch.zeros(e["shape"], dtype=kinds[e["dtype"]])
+    return out
+
+
+def golden():
+    torch.manual_seed(0)
+    model = CifarResNet(3).train()
+    x = torch.randn(8, 3, 32, 32)
+    y = torch.randint(0, 10, (8,))
+    tensors = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    tensors.update({"input": x, "labels": y.to(torch.int32), "logits": logits.detach(),
+                    "loss": loss.detach().reshape([])})
+    for name, p in model.named_parameters():
+        tensors["grad/" + name] = p.grad.detach()
+    for name, b in model.named_buffers():
+        tensors["after/" + name] = b.detach().clone()
+    os.makedirs(os.path.dirname(GOLDEN), exist_ok=True)
+    write_safetensors(GOLDEN, tensors)
+    print(f"wrote {GOLDEN}: loss {loss.item():.6f}, {len(tensors)} tensors")
+
+
+def check(path, model_name):
+    model = {"resnet20": lambda: CifarResNet(3), "resnet56": lambda: CifarResNet(9),
+             "vgg11_bn": vgg11_bn}[model_name]()
+    state = {k: v for k, v in read_safetensors(path).items() if not k.startswith("optimizer/")}
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.zeros(2, 3, 32, 32))
+    print(f"{path}: load_state_dict(strict=True) into {model_name} ok, "
+          f"{len(state)} tensors, eval logits shape {list(out.shape)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", metavar="CHECKPOINT")
+    parser.add_argument("--model", default="resnet20")
+    args = parser.parse_args()
+    if args.check:
+        check(args.check, args.model)
+    else:
+        golden()
