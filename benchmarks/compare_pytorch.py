@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Times the AlexNet presets in this framework and in PyTorch, side by side, in one run.
+"""Times the AlexNet presets and ResNet-20 in this framework and in PyTorch, side by side, in one run.
 
 Same models (layer for layer), batch 128, a full training step (forward, cross-entropy,
 backward, SGD momentum 0.9 update) and inference. PyTorch is timed in f32 and in its bf16
@@ -44,13 +44,21 @@ def torch_model(preset):
     return nn.Sequential(features, nn.Flatten(), classifier)
 
 
+def make_model(preset):
+    if preset == "resnet20":
+        sys.path.insert(0, os.path.join(ROOT, "tools"))
+        from resnet_golden import CifarResNet  # the same network as dlf's resnet20
+        return CifarResNet(3)
+    return torch_model(preset)
+
+
 def torch_worker(preset, mode, precision, threads, seconds):
     """Runs in a child process: prints images/s of PyTorch for one (preset, mode, precision)."""
     import contextlib
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(1)
-    model = torch_model(preset)
+    model = make_model(preset)
     x = torch.rand(BATCH, 3, 32, 32)
     y = torch.randint(0, 10, (BATCH,))
     # PyTorch's mixed precision on CPU: autocast runs convolutions and linear layers in bf16.
@@ -109,10 +117,10 @@ def time_torch(preset, mode, precision, threads, seconds):
     return json.loads(out)["images_per_second"], rss
 
 
-def time_ours(binary, bench, index, threads, seconds):
+def time_ours(binary, bench_filter, threads, seconds):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     out, rss = measure_wait4(
-        [binary, f"--benchmark_filter={bench}/.*:{index}/", "--benchmark_format=json",
+        [binary, f"--benchmark_filter={bench_filter}", "--benchmark_format=json",
          f"--benchmark_min_time={seconds}"], env)
     return json.loads(out)["benchmarks"][0]["images_per_second"], rss
 
@@ -122,6 +130,8 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="dlf's threads; PyTorch is timed at 1 thread and at this many")
     parser.add_argument("--seconds", type=float, default=5.0, help="timing per measurement")
+    parser.add_argument("--models", default="seed,cifar,resnet20",
+                        help="comma-separated: seed, cifar (AlexNet presets), resnet20")
     parser.add_argument("--torch-worker", nargs=3, metavar=("PRESET", "MODE", "PRECISION"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -140,9 +150,12 @@ def main():
           f"bf16 autocast at {' and '.join(map(str, thread_counts))} thread(s), without "
           f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
     rows = []
-    for preset, index in (("seed", 0), ("cifar", 1)):
-        for mode, bench in (("train", "BM_AlexNetTrainStep"), ("inference", "BM_AlexNetInference")):
-            ours, ours_rss = time_ours(binary, bench, index, args.threads, args.seconds)
+    benches = {("seed", "train"): "BM_AlexNetTrainStep/.*:0/", ("seed", "inference"): "BM_AlexNetInference/.*:0/",
+               ("cifar", "train"): "BM_AlexNetTrainStep/.*:1/", ("cifar", "inference"): "BM_AlexNetInference/.*:1/",
+               ("resnet20", "train"): "BM_ResNet20TrainStep", ("resnet20", "inference"): "BM_ResNet20Inference"}
+    for preset in args.models.split(","):
+        for mode in ("train", "inference"):
+            ours, ours_rss = time_ours(binary, benches[(preset, mode)], args.threads, args.seconds)
             theirs = {}
             for precision in ("f32", "bf16"):
                 for threads in thread_counts:

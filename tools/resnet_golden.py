@@ -65,18 +65,21 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-def vgg11_bn(classes=10):
-    layers, c = [], 3
-    for v in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"):
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
-            c = v
-    model = nn.Module()
-    model.features = nn.Sequential(*layers)
-    model.classifier = nn.Linear(512, classes)
-    return model
+class Vgg11Bn(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        layers, c = [], 3
+        for v in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"):
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                c = v
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(512, classes)
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
 
 
 DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32"}
@@ -135,7 +138,7 @@ def golden():
 
 def check(path, model_name):
     model = {"resnet20": lambda: CifarResNet(3), "resnet56": lambda: CifarResNet(9),
-             "vgg11_bn": vgg11_bn}[model_name]()
+             "vgg11_bn": Vgg11Bn}[model_name]()
     state = {k: v for k, v in read_safetensors(path).items() if not k.startswith("optimizer/")}
     model.load_state_dict(state, strict=True)
     model.eval()
