@@ -7,7 +7,7 @@ namespace {
 
 // Both presets' head: dropout, two hidden layers of `width` with ReLU, then the class scores.
 Value Classifier(Graph& g, Value features, int64_t width, const ModelOptions& o) {
-  Sequential classifier(g, "classifier", features);
+  Sequential classifier(g, "classifier", features, o.init);
   classifier.Dropout(o.dropout).Linear(width).Relu()
       .Dropout(o.dropout).Linear(width).Relu()
       .Linear(o.num_classes, /*followed_by_relu=*/false);
@@ -17,7 +17,7 @@ Value Classifier(Graph& g, Value features, int64_t width, const ModelOptions& o)
 }  // namespace
 
 Value AlexNetSeed(Graph& g, Value images, const ModelOptions& o) {
-  Sequential features(g, "features", images);
+  Sequential features(g, "features", images, o.init);
   features.Conv(96, 11, 4, 2).Relu();
   if (o.lrn) features.Lrn();
   features.MaxPool(3, 2).Conv(256, 5, 1, 2).Relu();
@@ -32,7 +32,7 @@ Value AlexNetSeed(Graph& g, Value images, const ModelOptions& o) {
 }
 
 Value AlexNetCifar(Graph& g, Value images, const ModelOptions& o) {
-  Sequential features(g, "features", images);
+  Sequential features(g, "features", images, o.init);
   features.Conv(32, 3, 1, 1).Relu();
   if (o.lrn) features.Lrn();
   features.MaxPool(2, 2).Conv(96, 3, 1, 1).Relu();

@@ -1,5 +1,7 @@
 #include "models/layers.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 
 namespace dlf::models {
@@ -8,11 +10,22 @@ std::string Sequential::Name(const char* suffix) const {
   return absl::StrCat(prefix_, ".", index_, ".", suffix);
 }
 
+std::pair<Value, Value> Sequential::WeightAndBias(Shape weight_shape, int64_t fan_in,
+                                                  bool followed_by_relu) {
+  if (init_ == InitScheme::kTorch) {
+    const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));
+    return {g_.Parameter(Name("weight"), std::move(weight_shape), Initializer::TorchDefault()),
+            g_.Parameter(Name("bias"), {weight_shape[0]}, Initializer::Uniform(bound))};
+  }
+  const Initializer w = followed_by_relu ? Initializer::HeNormal() : Initializer::XavierUniform();
+  return {g_.Parameter(Name("weight"), weight_shape, w),
+          g_.Parameter(Name("bias"), {weight_shape[0]}, Initializer::Zeros())};
+}
+
 Sequential& Sequential::Conv(int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
   if (!g_.Contains(x_)) return *this;  // an earlier error is recorded in the graph
   const int64_t in = g_.shape(x_)[1];
-  Value w = g_.Parameter(Name("weight"), {out, in, kernel, kernel}, Initializer::HeNormal());
-  Value b = g_.Parameter(Name("bias"), {out}, Initializer::Zeros());
+  auto [w, b] = WeightAndBias({out, in, kernel, kernel}, in * kernel * kernel, true);
   x_ = ops::Conv2D(g_, x_, w, b, {{stride, stride}, {padding, padding}});
   ++index_;
   return *this;
@@ -45,9 +58,7 @@ Sequential& Sequential::Dropout(double rate) {
 Sequential& Sequential::Linear(int64_t out, bool followed_by_relu) {
   if (!g_.Contains(x_)) return *this;
   const int64_t in = g_.shape(x_)[1];
-  Value w = g_.Parameter(Name("weight"), {out, in},
-                         followed_by_relu ? Initializer::HeNormal() : Initializer::XavierUniform());
-  Value b = g_.Parameter(Name("bias"), {out}, Initializer::Zeros());
+  auto [w, b] = WeightAndBias({out, in}, in, followed_by_relu);
   x_ = ops::Linear(g_, x_, w, b);
   ++index_;
   return *this;

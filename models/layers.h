@@ -5,18 +5,19 @@
 #include <string>
 
 #include "graph/graph.h"
+#include "models/models.h"
 #include "ops/ops.h"
 
 namespace dlf::models {
 
 // Builds a chain of layers the way PyTorch's nn.Sequential names them: every layer, with or
 // without parameters, takes the next index, and parameters are "<prefix>.<index>.weight" and
-// ".bias" (conv weights [out, in, kh, kw], linear weights [out, in]). Weights feeding a ReLU
-// get He (Kaiming) normal initialization; the last linear layer gets Xavier (Glorot) uniform;
-// biases start at zero.
+// ".bias" (conv weights [out, in, kh, kw], linear weights [out, in]), initialized as `init`
+// says (see InitScheme).
 class Sequential {
  public:
-  Sequential(Graph& g, std::string prefix, Value x) : g_(g), prefix_(std::move(prefix)), x_(x) {}
+  Sequential(Graph& g, std::string prefix, Value x, InitScheme init = InitScheme::kHe)
+      : g_(g), prefix_(std::move(prefix)), x_(x), init_(init) {}
 
   Sequential& Conv(int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = 0);
   Sequential& Relu();
@@ -31,10 +32,13 @@ class Sequential {
 
  private:
   std::string Name(const char* suffix) const;
+  // Adds "<prefix>.<index>.weight" and ".bias" for a layer with `fan_in` inputs.
+  std::pair<Value, Value> WeightAndBias(Shape weight_shape, int64_t fan_in, bool followed_by_relu);
 
   Graph& g_;
   std::string prefix_;
   Value x_;
+  InitScheme init_;
   int index_ = 0;
 };
 

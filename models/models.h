@@ -8,10 +8,17 @@
 
 namespace dlf::models {
 
+// How the layers of a models::Sequential start (the AlexNet presets).
+enum class InitScheme {
+  kHe,     // He (Kaiming) normal for layers followed by ReLU, Xavier uniform for the last; bias 0
+  kTorch,  // PyTorch's nn.Conv2d/nn.Linear default: U(+-1/sqrt(fan_in)) for weights and biases
+};
+
 struct ModelOptions {
   int64_t num_classes = 10;
   double dropout = 0.5;
   bool lrn = false;  // AlexNet: local response normalization after conv1 and conv2 (2012 paper)
+  InitScheme init = InitScheme::kHe;  // AlexNet presets
 };
 
 // Adds a model to `g` on `images` [n, c, h, w] and returns its logits [n, num_classes].

@@ -48,19 +48,20 @@ absl::StatusOr<std::unique_ptr<Kernel>> MatMulKernel(const KernelContext& k) {
   });
 }
 
-absl::StatusOr<std::vector<Value>> MatMulGrad(GradContext& c) {
-  const bool ta = c.node.attrs.GetOr<bool>("transpose_a", false);
-  const bool tb = c.node.attrs.GetOr<bool>("transpose_b", false);
-  const Value a = c.node.inputs[0], b = c.node.inputs[1], dc = c.output_grads[0];
-  Graph& g = c.graph;
-  std::vector<Value> grads(2);
-  if (c.wants[0]) {
-    grads[0] = ta ? MatMul(g, b, dc, tb, true) : MatMul(g, dc, b, false, !tb);
-  }
-  if (c.wants[1]) {
-    grads[1] = tb ? MatMul(g, dc, a, true, ta) : MatMul(g, a, dc, !ta, false);
-  }
-  return grads;
+// C = op(A) op(B): dA and dB are products of dC with the other operand, for MatMul and (per
+// batch element) BatchMatMul.
+using MatMulBuilder = Value (*)(Graph&, Value, Value, bool, bool);
+GradFn ProductGrad(MatMulBuilder mm) {
+  return [mm](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+    const bool ta = c.node.attrs.GetOr<bool>("transpose_a", false);
+    const bool tb = c.node.attrs.GetOr<bool>("transpose_b", false);
+    const Value a = c.node.inputs[0], b = c.node.inputs[1], dc = c.output_grads[0];
+    Graph& g = c.graph;
+    std::vector<Value> grads(2);
+    if (c.wants[0]) grads[0] = ta ? mm(g, b, dc, tb, true) : mm(g, dc, b, false, !tb);
+    if (c.wants[1]) grads[1] = tb ? mm(g, dc, a, true, ta) : mm(g, a, dc, !ta, false);
+    return grads;
+  };
 }
 
 // ---- BatchMatMul: a [b, m, k] x b [b, k, n] -> [b, m, n] (after optional transposes of the
@@ -97,22 +98,6 @@ absl::StatusOr<std::unique_ptr<Kernel>> BatchMatMulKernel(const KernelContext& k
   kernel->BindInput(DNNL_ARG_WEIGHTS, 1, b);
   kernel->BindOutput(DNNL_ARG_DST, 0, c);
   return kernel;
-}
-
-// As MatMul's rule, per batch element.
-absl::StatusOr<std::vector<Value>> BatchMatMulGrad(GradContext& c) {
-  const bool ta = c.node.attrs.GetOr<bool>("transpose_a", false);
-  const bool tb = c.node.attrs.GetOr<bool>("transpose_b", false);
-  const Value a = c.node.inputs[0], b = c.node.inputs[1], dc = c.output_grads[0];
-  Graph& g = c.graph;
-  std::vector<Value> grads(2);
-  if (c.wants[0]) {
-    grads[0] = ta ? BatchMatMul(g, b, dc, tb, true) : BatchMatMul(g, dc, b, false, !tb);
-  }
-  if (c.wants[1]) {
-    grads[1] = tb ? BatchMatMul(g, dc, a, true, ta) : BatchMatMul(g, a, dc, !ta, false);
-  }
-  return grads;
 }
 
 // ---- Linear: y = x W^T + b, W is [out, in] ----
@@ -233,8 +218,8 @@ absl::StatusOr<std::vector<Value>> LinearGrad(GradContext& c) {
 }
 
 void RegisterMatMul() {
-  RegisterOpOrDie({"MatMul", 2, MatMulShape, MatMulKernel, MatMulGrad});
-  RegisterOpOrDie({"BatchMatMul", 2, BatchMatMulShape, BatchMatMulKernel, BatchMatMulGrad});
+  RegisterOpOrDie({"MatMul", 2, MatMulShape, MatMulKernel, ProductGrad(MatMul)});
+  RegisterOpOrDie({"BatchMatMul", 2, BatchMatMulShape, BatchMatMulKernel, ProductGrad(BatchMatMul)});
   RegisterOpOrDie({"Linear", -1, LinearShape, LinearKernel, LinearGrad});
   RegisterOpOrDie({"LinearBackwardData", 2, LinearBackwardDataShape, LinearBackwardDataKernel,
                    nullptr});

@@ -31,6 +31,15 @@ void SoftmaxRow(const float* x, float* y, int64_t k) {
   for (int64_t j = 0; j < k; ++j) y[j] *= inv;
 }
 
+// log(sum_j exp(x_j)) of a row, computed around its maximum so it never overflows.
+double LogSumExp(const float* x, int64_t k) {
+  float m = x[0];
+  for (int64_t j = 1; j < k; ++j) m = std::max(m, x[j]);
+  double s = 0.0;
+  for (int64_t j = 0; j < k; ++j) s += std::exp(static_cast<double>(x[j] - m));
+  return m + std::log(s);
+}
+
 // ---- Softmax(x) -> y; SoftmaxGrad(y, dy) -> dx = y * (dy - sum(dy * y)) ----
 
 absl::StatusOr<std::vector<ValueInfo>> SoftmaxShape(const ShapeContext& ctx) {
@@ -72,11 +81,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> LogSoftmaxKernel(const KernelContext& k)
     for (int64_t i = 0; i < n; ++i) {
       const float* x = In(ctx, 0) + i * c;
       float* y = Out(ctx) + i * c;
-      float m = x[0];
-      for (int64_t j = 1; j < c; ++j) m = std::max(m, x[j]);
-      double s = 0.0;
-      for (int64_t j = 0; j < c; ++j) s += std::exp(static_cast<double>(x[j] - m));
-      const float lse = m + static_cast<float>(std::log(s));
+      const float lse = static_cast<float>(LogSumExp(x, c));
       for (int64_t j = 0; j < c; ++j) y[j] = x[j] - lse;
     }
     return absl::OkStatus();
@@ -123,16 +128,12 @@ absl::Status CheckLabel(int32_t label, int64_t classes, int64_t row) {
                                                  " is outside [0, ", classes, ")"));
 }
 
-// -sum_j q_j log softmax(x)_j = log(sum exp(x - m)) + m - sum_j q_j x_j, never log(0).
+// -sum_j q_j log softmax(x)_j = logsumexp(x) - sum_j q_j x_j, never log(0).
 double SmoothedXentRow(const float* x, int32_t label, int64_t c, double smoothing) {
-  float m = x[0];
-  for (int64_t j = 1; j < c; ++j) m = std::max(m, x[j]);
-  double s = 0.0, sum_x = 0.0;
-  for (int64_t j = 0; j < c; ++j) {
-    s += std::exp(static_cast<double>(x[j] - m));
-    sum_x += x[j] - m;
-  }
-  return std::log(s) - (1.0 - smoothing) * (x[label] - m) - smoothing / c * sum_x;
+  const double lse = LogSumExp(x, c);
+  double sum = 0.0;  // of x - lse, which stays small however large the logits are
+  for (int64_t j = 0; j < c; ++j) sum += x[j] - lse;
+  return -(1.0 - smoothing) * (x[label] - lse) - smoothing / c * sum;
 }
 
 absl::StatusOr<std::unique_ptr<Kernel>> XentKernel(const KernelContext& k) {

@@ -100,6 +100,25 @@ TEST(InitializerTest, ScalesFollowFanInAndFanOut) {
   EXPECT_EQ(t.f32()[17], 0.5f);
 }
 
+TEST(InitializerTest, PyTorchDefaultsAndKaimingFanOut) {
+  Tensor t(DType::kF32, {64, 32, 3, 3});  // fan_in 288, fan_out 576
+  // nn.Conv2d's default: kaiming_uniform_(a=sqrt(5)) = U(+-1/sqrt(fan_in)).
+  InitializeTensor(Initializer::TorchDefault(), 2, t);
+  const double bound = 1.0 / std::sqrt(288.0);
+  double largest = 0;
+  for (int64_t i = 0; i < t.num_elements(); ++i) largest = std::max<double>(largest, std::abs(t.f32()[i]));
+  EXPECT_LE(largest, bound);
+  EXPECT_GT(largest, 0.99 * bound);
+  EXPECT_NEAR(Stddev(t), bound / std::sqrt(3.0), 0.05 * bound / std::sqrt(3.0));
+  // torchvision's ResNet convs: kaiming_normal_(mode="fan_out"), std sqrt(2 / fan_out).
+  InitializeTensor(Initializer::HeNormalFanOut(), 3, t);
+  EXPECT_NEAR(Stddev(t), std::sqrt(2.0 / 576), 0.05 * std::sqrt(2.0 / 576));
+  Tensor bias(DType::kF32, {1000});
+  InitializeTensor(Initializer::Uniform(0.25f), 4, bias);
+  for (int64_t i = 0; i < bias.num_elements(); ++i) EXPECT_LE(std::abs(bias.f32()[i]), 0.25f);
+  EXPECT_NEAR(Stddev(bias), 0.25 / std::sqrt(3.0), 0.1 * 0.25 / std::sqrt(3.0));
+}
+
 TEST(InitializerTest, ParametersAreSeeded) {
   Graph g1(7), g2(7), g3(8);
   Value a = g1.Parameter("w", {10, 10}, Initializer::HeNormal());
