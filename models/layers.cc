@@ -12,14 +12,15 @@ std::string Sequential::Name(const char* suffix) const {
 
 std::pair<Value, Value> Sequential::WeightAndBias(Shape weight_shape, int64_t fan_in,
                                                   bool followed_by_relu) {
+  const int64_t out = weight_shape[0];
   if (init_ == InitScheme::kTorch) {
     const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));
     return {g_.Parameter(Name("weight"), std::move(weight_shape), Initializer::TorchDefault()),
-            g_.Parameter(Name("bias"), {weight_shape[0]}, Initializer::Uniform(bound))};
+            g_.Parameter(Name("bias"), {out}, Initializer::Uniform(bound))};
   }
   const Initializer w = followed_by_relu ? Initializer::HeNormal() : Initializer::XavierUniform();
-  return {g_.Parameter(Name("weight"), weight_shape, w),
-          g_.Parameter(Name("bias"), {weight_shape[0]}, Initializer::Zeros())};
+  return {g_.Parameter(Name("weight"), std::move(weight_shape), w),
+          g_.Parameter(Name("bias"), {out}, Initializer::Zeros())};
 }
 
 Sequential& Sequential::Conv(int64_t out, int64_t kernel, int64_t stride, int64_t padding) {

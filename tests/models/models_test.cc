@@ -1,4 +1,6 @@
 // Model definitions and the model registry.
+#include <cmath>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/layers.h"
@@ -48,6 +50,23 @@ TEST(AlexNetTest, WrongInputSizeFailsAtBuildTimeNamingTheNode) {
   Value x = g.Input("images", DType::kF32, {2, 3, 8, 8});
   AlexNetSeed(g, x, {});
   EXPECT_THAT(Message(g.status()), HasSubstr("(MaxPool2D) with inputs 'Relu_4' f32[2, 96, 1, 1]: height: kernel 3 is larger than the padded input 1 + 2*0 = 1"));
+}
+
+TEST(AlexNetTest, TorchInitIsPyTorchsDefault) {
+  Graph g;
+  AlexNetCifar(g, g.Input("images", DType::kF32, {2, 3, 32, 32}), {.init = InitScheme::kTorch});
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  // features.0: fan_in 3*3*3 = 27; classifier.1: fan_in 2048. Weights and biases U(+-1/sqrt(fan_in)).
+  for (const auto& [layer, fan_in] : {std::pair<std::string, int>{"features.0", 27}, {"classifier.1", 2048}}) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    for (const char* part : {".weight", ".bias"}) {
+      const Tensor& t = g.parameter_value(*g.FindParameter(layer + part));
+      double largest = 0;
+      for (int64_t i = 0; i < t.num_elements(); ++i) largest = std::max<double>(largest, std::fabs(t.f32()[i]));
+      EXPECT_LE(largest, bound) << layer << part;
+      EXPECT_GT(largest, 0.5 * bound) << layer << part;
+    }
+  }
 }
 
 TEST(ResNetTest, TorchvisionNamesShapesAndBuffers) {
