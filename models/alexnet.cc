@@ -14,9 +14,15 @@ Value Classifier(Graph& g, Value features, int64_t width, const ModelOptions& o)
   return classifier.output();
 }
 
+InitScheme ResolveInit(InitScheme chosen, InitScheme preset_default) {
+  return chosen == InitScheme::kModelDefault ? preset_default : chosen;
+}
+
 }  // namespace
 
-Value AlexNetSeed(Graph& g, Value images, const ModelOptions& o) {
+Value AlexNetSeed(Graph& g, Value images, const ModelOptions& options) {
+  ModelOptions o = options;
+  o.init = ResolveInit(o.init, InitScheme::kHe);
   Sequential features(g, "features", images, o.init);
   features.Conv(96, 11, 4, 2).Relu();
   if (o.lrn) features.Lrn();
@@ -31,7 +37,9 @@ Value AlexNetSeed(Graph& g, Value images, const ModelOptions& o) {
   return Classifier(g, features.output(), 4096, o);
 }
 
-Value AlexNetCifar(Graph& g, Value images, const ModelOptions& o) {
+Value AlexNetCifar(Graph& g, Value images, const ModelOptions& options) {
+  ModelOptions o = options;
+  o.init = ResolveInit(o.init, InitScheme::kTorch);
   Sequential features(g, "features", images, o.init);
   features.Conv(32, 3, 1, 1).Relu();
   if (o.lrn) features.Lrn();

@@ -48,9 +48,10 @@ ABSL_FLAG(double, label_smoothing, 0.0, "cross-entropy label smoothing in [0, 1)
 ABSL_FLAG(double, clip_norm, 0.0, "clip gradients to this global L2 norm (0: off)");
 ABSL_FLAG(double, dropout, 0.5, "dropout rate of the classifier (models that have one)");
 ABSL_FLAG(bool, lrn, false, "AlexNet: local response normalization after conv1 and conv2");
-ABSL_FLAG(std::string, init, "he",
-          "AlexNet presets: he (He normal, Xavier for the last layer, zero biases) | torch "
-          "(PyTorch's nn.Conv2d/nn.Linear default)");
+ABSL_FLAG(std::string, init, "model",
+          "AlexNet presets: model (the preset's own: he for seed, torch for cifar) | he (He "
+          "normal, Xavier for the last layer, zero biases) | torch (PyTorch's nn.Conv2d/nn.Linear "
+          "default)");
 ABSL_FLAG(bool, augment, false, "random crop (pad 4) and horizontal flip");
 ABSL_FLAG(bool, shuffle, true, "reshuffle the training set every epoch");
 ABSL_FLAG(int, seed, 1, "seed of initialization, shuffling, augmentation and dropout");
@@ -92,10 +93,12 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.model_options.dropout = absl::GetFlag(FLAGS_dropout);
   c.model_options.lrn = absl::GetFlag(FLAGS_lrn);
   const std::string init = absl::GetFlag(FLAGS_init);
-  if (init != "he" && init != "torch") {
-    return absl::InvalidArgumentError(absl::StrCat("--init must be he or torch, found '", init, "'"));
+  if (init != "model" && init != "he" && init != "torch") {
+    return absl::InvalidArgumentError(absl::StrCat("--init must be model, he or torch, found '", init, "'"));
   }
-  c.model_options.init = init == "torch" ? models::InitScheme::kTorch : models::InitScheme::kHe;
+  c.model_options.init = init == "torch" ? models::InitScheme::kTorch
+                         : init == "he"  ? models::InitScheme::kHe
+                                         : models::InitScheme::kModelDefault;
   c.batch_size = absl::GetFlag(FLAGS_batch_size);
   c.epochs = absl::GetFlag(FLAGS_epochs);
   c.lr = absl::GetFlag(FLAGS_lr);

@@ -119,7 +119,7 @@ const std::vector<BadCase>& BadCases() {
       {"lenet_train", {"--optimizer=adam", "--adam_beta1=1"}, "Adam betas must be in [0, 1)"},
       {"lenet_train", {"--optimizer=adamw", "--adam_eps=0"}, "Adam epsilon must be > 0, found 0"},
       {"lenet_train", {"--dropout=1"}, "dropout must be in [0, 1), found 1"},
-      {"lenet_train", {"--init=xavier"}, "--init must be he or torch, found 'xavier'"},
+      {"lenet_train", {"--init=xavier"}, "--init must be model, he or torch, found 'xavier'"},
       {"lenet_train", {"--clip_norm=-1"}, "clip_norm must be >= 0, found -1"},
       {"lenet_train", {"--max_steps=-1"}, "max_steps must be >= 0, found -1"},
       {"lenet_train", {"--checkpoint_every=-1"}, "checkpoint_every must be >= 0, found -1"},
