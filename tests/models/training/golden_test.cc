@@ -76,8 +76,8 @@ TEST(GoldenTest, ResNet20MatchesPyTorchLogitsLossGradientsAndRunningStatistics) 
   ExpectMatchesPyTorch(/*fast_math=*/false, 1e-4);
 }
 
-// Winograd convolutions (the default) round differently: measured ~3e-3 relative on the first
-// layers' gradients, so a looser bound.
+// Winograd convolutions (the default) round differently: up to 4.6e-3 relative measured on the
+// first layers' gradients, so a looser bound.
 TEST(GoldenTest, FastMathStaysClose) { ExpectMatchesPyTorch(/*fast_math=*/true, 1e-2); }
 
 }  // namespace
