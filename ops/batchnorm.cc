@@ -46,6 +46,14 @@ absl::StatusOr<std::vector<ValueInfo>> BatchNormShape(const ShapeContext& ctx) {
   return std::vector<ValueInfo>{ctx.inputs[0], stat, stat};
 }
 
+// oneDNN's batch normalization is several times faster on the channel-blocked layout
+// (nChw16c: 16 channels per vector) than on plain NCHW; the plain tensors are staged into it
+// (see DnnlKernel) when the channels divide into blocks.
+dnnl::memory::desc BnLayout(const Shape& x) {
+  if (x[1] % 16 != 0) return PlainDesc(x);
+  return dnnl::memory::desc(ToDims(x), dnnl::memory::data_type::f32, dnnl::memory::format_tag::nChw16c);
+}
+
 dnnl::batch_normalization_forward::primitive_desc ForwardPd(const dnnl::engine& e,
                                                             const Shape& x, double eps,
                                                             bool training) {
@@ -54,7 +62,7 @@ dnnl::batch_normalization_forward::primitive_desc ForwardPd(const dnnl::engine& 
   using fwd = dnnl::batch_normalization_forward;
   return fwd::primitive_desc(
       fwd::desc(training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
-                PlainDesc(x), static_cast<float>(eps), f),
+                BnLayout(x), static_cast<float>(eps), f),
       e);
 }
 
@@ -64,6 +72,8 @@ class BatchNormKernel : public Kernel {
  public:
   BatchNormKernel(std::unique_ptr<DnnlKernel> primitive, BnAttrs attrs, int64_t per_channel)
       : primitive_(std::move(primitive)), attrs_(attrs), per_channel_(per_channel) {}
+
+  int64_t scratch_bytes() const override { return primitive_->scratch_bytes(); }
 
   absl::Status Run(RunContext& ctx) override {
     DLF_RETURN_IF_ERROR(primitive_->Run(ctx));
@@ -98,11 +108,11 @@ absl::StatusOr<std::unique_ptr<Kernel>> BatchNormKernelFactory(const KernelConte
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(k.engine, x, attrs.eps, k.training); },
                                         "batch normalization forward"));
   auto primitive = std::make_unique<DnnlKernel>(dnnl::batch_normalization_forward(pd), k.engine);
-  const dnnl::memory::desc data = PlainDesc(x), channel = PlainDesc({x[1]});
-  primitive->BindInput(DNNL_ARG_SRC, 0, data);
+  const dnnl::memory::desc data = PlainDesc(x), staged = BnLayout(x), channel = PlainDesc({x[1]});
+  primitive->BindInput(DNNL_ARG_SRC, 0, data, staged);
   primitive->BindInput(DNNL_ARG_SCALE, 1, channel);
   primitive->BindInput(DNNL_ARG_SHIFT, 2, channel);
-  primitive->BindOutput(DNNL_ARG_DST, 0, data);
+  primitive->BindOutput(DNNL_ARG_DST, 0, data, staged);
   if (k.training) {
     primitive->BindOutput(DNNL_ARG_MEAN, 1, channel);
     primitive->BindOutput(DNNL_ARG_VARIANCE, 2, channel);
@@ -123,23 +133,23 @@ absl::StatusOr<std::vector<ValueInfo>> BatchNormGradShape(const ShapeContext& ct
 absl::StatusOr<std::unique_ptr<Kernel>> BatchNormGradKernel(const KernelContext& k) {
   DLF_ASSIGN_OR_RETURN(const BnAttrs attrs, GetBnAttrs(k.node.attrs));
   const Shape& x = k.inputs[1].shape;
-  const dnnl::memory::desc data = PlainDesc(x), channel = PlainDesc({x[1]});
+  const dnnl::memory::desc data = PlainDesc(x), staged = BnLayout(x), channel = PlainDesc({x[1]});
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     auto hint = ForwardPd(k.engine, x, attrs.eps, true);
     using bwd = dnnl::batch_normalization_backward;
-    return bwd::primitive_desc(bwd::desc(dnnl::prop_kind::backward, data, data,
+    return bwd::primitive_desc(bwd::desc(dnnl::prop_kind::backward, staged, staged,
                                          static_cast<float>(attrs.eps),
                                          flags::use_scale | flags::use_shift),
                                k.engine, hint);
   }, "batch normalization backward"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::batch_normalization_backward(pd), k.engine);
-  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, data);
-  kernel->BindInput(DNNL_ARG_SRC, 1, data);
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, data, staged);
+  kernel->BindInput(DNNL_ARG_SRC, 1, data, staged);
   kernel->BindInput(DNNL_ARG_SCALE, 2, channel);
   kernel->BindInput(DNNL_ARG_MEAN, 3, channel);
   kernel->BindInput(DNNL_ARG_VARIANCE, 4, channel);
   kernel->BindInput(DNNL_ARG_SHIFT, 5, channel);
-  kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, data);
+  kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, data, staged);
   kernel->BindOutput(DNNL_ARG_DIFF_SCALE, 1, channel);
   kernel->BindOutput(DNNL_ARG_DIFF_SHIFT, 2, channel);
   return kernel;

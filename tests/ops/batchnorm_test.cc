@@ -106,6 +106,29 @@ TEST(BatchNormTest, TrainingGradientsMatchFiniteDifferences) {
   }, {&x, &weight, &bias}, {.eps = 1e-2, .rtol = 3e-2, .atol = 3e-3});
 }
 
+// 16 channels: the kernels run on oneDNN's channel-blocked layout (nChw16c).
+TEST(BatchNormTest, BlockedLayoutMatchesReferenceAndGradients) {
+  constexpr int64_t kC = 16;
+  Tensor x = RandomTensor({2, kC, 3, 3}, 5, -2.0f, 2.0f);
+  Tensor weight = RandomTensor({kC}, 6, 0.5f, 1.5f), bias = RandomTensor({kC}, 7);
+  auto build = [](Graph& g, const std::vector<Value>& in) {
+    Value mean = g.Buffer("mean", DType::kF32, {kC}), var = g.Buffer("var", DType::kF32, {kC}, 1.0f);
+    Value count = g.Buffer("count", DType::kI64, {});
+    return g.Op("BatchNorm", {in[0], in[1], in[2], mean, var, count})[0];
+  };
+  const Tensor y = ::dlf::testing::RunForward(build, {&x, &weight, &bias});
+  for (int64_t c = 0; c < kC; ++c) {
+    double mean = 0, var = 0;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t i = 0; i < 9; ++i) mean += x.f32()[(n * kC + c) * 9 + i] / 18;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t i = 0; i < 9; ++i) var += std::pow(x.f32()[(n * kC + c) * 9 + i] - mean, 2) / 18;
+    const int64_t at = (1 * kC + c) * 9 + 4;
+    EXPECT_NEAR(y.f32()[at], (x.f32()[at] - mean) / std::sqrt(var + 1e-5) * weight.f32()[c] + bias.f32()[c], 1e-4);
+  }
+  ExpectGradientsMatch(build, {&x, &weight, &bias}, {.eps = 1e-2, .rtol = 3e-2, .atol = 3e-3});
+}
+
 TEST(BatchNormTest, StatisticsMustBeBuffers) {
   Graph g;
   Value x = g.Input("x", DType::kF32, {N, C, H, W});
