@@ -47,62 +47,45 @@ absl::StatusOr<std::vector<ValueInfo>> SoftmaxShape(const ShapeContext& ctx) {
   return std::vector<ValueInfo>{ctx.inputs[0]};
 }
 
-absl::StatusOr<std::unique_ptr<Kernel>> SoftmaxKernel(const KernelContext& k) {
-  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
-  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
+// A kernel over the rows of [n, c]: row(a, b, out, c) with a and out row i of input 0 and the
+// output, b row i of input 1 (nullptr for one-input ops).
+template <typename F>
+KernelFactory PerRow(F row) {
+  return [row](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+    const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+    const bool two = k.inputs.size() > 1;
+    return std::make_unique<FunctionKernel>([row, n, c, two](RunContext& ctx) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) SoftmaxRow(In(ctx, 0) + i * c, Out(ctx) + i * c, c);
-    return absl::OkStatus();
-  });
+      for (int64_t i = 0; i < n; ++i) {
+        row(In(ctx, 0) + i * c, two ? In(ctx, 1) + i * c : nullptr, Out(ctx) + i * c, c);
+      }
+      return absl::OkStatus();
+    });
+  };
 }
 
-absl::StatusOr<std::unique_ptr<Kernel>> SoftmaxGradKernel(const KernelContext& k) {
-  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
-  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      const float* y = In(ctx, 0) + i * c;
-      const float* dy = In(ctx, 1) + i * c;
-      float* dx = Out(ctx) + i * c;
-      double dot = 0.0;
-      for (int64_t j = 0; j < c; ++j) dot += dy[j] * y[j];
-      for (int64_t j = 0; j < c; ++j) dx[j] = y[j] * (dy[j] - static_cast<float>(dot));
-    }
-    return absl::OkStatus();
-  });
-}
+const KernelFactory SoftmaxKernel = PerRow([](const float* x, const float*, float* y, int64_t c) {
+  SoftmaxRow(x, y, c);
+});
+
+const KernelFactory SoftmaxGradKernel = PerRow([](const float* y, const float* dy, float* dx, int64_t c) {
+  double dot = 0.0;
+  for (int64_t j = 0; j < c; ++j) dot += dy[j] * y[j];
+  for (int64_t j = 0; j < c; ++j) dx[j] = y[j] * (dy[j] - static_cast<float>(dot));
+});
 
 // ---- LogSoftmax(x) -> y = x - logsumexp(x); LogSoftmaxGrad(y, dy) -> dy - exp(y) sum(dy) ----
 
-absl::StatusOr<std::unique_ptr<Kernel>> LogSoftmaxKernel(const KernelContext& k) {
-  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
-  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      const float* x = In(ctx, 0) + i * c;
-      float* y = Out(ctx) + i * c;
-      const float lse = static_cast<float>(LogSumExp(x, c));
-      for (int64_t j = 0; j < c; ++j) y[j] = x[j] - lse;
-    }
-    return absl::OkStatus();
-  });
-}
+const KernelFactory LogSoftmaxKernel = PerRow([](const float* x, const float*, float* y, int64_t c) {
+  const float lse = static_cast<float>(LogSumExp(x, c));
+  for (int64_t j = 0; j < c; ++j) y[j] = x[j] - lse;
+});
 
-absl::StatusOr<std::unique_ptr<Kernel>> LogSoftmaxGradKernel(const KernelContext& k) {
-  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
-  return std::make_unique<FunctionKernel>([n, c](RunContext& ctx) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      const float* y = In(ctx, 0) + i * c;
-      const float* dy = In(ctx, 1) + i * c;
-      float* dx = Out(ctx) + i * c;
-      double sum = 0.0;
-      for (int64_t j = 0; j < c; ++j) sum += dy[j];
-      for (int64_t j = 0; j < c; ++j) dx[j] = dy[j] - std::exp(y[j]) * static_cast<float>(sum);
-    }
-    return absl::OkStatus();
-  });
-}
+const KernelFactory LogSoftmaxGradKernel = PerRow([](const float* y, const float* dy, float* dx, int64_t c) {
+  double sum = 0.0;
+  for (int64_t j = 0; j < c; ++j) sum += dy[j];
+  for (int64_t j = 0; j < c; ++j) dx[j] = dy[j] - std::exp(y[j]) * static_cast<float>(sum);
+});
 
 // ---- SoftmaxCrossEntropy(logits, labels) -> (loss [], probs [n, c]) ----
 // With label smoothing e (PyTorch's CrossEntropyLoss(label_smoothing=e)) the target of a row is
