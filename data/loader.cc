@@ -23,6 +23,15 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::Create(const Dataset* dataset,
         "loader: batch size ", options.batch_size, " is larger than the dataset (",
         dataset->size(), " images) and the last partial batch is dropped: no batch would remain"));
   }
+  if (options.num_shards < 1 || options.shard < 0 || options.shard >= options.num_shards) {
+    return absl::InvalidArgumentError(absl::StrCat("loader: shard ", options.shard, " of ",
+                                                   options.num_shards, " does not exist"));
+  }
+  if (options.num_shards > 1 && (options.batch_size % options.num_shards != 0 || !options.drop_last)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the batch size ", options.batch_size, " does not split evenly across ", options.num_shards,
+        " ranks: use a multiple of ", options.num_shards));
+  }
   if (options.augmentation.crop_padding < 0) {
     return absl::InvalidArgumentError("loader: crop padding must be >= 0");
   }
@@ -34,12 +43,13 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::Create(const Dataset* dataset,
 
 Loader::Loader(const Dataset* dataset, LoaderOptions options)
     : dataset_(dataset), options_(std::move(options)) {
-  const int64_t b = options_.batch_size;
+  const int64_t b = local_batch_size();
   const Shape image = {dataset_->channels(), dataset_->height(), dataset_->width()};
   const int64_t rest = dataset_->size() % b;
   for (int i = 0; i < 2; ++i) {
     buffers_[i].images = Tensor(DType::kF32, {b, image[0], image[1], image[2]});
     buffers_[i].labels = Tensor(DType::kI32, {b});
+    buffers_[i].sample_offset = options_.shard * b;
     if (rest > 0) {
       partial_[i].images = Tensor::View(DType::kF32, {rest, image[0], image[1], image[2]},
                                         buffers_[i].images.raw());
@@ -91,8 +101,8 @@ void Loader::StartEpoch(int64_t epoch, int64_t skip_batches) {
 }
 
 void Loader::Produce(int64_t batch_index, Batch& out) {
-  const int64_t b = options_.batch_size;
-  const int64_t first = batch_index * b;
+  const int64_t b = local_batch_size();
+  const int64_t first = batch_index * options_.batch_size + options_.shard * b;
   const int64_t count = std::min(b, dataset_->size() - first);
   const int64_t sample_floats = dataset_->channels() * dataset_->height() * dataset_->width();
   for (int64_t i = 0; i < count; ++i) {

@@ -20,6 +20,10 @@ struct LoaderOptions {
   bool shuffle = true;
   bool drop_last = true;  // false: the last batch of an epoch may be smaller
   uint64_t seed = 0;
+  // Data-parallel: batch_size is the global batch, split evenly into num_shards slices; this
+  // loader produces slice `shard` of every batch. Needs drop_last and a divisible batch.
+  int shard = 0;
+  int num_shards = 1;
   Normalization normalization;
   Augmentation augmentation;
 };
@@ -27,6 +31,7 @@ struct LoaderOptions {
 struct Batch {
   Tensor images;  // f32 [n, c, h, w]
   Tensor labels;  // i32 [n]
+  int64_t sample_offset = 0;  // position of images[0] in the global batch (shard * n)
   int64_t size() const { return labels.num_elements(); }
 };
 
@@ -57,6 +62,7 @@ class Loader {
   void WorkerLoop();
   void Produce(int64_t batch_index, Batch& out);
   void StopWorker();
+  int64_t local_batch_size() const { return options_.batch_size / options_.num_shards; }
 
   const Dataset* dataset_;
   LoaderOptions options_;

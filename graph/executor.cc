@@ -267,7 +267,22 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
   return absl::OkStatus();
 }
 
-absl::Status Executor::Run(absl::Span<const Feed> feeds) {
+int Executor::FinalAfter(Value v) const {
+  int last = -1;
+  for (size_t k = 0; k < kernels_.size(); ++k) {
+    const Node& node = graph_.node(kernels_[k].node_id);
+    const auto touches = [&](const std::vector<Value>& values) {
+      return std::find(values.begin(), values.end(), v) != values.end();
+    };
+    if (touches(node.inputs) || touches(node.outputs)) last = static_cast<int>(k);
+  }
+  return last;
+}
+
+absl::Status Executor::Run(absl::Span<const Feed> feeds) { return Run(feeds, nullptr); }
+
+absl::Status Executor::Run(absl::Span<const Feed> feeds,
+                           const std::function<void(int)>& after_kernel) {
   for (size_t i = 0; i < required_inputs_.size(); ++i) {
     const Value need = required_inputs_[i];
     const Feed* feed = nullptr;
@@ -288,8 +303,10 @@ absl::Status Executor::Run(absl::Span<const Feed> feeds) {
     std::memcpy(feed_buffers_[i].raw(), t.raw(), t.num_bytes());
   }
   using Clock = std::chrono::steady_clock;
-  for (PlannedKernel& k : kernels_) {
+  for (size_t index = 0; index < kernels_.size(); ++index) {
+    PlannedKernel& k = kernels_[index];
     k.ctx.step = step_;
+    k.ctx.sample_offset = sample_offset_;
     const Clock::time_point start = options_.profile ? Clock::now() : Clock::time_point();
     absl::Status s = k.kernel->Run(k.ctx);
     if (options_.profile) k.seconds += std::chrono::duration<double>(Clock::now() - start).count();
@@ -297,6 +314,10 @@ absl::Status Executor::Run(absl::Span<const Feed> feeds) {
       const Node& node = graph_.node(k.node_id);
       return absl::Status(s.code(), absl::StrCat("node '", node.name, "' (", node.op,
                                                  "): ", s.message()));
+    }
+    if (after_kernel) {
+      stream_.wait();  // a no-op on oneDNN's in-order CPU stream, but the contract is "finished"
+      after_kernel(static_cast<int>(index));
     }
   }
   stream_.wait();

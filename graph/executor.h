@@ -2,6 +2,7 @@
 #define DLF_GRAPH_EXECUTOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,12 @@ class Executor {
 
   // Feeds every Input node the plan needs (checked for shape and dtype), runs every kernel.
   absl::Status Run(absl::Span<const Feed> feeds);
+  // The same, calling after_kernel(k) once kernel k of the plan (0 .. num_kernels-1) has
+  // finished: a caller can start using values that are final by then (see FinalAfter).
+  absl::Status Run(absl::Span<const Feed> feeds, const std::function<void(int)>& after_kernel);
+  // The plan position of the last kernel that writes or reads `v`: after it, `v` keeps its
+  // value until the run ends. -1 when no kernel touches it (a fed input, a parameter).
+  int FinalAfter(Value v) const;
 
   // The i-th fetched value of the last Run(): a view valid until the next Run().
   const Tensor& fetch(int i) const { return *slots_[fetches_[i].id]; }
@@ -67,6 +74,8 @@ class Executor {
   // Run counter: each Run() uses it to seed per-step randomness and then increments it.
   uint64_t step() const { return step_; }
   void set_step(uint64_t step) { step_ = step; }
+  // Global position of the fed batch's first sample (RunContext::sample_offset); 0 by default.
+  void set_sample_offset(int64_t offset) { sample_offset_ = offset; }
   // The Input nodes the plan needs, in graph order.
   const std::vector<Value>& required_inputs() const { return required_inputs_; }
 
@@ -101,6 +110,7 @@ class Executor {
   std::vector<PlannedKernel> kernels_;
   PlanStats stats_;
   uint64_t step_ = 0;
+  int64_t sample_offset_ = 0;
   uint64_t profiled_runs_ = 0;
   bool print_profile_ = false;
 };

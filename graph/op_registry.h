@@ -29,6 +29,9 @@ struct RunContext {
   std::vector<Tensor*> outputs;
   bool training = true;
   uint64_t step = 0;  // the executor's run counter: seeds per-step randomness (dropout)
+  // Position of this batch's first sample in the global batch (data-parallel ranks each run a
+  // slice of it): per-sample randomness is keyed by global position, not by the rank.
+  int64_t sample_offset = 0;
   dnnl::stream* stream = nullptr;
   void* scratch = nullptr;  // scratch_bytes() of memory, shared by all kernels of the plan
   // The inputs named in OpDef::state_inputs, writable (graph buffers the kernel updates).

@@ -1,5 +1,6 @@
 // Dropout with inverted scaling. The mask is a pure function of (seed, node, executor step,
-// element index), so runs are reproducible and a resumed run draws the same masks.
+// element index in the global batch), so runs are reproducible, a resumed run draws the same
+// masks, and data-parallel ranks (each running a slice of the batch) draw what one rank would.
 #include <algorithm>
 #include <cstring>
 
@@ -54,10 +55,12 @@ absl::StatusOr<std::unique_ptr<Kernel>> DropoutKernel(const KernelContext& k) {
     const uint64_t step_seed = SplitMix64(stream_seed ^ SplitMix64(ctx.step));
     const uint32_t seed_lo = static_cast<uint32_t>(step_seed);
     const uint32_t seed_hi = static_cast<uint32_t>(step_seed >> 32);
+    const int64_t batch = ctx.inputs[0]->shape().empty() ? 1 : ctx.inputs[0]->shape()[0];
+    const uint32_t first = static_cast<uint32_t>(ctx.sample_offset * (n / std::max<int64_t>(batch, 1)));
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       // Two rounds keyed by both halves of the step seed: element i's draw, 32 bits.
-      const uint32_t r = Mix32(Mix32(static_cast<uint32_t>(i) ^ seed_lo) + seed_hi);
+      const uint32_t r = Mix32(Mix32((first + static_cast<uint32_t>(i)) ^ seed_lo) + seed_hi);
       const float m = keep_scale * static_cast<float>(r < threshold);  // branch-free: vectorizes
       mask[i] = m;
       y[i] = x[i] * m;

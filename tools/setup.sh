@@ -19,6 +19,8 @@ packages=(
   nlohmann-json3-dev
   libstb-dev             # image decoding (PNG, JPEG, BMP), writing and resizing for predict
   dataset-fashion-mnist  # real data for the default training run and the LeNet-5 example
+  openmpi-bin            # Open MPI 4.1.4: mpirun, for data-parallel training
+  libopenmpi-dev         # its headers and libmpi
 )
 for arg in "$@"; do
   case "$arg" in

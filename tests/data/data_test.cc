@@ -265,6 +265,41 @@ TEST(LoaderTest, StartingPartWayGivesTheSameBatchesAsAnUninterruptedEpoch) {
   EXPECT_EQ((*resumed)->Next(), nullptr);
 }
 
+TEST(LoaderTest, ShardsHoldTheirSliceOfTheUnshardedBatch) {
+  Dataset d = Synthetic(40);
+  LoaderOptions o{.batch_size = 12, .seed = 4};
+  o.augmentation = {true, 1, true};
+  auto whole = Loader::Create(&d, o);
+  ASSERT_TRUE(whole.ok());
+  (*whole)->StartEpoch(1);
+  std::vector<std::unique_ptr<Loader>> shards;
+  for (int shard = 0; shard < 3; ++shard) {
+    LoaderOptions so = o;
+    so.shard = shard;
+    so.num_shards = 3;
+    auto loader = Loader::Create(&d, so);
+    ASSERT_TRUE(loader.ok()) << loader.status();
+    (*loader)->StartEpoch(1);
+    shards.push_back(*std::move(loader));
+  }
+  for (int batch = 0; batch < 3; ++batch) {
+    const Batch* a = (*whole)->Next();
+    ASSERT_NE(a, nullptr);
+    const int64_t image_floats = a->images.num_elements() / 12;
+    for (int shard = 0; shard < 3; ++shard) {
+      const Batch* s = shards[shard]->Next();
+      ASSERT_NE(s, nullptr);
+      ASSERT_EQ(s->size(), 4);
+      EXPECT_EQ(s->sample_offset, shard * 4);
+      for (int64_t j = 0; j < 4; ++j) ASSERT_EQ(s->labels.i32()[j], a->labels.i32()[shard * 4 + j]);
+      for (int64_t j = 0; j < 4 * image_floats; ++j) {
+        ASSERT_EQ(s->images.f32()[j], a->images.f32()[shard * 4 * image_floats + j]);
+      }
+    }
+  }
+  EXPECT_EQ((*whole)->Next(), nullptr);
+}
+
 TEST(LoaderTest, BadOptionsAreClearErrors) {
   Dataset d = Synthetic(5);
   EXPECT_THAT(Message(Loader::Create(&d, {.batch_size = 0}).status()), HasSubstr("batch size must be > 0"));
@@ -272,6 +307,10 @@ TEST(LoaderTest, BadOptionsAreClearErrors) {
               HasSubstr("batch size 8 is larger than the dataset (5 images)"));
   Dataset empty;
   EXPECT_THAT(Message(Loader::Create(&empty, {}).status()), HasSubstr("the dataset is empty"));
+  EXPECT_THAT(Message(Loader::Create(&d, {.batch_size = 5, .num_shards = 2}).status()),
+              HasSubstr("batch size 5 does not split evenly across 2 ranks"));
+  EXPECT_THAT(Message(Loader::Create(&d, {.batch_size = 4, .shard = 2, .num_shards = 2}).status()),
+              HasSubstr("shard 2 of 2 does not exist"));
 }
 
 }  // namespace

@@ -126,6 +126,31 @@ TEST(DropoutTest, MasksDifferBetweenSteps) {
   EXPECT_GT(differ, 300);
 }
 
+// A data-parallel rank runs a slice of the batch with sample_offset set to the slice's first
+// sample: its mask must be that slice of the whole batch's mask.
+TEST(DropoutTest, SliceOfBatchDrawsTheWholeBatchsMask) {
+  auto mask_of = [](int64_t batch, int64_t offset) {
+    Graph g;
+    Value x = g.Input("x", DType::kF32, {batch, 37});
+    Value y = ops::Dropout(g, x, 0.5, 9);
+    auto exec = Executor::Compile(g, {y});
+    EXPECT_TRUE(exec.ok());
+    Tensor ones(DType::kF32, {batch, 37});
+    ones.Fill(1.0f);
+    (*exec)->set_step(5);
+    (*exec)->set_sample_offset(offset);
+    EXPECT_TRUE((*exec)->Run({{x, &ones}}).ok());
+    return (*exec)->fetch(0).Clone();
+  };
+  const Tensor whole = mask_of(8, 0);
+  for (int64_t offset : {0, 2, 6}) {
+    const Tensor slice = mask_of(2, offset);
+    for (int64_t i = 0; i < 2 * 37; ++i) {
+      ASSERT_EQ(slice.f32()[i], whole.f32()[offset * 37 + i]) << "offset " << offset << " element " << i;
+    }
+  }
+}
+
 TEST(DropoutTest, GradientsMatchFiniteDifferences) {
   Tensor x = RandomTensor({4, 6}, 7);
   ExpectGradientsMatch([](Graph& g, const std::vector<Value>& in) {
