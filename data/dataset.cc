@@ -1,10 +1,24 @@
 #include "data/dataset.h"
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "data/image.h"
 #include "graph/status_macros.h"
 
 namespace dlf::data {
+
+Dataset Slice(const Dataset& in, int64_t begin, int64_t end) {
+  Dataset out;
+  out.labels.assign(in.labels.begin() + begin, in.labels.begin() + end);
+  out.num_classes = in.num_classes;
+  out.class_names = in.class_names;
+  out.description = absl::StrCat(in.description, " [", begin, ", ", end, ")");
+  const int64_t image_bytes = in.channels() * in.height() * in.width();
+  out.images = Tensor(DType::kU8, {end - begin, in.channels(), in.height(), in.width()});
+  std::memcpy(out.images.raw(), in.images.u8() + begin * image_bytes, (end - begin) * image_bytes);
+  return out;
+}
 
 absl::StatusOr<Dataset> FitToShape(const Dataset& in, int64_t channels, int64_t height,
                                    int64_t width) {

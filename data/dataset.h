@@ -25,6 +25,9 @@ struct Dataset {
   int64_t width() const { return images.dim(3); }
 };
 
+// Images [begin, end) of `in` (copied), e.g. one rank's share of a test set.
+Dataset Slice(const Dataset& in, int64_t begin, int64_t end);
+
 // The dataset with every image converted to [channels, height, width] as data::FitImage does:
 // channels replicated (1 -> 3) or reduced to luma (3 -> 1); smaller images zero-padded
 // (centred), as Fashion-MNIST's 28x28 feeds a 32x32 model; larger ones resized and

@@ -116,7 +116,8 @@ int RunTool(const std::function<absl::Status()>& body) {
   }
   if (s.ok()) return 0;
   std::fflush(stdout);
-  std::fprintf(stderr, "error: %s\n", std::string(s.message()).c_str());
+  // An empty message: another rank of a data-parallel run already printed the error.
+  if (!s.message().empty()) std::fprintf(stderr, "error: %s\n", std::string(s.message()).c_str());
   return 1;
 }
 

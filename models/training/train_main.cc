@@ -67,6 +67,18 @@ ABSL_FLAG(bool, skip_nonfinite, false,
           "skip (do not apply) a step whose loss or gradients are NaN or infinite, instead of "
           "stopping with an error naming the step and the tensor");
 ABSL_FLAG(bool, log_step_losses, false, "print every step's loss as `step N loss X`");
+ABSL_FLAG(double, allreduce_bucket_mb, 25,
+          "under mpirun: gradients are averaged in buckets of about this many MB, each sent as "
+          "soon as the backward pass has produced it");
+ABSL_FLAG(std::string, allreduce_dtype, "f32",
+          "under mpirun: f32 | bf16 (gradients travel as bf16, half the bytes; sums in f32)");
+ABSL_FLAG(bool, overlap_allreduce, true,
+          "under mpirun: send gradient buckets during the backward pass (false: after it)");
+ABSL_FLAG(double, collective_timeout_s, 60,
+          "under mpirun: a rank that does not join a collective within this many seconds stops "
+          "the run with an error naming it");
+ABSL_FLAG(int, check_replicas_every, 100,
+          "under mpirun: every N steps verify that all ranks hold identical parameters (0: never)");
 
 namespace dlf::training {
 namespace {
@@ -129,6 +141,18 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.eval_batch_size = absl::GetFlag(FLAGS_eval_batch_size);
   c.skip_nonfinite = absl::GetFlag(FLAGS_skip_nonfinite);
   c.log_step_losses = absl::GetFlag(FLAGS_log_step_losses);
+  const double bucket_mb = absl::GetFlag(FLAGS_allreduce_bucket_mb);
+  if (!(bucket_mb > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("--allreduce_bucket_mb must be > 0, found ", bucket_mb));
+  }
+  c.reducer.bucket_bytes = static_cast<int64_t>(bucket_mb * 1e6);
+  const std::string dtype = absl::GetFlag(FLAGS_allreduce_dtype);
+  if (dtype != "f32" && dtype != "bf16") {
+    return absl::InvalidArgumentError(absl::StrCat("--allreduce_dtype must be f32 or bf16, found '", dtype, "'"));
+  }
+  c.reducer.bf16 = dtype == "bf16";
+  c.reducer.overlap = absl::GetFlag(FLAGS_overlap_allreduce);
+  c.check_replicas_every = absl::GetFlag(FLAGS_check_replicas_every);
   DLF_RETURN_IF_ERROR(ValidateTrainConfig(c));
   return c;
 }
@@ -139,7 +163,7 @@ struct Data {
   bool fell_back = false;  // CIFAR-10 missing: the short Fashion-MNIST run
 };
 
-absl::StatusOr<Data> LoadData(const models::ModelSpec& spec) {
+absl::StatusOr<Data> LoadData(const models::ModelSpec& spec, bool print) {
   Data d;
   d.name = FlagGiven("dataset") ? absl::GetFlag(FLAGS_dataset) : spec.default_dataset;
   DLF_RETURN_IF_ERROR(CheckDatasetName(d.name));
@@ -148,7 +172,7 @@ absl::StatusOr<Data> LoadData(const models::ModelSpec& spec) {
   absl::StatusOr<data::Dataset> train = LoadSplit(d.name, dir, true, spec.input_shape);
   if (!train.ok() && absl::IsNotFound(train.status()) && d.name == "cifar10" &&
       !FlagGiven("dataset") && !dir_given) {
-    std::printf("CIFAR-10 was not found in %s.\n%s\nFor now: a short run on Fashion-MNIST "
+    if (print) std::printf("CIFAR-10 was not found in %s.\n%s\nFor now: a short run on Fashion-MNIST "
                 "(installed by tools/setup.sh), fitted to the model's input.\n\n",
                 dir.c_str(), data::kCifar10Help);
     d.name = "fashion_mnist";
@@ -179,7 +203,9 @@ std::string DescribeOptimizer(const TrainConfig& c) {
   return s;
 }
 
-absl::Status Train(const TrainDefaults& defaults, const std::vector<std::string>& positional) {
+// Everything before the first step; each rank does it alone, and the ranks agree on the outcome.
+absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& positional,
+                                               Communicator& comm, Data& d, TrainConfig& c) {
   if (!positional.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", positional[0],
                                                    "' (flags are --name=value; see --help)"));
@@ -193,8 +219,9 @@ absl::Status Train(const TrainDefaults& defaults, const std::vector<std::string>
                                                    absl::StrJoin(models::ModelNames(), ", ")));
   }
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(model));
-  DLF_ASSIGN_OR_RETURN(TrainConfig c, ConfigFromFlags(*spec));  // before reading any data
-  DLF_ASSIGN_OR_RETURN(Data d, LoadData(*spec));
+  DLF_ASSIGN_OR_RETURN(c, ConfigFromFlags(*spec));  // before reading any data
+  c.comm = &comm;
+  DLF_ASSIGN_OR_RETURN(d, LoadData(*spec, comm.is_root()));
   if (d.fell_back && !FlagGiven("epochs")) c.epochs = 1;  // the short run promised above
   c.run.dataset = d.name;
   c.run.class_names = d.train.class_names;
@@ -208,16 +235,42 @@ absl::Status Train(const TrainDefaults& defaults, const std::vector<std::string>
   if (out == "runs/<model>-<dataset>") out = absl::StrCat("runs/", spec->name, "-", d.name);
   c.out_dir = ResolveUserPath(out);
 
-  DLF_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, Trainer::Create(c, &d.train, &d.test));
-  absl::PrintF("model %s: %.2f M parameters | train %s | test %s\n", spec->name,
-               models::CountParameters(trainer->graph()) / 1e6, d.train.description,
-               d.test.description);
-  absl::PrintF("batch %d, %d epochs, %s, %d threads, activation memory %.1f MB\n", c.batch_size,
-               c.epochs, DescribeOptimizer(c), omp_get_max_threads(),
-               trainer->executor().stats().arena_bytes / 1e6);
-  if (!c.out_dir.empty()) absl::PrintF("writing checkpoints and metrics to %s\n", c.out_dir);
-  std::fflush(stdout);
-  DLF_RETURN_IF_ERROR(trainer->Run());
+  return Trainer::Create(c, &d.train, &d.test);
+}
+
+std::string DescribeRanks(const Communicator& comm, const TrainConfig& c) {
+  if (comm.size() == 1) return absl::StrCat(omp_get_max_threads(), " threads");
+  return absl::StrFormat("%d ranks x %d threads (%d images per rank), gradients averaged in %s "
+                         "buckets of %.0f MB%s",
+                         comm.size(), omp_get_max_threads(), c.batch_size / comm.size(),
+                         c.reducer.bf16 ? "bf16" : "f32", c.reducer.bucket_bytes / 1e6,
+                         c.reducer.overlap ? " during the backward pass" : " after the backward pass");
+}
+
+absl::Status Train(const std::vector<std::string>& positional) {
+  DLF_ASSIGN_OR_RETURN(std::unique_ptr<Communicator> comm,
+                       Communicator::Create(absl::GetFlag(FLAGS_collective_timeout_s)));
+  Data d;
+  TrainConfig c;
+  absl::StatusOr<std::unique_ptr<Trainer>> created = SetUp(positional, *comm, d, c);
+  DLF_RETURN_IF_ERROR(comm->Agree(created.status()));
+  std::unique_ptr<Trainer> trainer = *std::move(created);
+  if (comm->is_root()) {
+    absl::PrintF("model %s: %.2f M parameters | train %s | test %s\n", c.run.model,
+                 models::CountParameters(trainer->graph()) / 1e6, d.train.description,
+                 d.test.description);
+    absl::PrintF("batch %d, %d epochs, %s, %s, activation memory %.1f MB\n", c.batch_size,
+                 c.epochs, DescribeOptimizer(c), DescribeRanks(*comm, c),
+                 trainer->executor().stats().arena_bytes / 1e6);
+    if (!c.out_dir.empty()) absl::PrintF("writing checkpoints and metrics to %s\n", c.out_dir);
+    std::fflush(stdout);
+  }
+  if (absl::Status s = trainer->Run(); !s.ok()) {
+    // Other ranks may be waiting in a collective for this one: end them all.
+    if (comm->size() > 1) comm->Abort(s);
+    return s;
+  }
+  if (!comm->is_root()) return absl::OkStatus();
   const auto& history = trainer->history();
   if (!history.empty()) {
     absl::PrintF("done: test accuracy %.2f%% after %d epochs", 100 * history.back().test_accuracy,
@@ -243,7 +296,7 @@ int TrainMain(int argc, char** argv, const TrainDefaults& defaults) {
       "\nModels (--model):\n", models::DescribeModels());
   return RunTool([&]() -> absl::Status {
     DLF_ASSIGN_OR_RETURN(const std::vector<std::string> positional, ParseFlags(argc, argv, usage));
-    return Train(defaults, positional);
+    return Train(positional);
   });
 }
 

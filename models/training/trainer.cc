@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "data/safetensors.h"
 #include "graph/autodiff.h"
+#include "graph/random.h"
 #include "graph/status_macros.h"
 #include "ops/ops.h"
 #include "optim/clip.h"
@@ -68,6 +69,12 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
     return bad(absl::StrCat("dropout must be in [0, 1), found ", c.model_options.dropout));
   }
   if (c.resume && !c.init_from.empty()) return bad("--resume and --init_from exclude each other");
+  if (c.check_replicas_every < 0) {
+    return bad(absl::StrCat("--check_replicas_every must be >= 0, found ", c.check_replicas_every));
+  }
+  if (c.reducer.bucket_bytes <= 0) {
+    return bad(absl::StrCat("the allreduce bucket must be > 0 bytes, found ", c.reducer.bucket_bytes));
+  }
   DLF_RETURN_IF_ERROR(optim::ValidateLearningRate(c.lr));
   DLF_RETURN_IF_ERROR(optim::ValidateOptimizerConfig(c.optimizer));
   optim::ScheduleConfig schedule = c.schedule;
@@ -76,13 +83,23 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
 }
 
 Trainer::Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test)
-    : config_(std::move(config)), train_(train), test_(test), tty_(isatty(STDOUT_FILENO)) {}
+    : config_(std::move(config)), train_(train), test_(test), tty_(isatty(STDOUT_FILENO)) {
+  // Rank 0 alone prints; every rank computes the same global numbers.
+  config_.verbose = config_.verbose && is_root();
+  config_.log_step_losses = config_.log_step_losses && is_root();
+}
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config,
                                                          const data::Dataset* train,
                                                          const data::Dataset* test) {
   DLF_RETURN_IF_ERROR(ValidateTrainConfig(config));
   if (train == nullptr || train->size() == 0) return absl::InvalidArgumentError("empty training set");
+  const int world = config.comm ? config.comm->size() : 1;
+  if (config.batch_size % world != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--batch_size=%d (the global batch) does not split evenly across %d ranks: use a multiple of %d",
+        config.batch_size, world, world));
+  }
   const Shape image = config.run.input_shape;
   for (const data::Dataset* d : {train, test}) {
     if (d != nullptr && Shape{d->channels(), d->height(), d->width()} != image) {
@@ -101,8 +118,9 @@ absl::Status Trainer::Build() {
   graph_ = std::make_unique<Graph>(c.seed);
   Graph& g = *graph_;
   const Shape& image = c.run.input_shape;
-  images_ = g.Input("images", DType::kF32, {c.batch_size, image[0], image[1], image[2]});
-  labels_ = g.Input("labels", DType::kI32, {c.batch_size});
+  const int64_t local_batch = c.batch_size / world_size();
+  images_ = g.Input("images", DType::kF32, {local_batch, image[0], image[1], image[2]});
+  labels_ = g.Input("labels", DType::kI32, {local_batch});
   Value logits = c.build(g, images_, c.model_options);
   loss_ = ops::SoftmaxCrossEntropy(g, logits, labels_, c.label_smoothing);
   correct_ = ops::CountCorrect(g, logits, labels_);
@@ -122,11 +140,30 @@ absl::Status Trainer::Build() {
   DLF_RETURN_IF_ERROR(BuildOptimizer());
 
   data::LoaderOptions lo{.batch_size = c.batch_size, .shuffle = c.shuffle, .drop_last = true, .seed = c.seed};
+  lo.shard = c.comm ? c.comm->rank() : 0;
+  lo.num_shards = world_size();
   lo.normalization = {c.run.mean, c.run.std};
   lo.augmentation = {c.augment, 4, c.augment};
   DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, image, c.eval_batch_size,
                                            lo.normalization);
+  if (world_size() == 1) return absl::OkStatus();
+  if (test_ != nullptr) {
+    const int64_t n = test_->size(), rank = c.comm->rank(), world = world_size();
+    test_shard_ = data::Slice(*test_, n * rank / world, n * (rank + 1) / world);
+  }
+  std::vector<float*> grad_data;
+  std::vector<int64_t> sizes;
+  std::vector<int> final_after;
+  for (size_t i = 0; i < grads.size(); ++i) {
+    Tensor& t = executor_->mutable_fetch(2 + static_cast<int>(i));
+    grad_data.push_back(t.f32());
+    sizes.push_back(t.num_elements());
+    final_after.push_back(executor_->FinalAfter(grads[i]));
+  }
+  DLF_ASSIGN_OR_RETURN(std::unique_ptr<Communicator> channel, c.comm->Duplicate());
+  reducer_ = std::make_unique<GradientReducer>(std::move(channel), std::move(grad_data),
+                                               std::move(sizes), std::move(final_after), c.reducer);
   return absl::OkStatus();
 }
 
@@ -174,10 +211,29 @@ absl::Status Trainer::CheckFinite(double loss) {
       bad_param < 0 ? ", or --skip_nonfinite to skip such steps" : "", "."));
 }
 
+absl::Status Trainer::ReduceStepStats(double& loss, double& correct) {
+  if (world_size() == 1) return absl::OkStatus();
+  double totals[] = {loss, correct};
+  DLF_RETURN_IF_ERROR(config_.comm->SumF64(totals, 2, "the loss allreduce", global_step_));
+  loss = totals[0] / world_size();  // every rank's loss is the mean over an equal share
+  correct = totals[1];
+  return absl::OkStatus();
+}
+
 absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
   const Feed feeds[] = {{images_, &batch.images}, {labels_, &batch.labels}};
-  DLF_RETURN_IF_ERROR(executor_->Run(feeds));
-  const double loss = executor_->fetch(0).f32()[0];
+  executor_->set_sample_offset(batch.sample_offset);
+  Communicator::SetCurrentStep(global_step_);
+  if (reducer_) {
+    reducer_->BeginStep(global_step_);
+    DLF_RETURN_IF_ERROR(executor_->Run(feeds, [this](int kernel) { reducer_->KernelFinished(kernel); }));
+    DLF_RETURN_IF_ERROR(reducer_->FinishStep());
+  } else {
+    DLF_RETURN_IF_ERROR(executor_->Run(feeds));
+  }
+  double loss = executor_->fetch(0).f32()[0];
+  double correct = executor_->fetch(1).f32()[0];
+  DLF_RETURN_IF_ERROR(ReduceStepStats(loss, correct));
   if (absl::Status s = CheckFinite(loss); !s.ok()) {
     if (!absl::IsDataLoss(s)) return s;
     ++skipped_steps_;  // --skip_nonfinite: no update; the step still counts as taken
@@ -192,9 +248,10 @@ absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
     optim::ClipByGlobalNorm(grads, config_.clip_norm);
   }
   DLF_RETURN_IF_ERROR(optimizer_->Step(param_tensors_, grad_tensors_, lr));
-  epoch_loss_sum_ += loss * static_cast<double>(batch.size());
-  epoch_correct_ += static_cast<int64_t>(executor_->fetch(1).f32()[0]);
-  epoch_seen_ += batch.size();
+  const int64_t seen = batch.size() * world_size();
+  epoch_loss_sum_ += loss * static_cast<double>(seen);
+  epoch_correct_ += static_cast<int64_t>(correct);
+  epoch_seen_ += seen;
   step_losses_.push_back(loss);
   ++global_step_;
   ++step_in_epoch_;
@@ -233,6 +290,7 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
   m.images_per_second = static_cast<double>(session_seen_) / (Now() - epoch_start_);
   m.test_loss = m.test_accuracy = NAN;
   const double eval_start = Now();
+  DLF_RETURN_IF_ERROR(AverageBuffers());
   if (test_ != nullptr) {
     DLF_ASSIGN_OR_RETURN(const EvalResult r, Evaluate(*test_));
     m.test_loss = r.loss;
@@ -254,7 +312,7 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
   epoch_loss_sum_ = 0;
   epoch_correct_ = epoch_seen_ = 0;
   epoch_seconds_before_ = 0;
-  if (config_.out_dir.empty()) return absl::OkStatus();
+  if (config_.out_dir.empty() || !is_root()) return absl::OkStatus();
   const std::string title = absl::StrCat(config_.run.model, " on ", train_->description);
   DLF_RETURN_IF_ERROR(WriteMetricsCsv(OutPath("metrics.csv"), history_));
   DLF_RETURN_IF_ERROR(WriteLearningCurveSvg(OutPath("learning_curve.svg"), title, history_));
@@ -266,11 +324,102 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
 
 absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& dataset) {
   evaluator_->CopyWeightsFrom(*graph_);
-  return evaluator_->Evaluate(dataset);
+  if (world_size() == 1 || &dataset != test_) return evaluator_->Evaluate(dataset);
+  // Each rank scores its share of the test set; the sums are reduced.
+  const int classes = config_.model_options.num_classes;
+  EvalResult r;
+  r.confusion.assign(classes, std::vector<int64_t>(classes, 0));
+  if (test_shard_.size() > 0) {
+    DLF_ASSIGN_OR_RETURN(r, evaluator_->Evaluate(test_shard_));
+  }
+  std::vector<double> totals = {r.loss * static_cast<double>(r.count), static_cast<double>(r.count)};
+  for (const auto& row : r.confusion) totals.insert(totals.end(), row.begin(), row.end());
+  DLF_RETURN_IF_ERROR(config_.comm->SumF64(totals.data(), static_cast<int64_t>(totals.size()),
+                                           "the evaluation allreduce", global_step_));
+  r.count = static_cast<int64_t>(totals[1]);
+  r.loss = totals[0] / totals[1];
+  int64_t correct = 0;
+  for (int t = 0; t < classes; ++t) {
+    for (int p = 0; p < classes; ++p) r.confusion[t][p] = static_cast<int64_t>(totals[2 + t * classes + p]);
+    correct += r.confusion[t][t];
+  }
+  r.accuracy = static_cast<double>(correct) / totals[1];
+  return r;
+}
+
+absl::Status Trainer::AverageBuffers() {
+  if (world_size() == 1) return absl::OkStatus();
+  std::vector<Communicator::Part> parts;
+  for (Value v : graph_->buffers()) {
+    Tensor& t = graph_->parameter_value(v);
+    if (t.dtype() == DType::kF32) parts.push_back({t.f32(), t.num_elements()});
+  }
+  DLF_RETURN_IF_ERROR(config_.comm->SumF32(parts, "the allreduce of the running statistics", global_step_));
+  for (const Communicator::Part& p : parts) {
+    float* data = static_cast<float*>(p.data);
+    for (int64_t i = 0; i < p.count; ++i) data[i] /= static_cast<float>(world_size());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::VerifyReplicas() {
+  uint64_t hash = 0;
+  for (const Tensor* t : param_tensors_) {
+    const uint32_t* words = reinterpret_cast<const uint32_t*>(t->raw());
+    const int64_t n = t->num_bytes() / 4;
+    uint64_t sum = 0;
+#pragma omp parallel for reduction(+ : sum)
+    for (int64_t i = 0; i < n; ++i) sum += SplitMix64((static_cast<uint64_t>(words[i]) << 32) ^ i);
+    hash = SplitMix64(hash ^ sum);
+  }
+  uint64_t low = 0, high = 0;
+  DLF_RETURN_IF_ERROR(config_.comm->MinMax(hash, low, high, "the parameter check", global_step_ - 1));
+  if (low == high) return absl::OkStatus();
+  return absl::DataLossError(absl::StrFormat(
+      "after step %d the ranks hold different parameters (checked every %d steps by "
+      "--check_replicas_every): the replicas diverged; stopping",
+      global_step_, config_.check_replicas_every));
+}
+
+absl::Status Trainer::SaveLast() {
+  DLF_RETURN_IF_ERROR(AverageBuffers());
+  if (config_.out_dir.empty() || !is_root()) return absl::OkStatus();
+  return SaveCheckpoint(OutPath("last.safetensors"), true);
+}
+
+absl::Status Trainer::SyncFromRoot() {
+  if (world_size() == 1) return absl::OkStatus();
+  Communicator& comm = *config_.comm;
+  for (Value v : graph_->persistent_values()) {
+    Tensor& t = graph_->parameter_value(v);
+    DLF_RETURN_IF_ERROR(comm.Broadcast(t.raw(), t.num_bytes(), "the broadcast of the weights"));
+  }
+  optim::OptimizerState state = optimizer_->SaveState();
+  for (auto& [name, t] : state.buffers) {
+    DLF_RETURN_IF_ERROR(comm.Broadcast(t.raw(), t.num_bytes(), "the broadcast of the optimizer state"));
+  }
+  int64_t position[] = {state.step,   epoch_,         step_in_epoch_,
+                        global_step_, static_cast<int64_t>(executor_->step()),
+                        epoch_correct_, epoch_seen_};
+  double totals[] = {epoch_loss_sum_, epoch_seconds_before_, best_accuracy_};
+  DLF_RETURN_IF_ERROR(comm.Broadcast(position, sizeof(position), "the broadcast of the position"));
+  DLF_RETURN_IF_ERROR(comm.Broadcast(totals, sizeof(totals), "the broadcast of the position"));
+  state.step = position[0];
+  DLF_RETURN_IF_ERROR(optimizer_->LoadState(state));
+  epoch_ = position[1];
+  step_in_epoch_ = position[2];
+  global_step_ = position[3];
+  executor_->set_step(static_cast<uint64_t>(position[4]));
+  epoch_correct_ = position[5];
+  epoch_seen_ = position[6];
+  epoch_loss_sum_ = totals[0];
+  epoch_seconds_before_ = totals[1];
+  best_accuracy_ = totals[2];
+  return absl::OkStatus();
 }
 
 absl::Status Trainer::Run() {
-  if (!config_.out_dir.empty()) {
+  if (!config_.out_dir.empty() && is_root()) {
     std::error_code ec;
     std::filesystem::create_directories(config_.out_dir, ec);
     if (ec) {
@@ -278,7 +427,9 @@ absl::Status Trainer::Run() {
           "--checkpoint_dir ", config_.out_dir, ": cannot create the directory: ", ec.message()));
     }
   }
-  if (config_.resume) {
+  if (!is_root()) {
+    // Rank 0 reads the checkpoint; SyncFromRoot below hands the state to the others.
+  } else if (config_.resume) {
     const std::string last = OutPath("last.safetensors");
     if (std::filesystem::exists(last)) {
       DLF_RETURN_IF_ERROR(LoadCheckpoint(last, true));
@@ -292,6 +443,7 @@ absl::Status Trainer::Run() {
   } else if (!config_.init_from.empty()) {
     DLF_RETURN_IF_ERROR(LoadCheckpoint(config_.init_from, false));
   }
+  DLF_RETURN_IF_ERROR(SyncFromRoot());
   while (epoch_ < config_.epochs) {
     loader_->StartEpoch(epoch_, step_in_epoch_);
     epoch_start_ = Now();
@@ -305,19 +457,22 @@ absl::Status Trainer::Run() {
           absl::PrintF("\nstopped after --max_steps=%lld steps\n", global_step_);
         }
         epoch_seconds_before_ += Now() - epoch_start_;
-        if (config_.out_dir.empty()) return absl::OkStatus();
-        return SaveCheckpoint(OutPath("last.safetensors"), true);
+        return SaveLast();
       }
       lr = CurrentLearningRate();
       DLF_RETURN_IF_ERROR(TrainStep(*batch, lr));
-      session_seen_ += batch->size();
+      session_seen_ += batch->size() * world_size();
+      if (world_size() > 1 && config_.check_replicas_every > 0 &&
+          global_step_ % config_.check_replicas_every == 0) {
+        DLF_RETURN_IF_ERROR(VerifyReplicas());
+      }
       if (config_.checkpoint_every > 0 && global_step_ % config_.checkpoint_every == 0 &&
           !config_.out_dir.empty()) {
         const double now = Now();
         epoch_seconds_before_ += now - epoch_start_;
         epoch_start_ = now;
         session_seen_ = 0;
-        DLF_RETURN_IF_ERROR(SaveCheckpoint(OutPath("last.safetensors"), true));
+        DLF_RETURN_IF_ERROR(SaveLast());
       }
       PrintProgress(epoch_, step_in_epoch_ == loader_->batches_per_epoch());
     }

@@ -13,6 +13,7 @@
 #include "graph/graph.h"
 #include "models/models.h"
 #include "models/training/checkpoint.h"
+#include "models/training/distributed.h"
 #include "models/training/evaluator.h"
 #include "models/training/report.h"
 #include "optim/factory.h"
@@ -52,6 +53,15 @@ struct TrainConfig {
   bool log_step_losses = false;  // print "step N loss X" (17 significant digits) every step
   bool verbose = true;
   double progress_seconds = 10;  // between progress lines when stdout is not a terminal
+
+  // Data parallelism (null or a world of one: train alone). batch_size is the global batch,
+  // split evenly across the ranks; every rank draws what a single process would for the same
+  // global sample positions, so results do not depend on the number of ranks (up to the
+  // order of summation; BatchNorm's batch statistics are per rank, as in PyTorch's DDP).
+  Communicator* comm = nullptr;
+  ReducerOptions reducer;
+  // Steps between checks that every rank holds bit-identical parameters (0: never).
+  int64_t check_replicas_every = 100;
 };
 
 // Checks the settings that do not depend on the data (batch size, epochs, rates, optimizer,
@@ -89,6 +99,10 @@ class Trainer {
   const Executor& executor() const { return *executor_; }
   const optim::Optimizer& optimizer() const { return *optimizer_; }
   const std::vector<double>& step_losses() const { return step_losses_; }
+  // Seconds the training steps waited for the gradient allreduce (0 alone).
+  double communication_wait_seconds() const { return reducer_ ? reducer_->wait_seconds() : 0; }
+  int world_size() const { return config_.comm ? config_.comm->size() : 1; }
+  bool is_root() const { return config_.comm == nullptr || config_.comm->is_root(); }
   const std::vector<EpochMetrics>& history() const { return history_; }
   int64_t global_step() const { return global_step_; }
   int64_t skipped_steps() const { return skipped_steps_; }
@@ -98,6 +112,16 @@ class Trainer {
   absl::Status Build();
   absl::Status BuildOptimizer();
   absl::Status FinishEpoch(int64_t epoch, double lr);
+  // Collective: rank 0's weights, buffers, optimizer state and position to every rank.
+  absl::Status SyncFromRoot();
+  // Collective: BatchNorm's running statistics averaged over the ranks (before they are
+  // evaluated or saved).
+  absl::Status AverageBuffers();
+  // Collective: an error naming the step unless all ranks hold bit-identical parameters.
+  absl::Status VerifyReplicas();
+  // Collective: rank 0 writes last.safetensors.
+  absl::Status SaveLast();
+  absl::Status ReduceStepStats(double& loss, double& correct);
   absl::Status CheckFinite(double loss);
   void PrintProgress(int64_t epoch, bool force);
   std::string OutPath(const std::string& file) const;
@@ -113,6 +137,8 @@ class Trainer {
   optim::SchedulePtr schedule_;
   std::unique_ptr<data::Loader> loader_;
   std::unique_ptr<Evaluator> evaluator_;
+  std::unique_ptr<GradientReducer> reducer_;
+  data::Dataset test_shard_;  // this rank's part of the test set, when there are several
   std::vector<Tensor*> param_tensors_;
   std::vector<const Tensor*> grad_tensors_;
 
