@@ -87,6 +87,8 @@ Trainer::Trainer(TrainConfig config, const data::Dataset* train, const data::Dat
   // Rank 0 alone prints; every rank computes the same global numbers.
   config_.verbose = config_.verbose && is_root();
   config_.log_step_losses = config_.log_step_losses && is_root();
+  // mpirun hands its ranks a pseudo-terminal even when its own output goes to a file.
+  tty_ = tty_ && world_size() == 1;
 }
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config,

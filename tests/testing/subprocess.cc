@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 
 namespace dlf::testing {
@@ -15,7 +17,10 @@ std::string BinaryPath(const std::string& workspace_path) {
   return std::string(srcdir ? srcdir : ".") + "/dlf/" + workspace_path;
 }
 
-ProcessResult RunProcess(const std::string& binary, const std::vector<std::string>& args) {
+namespace {
+
+// Starts `binary` with stdout and stderr into a pipe; returns the pid and the read end.
+pid_t Spawn(const std::string& binary, const std::vector<std::string>& args, int& read_fd) {
   int fds[2];
   if (pipe(fds) != 0) std::abort();
   const pid_t pid = fork();
@@ -30,13 +35,77 @@ ProcessResult RunProcess(const std::string& binary, const std::vector<std::strin
     _exit(127);
   }
   close(fds[1]);
+  read_fd = fds[0];
+  return pid;
+}
+
+}  // namespace
+
+ProcessResult RunProcess(const std::string& binary, const std::vector<std::string>& args) {
+  int fd = -1;
+  const pid_t pid = Spawn(binary, args, fd);
   ProcessResult r;
   char buffer[4096];
   ssize_t n;
-  while ((n = read(fds[0], buffer, sizeof(buffer))) > 0) r.output.append(buffer, static_cast<size_t>(n));
-  close(fds[0]);
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) r.output.append(buffer, static_cast<size_t>(n));
+  close(fd);
   waitpid(pid, &r.status, 0);
   return r;
+}
+
+ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args) {
+  pid_ = Spawn(binary, args, fd_);
+  reader_ = std::thread([this] {
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd_, buffer, sizeof(buffer))) > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      output_.append(buffer, static_cast<size_t>(n));
+      cv_.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    eof_ = true;
+    cv_.notify_all();
+  });
+}
+
+ChildProcess::~ChildProcess() {
+  if (!reaped_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  reader_.join();
+  close(fd_);
+}
+
+bool ChildProcess::WaitForOutput(const std::string& text, double timeout_s) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] {
+    return eof_ || output_.find(text) != std::string::npos;
+  }) && output_.find(text) != std::string::npos;
+}
+
+bool ChildProcess::Wait(double timeout_s, ProcessResult& result) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int status = 0;
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  reaped_ = true;
+  {
+    // The output is complete once every process holding the pipe has ended.
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return eof_; });
+  }
+  result.status = status;
+  result.output = output();
+  return true;
+}
+
+std::string ChildProcess::output() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return output_;
 }
 
 }  // namespace dlf::testing

@@ -1,7 +1,12 @@
 #ifndef DLF_TESTS_TESTING_SUBPROCESS_H_
 #define DLF_TESTS_TESTING_SUBPROCESS_H_
 
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace dlf::testing {
@@ -18,6 +23,31 @@ std::string BinaryPath(const std::string& workspace_path);
 
 // Runs `binary` with `args` (no shell), waits for it and returns what it printed.
 ProcessResult RunProcess(const std::string& binary, const std::vector<std::string>& args);
+
+// A child process running in the background; its stdout and stderr are collected by a thread.
+class ChildProcess {
+ public:
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args);
+  ~ChildProcess();  // kills the child (SIGKILL) if it still runs
+
+  pid_t pid() const { return pid_; }
+  // True once `text` has appeared in the output; false if the child ended or `timeout_s`
+  // passed first.
+  bool WaitForOutput(const std::string& text, double timeout_s);
+  // Waits at most timeout_s for the child to end; false if it did not (it is then killed).
+  bool Wait(double timeout_s, ProcessResult& result);
+  std::string output();
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  bool reaped_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string output_;
+  bool eof_ = false;
+  std::thread reader_;
+};
 
 }  // namespace dlf::testing
 

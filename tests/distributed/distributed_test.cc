@@ -1,0 +1,246 @@
+// Data-parallel training under a real `mpirun` with 2 ranks: the results equal a single
+// process's, a checkpoint moves between rank counts, and a dead or hung rank stops the run.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "data/safetensors.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace dlf::training {
+namespace {
+
+using ::dlf::testing::BinaryPath;
+using ::dlf::testing::ChildProcess;
+using ::dlf::testing::ProcessResult;
+using ::dlf::testing::RunProcess;
+using ::dlf::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
+namespace fs = std::filesystem;
+
+constexpr char kMpirun[] = "/usr/bin/mpirun";
+
+std::vector<std::string> Launch(int ranks, const std::vector<std::string>& train_args) {
+  // --oversubscribe: two ranks even where fewer cores are free.
+  std::vector<std::string> args = {"-np", std::to_string(ranks), "--oversubscribe",
+                                   BinaryPath("models/train")};
+  args.insert(args.end(), train_args.begin(), train_args.end());
+  return args;
+}
+
+ProcessResult Train(int ranks, const std::vector<std::string>& train_args) {
+  if (ranks == 1) return RunProcess(BinaryPath("models/train"), train_args);
+  return RunProcess(kMpirun, Launch(ranks, train_args));
+}
+
+std::map<int, double> StepLosses(const std::string& output) {
+  std::map<int, double> losses;
+  static const std::regex kStep(R"(step (\d+) loss ([-+0-9.eE]+|nan|inf))");
+  for (std::sregex_iterator it(output.begin(), output.end(), kStep), end; it != end; ++it) {
+    losses[std::stoi((*it)[1])] = std::stod((*it)[2]);
+  }
+  return losses;
+}
+
+void ExpectLossesNear(const std::map<int, double>& expected, const std::map<int, double>& actual,
+                      double relative) {
+  ASSERT_FALSE(expected.empty());
+  for (const auto& [step, loss] : expected) {
+    auto it = actual.find(step);
+    ASSERT_NE(it, actual.end()) << "step " << step << " missing";
+    EXPECT_NEAR(it->second, loss, relative * std::abs(loss)) << "step " << step;
+  }
+}
+
+// Every tensor of last.safetensors (weights and optimizer state) within `relative` of the
+// tensor's largest magnitude.
+void ExpectCheckpointsNear(const std::string& expected_path, const std::string& actual_path,
+                           double relative) {
+  auto expected = data::ReadSafetensors(expected_path);
+  auto actual = data::ReadSafetensors(actual_path);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  ASSERT_TRUE(actual.ok()) << actual.status();
+  ASSERT_EQ(expected->tensors.size(), actual->tensors.size());
+  for (const auto& [name, e] : expected->tensors) {
+    const Tensor& a = actual->tensors.at(name);
+    ASSERT_EQ(a.shape(), e.shape()) << name;
+    if (e.dtype() != DType::kF32) continue;
+    float scale = 0, worst = 0;
+    for (int64_t i = 0; i < e.num_elements(); ++i) {
+      scale = std::max(scale, std::abs(e.f32()[i]));
+      worst = std::max(worst, std::abs(e.f32()[i] - a.f32()[i]));
+    }
+    EXPECT_LE(worst, relative * scale) << name;
+  }
+}
+
+class DistributedTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // mpirun refuses to start as root without these (test machines often run as root).
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  }
+};
+
+// AlexNet (dropout in the classifier) on Fashion-MNIST with augmentation: dropout masks and
+// augmentation draws follow the global sample position, so 2 ranks x 16 images take the
+// steps 1 rank x 32 images takes, up to the order of summation: the losses agree to the last
+// bit or one ulp. Such a rounding difference can still flip a ReLU or max-pooling decision
+// (an activation at zero, a tie), after which the runs drift apart by 1e-5..1e-3 within a few
+// steps; on this machine that happened for some seeds and learning rates (seed 2 at lr 0.002:
+// step 10) and for none of seeds 1-3 at lr 0.005, so the test uses that setting.
+TEST_F(DistributedTest, TwoRanksTrainAsOneRankDoes) {
+  auto args = [](const std::string& dir) {
+    return std::vector<std::string>{
+        "--model=alexnet-seed", "--dataset=fashion_mnist", "--batch_size=32", "--max_steps=20",
+        "--lr=0.005",           "--dropout=0.5",       "--augment",       "--seed=1",
+        "--threads=1",          "--log_step_losses",   "--checkpoint_dir=" + dir};
+  };
+  const std::string one = TempDir("one_rank"), two = TempDir("two_ranks");
+  const ProcessResult single = Train(1, args(one));
+  ASSERT_EQ(single.exit_code(), 0) << single.output;
+  const ProcessResult pair = Train(2, args(two));
+  ASSERT_EQ(pair.exit_code(), 0) << pair.output;
+  EXPECT_THAT(pair.output, HasSubstr("2 ranks x 1 threads (16 images per rank)"));
+  const std::map<int, double> expected = StepLosses(single.output);
+  ASSERT_EQ(expected.size(), 20u) << single.output;
+  ExpectLossesNear(expected, StepLosses(pair.output), 1e-5);
+  ExpectCheckpointsNear(one + "/last.safetensors", two + "/last.safetensors", 1e-5);
+}
+
+// LeNet, 2 epochs of 32 steps: stop at step 20 on 2 ranks, resume on 1 and on 2 ranks; both
+// continue exactly as the uninterrupted single-process run.
+TEST_F(DistributedTest, CheckpointOfTwoRanksResumesOnOneAndOnTwo) {
+  auto args = [](const std::string& dir, int max_steps) {
+    return std::vector<std::string>{
+        "--model=lenet", "--dataset=synthetic", "--batch_size=64", "--epochs=2",
+        "--lr=0.01",     "--augment",           "--seed=4",        "--threads=1",
+        "--log_step_losses", "--resume", "--max_steps=" + std::to_string(max_steps),
+        "--checkpoint_dir=" + dir};
+  };
+  const std::string straight = TempDir("straight");
+  const ProcessResult uninterrupted = Train(1, args(straight, 0));
+  ASSERT_EQ(uninterrupted.exit_code(), 0) << uninterrupted.output;
+  const std::map<int, double> expected = StepLosses(uninterrupted.output);
+  ASSERT_EQ(expected.size(), 64u);
+
+  const std::string first_part = TempDir("first_part");
+  const ProcessResult part = Train(2, args(first_part, 20));
+  ASSERT_EQ(part.exit_code(), 0) << part.output;
+  for (int ranks : {1, 2}) {
+    const std::string dir = TempDir("resumed_on_" + std::to_string(ranks));
+    fs::copy(first_part, dir, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    const ProcessResult resumed = Train(ranks, args(dir, 0));
+    ASSERT_EQ(resumed.exit_code(), 0) << resumed.output;
+    EXPECT_THAT(resumed.output, HasSubstr("resumed from"));
+    const std::map<int, double> losses = StepLosses(resumed.output);
+    EXPECT_EQ(losses.begin()->first, 21) << "on " << ranks << " ranks";
+    std::map<int, double> rest(expected.find(21), expected.end());
+    ExpectLossesNear(rest, losses, 1e-5);
+    ExpectCheckpointsNear(straight + "/last.safetensors", dir + "/last.safetensors", 1e-5);
+  }
+}
+
+TEST_F(DistributedTest, IndivisibleBatchIsAnErrorBeforeTraining) {
+  const ProcessResult r = Train(2, {"--model=lenet", "--dataset=synthetic", "--batch_size=33",
+                                    "--checkpoint_dir=", "--log_step_losses"});
+  EXPECT_NE(r.exit_code(), 0);
+  const std::string message =
+      "--batch_size=33 (the global batch) does not split evenly across 2 ranks: use a multiple of 2";
+  EXPECT_THAT(r.output, HasSubstr(message));
+  EXPECT_EQ(r.output.find(message), r.output.rfind(message)) << "printed by more than one rank:\n" << r.output;
+  EXPECT_THAT(r.output, Not(HasSubstr("step 1 loss")));
+}
+
+// The pid of the given rank among mpirun's children (Open MPI tells each its rank in the
+// environment).
+pid_t RankPid(pid_t mpirun, int rank) {
+  const std::string wanted = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state;
+    pid_t parent = 0;
+    rest >> state >> parent;
+    if (parent != mpirun) continue;
+    std::ifstream environ(entry.path() / "environ");
+    std::string var;
+    while (std::getline(environ, var, '\0')) {
+      if (var == wanted) return static_cast<pid_t>(std::stoi(name));
+    }
+  }
+  return -1;
+}
+
+std::vector<std::string> LongRun(const std::string& dir, const std::string& timeout_s) {
+  return Launch(2, {"--model=lenet", "--dataset=synthetic", "--batch_size=64", "--epochs=50",
+                    "--threads=1", "--log_step_losses", "--checkpoint_every=5",
+                    "--collective_timeout_s=" + timeout_s, "--checkpoint_dir=" + dir});
+}
+
+TEST_F(DistributedTest, KilledRankStopsEveryRankAndLeavesAValidCheckpoint) {
+  const std::string dir = TempDir("killed");
+  ChildProcess run(kMpirun, LongRun(dir, "60"));
+  ASSERT_TRUE(run.WaitForOutput("step 12 loss", 120)) << run.output();
+  const pid_t victim = RankPid(run.pid(), 1);
+  ASSERT_GT(victim, 0);
+  kill(victim, SIGKILL);
+  const auto start = std::chrono::steady_clock::now();
+  ProcessResult r;
+  ASSERT_TRUE(run.Wait(60, r)) << "the ranks still run 60 s after rank 1 was killed:\n" << run.output();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 60);
+  EXPECT_NE(r.exit_code(), 0);
+  EXPECT_THAT(r.output, HasSubstr("rank 1"));
+  EXPECT_THAT(r.output, HasSubstr("rank 0: stopped by the MPI launcher during step"));
+  EXPECT_EQ(RankPid(run.pid(), 0), -1);
+  auto checkpoint = data::ReadSafetensors(dir + "/last.safetensors");
+  EXPECT_TRUE(checkpoint.ok()) << checkpoint.status();
+}
+
+// A rank that stops answering (SIGSTOP) without dying: the others give up after the timeout,
+// name it and the step, and the job ends.
+TEST_F(DistributedTest, HungRankIsNamedAfterTheTimeout) {
+  const std::string dir = TempDir("hung");
+  ChildProcess run(kMpirun, LongRun(dir, "3"));
+  ASSERT_TRUE(run.WaitForOutput("step 12 loss", 120)) << run.output();
+  const pid_t victim = RankPid(run.pid(), 1);
+  ASSERT_GT(victim, 0);
+  kill(victim, SIGSTOP);
+  const auto start = std::chrono::steady_clock::now();
+  ProcessResult r;
+  const bool ended = run.Wait(30, r);
+  kill(victim, SIGKILL);  // whatever happened, do not leave it behind
+  ASSERT_TRUE(ended) << "still running 30 s after rank 1 stopped:\n" << run.output();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 20);
+  EXPECT_NE(r.exit_code(), 0);
+  EXPECT_THAT(r.output, HasSubstr("rank 1 did not take part in"));
+  EXPECT_THAT(r.output, HasSubstr("within 3 s (--collective_timeout_s)"));
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("of step [0-9]+ within"));
+}
+
+}  // namespace
+}  // namespace dlf::training
