@@ -67,10 +67,11 @@ void ExpectLossesNear(const std::map<int, double>& expected, const std::map<int,
   }
 }
 
-// Every tensor of last.safetensors (weights and optimizer state) within `relative` of the
-// tensor's largest magnitude.
+// Every f32 tensor of last.safetensors within `relative` of the tensor's largest magnitude:
+// weights and buffers within weights_relative, optimizer state (momentum: a sum of raw
+// gradients, not damped by the learning rate) within 100x that.
 void ExpectCheckpointsNear(const std::string& expected_path, const std::string& actual_path,
-                           double relative) {
+                           double weights_relative) {
   auto expected = data::ReadSafetensors(expected_path);
   auto actual = data::ReadSafetensors(actual_path);
   ASSERT_TRUE(expected.ok()) << expected.status();
@@ -80,6 +81,7 @@ void ExpectCheckpointsNear(const std::string& expected_path, const std::string& 
     const Tensor& a = actual->tensors.at(name);
     ASSERT_EQ(a.shape(), e.shape()) << name;
     if (e.dtype() != DType::kF32) continue;
+    const double relative = name.rfind("optimizer/", 0) == 0 ? 100 * weights_relative : weights_relative;
     float scale = 0, worst = 0;
     for (int64_t i = 0; i < e.num_elements(); ++i) {
       scale = std::max(scale, std::abs(e.f32()[i]));
@@ -95,6 +97,12 @@ class DistributedTest : public ::testing::Test {
     // mpirun refuses to start as root without these (test machines often run as root).
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    // In the sanitizer build: Open MPI leaves allocations behind at MPI_Finalize (some in MCA
+    // components it has unloaded by then, so no suppression by library name can match them).
+    // Address and UB checks stay on in the ranks; our own code's leaks are checked by the
+    // in-process trainer tests.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    setenv("ASAN_OPTIONS", (std::string(asan ? asan : "") + ":detect_leaks=0").c_str(), 1);
   }
 };
 
