@@ -99,6 +99,9 @@ class Trainer {
   const Executor& executor() const { return *executor_; }
   const optim::Optimizer& optimizer() const { return *optimizer_; }
   const std::vector<double>& step_losses() const { return step_losses_; }
+  // Collective: an error naming the step unless all ranks hold bit-identical parameters
+  // (Run() calls it every check_replicas_every steps).
+  absl::Status VerifyReplicas();
   // Seconds the training steps waited for the gradient allreduce (0 alone).
   double communication_wait_seconds() const { return reducer_ ? reducer_->wait_seconds() : 0; }
   int world_size() const { return config_.comm ? config_.comm->size() : 1; }
@@ -117,8 +120,6 @@ class Trainer {
   // Collective: BatchNorm's running statistics averaged over the ranks (before they are
   // evaluated or saved).
   absl::Status AverageBuffers();
-  // Collective: an error naming the step unless all ranks hold bit-identical parameters.
-  absl::Status VerifyReplicas();
   // Collective: rank 0 writes last.safetensors.
   absl::Status SaveLast();
   absl::Status ReduceStepStats(double& loss, double& correct);

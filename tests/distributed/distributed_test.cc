@@ -165,6 +165,15 @@ TEST_F(DistributedTest, CheckpointOfTwoRanksResumesOnOneAndOnTwo) {
   }
 }
 
+TEST_F(DistributedTest, CollectivesReducerAndReplicaCheckPassOnEveryRank) {
+  const ProcessResult r = RunProcess(kMpirun, {"-np", "2", "--oversubscribe", BinaryPath("tests/distributed/ranks_test")});
+  EXPECT_EQ(r.exit_code(), 0) << r.output;
+  const std::string passed = "[  PASSED  ] 5 tests.";
+  const size_t first = r.output.find(passed);
+  ASSERT_NE(first, std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(passed, first + 1), std::string::npos) << "only one rank passed:\n" << r.output;
+}
+
 TEST_F(DistributedTest, IndivisibleBatchIsAnErrorBeforeTraining) {
   const ProcessResult r = Train(2, {"--model=lenet", "--dataset=synthetic", "--batch_size=33",
                                     "--checkpoint_dir=", "--log_step_losses"});
