@@ -64,15 +64,16 @@ void OnTerminate(int) {
   _exit(1);
 }
 
-uint16_t ToBf16(float f) {
+// Round to nearest even; NaN stays NaN. Branch-free, so the loops below vectorize.
+inline uint16_t ToBf16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN
-  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
-  return static_cast<uint16_t>(u >> 16);
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const bool nan = (u & 0x7fffffffu) > 0x7f800000u;
+  return static_cast<uint16_t>(nan ? (u >> 16) | 0x40u : rounded);
 }
 
-float FromBf16(uint16_t h) {
+inline float FromBf16(uint16_t h) {
   const uint32_t u = static_cast<uint32_t>(h) << 16;
   float f;
   std::memcpy(&f, &u, 4);
@@ -82,7 +83,9 @@ float FromBf16(uint16_t h) {
 void SumBf16Op(void* in, void* inout, int* len, MPI_Datatype*) {
   const uint16_t* a = static_cast<const uint16_t*>(in);
   uint16_t* b = static_cast<uint16_t*>(inout);
-  for (int i = 0; i < *len; ++i) b[i] = ToBf16(FromBf16(a[i]) + FromBf16(b[i]));
+  const int n = *len;
+#pragma omp simd
+  for (int i = 0; i < n; ++i) b[i] = ToBf16(FromBf16(a[i]) + FromBf16(b[i]));
 }
 
 MPI_Op bf16_sum = MPI_OP_NULL;
@@ -408,13 +411,19 @@ absl::Status GradientReducer::Reduce(Bucket& bucket) {
   if (options_.bf16) {
     int64_t at = 0;
     for (int g : bucket.grads) {
-      for (int64_t i = 0; i < sizes_[g]; ++i) bucket.wire[at + i] = ToBf16(grads_[g][i]);
+      const float* grad = grads_[g];
+      uint16_t* wire = bucket.wire.data() + at;
+#pragma omp simd
+      for (int64_t i = 0; i < sizes_[g]; ++i) wire[i] = ToBf16(grad[i]);
       at += sizes_[g];
     }
     if (absl::Status s = comm_->SumBf16(bucket.wire.data(), bucket.elements, what, step_); !s.ok()) return s;
     at = 0;
     for (int g : bucket.grads) {
-      for (int64_t i = 0; i < sizes_[g]; ++i) grads_[g][i] = FromBf16(bucket.wire[at + i]) * scale;
+      float* grad = grads_[g];
+      const uint16_t* wire = bucket.wire.data() + at;
+#pragma omp simd
+      for (int64_t i = 0; i < sizes_[g]; ++i) grad[i] = FromBf16(wire[i]) * scale;
       at += sizes_[g];
     }
     return absl::OkStatus();
@@ -423,7 +432,9 @@ absl::Status GradientReducer::Reduce(Bucket& bucket) {
   for (int g : bucket.grads) parts.push_back({grads_[g], sizes_[g]});
   if (absl::Status s = comm_->SumF32(parts, what, step_); !s.ok()) return s;
   for (int g : bucket.grads) {
-    for (int64_t i = 0; i < sizes_[g]; ++i) grads_[g][i] *= scale;
+    float* grad = grads_[g];
+#pragma omp simd
+    for (int64_t i = 0; i < sizes_[g]; ++i) grad[i] *= scale;
   }
   return absl::OkStatus();
 }
