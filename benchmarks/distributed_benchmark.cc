@@ -67,14 +67,7 @@ void BM_AlexNetTrainStep(benchmark::State& state) {
   const models::ModelSpec* spec = *models::FindModel("alexnet-seed");
   constexpr int64_t kBatch = 128;
   const data::Dataset train = SyntheticData(spec->input_shape, kBatch);
-  TrainConfig c;
-  c.run.model = spec->name;
-  c.run.dataset = "synthetic";
-  c.run.input_shape = spec->input_shape;
-  c.run.mean = spec->mean;
-  c.run.std = spec->std;
-  c.build = spec->build;
-  c.model_options.num_classes = 10;
+  TrainConfig c = ConfigForModel(*spec, "synthetic", 10);
   c.batch_size = kBatch;
   c.verbose = false;
   c.comm = comm;

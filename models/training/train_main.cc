@@ -98,10 +98,8 @@ absl::StatusOr<std::vector<int64_t>> Milestones() {
 
 // Everything that comes from flags alone; the data decides the rest (classes, normalization).
 absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
-  TrainConfig c;
-  c.run.model = spec.name;
-  c.run.input_shape = spec.input_shape;
-  c.build = spec.build;
+  // The data set, its classes and normalization are set once the data is loaded.
+  TrainConfig c = ConfigForModel(spec, "", 0);
   c.model_options.dropout = absl::GetFlag(FLAGS_dropout);
   c.model_options.lrn = absl::GetFlag(FLAGS_lrn);
   const std::string init = absl::GetFlag(FLAGS_init);

@@ -49,6 +49,18 @@ absl::Status ParseMeta(const std::map<std::string, std::string>& meta, const std
 
 }  // namespace
 
+TrainConfig ConfigForModel(const models::ModelSpec& spec, const std::string& dataset, int num_classes) {
+  TrainConfig c;
+  c.run.model = spec.name;
+  c.run.dataset = dataset;
+  c.run.input_shape = spec.input_shape;
+  c.run.mean = spec.mean;
+  c.run.std = spec.std;
+  c.build = spec.build;
+  c.model_options.num_classes = num_classes;
+  return c;
+}
+
 absl::Status ValidateTrainConfig(const TrainConfig& c) {
   auto bad = [](const std::string& m) { return absl::InvalidArgumentError(m); };
   if (!c.build) return bad("no model to train");

@@ -12,6 +12,7 @@
 #include "graph/executor.h"
 #include "graph/graph.h"
 #include "models/models.h"
+#include "models/registry.h"
 #include "models/training/checkpoint.h"
 #include "models/training/distributed.h"
 #include "models/training/evaluator.h"
@@ -63,6 +64,10 @@ struct TrainConfig {
   // Steps between checks that every rank holds bit-identical parameters (0: never).
   int64_t check_replicas_every = 100;
 };
+
+// The defaults for a registered model on `dataset` with its own normalization (for tests,
+// benchmarks and programs that train without flags).
+TrainConfig ConfigForModel(const models::ModelSpec& spec, const std::string& dataset, int num_classes);
 
 // Checks the settings that do not depend on the data (batch size, epochs, rates, optimizer,
 // schedule ...): a clear error before anything is loaded. Trainer::Create checks them too.

@@ -99,14 +99,7 @@ TEST(RanksTest, ReducerAveragesEveryGradient) {
 TEST(RanksTest, ReplicaCheckFindsDifferentParameters) {
   const models::ModelSpec* spec = *models::FindModel("lenet");
   const data::Dataset train = data::MakeSyntheticDataset(64, 1, 28, 10, 1);
-  TrainConfig c;
-  c.run.model = spec->name;
-  c.run.dataset = "synthetic";
-  c.run.input_shape = spec->input_shape;
-  c.run.mean = spec->mean;
-  c.run.std = spec->std;
-  c.build = spec->build;
-  c.model_options.num_classes = 10;
+  TrainConfig c = ConfigForModel(*spec, "synthetic", 10);
   c.batch_size = 16;
   c.verbose = false;
   c.comm = comm;
