@@ -150,12 +150,12 @@ def main():
           f"bf16 autocast at {' and '.join(map(str, thread_counts))} thread(s), without "
           f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
     rows = []
-    benches = {("seed", "train"): "BM_AlexNetTrainStep/.*:0/", ("seed", "inference"): "BM_AlexNetInference/.*:0/",
-               ("cifar", "train"): "BM_AlexNetTrainStep/.*:1/", ("cifar", "inference"): "BM_AlexNetInference/.*:1/",
-               ("resnet20", "train"): "BM_ResNet20TrainStep", ("resnet20", "inference"): "BM_ResNet20Inference"}
+    benches = {("seed", "train"): "BM_AlexNetTrainStep/seed/", ("seed", "inference"): "BM_AlexNetInference/seed/",
+               ("cifar", "train"): "BM_AlexNetTrainStep/cifar/", ("cifar", "inference"): "BM_AlexNetInference/cifar/",
+               ("resnet20", "train"): "BM_ResNet20TrainStep/", ("resnet20", "inference"): "BM_ResNet20Inference/"}
     for preset in args.models.split(","):
         for mode in ("train", "inference"):
-            ours, ours_rss = time_ours(binary, benches[(preset, mode)], args.threads, args.seconds)
+            ours, ours_rss = time_ours(binary, benches[(preset, mode)] + "f32$", args.threads, args.seconds)
             theirs = {}
             for precision in ("f32", "bf16"):
                 for threads in thread_counts:

@@ -1,6 +1,6 @@
 // Whole-model throughput at batch 128: BM_AlexNetTrainStep (forward, backward, SGD momentum
 // update, exactly what training runs per batch) and BM_AlexNetInference, for both presets, and
-// the same for ResNet-20.
+// the same for ResNet-20; each in f32 and with bf16 convolutions and linear layers.
 //   bazel run //benchmarks:train_step_benchmark
 // benchmarks/compare_pytorch.py runs this and PyTorch side by side.
 #include <memory>
@@ -11,6 +11,7 @@
 #include "graph/executor.h"
 #include "models/models.h"
 #include "models/training/trainer.h"
+#include "ops/ops.h"
 
 namespace dlf::bench {
 namespace {
@@ -29,15 +30,14 @@ data::Batch MakeBatch() {
   return b;
 }
 
-models::ModelFn Preset(int64_t which) { return which == 0 ? models::AlexNetSeed : models::AlexNetCifar; }
-
-void TrainStep(benchmark::State& state, models::ModelFn build) {
+void TrainStep(benchmark::State& state, const models::ModelFn& build, bool bf16) {
   PeakGflops();
   training::TrainConfig c;
   c.run = {.model = "benchmark", .input_shape = {3, 32, 32}, .mean = {0.5f}, .std = {0.25f}};
-  c.build = std::move(build);
+  c.build = build;
   c.batch_size = kBatch;
   c.verbose = false;
+  c.bf16 = bf16;
   auto trainer = training::Trainer::Create(c, &Images(), nullptr);
   if (!trainer.ok()) return state.SkipWithError(std::string(trainer.status().message()).c_str());
   const data::Batch batch = MakeBatch();
@@ -50,12 +50,12 @@ void TrainStep(benchmark::State& state, models::ModelFn build) {
   state.counters["arena_MB"] = (*trainer)->executor().stats().arena_bytes / 1e6;
 }
 
-void Inference(benchmark::State& state, const models::ModelFn& build) {
+void Inference(benchmark::State& state, const models::ModelFn& build, bool bf16) {
   PeakGflops();
   Graph g(1);
   Value x = g.Input("images", DType::kF32, {kBatch, 3, 32, 32});
   Value logits = build(g, x, {});
-  auto exec = Executor::Compile(g, {logits}, {/*training=*/false});
+  auto exec = Executor::Compile(g, {logits}, {.training = false, .bf16 = bf16});
   if (!exec.ok()) return state.SkipWithError(std::string(exec.status().message()).c_str());
   const data::Batch batch = MakeBatch();
   const Feed feeds[] = {{x, &batch.images}};
@@ -67,20 +67,33 @@ void Inference(benchmark::State& state, const models::ModelFn& build) {
       benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_AlexNetTrainStep(benchmark::State& state) { TrainStep(state, Preset(state.range(0))); }
-BENCHMARK(BM_AlexNetTrainStep)->ArgName("preset(0=seed,1=cifar)")->Arg(0)->Arg(1)
-    ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+// Names say model, preset and precision: BM_AlexNetTrainStep/seed/bf16, BM_ResNet20Inference/f32.
+// bf16 runs carry the instruction set oneDNN dispatched to (bf16 is emulated without
+// avx512_core_bf16).
+void Register(const std::string& name, void (*run)(benchmark::State&, const models::ModelFn&, bool),
+              models::ModelFn build, double min_time) {
+  for (bool bf16 : {false, true}) {
+    benchmark::RegisterBenchmark((name + (bf16 ? "/bf16" : "/f32")).c_str(),
+                                 [=](benchmark::State& state) {
+                                   run(state, build, bf16);
+                                   if (bf16) state.SetLabel("oneDNN ISA " + ops::DnnlIsaName());
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(min_time);
+  }
+}
 
-void BM_AlexNetInference(benchmark::State& state) { Inference(state, Preset(state.range(0))); }
-BENCHMARK(BM_AlexNetInference)->ArgName("preset(0=seed,1=cifar)")->Arg(0)->Arg(1)
-    ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
-
-// ResNet-20 (BatchNorm in training mode for the step, with running statistics for inference).
-void BM_ResNet20TrainStep(benchmark::State& state) { TrainStep(state, models::ResNet20); }
-BENCHMARK(BM_ResNet20TrainStep)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
-
-void BM_ResNet20Inference(benchmark::State& state) { Inference(state, models::ResNet20); }
-BENCHMARK(BM_ResNet20Inference)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
+[[maybe_unused]] const bool registered = [] {
+  Register("BM_AlexNetTrainStep/seed", TrainStep, models::AlexNetSeed, 3.0);
+  Register("BM_AlexNetTrainStep/cifar", TrainStep, models::AlexNetCifar, 3.0);
+  Register("BM_AlexNetInference/seed", Inference, models::AlexNetSeed, 2.0);
+  Register("BM_AlexNetInference/cifar", Inference, models::AlexNetCifar, 2.0);
+  // ResNet-20: BatchNorm in training mode for the step, running statistics for inference.
+  Register("BM_ResNet20TrainStep", TrainStep, models::ResNet20, 3.0);
+  Register("BM_ResNet20Inference", Inference, models::ResNet20, 2.0);
+  return true;
+}();
 
 }  // namespace
 }  // namespace dlf::bench

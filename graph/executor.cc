@@ -242,7 +242,9 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
     }
     ctx.training = options_.training;
     ctx.stream = &stream_;
-    KernelContext kctx{node, in_infos, out_infos, engine_, options_.training, options_.fast_math};
+    KernelContext kctx{node,           in_infos,           out_infos,
+                       engine_,        options_.training,  options_.fast_math,
+                       options_.bf16};
     absl::StatusOr<std::unique_ptr<Kernel>> kernel = def->kernel(kctx);
     if (!kernel.ok()) {
       return absl::Status(kernel.status().code(),

@@ -20,6 +20,9 @@ struct ExecutorOptions {
   // Kernels may use faster algorithms that round differently from the textbook computation
   // (Winograd convolutions: ~1e-3 relative); false asks for results as exact as f32 allows.
   bool fast_math = true;
+  // Convolutions and linear layers compute in bf16 (operands rounded to bf16, products
+  // accumulated and written in f32); every value the graph sees stays f32.
+  bool bf16 = false;
   // Time every kernel; ProfileReport() sums the times by op. Also turned on by the
   // environment variable DLF_PROFILE=1, which prints the report when the executor is destroyed.
   bool profile = false;

@@ -57,6 +57,7 @@ struct KernelContext {
   const dnnl::engine& engine;
   bool training;
   bool fast_math;  // ExecutorOptions::fast_math
+  bool bf16;       // ExecutorOptions::bf16
 };
 using KernelFactory = std::function<absl::StatusOr<std::unique_ptr<Kernel>>(const KernelContext&)>;
 

@@ -131,11 +131,13 @@ absl::StatusOr<ConvDescs> MakeDescs(const Attrs& attrs, const Shape& x, const Sh
   return d;
 }
 
+// With bf16, the operands (src, weights; dy in the backward passes) are bf16 and the results
+// (dst, dx, dw, db) f32: the kernels stage the f32 tensors into bf16 as they reorder them.
 dnnl::convolution_forward::primitive_desc ForwardPd(const ConvDescs& d, bool bias,
-                                                    const dnnl::engine& e) {
+                                                    const dnnl::engine& e, bool bf16) {
   using fwd = dnnl::convolution_forward;
   const auto prop = dnnl::prop_kind::forward_training;
-  const auto src = AnyLayout(d.src), wei = AnyLayout(d.wei), dst = AnyLayout(d.dst);
+  const auto src = AnyLayout(d.src, bf16), wei = AnyLayout(d.wei, bf16), dst = AnyLayout(d.dst);
   auto desc = bias ? fwd::desc(prop, d.algo, src, wei, d.bias, dst, d.stride, d.pad_l, d.pad_r)
                    : fwd::desc(prop, d.algo, src, wei, dst, d.stride, d.pad_l, d.pad_r);
   return fwd::primitive_desc(desc, e);
@@ -145,7 +147,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> Conv2DKernel(const KernelContext& k) {
   const bool bias = k.inputs.size() == 3;
   DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.inputs[0].shape, k.inputs[1].shape, k.fast_math));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    return CreatePd(d, [&] { return ForwardPd(d, bias, k.engine); });
+    return CreatePd(d, [&] { return ForwardPd(d, bias, k.engine, k.bf16); });
   }, "convolution forward"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_forward(pd), k.engine);
   kernel->BindInput(DNNL_ARG_SRC, 0, d.src, pd.src_desc());
@@ -166,9 +168,9 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardDataKernel(const KernelContext& 
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     using bwd = dnnl::convolution_backward_data;
     return CreatePd(d, [&] {
-      bwd::desc desc(d.algo, AnyLayout(d.src), AnyLayout(d.wei), AnyLayout(d.dst), d.stride,
-                     d.pad_l, d.pad_r);
-      return bwd::primitive_desc(desc, k.engine, ForwardPd(d, false, k.engine));
+      bwd::desc desc(d.algo, AnyLayout(d.src), AnyLayout(d.wei, k.bf16), AnyLayout(d.dst, k.bf16),
+                     d.stride, d.pad_l, d.pad_r);
+      return bwd::primitive_desc(desc, k.engine, ForwardPd(d, false, k.engine, k.bf16));
     });
   }, "convolution backward data"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_data(pd), k.engine);
@@ -191,11 +193,11 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardWeightsKernel(const KernelContex
   DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.inputs[0].shape, k.outputs[0].shape, k.fast_math));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     using bwd = dnnl::convolution_backward_weights;
-    const auto src = AnyLayout(d.src), wei = AnyLayout(d.wei), dst = AnyLayout(d.dst);
+    const auto src = AnyLayout(d.src, k.bf16), wei = AnyLayout(d.wei), dst = AnyLayout(d.dst, k.bf16);
     return CreatePd(d, [&] {
       auto desc = bias ? bwd::desc(d.algo, src, wei, d.bias, dst, d.stride, d.pad_l, d.pad_r)
                        : bwd::desc(d.algo, src, wei, dst, d.stride, d.pad_l, d.pad_r);
-      return bwd::primitive_desc(desc, k.engine, ForwardPd(d, bias, k.engine));
+      return bwd::primitive_desc(desc, k.engine, ForwardPd(d, bias, k.engine, k.bf16));
     });
   }, "convolution backward weights"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_weights(pd), k.engine);

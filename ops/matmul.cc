@@ -123,8 +123,8 @@ absl::StatusOr<std::vector<ValueInfo>> LinearShape(const ShapeContext& ctx) {
 // The inner-product forward the backward primitives take as their hint.
 dnnl::inner_product_forward::primitive_desc LinearForwardPd(const dnnl::engine& e,
                                                            const Shape& x, const Shape& w,
-                                                           bool bias) {
-  const dnnl::memory::desc src = PlainDesc(x), wei = PlainDesc(w);
+                                                           bool bias, bool bf16) {
+  const dnnl::memory::desc src = WithType(PlainDesc(x), bf16), wei = WithType(PlainDesc(w), bf16);
   const dnnl::memory::desc dst = PlainDesc({x[0], w[0]});
   using fwd = dnnl::inner_product_forward;
   auto desc = bias ? fwd::desc(dnnl::prop_kind::forward_training, src, wei, PlainDesc({w[0]}), dst)
@@ -134,7 +134,9 @@ dnnl::inner_product_forward::primitive_desc LinearForwardPd(const dnnl::engine& 
 
 // The forward runs as a oneDNN matmul x [n, in] * W^T, W^T being W's [out, in] buffer read as
 // [in, out] column-major: on plain weights it runs ~2x faster than the inner-product forward
-// (whose fast path wants the weights reordered to a blocked layout each step).
+// (whose fast path wants the weights reordered to a blocked layout each step). With bf16, x and W
+// are staged into bf16 copies (the product is accumulated and written in f32); so are dy and
+// W, or x and dy, in the backward passes.
 absl::StatusOr<std::unique_ptr<Kernel>> LinearKernel(const KernelContext& k) {
   const bool bias = k.inputs.size() == 3;
   const Shape& x = k.inputs[0].shape;
@@ -143,14 +145,15 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearKernel(const KernelContext& k) {
   const dnnl::memory::desc w_transposed({in, out}, dnnl::memory::data_type::f32,
                                         dnnl::memory::format_tag::ba);
   const dnnl::memory::desc bias_row = PlainDesc({1, out});
+  const dnnl::memory::desc src_compute = WithType(src, k.bf16), w_compute = WithType(w_transposed, k.bf16);
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    auto desc = bias ? dnnl::matmul::desc(src, w_transposed, bias_row, dst)
-                     : dnnl::matmul::desc(src, w_transposed, dst);
+    auto desc = bias ? dnnl::matmul::desc(src_compute, w_compute, bias_row, dst)
+                     : dnnl::matmul::desc(src_compute, w_compute, dst);
     return dnnl::matmul::primitive_desc(desc, k.engine);
   }, "matmul (linear forward)"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::matmul(pd), k.engine);
-  kernel->BindInput(DNNL_ARG_SRC, 0, src);
-  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, w_transposed);
+  kernel->BindInput(DNNL_ARG_SRC, 0, src, src_compute);
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, w_transposed, w_compute);
   if (bias) kernel->BindInput(DNNL_ARG_BIAS, 2, bias_row);
   kernel->BindOutput(DNNL_ARG_DST, 0, dst);
   return kernel;
@@ -165,14 +168,14 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearBackwardDataKernel(const KernelCon
   const Shape& w = k.inputs[1].shape;
   const Shape x = k.outputs[0].shape;
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    auto hint = LinearForwardPd(k.engine, x, w, false);
-    dnnl::inner_product_backward_data::desc desc(PlainDesc(x), PlainDesc(w),
-                                                 PlainDesc({x[0], w[0]}));
+    auto hint = LinearForwardPd(k.engine, x, w, false, k.bf16);
+    dnnl::inner_product_backward_data::desc desc(PlainDesc(x), WithType(PlainDesc(w), k.bf16),
+                                                 WithType(PlainDesc({x[0], w[0]}), k.bf16));
     return dnnl::inner_product_backward_data::primitive_desc(desc, k.engine, hint);
   }, "inner product backward data"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::inner_product_backward_data(pd), k.engine);
-  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, pd.diff_dst_desc());
-  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, pd.weights_desc());
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, PlainDesc({x[0], w[0]}), pd.diff_dst_desc());
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, PlainDesc(w), pd.weights_desc());
   kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, pd.diff_src_desc());
   return kernel;
 }
@@ -190,15 +193,16 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearBackwardWeightsKernel(const Kernel
   const Shape& w = k.outputs[0].shape;
   const bool bias = k.outputs.size() == 2;
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    auto hint = LinearForwardPd(k.engine, x, w, bias);
+    auto hint = LinearForwardPd(k.engine, x, w, bias, k.bf16);
     using bwd = dnnl::inner_product_backward_weights;
-    const auto src = PlainDesc(x), dwei = PlainDesc(w), ddst = PlainDesc({x[0], w[0]});
+    const auto src = WithType(PlainDesc(x), k.bf16), dwei = PlainDesc(w);
+    const auto ddst = WithType(PlainDesc({x[0], w[0]}), k.bf16);
     auto desc = bias ? bwd::desc(src, dwei, PlainDesc({w[0]}), ddst) : bwd::desc(src, dwei, ddst);
     return bwd::primitive_desc(desc, k.engine, hint);
   }, "inner product backward weights"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::inner_product_backward_weights(pd), k.engine);
-  kernel->BindInput(DNNL_ARG_SRC, 0, pd.src_desc());
-  kernel->BindInput(DNNL_ARG_DIFF_DST, 1, pd.diff_dst_desc());
+  kernel->BindInput(DNNL_ARG_SRC, 0, PlainDesc(x), pd.src_desc());
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 1, PlainDesc({x[0], w[0]}), pd.diff_dst_desc());
   kernel->BindOutput(DNNL_ARG_DIFF_WEIGHTS, 0, pd.diff_weights_desc());
   if (bias) kernel->BindOutput(DNNL_ARG_DIFF_BIAS, 1, pd.diff_bias_desc());
   return kernel;

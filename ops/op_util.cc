@@ -85,6 +85,17 @@ dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain) {
   return dnnl::memory::desc(plain.dims(), plain.data_type(), dnnl::memory::format_tag::any);
 }
 
+dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain, bool bf16) {
+  return AnyLayout(WithType(plain, bf16));
+}
+
+dnnl::memory::desc WithType(const dnnl::memory::desc& desc, bool bf16) {
+  if (!bf16) return desc;
+  dnnl::memory::desc out = desc;
+  out.data.data_type = dnnl_bf16;
+  return out;
+}
+
 void DnnlKernel::BindInput(int arg, int input_index, const dnnl::memory::desc& plain,
                            const dnnl::memory::desc& wanted) {
   Bind(arg, input_index, true, plain, wanted);
@@ -146,6 +157,25 @@ absl::Status DnnlKernel::Run(RunContext& ctx) {
     if (!b.is_input && b.scratch_offset >= 0) DLF_RETURN_IF_ERROR(Execute(b.reorder, b.reorder_args, ctx));
   }
   return absl::OkStatus();
+}
+
+bool NativeBf16() {
+  const int isa = static_cast<int>(dnnl::get_effective_cpu_isa());
+  return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
+std::string DnnlIsaName() {
+  switch (static_cast<int>(dnnl::get_effective_cpu_isa())) {
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_sse41: return "sse41";
+    default: return absl::StrCat("isa 0x", absl::Hex(static_cast<int>(dnnl::get_effective_cpu_isa())));
+  }
 }
 
 }  // namespace dlf::ops

@@ -57,6 +57,9 @@ auto TryDnnl(Fn fn, const char* what) -> absl::StatusOr<decltype(fn())> {
 // plain, so such an argument is "staged": reordered from the plain tensor into the kernel's
 // scratch before the primitive runs (inputs) or back after it (outputs).
 dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain);
+// The same dims in bf16 when `bf16` (any layout, or plain strides for WithType), else `desc`.
+dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain, bool bf16);
+dnnl::memory::desc WithType(const dnnl::memory::desc& desc, bool bf16);
 
 // A oneDNN primitive whose arguments are the kernel's inputs and outputs plus memory the kernel
 // owns. Arguments are bound once; each run only points them at the tensors.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/flags/commandlineflag.h"
+#include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
@@ -15,6 +16,11 @@
 #include "absl/strings/str_cat.h"
 #include "graph/version.h"
 #include "graph/status_macros.h"
+#include "ops/ops.h"
+
+ABSL_FLAG(std::string, precision, "f32",
+          "f32 | bf16: convolutions and linear layers in bf16 (weights, gradients, optimizer "
+          "state, loss and checkpoints stay f32)");
 
 namespace dlf::training {
 namespace {
@@ -105,6 +111,18 @@ std::string ResolveUserPath(const std::string& path) {
   const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
   if (path.empty() || path[0] == '/' || workspace == nullptr) return path;
   return (std::filesystem::path(workspace) / path).string();
+}
+
+absl::StatusOr<bool> Bf16FromFlags() {
+  const std::string precision = absl::GetFlag(FLAGS_precision);
+  if (precision != "f32" && precision != "bf16") {
+    return absl::InvalidArgumentError(absl::StrCat("--precision must be f32 or bf16, found '", precision, "'"));
+  }
+  if (precision == "bf16" && !ops::NativeBf16()) {
+    std::printf("note: this CPU has no native bf16 (oneDNN dispatches %s): bf16 is emulated, "
+                "slower than f32\n", ops::DnnlIsaName().c_str());
+  }
+  return precision == "bf16";
 }
 
 int RunTool(const std::function<absl::Status()>& body) {

@@ -25,6 +25,10 @@ bool FlagGiven(const std::string& flag);
 // command), not to Bazel's runfiles directory.
 std::string ResolveUserPath(const std::string& path);
 
+// --precision (every tool has it): true for bf16, false for f32, an error otherwise. bf16 on a
+// CPU without native bf16 prints a note that oneDNN emulates it.
+absl::StatusOr<bool> Bf16FromFlags();
+
 // Runs a tool's body: prints "error: <message>" and returns 1 on an error status or an escaped
 // exception, 0 otherwise.
 int RunTool(const std::function<absl::Status()>& body);

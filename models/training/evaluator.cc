@@ -19,12 +19,13 @@ std::vector<double> EvalResult::PerClassAccuracy() const {
 }
 
 Evaluator::Evaluator(models::ModelFn build, models::ModelOptions options, Shape image_shape,
-                     int64_t batch_size, data::Normalization normalization)
+                     int64_t batch_size, data::Normalization normalization, bool bf16)
     : build_(std::move(build)),
       options_(options),
       image_shape_(std::move(image_shape)),
       batch_size_(batch_size),
-      normalization_(std::move(normalization)) {}
+      normalization_(std::move(normalization)),
+      bf16_(bf16) {}
 
 void Evaluator::CopyWeightsFrom(const Graph& source) {
   for (Value p : source.persistent_values()) weights_[source.name(p)] = source.parameter_value(p).Clone();
@@ -47,7 +48,7 @@ absl::StatusOr<Evaluator::Net*> Evaluator::NetFor(int64_t batch) {
   DLF_RETURN_IF_ERROR(g.status());
   DLF_ASSIGN_OR_RETURN(net->executor,
                        Executor::Compile(g, {net->loss, net->predictions, net->logits},
-                                         {/*training=*/false}));
+                                         {.training = false, .bf16 = bf16_}));
   return (nets_[batch] = std::move(net)).get();
 }
 

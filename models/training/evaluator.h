@@ -31,8 +31,9 @@ struct EvalResult {
 // the same weights.
 class Evaluator {
  public:
+  // bf16: convolutions and linear layers compute in bf16 (ExecutorOptions::bf16).
   Evaluator(models::ModelFn build, models::ModelOptions options, Shape image_shape,
-            int64_t batch_size, data::Normalization normalization);
+            int64_t batch_size, data::Normalization normalization, bool bf16 = false);
 
   // Takes the weights of every parameter and buffer of `source`, a graph of the same model.
   void CopyWeightsFrom(const Graph& source);
@@ -62,6 +63,7 @@ class Evaluator {
   Shape image_shape_;
   int64_t batch_size_;
   data::Normalization normalization_;
+  bool bf16_;
   std::map<std::string, Tensor> weights_;
   int64_t weights_version_ = 0;
   std::map<int64_t, std::unique_ptr<Net>> nets_;

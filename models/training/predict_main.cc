@@ -30,7 +30,8 @@ absl::Status Predict(const std::vector<std::string>& args) {
     DLF_ASSIGN_OR_RETURN(data::Image image, data::ReadImage(ResolveUserPath(arg)));
     images.push_back(std::move(image));
   }
-  DLF_ASSIGN_OR_RETURN(std::unique_ptr<Predictor> predictor, Predictor::Load(path));
+  DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
+  DLF_ASSIGN_OR_RETURN(std::unique_ptr<Predictor> predictor, Predictor::Load(path, bf16));
   DLF_ASSIGN_OR_RETURN(const std::vector<Prediction> predictions, predictor->Predict(images));
   const RunInfo& info = predictor->info();
   for (size_t i = 0; i < args.size(); ++i) {

@@ -34,14 +34,15 @@ std::vector<int> Prediction::TopK(int k) const {
   return order;
 }
 
-absl::StatusOr<std::unique_ptr<Predictor>> Predictor::Load(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Predictor>> Predictor::Load(const std::string& path, bool bf16) {
   DLF_ASSIGN_OR_RETURN(Checkpoint checkpoint, ReadCheckpoint(path));
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(checkpoint.info.model));
   models::ModelOptions options;
   options.num_classes = checkpoint.info.num_classes();
   auto evaluator = std::make_unique<Evaluator>(spec->build, options, checkpoint.info.input_shape,
                                                kBatch, data::Normalization{checkpoint.info.mean,
-                                                                           checkpoint.info.std});
+                                                                           checkpoint.info.std},
+                                               bf16);
   DLF_RETURN_IF_ERROR(evaluator->LoadWeights(checkpoint.file.tensors, path));
   return std::unique_ptr<Predictor>(new Predictor(std::move(checkpoint.info), std::move(evaluator)));
 }

@@ -26,7 +26,8 @@ struct Prediction {
 // models); then normalized as the checkpoint says.
 class Predictor {
  public:
-  static absl::StatusOr<std::unique_ptr<Predictor>> Load(const std::string& checkpoint_path);
+  static absl::StatusOr<std::unique_ptr<Predictor>> Load(const std::string& checkpoint_path,
+                                                          bool bf16 = false);
 
   // The image fitted to the model's input, planar u8 [c, h, w] (what Predict feeds the model).
   absl::StatusOr<std::vector<uint8_t>> Preprocess(const data::Image& image) const;

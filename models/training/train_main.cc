@@ -151,6 +151,7 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.reducer.bf16 = dtype == "bf16";
   c.reducer.overlap = absl::GetFlag(FLAGS_overlap_allreduce);
   c.check_replicas_every = absl::GetFlag(FLAGS_check_replicas_every);
+  DLF_ASSIGN_OR_RETURN(c.bf16, Bf16FromFlags());
   DLF_RETURN_IF_ERROR(ValidateTrainConfig(c));
   return c;
 }
@@ -237,10 +238,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
 }
 
 std::string DescribeRanks(const Communicator& comm, const TrainConfig& c) {
-  if (comm.size() == 1) return absl::StrCat(omp_get_max_threads(), " threads");
-  return absl::StrFormat("%d ranks x %d threads (%d images per rank), gradients averaged in %s "
+  if (comm.size() == 1) return absl::StrCat(omp_get_max_threads(), " threads", c.bf16 ? ", bf16" : "");
+  return absl::StrFormat("%d ranks x %d threads%s (%d images per rank), gradients averaged in %s "
                          "buckets of %.0f MB%s",
-                         comm.size(), omp_get_max_threads(), c.batch_size / comm.size(),
+                         comm.size(), omp_get_max_threads(), c.bf16 ? ", bf16" : "",
+                         c.batch_size / comm.size(),
                          c.reducer.bf16 ? "bf16" : "f32", c.reducer.bucket_bytes / 1e6,
                          c.reducer.overlap ? " during the backward pass" : " after the backward pass");
 }

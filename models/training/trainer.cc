@@ -143,7 +143,7 @@ absl::Status Trainer::Build() {
   DLF_ASSIGN_OR_RETURN(const std::vector<Value> grads, Gradients(g, loss_, params_));
   std::vector<Value> fetches = {loss_, correct_};
   fetches.insert(fetches.end(), grads.begin(), grads.end());
-  DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(g, fetches, {/*training=*/true}));
+  DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(g, fetches, {.training = true, .bf16 = c.bf16}));
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!grads[i].valid()) {
       return absl::InvalidArgumentError("parameter '" + g.name(params_[i]) + "' does not affect the loss");
@@ -160,7 +160,7 @@ absl::Status Trainer::Build() {
   lo.augmentation = {c.augment, 4, c.augment};
   DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, image, c.eval_batch_size,
-                                           lo.normalization);
+                                           lo.normalization, c.bf16);
   if (world_size() == 1) return absl::OkStatus();
   if (test_ != nullptr) {
     const int64_t n = test_->size(), rank = c.comm->rank(), world = world_size();

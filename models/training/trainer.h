@@ -38,6 +38,7 @@ struct TrainConfig {
   // length is the run's epochs.
   optim::ScheduleConfig schedule;
   double label_smoothing = 0.0;
+  bool bf16 = false;  // convolutions and linear layers in bf16 (f32 weights, gradients, state)
   double clip_norm = 0.0;  // 0: no clipping
   bool augment = false;    // random crop (pad 4) + horizontal flip
   bool shuffle = true;

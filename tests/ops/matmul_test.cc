@@ -67,6 +67,15 @@ TEST(LinearTest, GradientsMatchFiniteDifferences) {
   }, {&x, &w});
 }
 
+// bf16 compute against the exact f32 result (see conv_test's bf16 test), AlexNet-like widths.
+TEST(LinearTest, Bf16MatchesF32WithinBf16Precision) {
+  Tensor x = RandomTensor({16, 300}, 9), w = RandomTensor({70, 300}, 10), b = RandomTensor({70}, 11);
+  auto build = [](Graph& g, const std::vector<Value>& in) { return ops::Linear(g, in[0], in[1], in[2]); };
+  const auto expected = testing::RunForwardAndBackward(build, {&x, &w, &b}, {});
+  const auto actual = testing::RunForwardAndBackward(build, {&x, &w, &b}, {.bf16 = true});
+  EXPECT_GT(testing::ExpectTensorsNearScaled(actual, expected, 2e-2), 1e-5);
+}
+
 TEST(LinearTest, FeatureMismatchIsABuildError) {
   Graph g;
   Value x = g.Input("x", DType::kF32, {2, 6});

@@ -129,6 +129,48 @@ Tensor RunForward(const BuildFn& build, const std::vector<const Tensor*>& inputs
   return (*exec)->fetch(0).Clone();
 }
 
+std::vector<Tensor> RunForwardAndBackward(const BuildFn& build,
+                                          const std::vector<const Tensor*>& inputs,
+                                          ExecutorOptions options) {
+  Harness h;
+  Build(h, build, inputs);
+  if (::testing::Test::HasFatalFailure()) return {};
+  std::vector<Value> wrt;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i]->dtype() == DType::kF32) wrt.push_back(h.inputs[i]);
+  }
+  absl::StatusOr<std::vector<Value>> grads = Gradients(h.graph, h.loss, wrt);
+  EXPECT_TRUE(grads.ok()) << grads.status();
+  if (!grads.ok()) return {};
+  std::vector<Value> fetches = {h.output};
+  fetches.insert(fetches.end(), grads->begin(), grads->end());
+  auto exec = Executor::Compile(h.graph, fetches, options);
+  EXPECT_TRUE(exec.ok()) << exec.status();
+  if (!exec.ok()) return {};
+  const absl::Status s = (*exec)->Run(h.feeds);
+  EXPECT_TRUE(s.ok()) << s;
+  std::vector<Tensor> out;
+  for (int i = 0; i < (*exec)->num_fetches(); ++i) out.push_back((*exec)->fetch(i).Clone());
+  return out;
+}
+
+double ExpectTensorsNearScaled(const std::vector<Tensor>& actual,
+                               const std::vector<Tensor>& expected, double rtol) {
+  EXPECT_EQ(actual.size(), expected.size());
+  double worst = 0;
+  for (size_t t = 0; t < std::min(actual.size(), expected.size()); ++t) {
+    EXPECT_EQ(ShapeString(actual[t].shape()), ShapeString(expected[t].shape()));
+    double scale = 0, diff = 0;
+    for (int64_t i = 0; i < expected[t].num_elements(); ++i) {
+      scale = std::max(scale, static_cast<double>(std::abs(expected[t].f32()[i])));
+      diff = std::max(diff, static_cast<double>(std::abs(actual[t].f32()[i] - expected[t].f32()[i])));
+    }
+    EXPECT_LE(diff, rtol * scale) << "tensor " << t << " (0: output, then input gradients)";
+    worst = std::max(worst, scale > 0 ? diff / scale : 0.0);
+  }
+  return worst;
+}
+
 void ExpectTensorNear(const Tensor& actual, const Tensor& expected, float tol) {
   ASSERT_EQ(ShapeString(actual.shape()), ShapeString(expected.shape()));
   int failures = 0;

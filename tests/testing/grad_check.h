@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "graph/executor.h"
 #include "graph/graph.h"
 #include "graph/tensor.h"
 
@@ -34,6 +35,17 @@ void ExpectGradientsMatch(const BuildFn& build, const std::vector<const Tensor*>
 // Runs build(inputs) forward once (training mode, step 0) and returns a copy of its output.
 Tensor RunForward(const BuildFn& build, const std::vector<const Tensor*>& inputs,
                   bool training = true);
+
+// Runs build(inputs) with `options` (e.g. bf16 compute): returns the output, then the
+// gradients of loss = sum(output * R) with respect to every f32 input, in input order.
+std::vector<Tensor> RunForwardAndBackward(const BuildFn& build,
+                                          const std::vector<const Tensor*>& inputs,
+                                          ExecutorOptions options);
+
+// For a reduced-precision path: every tensor of `actual` differs from `expected` by at most
+// `rtol` times the largest |expected| of that tensor; returns the largest such ratio.
+double ExpectTensorsNearScaled(const std::vector<Tensor>& actual,
+                               const std::vector<Tensor>& expected, double rtol);
 
 // Asserts the two tensors have the same shape and close values.
 void ExpectTensorNear(const Tensor& actual, const Tensor& expected, float tol);

@@ -126,6 +126,8 @@ const std::vector<BadCase>& BadCases() {
       {"lenet_train", {"--eval_batch_size=0"}, "eval batch size must be > 0, found 0"},
       {"lenet_train", {"--seed=-1"}, "--seed must be >= 0, found -1"},
       {"lenet_train", {"--threads=-1"}, "--threads must be >= 0, found -1"},
+      {"lenet_train", {"--precision=fp16"}, "--precision must be f32 or bf16, found 'fp16'"},
+      {"evaluate", {"--checkpoint={ckpt}", "--precision=int8"}, "--precision must be f32 or bf16, found 'int8'"},
       {"lenet_train", {"--allreduce_dtype=fp16"}, "--allreduce_dtype must be f32 or bf16, found 'fp16'"},
       {"lenet_train", {"--allreduce_bucket_mb=0"}, "--allreduce_bucket_mb must be > 0, found 0"},
       {"lenet_train", {"--collective_timeout_s=0"}, "--collective_timeout_s must be > 0, found 0"},
