@@ -4,7 +4,8 @@
 Same models (layer for layer), batch 128, a full training step (forward, cross-entropy,
 backward, SGD momentum 0.9 update) and inference. PyTorch is timed in f32 and in its bf16
 autocast, at 1 thread and at --threads, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from
-its environment; dlf's ratio is given against PyTorch f32 at the same threads and against
+its environment. dlf is timed in f32 and with --precision=bf16 (bf16 convolutions and linear
+layers) at --threads; dlf's best is compared with PyTorch f32 at the same threads and with
 PyTorch's best mode (the fastest of those four). Each measurement runs in its own process so
 that its peak resident memory (RSS) can be reported too.
 
@@ -146,7 +147,7 @@ def main():
                    stderr=subprocess.DEVNULL)
     binary = os.path.join(ROOT, "bazel-bin/benchmarks/train_step_benchmark")
     thread_counts = sorted({1, args.threads})
-    print(f"batch {BATCH}; dlf f32 at {args.threads} threads; PyTorch {torch.__version__} f32 and "
+    print(f"batch {BATCH}; dlf f32 and bf16 at {args.threads} threads; PyTorch {torch.__version__} f32 and "
           f"bf16 autocast at {' and '.join(map(str, thread_counts))} thread(s), without "
           f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
     rows = []
@@ -155,24 +156,28 @@ def main():
                ("resnet20", "train"): "BM_ResNet20TrainStep/", ("resnet20", "inference"): "BM_ResNet20Inference/"}
     for preset in args.models.split(","):
         for mode in ("train", "inference"):
-            ours, ours_rss = time_ours(binary, benches[(preset, mode)] + "f32$", args.threads, args.seconds)
+            ours = {p: time_ours(binary, benches[(preset, mode)] + p + "$", args.threads, args.seconds)
+                    for p in ("f32", "bf16")}
             theirs = {}
             for precision in ("f32", "bf16"):
                 for threads in thread_counts:
                     theirs[(precision, threads)] = time_torch(preset, mode, precision, threads, args.seconds)
-            rows.append((preset, mode, ours, ours_rss, theirs))
+            rows.append((preset, mode, ours, theirs))
             print(f"  measured {preset} {mode}", file=sys.stderr)
     cols = " | ".join(f"PyTorch {p} {t}t" for p in ("f32", "bf16") for t in thread_counts)
-    print(f"\n| preset | mode | dlf {args.threads}t | {cols} | dlf / PyTorch f32 {args.threads}t "
-          f"| dlf / PyTorch best | dlf RSS | PyTorch best's RSS |")
-    print("|---|---|" + "---:|" * (2 * len(thread_counts) + 5))
-    for preset, mode, ours, ours_rss, theirs in rows:
+    print(f"\n| preset | mode | dlf f32 {args.threads}t | dlf bf16 {args.threads}t | {cols} "
+          f"| dlf best / PyTorch f32 {args.threads}t | dlf best / PyTorch best | dlf best's RSS "
+          f"| PyTorch best's RSS |")
+    print("|---|---|" + "---:|" * (2 * len(thread_counts) + 6))
+    for preset, mode, ours, theirs in rows:
         best_key = max(theirs, key=lambda k: theirs[k][0])
         best, best_rss = theirs[best_key]
+        ours_key = max(ours, key=lambda k: ours[k][0])
+        ours_best, ours_rss = ours[ours_key]
         cells = " | ".join(f"{theirs[(p, t)][0]:,.0f}" for p in ("f32", "bf16") for t in thread_counts)
-        print(f"| {preset} | {mode} | {ours:,.0f} | {cells} | "
-              f"{ours / theirs[('f32', args.threads)][0]:.2f}x | "
-              f"{ours / best:.2f}x (vs {best_key[0]} {best_key[1]}t) | {ours_rss:,.0f} MB | {best_rss:,.0f} MB |")
+        print(f"| {preset} | {mode} | {ours['f32'][0]:,.0f} | {ours['bf16'][0]:,.0f} | {cells} | "
+              f"{ours_best / theirs[('f32', args.threads)][0]:.2f}x ({ours_key}) | "
+              f"{ours_best / best:.2f}x (vs {best_key[0]} {best_key[1]}t) | {ours_rss:,.0f} MB | {best_rss:,.0f} MB |")
 
 
 if __name__ == "__main__":
