@@ -29,6 +29,8 @@ const char* DTypeTag(DType t) {
       return "I64";
     case DType::kU8:
       return "U8";
+    case DType::kBF16:
+      return "BF16";
   }
   return "?";
 }

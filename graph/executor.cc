@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "graph/bf16.h"
 #include "graph/memory.h"
 #include "graph/status_macros.h"
 
@@ -99,6 +100,11 @@ std::string Executor::ProfileReport() const {
   std::vector<std::pair<double, std::string>> rows;
   for (const auto& [op, v] : by_op) {
     rows.emplace_back(v.first, absl::StrFormat("%-26s %3d kernels", op, v.second));
+  }
+  if (!bf16_copies_.empty()) {
+    total += bf16_copy_seconds_;
+    rows.emplace_back(bf16_copy_seconds_,
+                      absl::StrFormat("%-26s %3d weights", "(bf16 weight copies)", bf16_copies_.size()));
   }
   std::sort(rows.rbegin(), rows.rend());
   const double runs = std::max<double>(1, static_cast<double>(profiled_runs_));
@@ -231,6 +237,14 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
       out_infos.push_back(graph_.info(out));
       ctx.outputs.push_back(slots_[out.id]);
     }
+    if (options_.bf16) {
+      for (int i : def->bf16_inputs) {
+        if (i >= static_cast<int>(node.inputs.size())) continue;
+        if (graph_.producer(node.inputs[i]).kind != NodeKind::kParameter) continue;
+        ctx.inputs[i] = Bf16Copy(node.inputs[i]);
+        in_infos[i].dtype = DType::kBF16;
+      }
+    }
     for (int i : def->state_inputs) {
       const Value in = node.inputs[i];
       if (graph_.producer(in).kind != NodeKind::kBuffer) {
@@ -269,6 +283,25 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
   return absl::OkStatus();
 }
 
+const Tensor* Executor::Bf16Copy(Value p) {
+  const Tensor* source = slots_[p.id];
+  for (const auto& c : bf16_copies_) {
+    if (c.source == source) return c.copy.get();
+  }
+  bf16_copies_.push_back({source, std::make_unique<Tensor>(DType::kBF16, source->shape())});
+  return bf16_copies_.back().copy.get();
+}
+
+void Executor::RefreshBf16Copies() {
+  for (auto& c : bf16_copies_) {
+    const float* from = c.source->f32();
+    uint16_t* to = static_cast<uint16_t*>(c.copy->raw());
+    const int64_t n = c.source->num_elements();
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) to[i] = ToBf16(from[i]);
+  }
+}
+
 int Executor::FinalAfter(Value v) const {
   int last = -1;
   for (size_t k = 0; k < kernels_.size(); ++k) {
@@ -305,6 +338,11 @@ absl::Status Executor::Run(absl::Span<const Feed> feeds,
     std::memcpy(feed_buffers_[i].raw(), t.raw(), t.num_bytes());
   }
   using Clock = std::chrono::steady_clock;
+  if (!bf16_copies_.empty()) {
+    const Clock::time_point start = options_.profile ? Clock::now() : Clock::time_point();
+    RefreshBf16Copies();  // the parameters may have changed since the last run
+    if (options_.profile) bf16_copy_seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
+  }
   for (size_t index = 0; index < kernels_.size(); ++index) {
     PlannedKernel& k = kernels_[index];
     k.ctx.step = step_;

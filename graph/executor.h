@@ -98,6 +98,9 @@ class Executor {
   std::vector<int64_t> PlaceValues(const std::vector<int>& order);
   void AllocateBuffers(const std::vector<int64_t>& offsets);
   absl::Status CreateKernels(const std::vector<int>& order);
+  // The bf16 copy of parameter `p` (created on first use) for kernels that read it in bf16.
+  const Tensor* Bf16Copy(Value p);
+  void RefreshBf16Copies();
 
   Graph& graph_;
   std::vector<Value> fetches_;
@@ -111,6 +114,12 @@ class Executor {
   Tensor arena_;
   Tensor scratch_;
   std::vector<PlannedKernel> kernels_;
+  struct WeightCopy {
+    const Tensor* source;  // the f32 parameter
+    std::unique_ptr<Tensor> copy;
+  };
+  std::vector<WeightCopy> bf16_copies_;
+  double bf16_copy_seconds_ = 0;  // when profiling
   PlanStats stats_;
   uint64_t step_ = 0;
   int64_t sample_offset_ = 0;

@@ -81,6 +81,10 @@ struct OpDef {
   // Inputs the kernel updates in place in training mode (e.g. running statistics). Each must
   // be a graph Buffer; the executor hands them over writable in RunContext::state.
   std::vector<int> state_inputs = {};
+  // Inputs the kernel can read in bf16 (KernelContext::inputs[i].dtype is then kBF16): under
+  // ExecutorOptions::bf16 the executor feeds a parameter there from a bf16 copy it refreshes
+  // once per run, instead of each kernel converting the f32 weights itself.
+  std::vector<int> bf16_inputs = {};
 };
 
 class OpRegistry {

@@ -15,6 +15,8 @@ size_t DTypeSize(DType dtype) {
       return 4;
     case DType::kU8:
       return 1;
+    case DType::kBF16:
+      return 2;
     case DType::kI64:
       return 8;
   }
@@ -31,6 +33,8 @@ const char* DTypeName(DType dtype) {
       return "u8";
     case DType::kI64:
       return "i64";
+    case DType::kBF16:
+      return "bf16";
   }
   return "?";
 }

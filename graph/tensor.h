@@ -11,7 +11,8 @@
 
 namespace dlf {
 
-enum class DType { kF32, kI32, kU8, kI64 };
+// kBF16 appears only inside the executor (bf16 copies of weights, ExecutorOptions::bf16).
+enum class DType { kF32, kI32, kU8, kI64, kBF16 };
 
 size_t DTypeSize(DType dtype);
 const char* DTypeName(DType dtype);

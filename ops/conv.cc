@@ -151,7 +151,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> Conv2DKernel(const KernelContext& k) {
   }, "convolution forward"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_forward(pd), k.engine);
   kernel->BindInput(DNNL_ARG_SRC, 0, d.src, pd.src_desc());
-  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, d.wei, pd.weights_desc());
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, WithType(d.wei, k.inputs[1].dtype == DType::kBF16),
+                    pd.weights_desc());
   if (bias) kernel->BindInput(DNNL_ARG_BIAS, 2, d.bias);
   kernel->BindOutput(DNNL_ARG_DST, 0, d.dst, pd.dst_desc());
   return kernel;
@@ -175,7 +176,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardDataKernel(const KernelContext& 
   }, "convolution backward data"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_data(pd), k.engine);
   kernel->BindInput(DNNL_ARG_DIFF_DST, 0, d.dst, pd.diff_dst_desc());
-  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, d.wei, pd.weights_desc());
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, WithType(d.wei, k.inputs[1].dtype == DType::kBF16),
+                    pd.weights_desc());
   kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, d.src, pd.diff_src_desc());
   return kernel;
 }
@@ -231,8 +233,9 @@ absl::StatusOr<std::vector<Value>> Conv2DGrad(GradContext& c) {
 }
 
 void RegisterConv() {
-  RegisterOpOrDie({"Conv2D", -1, Conv2DShape, Conv2DKernel, Conv2DGrad});
-  RegisterOpOrDie({"Conv2DBackwardData", 2, BackwardDataShape, BackwardDataKernel, nullptr});
+  RegisterOpOrDie({"Conv2D", -1, Conv2DShape, Conv2DKernel, Conv2DGrad, {}, /*bf16_inputs=*/{1}});
+  RegisterOpOrDie({"Conv2DBackwardData", 2, BackwardDataShape, BackwardDataKernel, nullptr, {},
+                   /*bf16_inputs=*/{1}});
   RegisterOpOrDie({"Conv2DBackwardWeights", 2, BackwardWeightsShape, BackwardWeightsKernel,
                    nullptr});
 }

@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearKernel(const KernelContext& k) {
                                         dnnl::memory::format_tag::ba);
   const dnnl::memory::desc bias_row = PlainDesc({1, out});
   const dnnl::memory::desc src_compute = WithType(src, k.bf16), w_compute = WithType(w_transposed, k.bf16);
+  const bool w_bf16 = k.inputs[1].dtype == DType::kBF16;  // the executor's bf16 copy
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     auto desc = bias ? dnnl::matmul::desc(src_compute, w_compute, bias_row, dst)
                      : dnnl::matmul::desc(src_compute, w_compute, dst);
@@ -153,7 +154,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearKernel(const KernelContext& k) {
   }, "matmul (linear forward)"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::matmul(pd), k.engine);
   kernel->BindInput(DNNL_ARG_SRC, 0, src, src_compute);
-  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, w_transposed, w_compute);
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, WithType(w_transposed, w_bf16), w_compute);
   if (bias) kernel->BindInput(DNNL_ARG_BIAS, 2, bias_row);
   kernel->BindOutput(DNNL_ARG_DST, 0, dst);
   return kernel;
@@ -175,7 +176,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearBackwardDataKernel(const KernelCon
   }, "inner product backward data"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::inner_product_backward_data(pd), k.engine);
   kernel->BindInput(DNNL_ARG_DIFF_DST, 0, PlainDesc({x[0], w[0]}), pd.diff_dst_desc());
-  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, PlainDesc(w), pd.weights_desc());
+  kernel->BindInput(DNNL_ARG_WEIGHTS, 1, WithType(PlainDesc(w), k.inputs[1].dtype == DType::kBF16),
+                    pd.weights_desc());
   kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, pd.diff_src_desc());
   return kernel;
 }
@@ -224,9 +226,9 @@ absl::StatusOr<std::vector<Value>> LinearGrad(GradContext& c) {
 void RegisterMatMul() {
   RegisterOpOrDie({"MatMul", 2, MatMulShape, MatMulKernel, ProductGrad(MatMul)});
   RegisterOpOrDie({"BatchMatMul", 2, BatchMatMulShape, BatchMatMulKernel, ProductGrad(BatchMatMul)});
-  RegisterOpOrDie({"Linear", -1, LinearShape, LinearKernel, LinearGrad});
+  RegisterOpOrDie({"Linear", -1, LinearShape, LinearKernel, LinearGrad, {}, /*bf16_inputs=*/{1}});
   RegisterOpOrDie({"LinearBackwardData", 2, LinearBackwardDataShape, LinearBackwardDataKernel,
-                   nullptr});
+                   nullptr, {}, /*bf16_inputs=*/{1}});
   RegisterOpOrDie({"LinearBackwardWeights", 2, LinearBackwardWeightsShape,
                    LinearBackwardWeightsKernel, nullptr});
 }

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "graph/bf16.h"
 
 namespace dlf::training {
 namespace {
@@ -62,22 +63,6 @@ void OnTerminate(int) {
   p = AppendText(p, " because another rank ended (see the launcher's message)\n");
   [[maybe_unused]] ssize_t ignored = write(STDERR_FILENO, line, p - line);
   _exit(1);
-}
-
-// Round to nearest even; NaN stays NaN. Branch-free, so the loops below vectorize.
-inline uint16_t ToBf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  const bool nan = (u & 0x7fffffffu) > 0x7f800000u;
-  return static_cast<uint16_t>(nan ? (u >> 16) | 0x40u : rounded);
-}
-
-inline float FromBf16(uint16_t h) {
-  const uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
 }
 
 void SumBf16Op(void* in, void* inout, int* len, MPI_Datatype*) {

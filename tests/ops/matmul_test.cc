@@ -1,3 +1,7 @@
+#include <cmath>
+
+#include "graph/autodiff.h"
+#include "graph/executor.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 #include "tests/testing/grad_check.h"
@@ -74,6 +78,30 @@ TEST(LinearTest, Bf16MatchesF32WithinBf16Precision) {
   const auto expected = testing::RunForwardAndBackward(build, {&x, &w, &b}, {});
   const auto actual = testing::RunForwardAndBackward(build, {&x, &w, &b}, {.bf16 = true});
   EXPECT_GT(testing::ExpectTensorsNearScaled(actual, expected, 2e-2), 1e-5);
+}
+
+// Under bf16 a parameter reaches Linear and its backward through the executor's bf16 copy,
+// refreshed every run: after the weights change, the next run sees the new ones.
+TEST(LinearTest, Bf16WeightCopyFollowsTheParameter) {
+  Graph g(1);
+  Value x = g.Input("x", DType::kF32, {4, 64});
+  Value w = g.Parameter("w", {8, 64}, Initializer::Zeros());
+  Value y = ops::Linear(g, x, w);
+  auto dx = Gradients(g, ops::Sum(g, y), {x});
+  ASSERT_TRUE(dx.ok());
+  auto exec = Executor::Compile(g, {y, (*dx)[0]}, {.bf16 = true});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  Tensor input = RandomTensor({4, 64}, 12);
+  for (float value : {0.5f, -2.0f}) {
+    g.parameter_value(w).Fill(value);
+    ASSERT_TRUE((*exec)->Run({{x, &input}}).ok());
+    for (int64_t r = 0; r < 4; ++r) {
+      double sum = 0;
+      for (int64_t c = 0; c < 64; ++c) sum += input.f32()[r * 64 + c];
+      EXPECT_NEAR((*exec)->fetch(0).f32()[r * 8], value * sum, 2e-2 * 64 * std::abs(value));
+    }
+    EXPECT_EQ((*exec)->fetch(1).f32()[0], 8 * value);  // dx = sum over outputs of w (exact in bf16)
+  }
 }
 
 TEST(LinearTest, FeatureMismatchIsABuildError) {
