@@ -156,7 +156,7 @@ def main():
                ("resnet20", "train"): "BM_ResNet20TrainStep/", ("resnet20", "inference"): "BM_ResNet20Inference/"}
     for preset in args.models.split(","):
         for mode in ("train", "inference"):
-            ours = {p: time_ours(binary, benches[(preset, mode)] + p + "$", args.threads, args.seconds)
+            ours = {p: time_ours(binary, benches[(preset, mode)] + p + "/", args.threads, args.seconds)
                     for p in ("f32", "bf16")}
             theirs = {}
             for precision in ("f32", "bf16"):
