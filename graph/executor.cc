@@ -108,8 +108,12 @@ std::string Executor::ProfileReport() const {
   }
   std::sort(rows.rbegin(), rows.rend());
   const double runs = std::max<double>(1, static_cast<double>(profiled_runs_));
-  std::string report = absl::StrFormat("profile of %d runs: %.2f ms per run in kernels\n",
-                                       profiled_runs_, 1e3 * total / runs);
+  int reorders = 0;
+  for (const PlannedKernel& k : kernels_) reorders += k.kernel->reorders_per_run();
+  std::string report = absl::StrFormat(
+      "profile of %d runs: %.2f ms per run in kernels, %d layout/precision reorders per run%s\n",
+      profiled_runs_, 1e3 * total / runs, reorders,
+      bf16_copies_.empty() ? "" : absl::StrFormat(" + %d bf16 weight copies", bf16_copies_.size()));
   for (const auto& [seconds, what] : rows) {
     absl::StrAppendFormat(&report, "  %s %8.2f ms %5.1f%%\n", what, 1e3 * seconds / runs,
                           total > 0 ? 100 * seconds / total : 0.0);

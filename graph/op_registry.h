@@ -47,6 +47,9 @@ class Kernel {
   // Memory the kernel needs only while it runs (e.g. operands reordered to a oneDNN layout).
   // Kernels run one at a time, so the executor gives them all one buffer of the largest size.
   virtual int64_t scratch_bytes() const { return 0; }
+  // Layout or precision conversions (oneDNN reorders) each run performs: reported by
+  // DLF_PROFILE, the cost a layout pass would remove.
+  virtual int reorders_per_run() const { return 0; }
 };
 
 // What a kernel factory sees when the executor compiles.

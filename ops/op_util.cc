@@ -124,6 +124,12 @@ void DnnlKernel::Bind(int arg, int index, bool is_input, const dnnl::memory::des
   bindings_.push_back(std::move(b));
 }
 
+int DnnlKernel::reorders_per_run() const {
+  int n = 0;
+  for (const Binding& b : bindings_) n += b.scratch_offset >= 0;
+  return n;
+}
+
 void DnnlKernel::BindOwned(int arg, const dnnl::memory::desc& md) {
   owned_.emplace_back(md, engine_);
   args_.push_back({arg, owned_.back().get()});

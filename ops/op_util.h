@@ -83,6 +83,7 @@ class DnnlKernel : public Kernel {
   // of it (through a view).
   void ZeroOutputFirst(int output_index) { zeroed_outputs_.push_back(output_index); }
   int64_t scratch_bytes() const override { return scratch_bytes_; }
+  int reorders_per_run() const override;
   absl::Status Run(RunContext& ctx) override;
 
  private:
