@@ -92,7 +92,7 @@ std::string Executor::ProfileReport() const {
   std::map<std::string, std::pair<double, int>> by_op;  // seconds, kernels
   double total = 0;
   for (const PlannedKernel& k : kernels_) {
-    auto& [seconds, count] = by_op[graph_.node(k.node_id).op];
+    auto& [seconds, count] = by_op[k.label];
     seconds += k.seconds;
     ++count;
     total += k.seconds;
@@ -152,8 +152,37 @@ std::vector<int> Executor::NeededNodes() const {
   return order;
 }
 
+void Executor::FindFusions(const std::vector<int>& order) {
+  if (!options_.fuse) return;
+  std::vector<int> readers(graph_.num_values(), 0);
+  for (int n : order) {
+    for (Value in : graph_.node(n).inputs) ++readers[in.id];
+  }
+  for (Value v : fetches_) ++readers[v.id];
+  for (int n : order) {
+    const Node& node = graph_.node(n);
+    if (node.kind != NodeKind::kOp || node.inputs.size() != 1 || node.outputs.size() != 1) continue;
+    const OpDef* def = OpRegistry::Global().Find(node.op);
+    const Value in = node.inputs[0];
+    const Node& producer = graph_.producer(in);
+    if (def == nullptr || def->post_op.empty() || producer.kind != NodeKind::kOp) continue;
+    const OpDef* producer_def = OpRegistry::Global().Find(producer.op);
+    if (producer_def == nullptr || !producer_def->accepts_post_ops) continue;
+    if (producer.outputs.size() != 1 || readers[in.id] != 1 || fused_into_.count(producer.id)) continue;
+    if (folded_.count(producer.id)) continue;  // one post-op per kernel
+    fused_into_[producer.id] = n;
+    folded_.insert(n);
+  }
+}
+
+const std::vector<Value>& Executor::WrittenValues(const Node& n) const {
+  auto it = fused_into_.find(n.id);
+  return it == fused_into_.end() ? n.outputs : graph_.node(it->second).outputs;
+}
+
 absl::Status Executor::Plan() {
   const std::vector<int> order = NeededNodes();
+  FindFusions(order);
   slots_.assign(graph_.num_values(), nullptr);
   for (int n : order) {
     const Node& node = graph_.node(n);
@@ -192,9 +221,9 @@ std::vector<int64_t> Executor::PlaceValues(const std::vector<int>& order) {
   std::vector<std::vector<Value>> frees_at(order.size() + 1);
   for (size_t pos = 0; pos < order.size(); ++pos) {
     const Node& node = graph_.node(order[pos]);
-    if (node.kind != NodeKind::kOp) continue;
+    if (node.kind != NodeKind::kOp || folded_.count(node.id)) continue;
     // Outputs are placed before the inputs are released, so no kernel's output aliases its input.
-    for (Value out : node.outputs) {
+    for (Value out : WrittenValues(node)) {
       offset[out.id] = allocator.Allocate(ValueBytes(graph_, out));
       stats_.sum_value_bytes += ValueBytes(graph_, out);
       const int end = std::max(last_use[out.id], static_cast<int>(pos));
@@ -225,7 +254,7 @@ void Executor::AllocateBuffers(const std::vector<int64_t>& offsets) {
 absl::Status Executor::CreateKernels(const std::vector<int>& order) {
   for (int n : order) {
     const Node& node = graph_.node(n);
-    if (node.kind != NodeKind::kOp) continue;
+    if (node.kind != NodeKind::kOp || folded_.count(n)) continue;
     const OpDef* def = OpRegistry::Global().Find(node.op);
     if (def == nullptr) {
       return absl::NotFoundError(absl::StrCat("Executor: node '", node.name, "': op '", node.op,
@@ -237,9 +266,16 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
       in_infos.push_back(graph_.info(in));
       ctx.inputs.push_back(slots_[in.id]);
     }
-    for (Value out : node.outputs) {
+    for (Value out : WrittenValues(node)) {
       out_infos.push_back(graph_.info(out));
       ctx.outputs.push_back(slots_[out.id]);
+    }
+    std::vector<std::string> post_ops;
+    std::string label = node.op;
+    if (auto fused = fused_into_.find(n); fused != fused_into_.end()) {
+      const Node& folded = graph_.node(fused->second);
+      post_ops.push_back(OpRegistry::Global().Find(folded.op)->post_op);
+      absl::StrAppend(&label, "+", folded.op);
     }
     if (options_.bf16) {
       for (int i : def->bf16_inputs) {
@@ -262,14 +298,14 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
     ctx.stream = &stream_;
     KernelContext kctx{node,           in_infos,           out_infos,
                        engine_,        options_.training,  options_.fast_math,
-                       options_.bf16};
+                       options_.bf16,  post_ops};
     absl::StatusOr<std::unique_ptr<Kernel>> kernel = def->kernel(kctx);
     if (!kernel.ok()) {
       return absl::Status(kernel.status().code(),
                           absl::StrCat("Executor: creating the kernel of node '", node.name,
                                        "' (", node.op, "): ", kernel.status().message()));
     }
-    kernels_.push_back({n, *std::move(kernel), std::move(ctx)});
+    kernels_.push_back({n, std::move(label), *std::move(kernel), std::move(ctx)});
   }
   stats_.num_kernels = static_cast<int>(kernels_.size());
   for (const PlannedKernel& k : kernels_) {
@@ -313,7 +349,7 @@ int Executor::FinalAfter(Value v) const {
     const auto touches = [&](const std::vector<Value>& values) {
       return std::find(values.begin(), values.end(), v) != values.end();
     };
-    if (touches(node.inputs) || touches(node.outputs)) last = static_cast<int>(k);
+    if (touches(node.inputs) || touches(WrittenValues(node))) last = static_cast<int>(k);
   }
   return last;
 }

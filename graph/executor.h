@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,8 @@ struct ExecutorOptions {
   // Convolutions and linear layers compute in bf16 (operands rounded to bf16, products
   // accumulated and written in f32); every value the graph sees stays f32.
   bool bf16 = false;
+  // Run an element-wise op inside its producer's kernel (conv + ReLU) where the registry allows.
+  bool fuse = true;
   // Time every kernel; ProfileReport() sums the times by op. Also turned on by the
   // environment variable DLF_PROFILE=1, which prints the report when the executor is destroyed.
   bool profile = false;
@@ -85,6 +89,7 @@ class Executor {
  private:
   struct PlannedKernel {
     int node_id;
+    std::string label;  // the op, or "Conv2D+Relu" for a fused pair
     std::unique_ptr<Kernel> kernel;
     RunContext ctx;
     double seconds = 0;  // summed over runs, when profiling
@@ -93,6 +98,10 @@ class Executor {
   Executor(Graph& graph, std::vector<Value> fetches, ExecutorOptions options);
   absl::Status Plan();
   std::vector<int> NeededNodes() const;
+  // Producer node -> the element-wise node folded into it (OpDef::post_op), for this plan.
+  void FindFusions(const std::vector<int>& order);
+  // The values node `n` writes: a fused producer writes its folded op's outputs.
+  const std::vector<Value>& WrittenValues(const Node& n) const;
   // Offsets of the intermediate values in the arena, by value id (-1: not in the arena); sets
   // stats_.arena_bytes. Allocates nothing, so the plan's size is checked before it is allocated.
   std::vector<int64_t> PlaceValues(const std::vector<int>& order);
@@ -114,6 +123,8 @@ class Executor {
   Tensor arena_;
   Tensor scratch_;
   std::vector<PlannedKernel> kernels_;
+  std::map<int, int> fused_into_;      // producer node id -> folded node id
+  std::set<int> folded_;               // node ids that run inside their producer
   struct WeightCopy {
     const Tensor* source;  // the f32 parameter
     std::unique_ptr<Tensor> copy;

@@ -61,6 +61,8 @@ struct KernelContext {
   bool training;
   bool fast_math;  // ExecutorOptions::fast_math
   bool bf16;       // ExecutorOptions::bf16
+  // Element-wise ops (OpDef::post_op names) to apply to output 0 before it is written.
+  std::vector<std::string> post_ops = {};
 };
 using KernelFactory = std::function<absl::StatusOr<std::unique_ptr<Kernel>>(const KernelContext&)>;
 
@@ -88,6 +90,12 @@ struct OpDef {
   // ExecutorOptions::bf16 the executor feeds a parameter there from a bf16 copy it refreshes
   // once per run, instead of each kernel converting the f32 weights itself.
   std::vector<int> bf16_inputs = {};
+  // Fusion: an element-wise op that oneDNN can apply as a post-op names it here (e.g. "relu");
+  // an op whose kernel applies KernelContext::post_ops sets accepts_post_ops. The executor then
+  // runs producer + op as one kernel when the op is the producer's only reader; the graph (and
+  // the backward pass derived from it) does not change.
+  std::string post_op = "";
+  bool accepts_post_ops = false;
 };
 
 class OpRegistry {

@@ -134,20 +134,22 @@ absl::StatusOr<ConvDescs> MakeDescs(const Attrs& attrs, const Shape& x, const Sh
 // With bf16, the operands (src, weights; dy in the backward passes) are bf16 and the results
 // (dst, dx, dw, db) f32: the kernels stage the f32 tensors into bf16 as they reorder them.
 dnnl::convolution_forward::primitive_desc ForwardPd(const ConvDescs& d, bool bias,
-                                                    const dnnl::engine& e, bool bf16) {
+                                                    const dnnl::engine& e, bool bf16,
+                                                    const dnnl::primitive_attr& attr = {}) {
   using fwd = dnnl::convolution_forward;
   const auto prop = dnnl::prop_kind::forward_training;
   const auto src = AnyLayout(d.src, bf16), wei = AnyLayout(d.wei, bf16), dst = AnyLayout(d.dst);
   auto desc = bias ? fwd::desc(prop, d.algo, src, wei, d.bias, dst, d.stride, d.pad_l, d.pad_r)
                    : fwd::desc(prop, d.algo, src, wei, dst, d.stride, d.pad_l, d.pad_r);
-  return fwd::primitive_desc(desc, e);
+  return fwd::primitive_desc(desc, attr, e);
 }
 
 absl::StatusOr<std::unique_ptr<Kernel>> Conv2DKernel(const KernelContext& k) {
   const bool bias = k.inputs.size() == 3;
   DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.inputs[0].shape, k.inputs[1].shape, k.fast_math));
+  DLF_ASSIGN_OR_RETURN(const dnnl::primitive_attr attr, PostOpsAttr(k.post_ops));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    return CreatePd(d, [&] { return ForwardPd(d, bias, k.engine, k.bf16); });
+    return CreatePd(d, [&] { return ForwardPd(d, bias, k.engine, k.bf16, attr); });
   }, "convolution forward"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_forward(pd), k.engine);
   kernel->BindInput(DNNL_ARG_SRC, 0, d.src, pd.src_desc());
@@ -233,7 +235,13 @@ absl::StatusOr<std::vector<Value>> Conv2DGrad(GradContext& c) {
 }
 
 void RegisterConv() {
-  RegisterOpOrDie({"Conv2D", -1, Conv2DShape, Conv2DKernel, Conv2DGrad, {}, /*bf16_inputs=*/{1}});
+  RegisterOpOrDie({.name = "Conv2D",
+                   .num_inputs = -1,
+                   .shape = Conv2DShape,
+                   .kernel = Conv2DKernel,
+                   .gradient = Conv2DGrad,
+                   .bf16_inputs = {1},
+                   .accepts_post_ops = true});
   RegisterOpOrDie({"Conv2DBackwardData", 2, BackwardDataShape, BackwardDataKernel, nullptr, {},
                    /*bf16_inputs=*/{1}});
   RegisterOpOrDie({"Conv2DBackwardWeights", 2, BackwardWeightsShape, BackwardWeightsKernel,

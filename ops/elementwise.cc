@@ -88,8 +88,12 @@ void RegisterElementwise() {
          return std::vector<Value>{
              Scale(c.graph, c.output_grads[0], c.node.attrs.GetOr<double>("factor", 1.0))};
        }});
-  RegisterOpOrDie({"Relu", 1, SameShapeF32, Unary([](float x) { return x > 0.0f ? x : 0.0f; }),
-                   ActivationGrad("ReluGrad")});
+  RegisterOpOrDie({.name = "Relu",
+                   .num_inputs = 1,
+                   .shape = SameShapeF32,
+                   .kernel = Unary([](float x) { return x > 0.0f ? x : 0.0f; }),
+                   .gradient = ActivationGrad("ReluGrad"),
+                   .post_op = "relu"});
   RegisterOpOrDie({"ReluGrad", 2, SameShapeF32,
                    Binary([](float dy, float y) { return y > 0.0f ? dy : 0.0f; }), nullptr});
   RegisterOpOrDie({"Sigmoid", 1, SameShapeF32,

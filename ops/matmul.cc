@@ -147,10 +147,11 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearKernel(const KernelContext& k) {
   const dnnl::memory::desc bias_row = PlainDesc({1, out});
   const dnnl::memory::desc src_compute = WithType(src, k.bf16), w_compute = WithType(w_transposed, k.bf16);
   const bool w_bf16 = k.inputs[1].dtype == DType::kBF16;  // the executor's bf16 copy
+  DLF_ASSIGN_OR_RETURN(const dnnl::primitive_attr attr, PostOpsAttr(k.post_ops));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     auto desc = bias ? dnnl::matmul::desc(src_compute, w_compute, bias_row, dst)
                      : dnnl::matmul::desc(src_compute, w_compute, dst);
-    return dnnl::matmul::primitive_desc(desc, k.engine);
+    return dnnl::matmul::primitive_desc(desc, attr, k.engine);
   }, "matmul (linear forward)"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::matmul(pd), k.engine);
   kernel->BindInput(DNNL_ARG_SRC, 0, src, src_compute);
@@ -226,7 +227,13 @@ absl::StatusOr<std::vector<Value>> LinearGrad(GradContext& c) {
 void RegisterMatMul() {
   RegisterOpOrDie({"MatMul", 2, MatMulShape, MatMulKernel, ProductGrad(MatMul)});
   RegisterOpOrDie({"BatchMatMul", 2, BatchMatMulShape, BatchMatMulKernel, ProductGrad(BatchMatMul)});
-  RegisterOpOrDie({"Linear", -1, LinearShape, LinearKernel, LinearGrad, {}, /*bf16_inputs=*/{1}});
+  RegisterOpOrDie({.name = "Linear",
+                   .num_inputs = -1,
+                   .shape = LinearShape,
+                   .kernel = LinearKernel,
+                   .gradient = LinearGrad,
+                   .bf16_inputs = {1},
+                   .accepts_post_ops = true});
   RegisterOpOrDie({"LinearBackwardData", 2, LinearBackwardDataShape, LinearBackwardDataKernel,
                    nullptr, {}, /*bf16_inputs=*/{1}});
   RegisterOpOrDie({"LinearBackwardWeights", 2, LinearBackwardWeightsShape,

@@ -89,6 +89,17 @@ dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain, bool bf16) {
   return AnyLayout(WithType(plain, bf16));
 }
 
+absl::StatusOr<dnnl::primitive_attr> PostOpsAttr(const std::vector<std::string>& post_ops) {
+  dnnl::post_ops ops;
+  for (const std::string& op : post_ops) {
+    if (op != "relu") return absl::UnimplementedError(absl::StrCat("no oneDNN post-op for '", op, "'"));
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  }
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return attr;
+}
+
 dnnl::memory::desc WithType(const dnnl::memory::desc& desc, bool bf16) {
   if (!bf16) return desc;
   dnnl::memory::desc out = desc;

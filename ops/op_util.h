@@ -60,6 +60,8 @@ dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain);
 // The same dims in bf16 when `bf16` (any layout, or plain strides for WithType), else `desc`.
 dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain, bool bf16);
 dnnl::memory::desc WithType(const dnnl::memory::desc& desc, bool bf16);
+// The primitive attributes that apply KernelContext::post_ops (only "relu" is known).
+absl::StatusOr<dnnl::primitive_attr> PostOpsAttr(const std::vector<std::string>& post_ops);
 
 // A oneDNN primitive whose arguments are the kernel's inputs and outputs plus memory the kernel
 // owns. Arguments are bound once; each run only points them at the tensors.

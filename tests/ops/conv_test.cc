@@ -1,6 +1,8 @@
 #include <string>
 
 #include "gmock/gmock.h"
+#include "graph/autodiff.h"
+#include "graph/executor.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 #include "tests/testing/grad_check.h"
@@ -92,6 +94,41 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{{2, 16, 6, 5}, {4, 16, 3, 3}, 1, 1, 1, 1, true},
                       // the seed AlexNet's conv3: a 1x1 map, so only the kernel's centre counts
                       ConvCase{{2, 16, 1, 1}, {3, 16, 3, 3}, 1, 1, 1, 1, true}));
+
+// The executor runs Conv2D + Relu and Linear + Relu as one oneDNN kernel (a ReLU post-op) when
+// the ReLU is the only reader of the producer's output: the same output and gradients as the
+// unfused plan, two kernels fewer; no fusion when the pre-activation is also fetched.
+TEST(ConvFusionTest, ReluPostOpGivesTheUnfusedResults) {
+  Graph g(1);
+  Value x = g.Input("x", DType::kF32, {2, 3, 8, 8});
+  Value w = g.Parameter("w", {4, 3, 3, 3}, Initializer::Uniform(0.5));
+  Value b = g.Parameter("b", {4}, Initializer::Uniform(0.5));
+  Value pre = ops::Conv2D(g, x, w, b, {{1, 1}, {1, 1}});
+  Value h = ops::Relu(g, pre);
+  Value fc = g.Parameter("fc", {5, 256}, Initializer::Uniform(0.1));
+  Value y = ops::Relu(g, ops::Linear(g, ops::Flatten(g, h), fc));
+  Value loss = ops::Sum(g, y);
+  auto grads = Gradients(g, loss, {x, w, b, fc});
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  std::vector<Value> fetches = {y};
+  fetches.insert(fetches.end(), grads->begin(), grads->end());
+  Tensor input = RandomTensor({2, 3, 8, 8}, 21);
+  auto run = [&](const std::vector<Value>& f, bool fuse) {
+    auto exec = Executor::Compile(g, f, {.fuse = fuse});
+    EXPECT_TRUE(exec.ok()) << exec.status();
+    EXPECT_TRUE((*exec)->Run({{x, &input}}).ok());
+    std::vector<Tensor> out;
+    for (int i = 0; i < (*exec)->num_fetches(); ++i) out.push_back((*exec)->fetch(i).Clone());
+    return std::make_pair(std::move(out), (*exec)->stats().num_kernels);
+  };
+  const auto [fused, fused_kernels] = run(fetches, true);
+  const auto [plain, plain_kernels] = run(fetches, false);
+  EXPECT_EQ(fused_kernels, plain_kernels - 2);
+  for (size_t i = 0; i < fetches.size(); ++i) ExpectTensorNear(fused[i], plain[i], 1e-6f);
+  std::vector<Value> with_pre = fetches;
+  with_pre.push_back(pre);  // a second reader of the conv output
+  EXPECT_EQ(run(with_pre, true).second, plain_kernels - 1);  // only Linear + Relu fused
+}
 
 absl::Status BuildConvStatus(Shape x, Shape w, ops::Conv2DOptions o) {
   Graph g;
