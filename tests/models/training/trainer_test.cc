@@ -87,15 +87,21 @@ TEST(TrainerTest, LossFallsOnGeneratedData) {
   EXPECT_GT(h.back().test_accuracy, 0.5);  // chance is 0.1
 }
 
-TEST(TrainerTest, LeNetLossFallsOnGeneratedData) {
-  data::Dataset train = data::MakeSyntheticDataset(256, 1, 28, 10, 3);
+// LeNet-5 on generated 28x28 images, batch 32, no augmentation.
+TrainConfig LeNetConfig(int64_t epochs) {
   TrainConfig c = TinyConfig("");
   c.build = models::LeNet5;
   c.run.model = "lenet";
   c.run.input_shape = {1, 28, 28};
   c.batch_size = 32;
-  c.epochs = 4;
+  c.epochs = epochs;
   c.augment = false;
+  return c;
+}
+
+TEST(TrainerTest, LeNetLossFallsOnGeneratedData) {
+  data::Dataset train = data::MakeSyntheticDataset(256, 1, 28, 10, 3);
+  TrainConfig c = LeNetConfig(4);
   auto t = Trainer::Create(c, &train, nullptr);
   ASSERT_TRUE(t.ok()) << t.status();
   ASSERT_TRUE((*t)->Run().ok());
@@ -112,14 +118,8 @@ TEST(TrainerTest, LeNetLossFallsOnGeneratedData) {
 // 1.364, mean gaps of 1e-4..9e-3 after.
 TEST(TrainerTest, Bf16TrainingFollowsTheF32LossCurve) {
   data::Dataset train = data::MakeSyntheticDataset(2560, 1, 28, 10, 3);
-  TrainConfig c = TinyConfig("");
-  c.build = models::LeNet5;
-  c.run.model = "lenet";
-  c.run.input_shape = {1, 28, 28};
-  c.batch_size = 32;
-  c.epochs = 3;
+  TrainConfig c = LeNetConfig(3);
   c.lr = 0.02;
-  c.augment = false;
   std::vector<double> curves[2];
   for (bool bf16 : {false, true}) {
     c.bf16 = bf16;
