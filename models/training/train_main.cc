@@ -259,7 +259,7 @@ absl::Status Train(const std::vector<std::string>& positional) {
     absl::PrintF("model %s: %.2f M parameters | train %s | test %s\n", c.run.model,
                  models::CountParameters(trainer->graph()) / 1e6, d.train.description,
                  d.test.description);
-    absl::PrintF("batch %d, %d epochs, %s, %s, activation memory %.1f MB\n", c.batch_size,
+    absl::PrintF("batch %d, %d epochs, %s, %s, activations and gradients %.1f MB\n", c.batch_size,
                  c.epochs, DescribeOptimizer(c), DescribeRanks(*comm, c),
                  trainer->executor().stats().arena_bytes / 1e6);
     if (!c.out_dir.empty()) absl::PrintF("writing checkpoints and metrics to %s\n", c.out_dir);
