@@ -15,7 +15,7 @@ class Adam : public Optimizer {
   }
 
  protected:
-  void Update(int i, float* p, const float* g, int64_t n, float lr) override {
+  void Update(int i, float* p, const float* g, float s, int64_t n, float lr) override {
     const float b1 = static_cast<float>(o_.beta1), b2 = static_cast<float>(o_.beta2);
     const float eps = static_cast<float>(o_.epsilon);
     const double t = static_cast<double>(step_);
@@ -27,7 +27,7 @@ class Adam : public Optimizer {
     float* v = buffer(i, 1);
 #pragma omp parallel for simd schedule(static)
     for (int64_t j = 0; j < n; ++j) {
-      const float d = g[j] + l2 * p[j];
+      const float d = s * g[j] + l2 * p[j];
       m[j] = b1 * m[j] + (1.0f - b1) * d;
       v[j] = b2 * v[j] + (1.0f - b2) * d * d;
       // PyTorch's form: p -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps)

@@ -11,17 +11,19 @@ double GlobalNorm(absl::Span<const Tensor* const> grads) {
   for (const Tensor* g : grads) {
     const float* p = g->f32();
     const int64_t n = g->num_elements();
-#pragma omp parallel for reduction(+ : sum) schedule(static)
+#pragma omp parallel for simd reduction(+ : sum) schedule(static)
     for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(p[i]) * p[i];
   }
   return std::sqrt(sum);
 }
 
+float ClipFactor(double norm, double max_norm) { return static_cast<float>(max_norm / (norm + 1e-6)); }
+
 double ClipByGlobalNorm(absl::Span<Tensor* const> grads, double max_norm) {
   std::vector<const Tensor*> views(grads.begin(), grads.end());
   const double norm = GlobalNorm(views);
   if (!(norm > max_norm)) return norm;  // also leaves NaN norms alone: the caller decides
-  const float scale = static_cast<float>(max_norm / (norm + 1e-6));
+  const float scale = ClipFactor(norm, max_norm);
   for (Tensor* g : grads) {
     float* p = g->f32();
     const int64_t n = g->num_elements();

@@ -11,6 +11,9 @@ namespace dlf::optim {
 // before clipping (non-finite if any gradient is).
 double ClipByGlobalNorm(absl::Span<Tensor* const> grads, double max_norm);
 
+// PyTorch's clip_grad_norm_ factor for a global norm above max_norm: max_norm / (norm + 1e-6).
+float ClipFactor(double norm, double max_norm);
+
 // The global L2 norm of all gradients, accumulated in double.
 double GlobalNorm(absl::Span<const Tensor* const> grads);
 

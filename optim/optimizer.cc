@@ -23,7 +23,8 @@ Optimizer::Optimizer(std::vector<ParamSpec> specs, std::vector<std::string> buff
 }
 
 absl::Status Optimizer::Step(absl::Span<Tensor* const> params,
-                             absl::Span<const Tensor* const> grads, double lr) {
+                             absl::Span<const Tensor* const> grads, double lr,
+                             float grad_scale) {
   DLF_RETURN_IF_ERROR(ValidateLearningRate(lr));
   if (params.size() != specs_.size() || grads.size() != specs_.size()) {
     return absl::InvalidArgumentError(absl::StrCat("optimizer expects ", specs_.size(),
@@ -40,8 +41,8 @@ absl::Status Optimizer::Step(absl::Span<Tensor* const> params,
   }
   ++step_;
   for (size_t i = 0; i < specs_.size(); ++i) {
-    Update(static_cast<int>(i), params[i]->f32(), grads[i]->f32(), params[i]->num_elements(),
-           static_cast<float>(lr));
+    Update(static_cast<int>(i), params[i]->f32(), grads[i]->f32(), grad_scale,
+           params[i]->num_elements(), static_cast<float>(lr));
   }
   return absl::OkStatus();
 }

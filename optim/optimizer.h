@@ -32,9 +32,10 @@ class Optimizer {
   virtual ~Optimizer() = default;
 
   // Updates params[i] in place from grads[i] (in the order of the ParamSpecs) with learning
-  // rate `lr` (a schedule's value for this step).
+  // rate `lr` (a schedule's value for this step). The gradients count as multiplied by
+  // grad_scale (gradient clipping folded into the update: no separate pass over them).
   absl::Status Step(absl::Span<Tensor* const> params, absl::Span<const Tensor* const> grads,
-                    double lr);
+                    double lr, float grad_scale = 1.0f);
 
   int64_t step_count() const { return step_; }
   OptimizerState SaveState() const;
@@ -46,7 +47,8 @@ class Optimizer {
  protected:
   Optimizer(std::vector<ParamSpec> specs, std::vector<std::string> buffer_kinds);
   // Updates one parameter; buffers(i, k) is its k-th buffer. step_ is already incremented.
-  virtual void Update(int i, float* p, const float* g, int64_t n, float lr) = 0;
+  // `s` scales the gradient.
+  virtual void Update(int i, float* p, const float* g, float s, int64_t n, float lr) = 0;
   float* buffer(int param, int kind) { return buffers_[param][kind].f32(); }
   int64_t step_ = 0;
 

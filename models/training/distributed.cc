@@ -53,14 +53,15 @@ char* AppendText(char* out, const char* text) {
   return out;
 }
 
-// mpirun ends the job when one rank dies: it names that rank itself, we name the step.
+// mpirun ends the job when one rank dies (or on Ctrl-C): it names that rank itself, we name
+// the step.
 void OnTerminate(int) {
   char line[200];
   char* p = AppendText(line, "rank ");
   p = AppendNumber(p, signal_rank);
   p = AppendText(p, ": stopped by the MPI launcher during step ");
   p = AppendNumber(p, current_step.load() + 1);
-  p = AppendText(p, " because another rank ended (see the launcher's message)\n");
+  p = AppendText(p, ": another rank ended or the job was interrupted (see the launcher's message)\n");
   [[maybe_unused]] ssize_t ignored = write(STDERR_FILENO, line, p - line);
   _exit(1);
 }

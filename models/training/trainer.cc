@@ -204,9 +204,9 @@ std::string Trainer::OutPath(const std::string& file) const {
   return (std::filesystem::path(config_.out_dir) / file).string();
 }
 
-absl::Status Trainer::CheckFinite(double loss) {
+absl::Status Trainer::CheckFinite(double loss, double grad_norm) {
+  if (std::isfinite(loss) && std::isfinite(grad_norm)) return absl::OkStatus();
   const int bad_grad = optim::FirstNonFinite(grad_tensors_);
-  if (std::isfinite(loss) && bad_grad < 0) return absl::OkStatus();
   std::vector<const Tensor*> params(param_tensors_.begin(), param_tensors_.end());
   const int bad_param = optim::FirstNonFinite(params);
   std::string culprit = "none of the gradients or parameters (the forward pass overflowed)";
@@ -248,7 +248,11 @@ absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
   double loss = executor_->fetch(0).f32()[0];
   double correct = executor_->fetch(1).f32()[0];
   DLF_RETURN_IF_ERROR(ReduceStepStats(loss, correct));
-  if (absl::Status s = CheckFinite(loss); !s.ok()) {
+  // One pass over the gradients before the update: their global norm (in double, so finite
+  // gradients never overflow it), which is not finite exactly when a gradient is not, and
+  // which clipping needs; the clipping factor is applied inside the optimizer's pass.
+  const double grad_norm = optim::GlobalNorm(grad_tensors_);
+  if (absl::Status s = CheckFinite(loss, grad_norm); !s.ok()) {
     if (!absl::IsDataLoss(s)) return s;
     ++skipped_steps_;  // --skip_nonfinite: no update; the step still counts as taken
     if (config_.verbose) absl::PrintF("%sskipped: %s\n", tty_ ? "\r\033[K" : "", s.message());
@@ -256,12 +260,11 @@ absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
     ++step_in_epoch_;
     return absl::OkStatus();
   }
-  if (config_.clip_norm > 0) {
-    std::vector<Tensor*> grads;
-    for (size_t i = 0; i < grad_tensors_.size(); ++i) grads.push_back(&executor_->mutable_fetch(2 + i));
-    optim::ClipByGlobalNorm(grads, config_.clip_norm);
+  float grad_scale = 1.0f;
+  if (config_.clip_norm > 0 && grad_norm > config_.clip_norm) {
+    grad_scale = optim::ClipFactor(grad_norm, config_.clip_norm);
   }
-  DLF_RETURN_IF_ERROR(optimizer_->Step(param_tensors_, grad_tensors_, lr));
+  DLF_RETURN_IF_ERROR(optimizer_->Step(param_tensors_, grad_tensors_, lr, grad_scale));
   const int64_t seen = batch.size() * world_size();
   epoch_loss_sum_ += loss * static_cast<double>(seen);
   epoch_correct_ += static_cast<int64_t>(correct);

@@ -129,7 +129,7 @@ class Trainer {
   // Collective: rank 0 writes last.safetensors.
   absl::Status SaveLast();
   absl::Status ReduceStepStats(double& loss, double& correct);
-  absl::Status CheckFinite(double loss);
+  absl::Status CheckFinite(double loss, double grad_norm);
   void PrintProgress(int64_t epoch, bool force);
   std::string OutPath(const std::string& file) const;
 

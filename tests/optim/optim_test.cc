@@ -210,6 +210,31 @@ TEST(ClipTest, GlobalNormClipsAllTogetherAndReturnsTheNormBefore) {
   EXPECT_NEAR(b.f32()[0], 0.8f, 1e-6);
 }
 
+// The trainer folds clipping into the update (Step's grad_scale): every optimizer must take
+// the same step as with the gradients clipped beforehand, to the bit.
+TEST(ClipTest, ScaleInsideTheStepEqualsClippingFirst) {
+  for (const std::string kind : {"sgd", "adam", "adamw"}) {
+    OptimizerConfig config{.kind = kind, .momentum = 0.9, .weight_decay = 0.01};
+    auto folded = MakeOptimizer(config, OneParam());
+    auto clipped = MakeOptimizer(config, OneParam());
+    ASSERT_TRUE(folded.ok() && clipped.ok());
+    Tensor p1 = Tensor::F32({1}, {1.0f}), p2 = Tensor::F32({1}, {1.0f});
+    for (int step = 0; step < 3; ++step) {
+      Tensor g1 = Tensor::F32({1}, {3.0f + step}), g2 = Tensor::F32({1}, {3.0f + step});
+      const float factor = ClipFactor(3.0 + step, 1.0);
+      Tensor* clip[] = {&g2};
+      ClipByGlobalNorm(clip, 1.0);
+      Tensor* params1[] = {&p1};
+      Tensor* params2[] = {&p2};
+      const Tensor* grads1[] = {&g1};
+      const Tensor* grads2[] = {&g2};
+      ASSERT_TRUE((*folded)->Step(params1, grads1, 0.1, factor).ok());
+      ASSERT_TRUE((*clipped)->Step(params2, grads2, 0.1).ok());
+      EXPECT_EQ(p1.f32()[0], p2.f32()[0]) << kind << " step " << step;
+    }
+  }
+}
+
 TEST(ClipTest, ByValueClamps) {
   Tensor a = Tensor::F32({3}, {-5.0f, 0.5f, 7.0f});
   Tensor* grads[] = {&a};
