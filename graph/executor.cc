@@ -175,6 +175,18 @@ void Executor::FindFusions(const std::vector<int>& order) {
   }
 }
 
+bool Executor::WritesInPlace(const Node& n, int pos, const std::vector<int>& last_use,
+                             const std::vector<int64_t>& offset) const {
+  if (!options_.in_place || fused_into_.count(n.id) || n.inputs.empty() || n.outputs.empty()) {
+    return false;
+  }
+  const OpDef* def = OpRegistry::Global().Find(n.op);
+  const Value in = n.inputs[0], out = n.outputs[0];
+  const int uses = static_cast<int>(std::count(n.inputs.begin(), n.inputs.end(), in));
+  return def != nullptr && def->in_place && offset[in.id] >= 0 && last_use[in.id] == pos &&
+         uses == 1 && ValueBytes(graph_, in) == ValueBytes(graph_, out);
+}
+
 const std::vector<Value>& Executor::WrittenValues(const Node& n) const {
   auto it = fused_into_.find(n.id);
   return it == fused_into_.end() ? n.outputs : graph_.node(it->second).outputs;
@@ -219,17 +231,28 @@ std::vector<int64_t> Executor::PlaceValues(const std::vector<int>& order) {
   OffsetAllocator allocator;
   std::vector<int64_t> offset(graph_.num_values(), -1);
   std::vector<std::vector<Value>> frees_at(order.size() + 1);
+  std::vector<bool> handed_over(graph_.num_values(), false);  // its memory went to an output
   for (size_t pos = 0; pos < order.size(); ++pos) {
     const Node& node = graph_.node(order[pos]);
     if (node.kind != NodeKind::kOp || folded_.count(node.id)) continue;
-    // Outputs are placed before the inputs are released, so no kernel's output aliases its input.
-    for (Value out : WrittenValues(node)) {
-      offset[out.id] = allocator.Allocate(ValueBytes(graph_, out));
+    // Outputs are placed before the inputs are released, so no output aliases an input unless
+    // the op is element-wise and declares it (OpDef::in_place).
+    const bool in_place = WritesInPlace(node, static_cast<int>(pos), last_use, offset);
+    const std::vector<Value>& written = WrittenValues(node);
+    for (size_t o = 0; o < written.size(); ++o) {
+      const Value out = written[o];
+      if (o == 0 && in_place) {
+        offset[out.id] = offset[node.inputs[0].id];
+        handed_over[node.inputs[0].id] = true;
+      } else {
+        offset[out.id] = allocator.Allocate(ValueBytes(graph_, out));
+      }
       stats_.sum_value_bytes += ValueBytes(graph_, out);
-      const int end = std::max(last_use[out.id], static_cast<int>(pos));
-      frees_at[end].push_back(out);
+      frees_at[std::max(last_use[out.id], static_cast<int>(pos))].push_back(out);
     }
-    for (Value dead : frees_at[pos]) allocator.Free(offset[dead.id], ValueBytes(graph_, dead));
+    for (Value dead : frees_at[pos]) {
+      if (!handed_over[dead.id]) allocator.Free(offset[dead.id], ValueBytes(graph_, dead));
+    }
   }
   stats_.arena_bytes = allocator.top();
   return offset;

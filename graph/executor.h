@@ -27,6 +27,8 @@ struct ExecutorOptions {
   bool bf16 = false;
   // Run an element-wise op inside its producer's kernel (conv + ReLU) where the registry allows.
   bool fuse = true;
+  // Let element-wise ops (OpDef::in_place) write over an input nothing reads afterwards.
+  bool in_place = true;
   // Time every kernel; ProfileReport() sums the times by op. Also turned on by the
   // environment variable DLF_PROFILE=1, which prints the report when the executor is destroyed.
   bool profile = false;
@@ -105,6 +107,9 @@ class Executor {
   // Offsets of the intermediate values in the arena, by value id (-1: not in the arena); sets
   // stats_.arena_bytes. Allocates nothing, so the plan's size is checked before it is allocated.
   std::vector<int64_t> PlaceValues(const std::vector<int>& order);
+  // Whether node `n` at plan position `pos` may write its output 0 over its input 0.
+  bool WritesInPlace(const Node& n, int pos, const std::vector<int>& last_use,
+                     const std::vector<int64_t>& offset) const;
   void AllocateBuffers(const std::vector<int64_t>& offsets);
   absl::Status CreateKernels(const std::vector<int>& order);
   // The bf16 copy of parameter `p` (created on first use) for kernels that read it in bf16.

@@ -96,6 +96,9 @@ struct OpDef {
   // the backward pass derived from it) does not change.
   std::string post_op = "";
   bool accepts_post_ops = false;
+  // Output 0 may take input 0's memory when nothing reads that input afterwards (the kernel
+  // is element-wise: output element i depends on input elements i only).
+  bool in_place = false;
 };
 
 class OpRegistry {

@@ -48,7 +48,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> DropoutKernel(const KernelContext& k) {
     float* mask = Out(ctx, 1);
     const int64_t n = Size(ctx);
     if (!ctx.training || rate == 0.0) {
-      std::memcpy(y, x, n * sizeof(float));
+      if (y != x) std::memcpy(y, x, n * sizeof(float));  // in place: already there
       std::fill_n(mask, n, 1.0f);
       return absl::OkStatus();
     }
@@ -74,7 +74,12 @@ absl::StatusOr<std::vector<Value>> DropoutGrad(GradContext& c) {
 }
 
 [[maybe_unused]] const bool registered =
-    RegisterOpOrDie({"Dropout", 1, DropoutShape, DropoutKernel, DropoutGrad});
+    RegisterOpOrDie({.name = "Dropout",
+                     .num_inputs = 1,
+                     .shape = DropoutShape,
+                     .kernel = DropoutKernel,
+                     .gradient = DropoutGrad,
+                     .in_place = true});
 
 }  // namespace
 

@@ -93,9 +93,13 @@ void RegisterElementwise() {
                    .shape = SameShapeF32,
                    .kernel = Unary([](float x) { return x > 0.0f ? x : 0.0f; }),
                    .gradient = ActivationGrad("ReluGrad"),
-                   .post_op = "relu"});
-  RegisterOpOrDie({"ReluGrad", 2, SameShapeF32,
-                   Binary([](float dy, float y) { return y > 0.0f ? dy : 0.0f; }), nullptr});
+                   .post_op = "relu",
+                   .in_place = true});
+  RegisterOpOrDie({.name = "ReluGrad",
+                   .num_inputs = 2,
+                   .shape = SameShapeF32,
+                   .kernel = Binary([](float dy, float y) { return y > 0.0f ? dy : 0.0f; }),
+                   .in_place = true});
   RegisterOpOrDie({"Sigmoid", 1, SameShapeF32,
                    Unary([](float x) { return 1.0f / (1.0f + std::exp(-x)); }),
                    ActivationGrad("SigmoidGrad")});

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <functional>
 
+#include "graph/autodiff.h"
 #include "graph/executor.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
@@ -149,6 +150,39 @@ TEST(DropoutTest, SliceOfBatchDrawsTheWholeBatchsMask) {
       ASSERT_EQ(slice.f32()[i], whole.f32()[offset * 37 + i]) << "offset " << offset << " element " << i;
     }
   }
+}
+
+// Dropout, ReLU and ReLU's gradient write over an input nothing reads afterwards: the same
+// results and gradients in less memory; an input that is fetched keeps its own buffer.
+TEST(InPlaceTest, ElementWiseOpsReuseDeadInputs) {
+  Graph g(1);
+  Value x = g.Input("x", DType::kF32, {16, 64});
+  Value w = g.Parameter("w", {64, 64}, Initializer::Uniform(0.2));
+  Value dropped = ops::Dropout(g, ops::Linear(g, x, w), 0.3, 5);
+  Value y = ops::Relu(g, dropped);
+  auto dw = Gradients(g, ops::Sum(g, y), {w});
+  ASSERT_TRUE(dw.ok());
+  Tensor input = RandomTensor({16, 64}, 31);
+  auto run = [&](std::vector<Value> fetches, bool in_place) {
+    auto exec = Executor::Compile(g, fetches, {.in_place = in_place});
+    EXPECT_TRUE(exec.ok()) << exec.status();
+    EXPECT_TRUE((*exec)->Run({{x, &input}}).ok());
+    std::vector<Tensor> out;
+    for (int i = 0; i < (*exec)->num_fetches(); ++i) out.push_back((*exec)->fetch(i).Clone());
+    return std::make_pair(std::move(out), (*exec)->stats().arena_bytes);
+  };
+  const auto [shared, shared_bytes] = run({y, (*dw)[0]}, true);
+  const auto [separate, separate_bytes] = run({y, (*dw)[0]}, false);
+  for (size_t i = 0; i < shared.size(); ++i) ExpectTensorNear(shared[i], separate[i], 0.0f);
+  // The forward chain Linear -> Dropout -> ReLU in one buffer (plus the mask) instead of three.
+  // (Whether a whole plan shrinks depends on where its peak is: AlexNet cifar's training step
+  // went from 104.9 to 87.6 MB, a tiny plan can even grow by the allocator's fragmentation.)
+  EXPECT_EQ(run({y}, true).second, 2 * 16 * 64 * 4);
+  EXPECT_EQ(run({y}, false).second, 3 * 16 * 64 * 4);
+  // Fetched, `dropped` must survive the ReLU after it.
+  const auto [fetched, fetched_bytes] = run({y, (*dw)[0], dropped}, true);
+  const auto [reference, reference_bytes] = run({y, (*dw)[0], dropped}, false);
+  for (size_t i = 0; i < fetched.size(); ++i) ExpectTensorNear(fetched[i], reference[i], 0.0f);
 }
 
 TEST(DropoutTest, GradientsMatchFiniteDifferences) {
