@@ -327,8 +327,11 @@ GradientReducer::GradientReducer(std::unique_ptr<Communicator> comm, std::vector
     b.final_after = std::max(b.final_after, final_after[g]);
     b.elements += sizes_[g];
   }
-  if (options_.bf16) {
-    for (Bucket& b : buckets_) b.wire.resize(b.elements);
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    Bucket& b = buckets_[i];
+    b.name = absl::StrCat("the gradient allreduce (bucket ", i + 1, " of ", buckets_.size(), ")");
+    for (int g : b.grads) b.parts.push_back({grads_[g], sizes_[g]});
+    if (options_.bf16) b.wire.resize(b.elements);
   }
   thread_ = std::thread([this] { CommLoop(); });
 }
@@ -391,8 +394,7 @@ void GradientReducer::CommLoop() {
 }
 
 absl::Status GradientReducer::Reduce(Bucket& bucket) {
-  const std::string what = absl::StrCat("the gradient allreduce (bucket ", &bucket - buckets_.data() + 1,
-                                        " of ", num_buckets(), ")");
+  const std::string& what = bucket.name;
   const float scale = 1.0f / static_cast<float>(comm_->size());
   if (options_.bf16) {
     int64_t at = 0;
@@ -414,9 +416,7 @@ absl::Status GradientReducer::Reduce(Bucket& bucket) {
     }
     return absl::OkStatus();
   }
-  std::vector<Communicator::Part> parts;
-  for (int g : bucket.grads) parts.push_back({grads_[g], sizes_[g]});
-  if (absl::Status s = comm_->SumF32(parts, what, step_); !s.ok()) return s;
+  if (absl::Status s = comm_->SumF32(bucket.parts, what, step_); !s.ok()) return s;
   for (int g : bucket.grads) {
     float* grad = grads_[g];
 #pragma omp simd

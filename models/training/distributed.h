@@ -140,7 +140,9 @@ class GradientReducer {
     std::vector<int> grads;  // indices into grads_
     int final_after = -1;
     int64_t elements = 0;
-    std::vector<uint16_t> wire;  // bf16 staging
+    std::string name;                     // in timeout errors
+    std::vector<Communicator::Part> parts;  // its gradients, for the f32 allreduce
+    std::vector<uint16_t> wire;           // bf16 staging
   };
   void Enqueue(int bucket);
   void CommLoop();
