@@ -71,11 +71,13 @@ class OffsetAllocator {
   int64_t top_ = 0;
 };
 
-int64_t ValueBytes(const Graph& g, Value v) {
-  return AlignUp(std::max<int64_t>(1, NumElements(g.shape(v)) * DTypeSize(g.dtype(v))));
-}
-
 }  // namespace
+
+int64_t Executor::ValueBytes(Value v) const {
+  const int64_t plain = NumElements(graph_.shape(v)) * DTypeSize(graph_.dtype(v));
+  const int64_t laid_out = layouts_.empty() ? 0 : static_cast<int64_t>(layouts_[v.id].get_size());
+  return AlignUp(std::max<int64_t>({1, plain, laid_out}));
+}
 
 Executor::Executor(Graph& graph, std::vector<Value> fetches, ExecutorOptions options)
     : graph_(graph),
@@ -108,11 +110,9 @@ std::string Executor::ProfileReport() const {
   }
   std::sort(rows.rbegin(), rows.rend());
   const double runs = std::max<double>(1, static_cast<double>(profiled_runs_));
-  int reorders = 0;
-  for (const PlannedKernel& k : kernels_) reorders += k.kernel->reorders_per_run();
   std::string report = absl::StrFormat(
       "profile of %d runs: %.2f ms per run in kernels, %d layout/precision reorders per run%s\n",
-      profiled_runs_, 1e3 * total / runs, reorders,
+      profiled_runs_, 1e3 * total / runs, stats_.reorders_per_run,
       bf16_copies_.empty() ? "" : absl::StrFormat(" + %d bf16 weight copies", bf16_copies_.size()));
   for (const auto& [seconds, what] : rows) {
     absl::StrAppendFormat(&report, "  %s %8.2f ms %5.1f%%\n", what, 1e3 * seconds / runs,
@@ -184,7 +184,7 @@ bool Executor::WritesInPlace(const Node& n, int pos, const std::vector<int>& las
   const Value in = n.inputs[0], out = n.outputs[0];
   const int uses = static_cast<int>(std::count(n.inputs.begin(), n.inputs.end(), in));
   return def != nullptr && def->in_place && offset[in.id] >= 0 && last_use[in.id] == pos &&
-         uses == 1 && ValueBytes(graph_, in) == ValueBytes(graph_, out);
+         uses == 1 && ValueBytes(in) == ValueBytes(out);
 }
 
 const std::vector<Value>& Executor::WrittenValues(const Node& n) const {
@@ -196,28 +196,32 @@ absl::Status Executor::Plan() {
   const std::vector<int> order = NeededNodes();
   FindFusions(order);
   slots_.assign(graph_.num_values(), nullptr);
+  layouts_.assign(graph_.num_values(), dnnl::memory::desc());
   for (int n : order) {
     const Node& node = graph_.node(n);
     if (node.kind == NodeKind::kInput) {
       required_inputs_.push_back(node.outputs[0]);
-      stats_.feed_bytes += ValueBytes(graph_, node.outputs[0]);
+      stats_.feed_bytes += ValueBytes(node.outputs[0]);
     } else if (node.kind != NodeKind::kOp) {
       slots_[node.outputs[0].id] = const_cast<Tensor*>(graph_.source_value(node.outputs[0]));
     }
   }
+  // Kernels first: the layouts they choose set their values' sizes in the arena.
+  DLF_RETURN_IF_ERROR(CreateKernels(order));
   const std::vector<int64_t> offsets = PlaceValues(order);
   std::string inputs;
   for (Value v : required_inputs_) {
     absl::StrAppend(&inputs, inputs.empty() ? "" : ", ", graph_.ValueName(v), " ",
                     DTypeName(graph_.dtype(v)), ShapeString(graph_.shape(v)));
   }
-  if (absl::Status s = CheckFitsInMemory(stats_.arena_bytes + stats_.feed_bytes,
-                                         absl::StrCat("Executor: the plan (inputs: ", inputs, ")"));
+  const int64_t total = stats_.arena_bytes + stats_.feed_bytes + stats_.scratch_bytes;
+  if (absl::Status s = CheckFitsInMemory(total, absl::StrCat("Executor: the plan (inputs: ", inputs, ")"));
       !s.ok()) {
     return s;
   }
   AllocateBuffers(offsets);
-  return CreateKernels(order);
+  ConnectKernels();
+  return absl::OkStatus();
 }
 
 std::vector<int64_t> Executor::PlaceValues(const std::vector<int>& order) {
@@ -245,13 +249,13 @@ std::vector<int64_t> Executor::PlaceValues(const std::vector<int>& order) {
         offset[out.id] = offset[node.inputs[0].id];
         handed_over[node.inputs[0].id] = true;
       } else {
-        offset[out.id] = allocator.Allocate(ValueBytes(graph_, out));
+        offset[out.id] = allocator.Allocate(ValueBytes(out));
       }
-      stats_.sum_value_bytes += ValueBytes(graph_, out);
+      stats_.sum_value_bytes += ValueBytes(out);
       frees_at[std::max(last_use[out.id], static_cast<int>(pos))].push_back(out);
     }
     for (Value dead : frees_at[pos]) {
-      if (!handed_over[dead.id]) allocator.Free(offset[dead.id], ValueBytes(graph_, dead));
+      if (!handed_over[dead.id]) allocator.Free(offset[dead.id], ValueBytes(dead));
     }
   }
   stats_.arena_bytes = allocator.top();
@@ -274,7 +278,29 @@ void Executor::AllocateBuffers(const std::vector<int64_t>& offsets) {
   }
 }
 
+std::vector<bool> Executor::FreeLayouts(const std::vector<int>& order) const {
+  std::vector<bool> free(graph_.num_values(), false);
+  if (!options_.layouts) return free;
+  const auto any_layout = [](const Node& n) {
+    const OpDef* def = OpRegistry::Global().Find(n.op);
+    return def != nullptr && def->any_layout;
+  };
+  for (int n : order) {
+    const Node& node = graph_.node(n);
+    if (node.kind != NodeKind::kOp || folded_.count(n) || !any_layout(node)) continue;
+    for (Value out : WrittenValues(node)) free[out.id] = true;
+  }
+  for (int n : order) {
+    const Node& node = graph_.node(n);
+    if (node.kind != NodeKind::kOp || folded_.count(n) || any_layout(node)) continue;
+    for (Value in : node.inputs) free[in.id] = false;
+  }
+  for (Value v : fetches_) free[v.id] = false;
+  return free;
+}
+
 absl::Status Executor::CreateKernels(const std::vector<int>& order) {
+  const std::vector<bool> free = FreeLayouts(order);
   for (int n : order) {
     const Node& node = graph_.node(n);
     if (node.kind != NodeKind::kOp || folded_.count(n)) continue;
@@ -287,11 +313,11 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
     RunContext ctx;
     for (Value in : node.inputs) {
       in_infos.push_back(graph_.info(in));
-      ctx.inputs.push_back(slots_[in.id]);
+      ctx.inputs.push_back(slots_[in.id]);  // arena values are connected once allocated
     }
     for (Value out : WrittenValues(node)) {
       out_infos.push_back(graph_.info(out));
-      ctx.outputs.push_back(slots_[out.id]);
+      ctx.outputs.push_back(nullptr);
     }
     std::vector<std::string> post_ops;
     std::string label = node.op;
@@ -322,28 +348,41 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
     KernelContext kctx{node,           in_infos,           out_infos,
                        engine_,        options_.training,  options_.fast_math,
                        options_.bf16,  post_ops};
+    if (def->any_layout) {
+      for (Value in : node.inputs) kctx.input_layouts.push_back(layouts_[in.id]);
+      for (Value out : WrittenValues(node)) kctx.free_outputs.push_back(free[out.id]);
+    }
     absl::StatusOr<std::unique_ptr<Kernel>> kernel = def->kernel(kctx);
     if (!kernel.ok()) {
       return absl::Status(kernel.status().code(),
                           absl::StrCat("Executor: creating the kernel of node '", node.name,
                                        "' (", node.op, "): ", kernel.status().message()));
     }
+    const std::vector<Value>& written = WrittenValues(node);
+    for (size_t o = 0; o < written.size(); ++o) {
+      if (free[written[o].id]) layouts_[written[o].id] = (*kernel)->output_layout(static_cast<int>(o));
+    }
     kernels_.push_back({n, std::move(label), *std::move(kernel), std::move(ctx)});
   }
   stats_.num_kernels = static_cast<int>(kernels_.size());
   for (const PlannedKernel& k : kernels_) {
     stats_.scratch_bytes = std::max(stats_.scratch_bytes, k.kernel->scratch_bytes());
-  }
-  if (stats_.scratch_bytes > 0) {
-    const int64_t total = stats_.arena_bytes + stats_.feed_bytes + stats_.scratch_bytes;
-    if (absl::Status s = CheckFitsInMemory(total, "Executor: the plan with its kernels' scratch");
-        !s.ok()) {
-      return s;
-    }
-    scratch_ = Tensor(DType::kU8, {stats_.scratch_bytes});
-    for (PlannedKernel& k : kernels_) k.ctx.scratch = scratch_.raw();
+    stats_.reorders_per_run += k.kernel->reorders_per_run();
   }
   return absl::OkStatus();
+}
+
+void Executor::ConnectKernels() {
+  if (stats_.scratch_bytes > 0) scratch_ = Tensor(DType::kU8, {stats_.scratch_bytes});
+  for (PlannedKernel& k : kernels_) {
+    const Node& node = graph_.node(k.node_id);
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (k.ctx.inputs[i] == nullptr) k.ctx.inputs[i] = slots_[node.inputs[i].id];
+    }
+    const std::vector<Value>& written = WrittenValues(node);
+    for (size_t o = 0; o < written.size(); ++o) k.ctx.outputs[o] = slots_[written[o].id];
+    k.ctx.scratch = stats_.scratch_bytes > 0 ? scratch_.raw() : nullptr;
+  }
 }
 
 const Tensor* Executor::Bf16Copy(Value p) {

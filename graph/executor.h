@@ -29,6 +29,9 @@ struct ExecutorOptions {
   bool fuse = true;
   // Let element-wise ops (OpDef::in_place) write over an input nothing reads afterwards.
   bool in_place = true;
+  // Values written and read only by oneDNN kernels (OpDef::any_layout) keep the blocked
+  // layouts those kernels choose; fetched values and values other kernels read stay plain.
+  bool layouts = true;
   // Time every kernel; ProfileReport() sums the times by op. Also turned on by the
   // environment variable DLF_PROFILE=1, which prints the report when the executor is destroyed.
   bool profile = false;
@@ -46,6 +49,7 @@ struct PlanStats {
   int64_t sum_value_bytes = 0;     // what they would take with one buffer each
   int64_t feed_bytes = 0;          // staging buffers for inputs
   int64_t scratch_bytes = 0;       // one buffer all kernels use while they run
+  int reorders_per_run = 0;        // layout/precision conversions inside the kernels
 };
 
 // Compiles (graph, fetches) once: prunes to the nodes the fetches need, orders them, creates
@@ -111,7 +115,14 @@ class Executor {
   bool WritesInPlace(const Node& n, int pos, const std::vector<int>& last_use,
                      const std::vector<int64_t>& offset) const;
   void AllocateBuffers(const std::vector<int64_t>& offsets);
+  // Whether each value may be stored in a layout its producer chooses (ExecutorOptions::layouts).
+  std::vector<bool> FreeLayouts(const std::vector<int>& order) const;
+  // Creates the kernels in plan order, recording the layouts they choose in layouts_.
   absl::Status CreateKernels(const std::vector<int>& order);
+  // Points the kernels at their values' buffers, once those are allocated.
+  void ConnectKernels();
+  // Bytes of value `v` in the arena: its plain size, or its layout's if that is larger.
+  int64_t ValueBytes(Value v) const;
   // The bf16 copy of parameter `p` (created on first use) for kernels that read it in bf16.
   const Tensor* Bf16Copy(Value p);
   void RefreshBf16Copies();
@@ -123,6 +134,7 @@ class Executor {
   dnnl::stream stream_;
   std::vector<Value> required_inputs_;
   std::vector<Tensor*> slots_;             // by value id: the tensor a kernel reads or writes
+  std::vector<dnnl::memory::desc> layouts_;  // by value id: a zero desc is plain row-major
   std::vector<std::unique_ptr<Tensor>> views_;  // arena and feed views owned by the plan
   std::vector<Tensor> feed_buffers_;       // by position in required_inputs_
   Tensor arena_;

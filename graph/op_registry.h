@@ -50,6 +50,9 @@ class Kernel {
   // Layout or precision conversions (oneDNN reorders) each run performs: reported by
   // DLF_PROFILE, the cost a layout pass would remove.
   virtual int reorders_per_run() const { return 0; }
+  // The oneDNN layout the kernel writes output i in, when KernelContext::free_outputs allowed
+  // it to choose; a zero desc means the value's plain row-major layout.
+  virtual dnnl::memory::desc output_layout(int /*i*/) const { return {}; }
 };
 
 // What a kernel factory sees when the executor compiles.
@@ -63,6 +66,11 @@ struct KernelContext {
   bool bf16;       // ExecutorOptions::bf16
   // Element-wise ops (OpDef::post_op names) to apply to output 0 before it is written.
   std::vector<std::string> post_ops = {};
+  // The layout pass (OpDef::any_layout ops only; empty otherwise): the layout each input is
+  // stored in (a zero desc: plain row-major), and the outputs the kernel may write in a layout
+  // of its choice (every reader of such an output takes any layout; see Kernel::output_layout).
+  std::vector<dnnl::memory::desc> input_layouts = {};
+  std::vector<bool> free_outputs = {};
 };
 using KernelFactory = std::function<absl::StatusOr<std::unique_ptr<Kernel>>(const KernelContext&)>;
 
@@ -99,6 +107,11 @@ struct OpDef {
   // Output 0 may take input 0's memory when nothing reads that input afterwards (the kernel
   // is element-wise: output element i depends on input elements i only).
   bool in_place = false;
+  // The kernel reads inputs in the layouts KernelContext::input_layouts names and may write
+  // KernelContext::free_outputs in layouts it chooses: consecutive oneDNN ops then keep
+  // oneDNN's blocked layouts, with no reorder between them. Inputs bound to oneDNN's memory
+  // as-is must be parameters (never given a layout) or accept any layout.
+  bool any_layout = false;
 };
 
 class OpRegistry {

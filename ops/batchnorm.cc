@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> BatchNormKernelFactory(const KernelConte
   const Shape& x = k.inputs[0].shape;
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(k.engine, x, attrs.eps, k.training); },
                                         "batch normalization forward"));
-  auto primitive = std::make_unique<DnnlKernel>(dnnl::batch_normalization_forward(pd), k.engine);
+  auto primitive = std::make_unique<DnnlKernel>(dnnl::batch_normalization_forward(pd), k);
   const dnnl::memory::desc data = PlainDesc(x), staged = BnLayout(x), channel = PlainDesc({x[1]});
   primitive->BindInput(DNNL_ARG_SRC, 0, data, staged);
   primitive->BindInput(DNNL_ARG_SCALE, 1, channel);
@@ -142,7 +142,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> BatchNormGradKernel(const KernelContext&
                                          flags::use_scale | flags::use_shift),
                                k.engine, hint);
   }, "batch normalization backward"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::batch_normalization_backward(pd), k.engine);
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::batch_normalization_backward(pd), k);
   kernel->BindInput(DNNL_ARG_DIFF_DST, 0, data, staged);
   kernel->BindInput(DNNL_ARG_SRC, 1, data, staged);
   kernel->BindInput(DNNL_ARG_SCALE, 2, channel);

@@ -44,9 +44,10 @@ absl::StatusOr<std::vector<ValueInfo>> Conv2DShape(const ShapeContext& ctx) {
   return std::vector<ValueInfo>{{DType::kF32, y}};
 }
 
-// Everything a conv primitive descriptor needs, from the shapes of x and w. The tensors are
-// plain (NCHW, OIHW); the primitives are created on AnyLayout() of them and their operands
-// staged (see DnnlKernel), since oneDNN's direct convolutions need blocked layouts.
+// Everything a conv primitive descriptor needs, from the shapes of x and w. The descs are
+// plain (NCHW, OIHW); the primitives are created on AnyLayout() of them, since oneDNN's direct
+// convolutions need blocked layouts, and DnnlKernel stages an operand whose tensor is in
+// another layout (weights always; activations only where the layout pass left them plain).
 //
 // `wei` views only the kernel's live taps: a tap whose every position falls in the padding
 // (all but the centre of a 3x3 kernel on the seed AlexNet's 1x1 maps) contributes nothing, so
@@ -104,8 +105,9 @@ auto CreatePd(ConvDescs& d, MakePd make) -> decltype(make()) {
   }
 }
 
+// `may_crop`: the weight tensor is plain (a view of part of a blocked one would be wrong).
 absl::StatusOr<ConvDescs> MakeDescs(const Attrs& attrs, const Shape& x, const Shape& w,
-                                     bool fast_math) {
+                                     bool fast_math, bool may_crop = true) {
   DLF_ASSIGN_OR_RETURN(ConvGeometry g, GetGeometry(attrs));
   DLF_ASSIGN_OR_RETURN(Shape y, ConvOutputShape(x, w, g));
   ConvDescs d{PlainDesc(x),      PlainDesc(w),   PlainDesc({w[0]}), PlainDesc(y),
@@ -120,7 +122,7 @@ absl::StatusOr<ConvDescs> MakeDescs(const Attrs& attrs, const Shape& x, const Sh
     d.pad_r[i] -= w[2 + i] - end;
   }
   // The shifted padding of a cropped kernel is never negative: a dead tap reads padding only.
-  if (live != w && d.pad_r[0] >= 0 && d.pad_r[1] >= 0) {
+  if (may_crop && live != w && d.pad_r[0] >= 0 && d.pad_r[1] >= 0) {
     d.wei = d.wei.submemory_desc(ToDims(live), first);
     d.cropped = true;
   } else {
@@ -146,12 +148,13 @@ dnnl::convolution_forward::primitive_desc ForwardPd(const ConvDescs& d, bool bia
 
 absl::StatusOr<std::unique_ptr<Kernel>> Conv2DKernel(const KernelContext& k) {
   const bool bias = k.inputs.size() == 3;
-  DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.inputs[0].shape, k.inputs[1].shape, k.fast_math));
+  DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.inputs[0].shape, k.inputs[1].shape,
+                                              k.fast_math, InputLayout(k, 1, {}).is_zero()));
   DLF_ASSIGN_OR_RETURN(const dnnl::primitive_attr attr, PostOpsAttr(k.post_ops));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     return CreatePd(d, [&] { return ForwardPd(d, bias, k.engine, k.bf16, attr); });
   }, "convolution forward"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_forward(pd), k.engine);
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_forward(pd), k);
   kernel->BindInput(DNNL_ARG_SRC, 0, d.src, pd.src_desc());
   kernel->BindInput(DNNL_ARG_WEIGHTS, 1, WithType(d.wei, k.inputs[1].dtype == DType::kBF16),
                     pd.weights_desc());
@@ -167,7 +170,8 @@ absl::StatusOr<std::vector<ValueInfo>> BackwardDataShape(const ShapeContext& ctx
 }
 
 absl::StatusOr<std::unique_ptr<Kernel>> BackwardDataKernel(const KernelContext& k) {
-  DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.outputs[0].shape, k.inputs[1].shape, k.fast_math));
+  DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.outputs[0].shape, k.inputs[1].shape,
+                                              k.fast_math, InputLayout(k, 1, {}).is_zero()));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     using bwd = dnnl::convolution_backward_data;
     return CreatePd(d, [&] {
@@ -176,7 +180,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardDataKernel(const KernelContext& 
       return bwd::primitive_desc(desc, k.engine, ForwardPd(d, false, k.engine, k.bf16));
     });
   }, "convolution backward data"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_data(pd), k.engine);
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_data(pd), k);
   kernel->BindInput(DNNL_ARG_DIFF_DST, 0, d.dst, pd.diff_dst_desc());
   kernel->BindInput(DNNL_ARG_WEIGHTS, 1, WithType(d.wei, k.inputs[1].dtype == DType::kBF16),
                     pd.weights_desc());
@@ -194,7 +198,9 @@ absl::StatusOr<std::vector<ValueInfo>> BackwardWeightsShape(const ShapeContext& 
 
 absl::StatusOr<std::unique_ptr<Kernel>> BackwardWeightsKernel(const KernelContext& k) {
   const bool bias = k.outputs.size() == 2;
-  DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.inputs[0].shape, k.outputs[0].shape, k.fast_math));
+  const bool weight_grad_plain = k.free_outputs.empty() || !k.free_outputs[0];
+  DLF_ASSIGN_OR_RETURN(ConvDescs d, MakeDescs(k.node.attrs, k.inputs[0].shape, k.outputs[0].shape,
+                                              k.fast_math, weight_grad_plain));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     using bwd = dnnl::convolution_backward_weights;
     const auto src = AnyLayout(d.src, k.bf16), wei = AnyLayout(d.wei), dst = AnyLayout(d.dst, k.bf16);
@@ -204,7 +210,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardWeightsKernel(const KernelContex
       return bwd::primitive_desc(desc, k.engine, ForwardPd(d, bias, k.engine, k.bf16));
     });
   }, "convolution backward weights"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_weights(pd), k.engine);
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_backward_weights(pd), k);
   kernel->BindInput(DNNL_ARG_SRC, 0, d.src, pd.src_desc());
   kernel->BindInput(DNNL_ARG_DIFF_DST, 1, d.dst, pd.diff_dst_desc());
   kernel->BindOutput(DNNL_ARG_DIFF_WEIGHTS, 0, d.wei, pd.diff_weights_desc());
@@ -241,11 +247,19 @@ void RegisterConv() {
                    .kernel = Conv2DKernel,
                    .gradient = Conv2DGrad,
                    .bf16_inputs = {1},
-                   .accepts_post_ops = true});
-  RegisterOpOrDie({"Conv2DBackwardData", 2, BackwardDataShape, BackwardDataKernel, nullptr, {},
-                   /*bf16_inputs=*/{1}});
-  RegisterOpOrDie({"Conv2DBackwardWeights", 2, BackwardWeightsShape, BackwardWeightsKernel,
-                   nullptr});
+                   .accepts_post_ops = true,
+                   .any_layout = true});
+  RegisterOpOrDie({.name = "Conv2DBackwardData",
+                   .num_inputs = 2,
+                   .shape = BackwardDataShape,
+                   .kernel = BackwardDataKernel,
+                   .bf16_inputs = {1},
+                   .any_layout = true});
+  RegisterOpOrDie({.name = "Conv2DBackwardWeights",
+                   .num_inputs = 2,
+                   .shape = BackwardWeightsShape,
+                   .kernel = BackwardWeightsKernel,
+                   .any_layout = true});
 }
 
 [[maybe_unused]] const bool registered = (RegisterConv(), true);

@@ -63,6 +63,29 @@ absl::Status AddNKernel(RunContext& ctx) {
   return absl::OkStatus();
 }
 
+// ReluGrad(dy, y) = y > 0 ? dy : 0. On plain tensors, a loop; when the layout pass gives an
+// input a blocked layout (a convolution's output), oneDNN's ReLU backward from its output, in
+// y's layout, dy staged only if its layout differs.
+absl::StatusOr<std::unique_ptr<Kernel>> ReluGradKernel(const KernelContext& k) {
+  if (InputLayout(k, 0, {}).is_zero() && InputLayout(k, 1, {}).is_zero()) {
+    return Binary([](float dy, float y) { return y > 0.0f ? dy : 0.0f; })(k);
+  }
+  const Shape& shape = k.inputs[1].shape;
+  const dnnl::memory::desc plain = PlainDesc(shape.empty() ? Shape{1} : shape);
+  const dnnl::memory::desc y = InputLayout(k, 1, plain);
+  constexpr auto algo = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    const dnnl::eltwise_forward::primitive_desc forward(
+        {dnnl::prop_kind::forward_training, algo, y, 0.0f}, k.engine);
+    return dnnl::eltwise_backward::primitive_desc({algo, y, y, 0.0f}, k.engine, forward);
+  }, "ReLU backward"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::eltwise_backward(pd), k);
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, plain, pd.diff_dst_desc());
+  kernel->BindInput(DNNL_ARG_DST, 1, plain, pd.dst_desc());
+  kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, plain, pd.diff_src_desc());
+  return kernel;
+}
+
 // Gradient of an activation y = f(x) whose derivative is a function of y: dx = Grad(dy, y).
 GradFn ActivationGrad(const char* grad_op) {
   return [grad_op](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
@@ -98,8 +121,9 @@ void RegisterElementwise() {
   RegisterOpOrDie({.name = "ReluGrad",
                    .num_inputs = 2,
                    .shape = SameShapeF32,
-                   .kernel = Binary([](float dy, float y) { return y > 0.0f ? dy : 0.0f; }),
-                   .in_place = true});
+                   .kernel = ReluGradKernel,
+                   .in_place = true,
+                   .any_layout = true});
   RegisterOpOrDie({"Sigmoid", 1, SameShapeF32,
                    Unary([](float x) { return 1.0f / (1.0f + std::exp(-x)); }),
                    ActivationGrad("SigmoidGrad")});

@@ -43,7 +43,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> LrnKernel(const KernelContext& k) {
   DLF_ASSIGN_OR_RETURN(LrnParams p, GetParams(k.node.attrs));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(k.inputs[0].shape, p, k.engine); },
                                         "LRN forward"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::lrn_forward(pd), k.engine);
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::lrn_forward(pd), k);
   kernel->BindInput(DNNL_ARG_SRC, 0, pd.src_desc());
   kernel->BindOutput(DNNL_ARG_DST, 0, pd.dst_desc());
   if (pd.workspace_desc().get_size() > 0) {
@@ -65,7 +65,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> LrnBackwardKernel(const KernelContext& k
                                   PlainDesc(x), p.size, p.alpha, p.beta, p.k);
     return dnnl::lrn_backward::primitive_desc(desc, k.engine, ForwardPd(x, p, k.engine));
   }, "LRN backward"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::lrn_backward(pd), k.engine);
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::lrn_backward(pd), k);
   kernel->BindInput(DNNL_ARG_SRC, 0, pd.src_desc());
   kernel->BindInput(DNNL_ARG_DIFF_DST, 1, pd.diff_dst_desc());
   if (pd.workspace_desc().get_size() > 0) {

@@ -93,7 +93,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> BatchMatMulKernel(const KernelContext& k
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), k.engine);
   }, "batched matmul"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::matmul(pd), k.engine);
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::matmul(pd), k);
   kernel->BindInput(DNNL_ARG_SRC, 0, a);
   kernel->BindInput(DNNL_ARG_WEIGHTS, 1, b);
   kernel->BindOutput(DNNL_ARG_DST, 0, c);
@@ -153,7 +153,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearKernel(const KernelContext& k) {
                      : dnnl::matmul::desc(src_compute, w_compute, dst);
     return dnnl::matmul::primitive_desc(desc, attr, k.engine);
   }, "matmul (linear forward)"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::matmul(pd), k.engine);
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::matmul(pd), k);
   kernel->BindInput(DNNL_ARG_SRC, 0, src, src_compute);
   kernel->BindInput(DNNL_ARG_WEIGHTS, 1, WithType(w_transposed, w_bf16), w_compute);
   if (bias) kernel->BindInput(DNNL_ARG_BIAS, 2, bias_row);
@@ -175,7 +175,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearBackwardDataKernel(const KernelCon
                                                  WithType(PlainDesc({x[0], w[0]}), k.bf16));
     return dnnl::inner_product_backward_data::primitive_desc(desc, k.engine, hint);
   }, "inner product backward data"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::inner_product_backward_data(pd), k.engine);
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::inner_product_backward_data(pd), k);
   kernel->BindInput(DNNL_ARG_DIFF_DST, 0, PlainDesc({x[0], w[0]}), pd.diff_dst_desc());
   kernel->BindInput(DNNL_ARG_WEIGHTS, 1, WithType(PlainDesc(w), k.inputs[1].dtype == DType::kBF16),
                     pd.weights_desc());
@@ -203,7 +203,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearBackwardWeightsKernel(const Kernel
     auto desc = bias ? bwd::desc(src, dwei, PlainDesc({w[0]}), ddst) : bwd::desc(src, dwei, ddst);
     return bwd::primitive_desc(desc, k.engine, hint);
   }, "inner product backward weights"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::inner_product_backward_weights(pd), k.engine);
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::inner_product_backward_weights(pd), k);
   kernel->BindInput(DNNL_ARG_SRC, 0, PlainDesc(x), pd.src_desc());
   kernel->BindInput(DNNL_ARG_DIFF_DST, 1, PlainDesc({x[0], w[0]}), pd.diff_dst_desc());
   kernel->BindOutput(DNNL_ARG_DIFF_WEIGHTS, 0, pd.diff_weights_desc());

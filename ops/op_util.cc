@@ -119,8 +119,16 @@ void DnnlKernel::BindOutput(int arg, int output_index, const dnnl::memory::desc&
 
 void DnnlKernel::Bind(int arg, int index, bool is_input, const dnnl::memory::desc& plain,
                       const dnnl::memory::desc& wanted) {
-  Binding b{dnnl::memory(plain, engine_, DNNL_MEMORY_NONE), index, is_input};
-  if (plain == wanted) {
+  dnnl::memory::desc actual = plain;
+  if (is_input && index < static_cast<int>(input_layouts_.size()) &&
+      !input_layouts_[index].is_zero()) {
+    actual = input_layouts_[index];
+  }
+  if (!is_input && index < static_cast<int>(free_outputs_.size()) && free_outputs_[index]) {
+    actual = output_layouts_[index] = wanted;
+  }
+  Binding b{dnnl::memory(actual, engine_, DNNL_MEMORY_NONE), index, is_input};
+  if (actual == wanted) {
     args_.push_back({arg, b.user.get()});
   } else {
     constexpr int64_t kAlign = Tensor::kAlignment;
@@ -174,6 +182,23 @@ absl::Status DnnlKernel::Run(RunContext& ctx) {
     if (!b.is_input && b.scratch_offset >= 0) DLF_RETURN_IF_ERROR(Execute(b.reorder, b.reorder_args, ctx));
   }
   return absl::OkStatus();
+}
+
+dnnl::memory::desc InputLayout(const KernelContext& k, int i, const dnnl::memory::desc& plain) {
+  const bool has = i < static_cast<int>(k.input_layouts.size()) && !k.input_layouts[i].is_zero();
+  return has ? k.input_layouts[i] : plain;
+}
+
+dnnl::memory::desc LikeLayout(const dnnl::memory::desc& like, const dnnl::memory::dims& dims,
+                              dnnl::memory::data_type type) {
+  using tag = dnnl::memory::format_tag;
+  if (like.data.ndims != 4 || dims.size() != 4) return {};
+  for (tag t : {tag::nchw, tag::nhwc, tag::nChw16c, tag::nChw8c}) {
+    if (dnnl::memory::desc(like.dims(), like.data_type(), t) == like) {
+      return dnnl::memory::desc(dims, type, t);
+    }
+  }
+  return {};
 }
 
 bool NativeBf16() {

@@ -64,12 +64,19 @@ dnnl::memory::desc WithType(const dnnl::memory::desc& desc, bool bf16);
 absl::StatusOr<dnnl::primitive_attr> PostOpsAttr(const std::vector<std::string>& post_ops);
 
 // A oneDNN primitive whose arguments are the kernel's inputs and outputs plus memory the kernel
-// owns. Arguments are bound once; each run only points them at the tensors.
+// owns. Arguments are bound once; each run only points them at the tensors. Under the layout
+// pass (OpDef::any_layout) an input is read in the layout its producer wrote, and a free output
+// is written in the primitive's own layout: reorders remain only where those differ.
 class DnnlKernel : public Kernel {
  public:
-  DnnlKernel(dnnl::primitive primitive, const dnnl::engine& engine)
-      : primitive_(std::move(primitive)), engine_(engine) {}
-  // `plain` is the tensor's layout, `wanted` the primitive's; they differ only when staged.
+  DnnlKernel(dnnl::primitive primitive, const KernelContext& k)
+      : primitive_(std::move(primitive)),
+        engine_(k.engine),
+        input_layouts_(k.input_layouts),
+        free_outputs_(k.free_outputs),
+        output_layouts_(k.free_outputs.size()) {}
+  // `plain` is the tensor's row-major layout, `wanted` the primitive's. The argument is staged
+  // (reordered through scratch) when the tensor's actual layout differs from `wanted`.
   void BindInput(int arg, int input_index, const dnnl::memory::desc& plain,
                  const dnnl::memory::desc& wanted);
   void BindOutput(int arg, int output_index, const dnnl::memory::desc& plain,
@@ -86,6 +93,7 @@ class DnnlKernel : public Kernel {
   void ZeroOutputFirst(int output_index) { zeroed_outputs_.push_back(output_index); }
   int64_t scratch_bytes() const override { return scratch_bytes_; }
   int reorders_per_run() const override;
+  dnnl::memory::desc output_layout(int i) const override { return output_layouts_[i]; }
   absl::Status Run(RunContext& ctx) override;
 
  private:
@@ -107,6 +115,9 @@ class DnnlKernel : public Kernel {
   dnnl::primitive primitive_;
   dnnl::engine engine_;
   std::vector<Binding> bindings_;
+  std::vector<dnnl::memory::desc> input_layouts_;
+  std::vector<bool> free_outputs_;
+  std::vector<dnnl::memory::desc> output_layouts_;
   std::vector<dnnl::memory> owned_;
   std::vector<int> zeroed_outputs_;
   std::vector<dnnl_exec_arg_t> args_;  // built once; the C API takes it without copying
@@ -117,6 +128,13 @@ class DnnlKernel : public Kernel {
 inline float* Out(RunContext& ctx, int i = 0) { return ctx.outputs[i]->f32(); }
 inline const float* In(RunContext& ctx, int i) { return ctx.inputs[i]->f32(); }
 inline int64_t Size(RunContext& ctx, int i = 0) { return ctx.outputs[i]->num_elements(); }
+
+// The layout input `i` is stored in: KernelContext::input_layouts[i], or `plain` if it has none.
+dnnl::memory::desc InputLayout(const KernelContext& k, int i, const dnnl::memory::desc& plain);
+// A 4-D layout like `like`'s (the same format tag: nchw, nhwc, nChw16c, nChw8c) for other
+// dims and data type; a zero desc when `like` is none of those.
+dnnl::memory::desc LikeLayout(const dnnl::memory::desc& like, const dnnl::memory::dims& dims,
+                              dnnl::memory::data_type type);
 
 // A gradient rule's result with no gradient for any input.
 inline std::vector<Value> NoGrads(const GradContext& ctx) {

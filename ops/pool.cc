@@ -33,15 +33,42 @@ absl::StatusOr<PoolGeometry> GetGeometry(const Attrs& attrs, const Shape& x) {
   return g;
 }
 
+// Pools in the layout `src` is in (plain NCHW by default); y (and the max-pooling workspace)
+// in the same layout.
 dnnl::pooling_forward::primitive_desc ForwardPd(const PoolGeometry& g, dnnl::algorithm algo,
-                                                const dnnl::engine& e) {
-  dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_training, algo, PlainDesc(g.x),
-                                   PlainDesc(g.y), g.stride, g.kernel, g.pad_l, g.pad_r);
+                                                const dnnl::engine& e,
+                                                dnnl::memory::desc src = {}) {
+  if (src.is_zero()) src = PlainDesc(g.x);
+  const dnnl::memory::desc dst = LikeLayout(src, ToDims(g.y), dnnl::memory::data_type::f32);
+  dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_training, algo, src,
+                                   dst.is_zero() ? PlainDesc(g.y) : dst, g.stride, g.kernel,
+                                   g.pad_l, g.pad_r);
   return dnnl::pooling_forward::primitive_desc(desc, e);
 }
 
 constexpr auto kMax = dnnl::algorithm::pooling_max;
 constexpr auto kAvg = dnnl::algorithm::pooling_avg_exclude_padding;
+constexpr auto kF32 = dnnl::memory::data_type::f32;
+
+// The layout the forward pools x in: its producer's, when the backward can rebuild it from the
+// workspace's (LikeLayout) and the workspace may take that layout's size (it is a free
+// output); else plain.
+dnnl::memory::desc ForwardSource(const KernelContext& k, const PoolGeometry& g,
+                                 dnnl::algorithm algo) {
+  const dnnl::memory::desc plain = PlainDesc(g.x);
+  const dnnl::memory::desc given = InputLayout(k, 0, plain);
+  const bool workspace_free = algo != kMax || (k.free_outputs.size() > 1 && k.free_outputs[1]);
+  if (!workspace_free || LikeLayout(given, given.dims(), kF32).is_zero()) return plain;
+  return given;
+}
+
+// The layout the backward's forward pooled x in: the workspace's (max pooling), else dy's.
+dnnl::memory::desc BackwardSource(const KernelContext& k, const PoolGeometry& g,
+                                  dnnl::algorithm algo) {
+  const dnnl::memory::desc like = InputLayout(k, algo == kMax ? 1 : 0, {});
+  const dnnl::memory::desc src = like.is_zero() ? like : LikeLayout(like, ToDims(g.x), kF32);
+  return src.is_zero() ? PlainDesc(g.x) : src;
+}
 
 // MaxPool2D(x) -> (y, workspace). The workspace (u8, size chosen by oneDNN) records the argmax
 // positions the backward needs.
@@ -63,11 +90,12 @@ absl::StatusOr<std::vector<ValueInfo>> AvgPoolShape(const ShapeContext& ctx) {
 KernelFactory ForwardKernel(dnnl::algorithm algo) {
   return [algo](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
     DLF_ASSIGN_OR_RETURN(PoolGeometry g, GetGeometry(k.node.attrs, k.inputs[0].shape));
-    DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(g, algo, k.engine); },
+    const dnnl::memory::desc src = ForwardSource(k, g, algo);
+    DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(g, algo, k.engine, src); },
                                           "pooling forward"));
-    auto kernel = std::make_unique<DnnlKernel>(dnnl::pooling_forward(pd), k.engine);
-    kernel->BindInput(DNNL_ARG_SRC, 0, pd.src_desc());
-    kernel->BindOutput(DNNL_ARG_DST, 0, pd.dst_desc());
+    auto kernel = std::make_unique<DnnlKernel>(dnnl::pooling_forward(pd), k);
+    kernel->BindInput(DNNL_ARG_SRC, 0, PlainDesc(g.x), pd.src_desc());
+    kernel->BindOutput(DNNL_ARG_DST, 0, PlainDesc(g.y), pd.dst_desc());
     if (algo == kMax) kernel->BindOutput(DNNL_ARG_WORKSPACE, 1, pd.workspace_desc());
     return kernel;
   };
@@ -82,15 +110,18 @@ absl::StatusOr<std::vector<ValueInfo>> BackwardShape(const ShapeContext& ctx) {
 KernelFactory BackwardKernel(dnnl::algorithm algo) {
   return [algo](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
     DLF_ASSIGN_OR_RETURN(PoolGeometry g, GetGeometry(k.node.attrs, k.outputs[0].shape));
+    const dnnl::memory::desc src = BackwardSource(k, g, algo);
     DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-      dnnl::pooling_backward::desc desc(algo, PlainDesc(g.x), PlainDesc(g.y), g.stride, g.kernel,
-                                        g.pad_l, g.pad_r);
-      return dnnl::pooling_backward::primitive_desc(desc, k.engine, ForwardPd(g, algo, k.engine));
+      const dnnl::memory::desc dst = LikeLayout(src, ToDims(g.y), kF32);
+      dnnl::pooling_backward::desc desc(algo, src, dst.is_zero() ? PlainDesc(g.y) : dst, g.stride,
+                                        g.kernel, g.pad_l, g.pad_r);
+      return dnnl::pooling_backward::primitive_desc(desc, k.engine,
+                                                    ForwardPd(g, algo, k.engine, src));
     }, "pooling backward"));
-    auto kernel = std::make_unique<DnnlKernel>(dnnl::pooling_backward(pd), k.engine);
-    kernel->BindInput(DNNL_ARG_DIFF_DST, 0, pd.diff_dst_desc());
+    auto kernel = std::make_unique<DnnlKernel>(dnnl::pooling_backward(pd), k);
+    kernel->BindInput(DNNL_ARG_DIFF_DST, 0, PlainDesc(g.y), pd.diff_dst_desc());
     if (algo == kMax) kernel->BindInput(DNNL_ARG_WORKSPACE, 1, pd.workspace_desc());
-    kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, pd.diff_src_desc());
+    kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, PlainDesc(g.x), pd.diff_src_desc());
     return kernel;
   };
 }
@@ -106,12 +137,19 @@ GradFn PoolGrad(const char* backward_op, bool uses_workspace) {
 }
 
 void RegisterPooling() {
-  RegisterOpOrDie({"MaxPool2D", 1, MaxPoolShape, ForwardKernel(kMax),
-                   PoolGrad("MaxPool2DBackward", true)});
-  RegisterOpOrDie({"MaxPool2DBackward", 2, BackwardShape, BackwardKernel(kMax), nullptr});
-  RegisterOpOrDie({"AvgPool2D", 1, AvgPoolShape, ForwardKernel(kAvg),
-                   PoolGrad("AvgPool2DBackward", false)});
-  RegisterOpOrDie({"AvgPool2DBackward", 1, BackwardShape, BackwardKernel(kAvg), nullptr});
+  const auto pool = [](const char* name, int inputs, ShapeFn shape, KernelFactory kernel,
+                       GradFn gradient) {
+    RegisterOpOrDie({.name = name,
+                     .num_inputs = inputs,
+                     .shape = std::move(shape),
+                     .kernel = std::move(kernel),
+                     .gradient = std::move(gradient),
+                     .any_layout = true});
+  };
+  pool("MaxPool2D", 1, MaxPoolShape, ForwardKernel(kMax), PoolGrad("MaxPool2DBackward", true));
+  pool("MaxPool2DBackward", 2, BackwardShape, BackwardKernel(kMax), nullptr);
+  pool("AvgPool2D", 1, AvgPoolShape, ForwardKernel(kAvg), PoolGrad("AvgPool2DBackward", false));
+  pool("AvgPool2DBackward", 1, BackwardShape, BackwardKernel(kAvg), nullptr);
 }
 
 [[maybe_unused]] const bool registered = (RegisterPooling(), true);

@@ -1,0 +1,96 @@
+// The executor's layout pass: values between oneDNN kernels stay in the blocked layouts those
+// kernels choose (ExecutorOptions::layouts).
+#include <cstdio>
+
+#include "graph/autodiff.h"
+#include "graph/executor.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+#include "tests/testing/grad_check.h"
+
+namespace dlf {
+namespace {
+
+using ::dlf::testing::ExpectTensorNear;
+using ::dlf::testing::RandomTensor;
+
+struct StepResult {
+  std::vector<Tensor> fetched;  // loss, then the gradients
+  int reorders = 0;
+};
+
+// A small CNN with what the pass must get right: convolutions with fused ReLU, max pooling
+// (its workspace follows the layout), average pooling, ReLU gradients on blocked values, and
+// channel counts (20, 6) that do not fill oneDNN's 16-channel blocks (padded layouts larger
+// than the plain tensors); then Flatten and Linear, which read plain NCHW.
+class LayoutPassTest : public ::testing::TestWithParam<bool> {
+ protected:
+  LayoutPassTest() : g_(1) {
+    x_ = g_.Input("x", DType::kF32, {2, 3, 13, 13});
+    labels_ = g_.Input("labels", DType::kI32, {2});
+    Value h = ConvRelu(x_, 20, 3);                                  // [2, 20, 13, 13]
+    h = ops::MaxPool2D(g_, h, {{3, 3}, {2, 2}, {1, 1}, true});       // [2, 20, 7, 7]
+    h = ConvRelu(h, 6, 20);                                          // [2, 6, 7, 7]
+    h = ops::AvgPool2D(g_, h, {{2, 2}, {2, 2}, {1, 1}, false});      // [2, 6, 4, 4]
+    h = ConvRelu(h, 16, 6);                                          // [2, 16, 4, 4]
+    h = ops::MaxPool2D(g_, h, {});                                   // [2, 16, 2, 2]
+    Value fc = g_.Parameter("fc", {5, 64}, Initializer::Uniform(0.3));
+    params_.push_back(fc);
+    loss_ = ops::SoftmaxCrossEntropy(g_, ops::Linear(g_, ops::Flatten(g_, h), fc), labels_);
+    std::vector<Value> wrt = params_;
+    wrt.push_back(x_);
+    absl::StatusOr<std::vector<Value>> grads = Gradients(g_, loss_, wrt);
+    EXPECT_TRUE(grads.ok()) << grads.status();
+    fetches_ = {loss_};
+    if (grads.ok()) fetches_.insert(fetches_.end(), grads->begin(), grads->end());
+  }
+
+  Value ConvRelu(Value x, int64_t out, int64_t in) {
+    const std::string n = std::to_string(params_.size());
+    Value w = g_.Parameter("w" + n, {out, in, 3, 3}, Initializer::Uniform(0.4));
+    Value b = g_.Parameter("b" + n, {out}, Initializer::Uniform(0.1));
+    params_.insert(params_.end(), {w, b});
+    return ops::Relu(g_, ops::Conv2D(g_, x, w, b, {{1, 1}, {1, 1}}));
+  }
+
+  StepResult Step(bool layouts) {
+    auto exec = Executor::Compile(g_, fetches_, {.bf16 = GetParam(), .layouts = layouts});
+    if (!exec.ok()) {
+      ADD_FAILURE() << exec.status();
+      return {};
+    }
+    const Tensor x = RandomTensor({2, 3, 13, 13}, 5);
+    const Tensor labels = Tensor::I32({2}, {1, 4});
+    EXPECT_TRUE((*exec)->Run({{x_, &x}, {labels_, &labels}}).ok());
+    StepResult r{{}, (*exec)->stats().reorders_per_run};
+    for (int i = 0; i < (*exec)->num_fetches(); ++i) r.fetched.push_back((*exec)->fetch(i).Clone());
+    return r;
+  }
+
+  Graph g_;
+  Value x_, labels_, loss_;
+  std::vector<Value> params_;
+  std::vector<Value> fetches_;  // the loss, then its gradients by params_ and x
+};
+
+// Reorders copy values exactly (or round to bf16 the same way wherever they happen), so the
+// loss and every gradient match the all-plain plan, with fewer reorders: in f32 only weights
+// and the edges to Flatten remain; in bf16 the convolutions' operands are still converted.
+TEST_P(LayoutPassTest, BlockedLayoutsGiveThePlainResultsWithFewerReorders) {
+  const StepResult plain = Step(false);
+  const StepResult blocked = Step(true);
+  ASSERT_EQ(blocked.fetched.size(), plain.fetched.size());
+  for (size_t i = 0; i < plain.fetched.size(); ++i) {
+    SCOPED_TRACE(i);
+    ExpectTensorNear(blocked.fetched[i], plain.fetched[i], 1e-5f);
+  }
+  std::printf("reorders per step: %d plain, %d with the layout pass\n", plain.reorders,
+              blocked.reorders);
+  EXPECT_LT(blocked.reorders, plain.reorders - (GetParam() ? 2 : 8));
+}
+
+INSTANTIATE_TEST_SUITE_P(Precisions, LayoutPassTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "bf16" : "f32"; });
+
+}  // namespace
+}  // namespace dlf
