@@ -6,14 +6,18 @@
 
 namespace dlf::optim {
 
+double SumOfSquares(const Tensor& t) {
+  double sum = 0.0;
+  const float* p = t.f32();
+  const int64_t n = t.num_elements();
+#pragma omp parallel for simd reduction(+ : sum) schedule(static)
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(p[i]) * p[i];
+  return sum;
+}
+
 double GlobalNorm(absl::Span<const Tensor* const> grads) {
   double sum = 0.0;
-  for (const Tensor* g : grads) {
-    const float* p = g->f32();
-    const int64_t n = g->num_elements();
-#pragma omp parallel for simd reduction(+ : sum) schedule(static)
-    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(p[i]) * p[i];
-  }
+  for (const Tensor* g : grads) sum += SumOfSquares(*g);
   return std::sqrt(sum);
 }
 

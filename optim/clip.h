@@ -16,6 +16,8 @@ float ClipFactor(double norm, double max_norm);
 
 // The global L2 norm of all gradients, accumulated in double.
 double GlobalNorm(absl::Span<const Tensor* const> grads);
+// The sum of squares of one tensor's elements, in double: GlobalNorm is the root of their sum.
+double SumOfSquares(const Tensor& t);
 
 // The index of the first tensor holding a NaN or an infinity, or -1 if all are finite.
 int FirstNonFinite(absl::Span<const Tensor* const> tensors);

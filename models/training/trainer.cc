@@ -161,7 +161,17 @@ absl::Status Trainer::Build() {
   DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, image, c.eval_batch_size,
                                            lo.normalization, c.bf16);
-  if (world_size() == 1) return absl::OkStatus();
+  if (world_size() == 1) {
+    grads_final_after_.resize(executor_->stats().num_kernels);
+    grad_square_sums_.assign(grads.size(), 0.0);
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const int kernel = executor_->FinalAfter(grads[i]);
+      if (kernel >= 0) grads_final_after_[kernel].push_back(static_cast<int>(i));
+      // No kernel writes or reads it: a constant.
+      if (kernel < 0) grad_square_sums_[i] = optim::SumOfSquares(*grad_tensors_[i]);
+    }
+    return absl::OkStatus();
+  }
   if (test_ != nullptr) {
     const int64_t n = test_->size(), rank = c.comm->rank(), world = world_size();
     test_shard_ = data::Slice(*test_, n * rank / world, n * (rank + 1) / world);
@@ -225,6 +235,18 @@ absl::Status Trainer::CheckFinite(double loss, double grad_norm) {
       bad_param < 0 ? ", or --skip_nonfinite to skip such steps" : "", "."));
 }
 
+void Trainer::SquareGradientsFinishedBy(int kernel) {
+  for (int i : grads_final_after_[kernel]) grad_square_sums_[i] = optim::SumOfSquares(*grad_tensors_[i]);
+}
+
+double Trainer::GradientNorm() const {
+  // With several ranks the gradients are final only once the allreduce has averaged them.
+  if (reducer_) return optim::GlobalNorm(grad_tensors_);
+  double sum = 0.0;
+  for (double s : grad_square_sums_) sum += s;
+  return std::sqrt(sum);
+}
+
 absl::Status Trainer::ReduceStepStats(double& loss, double& correct) {
   if (world_size() == 1) return absl::OkStatus();
   double totals[] = {loss, correct};
@@ -243,15 +265,15 @@ absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
     DLF_RETURN_IF_ERROR(executor_->Run(feeds, [this](int kernel) { reducer_->KernelFinished(kernel); }));
     DLF_RETURN_IF_ERROR(reducer_->FinishStep());
   } else {
-    DLF_RETURN_IF_ERROR(executor_->Run(feeds));
+    DLF_RETURN_IF_ERROR(executor_->Run(feeds, [this](int kernel) { SquareGradientsFinishedBy(kernel); }));
   }
   double loss = executor_->fetch(0).f32()[0];
   double correct = executor_->fetch(1).f32()[0];
   DLF_RETURN_IF_ERROR(ReduceStepStats(loss, correct));
-  // One pass over the gradients before the update: their global norm (in double, so finite
-  // gradients never overflow it), which is not finite exactly when a gradient is not, and
-  // which clipping needs; the clipping factor is applied inside the optimizer's pass.
-  const double grad_norm = optim::GlobalNorm(grad_tensors_);
+  // The gradients' global norm (in double, so finite gradients never overflow it) is not
+  // finite exactly when a gradient is not, and is what clipping needs; the clipping factor is
+  // applied inside the optimizer's pass.
+  const double grad_norm = last_gradient_norm_ = GradientNorm();
   if (absl::Status s = CheckFinite(loss, grad_norm); !s.ok()) {
     if (!absl::IsDataLoss(s)) return s;
     ++skipped_steps_;  // --skip_nonfinite: no update; the step still counts as taken

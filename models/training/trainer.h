@@ -115,6 +115,8 @@ class Trainer {
   const std::vector<EpochMetrics>& history() const { return history_; }
   int64_t global_step() const { return global_step_; }
   int64_t skipped_steps() const { return skipped_steps_; }
+  // The global L2 norm of the last step's gradients (before clipping).
+  double last_gradient_norm() const { return last_gradient_norm_; }
 
  private:
   Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test);
@@ -130,6 +132,10 @@ class Trainer {
   absl::Status SaveLast();
   absl::Status ReduceStepStats(double& loss, double& correct);
   absl::Status CheckFinite(double loss, double grad_norm);
+  // Alone: squares the gradients kernel `kernel` finished, while they are still in cache, so
+  // the norm costs no pass over memory of its own (the optimizer's is the only one).
+  void SquareGradientsFinishedBy(int kernel);
+  double GradientNorm() const;
   void PrintProgress(int64_t epoch, bool force);
   std::string OutPath(const std::string& file) const;
 
@@ -148,6 +154,9 @@ class Trainer {
   data::Dataset test_shard_;  // this rank's part of the test set, when there are several
   std::vector<Tensor*> param_tensors_;
   std::vector<const Tensor*> grad_tensors_;
+  std::vector<std::vector<int>> grads_final_after_;  // by plan kernel: gradient indices
+  std::vector<double> grad_square_sums_;             // by gradient, this step
+  double last_gradient_norm_ = 0;
 
   // Position and the current epoch's running totals (all saved in checkpoints).
   int64_t epoch_ = 0;          // 0-based epoch in progress

@@ -18,6 +18,7 @@
 #include "models/training/trainer.h"
 #include "graph/version.h"
 #include "ops/ops.h"
+#include "optim/clip.h"
 #include "tests/testing/temp_dir.h"
 
 namespace dlf::training {
@@ -331,6 +332,24 @@ TEST(TrainerTest, AdamFromTheConfigMakesAdamsFirstStep) {
     EXPECT_NEAR(p[i], before.f32()[i] - 0.01f * gi / (std::fabs(gi) + 1e-8f), 1e-6) << i;
   }
   EXPECT_EQ((*t)->optimizer().SaveState().buffers.count(g.name(w) + "/exp_avg_sq"), 1u);
+}
+
+// The norm is summed from each gradient as its kernel finishes (no pass of its own): it must
+// equal the norm of the final gradients the optimizer used.
+TEST(TrainerTest, GradientNormIsTheNormOfTheFinalGradients) {
+  Data d;
+  auto t = Trainer::Create(TinyConfig(""), &d.train, &d.test);
+  ASSERT_TRUE(t.ok()) << t.status();
+  data::Batch batch{Tensor(DType::kF32, {16, 1, 8, 8}), Tensor(DType::kI32, {16})};
+  for (int64_t i = 0; i < batch.images.num_elements(); ++i) batch.images.f32()[i] = (i % 5) * 0.2f;
+  for (int step = 0; step < 2; ++step) {
+    ASSERT_TRUE((*t)->TrainStep(batch, 0.05).ok());
+    std::vector<const Tensor*> grads;
+    for (int i = 2; i < (*t)->executor().num_fetches(); ++i) grads.push_back(&(*t)->executor().fetch(i));
+    const double expected = optim::GlobalNorm(grads);
+    EXPECT_GT(expected, 0.0);
+    EXPECT_NEAR((*t)->last_gradient_norm(), expected, 1e-12 * expected);
+  }
 }
 
 TEST(TrainerTest, CosineScheduleAndWarmupSetTheStepsLearningRate) {
