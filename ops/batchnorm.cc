@@ -47,8 +47,8 @@ absl::StatusOr<std::vector<ValueInfo>> BatchNormShape(const ShapeContext& ctx) {
 }
 
 // oneDNN's batch normalization is several times faster on the channel-blocked layout
-// (nChw16c: 16 channels per vector) than on plain NCHW; the plain tensors are staged into it
-// (see DnnlKernel) when the channels divide into blocks.
+// (nChw16c: 16 channels per vector) than on plain NCHW; tensors in another layout are staged
+// into it (see DnnlKernel) when the channels divide into blocks.
 dnnl::memory::desc BnLayout(const Shape& x) {
   if (x[1] % 16 != 0) return PlainDesc(x);
   return dnnl::memory::desc(ToDims(x), dnnl::memory::data_type::f32, dnnl::memory::format_tag::nChw16c);
@@ -74,6 +74,8 @@ class BatchNormKernel : public Kernel {
       : primitive_(std::move(primitive)), attrs_(attrs), per_channel_(per_channel) {}
 
   int64_t scratch_bytes() const override { return primitive_->scratch_bytes(); }
+  int reorders_per_run() const override { return primitive_->reorders_per_run(); }
+  dnnl::memory::desc output_layout(int i) const override { return primitive_->output_layout(i); }
 
   absl::Status Run(RunContext& ctx) override {
     DLF_RETURN_IF_ERROR(primitive_->Run(ctx));
@@ -171,9 +173,18 @@ absl::StatusOr<std::vector<Value>> BatchNormGrad(GradContext& c) {
 }
 
 void RegisterBatchNorm() {
-  RegisterOpOrDie({"BatchNorm", 6, BatchNormShape, BatchNormKernelFactory, BatchNormGrad,
-                   /*state_inputs=*/{3, 4, 5}});
-  RegisterOpOrDie({"BatchNormGrad", 6, BatchNormGradShape, BatchNormGradKernel, nullptr});
+  RegisterOpOrDie({.name = "BatchNorm",
+                   .num_inputs = 6,
+                   .shape = BatchNormShape,
+                   .kernel = BatchNormKernelFactory,
+                   .gradient = BatchNormGrad,
+                   .state_inputs = {3, 4, 5},
+                   .any_layout = true});
+  RegisterOpOrDie({.name = "BatchNormGrad",
+                   .num_inputs = 6,
+                   .shape = BatchNormGradShape,
+                   .kernel = BatchNormGradKernel,
+                   .any_layout = true});
 }
 
 [[maybe_unused]] const bool registered = (RegisterBatchNorm(), true);

@@ -63,21 +63,46 @@ absl::Status AddNKernel(RunContext& ctx) {
   return absl::OkStatus();
 }
 
-// ReluGrad(dy, y) = y > 0 ? dy : 0. On plain tensors, a loop; when the layout pass gives an
-// input a blocked layout (a convolution's output), oneDNN's ReLU backward from its output, in
-// y's layout, dy staged only if its layout differs.
-absl::StatusOr<std::unique_ptr<Kernel>> ReluGradKernel(const KernelContext& k) {
-  if (InputLayout(k, 0, {}).is_zero() && InputLayout(k, 1, {}).is_zero()) {
-    return Binary([](float dy, float y) { return y > 0.0f ? dy : 0.0f; })(k);
+// ReLU's eltwise primitive descriptors for data in layout `data` (oneDNN's ReLU backward
+// from its output: dx = y > 0 ? dy : 0).
+constexpr auto kReluForward = dnnl::algorithm::eltwise_relu;
+constexpr auto kReluBackward = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+
+dnnl::eltwise_forward::primitive_desc ReluForwardPd(const dnnl::memory::desc& data,
+                                                    dnnl::algorithm algo, const dnnl::engine& e) {
+  return dnnl::eltwise_forward::primitive_desc({dnnl::prop_kind::forward_training, algo, data, 0.0f}, e);
+}
+
+// Relu and ReluGrad run as loops on plain tensors; when the layout pass gives an input a
+// blocked layout (a convolution's or batch normalization's output), as oneDNN's eltwise
+// primitives in that layout (an input in another layout is staged; a free output keeps it).
+bool AnyBlockedInput(const KernelContext& k) {
+  for (size_t i = 0; i < k.inputs.size(); ++i) {
+    const dnnl::memory::desc plain = PlainDesc(k.inputs[i].shape);
+    if (InputLayout(k, static_cast<int>(i), plain) != plain) return true;
   }
-  const Shape& shape = k.inputs[1].shape;
-  const dnnl::memory::desc plain = PlainDesc(shape.empty() ? Shape{1} : shape);
+  return false;
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> ReluKernel(const KernelContext& k) {
+  if (!AnyBlockedInput(k)) return Unary([](float x) { return x > 0.0f ? x : 0.0f; })(k);
+  const dnnl::memory::desc plain = PlainDesc(k.inputs[0].shape);
+  const dnnl::memory::desc x = InputLayout(k, 0, plain);
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ReluForwardPd(x, kReluForward, k.engine); },
+                                        "ReLU forward"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::eltwise_forward(pd), k);
+  kernel->BindInput(DNNL_ARG_SRC, 0, plain, pd.src_desc());
+  kernel->BindOutput(DNNL_ARG_DST, 0, plain, pd.dst_desc());
+  return kernel;
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> ReluGradKernel(const KernelContext& k) {
+  if (!AnyBlockedInput(k)) return Binary([](float dy, float y) { return y > 0.0f ? dy : 0.0f; })(k);
+  const dnnl::memory::desc plain = PlainDesc(k.inputs[1].shape);
   const dnnl::memory::desc y = InputLayout(k, 1, plain);
-  constexpr auto algo = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    const dnnl::eltwise_forward::primitive_desc forward(
-        {dnnl::prop_kind::forward_training, algo, y, 0.0f}, k.engine);
-    return dnnl::eltwise_backward::primitive_desc({algo, y, y, 0.0f}, k.engine, forward);
+    return dnnl::eltwise_backward::primitive_desc({kReluBackward, y, y, 0.0f}, k.engine,
+                                                  ReluForwardPd(y, kReluBackward, k.engine));
   }, "ReLU backward"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::eltwise_backward(pd), k);
   kernel->BindInput(DNNL_ARG_DIFF_DST, 0, plain, pd.diff_dst_desc());
@@ -114,10 +139,11 @@ void RegisterElementwise() {
   RegisterOpOrDie({.name = "Relu",
                    .num_inputs = 1,
                    .shape = SameShapeF32,
-                   .kernel = Unary([](float x) { return x > 0.0f ? x : 0.0f; }),
+                   .kernel = ReluKernel,
                    .gradient = ActivationGrad("ReluGrad"),
                    .post_op = "relu",
-                   .in_place = true});
+                   .in_place = true,
+                   .any_layout = true});
   RegisterOpOrDie({.name = "ReluGrad",
                    .num_inputs = 2,
                    .shape = SameShapeF32,

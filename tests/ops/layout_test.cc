@@ -19,20 +19,21 @@ struct StepResult {
   int reorders = 0;
 };
 
-// A small CNN with what the pass must get right: convolutions with fused ReLU, max pooling
-// (its workspace follows the layout), average pooling, ReLU gradients on blocked values, and
-// channel counts (20, 6) that do not fill oneDNN's 16-channel blocks (padded layouts larger
-// than the plain tensors); then Flatten and Linear, which read plain NCHW.
+// A small CNN with what the pass must get right: convolutions with fused ReLU, batch
+// normalization, max pooling (its workspace follows the layout), average pooling, ReLU
+// gradients on blocked values, and channel counts (20, 6) that do not fill oneDNN's 16-channel
+// blocks (padded layouts larger than the plain tensors); then Flatten and Linear, which read
+// plain NCHW.
 class LayoutPassTest : public ::testing::TestWithParam<bool> {
  protected:
   LayoutPassTest() : g_(1) {
     x_ = g_.Input("x", DType::kF32, {2, 3, 13, 13});
     labels_ = g_.Input("labels", DType::kI32, {2});
-    Value h = ConvRelu(x_, 20, 3);                                  // [2, 20, 13, 13]
+    Value h = ConvRelu(x_, 20, 3, /*batch_norm=*/true);             // [2, 20, 13, 13]
     h = ops::MaxPool2D(g_, h, {{3, 3}, {2, 2}, {1, 1}, true});       // [2, 20, 7, 7]
     h = ConvRelu(h, 6, 20);                                          // [2, 6, 7, 7]
     h = ops::AvgPool2D(g_, h, {{2, 2}, {2, 2}, {1, 1}, false});      // [2, 6, 4, 4]
-    h = ConvRelu(h, 16, 6);                                          // [2, 16, 4, 4]
+    h = ConvRelu(h, 16, 6, /*batch_norm=*/true);                     // [2, 16, 4, 4]
     h = ops::MaxPool2D(g_, h, {});                                   // [2, 16, 2, 2]
     Value fc = g_.Parameter("fc", {5, 64}, Initializer::Uniform(0.3));
     params_.push_back(fc);
@@ -45,12 +46,14 @@ class LayoutPassTest : public ::testing::TestWithParam<bool> {
     if (grads.ok()) fetches_.insert(fetches_.end(), grads->begin(), grads->end());
   }
 
-  Value ConvRelu(Value x, int64_t out, int64_t in) {
+  Value ConvRelu(Value x, int64_t out, int64_t in, bool batch_norm = false) {
     const std::string n = std::to_string(params_.size());
     Value w = g_.Parameter("w" + n, {out, in, 3, 3}, Initializer::Uniform(0.4));
     Value b = g_.Parameter("b" + n, {out}, Initializer::Uniform(0.1));
     params_.insert(params_.end(), {w, b});
-    return ops::Relu(g_, ops::Conv2D(g_, x, w, b, {{1, 1}, {1, 1}}));
+    Value h = ops::Conv2D(g_, x, w, b, {{1, 1}, {1, 1}});
+    if (batch_norm) h = ops::BatchNorm2d(g_, h, "bn" + n, {});
+    return ops::Relu(g_, h);
   }
 
   StepResult Step(bool layouts) {
@@ -86,7 +89,7 @@ TEST_P(LayoutPassTest, BlockedLayoutsGiveThePlainResultsWithFewerReorders) {
   }
   std::printf("reorders per step: %d plain, %d with the layout pass\n", plain.reorders,
               blocked.reorders);
-  EXPECT_LT(blocked.reorders, plain.reorders - (GetParam() ? 2 : 8));
+  EXPECT_LT(blocked.reorders, plain.reorders - (GetParam() ? 2 : 5));
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, LayoutPassTest, ::testing::Values(false, true),
