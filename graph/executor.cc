@@ -278,13 +278,19 @@ void Executor::AllocateBuffers(const std::vector<int64_t>& offsets) {
   }
 }
 
+bool Executor::AcceptsLayouts(const Node& n) const {
+  const OpDef* def = OpRegistry::Global().Find(n.op);
+  if (def == nullptr || n.kind != NodeKind::kOp) return false;
+  if (def->any_layout) return true;
+  const Shape& out = graph_.shape(n.outputs[0]);
+  return def->any_layout_same_shape &&
+         std::all_of(n.inputs.begin(), n.inputs.end(), [&](Value in) { return graph_.shape(in) == out; });
+}
+
 std::vector<bool> Executor::FreeLayouts(const std::vector<int>& order) const {
   std::vector<bool> free(graph_.num_values(), false);
   if (!options_.layouts) return free;
-  const auto any_layout = [](const Node& n) {
-    const OpDef* def = OpRegistry::Global().Find(n.op);
-    return def != nullptr && def->any_layout;
-  };
+  const auto any_layout = [this](const Node& n) { return AcceptsLayouts(n); };
   for (int n : order) {
     const Node& node = graph_.node(n);
     if (node.kind != NodeKind::kOp || folded_.count(n) || !any_layout(node)) continue;
@@ -348,7 +354,7 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
     KernelContext kctx{node,           in_infos,           out_infos,
                        engine_,        options_.training,  options_.fast_math,
                        options_.bf16,  post_ops};
-    if (def->any_layout) {
+    if (AcceptsLayouts(node)) {
       for (Value in : node.inputs) kctx.input_layouts.push_back(layouts_[in.id]);
       for (Value out : WrittenValues(node)) kctx.free_outputs.push_back(free[out.id]);
     }

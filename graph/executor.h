@@ -115,6 +115,8 @@ class Executor {
   bool WritesInPlace(const Node& n, int pos, const std::vector<int>& last_use,
                      const std::vector<int64_t>& offset) const;
   void AllocateBuffers(const std::vector<int64_t>& offsets);
+  // Whether node `n`'s kernel takes its inputs in any layout (OpDef::any_layout...).
+  bool AcceptsLayouts(const Node& n) const;
   // Whether each value may be stored in a layout its producer chooses (ExecutorOptions::layouts).
   std::vector<bool> FreeLayouts(const std::vector<int>& order) const;
   // Creates the kernels in plan order, recording the layouts they choose in layouts_.

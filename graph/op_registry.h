@@ -112,6 +112,9 @@ struct OpDef {
   // oneDNN's blocked layouts, with no reorder between them. Inputs bound to oneDNN's memory
   // as-is must be parameters (never given a layout) or accept any layout.
   bool any_layout = false;
+  // any_layout for nodes whose inputs all have output 0's shape (element-wise ops: a
+  // broadcasting node reads plain tensors).
+  bool any_layout_same_shape = false;
 };
 
 class OpRegistry {

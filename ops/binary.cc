@@ -76,6 +76,23 @@ KernelFactory BroadcastKernel(F f) {
   };
 }
 
+// Add runs as the loop above on plain tensors; on same-shape inputs the layout pass gave a
+// blocked layout (a residual connection between convolutions), as oneDNN's binary add in the
+// first input's layout.
+absl::StatusOr<std::unique_ptr<Kernel>> AddKernel(const KernelContext& k) {
+  if (!AnyBlockedInput(k)) return BroadcastKernel([](float a, float b) { return a + b; })(k);
+  const dnnl::memory::desc plain = PlainDesc(k.outputs[0].shape);
+  const dnnl::memory::desc a = InputLayout(k, 0, plain);
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    return dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, a, a, a}, k.engine);
+  }, "binary add"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::binary(pd), k);
+  kernel->BindInput(DNNL_ARG_SRC_0, 0, plain, pd.src0_desc());
+  kernel->BindInput(DNNL_ARG_SRC_1, 1, plain, pd.src1_desc());
+  kernel->BindOutput(DNNL_ARG_DST, 0, plain, pd.dst_desc());
+  return kernel;
+}
+
 // The gradient of input i: `local` (a value of the output's shape) summed to input i's shape.
 Value ToInput(GradContext& c, int i, Value local) {
   return SumToShape(c.graph, local, c.graph.shape(c.node.inputs[i]));
@@ -148,7 +165,12 @@ absl::StatusOr<std::unique_ptr<Kernel>> BroadcastToKernel(const KernelContext& k
 }
 
 void RegisterBinary() {
-  RegisterOpOrDie({"Add", 2, BroadcastShapeRule, BroadcastKernel([](float a, float b) { return a + b; }), AddGrad});
+  RegisterOpOrDie({.name = "Add",
+                   .num_inputs = 2,
+                   .shape = BroadcastShapeRule,
+                   .kernel = AddKernel,
+                   .gradient = AddGrad,
+                   .any_layout_same_shape = true});
   RegisterOpOrDie({"Sub", 2, BroadcastShapeRule, BroadcastKernel([](float a, float b) { return a - b; }), SubGrad});
   RegisterOpOrDie({"Mul", 2, BroadcastShapeRule, BroadcastKernel([](float a, float b) { return a * b; }), MulGrad});
   RegisterOpOrDie({"Div", 2, BroadcastShapeRule, BroadcastKernel([](float a, float b) { return a / b; }), DivGrad});

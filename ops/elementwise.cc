@@ -50,7 +50,7 @@ KernelFactory Binary(F f) {
   };
 }
 
-absl::Status AddNKernel(RunContext& ctx) {
+absl::Status AddNLoop(RunContext& ctx) {
   float* y = Out(ctx);
   const int64_t n = Size(ctx);
   const int k = static_cast<int>(ctx.inputs.size());
@@ -73,17 +73,9 @@ dnnl::eltwise_forward::primitive_desc ReluForwardPd(const dnnl::memory::desc& da
   return dnnl::eltwise_forward::primitive_desc({dnnl::prop_kind::forward_training, algo, data, 0.0f}, e);
 }
 
-// Relu and ReluGrad run as loops on plain tensors; when the layout pass gives an input a
-// blocked layout (a convolution's or batch normalization's output), as oneDNN's eltwise
-// primitives in that layout (an input in another layout is staged; a free output keeps it).
-bool AnyBlockedInput(const KernelContext& k) {
-  for (size_t i = 0; i < k.inputs.size(); ++i) {
-    const dnnl::memory::desc plain = PlainDesc(k.inputs[i].shape);
-    if (InputLayout(k, static_cast<int>(i), plain) != plain) return true;
-  }
-  return false;
-}
-
+// Relu, ReluGrad and AddN run as loops on plain tensors; when the layout pass gives an input a
+// blocked layout (a convolution's or batch normalization's output), as oneDNN primitives in
+// that layout (an input in another layout is staged; a free output keeps it).
 absl::StatusOr<std::unique_ptr<Kernel>> ReluKernel(const KernelContext& k) {
   if (!AnyBlockedInput(k)) return Unary([](float x) { return x > 0.0f ? x : 0.0f; })(k);
   const dnnl::memory::desc plain = PlainDesc(k.inputs[0].shape);
@@ -111,6 +103,24 @@ absl::StatusOr<std::unique_ptr<Kernel>> ReluGradKernel(const KernelContext& k) {
   return kernel;
 }
 
+absl::StatusOr<std::unique_ptr<Kernel>> AddNKernel(const KernelContext& k) {
+  if (!AnyBlockedInput(k)) return std::make_unique<FunctionKernel>(AddNLoop);
+  const dnnl::memory::desc plain = PlainDesc(k.outputs[0].shape);
+  std::vector<dnnl::memory::desc> sources;
+  for (size_t i = 0; i < k.inputs.size(); ++i) sources.push_back(InputLayout(k, static_cast<int>(i), plain));
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    return dnnl::sum::primitive_desc(sources[0], std::vector<float>(sources.size(), 1.0f), sources,
+                                     k.engine);
+  }, "sum"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::sum(pd), k);
+  for (size_t i = 0; i < sources.size(); ++i) {
+    kernel->BindInput(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), static_cast<int>(i), plain,
+                      pd.src_desc(static_cast<int>(i)));
+  }
+  kernel->BindOutput(DNNL_ARG_DST, 0, plain, pd.dst_desc());
+  return kernel;
+}
+
 // Gradient of an activation y = f(x) whose derivative is a function of y: dx = Grad(dy, y).
 GradFn ActivationGrad(const char* grad_op) {
   return [grad_op](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
@@ -119,13 +129,14 @@ GradFn ActivationGrad(const char* grad_op) {
 }
 
 void RegisterElementwise() {
-  RegisterOpOrDie({kAddNOp, -1, SameShapeF32,
-                   [](const KernelContext&) -> absl::StatusOr<std::unique_ptr<Kernel>> {
-                     return std::make_unique<FunctionKernel>(AddNKernel);
-                   },
-                   [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+  RegisterOpOrDie({.name = kAddNOp,
+                   .num_inputs = -1,
+                   .shape = SameShapeF32,
+                   .kernel = AddNKernel,
+                   .gradient = [](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
                      return std::vector<Value>(c.node.inputs.size(), c.output_grads[0]);
-                   }});
+                   },
+                   .any_layout = true});
   RegisterOpOrDie(
       {"Scale", 1, SameShapeF32,
        [](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {

@@ -189,6 +189,14 @@ dnnl::memory::desc InputLayout(const KernelContext& k, int i, const dnnl::memory
   return has ? k.input_layouts[i] : plain;
 }
 
+bool AnyBlockedInput(const KernelContext& k) {
+  for (size_t i = 0; i < k.inputs.size(); ++i) {
+    const dnnl::memory::desc plain = PlainDesc(k.inputs[i].shape);
+    if (InputLayout(k, static_cast<int>(i), plain) != plain) return true;
+  }
+  return false;
+}
+
 dnnl::memory::desc LikeLayout(const dnnl::memory::desc& like, const dnnl::memory::dims& dims,
                               dnnl::memory::data_type type) {
   using tag = dnnl::memory::format_tag;

@@ -131,6 +131,8 @@ inline int64_t Size(RunContext& ctx, int i = 0) { return ctx.outputs[i]->num_ele
 
 // The layout input `i` is stored in: KernelContext::input_layouts[i], or `plain` if it has none.
 dnnl::memory::desc InputLayout(const KernelContext& k, int i, const dnnl::memory::desc& plain);
+// Whether any input is stored in a layout other than its plain one.
+bool AnyBlockedInput(const KernelContext& k);
 // A 4-D layout like `like`'s (the same format tag: nchw, nhwc, nChw16c, nChw8c) for other
 // dims and data type; a zero desc when `like` is none of those.
 dnnl::memory::desc LikeLayout(const dnnl::memory::desc& like, const dnnl::memory::dims& dims,
