@@ -279,8 +279,9 @@ void Executor::AllocateBuffers(const std::vector<int64_t>& offsets) {
 }
 
 bool Executor::AcceptsLayouts(const Node& n) const {
+  if (n.kind != NodeKind::kOp) return false;
   const OpDef* def = OpRegistry::Global().Find(n.op);
-  if (def == nullptr || n.kind != NodeKind::kOp) return false;
+  if (def == nullptr) return false;
   if (def->any_layout) return true;
   const Shape& out = graph_.shape(n.outputs[0]);
   return def->any_layout_same_shape &&
@@ -290,15 +291,14 @@ bool Executor::AcceptsLayouts(const Node& n) const {
 std::vector<bool> Executor::FreeLayouts(const std::vector<int>& order) const {
   std::vector<bool> free(graph_.num_values(), false);
   if (!options_.layouts) return free;
-  const auto any_layout = [this](const Node& n) { return AcceptsLayouts(n); };
   for (int n : order) {
     const Node& node = graph_.node(n);
-    if (node.kind != NodeKind::kOp || folded_.count(n) || !any_layout(node)) continue;
+    if (node.kind != NodeKind::kOp || folded_.count(n) || !AcceptsLayouts(node)) continue;
     for (Value out : WrittenValues(node)) free[out.id] = true;
   }
   for (int n : order) {
     const Node& node = graph_.node(n);
-    if (node.kind != NodeKind::kOp || folded_.count(n) || any_layout(node)) continue;
+    if (node.kind != NodeKind::kOp || folded_.count(n) || AcceptsLayouts(node)) continue;
     for (Value in : node.inputs) free[in.id] = false;
   }
   for (Value v : fetches_) free[v.id] = false;

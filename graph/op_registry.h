@@ -47,8 +47,8 @@ class Kernel {
   // Memory the kernel needs only while it runs (e.g. operands reordered to a oneDNN layout).
   // Kernels run one at a time, so the executor gives them all one buffer of the largest size.
   virtual int64_t scratch_bytes() const { return 0; }
-  // Layout or precision conversions (oneDNN reorders) each run performs: reported by
-  // DLF_PROFILE, the cost a layout pass would remove.
+  // Layout or precision conversions (oneDNN reorders) each run performs, reported by
+  // DLF_PROFILE: those the layout pass leaves (weights, edges to plain ops, bf16 operands).
   virtual int reorders_per_run() const { return 0; }
   // The oneDNN layout the kernel writes output i in, when KernelContext::free_outputs allowed
   // it to choose; a zero desc means the value's plain row-major layout.
@@ -109,8 +109,7 @@ struct OpDef {
   bool in_place = false;
   // The kernel reads inputs in the layouts KernelContext::input_layouts names and may write
   // KernelContext::free_outputs in layouts it chooses: consecutive oneDNN ops then keep
-  // oneDNN's blocked layouts, with no reorder between them. Inputs bound to oneDNN's memory
-  // as-is must be parameters (never given a layout) or accept any layout.
+  // oneDNN's blocked layouts, with no reorder between them.
   bool any_layout = false;
   // any_layout for nodes whose inputs all have output 0's shape (element-wise ops: a
   // broadcasting node reads plain tensors).

@@ -93,7 +93,9 @@ class DnnlKernel : public Kernel {
   void ZeroOutputFirst(int output_index) { zeroed_outputs_.push_back(output_index); }
   int64_t scratch_bytes() const override { return scratch_bytes_; }
   int reorders_per_run() const override;
-  dnnl::memory::desc output_layout(int i) const override { return output_layouts_[i]; }
+  dnnl::memory::desc output_layout(int i) const override {
+    return i < static_cast<int>(output_layouts_.size()) ? output_layouts_[i] : dnnl::memory::desc();
+  }
   absl::Status Run(RunContext& ctx) override;
 
  private:
