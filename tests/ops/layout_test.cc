@@ -20,7 +20,7 @@ struct StepResult {
 };
 
 // A small CNN with what the pass must get right: convolutions with fused ReLU, batch
-// normalization, a residual connection, max pooling (its workspace follows the layout), average pooling, ReLU
+// normalization, local response normalization, a residual connection, max pooling (its workspace follows the layout), average pooling, ReLU
 // gradients on blocked values, and channel counts (20, 6) that do not fill oneDNN's 16-channel
 // blocks (padded layouts larger than the plain tensors); then Flatten and Linear, which read
 // plain NCHW.
@@ -31,6 +31,7 @@ class LayoutPassTest : public ::testing::TestWithParam<bool> {
     labels_ = g_.Input("labels", DType::kI32, {2});
     Value h = ConvRelu(x_, 20, 3, /*batch_norm=*/true);             // [2, 20, 13, 13]
     h = ops::MaxPool2D(g_, h, {{3, 3}, {2, 2}, {1, 1}, true});       // [2, 20, 7, 7]
+    h = ops::LocalResponseNorm(g_, h, {});
     h = ConvRelu(h, 6, 20);                                          // [2, 6, 7, 7]
     h = ops::AvgPool2D(g_, h, {{2, 2}, {2, 2}, {1, 1}, false});      // [2, 6, 4, 4]
     h = ConvRelu(h, 16, 6, /*batch_norm=*/true);                     // [2, 16, 4, 4]
