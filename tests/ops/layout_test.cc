@@ -20,10 +20,10 @@ struct StepResult {
 };
 
 // A small CNN with what the pass must get right: convolutions with fused ReLU, batch
-// normalization, local response normalization, a residual connection, max pooling (its workspace follows the layout), average pooling, ReLU
-// gradients on blocked values, and channel counts (20, 6) that do not fill oneDNN's 16-channel
-// blocks (padded layouts larger than the plain tensors); then Flatten and Linear, which read
-// plain NCHW.
+// normalization, local response normalization, a residual connection (Add, and AddN in the
+// backward), max pooling (its workspace follows the layout), average pooling, ReLU gradients on
+// blocked values, and channel counts (20, 6) that do not fill oneDNN's 16-channel blocks
+// (padded layouts larger than the plain tensors); then Flatten and Linear, which read plain NCHW.
 class LayoutPassTest : public ::testing::TestWithParam<bool> {
  protected:
   LayoutPassTest() : g_(1) {
@@ -35,7 +35,7 @@ class LayoutPassTest : public ::testing::TestWithParam<bool> {
     h = ConvRelu(h, 6, 20);                                          // [2, 6, 7, 7]
     h = ops::AvgPool2D(g_, h, {{2, 2}, {2, 2}, {1, 1}, false});      // [2, 6, 4, 4]
     h = ConvRelu(h, 16, 6, /*batch_norm=*/true);                     // [2, 16, 4, 4]
-    h = ops::Add(g_, h, ConvRelu(h, 16, 16));  // a residual block: Add, and AddN backward
+    h = ops::Add(g_, h, ConvRelu(h, 16, 16));                        // a residual block
     h = ops::MaxPool2D(g_, h, {});                                   // [2, 16, 2, 2]
     Value fc = g_.Parameter("fc", {5, 64}, Initializer::Uniform(0.3));
     params_.push_back(fc);
