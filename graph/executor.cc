@@ -446,9 +446,10 @@ absl::Status Executor::Run(absl::Span<const Feed> feeds,
     std::memcpy(feed_buffers_[i].raw(), t.raw(), t.num_bytes());
   }
   using Clock = std::chrono::steady_clock;
-  if (!bf16_copies_.empty()) {
+  if (!bf16_copies_.empty() && (copies_stale_ || !options_.fixed_parameters)) {
     const Clock::time_point start = options_.profile ? Clock::now() : Clock::time_point();
     RefreshBf16Copies();  // the parameters may have changed since the last run
+    copies_stale_ = false;
     if (options_.profile) bf16_copy_seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
   }
   for (size_t index = 0; index < kernels_.size(); ++index) {

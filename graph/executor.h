@@ -32,6 +32,9 @@ struct ExecutorOptions {
   // Values written and read only by oneDNN kernels (OpDef::any_layout) keep the blocked
   // layouts those kernels choose; fetched values and values other kernels read stay plain.
   bool layouts = true;
+  // The parameters change only where the caller says so (Executor::ParametersChanged), e.g.
+  // inference with loaded weights: the bf16 weight copies are refreshed then, not every run.
+  bool fixed_parameters = false;
   // Time every kernel; ProfileReport() sums the times by op. Also turned on by the
   // environment variable DLF_PROFILE=1, which prints the report when the executor is destroyed.
   bool profile = false;
@@ -73,6 +76,10 @@ class Executor {
   // The plan position of the last kernel that writes or reads `v`: after it, `v` keeps its
   // value until the run ends. -1 when no kernel touches it (a fed input, a parameter).
   int FinalAfter(Value v) const;
+
+  // With ExecutorOptions::fixed_parameters: the parameters' values changed; the next Run()
+  // refreshes what the executor derives from them (bf16 copies).
+  void ParametersChanged() { copies_stale_ = true; }
 
   // The i-th fetched value of the last Run(): a view valid until the next Run().
   const Tensor& fetch(int i) const { return *slots_[fetches_[i].id]; }
@@ -150,6 +157,7 @@ class Executor {
   };
   std::vector<WeightCopy> bf16_copies_;
   double bf16_copy_seconds_ = 0;  // when profiling
+  bool copies_stale_ = true;      // the bf16 copies need a refresh before the next run
   PlanStats stats_;
   uint64_t step_ = 0;
   int64_t sample_offset_ = 0;

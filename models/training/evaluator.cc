@@ -48,7 +48,7 @@ absl::StatusOr<Evaluator::Net*> Evaluator::NetFor(int64_t batch) {
   DLF_RETURN_IF_ERROR(g.status());
   DLF_ASSIGN_OR_RETURN(net->executor,
                        Executor::Compile(g, {net->loss, net->predictions, net->logits},
-                                         {.training = false, .bf16 = bf16_}));
+                                         {.training = false, .bf16 = bf16_, .fixed_parameters = true}));
   return (nets_[batch] = std::move(net)).get();
 }
 
@@ -78,6 +78,7 @@ absl::Status Evaluator::ForEachBatch(
         std::memcpy(g.parameter_value(p).raw(), w.raw(), w.num_bytes());
       }
       net->weights_version = weights_version_;
+      net->executor->ParametersChanged();
     }
     DLF_RETURN_IF_ERROR(net->executor->Run({{net->images, &b->images}, {net->labels, &b->labels}}));
     consume(*b, *net->executor);

@@ -108,6 +108,28 @@ TEST(LinearTest, Bf16WeightCopyFollowsTheParameter) {
               ::testing::HasSubstr("2 layout/precision reorders per run + 1 bf16 weight copies"));
 }
 
+// With fixed_parameters (inference with loaded weights) the copy is made once and refreshed
+// only when the caller says the parameters changed.
+TEST(LinearTest, FixedParametersRefreshTheBf16CopyWhenTold) {
+  Graph g(1);
+  Value x = g.Input("x", DType::kF32, {2, 16});
+  Value w = g.Parameter("w", {4, 16}, Initializer::Zeros());
+  Value y = ops::Linear(g, x, w);
+  auto exec = Executor::Compile(g, {y}, {.training = false, .bf16 = true, .fixed_parameters = true});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  Tensor input(DType::kF32, {2, 16});
+  input.Fill(1.0f);
+  g.parameter_value(w).Fill(0.5f);
+  ASSERT_TRUE((*exec)->Run({{x, &input}}).ok());
+  EXPECT_EQ((*exec)->fetch(0).f32()[0], 8.0f);
+  g.parameter_value(w).Fill(-1.0f);
+  ASSERT_TRUE((*exec)->Run({{x, &input}}).ok());
+  EXPECT_EQ((*exec)->fetch(0).f32()[0], 8.0f);  // not told: the copy made at the first run
+  (*exec)->ParametersChanged();
+  ASSERT_TRUE((*exec)->Run({{x, &input}}).ok());
+  EXPECT_EQ((*exec)->fetch(0).f32()[0], -16.0f);
+}
+
 TEST(LinearTest, FeatureMismatchIsABuildError) {
   Graph g;
   Value x = g.Input("x", DType::kF32, {2, 6});

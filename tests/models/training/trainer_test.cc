@@ -334,6 +334,29 @@ TEST(TrainerTest, AdamFromTheConfigMakesAdamsFirstStep) {
   EXPECT_EQ((*t)->optimizer().SaveState().buffers.count(g.name(w) + "/exp_avg_sq"), 1u);
 }
 
+// The evaluator makes its bf16 weight copies once per set of weights (fixed_parameters): after
+// training moves the weights, its next evaluation must use the new ones.
+TEST(TrainerTest, Bf16EvaluationFollowsTheTrainedWeights) {
+  Data d;
+  TrainConfig c = TinyConfig("");
+  c.bf16 = true;
+  auto t = Trainer::Create(c, &d.train, &d.test);
+  ASSERT_TRUE(t.ok()) << t.status();
+  absl::StatusOr<EvalResult> before = (*t)->Evaluate(d.test);
+  ASSERT_TRUE(before.ok()) << before.status();
+  data::Batch batch{Tensor(DType::kF32, {16, 1, 8, 8}), Tensor(DType::kI32, {16})};
+  for (int64_t i = 0; i < batch.images.num_elements(); ++i) batch.images.f32()[i] = (i % 3) * 0.3f;
+  for (int step = 0; step < 3; ++step) ASSERT_TRUE((*t)->TrainStep(batch, 0.1).ok());
+  absl::StatusOr<EvalResult> after = (*t)->Evaluate(d.test);
+  Evaluator fresh(TinyNet, c.model_options, {1, 8, 8}, c.eval_batch_size, {c.run.mean, c.run.std},
+                  /*bf16=*/true);
+  fresh.CopyWeightsFrom((*t)->graph());
+  absl::StatusOr<EvalResult> expected = fresh.Evaluate(d.test);
+  ASSERT_TRUE(after.ok() && expected.ok());
+  EXPECT_NE(after->loss, before->loss);
+  EXPECT_EQ(after->loss, expected->loss);
+}
+
 // The norm is summed from each gradient as its kernel finishes (no pass of its own): it must
 // equal the norm of the final gradients the optimizer used.
 TEST(TrainerTest, GradientNormIsTheNormOfTheFinalGradients) {
