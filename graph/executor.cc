@@ -71,6 +71,16 @@ class OffsetAllocator {
   int64_t top_ = 0;
 };
 
+// The op's kernel factory; a oneDNN exception from it (e.g. a reorder between two layouts that
+// oneDNN cannot convert) becomes an error instead of escaping.
+absl::StatusOr<std::unique_ptr<Kernel>> MakeKernel(const OpDef& def, const KernelContext& k) {
+  try {
+    return def.kernel(k);
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(absl::StrCat("oneDNN: ", e.what()));
+  }
+}
+
 }  // namespace
 
 int64_t Executor::ValueBytes(Value v) const {
@@ -358,7 +368,7 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
       for (Value in : node.inputs) kctx.input_layouts.push_back(layouts_[in.id]);
       for (Value out : WrittenValues(node)) kctx.free_outputs.push_back(free[out.id]);
     }
-    absl::StatusOr<std::unique_ptr<Kernel>> kernel = def->kernel(kctx);
+    absl::StatusOr<std::unique_ptr<Kernel>> kernel = MakeKernel(*def, kctx);
     if (!kernel.ok()) {
       return absl::Status(kernel.status().code(),
                           absl::StrCat("Executor: creating the kernel of node '", node.name,

@@ -101,6 +101,27 @@ TEST(ExecutorTest, RuntimeKernelErrorNamesTheNode) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("label 7 at row 1 is outside [0, 3)"));
 }
 
+// A kernel factory that lets a oneDNN exception out (as a reorder oneDNN cannot build would)
+// gives a compile error naming the node, not an escaped exception.
+TEST(ExecutorTest, OneDnnExceptionInAKernelFactoryIsAnError) {
+  static const bool registered = RegisterOpOrDie(
+      {.name = "TestThrowsDnnlError",
+       .shape = [](const ShapeContext& c) -> absl::StatusOr<std::vector<ValueInfo>> {
+         return std::vector<ValueInfo>{c.inputs[0]};
+       },
+       .kernel = [](const KernelContext&) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+         throw dnnl::error(dnnl_unimplemented, "could not create a reorder");
+       }});
+  ASSERT_TRUE(registered);
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {2});
+  Value y = g.Op1("TestThrowsDnnlError", {x});
+  auto exec = Executor::Compile(g, {y});
+  ASSERT_FALSE(exec.ok());
+  EXPECT_THAT(std::string(exec.status().message()),
+              HasSubstr("(TestThrowsDnnlError): oneDNN: could not create a reorder"));
+}
+
 TEST(ExecutorTest, TrainingAndInferenceModesDiffer) {
   Graph g;
   Value x = g.Input("x", DType::kF32, {1000});
