@@ -2,10 +2,13 @@
 #include <cmath>
 
 #include "gmock/gmock.h"
+#include "graph/autodiff.h"
+#include "graph/executor.h"
 #include "gtest/gtest.h"
 #include "models/layers.h"
 #include "models/models.h"
 #include "models/registry.h"
+#include "ops/ops.h"
 
 namespace dlf::models {
 namespace {
@@ -13,6 +16,52 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
+
+// One training step's loss and parameter gradients of a registered model at batch 2.
+std::vector<Tensor> TrainingStep(const ModelSpec& spec, const ModelOptions& options, bool layouts) {
+  Graph g(7);
+  Shape shape = {2};
+  shape.insert(shape.end(), spec.input_shape.begin(), spec.input_shape.end());
+  Value images = g.Input("images", DType::kF32, shape);
+  Value labels = g.Input("labels", DType::kI32, {2});
+  Value loss = ops::SoftmaxCrossEntropy(g, spec.build(g, images, options), labels);
+  absl::StatusOr<std::vector<Value>> grads = Gradients(g, loss, g.parameters());
+  EXPECT_TRUE(grads.ok()) << grads.status();
+  std::vector<Value> fetches = {loss};
+  if (grads.ok()) fetches.insert(fetches.end(), grads->begin(), grads->end());
+  auto exec = Executor::Compile(g, fetches, {.layouts = layouts});
+  EXPECT_TRUE(exec.ok()) << exec.status();
+  if (!exec.ok()) return {};
+  Tensor x(DType::kF32, shape);
+  for (int64_t i = 0; i < x.num_elements(); ++i) x.f32()[i] = std::sin(0.37f * static_cast<float>(i));
+  const Tensor y = Tensor::I32({2}, {3, 8});
+  EXPECT_TRUE((*exec)->Run({{images, &x}, {labels, &y}}).ok());
+  std::vector<Tensor> out;
+  for (int i = 0; i < (*exec)->num_fetches(); ++i) out.push_back((*exec)->fetch(i).Clone());
+  return out;
+}
+
+// The executor's layout pass (blocked layouts between oneDNN ops) must not change any
+// registered model's results: the loss and every gradient of one step, with and without it.
+TEST(ModelsTest, LayoutPassLeavesEveryModelsLossAndGradients) {
+  for (const ModelSpec* spec : RegisteredModels()) {
+    for (const bool lrn : {false, true}) {
+      SCOPED_TRACE(spec->name + (lrn ? " with LRN" : ""));
+      const std::vector<Tensor> blocked = TrainingStep(*spec, {.lrn = lrn}, true);
+      const std::vector<Tensor> plain = TrainingStep(*spec, {.lrn = lrn}, false);
+      ASSERT_EQ(blocked.size(), plain.size());
+      ASSERT_FALSE(plain.empty());
+      for (size_t t = 0; t < plain.size(); ++t) {
+        float scale = 1.0f, worst = 0.0f;
+        for (int64_t i = 0; i < plain[t].num_elements(); ++i) scale = std::max(scale, std::fabs(plain[t].f32()[i]));
+        for (int64_t i = 0; i < plain[t].num_elements(); ++i) {
+          worst = std::max(worst, std::fabs(blocked[t].f32()[i] - plain[t].f32()[i]));
+        }
+        EXPECT_LE(worst, 1e-5f * scale) << "fetch " << t;
+      }
+    }
+  }
+}
 
 TEST(AlexNetTest, SeedPresetHasTheLayerListShapesAndPyTorchNames) {
   Graph g;
