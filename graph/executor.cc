@@ -216,25 +216,31 @@ absl::Status Executor::Plan() {
       slots_[node.outputs[0].id] = const_cast<Tensor*>(graph_.source_value(node.outputs[0]));
     }
   }
-  // Kernels first: the layouts they choose set their values' sizes in the arena.
+  // The plan must fit before any kernel is created (a oneDNN primitive for a batch that cannot
+  // fit fails with a less helpful error). The layouts the kernels choose set their values' sizes
+  // (padding can only add to them), so the values are placed, and checked, again after.
+  PlaceValues(order);
+  DLF_RETURN_IF_ERROR(CheckPlanFits());
   DLF_RETURN_IF_ERROR(CreateKernels(order));
   const std::vector<int64_t> offsets = PlaceValues(order);
+  DLF_RETURN_IF_ERROR(CheckPlanFits());
+  AllocateBuffers(offsets);
+  ConnectKernels();
+  return absl::OkStatus();
+}
+
+absl::Status Executor::CheckPlanFits() const {
   std::string inputs;
   for (Value v : required_inputs_) {
     absl::StrAppend(&inputs, inputs.empty() ? "" : ", ", graph_.ValueName(v), " ",
                     DTypeName(graph_.dtype(v)), ShapeString(graph_.shape(v)));
   }
   const int64_t total = stats_.arena_bytes + stats_.feed_bytes + stats_.scratch_bytes;
-  if (absl::Status s = CheckFitsInMemory(total, absl::StrCat("Executor: the plan (inputs: ", inputs, ")"));
-      !s.ok()) {
-    return s;
-  }
-  AllocateBuffers(offsets);
-  ConnectKernels();
-  return absl::OkStatus();
+  return CheckFitsInMemory(total, absl::StrCat("Executor: the plan (inputs: ", inputs, ")"));
 }
 
 std::vector<int64_t> Executor::PlaceValues(const std::vector<int>& order) {
+  stats_.sum_value_bytes = 0;
   // last_use[v]: position in `order` of the last kernel reading v; fetches live to the end.
   std::vector<int> last_use(graph_.num_values(), -1);
   for (size_t pos = 0; pos < order.size(); ++pos) {

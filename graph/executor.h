@@ -115,6 +115,8 @@ class Executor {
   void FindFusions(const std::vector<int>& order);
   // The values node `n` writes: a fused producer writes its folded op's outputs.
   const std::vector<Value>& WrittenValues(const Node& n) const;
+  // An error unless the arena (as last placed), feeds and scratch fit in memory.
+  absl::Status CheckPlanFits() const;
   // Offsets of the intermediate values in the arena, by value id (-1: not in the arena); sets
   // stats_.arena_bytes. Allocates nothing, so the plan's size is checked before it is allocated.
   std::vector<int64_t> PlaceValues(const std::vector<int>& order);

@@ -212,6 +212,18 @@ TEST(MemoryTest, APlanLargerThanTheMachineFailsBeforeAllocating) {
                                        "available; use a smaller batch size or model"));
 }
 
+// The same for a convolution: the size is checked before its oneDNN primitive is created (this
+// Winograd one cannot be created at this batch: oneDNN's error would say only that).
+TEST(MemoryTest, AConvolutionPlanLargerThanTheMachineFailsBeforeItsKernels) {
+  Graph g;
+  Value x = g.Input("images", DType::kF32, {int64_t{1} << 20, 32, 16, 16});
+  Value w = g.Parameter("w", {96, 32, 3, 3}, Initializer::Zeros());
+  auto exec = Executor::Compile(g, {ops::Relu(g, ops::Conv2D(g, x, w, Value{}, {{1, 1}, {1, 1}}))});
+  ASSERT_FALSE(exec.ok());
+  EXPECT_EQ(exec.status().code(), absl::StatusCode::kResourceExhausted) << exec.status();
+  EXPECT_THAT(std::string(exec.status().message()), ::testing::HasSubstr("use a smaller batch size"));
+}
+
 TEST(MemoryTest, AParameterLargerThanTheMachineIsABuildError) {
   using ::testing::HasSubstr;
   Graph g;
