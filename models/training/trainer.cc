@@ -161,15 +161,10 @@ absl::Status Trainer::Build() {
   DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, image, c.eval_batch_size,
                                            lo.normalization, c.bf16);
+  std::vector<int> final_after;  // the plan position after which each gradient is final
+  for (Value grad : grads) final_after.push_back(executor_->FinalAfter(grad));
   if (world_size() == 1) {
-    grads_final_after_.resize(executor_->stats().num_kernels);
-    grad_square_sums_.assign(grads.size(), 0.0);
-    for (size_t i = 0; i < grads.size(); ++i) {
-      const int kernel = executor_->FinalAfter(grads[i]);
-      if (kernel >= 0) grads_final_after_[kernel].push_back(static_cast<int>(i));
-      // No kernel writes or reads it: a constant.
-      if (kernel < 0) grad_square_sums_[i] = optim::SumOfSquares(*grad_tensors_[i]);
-    }
+    PlanGradientNorm(final_after);
     return absl::OkStatus();
   }
   if (test_ != nullptr) {
@@ -178,12 +173,10 @@ absl::Status Trainer::Build() {
   }
   std::vector<float*> grad_data;
   std::vector<int64_t> sizes;
-  std::vector<int> final_after;
   for (size_t i = 0; i < grads.size(); ++i) {
     Tensor& t = executor_->mutable_fetch(2 + static_cast<int>(i));
     grad_data.push_back(t.f32());
     sizes.push_back(t.num_elements());
-    final_after.push_back(executor_->FinalAfter(grads[i]));
   }
   DLF_ASSIGN_OR_RETURN(std::unique_ptr<Communicator> channel, c.comm->Duplicate());
   reducer_ = std::make_unique<GradientReducer>(std::move(channel), std::move(grad_data),
@@ -233,6 +226,18 @@ absl::Status Trainer::CheckFinite(double loss, double grad_norm) {
   return absl::FailedPreconditionError(absl::StrCat(
       message, ". Training stopped: try a smaller --lr or --clip_norm",
       bad_param < 0 ? ", or --skip_nonfinite to skip such steps" : "", "."));
+}
+
+void Trainer::PlanGradientNorm(const std::vector<int>& final_after) {
+  grads_final_after_.assign(executor_->stats().num_kernels, {});
+  grad_square_sums_.assign(final_after.size(), 0.0);
+  for (size_t i = 0; i < final_after.size(); ++i) {
+    if (final_after[i] >= 0) {
+      grads_final_after_[final_after[i]].push_back(static_cast<int>(i));
+    } else {  // no kernel writes or reads it: a constant
+      grad_square_sums_[i] = optim::SumOfSquares(*grad_tensors_[i]);
+    }
+  }
 }
 
 void Trainer::SquareGradientsFinishedBy(int kernel) {

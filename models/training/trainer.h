@@ -132,6 +132,8 @@ class Trainer {
   absl::Status SaveLast();
   absl::Status ReduceStepStats(double& loss, double& correct);
   absl::Status CheckFinite(double loss, double grad_norm);
+  // Alone: which gradients each plan kernel finishes (final_after: Executor::FinalAfter of each).
+  void PlanGradientNorm(const std::vector<int>& final_after);
   // Alone: squares the gradients kernel `kernel` finished, while they are still in cache, so
   // the norm costs no pass over memory of its own (the optimizer's is the only one).
   void SquareGradientsFinishedBy(int kernel);
