@@ -23,7 +23,13 @@ std::pair<Value, Value> Sequential::WeightAndBias(Shape weight_shape, int64_t fa
           g_.Parameter(Name("bias"), {out}, Initializer::Zeros())};
 }
 
+void Sequential::ApplyPendingRelu() {
+  if (relu_pending_) x_ = ops::Relu(g_, x_);
+  relu_pending_ = false;
+}
+
 Sequential& Sequential::Conv(int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
+  ApplyPendingRelu();
   if (!g_.Contains(x_)) return *this;  // an earlier error is recorded in the graph
   const int64_t in = g_.shape(x_)[1];
   auto [w, b] = WeightAndBias({out, in, kernel, kernel}, in * kernel * kernel, true);
@@ -33,30 +39,35 @@ Sequential& Sequential::Conv(int64_t out, int64_t kernel, int64_t stride, int64_
 }
 
 Sequential& Sequential::Relu() {
-  x_ = ops::Relu(g_, x_);
+  ApplyPendingRelu();
+  relu_pending_ = true;
   ++index_;
   return *this;
 }
 
 Sequential& Sequential::MaxPool(int64_t kernel, int64_t stride, int64_t padding) {
   x_ = ops::MaxPool2D(g_, x_, {{kernel, kernel}, {stride, stride}, {padding, padding}, false});
+  ApplyPendingRelu();
   ++index_;
   return *this;
 }
 
 Sequential& Sequential::Lrn() {
+  ApplyPendingRelu();
   x_ = ops::LocalResponseNorm(g_, x_, {});
   ++index_;
   return *this;
 }
 
 Sequential& Sequential::Dropout(double rate) {
+  ApplyPendingRelu();
   if (rate > 0) x_ = ops::Dropout(g_, x_, rate, g_.seed());
   ++index_;
   return *this;
 }
 
 Sequential& Sequential::Linear(int64_t out, bool followed_by_relu) {
+  ApplyPendingRelu();
   if (!g_.Contains(x_)) return *this;
   const int64_t in = g_.shape(x_)[1];
   auto [w, b] = WeightAndBias({out, in}, in, followed_by_relu);
@@ -66,6 +77,7 @@ Sequential& Sequential::Linear(int64_t out, bool followed_by_relu) {
 }
 
 Sequential& Sequential::Flatten() {
+  ApplyPendingRelu();
   x_ = ops::Flatten(g_, x_);
   return *this;
 }

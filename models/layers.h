@@ -28,9 +28,17 @@ class Sequential {
   // Flattens [n, ...] to [n, features] without taking an index (as torch.flatten in forward).
   Sequential& Flatten();
 
-  Value output() const { return x_; }
+  Value output() {
+    ApplyPendingRelu();
+    return x_;
+  }
 
  private:
+  // A ReLU is added when the next layer is: before it, or after it when it is a max pooling.
+  // ReLU and max pooling commute (both are monotone; ties pick the same element), so
+  // Relu().MaxPool() computes the same values and gradients as MaxPool().Relu(), and the
+  // latter runs the ReLU and its gradient on the pooled tensor (a quarter of it for 2x2 pools).
+  void ApplyPendingRelu();
   std::string Name(const char* suffix) const;
   // Adds "<prefix>.<index>.weight" and ".bias" for a layer with `fan_in` inputs.
   std::pair<Value, Value> WeightAndBias(Shape weight_shape, int64_t fan_in, bool followed_by_relu);
@@ -40,6 +48,7 @@ class Sequential {
   Value x_;
   InitScheme init_;
   int index_ = 0;
+  bool relu_pending_ = false;
 };
 
 // The number of scalars in a graph's parameters.
