@@ -35,6 +35,7 @@ absl::StatusOr<std::vector<ValueInfo>> ReshapeShape(const ShapeContext& ctx) {
 
 absl::StatusOr<std::unique_ptr<Kernel>> CopyKernel(const KernelContext&) {
   return std::make_unique<FunctionKernel>([](RunContext& ctx) {
+    if (ctx.outputs[0]->raw() == ctx.inputs[0]->raw()) return absl::OkStatus();  // in place
     std::memcpy(ctx.outputs[0]->raw(), ctx.inputs[0]->raw(), ctx.inputs[0]->num_bytes());
     return absl::OkStatus();
   });
@@ -44,8 +45,9 @@ absl::StatusOr<std::vector<Value>> ReshapeGrad(GradContext& c) {
   return std::vector<Value>{Reshape(c.graph, c.output_grads[0], c.graph.shape(c.node.inputs[0]))};
 }
 
-[[maybe_unused]] const bool registered =
-    RegisterOpOrDie({"Reshape", 1, ReshapeShape, CopyKernel, ReshapeGrad});
+// In place where the executor allows it: the output is the input's bytes, in the same order.
+[[maybe_unused]] const bool registered = RegisterOpOrDie(
+    {.name = "Reshape", .shape = ReshapeShape, .kernel = CopyKernel, .gradient = ReshapeGrad, .in_place = true});
 
 }  // namespace
 
