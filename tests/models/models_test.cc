@@ -17,28 +17,34 @@ using ::testing::HasSubstr;
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
-// One training step's loss and parameter gradients of a registered model at batch 2.
-std::vector<Tensor> TrainingStep(const ModelSpec& spec, const ModelOptions& options, bool layouts) {
-  Graph g(7);
-  Shape shape = {2};
-  shape.insert(shape.end(), spec.input_shape.begin(), spec.input_shape.end());
-  Value images = g.Input("images", DType::kF32, shape);
+// The loss and parameter gradients of one training step of `logits` at batch 2 (labels 3 and
+// 8), the images filled with sin(0.37 i).
+std::vector<Tensor> LossAndGradients(Graph& g, Value images, Value logits, ExecutorOptions options = {}) {
   Value labels = g.Input("labels", DType::kI32, {2});
-  Value loss = ops::SoftmaxCrossEntropy(g, spec.build(g, images, options), labels);
+  Value loss = ops::SoftmaxCrossEntropy(g, logits, labels);
   absl::StatusOr<std::vector<Value>> grads = Gradients(g, loss, g.parameters());
   EXPECT_TRUE(grads.ok()) << grads.status();
   std::vector<Value> fetches = {loss};
   if (grads.ok()) fetches.insert(fetches.end(), grads->begin(), grads->end());
-  auto exec = Executor::Compile(g, fetches, {.layouts = layouts});
+  auto exec = Executor::Compile(g, fetches, options);
   EXPECT_TRUE(exec.ok()) << exec.status();
   if (!exec.ok()) return {};
-  Tensor x(DType::kF32, shape);
+  Tensor x(DType::kF32, g.shape(images));
   for (int64_t i = 0; i < x.num_elements(); ++i) x.f32()[i] = std::sin(0.37f * static_cast<float>(i));
   const Tensor y = Tensor::I32({2}, {3, 8});
   EXPECT_TRUE((*exec)->Run({{images, &x}, {labels, &y}}).ok());
   std::vector<Tensor> out;
   for (int i = 0; i < (*exec)->num_fetches(); ++i) out.push_back((*exec)->fetch(i).Clone());
   return out;
+}
+
+// One training step of a registered model.
+std::vector<Tensor> TrainingStep(const ModelSpec& spec, const ModelOptions& options, bool layouts) {
+  Graph g(7);
+  Shape shape = {2};
+  shape.insert(shape.end(), spec.input_shape.begin(), spec.input_shape.end());
+  Value images = g.Input("images", DType::kF32, shape);
+  return LossAndGradients(g, images, spec.build(g, images, options), {.layouts = layouts});
 }
 
 // The executor's layout pass (blocked layouts between oneDNN ops) must not change any
@@ -63,15 +69,9 @@ TEST(ModelsTest, LayoutPassLeavesEveryModelsLossAndGradients) {
   }
 }
 
-// Loss and parameter gradients of one step of `logits`' graph; the parameters are first set to
-// fixed values (by name, so two graphs with the same parameter names get the same values), with
-// biases of -0.3 so that many pooling windows see only negative inputs.
-std::vector<Tensor> StepWithFixedParameters(Graph& g, Value x, Value logits) {
-  Value labels = g.Input("labels", DType::kI32, {2});
-  Value loss = ops::SoftmaxCrossEntropy(g, logits, labels);
-  absl::StatusOr<std::vector<Value>> grads = Gradients(g, loss, g.parameters());
-  EXPECT_TRUE(grads.ok()) << grads.status();
-  if (!grads.ok()) return {};
+// Sets every parameter to a fixed value by name (two graphs with the same parameter names get
+// the same values), with biases of -0.3 so that many pooling windows see only negative inputs.
+void SetFixedParameters(Graph& g) {
   for (Value p : g.parameters()) {
     Tensor& t = g.parameter_value(p);
     const bool bias = g.shape(p).size() == 1;
@@ -79,18 +79,6 @@ std::vector<Tensor> StepWithFixedParameters(Graph& g, Value x, Value logits) {
       t.f32()[i] = bias ? -0.3f : 0.4f * std::sin(1.7f * static_cast<float>(i) + g.name(p).size());
     }
   }
-  std::vector<Value> fetches = {loss};
-  fetches.insert(fetches.end(), grads->begin(), grads->end());
-  auto exec = Executor::Compile(g, fetches);
-  EXPECT_TRUE(exec.ok()) << exec.status();
-  if (!exec.ok()) return {};
-  Tensor images(DType::kF32, g.shape(x));
-  for (int64_t i = 0; i < images.num_elements(); ++i) images.f32()[i] = std::cos(0.61f * static_cast<float>(i));
-  const Tensor y = Tensor::I32({2}, {1, 4});
-  EXPECT_TRUE((*exec)->Run({{x, &images}, {labels, &y}}).ok());
-  std::vector<Tensor> out;
-  for (int i = 0; i < (*exec)->num_fetches(); ++i) out.push_back((*exec)->fetch(i).Clone());
-  return out;
 }
 
 // Sequential builds Relu().MaxPool() as max pooling then ReLU (the ReLU and its gradient then
@@ -101,7 +89,7 @@ TEST(SequentialTest, ReluThenMaxPoolIsBuiltPoolFirstWithTheSameLossAndGradients)
   Graph a(5), b(5);
   Value xa = a.Input("images", DType::kF32, {2, 3, 9, 9});
   Sequential s(a, "f", xa);
-  s.Conv(8, 3, 1, 1).Relu().MaxPool(3, 2, 1).Conv(6, 3, 1, 1).Relu().MaxPool(2, 2).Flatten().Linear(5, false);
+  s.Conv(8, 3, 1, 1).Relu().MaxPool(3, 2, 1).Conv(6, 3, 1, 1).Relu().MaxPool(2, 2).Flatten().Linear(10, false);
   const Value logits_a = s.output();
   std::vector<std::string> ops;
   for (int n = 0; n < a.num_nodes(); ++n) {
@@ -123,12 +111,14 @@ TEST(SequentialTest, ReluThenMaxPoolIsBuiltPoolFirstWithTheSameLossAndGradients)
   auto [w3, b3] = weight_and_bias(3, {6, 8, 3, 3});
   h = ops::Relu(b, ops::Conv2D(b, h, w3, b3, {{1, 1}, {1, 1}}));
   h = ops::Flatten(b, ops::MaxPool2D(b, h, {{2, 2}, {2, 2}, {0, 0}, false}));
-  auto [w6, b6] = weight_and_bias(6, {5, 24});
+  auto [w6, b6] = weight_and_bias(6, {10, 24});
   Value logits_b = ops::Linear(b, h, w6, b6);
   ASSERT_TRUE(a.status().ok() && b.status().ok()) << a.status() << b.status();
 
-  const std::vector<Tensor> pool_first = StepWithFixedParameters(a, xa, logits_a);
-  const std::vector<Tensor> textbook = StepWithFixedParameters(b, xb, logits_b);
+  SetFixedParameters(a);
+  SetFixedParameters(b);
+  const std::vector<Tensor> pool_first = LossAndGradients(a, xa, logits_a);
+  const std::vector<Tensor> textbook = LossAndGradients(b, xb, logits_b);
   ASSERT_EQ(pool_first.size(), 7u);
   ASSERT_EQ(textbook.size(), 7u);
   for (size_t t = 0; t < textbook.size(); ++t) {
