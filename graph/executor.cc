@@ -178,10 +178,14 @@ void Executor::FindFusions(const std::vector<int>& order) {
     if (def == nullptr || def->post_op.empty() || producer.kind != NodeKind::kOp) continue;
     const OpDef* producer_def = OpRegistry::Global().Find(producer.op);
     if (producer_def == nullptr || !producer_def->accepts_post_ops) continue;
-    if (producer.outputs.size() != 1 || readers[in.id] != 1 || fused_into_.count(producer.id)) continue;
+    // The post-op applies to the producer's output 0 (e.g. pooling's, not its workspace).
+    if (producer.outputs[0] != in || readers[in.id] != 1 || fused_into_.count(producer.id)) continue;
     if (folded_.count(producer.id)) continue;  // one post-op per kernel
     fused_into_[producer.id] = n;
     folded_.insert(n);
+    std::vector<Value> written = producer.outputs;
+    written[0] = node.outputs[0];
+    fused_written_[producer.id] = std::move(written);
   }
 }
 
@@ -198,8 +202,8 @@ bool Executor::WritesInPlace(const Node& n, int pos, const std::vector<int>& las
 }
 
 const std::vector<Value>& Executor::WrittenValues(const Node& n) const {
-  auto it = fused_into_.find(n.id);
-  return it == fused_into_.end() ? n.outputs : graph_.node(it->second).outputs;
+  auto it = fused_written_.find(n.id);
+  return it == fused_written_.end() ? n.outputs : it->second;
 }
 
 absl::Status Executor::Plan() {

@@ -113,7 +113,7 @@ class Executor {
   std::vector<int> NeededNodes() const;
   // Producer node -> the element-wise node folded into it (OpDef::post_op), for this plan.
   void FindFusions(const std::vector<int>& order);
-  // The values node `n` writes: a fused producer writes its folded op's outputs.
+  // The values node `n` writes: a fused producer writes its folded op's output as output 0.
   const std::vector<Value>& WrittenValues(const Node& n) const;
   // An error unless the arena (as last placed), feeds and scratch fit in memory.
   absl::Status CheckPlanFits() const;
@@ -152,6 +152,9 @@ class Executor {
   Tensor scratch_;
   std::vector<PlannedKernel> kernels_;
   std::map<int, int> fused_into_;      // producer node id -> folded node id
+  // Fused producer node id -> what its kernel writes: its outputs, the folded node's output
+  // in place of output 0.
+  std::map<int, std::vector<Value>> fused_written_;
   std::set<int> folded_;               // node ids that run inside their producer
   struct WeightCopy {
     const Tensor* source;  // the f32 parameter

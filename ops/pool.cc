@@ -37,13 +37,14 @@ absl::StatusOr<PoolGeometry> GetGeometry(const Attrs& attrs, const Shape& x) {
 // in the same layout.
 dnnl::pooling_forward::primitive_desc ForwardPd(const PoolGeometry& g, dnnl::algorithm algo,
                                                 const dnnl::engine& e,
-                                                dnnl::memory::desc src = {}) {
+                                                dnnl::memory::desc src = {},
+                                                const dnnl::primitive_attr& attr = {}) {
   if (src.is_zero()) src = PlainDesc(g.x);
   const dnnl::memory::desc dst = LikeLayout(src, ToDims(g.y), dnnl::memory::data_type::f32);
   dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_training, algo, src,
                                    dst.is_zero() ? PlainDesc(g.y) : dst, g.stride, g.kernel,
                                    g.pad_l, g.pad_r);
-  return dnnl::pooling_forward::primitive_desc(desc, e);
+  return dnnl::pooling_forward::primitive_desc(desc, attr, e);
 }
 
 constexpr auto kMax = dnnl::algorithm::pooling_max;
@@ -91,7 +92,8 @@ KernelFactory ForwardKernel(dnnl::algorithm algo) {
   return [algo](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
     DLF_ASSIGN_OR_RETURN(PoolGeometry g, GetGeometry(k.node.attrs, k.inputs[0].shape));
     const dnnl::memory::desc src = ForwardSource(k, g, algo);
-    DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(g, algo, k.engine, src); },
+    DLF_ASSIGN_OR_RETURN(const dnnl::primitive_attr attr, PostOpsAttr(k.post_ops));
+    DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(g, algo, k.engine, src, attr); },
                                           "pooling forward"));
     auto kernel = std::make_unique<DnnlKernel>(dnnl::pooling_forward(pd), k);
     kernel->BindInput(DNNL_ARG_SRC, 0, PlainDesc(g.x), pd.src_desc());
@@ -137,13 +139,17 @@ GradFn PoolGrad(const char* backward_op, bool uses_workspace) {
 }
 
 void RegisterPooling() {
+  // The forward ops apply a following ReLU as a post-op (the workspace still records the
+  // argmax of the pooled input, which is the ReLU output's too).
   const auto pool = [](const char* name, int inputs, ShapeFn shape, KernelFactory kernel,
                        GradFn gradient) {
+    const bool forward = gradient != nullptr;
     RegisterOpOrDie({.name = name,
                      .num_inputs = inputs,
                      .shape = std::move(shape),
                      .kernel = std::move(kernel),
                      .gradient = std::move(gradient),
+                     .accepts_post_ops = forward,
                      .any_layout = true});
   };
   pool("MaxPool2D", 1, MaxPoolShape, ForwardKernel(kMax), PoolGrad("MaxPool2DBackward", true));

@@ -2,6 +2,8 @@
 #include <limits>
 
 #include "gmock/gmock.h"
+#include "graph/autodiff.h"
+#include "graph/executor.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 #include "tests/testing/grad_check.h"
@@ -11,6 +13,7 @@ namespace {
 
 using ::dlf::testing::ExpectGradientsMatch;
 using ::dlf::testing::ExpectTensorNear;
+using ::dlf::testing::RandomTensor;
 using ::dlf::testing::RunForward;
 using ::dlf::testing::SpacedTensor;
 
@@ -81,6 +84,32 @@ INSTANTIATE_TEST_SUITE_P(
         PoolCase{{1, 2, 8, 8}, {{3, 3}, {2, 2}, {0, 0}, true}, {1, 2, 4, 4}},    // ceil mode
         PoolCase{{1, 2, 7, 5}, {{3, 2}, {2, 1}, {1, 0}, false}, {1, 2, 4, 4}},   // non-square
         PoolCase{{2, 2, 1, 1}, {{3, 3}, {2, 2}, {1, 1}, false}, {2, 2, 1, 1}})); // 1x1 map
+
+// The executor runs pooling + ReLU as one oneDNN kernel (a ReLU post-op): the same output and
+// input gradient as the unfused plan (inputs of both signs, overlapping padded windows), one
+// kernel fewer per pooling.
+TEST(PoolFusionTest, ReluPostOpGivesTheUnfusedResults) {
+  Graph g(1);
+  Value x = g.Input("x", DType::kF32, {2, 20, 9, 9});
+  const ops::Pool2DOptions o = {{3, 3}, {2, 2}, {1, 1}, false};
+  Value y = ops::Relu(g, ops::MaxPool2D(g, x, o));
+  Value z = ops::Relu(g, ops::AvgPool2D(g, x, o));
+  auto grads = Gradients(g, ops::Add(g, ops::Sum(g, ops::Mul(g, y, y)), ops::Sum(g, ops::Mul(g, z, z))), {x});
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  const Tensor input = RandomTensor({2, 20, 9, 9}, 5);
+  auto run = [&](bool fuse) {
+    auto exec = Executor::Compile(g, {y, z, (*grads)[0]}, {.fuse = fuse});
+    EXPECT_TRUE(exec.ok()) << exec.status();
+    EXPECT_TRUE((*exec)->Run({{x, &input}}).ok());
+    std::vector<Tensor> out;
+    for (int i = 0; i < (*exec)->num_fetches(); ++i) out.push_back((*exec)->fetch(i).Clone());
+    return std::make_pair(std::move(out), (*exec)->stats().num_kernels);
+  };
+  const auto [fused, fused_kernels] = run(true);
+  const auto [plain, plain_kernels] = run(false);
+  EXPECT_EQ(fused_kernels, plain_kernels - 2);
+  for (size_t i = 0; i < plain.size(); ++i) ExpectTensorNear(fused[i], plain[i], 1e-6f);
+}
 
 TEST(PoolErrorsTest, KernelLargerThanPaddedInputIsABuildError) {
   Graph g;
