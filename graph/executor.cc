@@ -369,10 +369,10 @@ absl::Status Executor::CreateKernels(const std::vector<int>& order) {
       }
       ctx.state.push_back(slots_[in.id]);
     }
-    ctx.training = options_.training;
+    ctx.training = options_.training && !node.attrs.GetOr<bool>(kInferenceModeAttr, false);
     ctx.stream = &stream_;
     KernelContext kctx{node,           in_infos,           out_infos,
-                       engine_,        options_.training,  options_.fast_math,
+                       engine_,        ctx.training,       options_.fast_math,
                        options_.bf16,  post_ops};
     if (AcceptsLayouts(node)) {
       for (Value in : node.inputs) kctx.input_layouts.push_back(layouts_[in.id]);

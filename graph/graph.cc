@@ -215,6 +215,30 @@ absl::StatusOr<std::vector<Value>> Graph::AddOp(const std::string& op, std::vect
   return result;
 }
 
+absl::Status Graph::SetAttr(int node_id, const std::string& name, AttrValue value) {
+  if (node_id < 0 || node_id >= num_nodes() || nodes_[node_id].kind != NodeKind::kOp) {
+    return absl::InvalidArgumentError(absl::StrCat("SetAttr: ", node_id, " is not an op node of this graph"));
+  }
+  Node& node = nodes_[node_id];
+  Attrs attrs = node.attrs;
+  attrs.Set(name, std::move(value));
+  std::vector<ValueInfo> infos;
+  for (Value in : node.inputs) infos.push_back(info(in));
+  absl::StatusOr<std::vector<ValueInfo>> outputs =
+      OpRegistry::Global().Find(node.op)->shape(ShapeContext{attrs, infos});
+  bool same = outputs.ok() && outputs->size() == node.outputs.size();
+  for (size_t i = 0; same && i < node.outputs.size(); ++i) {
+    same = (*outputs)[i].dtype == dtype(node.outputs[i]) && (*outputs)[i].shape == shape(node.outputs[i]);
+  }
+  if (!same) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "node '", node.name, "' (", node.op, "): attribute '", name, "' cannot change after the node was added: ",
+        outputs.ok() ? "its outputs would change" : outputs.status().message()));
+  }
+  node.attrs = std::move(attrs);
+  return absl::OkStatus();
+}
+
 std::vector<Value> Graph::Op(const std::string& op, std::vector<Value> inputs, Attrs attrs,
                              const std::string& name) {
   for (Value v : inputs) {

@@ -30,6 +30,10 @@ struct ValueInfo {
 
 enum class NodeKind { kInput, kParameter, kBuffer, kConstant, kOp };
 
+// A node attribute every op understands: true makes the node run as in inference (e.g. a
+// BatchNorm with frozen statistics) inside an executor compiled for training.
+inline constexpr char kInferenceModeAttr[] = "inference_mode";
+
 struct Node {
   int id = 0;
   NodeKind kind = NodeKind::kOp;
@@ -96,6 +100,11 @@ class Graph {
   // Single-output convenience form of Op().
   Value Op1(const std::string& op, std::vector<Value> inputs, Attrs attrs = {},
             const std::string& name = "");
+
+  // Changes an attribute of op node `node` after it was added: a rewrite between building and
+  // compiling (e.g. kInferenceModeAttr on one layer). The op's shape rule must accept the new
+  // attributes and give the same outputs; otherwise nothing changes and the error says why.
+  absl::Status SetAttr(int node, const std::string& name, AttrValue value);
 
   const absl::Status& status() const { return status_; }
   void RecordError(absl::Status s);

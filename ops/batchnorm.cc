@@ -54,16 +54,18 @@ dnnl::memory::desc BnLayout(const Shape& x) {
   return dnnl::memory::desc(ToDims(x), dnnl::memory::data_type::f32, dnnl::memory::format_tag::nChw16c);
 }
 
+// Batch statistics in training mode; the running ones in inference mode (also a frozen layer,
+// kInferenceModeAttr, inside a training step).
+flags BnFlags(bool training) {
+  return training ? flags::use_scale | flags::use_shift
+                  : flags::use_scale | flags::use_shift | flags::use_global_stats;
+}
+
 dnnl::batch_normalization_forward::primitive_desc ForwardPd(const dnnl::engine& e,
                                                             const Shape& x, double eps,
-                                                            bool training) {
-  const flags f = training ? flags::use_scale | flags::use_shift
-                           : flags::use_scale | flags::use_shift | flags::use_global_stats;
+                                                            bool training, dnnl::prop_kind prop) {
   using fwd = dnnl::batch_normalization_forward;
-  return fwd::primitive_desc(
-      fwd::desc(training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
-                BnLayout(x), static_cast<float>(eps), f),
-      e);
+  return fwd::primitive_desc(fwd::desc(prop, BnLayout(x), static_cast<float>(eps), BnFlags(training)), e);
 }
 
 // Runs the primitive, then (training) updates the running statistics in the graph's buffers,
@@ -107,7 +109,10 @@ class BatchNormKernel : public Kernel {
 absl::StatusOr<std::unique_ptr<Kernel>> BatchNormKernelFactory(const KernelContext& k) {
   DLF_ASSIGN_OR_RETURN(const BnAttrs attrs, GetBnAttrs(k.node.attrs));
   const Shape& x = k.inputs[0].shape;
-  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(k.engine, x, attrs.eps, k.training); },
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    return ForwardPd(k.engine, x, attrs.eps, k.training,
+                     k.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference);
+  },
                                         "batch normalization forward"));
   auto primitive = std::make_unique<DnnlKernel>(dnnl::batch_normalization_forward(pd), k);
   const dnnl::memory::desc data = PlainDesc(x), staged = BnLayout(x), channel = PlainDesc({x[1]});
@@ -125,9 +130,10 @@ absl::StatusOr<std::unique_ptr<Kernel>> BatchNormKernelFactory(const KernelConte
   return std::make_unique<BatchNormKernel>(std::move(primitive), attrs, x[0] * x[2] * x[3]);
 }
 
-// BatchNormGrad(dy, x, weight, mean, var, bias) -> (dx, dweight, dbias), training-mode
-// statistics. oneDNN 2.6's backward with use_shift reads the shift too, though it does not
-// change the result.
+// BatchNormGrad(dy, x, weight, mean, var, bias) -> (dx, dweight, dbias) with the statistics
+// the forward used: the batch's (training mode), or the running ones of a layer in inference
+// mode, which are constants (dx = dy * weight / sqrt(var + eps)). oneDNN 2.6's backward with
+// use_shift reads the shift too, though it does not change the result.
 absl::StatusOr<std::vector<ValueInfo>> BatchNormGradShape(const ShapeContext& ctx) {
   return std::vector<ValueInfo>{ctx.inputs[1], ctx.inputs[2], ctx.inputs[2]};
 }
@@ -137,11 +143,10 @@ absl::StatusOr<std::unique_ptr<Kernel>> BatchNormGradKernel(const KernelContext&
   const Shape& x = k.inputs[1].shape;
   const dnnl::memory::desc data = PlainDesc(x), staged = BnLayout(x), channel = PlainDesc({x[1]});
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    auto hint = ForwardPd(k.engine, x, attrs.eps, true);
+    auto hint = ForwardPd(k.engine, x, attrs.eps, k.training, dnnl::prop_kind::forward_training);
     using bwd = dnnl::batch_normalization_backward;
     return bwd::primitive_desc(bwd::desc(dnnl::prop_kind::backward, staged, staged,
-                                         static_cast<float>(attrs.eps),
-                                         flags::use_scale | flags::use_shift),
+                                         static_cast<float>(attrs.eps), BnFlags(k.training)),
                                k.engine, hint);
   }, "batch normalization backward"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::batch_normalization_backward(pd), k);

@@ -1,5 +1,7 @@
 #include "models/training/checkpoint.h"
 
+#include <cstring>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -100,28 +102,75 @@ absl::Status CheckSameRun(const RunInfo& saved, const RunInfo& now, const std::s
 }
 
 absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>& tensors,
-                             const std::string& origin) {
+                             const std::string& origin, const NamePattern& skip) {
+  std::vector<std::string> missing, unexpected, misshaped;
   for (Value p : g.persistent_values()) {
-    auto it = tensors.find(g.name(p));
+    const std::string& name = g.name(p);
+    if (skip.Matches(name)) continue;
+    auto it = tensors.find(name);
     if (it == tensors.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(origin, ": missing parameter '", g.name(p),
-                                                     "' (is it a checkpoint of another model?)"));
-    }
-    if (it->second.shape() != g.shape(p) || it->second.dtype() != g.dtype(p)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          origin, ": parameter '", g.name(p), "' is ", DTypeName(it->second.dtype()),
-          ShapeString(it->second.shape()), ", the model expects ", DTypeName(g.dtype(p)),
-          ShapeString(g.shape(p))));
+      missing.push_back(absl::StrCat("'", name, "'"));
+    } else if (it->second.shape() != g.shape(p) || it->second.dtype() != g.dtype(p)) {
+      misshaped.push_back(absl::StrCat("parameter '", name, "' is ", DTypeName(it->second.dtype()),
+                                       ShapeString(it->second.shape()), ", the model expects ",
+                                       DTypeName(g.dtype(p)), ShapeString(g.shape(p))));
     }
   }
   for (const auto& [name, t] : tensors) {
-    if (absl::StartsWith(name, "optimizer/")) continue;
-    if (!g.FindPersistent(name).ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(origin, ": tensor '", name,
-                                                     "' is not a parameter of this model"));
-    }
+    if (absl::StartsWith(name, "optimizer/") || skip.Matches(name)) continue;
+    if (!g.FindPersistent(name).ok()) unexpected.push_back(absl::StrCat("'", name, "'"));
   }
-  return absl::OkStatus();
+  if (missing.empty() && unexpected.empty() && misshaped.empty()) return absl::OkStatus();
+  std::vector<std::string> parts;
+  auto list = [&](const std::vector<std::string>& names, const char* what) {
+    if (!names.empty()) parts.push_back(absl::StrCat(names.size(), " ", what, ": ", absl::StrJoin(names, ", ")));
+  };
+  list(missing, "missing");
+  list(unexpected, "unexpected (not a parameter or buffer of this model)");
+  list(misshaped, "of another shape or dtype");
+  return absl::InvalidArgumentError(absl::StrCat(
+      origin, ": the tensors do not match the model's parameters and buffers: ", absl::StrJoin(parts, "; ")));
+}
+
+absl::StatusOr<std::string> LoadInitialWeights(Graph& g, const std::string& path,
+                                               const RunInfo& run, const NamePattern& exclude) {
+  DLF_ASSIGN_OR_RETURN(const data::TensorFile file, data::ReadSafetensors(path));
+  std::string origin;
+  auto format = file.metadata.find("format");
+  if (format != file.metadata.end() && absl::StartsWith(format->second, "dlf-checkpoint")) {
+    DLF_ASSIGN_OR_RETURN(const RunInfo saved, DecodeRunInfo(file.metadata, path));
+    if (saved.model != run.model || saved.input_shape != run.input_shape) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": a checkpoint of model ", saved.model, " on ", ShapeText(saved.input_shape),
+          " images, but this run's model is ", run.model, " on ", ShapeText(run.input_shape)));
+    }
+    origin = absl::StrCat("the dlf checkpoint of ", saved.model, " trained on ", saved.dataset, " (",
+                          saved.num_classes(), " classes)");
+  } else {
+    origin = "a plain state_dict (no dlf metadata: the data set, normalization and classes come "
+             "from the model's registration and the flags)";
+  }
+  if (absl::Status s = ValidateWeights(g, file.tensors, path, exclude); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        s.message(), " (--init_exclude=REGEX leaves names out, e.g. a classifier for another "
+        "number of classes)"));
+  }
+  std::vector<std::string> excluded;
+  for (Value v : g.persistent_values()) {
+    if (exclude.Matches(g.name(v))) {
+      excluded.push_back(g.name(v));
+      continue;
+    }
+    const Tensor& src = file.tensors.at(g.name(v));
+    std::memcpy(g.parameter_value(v).raw(), src.raw(), src.num_bytes());
+  }
+  std::string summary = absl::StrCat("initialized from ", path, ": ", origin, "; ",
+                                     g.persistent_values().size() - excluded.size(), " tensors loaded");
+  if (!excluded.empty()) {
+    absl::StrAppend(&summary, ", ", excluded.size(), " left as initialized by --init_exclude='",
+                    exclude.pattern(), "' (", absl::StrJoin(excluded, ", "), ")");
+  }
+  return summary;
 }
 
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path) {

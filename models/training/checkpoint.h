@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "data/safetensors.h"
 #include "graph/graph.h"
+#include "models/training/name_pattern.h"
 
 namespace dlf::training {
 
@@ -39,10 +40,19 @@ absl::StatusOr<RunInfo> DecodeRunInfo(const std::map<std::string, std::string>& 
 absl::Status CheckSameRun(const RunInfo& saved, const RunInfo& now, const std::string& path);
 
 // Checks that `tensors` holds every parameter and buffer of `g` with its dtype and shape and
-// nothing else (tensors named "optimizer/..." are training state and are allowed). `origin`
-// names the file.
+// nothing else, as PyTorch's load_state_dict(strict=True) does (tensors named "optimizer/..."
+// are training state and are allowed; names `skip` matches are left out on both sides). The
+// error names `origin` and lists every missing, unexpected and mis-shaped name.
 absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>& tensors,
-                             const std::string& origin);
+                             const std::string& origin, const NamePattern& skip = {});
+
+// Sets the weights a run starts from (--init_from): every parameter and buffer of `g` that
+// `exclude` does not match, from either a dlf checkpoint of the same model and input shape
+// (trained on any data set: fine-tuning) or a plain safetensors state_dict with PyTorch's
+// names and no dlf metadata (e.g. safetensors.torch.save_file(model.state_dict(), path)).
+// Checks the whole file before changing anything; returns a line saying what was loaded.
+absl::StatusOr<std::string> LoadInitialWeights(Graph& g, const std::string& path,
+                                               const RunInfo& run, const NamePattern& exclude);
 
 // Reads a checkpoint and its RunInfo.
 struct Checkpoint {

@@ -59,7 +59,19 @@ ABSL_FLAG(int, threads, 0, "OpenMP threads (0: one per core)");
 ABSL_FLAG(std::string, checkpoint_dir, "runs/<model>-<dataset>",
           "where checkpoints, metrics.csv and learning_curve.svg go (empty: nowhere)");
 ABSL_FLAG(bool, resume, false, "continue from <checkpoint_dir>/last.safetensors if it exists");
-ABSL_FLAG(std::string, init_from, "", "start from this checkpoint's weights (same model and data)");
+ABSL_FLAG(std::string, init_from, "",
+          "start from these weights: a dlf checkpoint of the same model (any data set), or a "
+          "safetensors file of a PyTorch state_dict with the model's names (checked as "
+          "load_state_dict(strict=True); tools/torch_to_safetensors.py converts .pt/.pth files)");
+ABSL_FLAG(std::string, init_exclude, "",
+          "with --init_from: parameters and buffers whose names match this regular expression "
+          "keep their initialization, e.g. '^fc\\.' for a classifier with another number of classes");
+ABSL_FLAG(std::string, freeze, "",
+          "do not train parameters whose names match this regular expression, e.g. "
+          "'^(conv1|bn1|layer1|layer2)\\.': no gradient is computed for them");
+ABSL_FLAG(bool, freeze_bn, false,
+          "with --freeze: BatchNorm layers whose weight is frozen also keep their running "
+          "statistics and normalize with them (as in inference)");
 ABSL_FLAG(int, max_steps, 0, "stop after this many steps (0: no limit), for smoke runs");
 ABSL_FLAG(int, checkpoint_every, 0, "also checkpoint every N steps (0: at epoch ends only)");
 ABSL_FLAG(int, eval_batch_size, 500, "images per evaluation step");
@@ -134,6 +146,9 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
   c.resume = absl::GetFlag(FLAGS_resume);
   c.init_from = ResolveUserPath(absl::GetFlag(FLAGS_init_from));
+  DLF_ASSIGN_OR_RETURN(c.init_exclude, NamePattern::Create("init_exclude", absl::GetFlag(FLAGS_init_exclude)));
+  DLF_ASSIGN_OR_RETURN(c.freeze, NamePattern::Create("freeze", absl::GetFlag(FLAGS_freeze)));
+  c.freeze_bn = absl::GetFlag(FLAGS_freeze_bn);
   c.max_steps = absl::GetFlag(FLAGS_max_steps);
   c.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   c.eval_batch_size = absl::GetFlag(FLAGS_eval_batch_size);
@@ -262,6 +277,7 @@ absl::Status Train(const std::vector<std::string>& positional) {
     absl::PrintF("batch %d, %d epochs, %s, %s, activations and gradients %.1f MB\n", c.batch_size,
                  c.epochs, DescribeOptimizer(c), DescribeRanks(*comm, c),
                  trainer->executor().stats().arena_bytes / 1e6);
+    if (!trainer->freeze_summary().empty()) absl::PrintF("%s\n", trainer->freeze_summary());
     if (!c.out_dir.empty()) absl::PrintF("writing checkpoints and metrics to %s\n", c.out_dir);
     std::fflush(stdout);
   }

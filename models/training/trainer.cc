@@ -81,6 +81,8 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
     return bad(absl::StrCat("dropout must be in [0, 1), found ", c.model_options.dropout));
   }
   if (c.resume && !c.init_from.empty()) return bad("--resume and --init_from exclude each other");
+  if (!c.init_exclude.empty() && c.init_from.empty()) return bad("--init_exclude needs --init_from");
+  if (c.freeze_bn && c.freeze.empty()) return bad("--freeze_bn needs --freeze (the layers whose statistics to keep)");
   if (c.check_replicas_every < 0) {
     return bad(absl::StrCat("--check_replicas_every must be >= 0, found ", c.check_replicas_every));
   }
@@ -139,7 +141,7 @@ absl::Status Trainer::Build() {
   loss_ = ops::SoftmaxCrossEntropy(g, logits, labels_, c.label_smoothing);
   correct_ = ops::CountCorrect(g, logits, labels_);
   DLF_RETURN_IF_ERROR(g.status());
-  params_ = g.parameters();
+  DLF_RETURN_IF_ERROR(ChooseTrainableParameters());
   DLF_ASSIGN_OR_RETURN(const std::vector<Value> grads, Gradients(g, loss_, params_));
   std::vector<Value> fetches = {loss_, correct_};
   fetches.insert(fetches.end(), grads.begin(), grads.end());
@@ -181,6 +183,37 @@ absl::Status Trainer::Build() {
   DLF_ASSIGN_OR_RETURN(std::unique_ptr<Communicator> channel, c.comm->Duplicate());
   reducer_ = std::make_unique<GradientReducer>(std::move(channel), std::move(grad_data),
                                                std::move(sizes), std::move(final_after), c.reducer);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::ChooseTrainableParameters() {
+  Graph& g = *graph_;
+  params_.clear();
+  int64_t frozen_count = 0, frozen_elements = 0, frozen_bn = 0;
+  for (Value p : g.parameters()) {
+    if (!config_.freeze.Matches(g.name(p))) {
+      params_.push_back(p);
+      continue;
+    }
+    ++frozen_count;
+    frozen_elements += NumElements(g.shape(p));
+  }
+  if (config_.freeze.empty()) return absl::OkStatus();
+  const std::string flag = absl::StrCat("--freeze='", config_.freeze.pattern(), "'");
+  if (frozen_count == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " matches no parameter of ", config_.run.model,
+                                                   " (its first is '", g.name(g.parameters()[0]), "')"));
+  }
+  if (params_.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " freezes every parameter: nothing to train"));
+  for (int n = 0; n < g.num_nodes() && config_.freeze_bn; ++n) {
+    const Node& node = g.node(n);
+    if (node.op != "BatchNorm" || !config_.freeze.Matches(g.name(node.inputs[1]))) continue;
+    DLF_RETURN_IF_ERROR(g.SetAttr(n, kInferenceModeAttr, true));
+    ++frozen_bn;
+  }
+  freeze_summary_ = absl::StrFormat("frozen by %s: %d of %d parameters (%.2f M weights) get no gradient",
+                                    flag, frozen_count, g.parameters().size(), frozen_elements / 1e6);
+  if (config_.freeze_bn) absl::StrAppendFormat(&freeze_summary_, "; %d BatchNorm layers keep their running statistics", frozen_bn);
   return absl::OkStatus();
 }
 
@@ -485,7 +518,9 @@ absl::Status Trainer::Run() {
       absl::PrintF("no checkpoint at %s: starting from scratch\n", last.c_str());
     }
   } else if (!config_.init_from.empty()) {
-    DLF_RETURN_IF_ERROR(LoadCheckpoint(config_.init_from, false));
+    DLF_ASSIGN_OR_RETURN(const std::string loaded,
+                         LoadInitialWeights(*graph_, config_.init_from, config_.run, config_.init_exclude));
+    if (config_.verbose) absl::PrintF("%s\n", loaded);
   }
   DLF_RETURN_IF_ERROR(SyncFromRoot());
   while (epoch_ < config_.epochs) {

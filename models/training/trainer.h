@@ -45,7 +45,13 @@ struct TrainConfig {
   uint64_t seed = 1;
   std::string out_dir;     // checkpoints, metrics.csv, learning_curve.svg; empty: write nothing
   bool resume = false;     // continue from out_dir/last.safetensors if it exists
-  std::string init_from;   // start from this checkpoint's weights (not its training state)
+  std::string init_from;   // start from these weights: a dlf checkpoint or a plain state_dict
+  NamePattern init_exclude;  // names init_from leaves as initialized (e.g. a new classifier)
+  // Parameters that are not trained: autodiff builds no gradient for them and the optimizer
+  // keeps no state. With freeze_bn, a BatchNorm whose weight is frozen also keeps its running
+  // statistics (it normalizes with them, as in inference).
+  NamePattern freeze;
+  bool freeze_bn = false;
   int64_t max_steps = 0;   // stop after this many steps in total (0: no limit)
   int64_t checkpoint_every = 0;  // also checkpoint every N steps (0: at epoch ends only)
   int64_t eval_batch_size = 500;
@@ -117,11 +123,15 @@ class Trainer {
   int64_t skipped_steps() const { return skipped_steps_; }
   // The global L2 norm of the last step's gradients (before clipping).
   double last_gradient_norm() const { return last_gradient_norm_; }
+  // What --freeze left out of training, for the run's header (empty when nothing is frozen).
+  const std::string& freeze_summary() const { return freeze_summary_; }
 
  private:
   Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test);
   absl::Status Build();
   absl::Status BuildOptimizer();
+  // params_: the parameters --freeze leaves to train; BatchNorms frozen by --freeze_bn.
+  absl::Status ChooseTrainableParameters();
   absl::Status FinishEpoch(int64_t epoch, double lr);
   // Collective: rank 0's weights, buffers, optimizer state and position to every rank.
   absl::Status SyncFromRoot();
@@ -159,6 +169,7 @@ class Trainer {
   std::vector<std::vector<int>> grads_final_after_;  // by plan kernel: gradient indices
   std::vector<double> grad_square_sums_;             // by gradient, this step
   double last_gradient_norm_ = 0;
+  std::string freeze_summary_;
 
   // Position and the current epoch's running totals (all saved in checkpoints).
   int64_t epoch_ = 0;          // 0-based epoch in progress

@@ -83,6 +83,21 @@ double Stddev(const Tensor& t) {
   return std::sqrt(s2 / n - (s / n) * (s / n));
 }
 
+TEST(GraphTest, SetAttrChangesAnAttributeOnlyWhenTheOutputsStayTheSame) {
+  Graph g;
+  Value x = g.Input("x", DType::kF32, {2, 3, 8, 8});
+  Value w = g.Parameter("w", {4, 3, 3, 3}, Initializer::HeUniform());
+  Value y = ops::Conv2D(g, x, w, Value{}, {{1, 1}, {1, 1}});
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  const int node = g.producer(y).id;
+  EXPECT_TRUE(g.SetAttr(node, kInferenceModeAttr, true).ok());
+  EXPECT_TRUE(g.node(node).attrs.GetOr<bool>(kInferenceModeAttr, false));
+  const absl::Status s = g.SetAttr(node, "stride", std::vector<int64_t>{2, 2});
+  EXPECT_THAT(std::string(s.message()), HasSubstr("its outputs would change"));
+  EXPECT_EQ(g.node(node).attrs.GetOr<std::vector<int64_t>>("stride", {}), (std::vector<int64_t>{1, 1}));
+  EXPECT_FALSE(g.SetAttr(x.id, "a", true).ok());  // an input, not an op
+}
+
 TEST(InitializerTest, ScalesFollowFanInAndFanOut) {
   // Conv weight [64, 32, 3, 3]: fan_in = 288, fan_out = 576.
   Tensor t(DType::kF32, {64, 32, 3, 3});

@@ -129,6 +129,39 @@ TEST(BatchNormTest, BlockedLayoutMatchesReferenceAndGradients) {
   ExpectGradientsMatch(build, {&x, &weight, &bias}, {.eps = 1e-2, .rtol = 3e-2, .atol = 3e-3});
 }
 
+// A layer in inference mode inside a training step (--freeze_bn): it normalizes with the
+// running statistics, leaves them alone, and its gradients treat them as constants.
+Value FrozenBatchNorm(Graph& g, const std::vector<Value>& in, int64_t channels) {
+  Value mean = g.Buffer("mean", DType::kF32, {channels}, 0.3f);
+  Value var = g.Buffer("var", DType::kF32, {channels}, 2.5f);
+  Value count = g.Buffer("count", DType::kI64, {});
+  return g.Op("BatchNorm", {in[0], in[1], in[2], mean, var, count}, {{kInferenceModeAttr, true}})[0];
+}
+
+TEST(BatchNormTest, InferenceModeInATrainingStepUsesAndKeepsTheRunningStatistics) {
+  for (int64_t channels : {C, int64_t{16}}) {  // plain and channel-blocked layouts
+    Tensor x = RandomTensor({N, channels, H, W}, 8, -2.0f, 2.0f);
+    Tensor weight = RandomTensor({channels}, 9, 0.5f, 1.5f), bias = RandomTensor({channels}, 10);
+    Graph g;
+    Value xv = g.Input("x", DType::kF32, x.shape());
+    Value wv = g.Input("w", DType::kF32, weight.shape()), bv = g.Input("b", DType::kF32, bias.shape());
+    Value y = FrozenBatchNorm(g, {xv, wv, bv}, channels);
+    auto exec = Executor::Compile(g, {y}, {/*training=*/true});
+    ASSERT_TRUE(exec.ok()) << exec.status();
+    ASSERT_TRUE((*exec)->Run({{xv, &x}, {wv, &weight}, {bv, &bias}}).ok());
+    for (int64_t i = 0; i < x.num_elements(); ++i) {
+      const int64_t c = (i / (H * W)) % channels;
+      const double ref = (x.f32()[i] - 0.3) / std::sqrt(2.5 + 1e-5) * weight.f32()[c] + bias.f32()[c];
+      ASSERT_NEAR((*exec)->fetch(0).f32()[i], ref, 1e-5) << channels << " " << i;
+    }
+    EXPECT_EQ(g.parameter_value(*g.FindPersistent("mean")).f32()[0], 0.3f);
+    EXPECT_EQ(g.parameter_value(*g.FindPersistent("count")).i64()[0], 0);
+    ExpectGradientsMatch([channels](Graph& g, const std::vector<Value>& in) {
+      return FrozenBatchNorm(g, in, channels);
+    }, {&x, &weight, &bias}, {.eps = 1e-2, .rtol = 2e-2, .atol = 2e-3});
+  }
+}
+
 TEST(BatchNormTest, StatisticsMustBeBuffers) {
   Graph g;
   Value x = g.Input("x", DType::kF32, {N, C, H, W});
