@@ -12,13 +12,13 @@ parameter's gradient ("grad/<name>") and the running statistics after the step
 needs no torch. Needs Debian's python3-torch (tools/setup.sh --with-torch).
 """
 import argparse
-import json
 import os
-import struct
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from safetensors_io import read_safetensors, write_safetensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests/models/training/golden/resnet20.safetensors")
@@ -80,40 +80,6 @@ class Vgg11Bn(nn.Module):
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.features(x), 1))
-
-
-DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32"}
-
-
-def write_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":"))
-    text += " " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text.encode() + b"".join(blobs))
-
-
-def read_safetensors(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    kinds = {"F32": torch.float32, "I64": torch.int64, "I32": torch.int32}
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        b, end = e["data_offsets"]
-        buf = bytearray(raw[8 + n + b:8 + n + end])
-        out[name] = torch.frombuffer(buf, dtype=kinds[e["dtype"]]).reshape(e["shape"]).clone() \
-            if end > b else torch.zeros(e["shape"], dtype=kinds[e["dtype"]])
-    return out
 
 
 def golden():
