@@ -1,5 +1,6 @@
 #include "models/training/checkpoint.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/match.h"
@@ -32,6 +33,23 @@ absl::StatusOr<std::vector<T>> JsonList(const std::map<std::string, std::string>
     out.push_back(e.get<T>());
   }
   return out;
+}
+
+// A weight that is NaN or infinite (a diverged run's) would only give NaN outputs: refused,
+// naming the first such tensor and element.
+absl::Status CheckFinite(const Graph& g, const std::map<std::string, Tensor>& tensors,
+                         const std::string& origin, const NamePattern& skip) {
+  for (Value p : g.persistent_values()) {
+    if (skip.Matches(g.name(p)) || g.dtype(p) != DType::kF32) continue;
+    const Tensor& t = tensors.at(g.name(p));
+    for (int64_t i = 0; i < t.num_elements(); ++i) {
+      if (std::isfinite(t.f32()[i])) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          origin, ": tensor '", g.name(p), "' holds a non-finite value (", t.f32()[i], " at element ", i,
+          "): these weights are broken (a diverged run?)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::string ShapeText(const std::vector<int64_t>& s) { return absl::StrCat("[", absl::StrJoin(s, ", "), "]"); }
@@ -120,7 +138,7 @@ absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>
     if (absl::StartsWith(name, "optimizer/") || skip.Matches(name)) continue;
     if (!g.FindPersistent(name).ok()) unexpected.push_back(absl::StrCat("'", name, "'"));
   }
-  if (missing.empty() && unexpected.empty() && misshaped.empty()) return absl::OkStatus();
+  if (missing.empty() && unexpected.empty() && misshaped.empty()) return CheckFinite(g, tensors, origin, skip);
   std::vector<std::string> parts;
   auto list = [&](const std::vector<std::string>& names, const char* what) {
     if (!names.empty()) parts.push_back(absl::StrCat(names.size(), " ", what, ": ", absl::StrJoin(names, ", ")));
@@ -130,6 +148,17 @@ absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>
   list(misshaped, "of another shape or dtype");
   return absl::InvalidArgumentError(absl::StrCat(
       origin, ": the tensors do not match the model's parameters and buffers: ", absl::StrJoin(parts, "; ")));
+}
+
+absl::Status SetWeights(Graph& g, const std::map<std::string, Tensor>& tensors,
+                        const std::string& origin, const NamePattern& skip) {
+  DLF_RETURN_IF_ERROR(ValidateWeights(g, tensors, origin, skip));
+  for (Value v : g.persistent_values()) {
+    if (skip.Matches(g.name(v))) continue;
+    const Tensor& src = tensors.at(g.name(v));
+    std::memcpy(g.parameter_value(v).raw(), src.raw(), src.num_bytes());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> LoadInitialWeights(Graph& g, const std::string& path,
@@ -150,19 +179,14 @@ absl::StatusOr<std::string> LoadInitialWeights(Graph& g, const std::string& path
     origin = "a plain state_dict (no dlf metadata: the data set, normalization and classes come "
              "from the model's registration and the flags)";
   }
-  if (absl::Status s = ValidateWeights(g, file.tensors, path, exclude); !s.ok()) {
+  if (absl::Status s = SetWeights(g, file.tensors, path, exclude); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         s.message(), " (--init_exclude=REGEX leaves names out, e.g. a classifier for another "
         "number of classes)"));
   }
   std::vector<std::string> excluded;
   for (Value v : g.persistent_values()) {
-    if (exclude.Matches(g.name(v))) {
-      excluded.push_back(g.name(v));
-      continue;
-    }
-    const Tensor& src = file.tensors.at(g.name(v));
-    std::memcpy(g.parameter_value(v).raw(), src.raw(), src.num_bytes());
+    if (exclude.Matches(g.name(v))) excluded.push_back(g.name(v));
   }
   std::string summary = absl::StrCat("initialized from ", path, ": ", origin, "; ",
                                      g.persistent_values().size() - excluded.size(), " tensors loaded");

@@ -42,9 +42,14 @@ absl::Status CheckSameRun(const RunInfo& saved, const RunInfo& now, const std::s
 // Checks that `tensors` holds every parameter and buffer of `g` with its dtype and shape and
 // nothing else, as PyTorch's load_state_dict(strict=True) does (tensors named "optimizer/..."
 // are training state and are allowed; names `skip` matches are left out on both sides). The
-// error names `origin` and lists every missing, unexpected and mis-shaped name.
+// error names `origin` and lists every missing, unexpected and mis-shaped name; a weight that is
+// not finite is an error naming the first one.
 absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>& tensors,
                              const std::string& origin, const NamePattern& skip = {});
+
+// Checks `tensors` (ValidateWeights) and copies them into g's parameters and buffers.
+absl::Status SetWeights(Graph& g, const std::map<std::string, Tensor>& tensors,
+                        const std::string& origin, const NamePattern& skip = {});
 
 // Sets the weights a run starts from (--init_from): every parameter and buffer of `g` that
 // `exclude` does not match, from either a dlf checkpoint of the same model and input shape

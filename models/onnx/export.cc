@@ -1,0 +1,281 @@
+#include "models/onnx/export.h"
+
+#include <functional>
+#include <set>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "data/file_io.h"
+#include "graph/status_macros.h"
+#include "graph/version.h"
+
+namespace dlf::onnx_export {
+namespace {
+
+using Ints = std::vector<int64_t>;
+
+void SetAttr(onnx::NodeProto& n, const std::string& name, int64_t v) {
+  onnx::AttributeProto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+
+void SetAttr(onnx::NodeProto& n, const std::string& name, double v) {
+  onnx::AttributeProto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(static_cast<float>(v));
+}
+
+void SetAttr(onnx::NodeProto& n, const std::string& name, const Ints& v) {
+  onnx::AttributeProto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v) a->add_ints(x);
+}
+
+// [a, b] -> [a, b, a, b]: ONNX pads list every axis' start, then every axis' end.
+Ints SymmetricPads(const Ints& pad) { return {pad[0], pad[1], pad[0], pad[1]}; }
+
+absl::StatusOr<onnx::TensorProto_DataType> OnnxType(DType t) {
+  switch (t) {
+    case DType::kF32:
+      return onnx::TensorProto::FLOAT;
+    case DType::kI64:
+      return onnx::TensorProto::INT64;
+    case DType::kI32:
+      return onnx::TensorProto::INT32;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("dtype ", DTypeName(t), " has no ONNX export"));
+  }
+}
+
+// Writes the ONNX nodes of one graph, value by value.
+class Exporter {
+ public:
+  Exporter(const Graph& g, onnx::GraphProto& out) : g_(g), out_(out) {}
+
+  absl::Status Add(const Node& node);
+  // The first error of an initializer (a dtype ONNX export does not take).
+  const absl::Status& status() const { return status_; }
+  void Rename(Value v, const std::string& name) { alias_[v.id] = name; }
+  std::string Name(Value v) const {
+    auto it = alias_.find(v.id);
+    return it == alias_.end() ? g_.ValueName(v) : it->second;
+  }
+
+ private:
+  onnx::NodeProto& Emit(const std::string& op, const std::vector<std::string>& inputs,
+                        const std::vector<std::string>& outputs, const std::string& name);
+  // The inputs of `node` by ONNX name (initializers added on first use), the first `count`.
+  std::vector<std::string> Inputs(const Node& node, size_t count);
+  absl::Status AddInitializer(Value v);
+  std::string Int64Constant(const std::string& name, const Ints& values);
+  absl::Status Reshape(const Node& node);
+  absl::Status ReduceMean(const Node& node);
+
+  const Graph& g_;
+  onnx::GraphProto& out_;
+  absl::flat_hash_map<int, std::string> alias_;  // Dropout's output is its input
+  std::set<int> initialized_;
+  absl::Status status_;
+};
+
+onnx::NodeProto& Exporter::Emit(const std::string& op, const std::vector<std::string>& inputs,
+                                const std::vector<std::string>& outputs, const std::string& name) {
+  onnx::NodeProto* n = out_.add_node();
+  n->set_op_type(op);
+  n->set_name(name);
+  for (const std::string& in : inputs) n->add_input(in);
+  for (const std::string& o : outputs) n->add_output(o);
+  return *n;
+}
+
+absl::Status Exporter::AddInitializer(Value v) {
+  if (!initialized_.insert(v.id).second) return absl::OkStatus();
+  const Tensor& t = *g_.source_value(v);
+  onnx::TensorProto* p = out_.add_initializer();
+  p->set_name(g_.name(v));
+  DLF_ASSIGN_OR_RETURN(const onnx::TensorProto_DataType type, OnnxType(t.dtype()));
+  p->set_data_type(type);
+  for (int64_t d : t.shape()) p->add_dims(d);
+  p->set_raw_data(t.raw(), t.num_bytes());
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Exporter::Inputs(const Node& node, size_t count) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < node.inputs.size() && i < count; ++i) {
+    const Value in = node.inputs[i];
+    if (g_.producer(in).kind != NodeKind::kOp && g_.producer(in).kind != NodeKind::kInput) {
+      absl::Status s = AddInitializer(in);  // parameters, buffers and constants
+      if (status_.ok()) status_ = s;
+    }
+    names.push_back(Name(in));
+  }
+  return names;
+}
+
+std::string Exporter::Int64Constant(const std::string& name, const Ints& values) {
+  onnx::TensorProto* p = out_.add_initializer();
+  p->set_name(name);
+  p->set_data_type(onnx::TensorProto::INT64);
+  p->add_dims(static_cast<int64_t>(values.size()));
+  for (int64_t v : values) p->add_int64_data(v);
+  return name;
+}
+
+// [n, rest...] -> [n, product]: Flatten; otherwise Reshape, with the batch axis copied (0).
+absl::Status Exporter::Reshape(const Node& node) {
+  const Shape& in = g_.shape(node.inputs[0]);
+  const Shape& out = g_.shape(node.outputs[0]);
+  const std::string y = Name(node.outputs[0]);
+  if (out.size() == 2 && !in.empty() && out[0] == in[0]) {
+    SetAttr(Emit("Flatten", Inputs(node, 1), {y}, node.name), "axis", int64_t{1});
+    return absl::OkStatus();
+  }
+  Ints shape(out.begin(), out.end());
+  if (!in.empty() && !shape.empty() && shape[0] == in[0]) shape[0] = 0;
+  std::vector<std::string> inputs = Inputs(node, 1);
+  inputs.push_back(Int64Constant(node.name + ".shape", shape));
+  Emit("Reshape", inputs, {y}, node.name);
+  return absl::OkStatus();
+}
+
+// Global average pooling (mean over h and w of [n, c, h, w]) as GlobalAveragePool (+ Flatten
+// without keepdims); other means as ReduceMean.
+absl::Status Exporter::ReduceMean(const Node& node) {
+  const Ints axes = node.attrs.GetOr<Ints>("axes", {});
+  const bool keepdims = node.attrs.GetOr<bool>("keepdims", false);
+  const std::string y = Name(node.outputs[0]);
+  if (g_.shape(node.inputs[0]).size() == 4 && axes == Ints{2, 3}) {
+    if (keepdims) {
+      Emit("GlobalAveragePool", Inputs(node, 1), {y}, node.name);
+      return absl::OkStatus();
+    }
+    Emit("GlobalAveragePool", Inputs(node, 1), {y + ".pooled"}, node.name);
+    SetAttr(Emit("Flatten", {y + ".pooled"}, {y}, node.name + ".flatten"), "axis", int64_t{1});
+    return absl::OkStatus();
+  }
+  onnx::NodeProto& n = Emit("ReduceMean", Inputs(node, 1), {y}, node.name);
+  SetAttr(n, "axes", axes);
+  SetAttr(n, "keepdims", int64_t{keepdims});
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::Add(const Node& node) {
+  const Attrs& a = node.attrs;
+  const std::string y = Name(node.outputs[0]);
+  const std::string& op = node.op;
+  if (op == "Dropout") {
+    alias_[node.outputs[0].id] = Name(node.inputs[0]);
+  } else if (op == "Conv2D") {
+    const Shape& w = g_.shape(node.inputs[1]);
+    onnx::NodeProto& n = Emit("Conv", Inputs(node, 3), {y}, node.name);
+    SetAttr(n, "kernel_shape", Ints{w[2], w[3]});
+    SetAttr(n, "strides", a.GetOr<Ints>("stride", {1, 1}));
+    SetAttr(n, "pads", SymmetricPads(a.GetOr<Ints>("padding", {0, 0})));
+  } else if (op == "MaxPool2D" || op == "AvgPool2D") {
+    onnx::NodeProto& n = Emit(op == "MaxPool2D" ? "MaxPool" : "AveragePool", Inputs(node, 1), {y}, node.name);
+    SetAttr(n, "kernel_shape", a.GetOr<Ints>("kernel", {2, 2}));
+    SetAttr(n, "strides", a.GetOr<Ints>("stride", a.GetOr<Ints>("kernel", {2, 2})));
+    SetAttr(n, "pads", SymmetricPads(a.GetOr<Ints>("padding", {0, 0})));
+    SetAttr(n, "ceil_mode", int64_t{a.GetOr<bool>("ceil_mode", false)});
+    if (op == "AvgPool2D") SetAttr(n, "count_include_pad", int64_t{0});  // as dlf: padding excluded
+  } else if (op == "BatchNorm") {
+    onnx::NodeProto& n = Emit("BatchNormalization", Inputs(node, 5), {y}, node.name);
+    SetAttr(n, "epsilon", a.GetOr<double>("eps", 1e-5));
+    SetAttr(n, "momentum", 1.0 - a.GetOr<double>("momentum", 0.1));  // ONNX weighs the old value
+  } else if (op == "LocalResponseNorm") {
+    onnx::NodeProto& n = Emit("LRN", Inputs(node, 1), {y}, node.name);
+    SetAttr(n, "size", a.GetOr<int64_t>("size", 5));
+    SetAttr(n, "alpha", a.GetOr<double>("alpha", 1e-4));
+    SetAttr(n, "beta", a.GetOr<double>("beta", 0.75));
+    SetAttr(n, "bias", a.GetOr<double>("k", 2.0));
+  } else if (op == "Linear") {
+    SetAttr(Emit("Gemm", Inputs(node, 3), {y}, node.name), "transB", int64_t{1});
+  } else if (op == "MatMul" || op == "Relu" || op == "Add" || op == "Softmax") {
+    onnx::NodeProto& n = Emit(op, Inputs(node, node.inputs.size()), {y}, node.name);
+    if (op == "Softmax") SetAttr(n, "axis", int64_t{-1});
+  } else if (op == "Concat") {
+    SetAttr(Emit("Concat", Inputs(node, node.inputs.size()), {y}, node.name), "axis", a.GetOr<int64_t>("axis", 0));
+  } else if (op == "Reshape") {
+    return Reshape(node);
+  } else if (op == "ReduceMean") {
+    return ReduceMean(node);
+  } else {
+    return absl::UnimplementedError(absl::StrCat("node '", node.name, "': op ", op,
+                                                 " has no ONNX export (opset ", kOpsetVersion, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// The op nodes `logits` depends on, in graph (topological) order.
+std::vector<int> NodesFor(const Graph& g, Value logits) {
+  std::vector<bool> needed_value(g.num_values(), false);
+  std::vector<int> nodes;
+  needed_value[logits.id] = true;
+  for (int n = g.producer(logits).id; n >= 0; --n) {
+    const Node& node = g.node(n);
+    bool needed = false;
+    for (Value out : node.outputs) needed = needed || needed_value[out.id];
+    if (!needed) continue;
+    for (Value in : node.inputs) needed_value[in.id] = true;
+    if (node.kind == NodeKind::kOp) nodes.push_back(n);
+  }
+  return {nodes.rbegin(), nodes.rend()};
+}
+
+void SetValueInfo(onnx::ValueInfoProto& info, const std::string& name, const Shape& shape) {
+  info.set_name(name);
+  onnx::TypeProto_Tensor* t = info.mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    onnx::TensorShapeProto_Dimension* d = t->mutable_shape()->add_dim();
+    if (i == 0) {
+      d->set_dim_param("batch");
+    } else {
+      d->set_dim_value(shape[i]);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<onnx::ModelProto> ExportModel(const Graph& g, Value images, Value logits,
+                                             const ExportOptions& options) {
+  DLF_RETURN_IF_ERROR(g.status());
+  if (!g.Contains(images) || !g.Contains(logits)) return absl::InvalidArgumentError("ExportModel: invalid values");
+  onnx::ModelProto model;
+  model.set_ir_version(7);  // ONNX 1.8's, the first of opset 13
+  model.set_producer_name("dlf");
+  model.set_producer_version(kVersion);
+  model.add_opset_import()->set_version(kOpsetVersion);
+  for (const auto& [key, value] : options.metadata) {
+    onnx::StringStringEntryProto* e = model.add_metadata_props();
+    e->set_key(key);
+    e->set_value(value);
+  }
+  onnx::GraphProto& graph = *model.mutable_graph();
+  graph.set_name(options.graph_name);
+  Exporter exporter(g, graph);
+  exporter.Rename(images, "images");
+  exporter.Rename(logits, "logits");
+  for (int n : NodesFor(g, logits)) DLF_RETURN_IF_ERROR(exporter.Add(g.node(n)));
+  DLF_RETURN_IF_ERROR(exporter.status());
+  SetValueInfo(*graph.add_input(), exporter.Name(images), g.shape(images));
+  SetValueInfo(*graph.add_output(), exporter.Name(logits), g.shape(logits));
+  return model;
+}
+
+absl::Status WriteModel(const onnx::ModelProto& model, const std::string& path) {
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) {
+    return absl::InternalError(absl::StrCat(path, ": the ONNX model could not be serialized"));
+  }
+  return data::WriteFileAtomically(path, bytes);
+}
+
+}  // namespace dlf::onnx_export

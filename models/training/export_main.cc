@@ -1,0 +1,73 @@
+#include "models/training/export_main.h"
+
+#include <filesystem>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "graph/status_macros.h"
+#include "models/layers.h"
+#include "models/onnx/export.h"
+#include "models/registry.h"
+#include "models/training/checkpoint.h"
+#include "models/training/cli.h"
+
+ABSL_FLAG(std::string, checkpoint, "", "a .safetensors checkpoint written by training (required)");
+ABSL_FLAG(std::string, output, "", "the ONNX file to write (required), e.g. model.onnx");
+
+namespace dlf::training {
+namespace {
+
+absl::Status Export(const std::vector<std::string>& positional) {
+  if (!positional.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", positional[0],
+                                                   "' (flags are --name=value; see --help)"));
+  }
+  const std::string path = ResolveUserPath(absl::GetFlag(FLAGS_checkpoint));
+  const std::string output = ResolveUserPath(absl::GetFlag(FLAGS_output));
+  if (path.empty()) return absl::InvalidArgumentError("--checkpoint is required (see --help)");
+  if (output.empty()) return absl::InvalidArgumentError("--output is required, e.g. --output=model.onnx");
+  if (std::filesystem::is_directory(output)) {
+    return absl::InvalidArgumentError(absl::StrCat("--output=", output, ": is a directory, expected a file name"));
+  }
+  DLF_ASSIGN_OR_RETURN(const Checkpoint checkpoint, ReadCheckpoint(path));
+  const RunInfo& info = checkpoint.info;
+  DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
+  Graph g;
+  const Shape& s = info.input_shape;
+  const Value images = g.Input("images", DType::kF32, {1, s[0], s[1], s[2]});
+  models::ModelOptions options;
+  options.num_classes = info.num_classes();
+  const Value logits = spec->build(g, images, options);
+  DLF_RETURN_IF_ERROR(g.status());
+  DLF_RETURN_IF_ERROR(SetWeights(g, checkpoint.file.tensors, path));
+  onnx_export::ExportOptions export_options;
+  export_options.graph_name = info.model;
+  EncodeRunInfo(info, export_options.metadata);
+  export_options.metadata.erase("format");  // the checkpoint format, not this file's
+  DLF_ASSIGN_OR_RETURN(const onnx::ModelProto model, onnx_export::ExportModel(g, images, logits, export_options));
+  DLF_RETURN_IF_ERROR(onnx_export::WriteModel(model, output));
+  absl::PrintF("wrote %s: %s, ONNX opset %d, %d nodes, %.2f M parameters\n", output, info.model,
+               onnx_export::kOpsetVersion, model.graph().node_size(), models::CountParameters(g) / 1e6);
+  absl::PrintF("input 'images' [batch, %s] normalized with mean [%s] and std [%s]; output 'logits' "
+               "[batch, %d]: %s\n",
+               absl::StrJoin(s, ", "), absl::StrJoin(info.mean, ", "), absl::StrJoin(info.std, ", "),
+               info.num_classes(), absl::StrJoin(info.class_names, ", "));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int ExportMain(int argc, char** argv) {
+  return RunTool([&]() -> absl::Status {
+    DLF_ASSIGN_OR_RETURN(const std::vector<std::string> positional,
+                         ParseFlags(argc, argv,
+                                    "Writes a checkpoint's model as ONNX (opset 13, dynamic batch axis; "
+                                    "class names and normalization in metadata_props).\n"
+                                    "  bazel run //models:export -- --checkpoint=PATH --output=model.onnx"));
+    return Export(positional);
+  });
+}
+
+}  // namespace dlf::training

@@ -1,0 +1,98 @@
+// ONNX export of every registered model, checked by ONNX itself and by ONNX Runtime: the
+// checker and strict shape inference (Debian's python3-onnx) accept each file, and ONNX
+// Runtime (onnxruntime-node under Node.js) gives the logits dlf's evaluator gives on real
+// Fashion-MNIST images to 1e-4 relative (max |diff| / max |logit|). BatchNorm's running
+// statistics are set away from their initial 0 and 1 so that they matter.
+#include <fstream>
+#include <string>
+
+#include "data/loader.h"
+#include "gmock/gmock.h"
+#include "graph/random.h"
+#include "gtest/gtest.h"
+#include "models/onnx/export.h"
+#include "models/registry.h"
+#include "models/training/datasets.h"
+#include "models/training/evaluator.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace dlf::onnx_export {
+namespace {
+
+using ::dlf::testing::BinaryPath;
+using ::dlf::testing::ProcessResult;
+using ::dlf::testing::RunProcess;
+using ::testing::HasSubstr;
+
+constexpr int64_t kImages = 16;
+
+void WriteF32(const std::string& path, const Tensor& t) {
+  std::ofstream(path, std::ios::binary).write(static_cast<const char*>(t.raw()), t.num_bytes());
+}
+
+// Running means in [-0.2, 0.2], variances in [0.5, 1.5].
+void SetRunningStatistics(Graph& g) {
+  uint64_t state = 11;
+  for (Value b : g.buffers()) {
+    Tensor& t = g.parameter_value(b);
+    if (t.dtype() != DType::kF32) continue;
+    const bool var = g.name(b).find("running_var") != std::string::npos;
+    for (int64_t i = 0; i < t.num_elements(); ++i) {
+      const float u = static_cast<float>(SplitMix64(state++) >> 40) / static_cast<float>(1 << 24);
+      t.f32()[i] = var ? 0.5f + u : 0.4f * u - 0.2f;
+    }
+  }
+}
+
+TEST(OnnxExportTest, EveryRegisteredModelRunsInOnnxRuntimeWithDlfsLogits) {
+  const std::string dir = ::dlf::testing::TempDir("onnx_export");
+  std::vector<std::pair<const models::ModelSpec*, bool>> cases;  // (model, AlexNet's --lrn)
+  for (const models::ModelSpec* spec : models::RegisteredModels()) cases.push_back({spec, false});
+  cases.push_back({*models::FindModel("alexnet-seed"), true});
+  for (const auto& [spec, lrn] : cases) {
+    SCOPED_TRACE(spec->name + (lrn ? " --lrn" : ""));
+    const Shape& s = spec->input_shape;
+    Graph g(5);
+    const Value images = g.Input("images", DType::kF32, {1, s[0], s[1], s[2]});
+    models::ModelOptions options;
+    options.lrn = lrn;
+    const Value logits = spec->build(g, images, options);
+    ASSERT_TRUE(g.status().ok()) << g.status();
+    SetRunningStatistics(g);
+    absl::StatusOr<onnx::ModelProto> model = ExportModel(g, images, logits, {.graph_name = spec->name,
+                                                                             .metadata = {{"model", spec->name}}});
+    ASSERT_TRUE(model.ok()) << model.status();
+    const std::string file = dir + "/" + spec->name + (lrn ? "-lrn" : "") + ".onnx";
+    ASSERT_TRUE(WriteModel(*model, file).ok());
+
+    const ProcessResult check = RunProcess("/usr/bin/python3", {BinaryPath("tools/onnx_check.py"), file});
+    EXPECT_EQ(check.exit_code(), 0) << check.output;
+    EXPECT_THAT(check.output, HasSubstr("checker and shape inference ok; opset 13; output logits ['batch', 10]"));
+
+    absl::StatusOr<data::Dataset> test = training::LoadSplit("fashion_mnist", "/usr/share/datasets/fashion-mnist", false, s);
+    ASSERT_TRUE(test.ok()) << test.status();
+    const data::Dataset few = data::Slice(*test, 0, kImages);
+    const data::Normalization norm{spec->mean, spec->std};
+    training::Evaluator evaluator(spec->build, options, s, kImages, norm);
+    evaluator.CopyWeightsFrom(g);
+    absl::StatusOr<Tensor> expected = evaluator.Logits(few);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    auto loader = data::Loader::Create(&few, {.batch_size = kImages, .shuffle = false, .normalization = norm});
+    ASSERT_TRUE(loader.ok());
+    (*loader)->StartEpoch(0);
+    WriteF32(dir + "/input.f32", (*loader)->Next()->images);
+    WriteF32(dir + "/expected.f32", *expected);
+
+    const ProcessResult run = RunProcess("/usr/bin/node", {
+        BinaryPath("tools/onnx_run.js"), file, dir + "/input.f32",
+        absl::StrCat(kImages, ",", s[0], ",", s[1], ",", s[2]), "--expect", dir + "/expected.f32", "--rtol", "1e-4"});
+    EXPECT_EQ(run.exit_code(), 0) << run.output;
+    EXPECT_THAT(run.output, HasSubstr("match: 160 outputs [16,10]"));
+    if (lrn) EXPECT_THAT(check.output, HasSubstr(" LRN "));
+    std::printf("%s%s: %s", spec->name.c_str(), lrn ? " --lrn" : "", run.output.c_str());
+  }
+}
+
+}  // namespace
+}  // namespace dlf::onnx_export
