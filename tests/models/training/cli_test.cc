@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,7 @@ using ::testing::HasSubstr;
 
 // Files the bad invocations point at, made once.
 struct Files {
-  std::string dir, checkpoint, text, truncated, empty, huge_bmp, png, plain_safetensors;
+  std::string dir, checkpoint, text, truncated, empty, huge_bmp, png, plain_safetensors, nan_checkpoint;
 };
 
 void Write(const std::string& path, const std::string& bytes) {
@@ -69,6 +70,11 @@ const Files& GetFiles() {
     f->plain_safetensors = f->dir + "/plain.safetensors";
     EXPECT_TRUE(data::WriteSafetensors(f->plain_safetensors, plain).ok());
     std::filesystem::create_directories(f->dir + "/resume_dir/last.safetensors");
+    absl::StatusOr<data::TensorFile> broken = data::ReadSafetensors(f->checkpoint);  // a diverged run's
+    EXPECT_TRUE(broken.ok());
+    broken->tensors.at("fc2.weight").f32()[7] = std::numeric_limits<float>::quiet_NaN();
+    f->nan_checkpoint = f->dir + "/nan.safetensors";
+    EXPECT_TRUE(data::WriteSafetensors(f->nan_checkpoint, *broken).ok());
     return f;
   }();
   return *files;
@@ -85,7 +91,7 @@ std::string Expand(std::string s) {
   for (const auto& [key, value] :
        {std::pair<std::string, std::string>{"{dir}", f.dir}, {"{ckpt}", f.checkpoint}, {"{text}", f.text},
         {"{truncated}", f.truncated}, {"{empty}", f.empty}, {"{huge}", f.huge_bmp}, {"{png}", f.png},
-        {"{plain}", f.plain_safetensors}}) {
+        {"{plain}", f.plain_safetensors}, {"{nan}", f.nan_checkpoint}}) {
     for (size_t at; (at = s.find(key)) != std::string::npos;) s.replace(at, key.size(), value);
   }
   return s;
@@ -183,6 +189,19 @@ const std::vector<BadCase>& BadCases() {
       {"predict", {"--checkpoint={dir}", "{png}"}, ": is a directory, expected a file"},
       {"predict", {"--checkpoint={text}", "{png}"}, "not a valid safetensors file"},
       {"predict", {"--checkpoint={ckpt}", "--top_k=0", "{png}"}, "--top_k must be > 0, found 0"},
+      {"predict", {"--checkpoint={nan}", "{png}"}, "nan.safetensors: tensor 'fc2.weight' holds a non-finite value (nan at element 7)"},
+      {"evaluate", {"--checkpoint={nan}", "--dataset=synthetic"}, "tensor 'fc2.weight' holds a non-finite value"},
+      {"lenet_train", {"--dataset=synthetic", "--init_from={nan}"}, "tensor 'fc2.weight' holds a non-finite value"},
+      // export
+      {"export", {"--output={dir}/m.onnx"}, "--checkpoint is required"},
+      {"export", {"--checkpoint={ckpt}"}, "--output is required, e.g. --output=model.onnx"},
+      {"export", {"--checkpoint={ckpt}", "--output={dir}"}, ": is a directory, expected a file name"},
+      {"export", {"--checkpoint={dir}", "--output={dir}/m.onnx"}, ": is a directory, expected a file"},
+      {"export", {"--checkpoint={truncated}", "--output={dir}/m.onnx"}, "not a valid safetensors file"},
+      {"export", {"--checkpoint={plain}", "--output={dir}/m.onnx"}, "not a dlf checkpoint"},
+      {"export", {"--checkpoint={nan}", "--output={dir}/m.onnx"}, "tensor 'fc2.weight' holds a non-finite value (nan at element 7)"},
+      {"export", {"--checkpoint={ckpt}", "--output=/proc/m.onnx"}, "/proc/m.onnx"},
+      {"export", {"--checkpoint={ckpt}", "--output={dir}/m.onnx", "extra"}, "unexpected argument 'extra'"},
   };
   return *cases;
 }

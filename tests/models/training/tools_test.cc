@@ -53,6 +53,27 @@ TEST(ToolsTest, EvaluateNeedsOnlyTheTestSplitAndTheCheckpoint) {
   EXPECT_THAT(eval.output, HasSubstr("(30 images)"));
 }
 
+TEST(ToolsTest, ExportWritesAnOnnxFileThatOnnxAcceptsAndOnnxRuntimeRuns) {
+  const std::string run = TempDir("export_run");
+  const ProcessResult train = RunProcess(
+      BinaryPath("models/lenet_train"),
+      {"--dataset=synthetic", "--max_steps=2", "--batch_size=16", "--threads=1", "--checkpoint_dir=" + run});
+  ASSERT_EQ(train.exit_code(), 0) << train.output;
+  const ProcessResult exported = RunProcess(
+      BinaryPath("models/export"), {"--checkpoint=" + run + "/last.safetensors", "--output=" + run + "/lenet.onnx"});
+  ASSERT_EQ(exported.exit_code(), 0) << exported.output;
+  EXPECT_THAT(exported.output, HasSubstr("lenet.onnx: lenet, ONNX opset 13, 12 nodes, 0.06 M parameters"));
+  EXPECT_THAT(exported.output, HasSubstr("output 'logits' [batch, 10]: class 0, class 1"));
+  const ProcessResult check = RunProcess("/usr/bin/python3", {BinaryPath("tools/onnx_check.py"), run + "/lenet.onnx"});
+  ASSERT_EQ(check.exit_code(), 0) << check.output;
+  EXPECT_THAT(check.output, HasSubstr("metadata class_names dataset dlf_version input_shape model normalization_mean normalization_std"));
+  std::ofstream(run + "/zeros.f32", std::ios::binary) << std::string(3 * 28 * 28 * 4, '\0');
+  const ProcessResult ort = RunProcess("/usr/bin/node", {BinaryPath("tools/onnx_run.js"), run + "/lenet.onnx",
+                                                         run + "/zeros.f32", "3,1,28,28"});
+  ASSERT_EQ(ort.exit_code(), 0) << ort.output;
+  EXPECT_THAT(ort.output, HasSubstr("logits [3,10]: "));
+}
+
 TEST(ToolsTest, FallsBackToFashionMnistOnlyWhenNoDataSetWasAskedFor) {
   const std::string run = TempDir("fallback");
   const ProcessResult r = RunProcess(
