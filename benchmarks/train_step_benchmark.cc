@@ -3,7 +3,9 @@
 // the same for ResNet-20; each in f32 and with bf16 convolutions and linear layers.
 //   bazel run //benchmarks:train_step_benchmark
 // benchmarks/compare_pytorch.py runs this and PyTorch side by side.
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "benchmark/benchmark.h"
 #include "benchmarks/peak.h"
@@ -30,9 +32,14 @@ data::Batch MakeBatch() {
   return b;
 }
 
-void TrainStep(benchmark::State& state, const models::ModelFn& build, bool bf16) {
+// --freeze: the parameters whose names match `freeze` get no gradient (and, with freeze_bn,
+// their BatchNorms keep the running statistics).
+void TrainStep(benchmark::State& state, const models::ModelFn& build, bool bf16,
+               const std::string& freeze, bool freeze_bn) {
   PeakGflops();
   training::TrainConfig c;
+  c.freeze = *training::NamePattern::Create("freeze", freeze);
+  c.freeze_bn = freeze_bn;
   c.run = {.model = "benchmark", .input_shape = {3, 32, 32}, .mean = {0.5f}, .std = {0.25f}};
   c.build = build;
   c.batch_size = kBatch;
@@ -71,8 +78,9 @@ void Inference(benchmark::State& state, const models::ModelFn& build, bool bf16)
 // Names say model, preset and precision: BM_AlexNetTrainStep/seed/bf16, BM_ResNet20Inference/f32.
 // bf16 runs carry the instruction set oneDNN dispatched to (bf16 is emulated without
 // avx512_core_bf16).
-void Register(const std::string& name, void (*run)(benchmark::State&, const models::ModelFn&, bool),
-              models::ModelFn build, double min_time) {
+using RunFn = std::function<void(benchmark::State&, const models::ModelFn&, bool)>;
+
+void Register(const std::string& name, RunFn run, models::ModelFn build, double min_time) {
   for (bool bf16 : {false, true}) {
     benchmark::RegisterBenchmark((name + (bf16 ? "/bf16" : "/f32")).c_str(),
                                  [=](benchmark::State& state) {
@@ -85,14 +93,21 @@ void Register(const std::string& name, void (*run)(benchmark::State&, const mode
   }
 }
 
+RunFn Training(std::string freeze = "", bool freeze_bn = false) {
+  return [=](benchmark::State& s, const models::ModelFn& b, bool bf16) { TrainStep(s, b, bf16, freeze, freeze_bn); };
+}
+
 [[maybe_unused]] const bool registered = [] {
-  Register("BM_AlexNetTrainStep/seed", TrainStep, models::AlexNetSeed, 3.0);
-  Register("BM_AlexNetTrainStep/cifar", TrainStep, models::AlexNetCifar, 3.0);
+  Register("BM_AlexNetTrainStep/seed", Training(), models::AlexNetSeed, 3.0);
+  Register("BM_AlexNetTrainStep/cifar", Training(), models::AlexNetCifar, 3.0);
   Register("BM_AlexNetInference/seed", Inference, models::AlexNetSeed, 2.0);
   Register("BM_AlexNetInference/cifar", Inference, models::AlexNetCifar, 2.0);
   // ResNet-20: BatchNorm in training mode for the step, running statistics for inference.
-  Register("BM_ResNet20TrainStep", TrainStep, models::ResNet20, 3.0);
+  Register("BM_ResNet20TrainStep", Training(), models::ResNet20, 3.0);
   Register("BM_ResNet20Inference", Inference, models::ResNet20, 2.0);
+  // Fine-tuning: the stem and the first two stages frozen, or everything but the classifier.
+  Register("BM_ResNet20TrainStep/freeze_to_layer2", Training("^(conv1|bn1|layer1|layer2)\\.", false), models::ResNet20, 3.0);
+  Register("BM_ResNet20TrainStep/freeze_all_but_fc_bn", Training("^(?!fc\\.)", true), models::ResNet20, 3.0);
   return true;
 }();
 
