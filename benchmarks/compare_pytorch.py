@@ -2,21 +2,26 @@
 """Times the AlexNet presets and ResNet-20 in this framework and in PyTorch, side by side, in one run.
 
 Same models (layer for layer), batch 128, a full training step (forward, cross-entropy,
-backward, SGD momentum 0.9 update) and inference. PyTorch is timed in f32 and in its bf16
-autocast, at 1 thread and at --threads, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from
-its environment. dlf is timed in f32 and with --precision=bf16 (bf16 convolutions and linear
-layers) at --threads; dlf's best is compared with PyTorch f32 at the same threads and with
-PyTorch's best mode (the fastest of those four). Each measurement runs in its own process so
-that its peak resident memory (RSS) can be reported too.
+backward, SGD momentum 0.9 update) and inference. PyTorch is timed in its four modes, f32,
+bf16 autocast, channels_last and channels_last + bf16 autocast, each at 1 thread and at
+--threads, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment. dlf is
+timed in f32 and with --precision=bf16 (bf16 convolutions and linear layers) at --threads;
+dlf's best is compared with PyTorch f32 at the same threads and with PyTorch's best mode (the
+fastest of those eight). Inference is also timed in ONNX Runtime (f32, --threads) on the same
+model exported by dlf (//models:export). Each measurement runs in its own process so that its
+peak resident memory (RSS) can be reported too.
 
-    tools/setup.sh --with-torch      # Debian's python3-torch + libopenblas0-pthread
+    tools/setup.sh                   # Debian's python3-torch, ONNX Runtime from npm
     /usr/bin/python3 benchmarks/compare_pytorch.py [--threads 2] [--seconds 5]
 """
 import argparse
 import json
 import os
+import random
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 BATCH = 128
@@ -53,14 +58,24 @@ def make_model(preset):
     return torch_model(preset)
 
 
-def torch_worker(preset, mode, precision, threads, seconds):
-    """Runs in a child process: prints images/s of PyTorch for one (preset, mode, precision)."""
+# PyTorch's modes: (name, autocast precision, channels_last).
+TORCH_MODES = (("f32", "f32", False), ("bf16", "bf16", False), ("cl f32", "f32", True), ("cl bf16", "bf16", True))
+# compare_pytorch's names -> dlf's registered models.
+MODELS = {"seed": "alexnet-seed", "cifar": "alexnet-cifar", "resnet20": "resnet20"}
+
+
+def torch_worker(preset, mode, torch_mode, threads, seconds):
+    """Runs in a child process: prints images/s of PyTorch for one (preset, mode, torch mode)."""
     import contextlib
     import torch
+    _, precision, channels_last = next(m for m in TORCH_MODES if m[0] == torch_mode)
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     model = make_model(preset)
     x = torch.rand(BATCH, 3, 32, 32)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (BATCH,))
     # PyTorch's mixed precision on CPU: autocast runs convolutions and linear layers in bf16.
     cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" \
@@ -111,10 +126,29 @@ def torch_env(threads):
     return env
 
 
-def time_torch(preset, mode, precision, threads, seconds):
+def time_torch(preset, mode, torch_mode, threads, seconds):
     out, rss = measure_wait4(
-        [sys.executable, os.path.abspath(__file__), "--torch-worker", preset, mode, precision,
+        [sys.executable, os.path.abspath(__file__), "--torch-worker", preset, mode, torch_mode,
          "--threads", str(threads), "--seconds", str(seconds)], torch_env(threads))
+    return json.loads(out)["images_per_second"], rss
+
+
+def export_onnx(preset, workdir):
+    """dlf's model for `preset` as ONNX: a one-step checkpoint of generated data, exported."""
+    run = os.path.join(workdir, preset)
+    subprocess.run([os.path.join(ROOT, "bazel-bin/models/train"), f"--model={MODELS[preset]}",
+                    "--dataset=synthetic", "--max_steps=1", "--batch_size=8", f"--checkpoint_dir={run}"],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    path = os.path.join(workdir, preset + ".onnx")
+    subprocess.run([os.path.join(ROOT, "bazel-bin/models/export"), f"--checkpoint={run}/last.safetensors",
+                    f"--output={path}"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def time_onnxruntime(model, images, threads, seconds):
+    out, rss = measure_wait4(
+        ["node", os.path.join(ROOT, "tools/onnx_run.js"), model, images, f"{BATCH},3,32,32",
+         "--threads", str(threads), "--time", str(seconds)], dict(os.environ))
     return json.loads(out)["images_per_second"], rss
 
 
@@ -133,7 +167,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=5.0, help="timing per measurement")
     parser.add_argument("--models", default="seed,cifar,resnet20",
                         help="comma-separated: seed, cifar (AlexNet presets), resnet20")
-    parser.add_argument("--torch-worker", nargs=3, metavar=("PRESET", "MODE", "PRECISION"),
+    parser.add_argument("--torch-worker", nargs=3, metavar=("PRESET", "MODE", "TORCH_MODE"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_worker:
@@ -141,15 +175,21 @@ def main():
     try:
         import torch
     except ImportError:
-        sys.exit("PyTorch is missing: run `tools/setup.sh --with-torch` (Debian's python3-torch)")
+        sys.exit("PyTorch is missing: run `tools/setup.sh` (Debian's python3-torch)")
 
-    subprocess.run(["bazel", "build", "//benchmarks:train_step_benchmark"], cwd=ROOT, check=True,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(["bazel", "build", "//benchmarks:train_step_benchmark", "//models:train", "//models:export"],
+                   cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
     binary = os.path.join(ROOT, "bazel-bin/benchmarks/train_step_benchmark")
+    workdir = tempfile.mkdtemp(prefix="compare_pytorch_")
+    images = os.path.join(workdir, "images.f32")
+    rng = random.Random(1)
+    with open(images, "wb") as f:
+        f.write(struct.pack(f"<{BATCH * 3 * 32 * 32}f", *(rng.gauss(0, 1) for _ in range(BATCH * 3 * 32 * 32))))
     thread_counts = sorted({1, args.threads})
-    print(f"batch {BATCH}; dlf f32 and bf16 at {args.threads} threads; PyTorch {torch.__version__} f32 and "
-          f"bf16 autocast at {' and '.join(map(str, thread_counts))} thread(s), without "
-          f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
+    print(f"batch {BATCH}; dlf f32 and bf16 at {args.threads} threads; PyTorch {torch.__version__} "
+          f"{', '.join(m[0] for m in TORCH_MODES)} (cl: channels_last) at "
+          f"{' and '.join(map(str, thread_counts))} thread(s), without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE; "
+          f"ONNX Runtime f32 at {args.threads} threads (inference)")
     rows = []
     benches = {("seed", "train"): "BM_AlexNetTrainStep/seed/", ("seed", "inference"): "BM_AlexNetInference/seed/",
                ("cifar", "train"): "BM_AlexNetTrainStep/cifar/", ("cifar", "inference"): "BM_AlexNetInference/cifar/",
@@ -159,25 +199,30 @@ def main():
             ours = {p: time_ours(binary, benches[(preset, mode)] + p + "/", args.threads, args.seconds)
                     for p in ("f32", "bf16")}
             theirs = {}
-            for precision in ("f32", "bf16"):
+            for torch_mode, _, _ in TORCH_MODES:
                 for threads in thread_counts:
-                    theirs[(precision, threads)] = time_torch(preset, mode, precision, threads, args.seconds)
-            rows.append((preset, mode, ours, theirs))
+                    theirs[(torch_mode, threads)] = time_torch(preset, mode, torch_mode, threads, args.seconds)
+            ort = None
+            if mode == "inference":
+                ort = time_onnxruntime(export_onnx(preset, workdir), images, args.threads, args.seconds)
+            rows.append((preset, mode, ours, theirs, ort))
             print(f"  measured {preset} {mode}", file=sys.stderr)
-    cols = " | ".join(f"PyTorch {p} {t}t" for p in ("f32", "bf16") for t in thread_counts)
+    cols = " | ".join(f"PyTorch {m[0]} {t}t" for m in TORCH_MODES for t in thread_counts)
     print(f"\n| preset | mode | dlf f32 {args.threads}t | dlf bf16 {args.threads}t | {cols} "
-          f"| dlf best / PyTorch f32 {args.threads}t | dlf best / PyTorch best | dlf best's RSS "
-          f"| PyTorch best's RSS |")
-    print("|---|---|" + "---:|" * (2 * len(thread_counts) + 6))
-    for preset, mode, ours, theirs in rows:
+          f"| ONNX Runtime f32 {args.threads}t | dlf best / PyTorch f32 {args.threads}t | dlf best / PyTorch best "
+          f"| dlf best / ONNX Runtime | dlf best's RSS | PyTorch best's RSS | ONNX Runtime's RSS |")
+    print("|---|---|" + "---:|" * (len(TORCH_MODES) * len(thread_counts) + 9))
+    for preset, mode, ours, theirs, ort in rows:
         best_key = max(theirs, key=lambda k: theirs[k][0])
         best, best_rss = theirs[best_key]
         ours_key = max(ours, key=lambda k: ours[k][0])
         ours_best, ours_rss = ours[ours_key]
-        cells = " | ".join(f"{theirs[(p, t)][0]:,.0f}" for p in ("f32", "bf16") for t in thread_counts)
-        print(f"| {preset} | {mode} | {ours['f32'][0]:,.0f} | {ours['bf16'][0]:,.0f} | {cells} | "
+        cells = " | ".join(f"{theirs[(m[0], t)][0]:,.0f}" for m in TORCH_MODES for t in thread_counts)
+        ort_cells = (f"{ort[0]:,.0f}", f"{ours_best / ort[0]:.2f}x", f"{ort[1]:,.0f} MB") if ort else ("", "", "")
+        print(f"| {preset} | {mode} | {ours['f32'][0]:,.0f} | {ours['bf16'][0]:,.0f} | {cells} | {ort_cells[0]} | "
               f"{ours_best / theirs[('f32', args.threads)][0]:.2f}x ({ours_key}) | "
-              f"{ours_best / best:.2f}x (vs {best_key[0]} {best_key[1]}t) | {ours_rss:,.0f} MB | {best_rss:,.0f} MB |")
+              f"{ours_best / best:.2f}x (vs {best_key[0]} {best_key[1]}t) | {ort_cells[1]} | "
+              f"{ours_rss:,.0f} MB | {best_rss:,.0f} MB | {ort_cells[2]} |")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 // little-endian f32 input and prints the first output, or compares it with expected values.
 //
 //   node tools/onnx_run.js MODEL.onnx INPUT.f32 N,C,H,W [--expect EXPECTED.f32] [--rtol 1e-4]
-//                          [--threads 2] [--output OUT.f32]
+//                          [--threads 2] [--output OUT.f32] [--time SECONDS]
 //
+// With --time: prints {"images_per_second": ...} of repeated runs over at least that long.
 // With --expect: exit 0 when max |output - expected| <= rtol * max |expected| (the largest
 // difference relative to the output's scale), else exit 1; the line printed says which.
 'use strict';
@@ -51,6 +52,18 @@ async function main() {
   const threads = Number(flags.threads || 2);
   const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3 });
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input, dims) };
+  if (flags.time) {  // throughput: images per second over at least this many seconds
+    for (let i = 0; i < 2; ++i) await session.run(feeds);
+    let runs = 0;
+    const start = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
+    while (elapsed() < Number(flags.time)) {
+      await session.run(feeds);
+      ++runs;
+    }
+    console.log(JSON.stringify({ images_per_second: (runs * dims[0]) / elapsed() }));
+    return;
+  }
   const result = await session.run(feeds);
   const out = result[session.outputNames[0]];
   if (flags.output) fs.writeFileSync(flags.output, Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength));
