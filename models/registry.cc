@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -15,6 +16,8 @@ namespace {
 struct Registry {
   std::map<std::string, std::unique_ptr<ModelSpec>> specs;  // by name
   std::map<std::string, const ModelSpec*> by_name_or_alias;
+  std::map<std::string, ModelFileLoader> file_loaders;         // by extension
+  std::map<std::string, std::unique_ptr<ModelSpec>> from_files;  // by path
 };
 
 Registry& GetRegistry() {
@@ -55,10 +58,23 @@ bool RegisterModelOrDie(ModelSpec spec) {
   return true;
 }
 
+bool RegisterModelFileLoader(const std::string& extension, ModelFileLoader loader) {
+  GetRegistry().file_loaders[extension] = std::move(loader);
+  return true;
+}
+
 absl::StatusOr<const ModelSpec*> FindModel(const std::string& name) {
-  const auto& table = GetRegistry().by_name_or_alias;
-  auto it = table.find(name);
-  if (it != table.end()) return it->second;
+  Registry& r = GetRegistry();
+  auto it = r.by_name_or_alias.find(name);
+  if (it != r.by_name_or_alias.end()) return it->second;
+  for (const auto& [extension, loader] : r.file_loaders) {
+    if (!absl::EndsWith(name, extension)) continue;
+    auto loaded = r.from_files.find(name);
+    if (loaded != r.from_files.end()) return loaded->second.get();
+    absl::StatusOr<ModelSpec> spec = loader(name);
+    if (!spec.ok()) return spec.status();
+    return (r.from_files[name] = std::make_unique<ModelSpec>(*std::move(spec))).get();
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown model '", name, "'; registered models: ", absl::StrJoin(ModelNames(), ", ")));
 }

@@ -2,6 +2,7 @@
 #define DLF_MODELS_REGISTRY_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,12 @@ absl::Status RegisterModel(ModelSpec spec);
 // For static registration: aborts on a programming error (duplicate name) at startup.
 bool RegisterModelOrDie(ModelSpec spec);
 
-// By name or alias; the error lists every registered model.
+// Models defined by a file (a path ending in `extension`, e.g. ".onnx"): the library that reads
+// such files registers a loader, and FindModel loads each file once and keeps its spec.
+using ModelFileLoader = std::function<absl::StatusOr<ModelSpec>(const std::string& path)>;
+bool RegisterModelFileLoader(const std::string& extension, ModelFileLoader loader);
+
+// By name or alias, or by the path of a model file; the error lists every registered model.
 absl::StatusOr<const ModelSpec*> FindModel(const std::string& name);
 // All specs, sorted by name, and their names.
 std::vector<const ModelSpec*> RegisteredModels();

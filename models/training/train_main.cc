@@ -3,9 +3,11 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -19,7 +21,8 @@
 #include "models/training/datasets.h"
 #include "models/training/trainer.h"
 
-ABSL_FLAG(std::string, model, "", "the model to train: a registered name (listed above)");
+ABSL_FLAG(std::string, model, "",
+          "the model to train: a registered name (listed above), or an ONNX file (path ending in .onnx)");
 ABSL_FLAG(std::string, dataset, "",
           "cifar10 | fashion_mnist | synthetic (default: the model's). When neither --dataset "
           "nor --data_dir is given and CIFAR-10 is not found, a short Fashion-MNIST run is made");
@@ -227,7 +230,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
   const int threads = absl::GetFlag(FLAGS_threads);
   if (threads < 0) return absl::InvalidArgumentError(absl::StrCat("--threads must be >= 0, found ", threads));
   if (threads > 0) omp_set_num_threads(threads);
-  const std::string model = absl::GetFlag(FLAGS_model);
+  std::string model = absl::GetFlag(FLAGS_model);
+  // A network from a file is recorded by its absolute path, so that its checkpoints find it.
+  if (absl::EndsWith(model, ".onnx")) model = std::filesystem::absolute(ResolveUserPath(model)).string();
   if (model.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--model is required; registered models: ",
                                                    absl::StrJoin(models::ModelNames(), ", ")));

@@ -1,0 +1,495 @@
+#include "models/onnx/import.h"
+
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "data/file_io.h"
+#include "graph/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "onnx/onnx_pb.h"
+#include "ops/ops.h"
+
+namespace dlf::onnx_import {
+namespace {
+
+using Ints = std::vector<int64_t>;
+
+constexpr int64_t kMaxFileBytes = int64_t{2} << 30;  // protobuf's own limit
+
+struct OnnxFile {
+  std::string path;
+  onnx::ModelProto model;
+  int64_t opset = 0;
+  std::map<std::string, const onnx::TensorProto*> initializers;
+  Shape input_shape;  // [c, h, w]
+  int64_t classes = 0;
+};
+
+absl::StatusOr<Tensor> ToTensor(const onnx::TensorProto& t) {
+  Shape shape(t.dims().begin(), t.dims().end());
+  const int64_t n = NumElements(shape);
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat("initializer '", t.name(), "' ", why));
+  };
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) return bad("keeps its data in another file; not supported");
+  if (t.data_type() == onnx::TensorProto::FLOAT) {
+    Tensor out(DType::kF32, shape);
+    if (t.has_raw_data()) {
+      if (static_cast<int64_t>(t.raw_data().size()) != n * 4) return bad("has the wrong number of bytes");
+      std::memcpy(out.raw(), t.raw_data().data(), n * 4);
+    } else {
+      if (t.float_data_size() != n) return bad("has the wrong number of values");
+      std::copy(t.float_data().begin(), t.float_data().end(), out.f32());
+    }
+    return out;
+  }
+  if (t.data_type() == onnx::TensorProto::INT64) {
+    Tensor out(DType::kI64, shape);
+    if (t.has_raw_data()) {
+      if (static_cast<int64_t>(t.raw_data().size()) != n * 8) return bad("has the wrong number of bytes");
+      std::memcpy(out.raw(), t.raw_data().data(), n * 8);
+    } else {
+      if (t.int64_data_size() != n) return bad("has the wrong number of values");
+      std::copy(t.int64_data().begin(), t.int64_data().end(), out.i64());
+    }
+    return out;
+  }
+  return bad(absl::StrCat("has ONNX data type ", t.data_type(), "; dlf imports float and int64"));
+}
+
+const onnx::AttributeProto* FindAttr(const onnx::NodeProto& n, const std::string& name) {
+  for (const onnx::AttributeProto& a : n.attribute()) {
+    if (a.name() == name) return &a;
+  }
+  return nullptr;
+}
+
+int64_t IntAttr(const onnx::NodeProto& n, const std::string& name, int64_t fallback) {
+  const onnx::AttributeProto* a = FindAttr(n, name);
+  return a ? a->i() : fallback;
+}
+
+double FloatAttr(const onnx::NodeProto& n, const std::string& name, double fallback) {
+  const onnx::AttributeProto* a = FindAttr(n, name);
+  return a ? a->f() : fallback;
+}
+
+Ints IntsAttr(const onnx::NodeProto& n, const std::string& name, Ints fallback) {
+  const onnx::AttributeProto* a = FindAttr(n, name);
+  return a ? Ints(a->ints().begin(), a->ints().end()) : fallback;
+}
+
+std::string NodeName(const onnx::NodeProto& n) {
+  return n.name().empty() ? absl::StrCat(n.op_type(), " -> ", n.output_size() ? n.output(0) : "") : n.name();
+}
+
+// Builds one graph of the file's network on `images`.
+class Builder {
+ public:
+  Builder(const OnnxFile& file, Graph& g, const models::ModelOptions& options)
+      : file_(file), g_(g), options_(options) {}
+
+  absl::StatusOr<Value> Build(Value images);
+
+ private:
+  absl::Status AddNode(const onnx::NodeProto& n);
+  // A float input of `n` (an earlier node's output, or an initializer made a parameter).
+  absl::StatusOr<Value> In(const onnx::NodeProto& n, int i);
+  // In(), or an invalid value when the optional input i is absent.
+  absl::StatusOr<Value> OptionalIn(const onnx::NodeProto& n, int i) {
+    if (i >= n.input_size() || n.input(i).empty()) return Value{};
+    return In(n, i);
+  }
+  // BatchNormalization's running statistics, as buffers.
+  absl::StatusOr<Value> Statistic(const onnx::NodeProto& n, int i);
+  // An int64 input known when the graph is built (an initializer, a Constant, a Shape ...).
+  absl::StatusOr<Ints> Known(const onnx::NodeProto& n, int i);
+  absl::Status Unsupported(const onnx::NodeProto& n, const std::string& why = "");
+  void Set(const onnx::NodeProto& n, Value v) { values_[n.output(0)] = v; }
+  absl::Status Conv(const onnx::NodeProto& n);
+  absl::Status Pool(const onnx::NodeProto& n);
+  absl::Status BatchNorm(const onnx::NodeProto& n);
+  absl::Status Gemm(const onnx::NodeProto& n);
+  absl::Status Reshape(const onnx::NodeProto& n);
+  absl::Status Fold(const onnx::NodeProto& n);  // Constant, Shape, Gather, Unsqueeze, Concat of int64s
+
+  const OnnxFile& file_;
+  Graph& g_;
+  const models::ModelOptions& options_;
+  std::map<std::string, Value> values_;
+  std::map<std::string, Ints> known_;
+};
+
+absl::Status Builder::Unsupported(const onnx::NodeProto& n, const std::string& why) {
+  return absl::UnimplementedError(absl::StrCat(
+      file_.path, ": node '", NodeName(n), "': op ", n.op_type(), " (opset ", file_.opset, ")",
+      why.empty() ? " is not supported by dlf's ONNX import" : absl::StrCat(": ", why)));
+}
+
+absl::StatusOr<Value> Builder::In(const onnx::NodeProto& n, int i) {
+  if (i >= n.input_size() || n.input(i).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(file_.path, ": node '", NodeName(n), "' lacks input ", i));
+  }
+  const std::string& name = n.input(i);
+  if (auto it = values_.find(name); it != values_.end()) return it->second;
+  auto init = file_.initializers.find(name);
+  if (init == file_.initializers.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(file_.path, ": node '", NodeName(n), "' reads '", name,
+                                                   "', which no earlier node writes"));
+  }
+  DLF_ASSIGN_OR_RETURN(Tensor t, ToTensor(*init->second));
+  if (t.dtype() != DType::kF32) return Unsupported(n, absl::StrCat("input '", name, "' must be float"));
+  const Value p = g_.Parameter(name, t.shape(), Initializer::Zeros());
+  DLF_RETURN_IF_ERROR(g_.status());
+  std::memcpy(g_.parameter_value(p).raw(), t.raw(), t.num_bytes());
+  return values_[name] = p;
+}
+
+absl::StatusOr<Value> Builder::Statistic(const onnx::NodeProto& n, int i) {
+  const std::string& name = n.input(i);
+  auto init = file_.initializers.find(name);
+  if (init == file_.initializers.end()) {
+    return Unsupported(n, absl::StrCat("its statistic '", name, "' must be an initializer"));
+  }
+  DLF_ASSIGN_OR_RETURN(Tensor t, ToTensor(*init->second));
+  const Value b = g_.Buffer(name, DType::kF32, t.shape());
+  DLF_RETURN_IF_ERROR(g_.status());
+  std::memcpy(g_.parameter_value(b).raw(), t.raw(), t.num_bytes());
+  return b;
+}
+
+absl::StatusOr<Ints> Builder::Known(const onnx::NodeProto& n, int i) {
+  if (i >= n.input_size()) return Unsupported(n, absl::StrCat("input ", i, " is missing"));
+  const std::string& name = n.input(i);
+  if (auto it = known_.find(name); it != known_.end()) return it->second;
+  if (auto init = file_.initializers.find(name); init != file_.initializers.end()) {
+    DLF_ASSIGN_OR_RETURN(Tensor t, ToTensor(*init->second));
+    if (t.dtype() == DType::kI64) return known_[name] = Ints(t.i64(), t.i64() + t.num_elements());
+  }
+  return Unsupported(n, absl::StrCat("input '", name, "' must be int64 values known before the run"));
+}
+
+absl::Status Builder::Fold(const onnx::NodeProto& n) {
+  const std::string& op = n.op_type();
+  Ints out;
+  if (op == "Constant") {
+    const onnx::AttributeProto* value = FindAttr(n, "value");
+    if (value == nullptr) return Unsupported(n, "only the 'value' form of Constant is supported");
+    DLF_ASSIGN_OR_RETURN(Tensor t, ToTensor(value->t()));
+    if (t.dtype() == DType::kF32) {
+      Set(n, g_.Constant(std::move(t), n.output(0)));
+      return g_.status();
+    }
+    out.assign(t.i64(), t.i64() + t.num_elements());
+  } else if (op == "Shape") {
+    DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+    out = g_.shape(x);
+  } else if (op == "Gather") {
+    DLF_ASSIGN_OR_RETURN(const Ints data, Known(n, 0));
+    DLF_ASSIGN_OR_RETURN(const Ints indices, Known(n, 1));
+    for (int64_t i : indices) {
+      if (i < -static_cast<int64_t>(data.size()) || i >= static_cast<int64_t>(data.size())) return Unsupported(n, "index out of range");
+      out.push_back(data[i < 0 ? i + data.size() : i]);
+    }
+  } else if (op == "Unsqueeze" || op == "Squeeze" || op == "Identity") {
+    DLF_ASSIGN_OR_RETURN(out, Known(n, 0));  // a list of known ints keeps its values
+  } else {  // Concat
+    for (int i = 0; i < n.input_size(); ++i) {
+      DLF_ASSIGN_OR_RETURN(const Ints part, Known(n, i));
+      out.insert(out.end(), part.begin(), part.end());
+    }
+  }
+  known_[n.output(0)] = std::move(out);
+  return absl::OkStatus();
+}
+
+absl::Status Builder::Conv(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  DLF_ASSIGN_OR_RETURN(const Value w, In(n, 1));
+  DLF_ASSIGN_OR_RETURN(const Value b, OptionalIn(n, 2));
+  const Ints pads = IntsAttr(n, "pads", {0, 0, 0, 0});
+  if (IntAttr(n, "group", 1) != 1 || IntsAttr(n, "dilations", {1, 1}) != Ints{1, 1} || pads.size() != 4 ||
+      pads[0] != pads[2] || pads[1] != pads[3] || FindAttr(n, "auto_pad") != nullptr) {
+    return Unsupported(n, "dlf takes 2-D convolutions with group 1, dilation 1 and symmetric explicit pads");
+  }
+  Set(n, ops::Conv2D(g_, x, w, b, {IntsAttr(n, "strides", {1, 1}), {pads[0], pads[1]}}));
+  return g_.status();
+}
+
+absl::Status Builder::Pool(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  const bool max = n.op_type() == "MaxPool";
+  const Ints pads = IntsAttr(n, "pads", {0, 0, 0, 0});
+  const bool padded = pads != Ints{0, 0, 0, 0};
+  if (n.output_size() > 1 || IntsAttr(n, "dilations", {1, 1}) != Ints{1, 1} || pads.size() != 4 ||
+      pads[0] != pads[2] || pads[1] != pads[3] || FindAttr(n, "auto_pad") != nullptr ||
+      (!max && padded && IntAttr(n, "count_include_pad", 0) != 0)) {
+    return Unsupported(n, "dlf takes 2-D pooling with symmetric explicit pads, no indices output, and "
+                          "averages that exclude the padding");
+  }
+  const Ints kernel = IntsAttr(n, "kernel_shape", {});
+  ops::Pool2DOptions o{.kernel = kernel, .stride = IntsAttr(n, "strides", {1, 1}), .padding = {pads[0], pads[1]},
+                       .ceil_mode = IntAttr(n, "ceil_mode", 0) != 0};
+  Set(n, max ? ops::MaxPool2D(g_, x, o) : ops::AvgPool2D(g_, x, o));
+  return g_.status();
+}
+
+absl::Status Builder::BatchNorm(const onnx::NodeProto& n) {
+  if (n.output_size() > 1 || IntAttr(n, "training_mode", 0) != 0) {
+    return Unsupported(n, "export the network in inference mode (one output)");
+  }
+  std::vector<Value> in(6);
+  for (int i = 0; i < 3; ++i) {
+    DLF_ASSIGN_OR_RETURN(in[i], In(n, i));
+  }
+  DLF_ASSIGN_OR_RETURN(in[3], Statistic(n, 3));
+  DLF_ASSIGN_OR_RETURN(in[4], Statistic(n, 4));
+  // PyTorch's name for the count beside running_mean; a name of its own otherwise.
+  std::string count = n.input(3);
+  count = absl::EndsWith(count, ".running_mean") ? absl::StrCat(count.substr(0, count.size() - 13), ".num_batches_tracked")
+                                                 : absl::StrCat(count, ".num_batches_tracked");
+  in[5] = g_.Buffer(count, DType::kI64, {});
+  const double momentum = 1.0 - FloatAttr(n, "momentum", 0.9);  // ONNX weighs the old value
+  Set(n, g_.Op("BatchNorm", in, {{"eps", FloatAttr(n, "epsilon", 1e-5)}, {"momentum", momentum}})[0]);
+  return g_.status();
+}
+
+absl::Status Builder::Gemm(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value a, In(n, 0));
+  DLF_ASSIGN_OR_RETURN(const Value w, In(n, 1));
+  DLF_ASSIGN_OR_RETURN(const Value c, OptionalIn(n, 2));
+  if (IntAttr(n, "transA", 0) != 0 || FloatAttr(n, "alpha", 1) != 1 || FloatAttr(n, "beta", 1) != 1) {
+    return Unsupported(n, "dlf takes Gemm with transA 0, alpha 1 and beta 1");
+  }
+  if (IntAttr(n, "transB", 0) != 0 && (!c.valid() || g_.shape(c).size() == 1)) {
+    Set(n, ops::Linear(g_, a, w, c));  // PyTorch's nn.Linear: weight [out, in]
+  } else {
+    const Value y = ops::MatMul(g_, a, w, false, IntAttr(n, "transB", 0) != 0);
+    Set(n, c.valid() ? ops::Add(g_, y, c) : y);
+  }
+  return g_.status();
+}
+
+absl::Status Builder::Reshape(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  const Shape& in = g_.shape(x);
+  Ints shape;
+  if (n.op_type() == "Flatten") {
+    int64_t axis = IntAttr(n, "axis", 1);
+    if (axis < 0) axis += static_cast<int64_t>(in.size());
+    if (axis < 0 || axis > static_cast<int64_t>(in.size())) return Unsupported(n, "axis out of range");
+    shape = {NumElements(Shape(in.begin(), in.begin() + axis)), NumElements(Shape(in.begin() + axis, in.end()))};
+  } else {
+    DLF_ASSIGN_OR_RETURN(shape, Known(n, 1));
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (shape[i] == 0 && i < in.size()) shape[i] = in[i];  // 0 copies the input's dimension
+    }
+  }
+  Set(n, ops::Reshape(g_, x, shape));
+  return g_.status();
+}
+
+absl::Status Builder::AddNode(const onnx::NodeProto& n) {
+  const std::string& op = n.op_type();
+  if (!n.domain().empty() && n.domain() != "ai.onnx") return Unsupported(n, absl::StrCat("domain '", n.domain(), "'"));
+  if (op == "Constant" || op == "Shape" || op == "Gather" || op == "Unsqueeze" || op == "Squeeze" ||
+      (op == "Concat" && known_.count(n.input(0)))) {
+    return Fold(n);
+  }
+  if (op == "Identity" && known_.count(n.input(0))) return Fold(n);
+  if (op == "Identity" && file_.initializers.count(n.output(0))) return absl::OkStatus();  // a named copy
+  if (op == "Conv") return Conv(n);
+  if (op == "MaxPool" || op == "AveragePool") return Pool(n);
+  if (op == "BatchNormalization") return BatchNorm(n);
+  if (op == "Gemm") return Gemm(n);
+  if (op == "Reshape" || op == "Flatten") return Reshape(n);
+  if (op == "Identity" || op == "Relu" || op == "GlobalAveragePool" || op == "Softmax" || op == "Dropout" ||
+      op == "LRN") {
+    DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+    if (op == "Identity") Set(n, x);
+    if (op == "Relu") Set(n, ops::Relu(g_, x));
+    if (op == "GlobalAveragePool") Set(n, ops::ReduceMean(g_, x, {2, 3}, true));
+    if (op == "Softmax") {
+      const int64_t axis = IntAttr(n, "axis", file_.opset >= 13 ? -1 : 1);
+      if (axis != -1 && axis != static_cast<int64_t>(g_.shape(x).size()) - 1) return Unsupported(n, "softmax over the last axis only");
+      Set(n, ops::Softmax(g_, x));
+    }
+    if (op == "Dropout") {
+      double ratio = FloatAttr(n, "ratio", 0.5);
+      if (n.input_size() > 1 && !n.input(1).empty()) {
+        auto init = file_.initializers.find(n.input(1));
+        if (init == file_.initializers.end()) return Unsupported(n, "its ratio must be an initializer");
+        DLF_ASSIGN_OR_RETURN(const Tensor r, ToTensor(*init->second));
+        if (r.dtype() != DType::kF32 || r.num_elements() != 1) return Unsupported(n, "its ratio must be one float");
+        ratio = r.f32()[0];
+      }
+      Set(n, ops::Dropout(g_, x, ratio));
+    }
+    if (op == "LRN") {
+      Set(n, ops::LocalResponseNorm(g_, x, {.size = IntAttr(n, "size", 5), .alpha = FloatAttr(n, "alpha", 1e-4),
+                                            .beta = FloatAttr(n, "beta", 0.75), .k = FloatAttr(n, "bias", 1.0)}));
+    }
+    return g_.status();
+  }
+  if (op == "Add" || op == "MatMul" || op == "Concat") {
+    std::vector<Value> in;
+    for (int i = 0; i < n.input_size(); ++i) {
+      DLF_ASSIGN_OR_RETURN(const Value v, In(n, i));
+      in.push_back(v);
+    }
+    if (op == "Add" && in.size() == 2) Set(n, ops::Add(g_, in[0], in[1]));
+    if (op == "MatMul" && in.size() == 2) Set(n, ops::MatMul(g_, in[0], in[1]));
+    if (op == "Concat") Set(n, ops::Concat(g_, in, IntAttr(n, "axis", 0)));
+    return g_.status();
+  }
+  return Unsupported(n);
+}
+
+absl::StatusOr<Value> Builder::Build(Value images) {
+  const onnx::GraphProto& graph = file_.model.graph();
+  for (const onnx::ValueInfoProto& in : graph.input()) {
+    if (!file_.initializers.count(in.name())) {
+      values_[in.name()] = images;
+      break;
+    }
+  }
+  for (const onnx::NodeProto& n : graph.node()) {
+    if (absl::Status s = AddNode(n); !s.ok()) {
+      if (absl::StrContains(s.message(), file_.path)) return s;
+      return absl::Status(s.code(), absl::StrCat(file_.path, ": node '", NodeName(n), "' (", n.op_type(), "): ", s.message()));
+    }
+  }
+  auto out = values_.find(graph.output(0).name());
+  if (out == values_.end()) {
+    return absl::InvalidArgumentError(absl::StrCat(file_.path, ": no node writes the output '", graph.output(0).name(), "'"));
+  }
+  if (options_.num_classes != file_.classes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file_.path, ": the network has ", file_.classes, " outputs, but the data has ", options_.num_classes,
+        " classes"));
+  }
+  return out->second;
+}
+
+// The [c, h, w] of the image input and the number of outputs; a dynamic axis other than the
+// batch is an error naming it.
+absl::Status ReadSignature(OnnxFile& f) {
+  const onnx::GraphProto& graph = f.model.graph();
+  const onnx::ValueInfoProto* input = nullptr;
+  for (const onnx::ValueInfoProto& in : graph.input()) {
+    if (!f.initializers.count(in.name())) {
+      input = &in;
+      break;
+    }
+  }
+  if (input == nullptr || graph.output_size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(f.path, ": expected one image input and one output, found ",
+                                                   graph.input_size() - f.initializers.size(), " and ",
+                                                   graph.output_size()));
+  }
+  const auto& dims = input->type().tensor_type().shape().dim();
+  if (dims.size() != 4) {
+    return absl::InvalidArgumentError(absl::StrCat(f.path, ": the input '", input->name(),
+                                                   "' must be images [batch, c, h, w], found rank ", dims.size()));
+  }
+  for (int i = 1; i < 4; ++i) {
+    if (!dims[i].has_dim_value() || dims[i].dim_value() <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          f.path, ": the input '", input->name(), "' has a dynamic dimension ", i, " ('", dims[i].dim_param(),
+          "'); dlf builds fixed shapes: export the network with a fixed [c, h, w]"));
+    }
+    f.input_shape.push_back(dims[i].dim_value());
+  }
+  const auto& out = graph.output(0).type().tensor_type().shape().dim();
+  if (out.size() != 2 || !out[1].has_dim_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(f.path, ": the output '", graph.output(0).name(),
+                                                   "' must be logits [batch, classes]"));
+  }
+  f.classes = out[1].dim_value();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const OnnxFile>> ReadOnnxFile(const std::string& path) {
+  DLF_ASSIGN_OR_RETURN(const std::string bytes, data::ReadFile(path, kMaxFileBytes));
+  auto f = std::make_shared<OnnxFile>();
+  f->path = path;
+  if (!f->model.ParseFromString(bytes) || !f->model.has_graph()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not an ONNX model (not a protobuf ModelProto with a graph)"));
+  }
+  for (const onnx::OperatorSetIdProto& o : f->model.opset_import()) {
+    if (o.domain().empty() || o.domain() == "ai.onnx") f->opset = o.version();
+  }
+  if (f->opset < kMinOpset || f->opset > kMaxOpset) {
+    return absl::UnimplementedError(absl::StrCat(path, ": opset ", f->opset, "; dlf imports opsets ", kMinOpset,
+                                                 " to ", kMaxOpset));
+  }
+  for (const onnx::TensorProto& t : f->model.graph().initializer()) f->initializers[t.name()] = &t;
+  // torch.onnx.export stores equal initializers once and names the copies with Identity nodes
+  // (every fresh BatchNorm's weight is all ones): each copy is a tensor of its own name.
+  for (const onnx::NodeProto& n : f->model.graph().node()) {
+    if (n.op_type() != "Identity" || n.input_size() != 1 || n.output_size() != 1) continue;
+    auto source = f->initializers.find(n.input(0));
+    if (source != f->initializers.end()) f->initializers[n.output(0)] = source->second;
+  }
+  DLF_RETURN_IF_ERROR(ReadSignature(*f));
+  return std::shared_ptr<const OnnxFile>(std::move(f));
+}
+
+// metadata_props[key] as a JSON list of floats (dlf's export writes the normalization so).
+std::vector<float> FloatList(const std::map<std::string, std::string>& meta, const std::string& key) {
+  auto it = meta.find(key);
+  if (it == meta.end()) return {};
+  const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+  std::vector<float> out;
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (!v.is_number()) return {};
+    out.push_back(v.get<float>());
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<models::ModelSpec> ImportModel(const std::string& path) {
+  DLF_ASSIGN_OR_RETURN(std::shared_ptr<const OnnxFile> file, ReadOnnxFile(path));
+  std::map<std::string, std::string> meta;
+  for (const auto& p : file->model.metadata_props()) meta[p.key()] = p.value();
+  models::ModelSpec spec;
+  spec.name = path;
+  spec.description = absl::StrCat("ONNX file (", file->model.producer_name(), ")");
+  spec.input_shape = file->input_shape;
+  spec.mean = FloatList(meta, "normalization_mean");
+  spec.std = FloatList(meta, "normalization_std");
+  const size_t channels = static_cast<size_t>(file->input_shape[0]);
+  if (spec.mean.size() == channels && spec.std.size() == channels && meta.count("dataset")) {
+    spec.default_dataset = meta.at("dataset");
+  } else {  // no default data set: training measures the normalization on its data
+    spec.mean.assign(channels, 0.0f);
+    spec.std.assign(channels, 1.0f);
+  }
+  // Build on a scratch graph once, so that an unsupported op fails here, naming the node.
+  Graph check;
+  const Value images = check.Input("images", DType::kF32, {1, spec.input_shape[0], spec.input_shape[1], spec.input_shape[2]});
+  models::ModelOptions options;
+  options.num_classes = file->classes;
+  DLF_RETURN_IF_ERROR(Builder(*file, check, options).Build(images).status());
+  spec.parameters = 0;
+  for (Value p : check.parameters()) spec.parameters += NumElements(check.shape(p));
+  spec.build = [file](Graph& g, Value images, const models::ModelOptions& options) -> Value {
+    absl::StatusOr<Value> logits = Builder(*file, g, options).Build(images);
+    if (!logits.ok()) {
+      g.RecordError(logits.status());
+      return Value{};
+    }
+    return *logits;
+  };
+  return spec;
+}
+
+[[maybe_unused]] const bool registered = models::RegisterModelFileLoader(".onnx", ImportModel);
+
+}  // namespace dlf::onnx_import
