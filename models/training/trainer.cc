@@ -145,7 +145,7 @@ absl::Status Trainer::Build() {
   DLF_ASSIGN_OR_RETURN(const std::vector<Value> grads, Gradients(g, loss_, params_));
   std::vector<Value> fetches = {loss_, correct_};
   fetches.insert(fetches.end(), grads.begin(), grads.end());
-  DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(g, fetches, {.training = true, .bf16 = c.bf16}));
+  DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(g, fetches, {.training = true, .fast_math = c.fast_math, .bf16 = c.bf16}));
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!grads[i].valid()) {
       return absl::InvalidArgumentError("parameter '" + g.name(params_[i]) + "' does not affect the loss");

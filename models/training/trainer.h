@@ -39,6 +39,7 @@ struct TrainConfig {
   optim::ScheduleConfig schedule;
   double label_smoothing = 0.0;
   bool bf16 = false;  // convolutions and linear layers in bf16 (f32 weights, gradients, state)
+  bool fast_math = true;  // ExecutorOptions::fast_math (Winograd convolutions)
   double clip_norm = 0.0;  // 0: no clipping
   bool augment = false;    // random crop (pad 4) + horizontal flip
   bool shuffle = true;

@@ -3,10 +3,8 @@
 // Runtime (onnxruntime-node under Node.js) gives the logits dlf's evaluator gives on real
 // Fashion-MNIST images to 1e-4 relative (max |diff| / max |logit|). BatchNorm's running
 // statistics are set away from their initial 0 and 1 so that they matter.
-#include <fstream>
 #include <string>
 
-#include "data/loader.h"
 #include "gmock/gmock.h"
 #include "graph/random.h"
 #include "gtest/gtest.h"
@@ -14,22 +12,17 @@
 #include "models/registry.h"
 #include "models/training/datasets.h"
 #include "models/training/evaluator.h"
-#include "tests/testing/subprocess.h"
+#include "tests/models/onnx/onnx_testing.h"
 #include "tests/testing/temp_dir.h"
 
 namespace dlf::onnx_export {
 namespace {
 
-using ::dlf::testing::BinaryPath;
 using ::dlf::testing::ProcessResult;
 using ::dlf::testing::RunProcess;
 using ::testing::HasSubstr;
 
 constexpr int64_t kImages = 16;
-
-void WriteF32(const std::string& path, const Tensor& t) {
-  std::ofstream(path, std::ios::binary).write(static_cast<const char*>(t.raw()), t.num_bytes());
-}
 
 // Running means in [-0.2, 0.2], variances in [0.5, 1.5].
 void SetRunningStatistics(Graph& g) {
@@ -66,7 +59,7 @@ TEST(OnnxExportTest, EveryRegisteredModelRunsInOnnxRuntimeWithDlfsLogits) {
     const std::string file = dir + "/" + spec->name + (lrn ? "-lrn" : "") + ".onnx";
     ASSERT_TRUE(WriteModel(*model, file).ok());
 
-    const ProcessResult check = RunProcess("/usr/bin/python3", {BinaryPath("tools/onnx_check.py"), file});
+    const ProcessResult check = ::dlf::testing::CheckWithOnnx(file);
     EXPECT_EQ(check.exit_code(), 0) << check.output;
     EXPECT_THAT(check.output, HasSubstr("checker and shape inference ok; opset 13; output logits ['batch', 10]"));
 
@@ -78,15 +71,8 @@ TEST(OnnxExportTest, EveryRegisteredModelRunsInOnnxRuntimeWithDlfsLogits) {
     evaluator.CopyWeightsFrom(g);
     absl::StatusOr<Tensor> expected = evaluator.Logits(few);
     ASSERT_TRUE(expected.ok()) << expected.status();
-    auto loader = data::Loader::Create(&few, {.batch_size = kImages, .shuffle = false, .normalization = norm});
-    ASSERT_TRUE(loader.ok());
-    (*loader)->StartEpoch(0);
-    WriteF32(dir + "/input.f32", (*loader)->Next()->images);
-    WriteF32(dir + "/expected.f32", *expected);
-
-    const ProcessResult run = RunProcess("/usr/bin/node", {
-        BinaryPath("tools/onnx_run.js"), file, dir + "/input.f32",
-        absl::StrCat(kImages, ",", s[0], ",", s[1], ",", s[2]), "--expect", dir + "/expected.f32", "--rtol", "1e-4"});
+    const ProcessResult run = ::dlf::testing::CompareInOnnxRuntime(
+        file, ::dlf::testing::NormalizedImages(few, norm), *expected, dir);
     EXPECT_EQ(run.exit_code(), 0) << run.output;
     EXPECT_THAT(run.output, HasSubstr("match: 160 outputs [16,10]"));
     if (lrn) EXPECT_THAT(check.output, HasSubstr(" LRN "));

@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""Writes what tests/models/onnx:import_test compares dlf's ONNX import with: a network exported
+from PyTorch with torch.onnx.export, the data of a few training steps, and PyTorch's per-step
+losses for those steps from the same weights, in f32 and in f64.
+
+    /usr/bin/python3 tools/onnx_torch_reference.py resnet20|resnet18 OUT_DIR [--steps 10] [--batch 8]
+
+OUT_DIR gets NET.onnx (exported in eval mode with training=TrainingMode.PRESERVE, so that
+BatchNormalization stays a node and the weights keep their names), data.safetensors (u8 images
+[steps * batch, 3, s, s], i32 labels) and losses.json ({"f32": [...], "f32_channels_last": [...],
+"f64": [...]}: two f32 runs that round differently, and the f64 one), for SGD
+with momentum 0.9, lr 0.001, BatchNorm in training mode, images / 255 as input. ResNet-20 takes
+32x32 images; torchvision's ResNet-18 (10 classes) is fed 64x64 ones to keep the test short.
+"""
+import argparse
+import copy
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resnet_golden import CifarResNet  # noqa: E402
+from safetensors_io import write_safetensors  # noqa: E402
+
+
+def make(name):
+    if name == "resnet20":
+        return CifarResNet(3), 32
+    import torchvision
+    return torchvision.models.resnet18(num_classes=10), 64
+
+
+def train(model, images, labels, steps, batch, dtype, channels_last=False):
+    model = copy.deepcopy(model).to(dtype).train()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
+    opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+    losses = []
+    for s in range(steps):
+        x = (images[s * batch:(s + 1) * batch].to(dtype) / 255).contiguous(memory_format=layout)
+        loss = F.cross_entropy(model(x), labels[s * batch:(s + 1) * batch].long())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("net", choices=["resnet20", "resnet18"])
+    parser.add_argument("out")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model, size = make(args.net)
+    model.eval()
+    path = os.path.join(args.out, args.net + ".onnx")
+    torch.onnx.export(model, torch.zeros(1, 3, size, size), path, opset_version=13, input_names=["images"],
+                      output_names=["logits"], dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    n = args.steps * args.batch
+    images = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (n,), dtype=torch.int32)
+    write_safetensors(os.path.join(args.out, "data.safetensors"), {"images": images, "labels": labels})
+    losses = {"f32": train(model, images, labels, args.steps, args.batch, torch.float32),
+              "f32_channels_last": train(model, images, labels, args.steps, args.batch, torch.float32, True),
+              "f64": train(model, images, labels, args.steps, args.batch, torch.float64)}
+    with open(os.path.join(args.out, "losses.json"), "w") as f:
+        json.dump(losses, f)
+    print(f"{path}: {args.steps} steps of {args.batch}; f32 losses {losses['f32']}")
+
+
+if __name__ == "__main__":
+    main()
