@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "graph/version.h"
 #include "gtest/gtest.h"
+#include "onnx/onnx_pb.h"
 #include "stb/stb_image_write.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -24,6 +25,55 @@ using ::dlf::testing::ProcessResult;
 using ::dlf::testing::RunProcess;
 using ::dlf::testing::TempDir;
 using ::testing::HasSubstr;
+
+// A small ONNX network (global average pooling and a linear layer over [batch, 3, 32, 32]),
+// with `op` in place of the pooling, at `opset`, and the input's height `height` (0: dynamic).
+std::string OnnxBytes(const std::string& op, int64_t opset, int64_t height) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(opset);
+  onnx::GraphProto& g = *m.mutable_graph();
+  auto value = [](onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (i == 0 || dims[i] == 0) {
+        t->mutable_shape()->add_dim()->set_dim_param(i == 0 ? "batch" : "height");
+      } else {
+        t->mutable_shape()->add_dim()->set_dim_value(dims[i]);
+      }
+    }
+  };
+  value(g.add_input(), "images", {1, 3, height, 32});
+  value(g.add_output(), "logits", {1, 10});
+  for (auto [name, dims] : {std::pair<std::string, std::vector<int64_t>>{"fc.weight", {10, 3}}, {"fc.bias", {10}}}) {
+    onnx::TensorProto* t = g.add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    int64_t n = 1;
+    for (int64_t d : dims) t->add_dims(d), n *= d;
+    for (int64_t i = 0; i < n; ++i) t->add_float_data(0.1f);
+  }
+  auto node = [&](const std::string& type, std::vector<std::string> in, const std::string& out) {
+    onnx::NodeProto* n = g.add_node();
+    n->set_op_type(type);
+    n->set_name(out + "_node");
+    for (const std::string& i : in) n->add_input(i);
+    n->add_output(out);
+    return n;
+  };
+  node(op, {"images"}, "pooled");
+  onnx::AttributeProto* axis = node("Flatten", {"pooled"}, "flat")->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
+  axis->set_i(1);
+  onnx::AttributeProto* trans = node("Gemm", {"flat", "fc.weight", "fc.bias"}, "logits")->add_attribute();
+  trans->set_name("transB");
+  trans->set_type(onnx::AttributeProto::INT);
+  trans->set_i(1);
+  return m.SerializeAsString();
+}
 
 // Files the bad invocations point at, made once.
 struct Files {
@@ -75,6 +125,17 @@ const Files& GetFiles() {
     broken->tensors.at("fc2.weight").f32()[7] = std::numeric_limits<float>::quiet_NaN();
     f->nan_checkpoint = f->dir + "/nan.safetensors";
     EXPECT_TRUE(data::WriteSafetensors(f->nan_checkpoint, *broken).ok());
+    const std::string good_onnx = OnnxBytes("GlobalAveragePool", 13, 32);
+    Write(f->dir + "/good.onnx", good_onnx);
+    Write(f->dir + "/truncated.onnx", good_onnx.substr(0, good_onnx.size() / 2));
+    Write(f->dir + "/text.onnx", "not a protobuf at all\n");
+    Write(f->dir + "/sigmoid.onnx", OnnxBytes("Sigmoid", 13, 32));
+    Write(f->dir + "/opset9.onnx", OnnxBytes("GlobalAveragePool", 9, 32));
+    Write(f->dir + "/dynamic.onnx", OnnxBytes("GlobalAveragePool", 13, 0));
+    data::TensorFile wrong_dtype;  // a state_dict whose weight is an integer tensor
+    wrong_dtype.tensors["fc.weight"] = Tensor(DType::kI64, {10, 3});
+    wrong_dtype.tensors["fc.bias"] = Tensor(DType::kF32, {10});
+    EXPECT_TRUE(data::WriteSafetensors(f->dir + "/int_weights.safetensors", wrong_dtype).ok());
     return f;
   }();
   return *files;
@@ -192,6 +253,18 @@ const std::vector<BadCase>& BadCases() {
       {"predict", {"--checkpoint={nan}", "{png}"}, "nan.safetensors: tensor 'fc2.weight' holds a non-finite value (nan at element 7)"},
       {"evaluate", {"--checkpoint={nan}", "--dataset=synthetic"}, "tensor 'fc2.weight' holds a non-finite value"},
       {"lenet_train", {"--dataset=synthetic", "--init_from={nan}"}, "tensor 'fc2.weight' holds a non-finite value"},
+      // ONNX files as models
+      {"train", {"--model={dir}/text.onnx", "--dataset=synthetic"}, "text.onnx: not an ONNX model (not a protobuf ModelProto with a graph)"},
+      {"train", {"--model={dir}/truncated.onnx", "--dataset=synthetic"}, "truncated.onnx: not an ONNX model"},
+      {"train", {"--model={dir}/none.onnx", "--dataset=synthetic"}, "none.onnx: no such file"},
+      {"train", {"--model={dir}/sigmoid.onnx", "--dataset=synthetic"},
+       "sigmoid.onnx: node 'pooled_node': op Sigmoid (opset 13) is not supported by dlf's ONNX import"},
+      {"train", {"--model={dir}/opset9.onnx", "--dataset=synthetic"}, "opset9.onnx: opset 9; dlf imports opsets 11 to 17"},
+      {"train", {"--model={dir}/dynamic.onnx", "--dataset=synthetic"},
+       "dynamic.onnx: the input 'images' has a dynamic dimension 2 ('height')"},
+      {"train", {"--model={dir}/good.onnx", "--dataset=synthetic", "--init_from={dir}/int_weights.safetensors"},
+       "1 of another shape or dtype: parameter 'fc.weight' is i64[10, 3], the model expects f32[10, 3]"},
+      {"train", {"--model={dir}/good.onnx", "--dataset=fashion_mnist", "--data_dir=/typo"}, "/typo"},
       // export
       {"export", {"--output={dir}/m.onnx"}, "--checkpoint is required"},
       {"export", {"--checkpoint={ckpt}"}, "--output is required, e.g. --output=model.onnx"},
