@@ -24,40 +24,46 @@ struct OnnxFile {
   onnx::ModelProto model;
   int64_t opset = 0;
   std::map<std::string, const onnx::TensorProto*> initializers;
-  Shape input_shape;  // [c, h, w]
+  Shape input_shape;  // [c, h, w]; 0 where the file leaves the size open
+  std::string dynamic;  // names the first open size, if any
   int64_t classes = 0;
 };
 
-absl::StatusOr<Tensor> ToTensor(const onnx::TensorProto& t) {
-  Shape shape(t.dims().begin(), t.dims().end());
-  const int64_t n = NumElements(shape);
+// The values of `t`, stored either as raw little-endian bytes or in its typed list `values`;
+// their count is checked against the shape before anything is allocated.
+template <typename T, typename List>
+absl::StatusOr<Tensor> TensorData(const onnx::TensorProto& t, DType dtype, const List& values) {
   auto bad = [&](const std::string& why) {
     return absl::InvalidArgumentError(absl::StrCat("initializer '", t.name(), "' ", why));
   };
-  if (t.data_location() == onnx::TensorProto::EXTERNAL) return bad("keeps its data in another file; not supported");
-  if (t.data_type() == onnx::TensorProto::FLOAT) {
-    Tensor out(DType::kF32, shape);
-    if (t.has_raw_data()) {
-      if (static_cast<int64_t>(t.raw_data().size()) != n * 4) return bad("has the wrong number of bytes");
-      std::memcpy(out.raw(), t.raw_data().data(), n * 4);
-    } else {
-      if (t.float_data_size() != n) return bad("has the wrong number of values");
-      std::copy(t.float_data().begin(), t.float_data().end(), out.f32());
-    }
-    return out;
+  Shape shape;
+  int64_t n = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0 || (d > 0 && n > (int64_t{1} << 40) / d)) return bad(absl::StrCat("has a bad dimension ", d));
+    shape.push_back(d);
+    n *= d;
   }
-  if (t.data_type() == onnx::TensorProto::INT64) {
-    Tensor out(DType::kI64, shape);
-    if (t.has_raw_data()) {
-      if (static_cast<int64_t>(t.raw_data().size()) != n * 8) return bad("has the wrong number of bytes");
-      std::memcpy(out.raw(), t.raw_data().data(), n * 8);
-    } else {
-      if (t.int64_data_size() != n) return bad("has the wrong number of values");
-      std::copy(t.int64_data().begin(), t.int64_data().end(), out.i64());
-    }
-    return out;
+  const int64_t stored = t.has_raw_data() ? static_cast<int64_t>(t.raw_data().size() / sizeof(T)) : values.size();
+  if (stored != n || (t.has_raw_data() && t.raw_data().size() % sizeof(T) != 0)) {
+    return bad(absl::StrCat("holds ", stored, " values for its shape ", ShapeString(shape)));
   }
-  return bad(absl::StrCat("has ONNX data type ", t.data_type(), "; dlf imports float and int64"));
+  Tensor out(dtype, shape);
+  if (t.has_raw_data()) {
+    std::memcpy(out.raw(), t.raw_data().data(), t.raw_data().size());
+  } else {
+    std::copy(values.begin(), values.end(), static_cast<T*>(out.raw()));
+  }
+  return out;
+}
+
+absl::StatusOr<Tensor> ToTensor(const onnx::TensorProto& t) {
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    return absl::InvalidArgumentError(absl::StrCat("initializer '", t.name(), "' keeps its data in another file; not supported"));
+  }
+  if (t.data_type() == onnx::TensorProto::FLOAT) return TensorData<float>(t, DType::kF32, t.float_data());
+  if (t.data_type() == onnx::TensorProto::INT64) return TensorData<int64_t>(t, DType::kI64, t.int64_data());
+  return absl::InvalidArgumentError(absl::StrCat("initializer '", t.name(), "' has ONNX data type ", t.data_type(),
+                                                 "; dlf imports float and int64"));
 }
 
 const onnx::AttributeProto* FindAttr(const onnx::NodeProto& n, const std::string& name) {
@@ -295,11 +301,13 @@ absl::Status Builder::Reshape(const onnx::NodeProto& n) {
 absl::Status Builder::AddNode(const onnx::NodeProto& n) {
   const std::string& op = n.op_type();
   if (!n.domain().empty() && n.domain() != "ai.onnx") return Unsupported(n, absl::StrCat("domain '", n.domain(), "'"));
+  if (n.output_size() < 1) return Unsupported(n, "the node has no output");
+  const bool first_known = n.input_size() > 0 && known_.count(n.input(0));
   if (op == "Constant" || op == "Shape" || op == "Gather" || op == "Unsqueeze" || op == "Squeeze" ||
-      (op == "Concat" && known_.count(n.input(0)))) {
+      (op == "Concat" && first_known)) {
     return Fold(n);
   }
-  if (op == "Identity" && known_.count(n.input(0))) return Fold(n);
+  if (op == "Identity" && first_known) return Fold(n);
   if (op == "Identity" && file_.initializers.count(n.output(0))) return absl::OkStatus();  // a named copy
   if (op == "Conv") return Conv(n);
   if (op == "MaxPool" || op == "AveragePool") return Pool(n);
@@ -396,12 +404,12 @@ absl::Status ReadSignature(OnnxFile& f) {
                                                    "' must be images [batch, c, h, w], found rank ", dims.size()));
   }
   for (int i = 1; i < 4; ++i) {
-    if (!dims[i].has_dim_value() || dims[i].dim_value() <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          f.path, ": the input '", input->name(), "' has a dynamic dimension ", i, " ('", dims[i].dim_param(),
-          "'); dlf builds fixed shapes: export the network with a fixed [c, h, w]"));
+    const bool fixed = dims[i].has_dim_value() && dims[i].dim_value() > 0;
+    if (!fixed && f.dynamic.empty()) {
+      f.dynamic = absl::StrCat("the input '", input->name(), "' has a dynamic dimension ", i, " ('",
+                               dims[i].dim_param(), "')");
     }
-    f.input_shape.push_back(dims[i].dim_value());
+    f.input_shape.push_back(fixed ? dims[i].dim_value() : 0);
   }
   const auto& out = graph.output(0).type().tensor_type().shape().dim();
   if (out.size() != 2 || !out[1].has_dim_value()) {
@@ -452,6 +460,19 @@ std::vector<float> FloatList(const std::map<std::string, std::string>& meta, con
   return out;
 }
 
+// Builds the network once on a scratch graph, so that an unsupported op fails when the file is
+// read, naming the node; returns the number of parameters.
+absl::StatusOr<int64_t> CheckBuild(const OnnxFile& file, const Shape& image) {
+  Graph check;
+  const Value images = check.Input("images", DType::kF32, {1, image[0], image[1], image[2]});
+  models::ModelOptions options;
+  options.num_classes = file.classes;
+  DLF_RETURN_IF_ERROR(Builder(file, check, options).Build(images).status());
+  int64_t parameters = 0;
+  for (Value p : check.parameters()) parameters += NumElements(check.shape(p));
+  return parameters;
+}
+
 }  // namespace
 
 absl::StatusOr<models::ModelSpec> ImportModel(const std::string& path) {
@@ -471,14 +492,12 @@ absl::StatusOr<models::ModelSpec> ImportModel(const std::string& path) {
     spec.mean.assign(channels, 0.0f);
     spec.std.assign(channels, 1.0f);
   }
-  // Build on a scratch graph once, so that an unsupported op fails here, naming the node.
-  Graph check;
-  const Value images = check.Input("images", DType::kF32, {1, spec.input_shape[0], spec.input_shape[1], spec.input_shape[2]});
-  models::ModelOptions options;
-  options.num_classes = file->classes;
-  DLF_RETURN_IF_ERROR(Builder(*file, check, options).Build(images).status());
   spec.parameters = 0;
-  for (Value p : check.parameters()) spec.parameters += NumElements(check.shape(p));
+  if (!file->dynamic.empty()) {  // the user gives the size (--input_shape); built then
+    spec.description = absl::StrCat(path, ": ", file->dynamic);
+  } else {
+    DLF_ASSIGN_OR_RETURN(spec.parameters, CheckBuild(*file, spec.input_shape));
+  }
   spec.build = [file](Graph& g, Value images, const models::ModelOptions& options) -> Value {
     absl::StatusOr<Value> logits = Builder(*file, g, options).Build(images);
     if (!logits.ok()) {

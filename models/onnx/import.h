@@ -17,7 +17,8 @@ namespace dlf::onnx_import {
 inline constexpr int kMinOpset = 11, kMaxOpset = 17;
 
 // Reads `path` and returns it as a model spec named by the path: the input's [c, h, w] from
-// the file (the batch axis may be dynamic, no other), the normalization and default data set
+// the file (a size the file leaves open is 0 there, and the description names it: the user
+// gives the shape, e.g. train's --input_shape), the normalization and default data set
 // from the metadata dlf's export writes (without them: no default data set, so training
 // measures the normalization on its data). Initializers keep their names: parameters, except
 // BatchNormalization's mean and variance, which become the running statistics (buffers, with

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -29,6 +30,9 @@ ABSL_FLAG(std::string, dataset, "",
 ABSL_FLAG(std::string, data_dir, "",
           "the data set's directory (default: datasets/cifar-10-batches-bin for CIFAR-10, "
           "/usr/share/datasets/fashion-mnist for Fashion-MNIST)");
+ABSL_FLAG(std::vector<std::string>, input_shape, {},
+          "C,H,W: the image size for an ONNX model whose file leaves it open (a dynamic axis "
+          "other than the batch)");
 ABSL_FLAG(int, epochs, 90, "epochs to train");
 ABSL_FLAG(int, batch_size, 128, "images per step");
 ABSL_FLAG(double, lr, 0.01, "base learning rate");
@@ -220,6 +224,36 @@ std::string DescribeOptimizer(const TrainConfig& c) {
   return s;
 }
 
+// The model with --input_shape applied: a network file may leave sizes open (0), which the
+// flag then gives; it must agree with the sizes the file fixes.
+absl::StatusOr<models::ModelSpec> WithInputShape(const models::ModelSpec& spec) {
+  models::ModelSpec out = spec;
+  const std::vector<std::string> flag = absl::GetFlag(FLAGS_input_shape);
+  const bool open = absl::c_count(spec.input_shape, 0) > 0;
+  if (flag.empty()) {
+    if (!open) return out;
+    return absl::InvalidArgumentError(absl::StrCat(spec.description, ": give --input_shape=C,H,W"));
+  }
+  std::vector<int64_t> shape;
+  for (const std::string& d : flag) {
+    int64_t v = 0;
+    shape.push_back(absl::SimpleAtoi(d, &v) ? v : -1);
+  }
+  const std::string given = absl::StrJoin(flag, ",");
+  if (shape.size() != 3 || absl::c_count_if(shape, [](int64_t v) { return v <= 0; }) > 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--input_shape must be C,H,W (three sizes > 0), found '", given, "'"));
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (spec.input_shape[i] != 0 && spec.input_shape[i] != shape[i]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--input_shape=", given, " does not fit ", spec.name, ", whose input is [",
+          absl::StrJoin(spec.input_shape, ", "), "] (0: open)"));
+    }
+  }
+  out.input_shape = shape;
+  return out;
+}
+
 // Everything before the first step; each rank does it alone, and the ranks agree on the outcome.
 absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& positional,
                                                Communicator& comm, Data& d, TrainConfig& c) {
@@ -237,7 +271,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
     return absl::InvalidArgumentError(absl::StrCat("--model is required; registered models: ",
                                                    absl::StrJoin(models::ModelNames(), ", ")));
   }
-  DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(model));
+  DLF_ASSIGN_OR_RETURN(const models::ModelSpec* found, models::FindModel(model));
+  DLF_ASSIGN_OR_RETURN(const models::ModelSpec resolved, WithInputShape(*found));
+  const models::ModelSpec* spec = &resolved;
   DLF_ASSIGN_OR_RETURN(c, ConfigFromFlags(*spec));  // before reading any data
   c.comm = &comm;
   DLF_ASSIGN_OR_RETURN(d, LoadData(*spec, comm.is_root()));
@@ -251,7 +287,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
   c.run.mean = norm.mean;
   c.run.std = norm.std;
   std::string out = absl::GetFlag(FLAGS_checkpoint_dir);
-  if (out == "runs/<model>-<dataset>") out = absl::StrCat("runs/", spec->name, "-", d.name);
+  if (out == "runs/<model>-<dataset>") {  // a model file's run is named by the file's stem
+    out = absl::StrCat("runs/", std::filesystem::path(spec->name).stem().string(), "-", d.name);
+  }
   c.out_dir = ResolveUserPath(out);
 
   return Trainer::Create(c, &d.train, &d.test);

@@ -261,7 +261,12 @@ const std::vector<BadCase>& BadCases() {
        "sigmoid.onnx: node 'pooled_node': op Sigmoid (opset 13) is not supported by dlf's ONNX import"},
       {"train", {"--model={dir}/opset9.onnx", "--dataset=synthetic"}, "opset9.onnx: opset 9; dlf imports opsets 11 to 17"},
       {"train", {"--model={dir}/dynamic.onnx", "--dataset=synthetic"},
-       "dynamic.onnx: the input 'images' has a dynamic dimension 2 ('height')"},
+       "dynamic.onnx: the input 'images' has a dynamic dimension 2 ('height'): give --input_shape=C,H,W"},
+      {"train", {"--model={dir}/dynamic.onnx", "--dataset=synthetic", "--input_shape=3,32"},
+       "--input_shape must be C,H,W (three sizes > 0), found '3,32'"},
+      {"train", {"--model={dir}/dynamic.onnx", "--dataset=synthetic", "--input_shape=1,32,32"},
+       "--input_shape=1,32,32 does not fit"},
+      {"train", {"--model={dir}/good.onnx", "--dataset=synthetic", "--input_shape=3,x,32"}, "found '3,x,32'"},
       {"train", {"--model={dir}/good.onnx", "--dataset=synthetic", "--init_from={dir}/int_weights.safetensors"},
        "1 of another shape or dtype: parameter 'fc.weight' is i64[10, 3], the model expects f32[10, 3]"},
       {"train", {"--model={dir}/good.onnx", "--dataset=fashion_mnist", "--data_dir=/typo"}, "/typo"},
@@ -292,6 +297,18 @@ TEST(CliTest, EveryBadInvocationIsOneClearErrorLine) {
     EXPECT_THAT(r.output, HasSubstr(Expand(c.expected))) << what;
     EXPECT_THAT(r.output, ::testing::Not(HasSubstr("terminate called"))) << what;
   }
+}
+
+TEST(CliTest, AnOnnxFileWithAnOpenImageSizeTrainsWithInputShape) {
+  const Files& f = GetFiles();
+  const ProcessResult r = RunProcess(BinaryPath("models/train"), {
+      "--model=" + f.dir + "/dynamic.onnx", "--input_shape=3,32,32", "--dataset=synthetic", "--max_steps=2",
+      "--batch_size=8", "--threads=1", "--checkpoint_dir=" + f.dir + "/dynamic_run"});
+  EXPECT_EQ(r.exit_code(), 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("stopped after --max_steps=2 steps"));
+  const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {"--checkpoint=" + f.dir + "/dynamic_run/last.safetensors"});
+  EXPECT_EQ(e.exit_code(), 0) << e.output;
+  EXPECT_THAT(e.output, HasSubstr("dynamic.onnx on synthetic"));
 }
 
 TEST(CliTest, HelpListsTheFlagsAndModels) {
