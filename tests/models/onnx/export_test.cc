@@ -8,10 +8,12 @@
 #include "gmock/gmock.h"
 #include "graph/random.h"
 #include "gtest/gtest.h"
+#include "graph/executor.h"
 #include "models/onnx/export.h"
 #include "models/registry.h"
 #include "models/training/datasets.h"
 #include "models/training/evaluator.h"
+#include "ops/ops.h"
 #include "tests/models/onnx/onnx_testing.h"
 #include "tests/testing/temp_dir.h"
 
@@ -78,6 +80,48 @@ TEST(OnnxExportTest, EveryRegisteredModelRunsInOnnxRuntimeWithDlfsLogits) {
     if (lrn) EXPECT_THAT(check.output, HasSubstr(" LRN "));
     std::printf("%s%s: %s", spec->name.c_str(), lrn ? " --lrn" : "", run.output.c_str());
   }
+}
+
+// The ops no registered model uses: AveragePool (padded, ceil mode, padding excluded; max
+// pooling alike), Concat, MatMul and Softmax.
+Value OtherOps(Graph& g, Value images) {
+  Value w = g.Parameter("conv.weight", {4, 1, 3, 3}, Initializer::HeNormal());
+  Value x = ops::Relu(g, ops::Conv2D(g, images, w, Value{}, {{1, 1}, {1, 1}}));
+  const ops::Pool2DOptions pool{.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true};
+  Value avg = ops::AvgPool2D(g, x, pool);
+  Value max = ops::MaxPool2D(g, x, pool);
+  Value both = ops::Flatten(g, ops::Concat(g, {avg, max}, 1));
+  Value proj = g.Parameter("proj", {g.shape(both)[1], 10}, Initializer::XavierUniform());
+  return ops::Softmax(g, ops::MatMul(g, both, proj));
+}
+
+TEST(OnnxExportTest, AveragePoolConcatMatMulAndSoftmaxRunInOnnxRuntimeAsInDlf) {
+  const std::string dir = ::dlf::testing::TempDir("onnx_export_ops");
+  Graph g(7);
+  const Value images = g.Input("images", DType::kF32, {1, 1, 28, 28});
+  const Value out = OtherOps(g, images);
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  absl::StatusOr<onnx::ModelProto> model = ExportModel(g, images, out, {});
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string file = dir + "/ops.onnx";
+  ASSERT_TRUE(WriteModel(*model, file).ok());
+  const ProcessResult check = ::dlf::testing::CheckWithOnnx(file);
+  EXPECT_EQ(check.exit_code(), 0) << check.output;
+  EXPECT_THAT(check.output, HasSubstr("ops AveragePool Concat Conv Flatten MatMul MaxPool Relu Softmax"));
+
+  absl::StatusOr<data::Dataset> test = training::LoadSplit("fashion_mnist", "/usr/share/datasets/fashion-mnist", false, {1, 28, 28});
+  ASSERT_TRUE(test.ok()) << test.status();
+  const data::Normalization norm{{0.29f}, {0.35f}};
+  const Tensor input = ::dlf::testing::NormalizedImages(data::Slice(*test, 0, kImages), norm);
+  Graph batch(7);  // the same parameters (same seed and order) for 16 images
+  const Value batch_images = batch.Input("images", DType::kF32, {kImages, 1, 28, 28});
+  const Value batch_out = OtherOps(batch, batch_images);
+  auto exec = Executor::Compile(batch, {batch_out}, {.training = false});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  ASSERT_TRUE((*exec)->Run({{batch_images, &input}}).ok());
+  const ProcessResult run = ::dlf::testing::CompareInOnnxRuntime(file, input, (*exec)->fetch(0), dir);
+  EXPECT_EQ(run.exit_code(), 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("match: 160 outputs [16,10]"));
 }
 
 }  // namespace
