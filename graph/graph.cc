@@ -70,6 +70,18 @@ void InitializeTensor(const Initializer& init, uint64_t seed, Tensor& t) {
   }
 }
 
+const ValueInfo& Graph::NoValueInfo() {
+  static const ValueInfo* none = new ValueInfo{};
+  return *none;
+}
+
+int64_t Graph::dim(Value v, int i) const {
+  const Shape& s = shape(v);
+  const int rank = static_cast<int>(s.size());
+  if (i < 0) i += rank;
+  return i >= 0 && i < rank ? s[i] : 0;
+}
+
 void Graph::RecordError(absl::Status s) {
   if (status_.ok() && !s.ok()) status_ = std::move(s);
 }

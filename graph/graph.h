@@ -114,9 +114,12 @@ class Graph {
   int num_values() const { return static_cast<int>(values_.size()); }
   const Node& node(int id) const { return nodes_[id]; }
   const Node& producer(Value v) const { return nodes_[values_[v.id].producer]; }
-  const ValueInfo& info(Value v) const { return values_[v.id].info; }
-  const Shape& shape(Value v) const { return values_[v.id].info.shape; }
-  DType dtype(Value v) const { return values_[v.id].info.dtype; }
+  // Safe on an invalid value (an earlier error): an empty shape, so model code needs no guard.
+  const ValueInfo& info(Value v) const { return Contains(v) ? values_[v.id].info : NoValueInfo(); }
+  const Shape& shape(Value v) const { return info(v).shape; }
+  DType dtype(Value v) const { return info(v).dtype; }
+  // The size of axis i of v (negative i counts from the end); 0 for an invalid value or axis.
+  int64_t dim(Value v, int i) const;
   std::string ValueName(Value v) const;  // "conv1" or "maxpool_3:1"
   bool Contains(Value v) const { return v.id >= 0 && v.id < num_values(); }
 
@@ -144,6 +147,7 @@ class Graph {
     int output_index = 0;
   };
 
+  static const ValueInfo& NoValueInfo();
   Node& NewNode(NodeKind kind, const std::string& op, const std::string& name);
   Value NewOutput(Node& node, ValueInfo info);
   absl::Status CheckName(const std::string& name) const;

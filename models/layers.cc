@@ -1,26 +1,15 @@
 #include "models/layers.h"
 
-#include <cmath>
-
 #include "absl/strings/str_cat.h"
 
 namespace dlf::models {
 
-std::string Sequential::Name(const char* suffix) const {
-  return absl::StrCat(prefix_, ".", index_, ".", suffix);
-}
+std::string Sequential::Name() const { return absl::StrCat(prefix_, ".", index_); }
 
-std::pair<Value, Value> Sequential::WeightAndBias(Shape weight_shape, int64_t fan_in,
-                                                  bool followed_by_relu) {
-  const int64_t out = weight_shape[0];
-  if (init_ == InitScheme::kTorch) {
-    const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));
-    return {g_.Parameter(Name("weight"), std::move(weight_shape), Initializer::TorchDefault()),
-            g_.Parameter(Name("bias"), {out}, Initializer::Uniform(bound))};
-  }
-  const Initializer w = followed_by_relu ? Initializer::HeNormal() : Initializer::XavierUniform();
-  return {g_.Parameter(Name("weight"), std::move(weight_shape), w),
-          g_.Parameter(Name("bias"), {out}, Initializer::Zeros())};
+// kTorch: PyTorch's defaults; kHe: He normal before a ReLU, Xavier uniform otherwise, zero biases.
+std::pair<Initializer, std::optional<Initializer>> Sequential::Inits(bool followed_by_relu) const {
+  if (init_ == InitScheme::kTorch) return {Initializer::TorchDefault(), std::nullopt};
+  return {followed_by_relu ? Initializer::HeNormal() : Initializer::XavierUniform(), Initializer::Zeros()};
 }
 
 void Sequential::ApplyPendingRelu() {
@@ -30,10 +19,9 @@ void Sequential::ApplyPendingRelu() {
 
 Sequential& Sequential::Conv(int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
   ApplyPendingRelu();
-  if (!g_.Contains(x_)) return *this;  // an earlier error is recorded in the graph
-  const int64_t in = g_.shape(x_)[1];
-  auto [w, b] = WeightAndBias({out, in, kernel, kernel}, in * kernel * kernel, true);
-  x_ = ops::Conv2D(g_, x_, w, b, {{stride, stride}, {padding, padding}});
+  const auto [weight, bias] = Inits(true);
+  x_ = nn::Conv2d(g_, Name(), x_, out, kernel,
+                  {.stride = stride, .padding = padding, .weight_init = weight, .bias_init = bias});
   ++index_;
   return *this;
 }
@@ -68,10 +56,8 @@ Sequential& Sequential::Dropout(double rate) {
 
 Sequential& Sequential::Linear(int64_t out, bool followed_by_relu) {
   ApplyPendingRelu();
-  if (!g_.Contains(x_)) return *this;
-  const int64_t in = g_.shape(x_)[1];
-  auto [w, b] = WeightAndBias({out, in}, in, followed_by_relu);
-  x_ = ops::Linear(g_, x_, w, b);
+  const auto [weight, bias] = Inits(followed_by_relu);
+  x_ = nn::Linear(g_, Name(), x_, out, {.weight_init = weight, .bias_init = bias});
   ++index_;
   return *this;
 }

@@ -2,10 +2,12 @@
 #define DLF_MODELS_LAYERS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "graph/graph.h"
 #include "models/models.h"
+#include "models/nn.h"
 #include "ops/ops.h"
 
 namespace dlf::models {
@@ -39,9 +41,9 @@ class Sequential {
   // Relu().MaxPool() computes the same values and gradients as MaxPool().Relu(), and the
   // latter runs the ReLU and its gradient on the pooled tensor (a quarter of it for 2x2 pools).
   void ApplyPendingRelu();
-  std::string Name(const char* suffix) const;
-  // Adds "<prefix>.<index>.weight" and ".bias" for a layer with `fan_in` inputs.
-  std::pair<Value, Value> WeightAndBias(Shape weight_shape, int64_t fan_in, bool followed_by_relu);
+  std::string Name() const;  // "<prefix>.<index>"
+  // The weight and bias initializers of a layer under init_ (nullopt: PyTorch's default bias).
+  std::pair<Initializer, std::optional<Initializer>> Inits(bool followed_by_relu) const;
 
   Graph& g_;
   std::string prefix_;

@@ -2,37 +2,37 @@
 // parameter names and initialization.
 #include "absl/strings/str_cat.h"
 #include "models/models.h"
+#include "models/nn.h"
 #include "models/registry.h"
 #include "ops/ops.h"
 
 namespace dlf::models {
 namespace {
 
-// A bias-free convolution "<name>.weight" [out, in, k, k], Kaiming normal with fan_out.
-Value Conv(Graph& g, const std::string& name, Value x, int64_t out, int64_t k, int64_t stride) {
-  if (!g.Contains(x)) return Value{};
-  Value w = g.Parameter(name + ".weight", {out, g.shape(x)[1], k, k}, Initializer::HeNormalFanOut());
-  return ops::Conv2D(g, x, w, Value{}, {{stride, stride}, {k / 2, k / 2}});
+// torchvision's conv3x3 / conv1x1: no bias, Kaiming normal with fan_out.
+nn::Conv2dOptions ResNetConv(int64_t stride, int64_t padding) {
+  return {.stride = stride, .padding = padding, .bias = false, .weight_init = Initializer::HeNormalFanOut()};
 }
 
 // torchvision's BasicBlock: conv-bn-relu, conv-bn, plus the shortcut, relu. Where the shape
 // changes the shortcut is a 1x1 strided convolution and BN ("downsample", option B).
 Value BasicBlock(Graph& g, const std::string& name, Value x, int64_t width, int64_t stride) {
-  if (!g.Contains(x)) return Value{};
-  Value y = ops::Relu(g, ops::BatchNorm2d(g, Conv(g, name + ".conv1", x, width, 3, stride), name + ".bn1"));
-  y = ops::BatchNorm2d(g, Conv(g, name + ".conv2", y, width, 3, 1), name + ".bn2");
+  Value y = nn::Conv2d(g, name + ".conv1", x, width, 3, ResNetConv(stride, 1));
+  y = ops::Relu(g, nn::BatchNorm2d(g, name + ".bn1", y));
+  y = nn::BatchNorm2d(g, name + ".bn2", nn::Conv2d(g, name + ".conv2", y, width, 3, ResNetConv(1, 1)));
   Value shortcut = x;
-  if (stride != 1 || g.shape(x)[1] != width) {
-    shortcut = ops::BatchNorm2d(g, Conv(g, name + ".downsample.0", x, width, 1, stride),
-                                name + ".downsample.1");
+  if (stride != 1 || g.dim(x, 1) != width) {
+    shortcut = nn::Conv2d(g, name + ".downsample.0", x, width, 1, ResNetConv(stride, 0));
+    shortcut = nn::BatchNorm2d(g, name + ".downsample.1", shortcut);
   }
   return ops::Relu(g, ops::Add(g, y, shortcut));
 }
 
 // 6n + 2 layers: a 3x3 conv of 16, three stages of n blocks (16, 32, 64 channels; the second
-// and third start with stride 2), global average pooling, one fully connected layer.
+// and third start with stride 2), global average pooling, one fully connected layer (nn.Linear's
+// default initialization, as torchvision leaves it).
 Value CifarResNet(Graph& g, Value images, const ModelOptions& o, int n) {
-  Value x = ops::Relu(g, ops::BatchNorm2d(g, Conv(g, "conv1", images, 16, 3, 1), "bn1"));
+  Value x = ops::Relu(g, nn::BatchNorm2d(g, "bn1", nn::Conv2d(g, "conv1", images, 16, 3, ResNetConv(1, 1))));
   const int64_t widths[] = {16, 32, 64};
   for (int stage = 0; stage < 3; ++stage) {
     for (int block = 0; block < n; ++block) {
@@ -40,12 +40,7 @@ Value CifarResNet(Graph& g, Value images, const ModelOptions& o, int n) {
       x = BasicBlock(g, absl::StrCat("layer", stage + 1, ".", block), x, widths[stage], stride);
     }
   }
-  x = ops::GlobalAvgPool2D(g, x);
-  if (!g.Contains(x)) return Value{};
-  // nn.Linear's default initialization, as torchvision leaves it.
-  Value w = g.Parameter("fc.weight", {o.num_classes, 64}, Initializer::TorchDefault());
-  Value b = g.Parameter("fc.bias", {o.num_classes}, Initializer::Uniform(1.0f / 8.0f));  // 1/sqrt(64)
-  return ops::Linear(g, x, w, b);
+  return nn::Linear(g, "fc", ops::GlobalAvgPool2D(g, x), o.num_classes);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "models/models.h"
+#include "models/nn.h"
 #include "models/registry.h"
 #include "ops/ops.h"
 
@@ -16,28 +17,20 @@ Value Vgg11Bn(Graph& g, Value images, const ModelOptions& o) {
   constexpr int64_t kMaxPool = 0;
   const int64_t config[] = {64, kMaxPool, 128, kMaxPool, 256, 256, kMaxPool,
                             512, 512, kMaxPool, 512, 512, kMaxPool};
+  const nn::Conv2dOptions conv{.padding = 1, .weight_init = Initializer::HeNormalFanOut(), .bias_init = Initializer::Zeros()};
   Value x = images;
   int index = 0;
   for (int64_t width : config) {
-    if (!g.Contains(x)) return Value{};
     if (width == kMaxPool) {
       x = ops::MaxPool2D(g, x, {{2, 2}, {2, 2}, {0, 0}, false});
       ++index;
       continue;
     }
-    const std::string conv = absl::StrCat("features.", index);
-    Value w = g.Parameter(conv + ".weight", {width, g.shape(x)[1], 3, 3}, Initializer::HeNormalFanOut());
-    Value b = g.Parameter(conv + ".bias", {width}, Initializer::Zeros());
-    x = ops::Conv2D(g, x, w, b, {{1, 1}, {1, 1}});
-    x = ops::BatchNorm2d(g, x, absl::StrCat("features.", index + 1));
-    x = ops::Relu(g, x);
+    x = nn::Conv2d(g, absl::StrCat("features.", index), x, width, 3, conv);
+    x = ops::Relu(g, nn::BatchNorm2d(g, absl::StrCat("features.", index + 1), x));
     index += 3;
   }
-  x = ops::Flatten(g, x);
-  if (!g.Contains(x)) return Value{};
-  Value w = g.Parameter("classifier.weight", {o.num_classes, 512}, Initializer::TorchDefault());
-  Value b = g.Parameter("classifier.bias", {o.num_classes}, Initializer::Uniform(1.0f / 22.627417f));  // 1/sqrt(512)
-  return ops::Linear(g, x, w, b);
+  return nn::Linear(g, "classifier", ops::Flatten(g, x), o.num_classes);
 }
 
 DLF_REGISTER_MODEL({.name = "vgg11_bn",

@@ -1,0 +1,49 @@
+#include "models/nn.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace dlf::nn {
+namespace {
+
+// Whether x is a value of `rank` dimensions; when it is valid but of another rank, the error
+// (naming the module) is recorded in the graph. An invalid x carries an earlier error.
+bool HasRank(Graph& g, Value x, size_t rank, const std::string& module, const char* layout) {
+  if (!g.Contains(x)) return false;
+  if (g.shape(x).size() == rank) return true;
+  g.RecordError(absl::InvalidArgumentError(absl::StrCat(module, ": input '", g.ValueName(x), "' must be ",
+                                                        layout, ", found ", ShapeString(g.shape(x)))));
+  return false;
+}
+
+}  // namespace
+
+Initializer TorchDefaultBias(int64_t fan_in) {
+  return Initializer::Uniform(1.0f / std::sqrt(static_cast<float>(fan_in)));
+}
+
+Value Conv2d(Graph& g, const std::string& name, Value x, int64_t out, int64_t kernel,
+             Conv2dOptions o) {
+  if (!HasRank(g, x, 4, "Conv2d '" + name + "'", "[n, c, h, w]")) return Value{};
+  const int64_t in = g.shape(x)[1];
+  const Value w = g.Parameter(name + ".weight", {out, in, kernel, kernel}, o.weight_init);
+  Value b;
+  if (o.bias) b = g.Parameter(name + ".bias", {out}, o.bias_init.value_or(TorchDefaultBias(in * kernel * kernel)));
+  return ops::Conv2D(g, x, w, b, {{o.stride, o.stride}, {o.padding, o.padding}});
+}
+
+Value Linear(Graph& g, const std::string& name, Value x, int64_t out, LinearOptions o) {
+  if (!HasRank(g, x, 2, "Linear '" + name + "'", "[n, features]")) return Value{};
+  const int64_t in = g.shape(x)[1];
+  const Value w = g.Parameter(name + ".weight", {out, in}, o.weight_init);
+  Value b;
+  if (o.bias) b = g.Parameter(name + ".bias", {out}, o.bias_init.value_or(TorchDefaultBias(in)));
+  return ops::Linear(g, x, w, b);
+}
+
+Value BatchNorm2d(Graph& g, const std::string& name, Value x, ops::BatchNormOptions options) {
+  return ops::BatchNorm2d(g, x, name, options);
+}
+
+}  // namespace dlf::nn
