@@ -20,8 +20,6 @@
 namespace dlf::training {
 namespace {
 
-constexpr char kOptimizerPrefix[] = "optimizer/";
-
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -32,20 +30,6 @@ std::string Duration(double seconds) {
   return absl::StrFormat("%dm%02ds", s / 60, s % 60);
 }
 
-
-template <typename T>
-absl::Status ParseMeta(const std::map<std::string, std::string>& meta, const std::string& key,
-                       const std::string& path, T& out) {
-  auto it = meta.find(key);
-  bool ok = it != meta.end();
-  if constexpr (std::is_floating_point_v<T>) {
-    ok = ok && absl::SimpleAtod(it->second, &out);
-  } else {
-    ok = ok && absl::SimpleAtoi(it->second, &out);
-  }
-  if (!ok) return absl::InvalidArgumentError(absl::StrCat(path, ": missing or malformed metadata '", key, "'"));
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -154,6 +138,9 @@ absl::Status Trainer::Build() {
     grad_tensors_.push_back(&executor_->fetch(2 + static_cast<int>(i)));
   }
   DLF_RETURN_IF_ERROR(BuildOptimizer());
+  state_.batch_size = c.batch_size;
+  state_.seed = c.seed;
+  state_.optimizer_kind = c.optimizer.kind;
 
   data::LoaderOptions lo{.batch_size = c.batch_size, .shuffle = c.shuffle, .drop_last = true, .seed = c.seed};
   lo.shard = c.comm ? c.comm->rank() : 0;
@@ -232,7 +219,7 @@ absl::Status Trainer::BuildOptimizer() {
 }
 
 double Trainer::CurrentLearningRate() const {
-  const double progress = optim::Progress(epoch_, step_in_epoch_, loader_->batches_per_epoch());
+  const double progress = optim::Progress(state_.epoch, state_.step_in_epoch, loader_->batches_per_epoch());
   return schedule_->LearningRate(config_.lr, progress);
 }
 
@@ -253,7 +240,7 @@ absl::Status Trainer::CheckFinite(double loss, double grad_norm) {
   }
   const std::string message = absl::StrFormat(
       "non-finite values at step %d (epoch %d): the loss is %f; first non-finite tensor: %s",
-      global_step_ + 1, epoch_ + 1, loss, culprit);
+      state_.global_step + 1, state_.epoch + 1, loss, culprit);
   // Skipping helps only while the weights are still finite.
   if (config_.skip_nonfinite && bad_param < 0) return absl::DataLossError(message);
   return absl::FailedPreconditionError(absl::StrCat(
@@ -288,7 +275,7 @@ double Trainer::GradientNorm() const {
 absl::Status Trainer::ReduceStepStats(double& loss, double& correct) {
   if (world_size() == 1) return absl::OkStatus();
   double totals[] = {loss, correct};
-  DLF_RETURN_IF_ERROR(config_.comm->SumF64(totals, 2, "the loss allreduce", global_step_));
+  DLF_RETURN_IF_ERROR(config_.comm->SumF64(totals, 2, "the loss allreduce", state_.global_step));
   loss = totals[0] / world_size();  // every rank's loss is the mean over an equal share
   correct = totals[1];
   return absl::OkStatus();
@@ -297,9 +284,9 @@ absl::Status Trainer::ReduceStepStats(double& loss, double& correct) {
 absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
   const Feed feeds[] = {{images_, &batch.images}, {labels_, &batch.labels}};
   executor_->set_sample_offset(batch.sample_offset);
-  Communicator::SetCurrentStep(global_step_);
+  Communicator::SetCurrentStep(state_.global_step);
   if (reducer_) {
-    reducer_->BeginStep(global_step_);
+    reducer_->BeginStep(state_.global_step);
     DLF_RETURN_IF_ERROR(executor_->Run(feeds, [this](int kernel) { reducer_->KernelFinished(kernel); }));
     DLF_RETURN_IF_ERROR(reducer_->FinishStep());
   } else {
@@ -316,8 +303,7 @@ absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
     if (!absl::IsDataLoss(s)) return s;
     ++skipped_steps_;  // --skip_nonfinite: no update; the step still counts as taken
     if (config_.verbose) absl::PrintF("%sskipped: %s\n", tty_ ? "\r\033[K" : "", s.message());
-    ++global_step_;
-    ++step_in_epoch_;
+    state_.SkipStep();
     return absl::OkStatus();
   }
   float grad_scale = 1.0f;
@@ -325,14 +311,9 @@ absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
     grad_scale = optim::ClipFactor(grad_norm, config_.clip_norm);
   }
   DLF_RETURN_IF_ERROR(optimizer_->Step(param_tensors_, grad_tensors_, lr, grad_scale));
-  const int64_t seen = batch.size() * world_size();
-  epoch_loss_sum_ += loss * static_cast<double>(seen);
-  epoch_correct_ += static_cast<int64_t>(correct);
-  epoch_seen_ += seen;
+  state_.AddStep(loss, static_cast<int64_t>(correct), batch.size() * world_size());
   step_losses_.push_back(loss);
-  ++global_step_;
-  ++step_in_epoch_;
-  if (config_.log_step_losses) absl::PrintF("step %d loss %.17g\n", global_step_, loss);
+  if (config_.log_step_losses) absl::PrintF("step %d loss %.17g\n", state_.global_step, loss);
   return absl::OkStatus();
 }
 
@@ -344,11 +325,11 @@ void Trainer::PrintProgress(int64_t epoch, bool force) {
   const int64_t steps = loader_->batches_per_epoch();
   const double elapsed = now - epoch_start_;
   const double rate = elapsed > 0 ? static_cast<double>(session_seen_) / elapsed : 0;
-  const double eta = rate > 0 ? (steps - step_in_epoch_) * config_.batch_size / rate : 0;
+  const double eta = rate > 0 ? (steps - state_.step_in_epoch) * config_.batch_size / rate : 0;
   const std::string line = absl::StrFormat(
       "epoch %d/%d  step %d/%d  loss %.4f  acc %5.2f%%  %.0f img/s  ETA %s", epoch + 1,
-      config_.epochs, step_in_epoch_, steps, epoch_seen_ ? epoch_loss_sum_ / epoch_seen_ : 0.0,
-      epoch_seen_ ? 100.0 * epoch_correct_ / epoch_seen_ : 0.0, rate, Duration(eta));
+      config_.epochs, state_.step_in_epoch, steps, state_.epoch_seen ? state_.epoch_loss_sum / state_.epoch_seen : 0.0,
+      state_.epoch_seen ? 100.0 * state_.epoch_correct / state_.epoch_seen : 0.0, rate, Duration(eta));
   if (tty_) {
     absl::PrintF("\r%s\033[K", line);
   } else {
@@ -360,10 +341,10 @@ void Trainer::PrintProgress(int64_t epoch, bool force) {
 absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
   EpochMetrics m;
   m.epoch = epoch + 1;
-  m.train_loss = epoch_loss_sum_ / static_cast<double>(epoch_seen_);
-  m.train_accuracy = static_cast<double>(epoch_correct_) / static_cast<double>(epoch_seen_);
+  m.train_loss = state_.epoch_loss_sum / static_cast<double>(state_.epoch_seen);
+  m.train_accuracy = static_cast<double>(state_.epoch_correct) / static_cast<double>(state_.epoch_seen);
   m.lr = lr;
-  m.seconds = epoch_seconds_before_ + (Now() - epoch_start_);
+  m.seconds = state_.epoch_seconds + (Now() - epoch_start_);
   m.images_per_second = static_cast<double>(session_seen_) / (Now() - epoch_start_);
   m.test_loss = m.test_accuracy = NAN;
   const double eval_start = Now();
@@ -373,7 +354,6 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
     m.test_loss = r.loss;
     m.test_accuracy = r.accuracy;
   }
-  history_.push_back(m);
   if (config_.verbose) {
     if (tty_) absl::PrintF("\r\033[K");
     absl::PrintF(
@@ -384,17 +364,13 @@ absl::Status Trainer::FinishEpoch(int64_t epoch, double lr) {
         loader_->wait_seconds() - epoch_wait_start_, Now() - eval_start);
     std::fflush(stdout);
   }
-  epoch_ = epoch + 1;
-  step_in_epoch_ = 0;
-  epoch_loss_sum_ = 0;
-  epoch_correct_ = epoch_seen_ = 0;
-  epoch_seconds_before_ = 0;
+  state_.FinishEpoch(m);
   if (config_.out_dir.empty() || !is_root()) return absl::OkStatus();
   const std::string title = absl::StrCat(config_.run.model, " on ", train_->description);
-  DLF_RETURN_IF_ERROR(WriteMetricsCsv(OutPath("metrics.csv"), history_));
-  DLF_RETURN_IF_ERROR(WriteLearningCurveSvg(OutPath("learning_curve.svg"), title, history_));
-  const bool best = test_ != nullptr && m.test_accuracy > best_accuracy_;
-  if (best) best_accuracy_ = m.test_accuracy;
+  DLF_RETURN_IF_ERROR(WriteMetricsCsv(OutPath("metrics.csv"), state_.history));
+  DLF_RETURN_IF_ERROR(WriteLearningCurveSvg(OutPath("learning_curve.svg"), title, state_.history));
+  const bool best = test_ != nullptr && m.test_accuracy > state_.best_accuracy;
+  if (best) state_.best_accuracy = m.test_accuracy;
   DLF_RETURN_IF_ERROR(SaveCheckpoint(OutPath("last.safetensors"), true));
   return best ? SaveCheckpoint(OutPath("best.safetensors"), false) : absl::OkStatus();
 }
@@ -412,7 +388,7 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& dataset) {
   std::vector<double> totals = {r.loss * static_cast<double>(r.count), static_cast<double>(r.count)};
   for (const auto& row : r.confusion) totals.insert(totals.end(), row.begin(), row.end());
   DLF_RETURN_IF_ERROR(config_.comm->SumF64(totals.data(), static_cast<int64_t>(totals.size()),
-                                           "the evaluation allreduce", global_step_));
+                                           "the evaluation allreduce", state_.global_step));
   r.count = static_cast<int64_t>(totals[1]);
   r.loss = totals[0] / totals[1];
   int64_t correct = 0;
@@ -431,7 +407,7 @@ absl::Status Trainer::AverageBuffers() {
     Tensor& t = graph_->parameter_value(v);
     if (t.dtype() == DType::kF32) parts.push_back({t.f32(), t.num_elements()});
   }
-  DLF_RETURN_IF_ERROR(config_.comm->SumF32(parts, "the allreduce of the running statistics", global_step_));
+  DLF_RETURN_IF_ERROR(config_.comm->SumF32(parts, "the allreduce of the running statistics", state_.global_step));
   for (const Communicator::Part& p : parts) {
     float* data = static_cast<float*>(p.data);
     for (int64_t i = 0; i < p.count; ++i) data[i] /= static_cast<float>(world_size());
@@ -450,12 +426,12 @@ absl::Status Trainer::VerifyReplicas() {
     hash = SplitMix64(hash ^ sum);
   }
   uint64_t low = 0, high = 0;
-  DLF_RETURN_IF_ERROR(config_.comm->MinMax(hash, low, high, "the parameter check", global_step_ - 1));
+  DLF_RETURN_IF_ERROR(config_.comm->MinMax(hash, low, high, "the parameter check", state_.global_step - 1));
   if (low == high) return absl::OkStatus();
   return absl::DataLossError(absl::StrFormat(
       "after step %d the ranks hold different parameters (checked every %d steps by "
       "--check_replicas_every): the replicas diverged; stopping",
-      global_step_, config_.check_replicas_every));
+      state_.global_step, config_.check_replicas_every));
 }
 
 absl::Status Trainer::SaveLast() {
@@ -471,27 +447,11 @@ absl::Status Trainer::SyncFromRoot() {
     Tensor& t = graph_->parameter_value(v);
     DLF_RETURN_IF_ERROR(comm.Broadcast(t.raw(), t.num_bytes(), "the broadcast of the weights"));
   }
-  optim::OptimizerState state = optimizer_->SaveState();
-  for (auto& [name, t] : state.buffers) {
-    DLF_RETURN_IF_ERROR(comm.Broadcast(t.raw(), t.num_bytes(), "the broadcast of the optimizer state"));
-  }
-  int64_t position[] = {state.step,   epoch_,         step_in_epoch_,
-                        global_step_, static_cast<int64_t>(executor_->step()),
-                        epoch_correct_, epoch_seen_};
-  double totals[] = {epoch_loss_sum_, epoch_seconds_before_, best_accuracy_};
-  DLF_RETURN_IF_ERROR(comm.Broadcast(position, sizeof(position), "the broadcast of the position"));
-  DLF_RETURN_IF_ERROR(comm.Broadcast(totals, sizeof(totals), "the broadcast of the position"));
-  state.step = position[0];
-  DLF_RETURN_IF_ERROR(optimizer_->LoadState(state));
-  epoch_ = position[1];
-  step_in_epoch_ = position[2];
-  global_step_ = position[3];
-  executor_->set_step(static_cast<uint64_t>(position[4]));
-  epoch_correct_ = position[5];
-  epoch_seen_ = position[6];
-  epoch_loss_sum_ = totals[0];
-  epoch_seconds_before_ = totals[1];
-  best_accuracy_ = totals[2];
+  state_.optimizer = optimizer_->SaveState();
+  state_.executor_step = executor_->step();
+  DLF_RETURN_IF_ERROR(state_.Broadcast(comm));
+  DLF_RETURN_IF_ERROR(optimizer_->LoadState(state_.optimizer));
+  executor_->set_step(state_.executor_step);
   return absl::OkStatus();
 }
 
@@ -512,7 +472,7 @@ absl::Status Trainer::Run() {
       DLF_RETURN_IF_ERROR(LoadCheckpoint(last, true));
       if (config_.verbose) {
         absl::PrintF("resumed from %s at epoch %lld, step %lld of the epoch\n", last.c_str(),
-                     epoch_ + 1, step_in_epoch_);
+                     state_.epoch + 1, state_.step_in_epoch);
       }
     } else if (config_.verbose) {
       absl::PrintF("no checkpoint at %s: starting from scratch\n", last.c_str());
@@ -523,39 +483,39 @@ absl::Status Trainer::Run() {
     if (config_.verbose) absl::PrintF("%s\n", loaded);
   }
   DLF_RETURN_IF_ERROR(SyncFromRoot());
-  while (epoch_ < config_.epochs) {
-    loader_->StartEpoch(epoch_, step_in_epoch_);
+  while (state_.epoch < config_.epochs) {
+    loader_->StartEpoch(state_.epoch, state_.step_in_epoch);
     epoch_start_ = Now();
     epoch_wait_start_ = loader_->wait_seconds();
     session_seen_ = 0;
     double lr = CurrentLearningRate();
     while (const data::Batch* batch = loader_->Next()) {
-      if (config_.max_steps > 0 && global_step_ >= config_.max_steps) {
+      if (config_.max_steps > 0 && state_.global_step >= config_.max_steps) {
         if (config_.verbose) {
-          PrintProgress(epoch_, true);
-          absl::PrintF("\nstopped after --max_steps=%lld steps\n", global_step_);
+          PrintProgress(state_.epoch, true);
+          absl::PrintF("\nstopped after --max_steps=%lld steps\n", state_.global_step);
         }
-        epoch_seconds_before_ += Now() - epoch_start_;
+        state_.epoch_seconds += Now() - epoch_start_;
         return SaveLast();
       }
       lr = CurrentLearningRate();
       DLF_RETURN_IF_ERROR(TrainStep(*batch, lr));
       session_seen_ += batch->size() * world_size();
       if (world_size() > 1 && config_.check_replicas_every > 0 &&
-          global_step_ % config_.check_replicas_every == 0) {
+          state_.global_step % config_.check_replicas_every == 0) {
         DLF_RETURN_IF_ERROR(VerifyReplicas());
       }
-      if (config_.checkpoint_every > 0 && global_step_ % config_.checkpoint_every == 0 &&
+      if (config_.checkpoint_every > 0 && state_.global_step % config_.checkpoint_every == 0 &&
           !config_.out_dir.empty()) {
         const double now = Now();
-        epoch_seconds_before_ += now - epoch_start_;
+        state_.epoch_seconds += now - epoch_start_;
         epoch_start_ = now;
         session_seen_ = 0;
         DLF_RETURN_IF_ERROR(SaveLast());
       }
-      PrintProgress(epoch_, step_in_epoch_ == loader_->batches_per_epoch());
+      PrintProgress(state_.epoch, state_.step_in_epoch == loader_->batches_per_epoch());
     }
-    DLF_RETURN_IF_ERROR(FinishEpoch(epoch_, lr));
+    DLF_RETURN_IF_ERROR(FinishEpoch(state_.epoch, lr));
   }
   return absl::OkStatus();
 }
@@ -565,112 +525,38 @@ absl::Status Trainer::SaveCheckpoint(const std::string& path, bool with_training
   for (Value v : graph_->persistent_values()) file.tensors[graph_->name(v)] = graph_->parameter_value(v).Clone();
   auto& meta = file.metadata;
   EncodeRunInfo(config_.run, meta);
-  meta["epochs_completed"] = absl::StrCat(history_.size());
+  meta["epochs_completed"] = absl::StrCat(state_.history.size());
   if (with_training_state) {
-    optim::OptimizerState state = optimizer_->SaveState();
-    for (auto& [key, t] : state.buffers) file.tensors[kOptimizerPrefix + key] = std::move(t);
-    meta["optimizer"] = config_.optimizer.kind;
-    meta["optimizer_step"] = absl::StrCat(state.step);
-    meta["epoch"] = absl::StrCat(epoch_);
-    meta["step_in_epoch"] = absl::StrCat(step_in_epoch_);
-    meta["global_step"] = absl::StrCat(global_step_);
-    meta["executor_step"] = absl::StrCat(executor_->step());
-    meta["seed"] = absl::StrCat(config_.seed);
-    meta["batch_size"] = absl::StrCat(config_.batch_size);
-    meta["epoch_loss_sum"] = absl::StrFormat("%.17g", epoch_loss_sum_);
-    meta["epoch_correct"] = absl::StrCat(epoch_correct_);
-    meta["epoch_seen"] = absl::StrCat(epoch_seen_);
-    meta["epoch_seconds"] = absl::StrFormat("%.17g", epoch_seconds_before_);
-    meta["best_accuracy"] = absl::StrFormat("%.17g", best_accuracy_);
-    meta["history"] = HistoryToJson(history_);
+    state_.executor_step = executor_->step();
+    state_.optimizer = optimizer_->SaveState();
+    state_.Encode(file);
   }
   return data::WriteSafetensors(path, file);
 }
-
-namespace {
-
-// Everything a resumed run restores besides the weights, parsed and checked before any of it
-// is applied.
-struct TrainingState {
-  optim::OptimizerState optimizer;
-  int64_t epoch = 0, step_in_epoch = 0, global_step = 0, epoch_correct = 0, epoch_seen = 0;
-  uint64_t executor_step = 0;
-  double epoch_loss_sum = 0, epoch_seconds = 0, best_accuracy = 0;
-  std::vector<EpochMetrics> history;
-};
-
-absl::StatusOr<TrainingState> ParseTrainingState(const data::TensorFile& file,
-                                                 const std::string& path) {
-  TrainingState t;
-  const auto& meta = file.metadata;
-  for (const auto& [name, tensor] : file.tensors) {
-    if (name.rfind(kOptimizerPrefix, 0) == 0) {
-      t.optimizer.buffers[name.substr(sizeof(kOptimizerPrefix) - 1)] = tensor.Clone();
-    }
-  }
-  auto history = meta.find("history");
-  if (history == meta.end()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": missing or malformed metadata 'history'"));
-  }
-  for (absl::Status s : {ParseMeta(meta, "optimizer_step", path, t.optimizer.step),
-                         ParseMeta(meta, "epoch", path, t.epoch),
-                         ParseMeta(meta, "step_in_epoch", path, t.step_in_epoch),
-                         ParseMeta(meta, "global_step", path, t.global_step),
-                         ParseMeta(meta, "executor_step", path, t.executor_step),
-                         ParseMeta(meta, "epoch_loss_sum", path, t.epoch_loss_sum),
-                         ParseMeta(meta, "epoch_correct", path, t.epoch_correct),
-                         ParseMeta(meta, "epoch_seen", path, t.epoch_seen),
-                         ParseMeta(meta, "epoch_seconds", path, t.epoch_seconds),
-                         ParseMeta(meta, "best_accuracy", path, t.best_accuracy),
-                         HistoryFromJson(history->second, t.history)}) {
-    DLF_RETURN_IF_ERROR(s);
-  }
-  if (t.epoch < 0 || t.step_in_epoch < 0 || t.global_step < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": negative position in its metadata"));
-  }
-  return t;
-}
-
-}  // namespace
 
 absl::Status Trainer::LoadCheckpoint(const std::string& path, bool restore_training_state) {
   DLF_ASSIGN_OR_RETURN(const Checkpoint checkpoint, ReadCheckpoint(path));
   DLF_RETURN_IF_ERROR(CheckSameRun(checkpoint.info, config_.run, path));
   DLF_RETURN_IF_ERROR(ValidateWeights(*graph_, checkpoint.file.tensors, path));
-  const auto& meta = checkpoint.file.metadata;
   if (restore_training_state) {
-    int64_t batch_size = 0;
-    uint64_t seed = 0;
-    DLF_RETURN_IF_ERROR(ParseMeta(meta, "batch_size", path, batch_size));
-    DLF_RETURN_IF_ERROR(ParseMeta(meta, "seed", path, seed));
-    if (batch_size != config_.batch_size || seed != config_.seed) {
+    DLF_ASSIGN_OR_RETURN(TrainState t, TrainState::Decode(checkpoint.file, path));
+    if (t.batch_size != config_.batch_size || t.seed != config_.seed) {
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": saved with --batch_size=", batch_size, " --seed=", seed,
+          path, ": saved with --batch_size=", t.batch_size, " --seed=", t.seed,
           "; resuming exactly needs the same, found --batch_size=", config_.batch_size,
           " --seed=", config_.seed));
     }
-    auto kind = meta.find("optimizer");
-    if (kind == meta.end() || kind->second != config_.optimizer.kind) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": saved by optimizer '", kind == meta.end() ? "none" : kind->second,
-          "', but this run's --optimizer is '", config_.optimizer.kind, "'"));
+    if (t.optimizer_kind != config_.optimizer.kind) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": saved by optimizer '", t.optimizer_kind,
+                                                     "', but this run's --optimizer is '", config_.optimizer.kind, "'"));
     }
-    DLF_ASSIGN_OR_RETURN(TrainingState t, ParseTrainingState(checkpoint.file, path));
     if (absl::Status s = optimizer_->CheckState(t.optimizer); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
     }
     // Everything is checked: from here on nothing fails.
     DLF_RETURN_IF_ERROR(optimizer_->LoadState(t.optimizer));
-    epoch_ = t.epoch;
-    step_in_epoch_ = t.step_in_epoch;
-    global_step_ = t.global_step;
-    epoch_loss_sum_ = t.epoch_loss_sum;
-    epoch_correct_ = t.epoch_correct;
-    epoch_seen_ = t.epoch_seen;
-    epoch_seconds_before_ = t.epoch_seconds;
-    best_accuracy_ = t.best_accuracy;
-    history_ = std::move(t.history);
     executor_->set_step(t.executor_step);
+    state_ = std::move(t);
   }
   for (Value v : graph_->persistent_values()) {
     const Tensor& src = checkpoint.file.tensors.at(graph_->name(v));

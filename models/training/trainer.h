@@ -17,6 +17,7 @@
 #include "models/training/distributed.h"
 #include "models/training/evaluator.h"
 #include "models/training/report.h"
+#include "models/training/train_state.h"
 #include "optim/factory.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
@@ -119,8 +120,8 @@ class Trainer {
   double communication_wait_seconds() const { return reducer_ ? reducer_->wait_seconds() : 0; }
   int world_size() const { return config_.comm ? config_.comm->size() : 1; }
   bool is_root() const { return config_.comm == nullptr || config_.comm->is_root(); }
-  const std::vector<EpochMetrics>& history() const { return history_; }
-  int64_t global_step() const { return global_step_; }
+  const std::vector<EpochMetrics>& history() const { return state_.history; }
+  int64_t global_step() const { return state_.global_step; }
   int64_t skipped_steps() const { return skipped_steps_; }
   // The global L2 norm of the last step's gradients (before clipping).
   double last_gradient_norm() const { return last_gradient_norm_; }
@@ -172,15 +173,7 @@ class Trainer {
   double last_gradient_norm_ = 0;
   std::string freeze_summary_;
 
-  // Position and the current epoch's running totals (all saved in checkpoints).
-  int64_t epoch_ = 0;          // 0-based epoch in progress
-  int64_t step_in_epoch_ = 0;
-  int64_t global_step_ = 0;
-  double epoch_loss_sum_ = 0;
-  int64_t epoch_correct_ = 0, epoch_seen_ = 0;
-  double epoch_seconds_before_ = 0;  // time spent in this epoch before a resume
-  double best_accuracy_ = -1;
-  std::vector<EpochMetrics> history_;
+  TrainState state_;  // position, running totals, history (all saved in checkpoints)
   std::vector<double> step_losses_;
   int64_t skipped_steps_ = 0;  // by --skip_nonfinite, in this process
 

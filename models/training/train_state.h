@@ -1,0 +1,59 @@
+#ifndef DLF_MODELS_TRAINING_TRAIN_STATE_H_
+#define DLF_MODELS_TRAINING_TRAIN_STATE_H_
+
+// Where a training run is: position, the current epoch's running totals, the metrics so far,
+// the optimizer's state and the position of the random stream (the executor's step, which
+// seeds dropout). Everything a resumed run restores besides the weights, encoded into and
+// decoded from checkpoint metadata, and handed from rank 0 to the others, in one place.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/safetensors.h"
+#include "models/training/distributed.h"
+#include "models/training/report.h"
+#include "optim/optimizer.h"
+
+namespace dlf::training {
+
+struct TrainState {
+  int64_t epoch = 0;  // 0-based epoch in progress
+  int64_t step_in_epoch = 0;
+  int64_t global_step = 0;
+  uint64_t executor_step = 0;  // the random stream's position (dropout)
+  // The epoch in progress: summed loss (per image), correct and seen images, seconds spent
+  // before the last checkpoint or resume.
+  double epoch_loss_sum = 0;
+  int64_t epoch_correct = 0, epoch_seen = 0;
+  double epoch_seconds = 0;
+  double best_accuracy = -1;
+  std::vector<EpochMetrics> history;
+  // The run's settings that an exact resume needs again.
+  int64_t batch_size = 0;
+  uint64_t seed = 0;
+  std::string optimizer_kind;
+  optim::OptimizerState optimizer;
+
+  // A step taken on `seen` images with mean loss `loss` and `correct` right answers.
+  void AddStep(double loss, int64_t correct, int64_t seen);
+  // A step that was not applied (--skip_nonfinite): it still counts as taken.
+  void SkipStep();
+  // The epoch in progress ends with `metrics`: the next one starts with zero totals.
+  void FinishEpoch(const EpochMetrics& metrics);
+
+  // Writes everything into a checkpoint: metadata (position, totals, history, optimizer kind
+  // and step) and tensors ("optimizer/<param>/<buffer>").
+  void Encode(data::TensorFile& file) const;
+  // Reads and checks it all before anything is used; errors name `path` and the key.
+  static absl::StatusOr<TrainState> Decode(const data::TensorFile& file, const std::string& path);
+  // Collective: rank 0's state to every rank (the optimizer's buffers must have the same
+  // shapes everywhere, as they do for the same model).
+  absl::Status Broadcast(Communicator& comm);
+};
+
+}  // namespace dlf::training
+
+#endif  // DLF_MODELS_TRAINING_TRAIN_STATE_H_
