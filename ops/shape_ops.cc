@@ -1,5 +1,6 @@
 // Reshape and Flatten: same elements, new shape.
 #include <cstring>
+#include <limits>
 
 #include "ops/op_util.h"
 #include "ops/ops.h"
@@ -16,6 +17,8 @@ absl::StatusOr<Shape> ResolveShape(const Shape& in, Shape target) {
       infer = static_cast<int>(i);
     } else {
       DLF_RETURN_IF_ERROR(Expect(target[i] >= 0, "dimensions must be >= 0 or -1"));
+      DLF_RETURN_IF_ERROR(Expect(target[i] == 0 || known <= std::numeric_limits<int64_t>::max() / target[i],
+                                 absl::StrCat("the shape ", ShapeString(target), " has too many elements")));
       known *= target[i];
     }
   }

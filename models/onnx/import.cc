@@ -155,6 +155,7 @@ absl::StatusOr<Value> Builder::In(const onnx::NodeProto& n, int i) {
 }
 
 absl::StatusOr<Value> Builder::Statistic(const onnx::NodeProto& n, int i) {
+  if (i >= n.input_size()) return Unsupported(n, absl::StrCat("input ", i, " is missing"));
   const std::string& name = n.input(i);
   auto init = file_.initializers.find(name);
   if (init == file_.initializers.end()) {
@@ -420,8 +421,7 @@ absl::Status ReadSignature(OnnxFile& f) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<const OnnxFile>> ReadOnnxFile(const std::string& path) {
-  DLF_ASSIGN_OR_RETURN(const std::string bytes, data::ReadFile(path, kMaxFileBytes));
+absl::StatusOr<std::shared_ptr<const OnnxFile>> ParseOnnxFile(const std::string& bytes, const std::string& path) {
   auto f = std::make_shared<OnnxFile>();
   f->path = path;
   if (!f->model.ParseFromString(bytes) || !f->model.has_graph()) {
@@ -476,7 +476,12 @@ absl::StatusOr<int64_t> CheckBuild(const OnnxFile& file, const Shape& image) {
 }  // namespace
 
 absl::StatusOr<models::ModelSpec> ImportModel(const std::string& path) {
-  DLF_ASSIGN_OR_RETURN(std::shared_ptr<const OnnxFile> file, ReadOnnxFile(path));
+  DLF_ASSIGN_OR_RETURN(const std::string bytes, data::ReadFile(path, kMaxFileBytes));
+  return ParseModel(bytes, path);
+}
+
+absl::StatusOr<models::ModelSpec> ParseModel(const std::string& bytes, const std::string& path) {
+  DLF_ASSIGN_OR_RETURN(std::shared_ptr<const OnnxFile> file, ParseOnnxFile(bytes, path));
   std::map<std::string, std::string> meta;
   for (const auto& p : file->model.metadata_props()) meta[p.key()] = p.value();
   models::ModelSpec spec;

@@ -26,6 +26,8 @@ inline constexpr int kMinOpset = 11, kMaxOpset = 17;
 // dlf's BatchNorm2d does and Dropout drops. Errors name the file, and for an op dlf cannot
 // import the node, the op and the opset.
 absl::StatusOr<models::ModelSpec> ImportModel(const std::string& path);
+// The same for a file held in memory (the fuzz target's entry point); `path` names it.
+absl::StatusOr<models::ModelSpec> ParseModel(const std::string& bytes, const std::string& path);
 
 }  // namespace dlf::onnx_import
 

@@ -8,8 +8,9 @@
 
 #include "data/cifar10.h"
 #include "data/idx.h"
-#include "gtest/gtest.h"
 #include "data/safetensors.h"
+#include "gtest/gtest.h"
+#include "models/onnx/import.h"
 
 namespace dlf {
 namespace {
@@ -71,6 +72,22 @@ TEST(FuzzRegressionTest, Safetensors) {
     absl::StatusOr<data::TensorFile> t = data::ParseSafetensors(Contents(f), f);
     if (!t.ok()) EXPECT_NE(t.status().message().find(f), std::string::npos) << t.status();
   }
+}
+
+TEST(FuzzRegressionTest, Onnx) {
+  const std::vector<std::string> files = FilesIn("onnx");
+  ASSERT_FALSE(files.empty());
+  int imported = 0;
+  for (const std::string& f : files) {
+    absl::StatusOr<models::ModelSpec> spec = onnx_import::ParseModel(Contents(f), f);
+    if (!spec.ok()) {
+      EXPECT_NE(spec.status().message().find(f), std::string::npos) << spec.status();
+      continue;
+    }
+    ++imported;
+    EXPECT_EQ(spec->input_shape.size(), 3u) << f;
+  }
+  EXPECT_GT(imported, 0) << "the seed corpus holds valid networks";
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ here=$(dirname "$0")
 [[ -d "$here/tests/fuzz" ]] || here="$0.runfiles/dlf"
 out=${BUILD_WORKSPACE_DIRECTORY:-$PWD}/runs/fuzz
 failed=0
-for target in cifar10 idx safetensors; do
+for target in cifar10 idx safetensors onnx; do
   work="$out/$target"
   mkdir -p "$work/corpus"
   cp -n "$here/tests/fuzz/corpus/$target/"* "$work/corpus/" 2>/dev/null

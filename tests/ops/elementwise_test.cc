@@ -91,6 +91,9 @@ TEST(ReshapeTest, KeepsElementsAndInfersOneDimension) {
   ops::Reshape(g, g.Input("x", DType::kF32, {2, 3}), {4, -1});
   EXPECT_NE(std::string(g.status().message()).find("cannot reshape [2, 3] (6 elements) to [4, -1]"),
             std::string::npos) << g.status();
+  Graph huge;  // a product of dimensions past int64 (an imported file's) is an error, not overflow
+  ops::Reshape(huge, huge.Input("x", DType::kF32, {2, 3}), {int64_t{1} << 40, int64_t{1} << 40});
+  EXPECT_NE(std::string(huge.status().message()).find("has too many elements"), std::string::npos) << huge.status();
 }
 
 TEST(DropoutTest, ScalesKeptElementsAndIsReproducible) {
