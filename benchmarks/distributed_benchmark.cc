@@ -19,7 +19,7 @@
 #include "data/dataset.h"
 #include "graph/random.h"
 #include "models/registry.h"
-#include "models/training/distributed.h"
+#include "models/training/distributed/communicator.h"
 #include "models/training/trainer.h"
 
 namespace dlf::training {

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "data/safetensors.h"
-#include "models/training/distributed.h"
+#include "models/training/distributed/communicator.h"
 #include "models/training/report.h"
 #include "optim/optimizer.h"
 

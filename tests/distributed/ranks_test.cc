@@ -9,7 +9,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/registry.h"
-#include "models/training/distributed.h"
+#include "models/training/distributed/communicator.h"
+#include "models/training/distributed/gradient_reducer.h"
 #include "models/training/trainer.h"
 
 namespace dlf::training {
