@@ -38,16 +38,10 @@ absl::StatusOr<Evaluator::Net*> Evaluator::NetFor(int64_t batch) {
   auto net = std::make_unique<Net>();
   net->graph = std::make_unique<Graph>();
   Graph& g = *net->graph;
-  Shape shape = {batch};
-  shape.insert(shape.end(), image_shape_.begin(), image_shape_.end());
-  net->images = g.Input("images", DType::kF32, shape);
-  net->labels = g.Input("labels", DType::kI32, {batch});
-  net->logits = build_(g, net->images, options_);
-  net->loss = ops::SoftmaxCrossEntropy(g, net->logits, net->labels);
-  net->predictions = ops::Argmax(g, net->logits);
+  net->head = BuildClassifier(g, build_, options_, batch, image_shape_);
   DLF_RETURN_IF_ERROR(g.status());
   DLF_ASSIGN_OR_RETURN(net->executor,
-                       Executor::Compile(g, {net->loss, net->predictions, net->logits},
+                       Executor::Compile(g, {net->head.loss, net->head.predictions, net->head.logits},
                                          {.training = false, .bf16 = bf16_, .fixed_parameters = true}));
   return (nets_[batch] = std::move(net)).get();
 }
@@ -80,7 +74,7 @@ absl::Status Evaluator::ForEachBatch(
       net->weights_version = weights_version_;
       net->executor->ParametersChanged();
     }
-    DLF_RETURN_IF_ERROR(net->executor->Run({{net->images, &b->images}, {net->labels, &b->labels}}));
+    DLF_RETURN_IF_ERROR(net->executor->Run({{net->head.images, &b->images}, {net->head.labels, &b->labels}}));
     consume(*b, *net->executor);
   }
   return absl::OkStatus();

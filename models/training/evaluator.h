@@ -15,6 +15,7 @@
 #include "graph/executor.h"
 #include "graph/graph.h"
 #include "models/models.h"
+#include "models/training/classifier.h"
 
 namespace dlf::training {
 
@@ -48,7 +49,7 @@ class Evaluator {
  private:
   struct Net {
     std::unique_ptr<Graph> graph;
-    Value images, labels, loss, predictions, logits;
+    ClassifierNet head;
     std::unique_ptr<Executor> executor;
     int64_t weights_version = -1;  // which weights_ its parameters hold
   };

@@ -119,15 +119,11 @@ absl::Status Trainer::Build() {
   Graph& g = *graph_;
   const Shape& image = c.run.input_shape;
   const int64_t local_batch = c.batch_size / world_size();
-  images_ = g.Input("images", DType::kF32, {local_batch, image[0], image[1], image[2]});
-  labels_ = g.Input("labels", DType::kI32, {local_batch});
-  Value logits = c.build(g, images_, c.model_options);
-  loss_ = ops::SoftmaxCrossEntropy(g, logits, labels_, c.label_smoothing);
-  correct_ = ops::CountCorrect(g, logits, labels_);
+  net_ = BuildClassifier(g, c.build, c.model_options, local_batch, image, c.label_smoothing);
   DLF_RETURN_IF_ERROR(g.status());
   DLF_RETURN_IF_ERROR(ChooseTrainableParameters());
-  DLF_ASSIGN_OR_RETURN(const std::vector<Value> grads, Gradients(g, loss_, params_));
-  std::vector<Value> fetches = {loss_, correct_};
+  DLF_ASSIGN_OR_RETURN(const std::vector<Value> grads, Gradients(g, net_.loss, params_));
+  std::vector<Value> fetches = {net_.loss, net_.correct};
   fetches.insert(fetches.end(), grads.begin(), grads.end());
   DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(g, fetches, {.training = true, .fast_math = c.fast_math, .bf16 = c.bf16}));
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -282,7 +278,7 @@ absl::Status Trainer::ReduceStepStats(double& loss, double& correct) {
 }
 
 absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
-  const Feed feeds[] = {{images_, &batch.images}, {labels_, &batch.labels}};
+  const Feed feeds[] = {{net_.images, &batch.images}, {net_.labels, &batch.labels}};
   executor_->set_sample_offset(batch.sample_offset);
   Communicator::SetCurrentStep(state_.global_step);
   if (reducer_) {

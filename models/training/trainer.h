@@ -14,6 +14,7 @@
 #include "models/models.h"
 #include "models/registry.h"
 #include "models/training/checkpoint.h"
+#include "models/training/classifier.h"
 #include "models/training/distributed/communicator.h"
 #include "models/training/distributed/gradient_reducer.h"
 #include "models/training/evaluator.h"
@@ -158,7 +159,7 @@ class Trainer {
   const data::Dataset* train_;
   const data::Dataset* test_;
   std::unique_ptr<Graph> graph_;
-  Value images_, labels_, loss_, correct_;
+  ClassifierNet net_;
   std::vector<Value> params_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<optim::Optimizer> optimizer_;
