@@ -2,6 +2,7 @@
 #define DLF_MODELS_MODELS_H_
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include "graph/graph.h"
@@ -18,8 +19,11 @@ enum class InitScheme {
 struct ModelOptions {
   int64_t num_classes = 10;
   double dropout = 0.5;
-  bool lrn = false;  // AlexNet: local response normalization after conv1 and conv2 (2012 paper)
-  InitScheme init = InitScheme::kModelDefault;  // AlexNet presets
+  // Options only some models take, by name (ModelSpec::options lists a model's): the AlexNet
+  // presets read "lrn" ("true": local response normalization after conv1 and conv2, as the
+  // 2012 paper) and "init" ("he" or "torch", see InitScheme). Checkpoints record them, so
+  // evaluation, prediction and export rebuild the same network.
+  std::map<std::string, std::string> extra;
 };
 
 // Adds a model to `g` on `images` [n, c, h, w] and returns its logits [n, num_classes].

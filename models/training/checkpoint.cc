@@ -64,6 +64,7 @@ void EncodeRunInfo(const RunInfo& info, std::map<std::string, std::string>& meta
   meta["normalization_mean"] = json(info.mean).dump();
   meta["normalization_std"] = json(info.std).dump();
   meta["class_names"] = json(info.class_names).dump();
+  meta["model_options"] = json(info.model_options).dump();
   meta["dlf_version"] = kVersion;
 }
 
@@ -88,6 +89,18 @@ absl::StatusOr<RunInfo> DecodeRunInfo(const std::map<std::string, std::string>& 
   DLF_ASSIGN_OR_RETURN(info.mean, JsonList<float>(meta, "normalization_mean", path));
   DLF_ASSIGN_OR_RETURN(info.std, JsonList<float>(meta, "normalization_std", path));
   DLF_ASSIGN_OR_RETURN(info.class_names, JsonList<std::string>(meta, "class_names", path));
+  if (auto it = meta.find("model_options"); it != meta.end()) {  // absent in older checkpoints
+    const json j = json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": metadata 'model_options' is not a JSON object"));
+    }
+    for (const auto& [key, value] : j.items()) {
+      if (!value.is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": metadata 'model_options' has a value that is not a string"));
+      }
+      info.model_options[key] = value.get<std::string>();
+    }
+  }
   const bool shape_ok = info.input_shape.size() == 3 && info.input_shape[0] > 0 &&
                         info.input_shape[1] > 0 && info.input_shape[2] > 0;
   if (!shape_ok || info.mean.size() != static_cast<size_t>(info.input_shape[0]) ||
@@ -110,6 +123,9 @@ absl::Status CheckSameRun(const RunInfo& saved, const RunInfo& now, const std::s
   };
   if (saved.model != now.model) return differ("model", saved.model, now.model);
   if (saved.dataset != now.dataset) return differ("dataset", saved.dataset, now.dataset);
+  if (saved.model_options != now.model_options) {
+    return differ("model options", json(saved.model_options).dump(), json(now.model_options).dump());
+  }
   if (saved.input_shape != now.input_shape) {
     return differ("input shape", ShapeText(saved.input_shape), ShapeText(now.input_shape));
   }

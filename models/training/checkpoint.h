@@ -25,6 +25,7 @@ struct RunInfo {
   std::vector<int64_t> input_shape;  // [c, h, w]
   std::vector<float> mean, std;      // per-channel normalization of pixels in [0, 1]
   std::vector<std::string> class_names;
+  std::map<std::string, std::string> model_options;  // models::ModelOptions::extra (--lrn ...)
   std::string version;  // dlf's version that wrote the checkpoint
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
 };

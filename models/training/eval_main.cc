@@ -70,6 +70,7 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
   }
   models::ModelOptions options;
   options.num_classes = info.num_classes();
+  options.extra = info.model_options;
   DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
   Evaluator evaluator(spec->build, options, info.input_shape, batch, {info.mean, info.std}, bf16);
   DLF_RETURN_IF_ERROR(evaluator.LoadWeights(checkpoint.file.tensors, path));

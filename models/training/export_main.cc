@@ -39,6 +39,7 @@ absl::Status Export(const std::vector<std::string>& positional) {
   const Value images = g.Input("images", DType::kF32, {1, s[0], s[1], s[2]});
   models::ModelOptions options;
   options.num_classes = info.num_classes();
+  options.extra = info.model_options;
   const Value logits = spec->build(g, images, options);
   DLF_RETURN_IF_ERROR(g.status());
   DLF_RETURN_IF_ERROR(SetWeights(g, checkpoint.file.tensors, path));

@@ -39,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Predictor>> Predictor::Load(const std::string& pa
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(checkpoint.info.model));
   models::ModelOptions options;
   options.num_classes = checkpoint.info.num_classes();
+  options.extra = checkpoint.info.model_options;
   auto evaluator = std::make_unique<Evaluator>(spec->build, options, checkpoint.info.input_shape,
                                                kBatch, data::Normalization{checkpoint.info.mean,
                                                                            checkpoint.info.std},

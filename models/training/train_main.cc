@@ -120,14 +120,22 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   // The data set, its classes and normalization are set once the data is loaded.
   TrainConfig c = ConfigForModel(spec, "", 0);
   c.model_options.dropout = absl::GetFlag(FLAGS_dropout);
-  c.model_options.lrn = absl::GetFlag(FLAGS_lrn);
   const std::string init = absl::GetFlag(FLAGS_init);
   if (init != "model" && init != "he" && init != "torch") {
     return absl::InvalidArgumentError(absl::StrCat("--init must be model, he or torch, found '", init, "'"));
   }
-  c.model_options.init = init == "torch" ? models::InitScheme::kTorch
-                         : init == "he"  ? models::InitScheme::kHe
-                                         : models::InitScheme::kModelDefault;
+  // The options only some models take; the checkpoint records them.
+  std::map<std::string, std::string>& extra = c.model_options.extra;
+  if (absl::GetFlag(FLAGS_lrn)) extra["lrn"] = "true";
+  if (init != "model") extra["init"] = init;
+  for (const auto& [name, value] : extra) {
+    if (absl::c_find(spec.options, name) == spec.options.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", name, " does not apply to model ", spec.name, " (",
+          spec.options.empty() ? "it takes no model options" : "it takes --" + absl::StrJoin(spec.options, ", --"), ")"));
+    }
+  }
+  c.run.model_options = extra;
   c.batch_size = absl::GetFlag(FLAGS_batch_size);
   c.epochs = absl::GetFlag(FLAGS_epochs);
   c.lr = absl::GetFlag(FLAGS_lr);

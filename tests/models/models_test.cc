@@ -15,6 +15,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
+ModelOptions LrnOption(bool lrn) {
+  ModelOptions o;
+  if (lrn) o.extra["lrn"] = "true";
+  return o;
+}
+
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
 // The loss and parameter gradients of one training step of `logits` at batch 2 (labels 3 and
@@ -53,8 +59,8 @@ TEST(ModelsTest, LayoutPassLeavesEveryModelsLossAndGradients) {
   for (const ModelSpec* spec : RegisteredModels()) {
     for (const bool lrn : {false, true}) {
       SCOPED_TRACE(spec->name + (lrn ? " with LRN" : ""));
-      const std::vector<Tensor> blocked = TrainingStep(*spec, {.lrn = lrn}, true);
-      const std::vector<Tensor> plain = TrainingStep(*spec, {.lrn = lrn}, false);
+      const std::vector<Tensor> blocked = TrainingStep(*spec, LrnOption(lrn), true);
+      const std::vector<Tensor> plain = TrainingStep(*spec, LrnOption(lrn), false);
       ASSERT_EQ(blocked.size(), plain.size());
       ASSERT_FALSE(plain.empty());
       for (size_t t = 0; t < plain.size(); ++t) {
@@ -154,7 +160,7 @@ TEST(AlexNetTest, SeedPresetHasTheLayerListShapesAndPyTorchNames) {
 TEST(AlexNetTest, CifarPresetAndLrnBuild) {
   Graph g;
   Value x = g.Input("images", DType::kF32, {2, 3, 32, 32});
-  Value logits = AlexNetCifar(g, x, {.lrn = true});
+  Value logits = AlexNetCifar(g, x, LrnOption(true));
   ASSERT_TRUE(g.status().ok()) << g.status();
   EXPECT_EQ(g.shape(logits), (Shape{2, 10}));
   EXPECT_EQ(g.shape(*g.FindParameter("classifier.1.weight")), (Shape{1024, 128 * 4 * 4}));
@@ -169,7 +175,7 @@ TEST(AlexNetTest, WrongInputSizeFailsAtBuildTimeNamingTheNode) {
 
 TEST(AlexNetTest, TorchInitIsPyTorchsDefault) {
   Graph g;
-  AlexNetCifar(g, g.Input("images", DType::kF32, {2, 3, 32, 32}), {.init = InitScheme::kTorch});
+  AlexNetCifar(g, g.Input("images", DType::kF32, {2, 3, 32, 32}), ModelOptions{.extra = {{"init", "torch"}}});
   ASSERT_TRUE(g.status().ok()) << g.status();
   // features.0: fan_in 3*3*3 = 27; classifier.1: fan_in 2048. Weights and biases U(+-1/sqrt(fan_in)).
   for (const auto& [layer, fan_in] : {std::pair<std::string, int>{"features.0", 27}, {"classifier.1", 2048}}) {

@@ -51,7 +51,7 @@ TEST(OnnxExportTest, EveryRegisteredModelRunsInOnnxRuntimeWithDlfsLogits) {
     Graph g(5);
     const Value images = g.Input("images", DType::kF32, {1, s[0], s[1], s[2]});
     models::ModelOptions options;
-    options.lrn = lrn;
+    if (lrn) options.extra["lrn"] = "true";
     const Value logits = spec->build(g, images, options);
     ASSERT_TRUE(g.status().ok()) << g.status();
     SetRunningStatistics(g);

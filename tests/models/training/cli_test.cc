@@ -187,6 +187,8 @@ const std::vector<BadCase>& BadCases() {
       {"lenet_train", {"--optimizer=adamw", "--adam_eps=0"}, "Adam epsilon must be > 0, found 0"},
       {"lenet_train", {"--dropout=1"}, "dropout must be in [0, 1), found 1"},
       {"lenet_train", {"--init=xavier"}, "--init must be model, he or torch, found 'xavier'"},
+      {"train", {"--model=resnet20", "--lrn"}, "--lrn does not apply to model resnet20 (it takes no model options)"},
+      {"lenet_train", {"--init=he"}, "--init does not apply to model lenet (it takes no model options)"},
       {"lenet_train", {"--clip_norm=-1"}, "clip_norm must be >= 0, found -1"},
       {"lenet_train", {"--max_steps=-1"}, "max_steps must be >= 0, found -1"},
       {"lenet_train", {"--checkpoint_every=-1"}, "checkpoint_every must be >= 0, found -1"},

@@ -66,12 +66,30 @@ TEST(ToolsTest, ExportWritesAnOnnxFileThatOnnxAcceptsAndOnnxRuntimeRuns) {
   EXPECT_THAT(exported.output, HasSubstr("output 'logits' [batch, 10]: class 0, class 1"));
   const ProcessResult check = RunProcess("/usr/bin/python3", {BinaryPath("tools/onnx_check.py"), run + "/lenet.onnx"});
   ASSERT_EQ(check.exit_code(), 0) << check.output;
-  EXPECT_THAT(check.output, HasSubstr("metadata class_names dataset dlf_version input_shape model normalization_mean normalization_std"));
+  EXPECT_THAT(check.output, HasSubstr("metadata class_names dataset dlf_version input_shape model model_options normalization_mean normalization_std"));
   std::ofstream(run + "/zeros.f32", std::ios::binary) << std::string(3 * 28 * 28 * 4, '\0');
   const ProcessResult ort = RunProcess("/usr/bin/node", {BinaryPath("tools/onnx_run.js"), run + "/lenet.onnx",
                                                          run + "/zeros.f32", "3,1,28,28"});
   ASSERT_EQ(ort.exit_code(), 0) << ort.output;
   EXPECT_THAT(ort.output, HasSubstr("logits [3,10]: "));
+}
+
+TEST(ToolsTest, AModelOptionTrainedWithIsRecordedSoEvaluateAndExportRebuildTheSameNetwork) {
+  const std::string run = TempDir("lrn_run");
+  const ProcessResult train = RunProcess(
+      BinaryPath("models/train"), {"--model=alexnet-cifar", "--lrn", "--init=he", "--dataset=synthetic",
+                                   "--max_steps=1", "--batch_size=8", "--threads=1", "--checkpoint_dir=" + run});
+  ASSERT_EQ(train.exit_code(), 0) << train.output;
+  absl::StatusOr<data::TensorFile> f = data::ReadSafetensors(run + "/last.safetensors");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->metadata.at("model_options"), R"({"init":"he","lrn":"true"})");
+  const ProcessResult eval = RunProcess(BinaryPath("models/evaluate"), {"--checkpoint=" + run + "/last.safetensors"});
+  EXPECT_EQ(eval.exit_code(), 0) << eval.output;
+  const ProcessResult exported = RunProcess(
+      BinaryPath("models/export"), {"--checkpoint=" + run + "/last.safetensors", "--output=" + run + "/lrn.onnx"});
+  ASSERT_EQ(exported.exit_code(), 0) << exported.output;
+  const ProcessResult check = RunProcess("/usr/bin/python3", {BinaryPath("tools/onnx_check.py"), run + "/lrn.onnx"});
+  EXPECT_THAT(check.output, HasSubstr(" LRN "));
 }
 
 TEST(ToolsTest, FallsBackToFashionMnistOnlyWhenNoDataSetWasAskedFor) {
