@@ -9,9 +9,9 @@
 
 namespace dlf::models {
 
-// How the layers of a models::Sequential start (the AlexNet presets).
+// How the layers of a models::Sequential start (the AlexNet presets; each has its own default,
+// see below, and ModelOptions::extra["init"] chooses another).
 enum class InitScheme {
-  kModelDefault,  // each preset's own choice (see below)
   kHe,     // He (Kaiming) normal for layers followed by ReLU, Xavier uniform for the last; bias 0
   kTorch,  // PyTorch's nn.Conv2d/nn.Linear default: U(+-1/sqrt(fan_in)) for weights and biases
 };
