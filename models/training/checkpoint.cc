@@ -166,14 +166,18 @@ absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>
       origin, ": the tensors do not match the model's parameters and buffers: ", absl::StrJoin(parts, "; ")));
 }
 
-absl::Status SetWeights(Graph& g, const std::map<std::string, Tensor>& tensors,
-                        const std::string& origin, const NamePattern& skip) {
-  DLF_RETURN_IF_ERROR(ValidateWeights(g, tensors, origin, skip));
+void CopyWeights(Graph& g, const std::map<std::string, Tensor>& tensors, const NamePattern& skip) {
   for (Value v : g.persistent_values()) {
     if (skip.Matches(g.name(v))) continue;
     const Tensor& src = tensors.at(g.name(v));
     std::memcpy(g.parameter_value(v).raw(), src.raw(), src.num_bytes());
   }
+}
+
+absl::Status SetWeights(Graph& g, const std::map<std::string, Tensor>& tensors,
+                        const std::string& origin, const NamePattern& skip) {
+  DLF_RETURN_IF_ERROR(ValidateWeights(g, tensors, origin, skip));
+  CopyWeights(g, tensors, skip);
   return absl::OkStatus();
 }
 

@@ -48,6 +48,10 @@ absl::Status CheckSameRun(const RunInfo& saved, const RunInfo& now, const std::s
 absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>& tensors,
                              const std::string& origin, const NamePattern& skip = {});
 
+// Copies `tensors` into g's parameters and buffers (those `skip` does not match); they must
+// have passed ValidateWeights.
+void CopyWeights(Graph& g, const std::map<std::string, Tensor>& tensors, const NamePattern& skip = {});
+
 // Checks `tensors` (ValidateWeights) and copies them into g's parameters and buffers.
 absl::Status SetWeights(Graph& g, const std::map<std::string, Tensor>& tensors,
                         const std::string& origin, const NamePattern& skip = {});

@@ -7,14 +7,12 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/safetensors.h"
 #include "graph/autodiff.h"
 #include "graph/random.h"
 #include "graph/status_macros.h"
-#include "ops/ops.h"
 #include "optim/clip.h"
 
 namespace dlf::training {
@@ -554,10 +552,7 @@ absl::Status Trainer::LoadCheckpoint(const std::string& path, bool restore_train
     executor_->set_step(t.executor_step);
     state_ = std::move(t);
   }
-  for (Value v : graph_->persistent_values()) {
-    const Tensor& src = checkpoint.file.tensors.at(graph_->name(v));
-    std::memcpy(graph_->parameter_value(v).raw(), src.raw(), src.num_bytes());
-  }
+  CopyWeights(*graph_, checkpoint.file.tensors);
   return absl::OkStatus();
 }
 
