@@ -151,7 +151,7 @@ absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>
     }
   }
   for (const auto& [name, t] : tensors) {
-    if (absl::StartsWith(name, "optimizer/") || skip.Matches(name)) continue;
+    if (IsTrainingState(name) || skip.Matches(name)) continue;
     if (!g.FindPersistent(name).ok()) unexpected.push_back(absl::StrCat("'", name, "'"));
   }
   if (missing.empty() && unexpected.empty() && misshaped.empty()) return CheckFinite(g, tensors, origin, skip);
@@ -164,6 +164,18 @@ absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>
   list(misshaped, "of another shape or dtype");
   return absl::InvalidArgumentError(absl::StrCat(
       origin, ": the tensors do not match the model's parameters and buffers: ", absl::StrJoin(parts, "; ")));
+}
+
+bool IsTrainingState(const std::string& name) {
+  return absl::StartsWith(name, "optimizer/") || absl::StartsWith(name, "ema/");
+}
+
+std::map<std::string, Tensor> EmaWeights(const std::map<std::string, Tensor>& tensors) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, t] : tensors) {
+    if (absl::StartsWith(name, "ema/")) out[name.substr(4)] = t.Clone();
+  }
+  return out;
 }
 
 void CopyWeights(Graph& g, const std::map<std::string, Tensor>& tensors, const NamePattern& skip) {

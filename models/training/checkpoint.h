@@ -41,12 +41,18 @@ absl::StatusOr<RunInfo> DecodeRunInfo(const std::map<std::string, std::string>& 
 absl::Status CheckSameRun(const RunInfo& saved, const RunInfo& now, const std::string& path);
 
 // Checks that `tensors` holds every parameter and buffer of `g` with its dtype and shape and
-// nothing else, as PyTorch's load_state_dict(strict=True) does (tensors named "optimizer/..."
-// are training state and are allowed; names `skip` matches are left out on both sides). The
+// nothing else, as PyTorch's load_state_dict(strict=True) does (IsTrainingState tensors are
+// allowed; names `skip` matches are left out on both sides). The
 // error names `origin` and lists every missing, unexpected and mis-shaped name; a weight that is
 // not finite is an error naming the first one.
 absl::Status ValidateWeights(const Graph& g, const std::map<std::string, Tensor>& tensors,
                              const std::string& origin, const NamePattern& skip = {});
+
+// Tensors a checkpoint holds beside the weights: training state ("optimizer/...") and the
+// --model_ema weights ("ema/<name>").
+bool IsTrainingState(const std::string& name);
+// The EMA weights under the model's names; empty when the checkpoint has none.
+std::map<std::string, Tensor> EmaWeights(const std::map<std::string, Tensor>& tensors);
 
 // Copies `tensors` into g's parameters and buffers (those `skip` does not match); they must
 // have passed ValidateWeights.

@@ -75,15 +75,23 @@ std::string Panel(double x0, double y0, double w, double h, const std::string& t
   return out;
 }
 
+bool HasEma(const std::vector<EpochMetrics>& history) {
+  return std::any_of(history.begin(), history.end(),
+                     [](const EpochMetrics& m) { return std::isfinite(m.ema_test_accuracy); });
+}
+
 }  // namespace
 
 absl::Status WriteMetricsCsv(const std::string& path, const std::vector<EpochMetrics>& history) {
-  std::string csv =
-      "epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,epoch_seconds,images_per_second\n";
+  const bool ema = HasEma(history);
+  std::string csv = absl::StrCat("epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,epoch_seconds,images_per_second",
+                                 ema ? ",ema_test_loss,ema_test_accuracy\n" : "\n");
   for (const EpochMetrics& m : history) {
-    absl::StrAppendFormat(&csv, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f\n", m.epoch, m.train_loss,
+    absl::StrAppendFormat(&csv, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f", m.epoch, m.train_loss,
                           m.train_accuracy, m.test_loss, m.test_accuracy, m.lr, m.seconds,
                           m.images_per_second);
+    if (ema) absl::StrAppendFormat(&csv, ",%.6f,%.6f", m.ema_test_loss, m.ema_test_accuracy);
+    csv += "\n";
   }
   return data::WriteFileAtomically(path, csv);
 }
@@ -92,19 +100,27 @@ absl::Status WriteLearningCurveSvg(const std::string& path, const std::string& t
                                    const std::vector<EpochMetrics>& history) {
   Series train_loss{"train", "#1f77b4", {}}, test_loss{"test", "#d62728", {}};
   Series train_acc{"train", "#1f77b4", {}}, test_acc{"test", "#d62728", {}};
+  Series ema_loss{"test (EMA)", "#2ca02c", {}}, ema_acc{"test (EMA)", "#2ca02c", {}};
   for (const EpochMetrics& m : history) {
     train_loss.values.push_back(m.train_loss);
     test_loss.values.push_back(m.test_loss);
     train_acc.values.push_back(m.train_accuracy);
     test_acc.values.push_back(m.test_accuracy);
+    ema_loss.values.push_back(m.ema_test_loss);
+    ema_acc.values.push_back(m.ema_test_accuracy);
+  }
+  std::vector<Series> losses = {train_loss, test_loss}, accuracies = {train_acc, test_acc};
+  if (HasEma(history)) {
+    losses.push_back(ema_loss);
+    accuracies.push_back(ema_acc);
   }
   const int64_t epochs = std::max<int64_t>(1, static_cast<int64_t>(history.size()));
   std::string svg = absl::StrFormat(
       "<svg xmlns='http://www.w3.org/2000/svg' width='900' height='360' "
       "font-family='Helvetica, Arial, sans-serif'>\n<rect width='900' height='360' fill='white'/>\n"
       "<text x='450' y='20' font-size='15' text-anchor='middle'>%s</text>\n", title);
-  svg += Panel(0, 25, 450, 335, "Loss (cross-entropy)", epochs, {train_loss, test_loss}, false);
-  svg += Panel(450, 25, 450, 335, "Accuracy", epochs, {train_acc, test_acc}, true);
+  svg += Panel(0, 25, 450, 335, "Loss (cross-entropy)", epochs, losses, false);
+  svg += Panel(450, 25, 450, 335, "Accuracy", epochs, accuracies, true);
   svg += "</svg>\n";
   return data::WriteFileAtomically(path, svg);
 }
@@ -112,8 +128,10 @@ absl::Status WriteLearningCurveSvg(const std::string& path, const std::string& t
 std::string HistoryToJson(const std::vector<EpochMetrics>& history) {
   nlohmann::json rows = nlohmann::json::array();
   for (const EpochMetrics& m : history) {
-    rows.push_back({m.epoch, m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.lr,
-                    m.seconds, m.images_per_second});
+    nlohmann::json row = {m.epoch, m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.lr,
+                          m.seconds, m.images_per_second};
+    if (std::isfinite(m.ema_test_accuracy)) row.insert(row.end(), {m.ema_test_loss, m.ema_test_accuracy});
+    rows.push_back(row);
   }
   return rows.dump();
 }
@@ -126,6 +144,10 @@ absl::Status HistoryFromJson(const std::string& text, std::vector<EpochMetrics>&
                          r.at(3).is_number() ? r.at(3).get<double>() : NAN,
                          r.at(4).is_number() ? r.at(4).get<double>() : NAN, r.at(5).get<double>(),
                          r.at(6).get<double>(), r.at(7).get<double>()});
+      if (r.size() >= 10) {  // with --model_ema
+        history.back().ema_test_loss = r.at(8).is_number() ? r.at(8).get<double>() : NAN;
+        history.back().ema_test_accuracy = r.at(9).is_number() ? r.at(9).get<double>() : NAN;
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("bad metrics history: ", e.what()));

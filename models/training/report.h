@@ -1,6 +1,7 @@
 #ifndef DLF_MODELS_TRAINING_REPORT_H_
 #define DLF_MODELS_TRAINING_REPORT_H_
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@ struct EpochMetrics {
   double lr = 0;
   double seconds = 0;
   double images_per_second = 0;
+  // --model_ema: the averaged weights on the test set (NaN without).
+  double ema_test_loss = NAN, ema_test_accuracy = NAN;
 };
 
 // metrics.csv: one row per epoch, with a header. Written atomically.

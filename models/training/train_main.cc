@@ -44,7 +44,10 @@ ABSL_FLAG(double, adam_beta2, 0.999, "Adam/AdamW: beta2");
 ABSL_FLAG(double, adam_eps, 1e-8, "Adam/AdamW: epsilon");
 ABSL_FLAG(double, weight_decay, 0.0,
           "weight decay, biases exempt: L2 for sgd and adam, decoupled for adamw");
-ABSL_FLAG(std::string, lr_schedule, "step", "step | multistep | cosine | constant");
+ABSL_FLAG(std::string, lr_schedule, "step",
+          "step | multistep | cosine | constant | plateau (multiply by --lr_gamma when the test "
+          "loss has not improved for --patience_epochs, as PyTorch's ReduceLROnPlateau)");
+ABSL_FLAG(int, patience_epochs, 10, "plateau: epochs without a better test loss before the rate drops");
 ABSL_FLAG(int, lr_step_size, 30, "step: multiply the learning rate by --lr_gamma every this many epochs");
 ABSL_FLAG(double, lr_gamma, 0.1, "step, multistep: learning-rate decay factor");
 ABSL_FLAG(std::vector<std::string>, lr_milestones, {},
@@ -79,6 +82,20 @@ ABSL_FLAG(std::string, freeze, "",
 ABSL_FLAG(bool, freeze_bn, false,
           "with --freeze: BatchNorm layers whose weight is frozen also keep their running "
           "statistics and normalize with them (as in inference)");
+ABSL_FLAG(int, grad_accum_steps, 1,
+          "add up the gradients of this many batches of --batch_size before each optimizer update "
+          "(an update sees batch_size x grad_accum_steps images; --max_steps and the logged steps "
+          "count updates)");
+ABSL_FLAG(bool, model_ema, false,
+          "keep an exponential moving average of the weights, evaluated every epoch and saved as "
+          "ema/<name> beside them (evaluate --ema scores it)");
+ABSL_FLAG(double, model_ema_decay, 0.9998, "--model_ema: the average's decay per update");
+ABSL_FLAG(int, early_stopping_patience, 0,
+          "stop when the test loss has not improved for this many epochs (0: never)");
+ABSL_FLAG(std::string, best_metric, "test_accuracy",
+          "what best.safetensors is best by: test_accuracy | test_loss | ema_test_accuracy");
+ABSL_FLAG(int, keep_checkpoints, 0,
+          "also keep the last N epochs' checkpoints as epoch_<N>.safetensors (0: none)");
 ABSL_FLAG(int, max_steps, 0, "stop after this many steps (0: no limit), for smoke runs");
 ABSL_FLAG(int, checkpoint_every, 0, "also checkpoint every N steps (0: at epoch ends only)");
 ABSL_FLAG(int, eval_batch_size, 500, "images per evaluation step");
@@ -181,6 +198,13 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.reducer.bf16 = dtype == "bf16";
   c.reducer.overlap = absl::GetFlag(FLAGS_overlap_allreduce);
   c.check_replicas_every = absl::GetFlag(FLAGS_check_replicas_every);
+  c.grad_accum_steps = absl::GetFlag(FLAGS_grad_accum_steps);
+  c.model_ema = absl::GetFlag(FLAGS_model_ema);
+  c.model_ema_decay = absl::GetFlag(FLAGS_model_ema_decay);
+  c.plateau_patience = absl::GetFlag(FLAGS_patience_epochs);
+  c.early_stopping_patience = absl::GetFlag(FLAGS_early_stopping_patience);
+  c.best_metric = absl::GetFlag(FLAGS_best_metric);
+  c.keep_checkpoints = absl::GetFlag(FLAGS_keep_checkpoints);
   DLF_ASSIGN_OR_RETURN(c.bf16, Bf16FromFlags());
   DLF_RETURN_IF_ERROR(ValidateTrainConfig(c));
   return c;
@@ -226,9 +250,13 @@ std::string DescribeOptimizer(const TrainConfig& c) {
     absl::StrAppend(&s, " (x", c.schedule.gamma, " every ", c.schedule.step_size, " epochs)");
   } else if (c.schedule.kind == "multistep") {
     absl::StrAppend(&s, " (x", c.schedule.gamma, " at ", absl::StrJoin(c.schedule.milestones, ","), ")");
+  } else if (c.schedule.kind == "plateau") {
+    absl::StrAppend(&s, " (x", c.schedule.gamma, " after ", c.plateau_patience + 1, " epochs without a better test loss)");
   }
   if (c.schedule.warmup_epochs > 0) absl::StrAppend(&s, ", warmup ", c.schedule.warmup_epochs, " epochs");
   if (c.label_smoothing > 0) absl::StrAppend(&s, ", label smoothing ", c.label_smoothing);
+  if (c.model_ema) absl::StrAppend(&s, ", weights averaged (EMA decay ", c.model_ema_decay, ")");
+  if (c.early_stopping_patience > 0) absl::StrAppend(&s, ", early stopping after ", c.early_stopping_patience, " epochs");
   return s;
 }
 
@@ -325,7 +353,8 @@ absl::Status Train(const std::vector<std::string>& positional) {
     absl::PrintF("model %s: %.2f M parameters | train %s | test %s\n", c.run.model,
                  models::CountParameters(trainer->graph()) / 1e6, d.train.description,
                  d.test.description);
-    absl::PrintF("batch %d, %d epochs, %s, %s, activations and gradients %.1f MB\n", c.batch_size,
+    absl::PrintF("batch %d%s, %d epochs, %s, %s, activations and gradients %.1f MB\n", c.batch_size,
+                 c.grad_accum_steps > 1 ? absl::StrCat(" x ", c.grad_accum_steps, " accumulated per update") : "",
                  c.epochs, DescribeOptimizer(c), DescribeRanks(*comm, c),
                  trainer->executor().stats().arena_bytes / 1e6);
     if (!trainer->freeze_summary().empty()) absl::PrintF("%s\n", trainer->freeze_summary());

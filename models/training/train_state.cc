@@ -6,12 +6,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "graph/status_macros.h"
 
 namespace dlf::training {
 namespace {
 
 constexpr char kOptimizerPrefix[] = "optimizer/";
+constexpr char kEmaPrefix[] = "ema/";
 
 template <typename T>
 absl::Status ParseMeta(const std::map<std::string, std::string>& meta, const std::string& key,
@@ -29,16 +31,16 @@ absl::Status ParseMeta(const std::map<std::string, std::string>& meta, const std
 
 }  // namespace
 
-void TrainState::AddStep(double loss, int64_t correct, int64_t seen) {
+void TrainState::AddStep(double loss, int64_t correct, int64_t seen, int64_t batches) {
   epoch_loss_sum += loss * static_cast<double>(seen);
   epoch_correct += correct;
   epoch_seen += seen;
-  SkipStep();
+  SkipStep(batches);
 }
 
-void TrainState::SkipStep() {
+void TrainState::SkipStep(int64_t batches) {
   ++global_step;
-  ++step_in_epoch;
+  step_in_epoch += batches;
 }
 
 void TrainState::FinishEpoch(const EpochMetrics& metrics) {
@@ -65,7 +67,10 @@ void TrainState::Encode(data::TensorFile& file) const {
   meta["epoch_correct"] = absl::StrCat(epoch_correct);
   meta["epoch_seen"] = absl::StrCat(epoch_seen);
   meta["epoch_seconds"] = absl::StrFormat("%.17g", epoch_seconds);
-  meta["best_accuracy"] = absl::StrFormat("%.17g", best_accuracy);
+  meta["best_accuracy"] = absl::StrFormat("%.17g", best_score);
+  meta["lr_factor"] = absl::StrFormat("%.17g", lr_factor);
+  meta["plateau"] = absl::StrFormat("%.17g %d %.17g %d", plateau.best, plateau.bad_epochs, early_stopping.best,
+                                    early_stopping.bad_epochs);
   meta["history"] = HistoryToJson(history);
 }
 
@@ -75,6 +80,8 @@ absl::StatusOr<TrainState> TrainState::Decode(const data::TensorFile& file, cons
   for (const auto& [name, tensor] : file.tensors) {
     if (absl::StartsWith(name, kOptimizerPrefix)) {
       t.optimizer.buffers[name.substr(sizeof(kOptimizerPrefix) - 1)] = tensor.Clone();
+    } else if (absl::StartsWith(name, kEmaPrefix)) {
+      t.ema[name.substr(sizeof(kEmaPrefix) - 1)] = tensor.Clone();
     }
   }
   auto history = meta.find("history");
@@ -93,9 +100,19 @@ absl::StatusOr<TrainState> TrainState::Decode(const data::TensorFile& file, cons
                          ParseMeta(meta, "epoch_correct", path, t.epoch_correct),
                          ParseMeta(meta, "epoch_seen", path, t.epoch_seen),
                          ParseMeta(meta, "epoch_seconds", path, t.epoch_seconds),
-                         ParseMeta(meta, "best_accuracy", path, t.best_accuracy),
+                         ParseMeta(meta, "best_accuracy", path, t.best_score),
                          HistoryFromJson(history->second, t.history)}) {
     DLF_RETURN_IF_ERROR(s);
+  }
+  // Absent in checkpoints from before --lr_schedule=plateau and early stopping.
+  if (meta.count("lr_factor")) DLF_RETURN_IF_ERROR(ParseMeta(meta, "lr_factor", path, t.lr_factor));
+  if (auto plateau = meta.find("plateau"); plateau != meta.end()) {
+    const std::vector<std::string> parts = absl::StrSplit(plateau->second, ' ');
+    if (parts.size() != 4 || !absl::SimpleAtod(parts[0], &t.plateau.best) ||
+        !absl::SimpleAtoi(parts[1], &t.plateau.bad_epochs) || !absl::SimpleAtod(parts[2], &t.early_stopping.best) ||
+        !absl::SimpleAtoi(parts[3], &t.early_stopping.bad_epochs)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": missing or malformed metadata 'plateau'"));
+    }
   }
   if (t.epoch < 0 || t.step_in_epoch < 0 || t.global_step < 0) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": negative position in its metadata"));
@@ -107,9 +124,13 @@ absl::Status TrainState::Broadcast(Communicator& comm) {
   for (auto& [name, t] : optimizer.buffers) {
     DLF_RETURN_IF_ERROR(comm.Broadcast(t.raw(), t.num_bytes(), "the broadcast of the optimizer state"));
   }
-  int64_t position[] = {optimizer.step, epoch, step_in_epoch, global_step,
-                        static_cast<int64_t>(executor_step), epoch_correct, epoch_seen};
-  double totals[] = {epoch_loss_sum, epoch_seconds, best_accuracy};
+  for (auto& [name, t] : ema) {
+    DLF_RETURN_IF_ERROR(comm.Broadcast(t.raw(), t.num_bytes(), "the broadcast of the EMA weights"));
+  }
+  int64_t position[] = {optimizer.step,  epoch,       step_in_epoch,      global_step,
+                        static_cast<int64_t>(executor_step), epoch_correct, epoch_seen,
+                        plateau.bad_epochs, early_stopping.bad_epochs};
+  double totals[] = {epoch_loss_sum, epoch_seconds, best_score, lr_factor, plateau.best, early_stopping.best};
   DLF_RETURN_IF_ERROR(comm.Broadcast(position, sizeof(position), "the broadcast of the position"));
   DLF_RETURN_IF_ERROR(comm.Broadcast(totals, sizeof(totals), "the broadcast of the position"));
   optimizer.step = position[0];
@@ -120,8 +141,13 @@ absl::Status TrainState::Broadcast(Communicator& comm) {
   epoch_correct = position[5];
   epoch_seen = position[6];
   epoch_loss_sum = totals[0];
+  plateau.bad_epochs = position[7];
+  early_stopping.bad_epochs = position[8];
   epoch_seconds = totals[1];
-  best_accuracy = totals[2];
+  best_score = totals[2];
+  lr_factor = totals[3];
+  plateau.best = totals[4];
+  early_stopping.best = totals[5];
   return absl::OkStatus();
 }
 

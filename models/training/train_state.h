@@ -15,7 +15,9 @@
 #include "data/safetensors.h"
 #include "models/training/distributed/communicator.h"
 #include "models/training/report.h"
+#include "graph/tensor.h"
 #include "optim/optimizer.h"
+#include "optim/plateau.h"
 
 namespace dlf::training {
 
@@ -29,7 +31,15 @@ struct TrainState {
   double epoch_loss_sum = 0;
   int64_t epoch_correct = 0, epoch_seen = 0;
   double epoch_seconds = 0;
-  double best_accuracy = -1;
+  // The best value of the --best_metric so far, as a score where higher is better (the
+  // accuracy, or minus the loss); saved under its old name "best_accuracy".
+  double best_score = -1e300;
+  // --lr_schedule=plateau: the factor applied to the schedule's rate and its watch of the test
+  // loss; --early_stopping_patience: a watch of its own.
+  double lr_factor = 1;
+  optim::PlateauTracker plateau, early_stopping;
+  // --model_ema: the averaged weights by name (saved as "ema/<name>").
+  std::map<std::string, Tensor> ema;
   std::vector<EpochMetrics> history;
   // The run's settings that an exact resume needs again.
   int64_t batch_size = 0;
@@ -37,20 +47,21 @@ struct TrainState {
   std::string optimizer_kind;
   optim::OptimizerState optimizer;
 
-  // A step taken on `seen` images with mean loss `loss` and `correct` right answers.
-  void AddStep(double loss, int64_t correct, int64_t seen);
-  // A step that was not applied (--skip_nonfinite): it still counts as taken.
-  void SkipStep();
+  // An update made from `batches` of the loader's batches on `seen` images, with mean loss
+  // `loss` and `correct` right answers.
+  void AddStep(double loss, int64_t correct, int64_t seen, int64_t batches = 1);
+  // An update that was not applied (--skip_nonfinite): it still counts as taken.
+  void SkipStep(int64_t batches = 1);
   // The epoch in progress ends with `metrics`: the next one starts with zero totals.
   void FinishEpoch(const EpochMetrics& metrics);
 
   // Writes everything into a checkpoint: metadata (position, totals, history, optimizer kind
-  // and step) and tensors ("optimizer/<param>/<buffer>").
+  // and step) and tensors ("optimizer/<param>/<buffer>", "ema/<name>").
   void Encode(data::TensorFile& file) const;
   // Reads and checks it all before anything is used; errors name `path` and the key.
   static absl::StatusOr<TrainState> Decode(const data::TensorFile& file, const std::string& path);
-  // Collective: rank 0's state to every rank (the optimizer's buffers must have the same
-  // shapes everywhere, as they do for the same model).
+  // Collective: rank 0's state to every rank (the optimizer's buffers and the EMA weights must
+  // have the same names and shapes everywhere, as they do for the same model and flags).
   absl::Status Broadcast(Communicator& comm);
 };
 

@@ -24,7 +24,7 @@ TrainState ASavedState() {
   s.AddStep(0.1 / 3, 7, 32);  // a value whose decimal form is long
   s.SkipStep();
   s.epoch_seconds = 1.0 / 3;
-  s.best_accuracy = 0.5;
+  s.best_score = 0.5;
   s.executor_step = 4;
   return s;
 }
@@ -52,7 +52,7 @@ TEST(TrainStateTest, EncodeThenDecodeGivesTheSameStateExactly) {
   EXPECT_EQ(d->executor_step, s.executor_step);
   EXPECT_EQ(d->epoch_loss_sum, s.epoch_loss_sum);  // bit-exact through "%.17g"
   EXPECT_EQ(d->epoch_seconds, s.epoch_seconds);
-  EXPECT_EQ(d->best_accuracy, s.best_accuracy);
+  EXPECT_EQ(d->best_score, s.best_score);
   EXPECT_EQ(d->batch_size, 32);
   EXPECT_EQ(d->seed, 7u);
   EXPECT_EQ(d->optimizer_kind, "sgd");

@@ -1,0 +1,100 @@
+// The console output of a run (rank 0): progress lines, skipped steps, per-step losses, the
+// epoch summaries and why training stopped.
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "absl/strings/str_format.h"
+#include "models/training/callbacks.h"
+#include "models/training/trainer.h"
+
+namespace dlf::training {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string Duration(double seconds) {
+  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, s / 60 % 60);
+  return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+}
+
+class ProgressPrinter final : public Callback {
+ public:
+  absl::Status OnEpochBegin(Trainer& t) override {
+    tty_ = t.parallel().interactive_output();
+    return absl::OkStatus();
+  }
+
+  absl::Status OnStepEnd(Trainer& t) override {
+    const TrainConfig& c = t.config();
+    if (c.verbose && !t.last_step().skipped.empty()) {
+      absl::PrintF("%sskipped: %s\n", tty_ ? "\r\033[K" : "", t.last_step().skipped);
+    }
+    if (c.log_step_losses && t.last_step().skipped.empty()) {
+      absl::PrintF("step %d loss %.17g\n", t.global_step(), t.last_step().loss);
+    }
+    Print(t, t.state().step_in_epoch == t.batches_per_epoch());
+    return absl::OkStatus();
+  }
+
+  absl::Status OnEpochEnd(Trainer& t, const EpochMetrics& m) override {
+    if (!t.config().verbose) return absl::OkStatus();
+    if (tty_) absl::PrintF("\r\033[K");
+    absl::PrintF(
+        "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %g | %.1f s "
+        "(%.0f img/s, %.2f s waiting for data), eval %.1f s\n",
+        m.epoch, t.config().epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss,
+        100 * m.test_accuracy, m.lr, m.seconds, m.images_per_second, t.data_wait_this_epoch(),
+        t.last_eval_seconds());
+    if (std::isfinite(m.ema_test_accuracy)) {
+      absl::PrintF("  EMA weights: test loss %.4f acc %.2f%%\n", m.ema_test_loss, 100 * m.ema_test_accuracy);
+    }
+    std::fflush(stdout);
+    return absl::OkStatus();
+  }
+
+  absl::Status OnTrainEnd(Trainer& t) override {
+    if (!t.config().verbose || t.stop_reason().empty()) return absl::OkStatus();
+    if (t.state().step_in_epoch > 0) Print(t, true);
+    absl::PrintF("%s%s\n", t.state().step_in_epoch > 0 ? "\n" : "", t.stop_reason());
+    std::fflush(stdout);
+    return absl::OkStatus();
+  }
+
+ private:
+  // The progress line, at most every progress_seconds (a quarter second on a terminal).
+  void Print(Trainer& t, bool force) {
+    const TrainConfig& c = t.config();
+    if (!c.verbose) return;
+    const double now = Now(), elapsed = t.seconds_this_session();
+    if (!force && now - last_ < (tty_ ? 0.25 : c.progress_seconds)) return;
+    last_ = now;
+    const TrainState& s = t.state();
+    const int64_t steps = t.updates_per_epoch(), accum = c.grad_accum_steps;
+    const double rate = elapsed > 0 ? static_cast<double>(t.images_this_session()) / elapsed : 0;
+    const double eta = rate > 0 ? (t.batches_per_epoch() - s.step_in_epoch) * c.batch_size / rate : 0;
+    const std::string line = absl::StrFormat(
+        "epoch %d/%d  step %d/%d  loss %.4f  acc %5.2f%%  %.0f img/s  ETA %s", s.epoch + 1, c.epochs,
+        (s.step_in_epoch + accum - 1) / accum, steps, s.epoch_seen ? s.epoch_loss_sum / s.epoch_seen : 0.0,
+        s.epoch_seen ? 100.0 * s.epoch_correct / s.epoch_seen : 0.0, rate, Duration(eta));
+    if (tty_) {
+      absl::PrintF("\r%s\033[K", line);
+    } else {
+      absl::PrintF("%s\n", line);
+    }
+    std::fflush(stdout);
+  }
+
+  bool tty_ = false;
+  double last_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Callback> MakeProgressPrinter() { return std::make_unique<ProgressPrinter>(); }
+
+}  // namespace dlf::training

@@ -1,0 +1,87 @@
+#include "models/training/train_config.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
+
+namespace dlf::training {
+
+TrainConfig ConfigForModel(const models::ModelSpec& spec, const std::string& dataset, int num_classes) {
+  TrainConfig c;
+  c.run.model = spec.name;
+  c.run.dataset = dataset;
+  c.run.input_shape = spec.input_shape;
+  c.run.mean = spec.mean;
+  c.run.std = spec.std;
+  c.build = spec.build;
+  c.model_options.num_classes = num_classes;
+  return c;
+}
+
+absl::Status ValidateTrainConfig(const TrainConfig& c) {
+  auto bad = [](const std::string& m) { return absl::InvalidArgumentError(m); };
+  if (!c.build) return bad("no model to train");
+  if (c.batch_size <= 0) return bad(absl::StrCat("batch size must be > 0, found ", c.batch_size));
+  if (c.epochs <= 0) return bad(absl::StrCat("epochs must be > 0, found ", c.epochs));
+  if (c.eval_batch_size <= 0) {
+    return bad(absl::StrCat("eval batch size must be > 0, found ", c.eval_batch_size));
+  }
+  if (c.max_steps < 0) return bad(absl::StrCat("max_steps must be >= 0, found ", c.max_steps));
+  if (c.checkpoint_every < 0) {
+    return bad(absl::StrCat("checkpoint_every must be >= 0, found ", c.checkpoint_every));
+  }
+  if (!(c.clip_norm >= 0)) return bad(absl::StrCat("clip_norm must be >= 0, found ", c.clip_norm));
+  if (!(c.label_smoothing >= 0 && c.label_smoothing < 1)) {
+    return bad(absl::StrCat("label smoothing must be in [0, 1), found ", c.label_smoothing));
+  }
+  if (!(c.model_options.dropout >= 0 && c.model_options.dropout < 1)) {
+    return bad(absl::StrCat("dropout must be in [0, 1), found ", c.model_options.dropout));
+  }
+  if (c.resume && !c.init_from.empty()) return bad("--resume and --init_from exclude each other");
+  if (!c.init_exclude.empty() && c.init_from.empty()) return bad("--init_exclude needs --init_from");
+  if (c.freeze_bn && c.freeze.empty()) return bad("--freeze_bn needs --freeze (the layers whose statistics to keep)");
+  if (c.check_replicas_every < 0) {
+    return bad(absl::StrCat("--check_replicas_every must be >= 0, found ", c.check_replicas_every));
+  }
+  if (c.reducer.bucket_bytes <= 0) {
+    return bad(absl::StrCat("the allreduce bucket must be > 0 bytes, found ", c.reducer.bucket_bytes));
+  }
+  if (c.grad_accum_steps <= 0) {
+    return bad(absl::StrCat("--grad_accum_steps must be > 0, found ", c.grad_accum_steps));
+  }
+  if (!(c.model_ema_decay > 0 && c.model_ema_decay < 1)) {
+    return bad(absl::StrCat("--model_ema_decay must be in (0, 1), found ", c.model_ema_decay));
+  }
+  if (c.plateau_patience < 0 || c.early_stopping_patience < 0) {
+    return bad(absl::StrCat("patience must be >= 0 epochs, found ",
+                            std::min(c.plateau_patience, c.early_stopping_patience)));
+  }
+  if (c.best_metric != "test_accuracy" && c.best_metric != "test_loss" &&
+      c.best_metric != "ema_test_accuracy") {
+    return bad(absl::StrCat("--best_metric must be test_accuracy, test_loss or ema_test_accuracy, found '",
+                            c.best_metric, "'"));
+  }
+  if (c.best_metric == "ema_test_accuracy" && !c.model_ema) return bad("--best_metric=ema_test_accuracy needs --model_ema");
+  if (c.keep_checkpoints < 0) {
+    return bad(absl::StrCat("--keep_checkpoints must be >= 0, found ", c.keep_checkpoints));
+  }
+  DLF_RETURN_IF_ERROR(optim::ValidateLearningRate(c.lr));
+  DLF_RETURN_IF_ERROR(optim::ValidateOptimizerConfig(c.optimizer));
+  return MakeTrainSchedule(c).status();
+}
+
+absl::StatusOr<optim::SchedulePtr> MakeTrainSchedule(const TrainConfig& c) {
+  optim::ScheduleConfig schedule = c.schedule;
+  schedule.total_epochs = static_cast<double>(c.epochs);
+  if (schedule.kind == "plateau") {
+    if (!(schedule.gamma > 0 && schedule.gamma < 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--lr_schedule=plateau multiplies the rate by --lr_gamma, which must be in (0, 1), found ", schedule.gamma));
+    }
+    schedule.kind = "constant";
+  }
+  return optim::MakeSchedule(schedule);
+}
+
+}  // namespace dlf::training
