@@ -51,6 +51,10 @@ std::unique_ptr<Callback> MakeReduceLrOnPlateau();
 // --early_stopping_patience: stops after that many epochs without a better test loss.
 std::unique_ptr<Callback> MakeEarlyStopping();
 
+// --lr_finder: the LR range test; the only callback of such a run (no checkpoints). Writes
+// lr_finder.csv and lr_finder.svg and prints `suggested lr X`.
+std::unique_ptr<Callback> MakeLrFinder();
+
 }  // namespace dlf::training
 
 #endif  // DLF_MODELS_TRAINING_CALLBACKS_H_

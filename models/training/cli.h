@@ -18,8 +18,21 @@ namespace dlf::training {
 // an error naming the flag; otherwise returns the positional arguments.
 absl::StatusOr<std::vector<std::string>> ParseFlags(int argc, char** argv, const std::string& usage);
 
+// A tool that defines --config takes a run config: a JSON object of flag names and values
+// ({"epochs": 30, "lr_milestones": [10, 20]}), read before the command line, whose flags
+// override it; it counts as typed for FlagGiven.
+//
 // Whether --flag (or --flag=..., --noflag) was typed on the command line parsed last.
 bool FlagGiven(const std::string& flag);
+
+// The tool's flags (those of models/training) with their current values, as a JSON object
+// that --config reads back; `leave_out` names flags not to write.
+std::string FlagsAsJson(const std::vector<std::string>& leave_out);
+
+// Writes FlagsAsJson (without --config and --resume) to dir/config.json, creating dir. With
+// `resume`, a config.json already there must hold the same values of `fixed` flags: the error
+// names each that differs.
+absl::Status RecordRunConfig(const std::string& dir, bool resume, const std::vector<std::string>& fixed);
 
 // A relative path under `bazel run` means relative to the workspace (where the user typed the
 // command), not to Bazel's runfiles directory.

@@ -19,6 +19,7 @@ ABSL_FLAG(std::string, dataset, "", "cifar10 | fashion_mnist | synthetic (defaul
 ABSL_FLAG(std::string, data_dir, "", "the data set's directory (default: the data set's usual place)");
 ABSL_FLAG(int, batch_size, 500, "images per evaluation step");
 ABSL_FLAG(int, threads, 0, "OpenMP threads (0: one per core)");
+ABSL_FLAG(bool, ema, false, "score the moving average of the weights a --model_ema run saved beside them");
 
 namespace dlf::training {
 namespace {
@@ -73,7 +74,14 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
   options.extra = info.model_options;
   DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
   Evaluator evaluator(spec->build, options, info.input_shape, batch, {info.mean, info.std}, bf16);
-  DLF_RETURN_IF_ERROR(evaluator.LoadWeights(checkpoint.file.tensors, path));
+  if (absl::GetFlag(FLAGS_ema)) {
+    const std::map<std::string, Tensor> ema = EmaWeights(checkpoint.file.tensors);
+    if (ema.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no EMA weights (ema/...): train with --model_ema"));
+    DLF_RETURN_IF_ERROR(evaluator.LoadWeights(ema, absl::StrCat(path, " (EMA weights)")));
+    absl::PrintF("the EMA weights of %s\n", path);
+  } else {
+    DLF_RETURN_IF_ERROR(evaluator.LoadWeights(checkpoint.file.tensors, path));
+  }
   DLF_ASSIGN_OR_RETURN(const EvalResult r, evaluator.Evaluate(test));
   PrintResult(r, info, test.description);
   return absl::OkStatus();

@@ -17,8 +17,8 @@ class ReduceLrOnPlateau final : public Callback {
     s.plateau.Update(m.test_loss);
     const TrainConfig& c = t.config();
     if (optim::ReduceOnPlateau(s.plateau, c.plateau_patience, c.schedule.gamma, s.lr_factor) && c.verbose) {
-      absl::PrintF("the test loss has not improved on %.4f for %d epochs: the learning rate is now %g\n",
-                   s.plateau.best, c.plateau_patience + 1, t.CurrentLearningRate());
+      absl::PrintF("the test loss has not improved on %.4f for %d epoch%s: the learning rate is now %g\n",
+                   s.plateau.best, c.plateau_patience + 1, c.plateau_patience == 0 ? "" : "s", t.CurrentLearningRate());
     }
     return absl::OkStatus();
   }

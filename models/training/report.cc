@@ -8,19 +8,36 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/file_io.h"
+#include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace dlf::training {
 namespace {
 
-// One chart panel: polylines of (epoch, value) series, with axes, ticks and a legend.
+// One chart panel: polylines of series over shared x values (linear or log), with axes,
+// ticks and a legend.
 struct Series {
   std::string name, color;
   std::vector<double> values;
 };
 
-std::string Panel(double x0, double y0, double w, double h, const std::string& title,
-                  int64_t epochs, const std::vector<Series>& series, bool percent) {
+struct XAxis {
+  std::vector<double> values;  // of every point of every series
+  bool log = false;
+  std::string label;
+  std::vector<double> ticks;
+  std::string (*tick_text)(double);
+};
+
+XAxis EpochAxis(int64_t epochs) {
+  XAxis x{{}, false, "epoch", {}, [](double e) { return absl::StrCat(static_cast<int64_t>(e)); }};
+  for (int64_t e = 1; e <= epochs; ++e) x.values.push_back(e);
+  for (int64_t e = 1; e <= epochs; e += std::max<int64_t>(1, epochs / 10)) x.ticks.push_back(e);
+  return x;
+}
+
+std::string Panel(double x0, double y0, double w, double h, const std::string& title, const XAxis& x,
+                  const std::vector<Series>& series, bool percent) {
   double lo = 1e300, hi = -1e300;
   for (const Series& s : series)
     for (double v : s.values)
@@ -32,7 +49,11 @@ std::string Panel(double x0, double y0, double w, double h, const std::string& t
   if (percent) lo = std::max(lo, 0.0), hi = std::min(hi, 1.0);
   if (hi - lo < 1e-9) hi = lo + 1;
   const double left = x0 + 50, right = x0 + w - 10, top = y0 + 30, bottom = y0 + h - 35;
-  auto px = [&](double e) { return left + (epochs <= 1 ? 0.5 : (e - 1) / (epochs - 1)) * (right - left); };
+  auto scale = [&](double v) { return x.log ? std::log10(v) : v; };
+  const double x_lo = scale(x.values.front()), x_hi = scale(x.values.back());
+  auto px = [&](double v) {
+    return left + (x_hi <= x_lo ? 0.5 : (scale(v) - x_lo) / (x_hi - x_lo)) * (right - left);
+  };
   auto py = [&](double v) { return bottom - (v - lo) / (hi - lo) * (bottom - top); };
   std::string out = absl::StrFormat(
       "<text x='%.1f' y='%.1f' font-size='14' font-weight='bold'>%s</text>\n"
@@ -46,13 +67,12 @@ std::string Panel(double x0, double y0, double w, double h, const std::string& t
                           left, right, py(v), py(v), left - 4, py(v) + 3,
                           percent ? absl::StrFormat("%.1f%%", 100 * v) : absl::StrFormat("%.3g", v));
   }
-  const int64_t step = std::max<int64_t>(1, epochs / 10);
-  for (int64_t e = 1; e <= epochs; e += step) {
-    absl::StrAppendFormat(&out, "<text x='%.1f' y='%.1f' font-size='10' text-anchor='middle'>%d</text>\n",
-                          px(e), bottom + 14, e);
+  for (double t : x.ticks) {
+    absl::StrAppendFormat(&out, "<text x='%.1f' y='%.1f' font-size='10' text-anchor='middle'>%s</text>\n",
+                          px(t), bottom + 14, x.tick_text(t));
   }
-  absl::StrAppendFormat(&out, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>epoch</text>\n",
-                        (left + right) / 2, bottom + 28);
+  absl::StrAppendFormat(&out, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>%s</text>\n",
+                        (left + right) / 2, bottom + 28, x.label);
   // Loss falls and accuracy rises, so each legend goes where its curves are not.
   const double legend_top = percent ? bottom - 14 * series.size() - 6 : top;
   for (size_t k = 0; k < series.size(); ++k) {
@@ -60,9 +80,11 @@ std::string Panel(double x0, double y0, double w, double h, const std::string& t
     std::string points;
     for (size_t i = 0; i < s.values.size(); ++i) {
       if (!std::isfinite(s.values[i])) continue;
-      absl::StrAppendFormat(&points, "%.1f,%.1f ", px(i + 1.0), py(s.values[i]));
-      absl::StrAppendFormat(&out, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s'/>\n", px(i + 1.0),
-                            py(s.values[i]), s.color);
+      absl::StrAppendFormat(&points, "%.1f,%.1f ", px(x.values[i]), py(s.values[i]));
+      if (s.values.size() <= 200) {
+        absl::StrAppendFormat(&out, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s'/>\n", px(x.values[i]),
+                              py(s.values[i]), s.color);
+      }
     }
     absl::StrAppendFormat(&out, "<polyline points='%s' fill='none' stroke='%s' stroke-width='2'/>\n",
                           points, s.color);
@@ -73,6 +95,14 @@ std::string Panel(double x0, double y0, double w, double h, const std::string& t
                           legend_top + 14 + 14 * k, s.name);
   }
   return out;
+}
+
+std::string SvgStart(int width, int height, const std::string& title) {
+  return absl::StrFormat(
+      "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
+      "font-family='Helvetica, Arial, sans-serif'>\n<rect width='%d' height='%d' fill='white'/>\n"
+      "<text x='%d' y='20' font-size='15' text-anchor='middle'>%s</text>\n",
+      width, height, width, height, width / 2, title);
 }
 
 bool HasEma(const std::vector<EpochMetrics>& history) {
@@ -115,14 +145,36 @@ absl::Status WriteLearningCurveSvg(const std::string& path, const std::string& t
     accuracies.push_back(ema_acc);
   }
   const int64_t epochs = std::max<int64_t>(1, static_cast<int64_t>(history.size()));
-  std::string svg = absl::StrFormat(
-      "<svg xmlns='http://www.w3.org/2000/svg' width='900' height='360' "
-      "font-family='Helvetica, Arial, sans-serif'>\n<rect width='900' height='360' fill='white'/>\n"
-      "<text x='450' y='20' font-size='15' text-anchor='middle'>%s</text>\n", title);
-  svg += Panel(0, 25, 450, 335, "Loss (cross-entropy)", epochs, losses, false);
-  svg += Panel(450, 25, 450, 335, "Accuracy", epochs, accuracies, true);
+  std::string svg = SvgStart(900, 360, title);
+  svg += Panel(0, 25, 450, 335, "Loss (cross-entropy)", EpochAxis(epochs), losses, false);
+  svg += Panel(450, 25, 450, 335, "Accuracy", EpochAxis(epochs), accuracies, true);
   svg += "</svg>\n";
   return data::WriteFileAtomically(path, svg);
+}
+
+absl::Status WriteLrFinderFiles(const std::string& dir, const std::vector<double>& lrs,
+                                const std::vector<double>& losses, const std::vector<double>& smoothed,
+                                double suggested) {
+  std::string csv = "lr,loss,smoothed_loss\n";
+  for (size_t i = 0; i < lrs.size(); ++i) {
+    absl::StrAppendFormat(&csv, "%.6g,%.6f,%.6f\n", lrs[i], losses[i], smoothed[i]);
+  }
+  DLF_RETURN_IF_ERROR(data::WriteFileAtomically(dir + "/lr_finder.csv", csv));
+  if (lrs.empty()) return absl::OkStatus();
+  XAxis x{lrs, true, "learning rate (log scale)", {}, [](double v) { return absl::StrFormat("%.0e", v); }};
+  for (double t = std::pow(10.0, std::ceil(std::log10(lrs.front()))); t <= lrs.back() * 1.0001; t *= 10) {
+    x.ticks.push_back(t);
+  }
+  // A vertical line at the suggested rate.
+  std::string svg = SvgStart(600, 380, absl::StrFormat("LR range test: suggested lr %.2e", suggested));
+  svg += Panel(0, 25, 600, 355, "Loss against learning rate", x,
+               {{"loss", "#aec7e8", losses}, {"smoothed", "#1f77b4", smoothed}}, false);
+  const double left = 50, right = 590;
+  const double at = left + (std::log10(suggested) - std::log10(lrs.front())) /
+                               std::max(1e-12, std::log10(lrs.back()) - std::log10(lrs.front())) * (right - left);
+  absl::StrAppendFormat(&svg, "<line x1='%.1f' x2='%.1f' y1='55' y2='345' stroke='#d62728' stroke-dasharray='4'/>\n", at, at);
+  svg += "</svg>\n";
+  return data::WriteFileAtomically(dir + "/lr_finder.svg", svg);
 }
 
 std::string HistoryToJson(const std::vector<EpochMetrics>& history) {

@@ -28,6 +28,12 @@ absl::Status WriteMetricsCsv(const std::string& path, const std::vector<EpochMet
 absl::Status WriteLearningCurveSvg(const std::string& path, const std::string& title,
                                    const std::vector<EpochMetrics>& history);
 
+// The LR range test's record: dir/lr_finder.csv (lr, loss, smoothed loss per step) and
+// dir/lr_finder.svg (both losses against the rate on a log scale, the suggestion marked).
+absl::Status WriteLrFinderFiles(const std::string& dir, const std::vector<double>& lrs,
+                                const std::vector<double>& losses, const std::vector<double>& smoothed,
+                                double suggested);
+
 // The history as JSON (stored in checkpoints so a resumed run rewrites the same files).
 std::string HistoryToJson(const std::vector<EpochMetrics>& history);
 absl::Status HistoryFromJson(const std::string& text, std::vector<EpochMetrics>& history);

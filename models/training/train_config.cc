@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "graph/status_macros.h"
 
 namespace dlf::training {
@@ -66,6 +67,11 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
   if (c.keep_checkpoints < 0) {
     return bad(absl::StrCat("--keep_checkpoints must be >= 0, found ", c.keep_checkpoints));
   }
+  const LrFinderConfig& f = c.lr_finder;
+  if (f.enabled && !(f.start > 0 && f.end > f.start && f.steps >= 2)) {
+    return bad(absl::StrCat("--lr_finder needs 0 < --lr_finder_start < --lr_finder_end and --lr_finder_steps >= 2, found ",
+                            f.start, ", ", f.end, ", ", f.steps));
+  }
   DLF_RETURN_IF_ERROR(optim::ValidateLearningRate(c.lr));
   DLF_RETURN_IF_ERROR(optim::ValidateOptimizerConfig(c.optimizer));
   return MakeTrainSchedule(c).status();
@@ -82,6 +88,28 @@ absl::StatusOr<optim::SchedulePtr> MakeTrainSchedule(const TrainConfig& c) {
     schedule.kind = "constant";
   }
   return optim::MakeSchedule(schedule);
+}
+
+std::string DescribeTraining(const TrainConfig& c) {
+  std::string s = c.optimizer.kind;
+  if (c.optimizer.kind == "sgd") {
+    absl::StrAppend(&s, " momentum ", c.optimizer.momentum, c.optimizer.nesterov ? " (Nesterov)" : "");
+  }
+  if (c.optimizer.weight_decay > 0) absl::StrAppend(&s, ", weight decay ", c.optimizer.weight_decay);
+  absl::StrAppend(&s, ", lr ", c.lr, " ", c.schedule.kind);
+  if (c.schedule.kind == "step") {
+    absl::StrAppend(&s, " (x", c.schedule.gamma, " every ", c.schedule.step_size, " epochs)");
+  } else if (c.schedule.kind == "multistep") {
+    absl::StrAppend(&s, " (x", c.schedule.gamma, " at ", absl::StrJoin(c.schedule.milestones, ","), ")");
+  } else if (c.schedule.kind == "plateau") {
+    absl::StrAppend(&s, " (x", c.schedule.gamma, " after ", c.plateau_patience + 1,
+                    c.plateau_patience == 0 ? " epoch" : " epochs", " without a better test loss)");
+  }
+  if (c.schedule.warmup_epochs > 0) absl::StrAppend(&s, ", warmup ", c.schedule.warmup_epochs, " epochs");
+  if (c.label_smoothing > 0) absl::StrAppend(&s, ", label smoothing ", c.label_smoothing);
+  if (c.model_ema) absl::StrAppend(&s, ", weights averaged (EMA decay ", c.model_ema_decay, ")");
+  if (c.early_stopping_patience > 0) absl::StrAppend(&s, ", early stopping after ", c.early_stopping_patience, " epochs");
+  return s;
 }
 
 }  // namespace dlf::training

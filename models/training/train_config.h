@@ -19,6 +19,14 @@
 
 namespace dlf::training {
 
+// The LR range test (--lr_finder): `steps` updates at rates growing exponentially from
+// `start` to `end`, instead of training.
+struct LrFinderConfig {
+  bool enabled = false;
+  double start = 1e-7, end = 10;
+  int64_t steps = 100;
+};
+
 struct TrainConfig {
   // The model, data set, input shape, normalization and classes: recorded in checkpoints, and
   // a resume or --init_from must match them.
@@ -78,6 +86,7 @@ struct TrainConfig {
   std::string best_metric = "test_accuracy";
   // Also keep the last N epochs' checkpoints as epoch_<N>.safetensors (0: none).
   int64_t keep_checkpoints = 0;
+  LrFinderConfig lr_finder;
 
   // Data parallelism (null or a world of one: train alone). batch_size is the global batch,
   // split evenly across the ranks; every rank draws what a single process would for the same
@@ -104,6 +113,9 @@ TrainConfig ConfigForModel(const models::ModelSpec& spec, const std::string& dat
 // Checks the settings that do not depend on the data (batch size, epochs, rates, optimizer,
 // schedule ...): a clear error before anything is loaded. Trainer::Create checks them too.
 absl::Status ValidateTrainConfig(const TrainConfig& config);
+
+// The optimizer, schedule and recipe in one line, for the run's header.
+std::string DescribeTraining(const TrainConfig& config);
 
 // The schedule the config asks for ("plateau" is constant here: its reductions are a callback's).
 absl::StatusOr<optim::SchedulePtr> MakeTrainSchedule(const TrainConfig& config);

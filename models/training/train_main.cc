@@ -96,6 +96,17 @@ ABSL_FLAG(std::string, best_metric, "test_accuracy",
           "what best.safetensors is best by: test_accuracy | test_loss | ema_test_accuracy");
 ABSL_FLAG(int, keep_checkpoints, 0,
           "also keep the last N epochs' checkpoints as epoch_<N>.safetensors (0: none)");
+ABSL_FLAG(bool, lr_finder, false,
+          "instead of training, the LR range test (fastai's lr_find): --lr_finder_steps updates at "
+          "rates growing exponentially from --lr_finder_start to --lr_finder_end; writes "
+          "lr_finder.csv and lr_finder.svg to --checkpoint_dir and prints the suggested lr");
+ABSL_FLAG(double, lr_finder_start, 1e-7, "--lr_finder: the first rate");
+ABSL_FLAG(double, lr_finder_end, 10, "--lr_finder: the last rate");
+ABSL_FLAG(int, lr_finder_steps, 100, "--lr_finder: updates in the sweep");
+ABSL_FLAG(std::string, config, "",
+          "a run config: a JSON file of flag names and values, e.g. {\"model\": \"resnet20\", "
+          "\"lr_milestones\": [100, 150]}; flags on the command line override it. Every run "
+          "writes its whole resolved config to <checkpoint_dir>/config.json");
 ABSL_FLAG(int, max_steps, 0, "stop after this many steps (0: no limit), for smoke runs");
 ABSL_FLAG(int, checkpoint_every, 0, "also checkpoint every N steps (0: at epoch ends only)");
 ABSL_FLAG(int, eval_batch_size, 500, "images per evaluation step");
@@ -205,6 +216,14 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.early_stopping_patience = absl::GetFlag(FLAGS_early_stopping_patience);
   c.best_metric = absl::GetFlag(FLAGS_best_metric);
   c.keep_checkpoints = absl::GetFlag(FLAGS_keep_checkpoints);
+  c.lr_finder = {.enabled = absl::GetFlag(FLAGS_lr_finder), .start = absl::GetFlag(FLAGS_lr_finder_start),
+                 .end = absl::GetFlag(FLAGS_lr_finder_end), .steps = absl::GetFlag(FLAGS_lr_finder_steps)};
+  if (c.lr_finder.enabled) {  // the rate is the sweep's: constant base, no decay, every step counts
+    c.schedule = {.kind = "constant"};
+    c.epochs = 1 << 20;
+    c.skip_nonfinite = true;
+    c.resume = false;
+  }
   DLF_ASSIGN_OR_RETURN(c.bf16, Bf16FromFlags());
   DLF_RETURN_IF_ERROR(ValidateTrainConfig(c));
   return c;
@@ -237,27 +256,6 @@ absl::StatusOr<Data> LoadData(const models::ModelSpec& spec, bool print) {
   d.train = *std::move(train);
   DLF_ASSIGN_OR_RETURN(d.test, LoadSplit(d.name, dir, false, spec.input_shape));
   return d;
-}
-
-std::string DescribeOptimizer(const TrainConfig& c) {
-  std::string s = c.optimizer.kind;
-  if (c.optimizer.kind == "sgd") {
-    absl::StrAppend(&s, " momentum ", c.optimizer.momentum, c.optimizer.nesterov ? " (Nesterov)" : "");
-  }
-  if (c.optimizer.weight_decay > 0) absl::StrAppend(&s, ", weight decay ", c.optimizer.weight_decay);
-  absl::StrAppend(&s, ", lr ", c.lr, " ", c.schedule.kind);
-  if (c.schedule.kind == "step") {
-    absl::StrAppend(&s, " (x", c.schedule.gamma, " every ", c.schedule.step_size, " epochs)");
-  } else if (c.schedule.kind == "multistep") {
-    absl::StrAppend(&s, " (x", c.schedule.gamma, " at ", absl::StrJoin(c.schedule.milestones, ","), ")");
-  } else if (c.schedule.kind == "plateau") {
-    absl::StrAppend(&s, " (x", c.schedule.gamma, " after ", c.plateau_patience + 1, " epochs without a better test loss)");
-  }
-  if (c.schedule.warmup_epochs > 0) absl::StrAppend(&s, ", warmup ", c.schedule.warmup_epochs, " epochs");
-  if (c.label_smoothing > 0) absl::StrAppend(&s, ", label smoothing ", c.label_smoothing);
-  if (c.model_ema) absl::StrAppend(&s, ", weights averaged (EMA decay ", c.model_ema_decay, ")");
-  if (c.early_stopping_patience > 0) absl::StrAppend(&s, ", early stopping after ", c.early_stopping_patience, " epochs");
-  return s;
 }
 
 // The model with --input_shape applied: a network file may leave sizes open (0), which the
@@ -313,7 +311,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
   DLF_ASSIGN_OR_RETURN(c, ConfigFromFlags(*spec));  // before reading any data
   c.comm = &comm;
   DLF_ASSIGN_OR_RETURN(d, LoadData(*spec, comm.is_root()));
-  if (d.fell_back && !FlagGiven("epochs")) c.epochs = 1;  // the short run promised above
+  if (d.fell_back && !FlagGiven("epochs") && !c.lr_finder.enabled) c.epochs = 1;  // the short run promised above
   c.run.dataset = d.name;
   c.run.class_names = d.train.class_names;
   c.model_options.num_classes = d.train.num_classes;
@@ -327,8 +325,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
     out = absl::StrCat("runs/", std::filesystem::path(spec->name).stem().string(), "-", d.name);
   }
   c.out_dir = ResolveUserPath(out);
-
-  return Trainer::Create(c, &d.train, &d.test);
+  if (comm.is_root() && !c.out_dir.empty()) {
+    // A resumed run must train the same model on the same data.
+    DLF_RETURN_IF_ERROR(RecordRunConfig(c.out_dir, c.resume && !c.lr_finder.enabled,
+                                        {"model", "input_shape", "lrn", "init", "dataset", "data_dir"}));
+  }
+  return Trainer::Create(c, &d.train, c.lr_finder.enabled ? nullptr : &d.test);
 }
 
 std::string DescribeRanks(const Communicator& comm, const TrainConfig& c) {
@@ -353,12 +355,16 @@ absl::Status Train(const std::vector<std::string>& positional) {
     absl::PrintF("model %s: %.2f M parameters | train %s | test %s\n", c.run.model,
                  models::CountParameters(trainer->graph()) / 1e6, d.train.description,
                  d.test.description);
-    absl::PrintF("batch %d%s, %d epochs, %s, %s, activations and gradients %.1f MB\n", c.batch_size,
+    const std::string length = c.lr_finder.enabled
+        ? absl::StrFormat("LR range test from lr %g to %g over %d steps", c.lr_finder.start, c.lr_finder.end, c.lr_finder.steps)
+        : absl::StrCat(c.epochs, " epochs, ", DescribeTraining(c));
+    absl::PrintF("batch %d%s, %s, %s, activations and gradients %.1f MB\n", c.batch_size,
                  c.grad_accum_steps > 1 ? absl::StrCat(" x ", c.grad_accum_steps, " accumulated per update") : "",
-                 c.epochs, DescribeOptimizer(c), DescribeRanks(*comm, c),
-                 trainer->executor().stats().arena_bytes / 1e6);
+                 length, DescribeRanks(*comm, c), trainer->executor().stats().arena_bytes / 1e6);
     if (!trainer->freeze_summary().empty()) absl::PrintF("%s\n", trainer->freeze_summary());
-    if (!c.out_dir.empty()) absl::PrintF("writing checkpoints and metrics to %s\n", c.out_dir);
+    if (!c.out_dir.empty()) {
+      absl::PrintF("writing %s to %s\n", c.lr_finder.enabled ? "the curve" : "checkpoints and metrics", c.out_dir);
+    }
     std::fflush(stdout);
   }
   if (absl::Status s = trainer->Run(); !s.ok()) {
@@ -366,7 +372,7 @@ absl::Status Train(const std::vector<std::string>& positional) {
     if (comm->size() > 1) comm->Abort(s);
     return s;
   }
-  if (!comm->is_root()) return absl::OkStatus();
+  if (!comm->is_root() || c.lr_finder.enabled) return absl::OkStatus();
   const auto& history = trainer->history();
   if (!history.empty()) {
     absl::PrintF("done: test accuracy %.2f%% after %d epochs", 100 * history.back().test_accuracy,

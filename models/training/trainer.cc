@@ -67,6 +67,10 @@ absl::Status Trainer::Build() {
   DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, c.run.input_shape, c.eval_batch_size,
                                            lo.normalization, c.bf16);
+  if (c.lr_finder.enabled) {  // a test of rates, not training: nothing else runs
+    callbacks_.push_back(MakeLrFinder());
+    return parallel_->Attach(*step_);
+  }
   // In this order: an epoch is printed before a reaction to it, and saved after all.
   if (c.verbose || c.log_step_losses) callbacks_.push_back(MakeProgressPrinter());
   if (c.model_ema) callbacks_.push_back(MakeModelEma());
@@ -181,6 +185,7 @@ absl::Status Trainer::TrainEpoch() {
       DLF_RETURN_IF_ERROR(VerifyReplicas());
     }
     DLF_RETURN_IF_ERROR(ForEachCallback([&](Callback& c) { return c.OnStepEnd(*this); }));
+    if (!stop_reason_.empty()) return absl::OkStatus();
   }
   return FinishEpoch();
 }

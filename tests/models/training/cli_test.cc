@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "data/safetensors.h"
 #include "gmock/gmock.h"
 #include "graph/version.h"
@@ -136,6 +137,10 @@ const Files& GetFiles() {
     wrong_dtype.tensors["fc.weight"] = Tensor(DType::kI64, {10, 3});
     wrong_dtype.tensors["fc.bias"] = Tensor(DType::kF32, {10});
     EXPECT_TRUE(data::WriteSafetensors(f->dir + "/int_weights.safetensors", wrong_dtype).ok());
+    Write(f->dir + "/array.json", "[1, 2]");
+    Write(f->dir + "/unknown.json", R"({"model": "lenet", "epochz": 3})");
+    Write(f->dir + "/bad_value.json", R"({"model": "lenet", "epochs": "many"})");
+    Write(f->dir + "/nested.json", R"({"model": "lenet", "optimizer": {"kind": "sgd"}})");
     return f;
   }();
   return *files;
@@ -272,6 +277,24 @@ const std::vector<BadCase>& BadCases() {
       {"train", {"--model={dir}/good.onnx", "--dataset=synthetic", "--init_from={dir}/int_weights.safetensors"},
        "1 of another shape or dtype: parameter 'fc.weight' is i64[10, 3], the model expects f32[10, 3]"},
       {"train", {"--model={dir}/good.onnx", "--dataset=fashion_mnist", "--data_dir=/typo"}, "/typo"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--grad_accum_steps=0"}, "--grad_accum_steps must be > 0, found 0"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--model_ema_decay=1"}, "--model_ema_decay must be in (0, 1), found 1"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--best_metric=top5"}, "--best_metric must be test_accuracy, test_loss or ema_test_accuracy, found 'top5'"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--best_metric=ema_test_accuracy"}, "needs --model_ema"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--lr_schedule=plateau", "--lr_gamma=2"}, "which must be in (0, 1), found 2"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--early_stopping_patience=-1"}, "patience must be >= 0 epochs, found -1"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--keep_checkpoints=-2"}, "--keep_checkpoints must be >= 0, found -2"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--lr_finder", "--lr_finder_start=0"}, "--lr_finder needs 0 < --lr_finder_start < --lr_finder_end"},
+      {"train", {"--config={dir}/missing.json"}, "missing.json: no such file"},
+      {"train", {"--config={text}"}, "notes.txt: not valid JSON"},
+      {"train", {"--config={dir}/array.json"}, "expected a JSON object of flag names and values"},
+      {"train", {"--config={dir}/unknown.json"}, "unknown.json: unknown flag --epochz"},
+      {"train", {"--config={dir}/bad_value.json"}, "bad_value.json: --epochs=many"},
+      {"train", {"--config={dir}/nested.json"}, "'optimizer' must be a string, number, boolean or list"},
+      {"train", {"--model=resnet20", "--dataset=synthetic", "--resume", "--checkpoint_dir={dir}/run"},
+       "trained another model or data (--model was \"lenet\", now \"resnet20\")"},
+      // evaluate
+      {"evaluate", {"--checkpoint={ckpt}", "--ema"}, "no EMA weights (ema/...): train with --model_ema"},
       // export
       {"export", {"--output={dir}/m.onnx"}, "--checkpoint is required"},
       {"export", {"--checkpoint={ckpt}"}, "--output is required, e.g. --output=model.onnx"},
@@ -313,11 +336,36 @@ TEST(CliTest, AnOnnxFileWithAnOpenImageSizeTrainsWithInputShape) {
   EXPECT_THAT(e.output, HasSubstr("dynamic.onnx on synthetic"));
 }
 
+TEST(CliTest, ARunConfigHoldsFlagsThatTheCommandLineOverrides) {
+  const Files& f = GetFiles();
+  const std::string dir = f.dir + "/config_run";
+  Write(f.dir + "/run.json", absl::StrCat(R"({"model": "lenet", "dataset": "synthetic", "max_steps": 3, "batch_size": 8,
+      "lr_milestones": [5, 10], "lr_schedule": "multistep", "threads": 1, "model_ema": true, "checkpoint_dir": ")", dir, R"("})"));
+  const ProcessResult r = RunProcess(BinaryPath("models/train"), {"--config=" + f.dir + "/run.json", "--max_steps=2"});
+  EXPECT_EQ(r.exit_code(), 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("stopped after --max_steps=2 steps"));
+  EXPECT_THAT(r.output, HasSubstr("lr 0.01 multistep (x0.1 at 5,10)"));
+  std::ifstream in(dir + "/config.json");
+  const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(written, HasSubstr(R"("max_steps": 2)"));
+  EXPECT_THAT(written, HasSubstr(R"("lr_milestones": "5,10")"));
+  EXPECT_THAT(written, HasSubstr(R"("model_ema": true)"));
+  // The written config resumes the run; the EMA weights it saved evaluate.
+  const ProcessResult resumed = RunProcess(BinaryPath("models/train"), {"--config=" + dir + "/config.json", "--resume", "--max_steps=4"});
+  EXPECT_EQ(resumed.exit_code(), 0) << resumed.output;
+  EXPECT_THAT(resumed.output, HasSubstr("resumed from"));
+  EXPECT_THAT(resumed.output, HasSubstr("stopped after --max_steps=4 steps"));
+  const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {"--checkpoint=" + dir + "/last.safetensors", "--ema"});
+  EXPECT_EQ(e.exit_code(), 0) << e.output;
+  EXPECT_THAT(e.output, HasSubstr("the EMA weights of"));
+}
+
 TEST(CliTest, HelpListsTheFlagsAndModels) {
   const ProcessResult r = RunProcess(BinaryPath("models/train"), {"--help"});
   for (const char* flag : {"--batch_size", "--lr", "--optimizer", "--lr_schedule", "--lr_milestones",
                            "--warmup_epochs", "--label_smoothing", "--weight_decay", "--resume",
-                           "--checkpoint_dir", "--skip_nonfinite", "--dataset", "--model"}) {
+                           "--checkpoint_dir", "--skip_nonfinite", "--dataset", "--model", "--config",
+                           "--grad_accum_steps", "--model_ema", "--early_stopping_patience", "--lr_finder"}) {
     EXPECT_THAT(r.output, HasSubstr(std::string("    ") + flag + " (")) << flag;
   }
   EXPECT_THAT(r.output, HasSubstr("alexnet-seed (seed)"));

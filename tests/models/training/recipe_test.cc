@@ -1,0 +1,266 @@
+// The recipe features, each against what it promises: gradient accumulation makes the same
+// updates as one big batch; the EMA is the moving average of the weights each update left;
+// ReduceLROnPlateau and early stopping react to a test loss that stops improving; the LR
+// range test sweeps exponentially and suggests a rate inside the sweep.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "data/safetensors.h"
+#include "data/synthetic.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "models/layers.h"
+#include "models/training/checkpoint.h"
+#include "models/training/trainer.h"
+#include "tests/testing/temp_dir.h"
+
+namespace dlf::training {
+namespace {
+
+using ::dlf::testing::TempDir;
+using ::testing::HasSubstr;
+
+Value TinyNet(Graph& g, Value images, const models::ModelOptions& o) {
+  models::Sequential s(g, "net", images);
+  s.Flatten().Linear(32).Relu().Linear(o.num_classes, false);
+  return s.output();
+}
+
+TrainConfig TinyConfig() {
+  TrainConfig c;
+  c.run.model = "tiny";
+  c.run.dataset = "synthetic";
+  c.run.input_shape = {1, 8, 8};
+  c.run.mean = {0.5f};
+  c.run.std = {0.25f};
+  for (int k = 0; k < 10; ++k) c.run.class_names.push_back("class " + std::to_string(k));
+  c.build = TinyNet;
+  c.model_options.num_classes = 10;
+  c.batch_size = 16;
+  c.epochs = 2;
+  c.lr = 0.05;
+  c.seed = 3;
+  c.verbose = false;
+  c.eval_batch_size = 50;
+  return c;
+}
+
+struct Data {
+  data::Dataset train = data::MakeSyntheticDataset(192, 1, 8, 10, 1);
+  data::Dataset test = data::MakeSyntheticDataset(100, 1, 8, 10, 2);
+};
+
+std::unique_ptr<Trainer> MustCreate(const TrainConfig& c, const Data& d, bool with_test = true) {
+  auto t = Trainer::Create(c, &d.train, with_test ? &d.test : nullptr);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? *std::move(t) : nullptr;
+}
+
+std::map<std::string, Tensor> Weights(Trainer& t) {
+  std::map<std::string, Tensor> out;
+  for (Value v : t.graph().persistent_values()) out[t.graph().name(v)] = t.graph().parameter_value(v).Clone();
+  return out;
+}
+
+double MaxRelativeDifference(const std::map<std::string, Tensor>& a, const std::map<std::string, Tensor>& b) {
+  double worst = 0;
+  for (const auto& [name, t] : a) {
+    const Tensor& u = b.at(name);
+    double scale = 1e-12, diff = 0;
+    for (int64_t i = 0; i < t.num_elements(); ++i) {
+      scale = std::max(scale, std::abs(static_cast<double>(t.f32()[i])));
+      diff = std::max(diff, std::abs(static_cast<double>(t.f32()[i]) - u.f32()[i]));
+    }
+    worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+TEST(GradAccumTest, MakesTheUpdatesOfOneBigBatch) {
+  Data d;
+  TrainConfig big = TinyConfig();
+  big.batch_size = 32;
+  big.clip_norm = 0.5;  // the clipping factor must come from the accumulated batch's norm
+  TrainConfig accumulated = big;
+  accumulated.batch_size = 8;
+  accumulated.grad_accum_steps = 4;
+  auto a = MustCreate(big, d), b = MustCreate(accumulated, d);
+  ASSERT_TRUE(a->Run().ok());
+  ASSERT_TRUE(b->Run().ok());
+  // 192 images: 6 updates of 32 per epoch, both ways; steps count updates.
+  EXPECT_EQ(a->global_step(), 12);
+  EXPECT_EQ(b->global_step(), 12);
+  ASSERT_EQ(a->step_losses().size(), b->step_losses().size());
+  for (size_t i = 0; i < a->step_losses().size(); ++i) {
+    EXPECT_NEAR(a->step_losses()[i], b->step_losses()[i], 1e-5 * std::abs(a->step_losses()[i])) << "update " << i;
+  }
+  EXPECT_LT(MaxRelativeDifference(Weights(*a), Weights(*b)), 1e-5);
+  EXPECT_NEAR(a->history().back().train_loss, b->history().back().train_loss, 1e-5);
+  EXPECT_NEAR(a->history().back().test_accuracy, b->history().back().test_accuracy, 1e-9);
+}
+
+TEST(GradAccumTest, AnEpochThatDoesNotDivideEndsWithAShorterUpdate) {
+  Data d;
+  TrainConfig c = TinyConfig();
+  c.batch_size = 16;  // 12 batches per epoch
+  c.grad_accum_steps = 5;  // updates of 5, 5 and 2 batches
+  c.epochs = 1;
+  auto t = MustCreate(c, d);
+  ASSERT_TRUE(t->Run().ok());
+  EXPECT_EQ(t->global_step(), 3);
+  EXPECT_EQ(t->updates_per_epoch(), 3);
+  EXPECT_EQ(t->history().size(), 1u);
+}
+
+TEST(ModelEmaTest, AveragesTheWeightsOfEveryUpdate) {
+  Data d;
+  TrainConfig c = TinyConfig();
+  c.epochs = 1;
+  constexpr double kDecay = 0.75;
+  // The weights after 0, 1, 2 and 3 updates, each from its own deterministic run.
+  std::vector<std::map<std::string, Tensor>> after;
+  for (int steps = 0; steps <= 3; ++steps) {
+    TrainConfig run = c;
+    run.max_steps = steps;
+    auto t = MustCreate(run, d);
+    if (steps > 0) {
+      ASSERT_TRUE(t->Run().ok());
+    }
+    after.push_back(Weights(*t));
+  }
+  TrainConfig with_ema = c;
+  with_ema.max_steps = 3;
+  with_ema.model_ema = true;
+  with_ema.model_ema_decay = kDecay;
+  auto t = MustCreate(with_ema, d);
+  ASSERT_TRUE(t->Run().ok());
+  EXPECT_EQ(MaxRelativeDifference(Weights(*t), after[3]), 0) << "the average does not change training";
+  for (const auto& [name, ema] : t->state().ema) {
+    for (int64_t i = 0; i < ema.num_elements(); ++i) {
+      double expected = after[0].at(name).f32()[i];
+      for (int k = 1; k <= 3; ++k) expected = kDecay * expected + (1 - kDecay) * after[k].at(name).f32()[i];
+      ASSERT_NEAR(ema.f32()[i], expected, 1e-6 * (1 + std::abs(expected))) << name << "[" << i << "]";
+    }
+  }
+}
+
+TEST(ModelEmaTest, IsEvaluatedSavedAndResumedExactly) {
+  Data d;
+  const std::string dir = TempDir("ema");
+  TrainConfig c = TinyConfig();
+  c.model_ema = true;
+  c.model_ema_decay = 0.9;
+  c.out_dir = dir + "/straight";
+  auto straight = MustCreate(c, d);
+  ASSERT_TRUE(straight->Run().ok());
+  const EpochMetrics& last = straight->history().back();
+  EXPECT_TRUE(std::isfinite(last.ema_test_accuracy));
+  EXPECT_NE(last.ema_test_loss, last.test_loss);
+  std::ifstream csv(c.out_dir + "/metrics.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_THAT(header, HasSubstr(",ema_test_loss,ema_test_accuracy"));
+
+  // Stopped after 8 updates and resumed: the same average as the straight run.
+  TrainConfig first = c;
+  first.out_dir = dir + "/resumed";
+  first.max_steps = 8;
+  ASSERT_TRUE(MustCreate(first, d)->Run().ok());
+  TrainConfig second = first;
+  second.max_steps = 0;
+  second.resume = true;
+  auto resumed = MustCreate(second, d);
+  ASSERT_TRUE(resumed->Run().ok());
+  for (const auto& [name, ema] : straight->state().ema) {
+    const Tensor& other = resumed->state().ema.at(name);
+    ASSERT_EQ(std::memcmp(ema.raw(), other.raw(), ema.num_bytes()), 0) << name;
+  }
+  absl::StatusOr<Checkpoint> saved = ReadCheckpoint(second.out_dir + "/last.safetensors");
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_EQ(EmaWeights(saved->file.tensors).size(), straight->state().ema.size());
+}
+
+// A rate so small that the test loss cannot improve by PyTorch's relative 1e-4.
+TrainConfig StalledConfig(int64_t epochs) {
+  TrainConfig c = TinyConfig();
+  c.lr = 1e-9;
+  c.epochs = epochs;
+  c.schedule.kind = "constant";
+  return c;
+}
+
+TEST(PlateauTest, ReducesTheRateAfterPatienceEpochsWithoutImprovement) {
+  Data d;
+  TrainConfig c = StalledConfig(5);
+  c.schedule.kind = "plateau";
+  c.schedule.gamma = 0.5;
+  c.plateau_patience = 1;
+  auto t = MustCreate(c, d);
+  ASSERT_TRUE(t->Run().ok());
+  std::vector<double> lrs;
+  for (const EpochMetrics& m : t->history()) lrs.push_back(m.lr / c.lr);
+  // Epoch 1 sets the best; epochs 2 and 3 do not improve (2 > patience 1): the rate halves
+  // for epoch 4; epochs 4 and 5 again.
+  EXPECT_THAT(lrs, ::testing::ElementsAre(1, 1, 1, 0.5, 0.5));
+  EXPECT_EQ(t->state().lr_factor, 0.25);
+}
+
+TEST(PlateauTest, NeedsATestSet) {
+  Data d;
+  TrainConfig c = StalledConfig(2);
+  c.schedule.kind = "plateau";
+  auto t = Trainer::Create(c, &d.train, nullptr);
+  EXPECT_THAT(std::string(t.status().message()), HasSubstr("need a test set"));
+}
+
+TEST(EarlyStoppingTest, StopsAfterPatienceEpochsWithoutImprovement) {
+  Data d;
+  TrainConfig c = StalledConfig(10);
+  c.early_stopping_patience = 2;
+  auto t = MustCreate(c, d);
+  ASSERT_TRUE(t->Run().ok());
+  EXPECT_EQ(t->history().size(), 3u);  // the best, then 2 epochs without improvement
+  EXPECT_THAT(t->stop_reason(), HasSubstr("has not improved"));
+}
+
+TEST(EarlyStoppingTest, DoesNotStopARunThatImproves) {
+  Data d;
+  TrainConfig c = TinyConfig();
+  c.epochs = 4;
+  c.early_stopping_patience = 3;
+  auto t = MustCreate(c, d);
+  ASSERT_TRUE(t->Run().ok());
+  EXPECT_EQ(t->history().size(), 4u);
+  EXPECT_TRUE(t->stop_reason().empty());
+}
+
+TEST(LrFinderTest, SweepsExponentiallyAndSuggestsARateInside) {
+  Data d;
+  const std::string dir = TempDir("lr_finder");
+  TrainConfig c = TinyConfig();
+  c.out_dir = dir;
+  c.schedule.kind = "constant";
+  c.epochs = 1000;
+  c.skip_nonfinite = true;
+  c.lr_finder = {.enabled = true, .start = 1e-5, .end = 1e2, .steps = 30};
+  auto t = MustCreate(c, d, false);
+  ASSERT_TRUE(t->Run().ok());
+  std::ifstream csv(dir + "/lr_finder.csv");
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "lr,loss,smoothed_loss");
+  std::vector<double> lrs;
+  while (std::getline(csv, line)) lrs.push_back(std::stod(line.substr(0, line.find(','))));
+  ASSERT_GE(lrs.size(), 10u);
+  EXPECT_LE(lrs.size(), 30u);
+  EXPECT_NEAR(lrs[0], 1e-5, 1e-10);
+  const double ratio = std::pow(1e7, 1.0 / 29);
+  for (size_t i = 1; i < lrs.size(); ++i) EXPECT_NEAR(lrs[i] / lrs[i - 1], ratio, 1e-3) << i;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/lr_finder.svg"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/last.safetensors")) << "a range test is not a training run";
+}
+
+}  // namespace
+}  // namespace dlf::training
