@@ -2,6 +2,8 @@
 // of each global batch; gradients are averaged by the bucketed allreduce during the backward
 // pass, metrics and BatchNorm statistics are reduced, and replicas are checked for drift.
 
+#include <omp.h>
+
 #include <map>
 
 #include "absl/strings/str_format.h"
@@ -17,6 +19,13 @@ class MpiDataParallel final : public ParallelStrategy {
  public:
   MpiDataParallel(Communicator& comm, ReducerOptions options) : comm_(comm), options_(options) {}
 
+  std::string Describe(const TrainConfig& c) const override {
+    return absl::StrFormat("%d ranks x %d threads%s (%d images per rank), gradients averaged in %s "
+                           "buckets of %.0f MB%s",
+                           world_size(), omp_get_max_threads(), c.bf16 ? ", bf16" : "", c.batch_size / world_size(),
+                           options_.bf16 ? "bf16" : "f32", options_.bucket_bytes / 1e6,
+                           options_.overlap ? " during the backward pass" : " after the backward pass");
+  }
   int world_size() const override { return comm_.size(); }
   int rank() const override { return comm_.rank(); }
   bool interactive_output() const override { return false; }

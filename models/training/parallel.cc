@@ -1,12 +1,18 @@
 #include "models/training/parallel.h"
 
+#include <omp.h>
 #include <unistd.h>
+
+#include "absl/strings/str_cat.h"
 
 namespace dlf::training {
 namespace {
 
 class SingleProcess final : public ParallelStrategy {
  public:
+  std::string Describe(const TrainConfig& c) const override {
+    return absl::StrCat(omp_get_max_threads(), " threads", c.bf16 ? ", bf16" : "");
+  }
   int world_size() const override { return 1; }
   int rank() const override { return 0; }
   bool interactive_output() const override { return isatty(STDOUT_FILENO); }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -48,6 +49,8 @@ class ParallelStrategy {
   // its share.
   virtual absl::StatusOr<EvalResult> Evaluate(Evaluator& evaluator, const data::Dataset& dataset,
                                               int num_classes, int64_t global_step) = 0;
+  // Threads, ranks and how gradients travel, for the run's header.
+  virtual std::string Describe(const TrainConfig& config) const = 0;
   // Seconds the steps waited for the gradient allreduce.
   virtual double communication_wait_seconds() const { return 0; }
 };

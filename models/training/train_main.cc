@@ -333,16 +333,6 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
   return Trainer::Create(c, &d.train, c.lr_finder.enabled ? nullptr : &d.test);
 }
 
-std::string DescribeRanks(const Communicator& comm, const TrainConfig& c) {
-  if (comm.size() == 1) return absl::StrCat(omp_get_max_threads(), " threads", c.bf16 ? ", bf16" : "");
-  return absl::StrFormat("%d ranks x %d threads%s (%d images per rank), gradients averaged in %s "
-                         "buckets of %.0f MB%s",
-                         comm.size(), omp_get_max_threads(), c.bf16 ? ", bf16" : "",
-                         c.batch_size / comm.size(),
-                         c.reducer.bf16 ? "bf16" : "f32", c.reducer.bucket_bytes / 1e6,
-                         c.reducer.overlap ? " during the backward pass" : " after the backward pass");
-}
-
 absl::Status Train(const std::vector<std::string>& positional) {
   DLF_ASSIGN_OR_RETURN(std::unique_ptr<Communicator> comm,
                        Communicator::Create(absl::GetFlag(FLAGS_collective_timeout_s)));
@@ -360,7 +350,7 @@ absl::Status Train(const std::vector<std::string>& positional) {
         : absl::StrCat(c.epochs, " epochs, ", DescribeTraining(c));
     absl::PrintF("batch %d%s, %s, %s, activations and gradients %.1f MB\n", c.batch_size,
                  c.grad_accum_steps > 1 ? absl::StrCat(" x ", c.grad_accum_steps, " accumulated per update") : "",
-                 length, DescribeRanks(*comm, c), trainer->executor().stats().arena_bytes / 1e6);
+                 length, trainer->parallel().Describe(c), trainer->executor().stats().arena_bytes / 1e6);
     if (!trainer->freeze_summary().empty()) absl::PrintF("%s\n", trainer->freeze_summary());
     if (!c.out_dir.empty()) {
       absl::PrintF("writing %s to %s\n", c.lr_finder.enabled ? "the curve" : "checkpoints and metrics", c.out_dir);

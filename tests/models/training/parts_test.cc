@@ -12,6 +12,7 @@
 #include "models/training/train_step.h"
 #include "models/training/trainer.h"
 #include "optim/clip.h"
+#include "tests/models/training/tiny_model.h"
 #include "tests/testing/temp_dir.h"
 
 namespace dlf::training {
@@ -20,34 +21,7 @@ namespace {
 using ::dlf::testing::TempDir;
 namespace fs = std::filesystem;
 
-Value TinyNet(Graph& g, Value images, const models::ModelOptions& o) {
-  models::Sequential s(g, "net", images);
-  s.Flatten().Linear(16).Relu().Linear(o.num_classes, false);
-  return s.output();
-}
-
-TrainConfig TinyConfig() {
-  TrainConfig c;
-  c.run.model = "tiny";
-  c.run.dataset = "synthetic";
-  c.run.input_shape = {1, 8, 8};
-  c.run.mean = {0.5f};
-  c.run.std = {0.25f};
-  for (int k = 0; k < 10; ++k) c.run.class_names.push_back("class " + std::to_string(k));
-  c.build = TinyNet;
-  c.model_options.num_classes = 10;
-  c.batch_size = 16;
-  c.epochs = 4;
-  c.lr = 0.05;
-  c.verbose = false;
-  c.eval_batch_size = 50;
-  return c;
-}
-
-struct Data {
-  data::Dataset train = data::MakeSyntheticDataset(96, 1, 8, 10, 1);
-  data::Dataset test = data::MakeSyntheticDataset(50, 1, 8, 10, 2);
-};
+using Data = TinyData;
 
 data::Batch FirstBatch(const data::Dataset& d, const TrainConfig& c) {
   data::LoaderOptions o{.batch_size = c.batch_size, .shuffle = false};
@@ -60,7 +34,7 @@ data::Batch FirstBatch(const data::Dataset& d, const TrainConfig& c) {
 
 TEST(TrainingStepTest, TheInCacheNormIsTheGlobalNorm) {
   Data d;
-  const TrainConfig c = TinyConfig();
+  const TrainConfig c = TinyTrainConfig();
   auto step = TrainingStep::Create(c, c.batch_size);
   ASSERT_TRUE(step.ok()) << step.status();
   std::unique_ptr<ParallelStrategy> alone = MakeSingleProcess();
@@ -73,7 +47,7 @@ TEST(TrainingStepTest, TheInCacheNormIsTheGlobalNorm) {
 
 TEST(TrainingStepTest, AccumulatesGradientsAsTheirSum) {
   Data d;
-  const TrainConfig c = TinyConfig();
+  const TrainConfig c = TinyTrainConfig();
   auto step = TrainingStep::Create(c, c.batch_size);
   ASSERT_TRUE(step.ok()) << step.status();
   TrainingStep& s = **step;
@@ -99,12 +73,13 @@ TEST(SingleProcessTest, LeavesEverythingAsItIs) {
   std::vector<double> values = {1.5, 2.5};
   ASSERT_TRUE(alone->Sum(values, "test", 0).ok());
   EXPECT_THAT(values, ::testing::ElementsAre(1.5, 2.5));
-  EXPECT_EQ(MakeParallelStrategy(TinyConfig())->world_size(), 1);
+  EXPECT_EQ(MakeParallelStrategy(TinyTrainConfig())->world_size(), 1);
 }
 
 TEST(CheckpointSaverTest, KeepsTheLastNEpochsAndTheBestByTheChosenMetric) {
   Data d;
-  TrainConfig c = TinyConfig();
+  TrainConfig c = TinyTrainConfig();
+  c.epochs = 4;
   c.out_dir = TempDir("saver");
   c.keep_checkpoints = 2;
   c.best_metric = "test_loss";
@@ -127,7 +102,7 @@ TEST(CheckpointSaverTest, KeepsTheLastNEpochsAndTheBestByTheChosenMetric) {
 }
 
 TEST(CheckpointSaverTest, RefusesAnUnknownMetric) {
-  TrainConfig c = TinyConfig();
+  TrainConfig c = TinyTrainConfig();
   c.best_metric = "top5";
   EXPECT_THAT(std::string(ValidateTrainConfig(c).message()), ::testing::HasSubstr("--best_metric must be"));
   c.best_metric = "ema_test_accuracy";

@@ -14,6 +14,7 @@
 #include "models/layers.h"
 #include "models/training/checkpoint.h"
 #include "models/training/trainer.h"
+#include "tests/models/training/tiny_model.h"
 #include "tests/testing/temp_dir.h"
 
 namespace dlf::training {
@@ -22,35 +23,7 @@ namespace {
 using ::dlf::testing::TempDir;
 using ::testing::HasSubstr;
 
-Value TinyNet(Graph& g, Value images, const models::ModelOptions& o) {
-  models::Sequential s(g, "net", images);
-  s.Flatten().Linear(32).Relu().Linear(o.num_classes, false);
-  return s.output();
-}
-
-TrainConfig TinyConfig() {
-  TrainConfig c;
-  c.run.model = "tiny";
-  c.run.dataset = "synthetic";
-  c.run.input_shape = {1, 8, 8};
-  c.run.mean = {0.5f};
-  c.run.std = {0.25f};
-  for (int k = 0; k < 10; ++k) c.run.class_names.push_back("class " + std::to_string(k));
-  c.build = TinyNet;
-  c.model_options.num_classes = 10;
-  c.batch_size = 16;
-  c.epochs = 2;
-  c.lr = 0.05;
-  c.seed = 3;
-  c.verbose = false;
-  c.eval_batch_size = 50;
-  return c;
-}
-
-struct Data {
-  data::Dataset train = data::MakeSyntheticDataset(192, 1, 8, 10, 1);
-  data::Dataset test = data::MakeSyntheticDataset(100, 1, 8, 10, 2);
-};
+using Data = TinyData;
 
 std::unique_ptr<Trainer> MustCreate(const TrainConfig& c, const Data& d, bool with_test = true) {
   auto t = Trainer::Create(c, &d.train, with_test ? &d.test : nullptr);
@@ -80,7 +53,7 @@ double MaxRelativeDifference(const std::map<std::string, Tensor>& a, const std::
 
 TEST(GradAccumTest, MakesTheUpdatesOfOneBigBatch) {
   Data d;
-  TrainConfig big = TinyConfig();
+  TrainConfig big = TinyTrainConfig();
   big.batch_size = 32;
   big.clip_norm = 0.5;  // the clipping factor must come from the accumulated batch's norm
   TrainConfig accumulated = big;
@@ -103,7 +76,7 @@ TEST(GradAccumTest, MakesTheUpdatesOfOneBigBatch) {
 
 TEST(GradAccumTest, AnEpochThatDoesNotDivideEndsWithAShorterUpdate) {
   Data d;
-  TrainConfig c = TinyConfig();
+  TrainConfig c = TinyTrainConfig();
   c.batch_size = 16;  // 12 batches per epoch
   c.grad_accum_steps = 5;  // updates of 5, 5 and 2 batches
   c.epochs = 1;
@@ -116,7 +89,7 @@ TEST(GradAccumTest, AnEpochThatDoesNotDivideEndsWithAShorterUpdate) {
 
 TEST(ModelEmaTest, AveragesTheWeightsOfEveryUpdate) {
   Data d;
-  TrainConfig c = TinyConfig();
+  TrainConfig c = TinyTrainConfig();
   c.epochs = 1;
   constexpr double kDecay = 0.75;
   // The weights after 0, 1, 2 and 3 updates, each from its own deterministic run.
@@ -149,7 +122,7 @@ TEST(ModelEmaTest, AveragesTheWeightsOfEveryUpdate) {
 TEST(ModelEmaTest, IsEvaluatedSavedAndResumedExactly) {
   Data d;
   const std::string dir = TempDir("ema");
-  TrainConfig c = TinyConfig();
+  TrainConfig c = TinyTrainConfig();
   c.model_ema = true;
   c.model_ema_decay = 0.9;
   c.out_dir = dir + "/straight";
@@ -184,7 +157,7 @@ TEST(ModelEmaTest, IsEvaluatedSavedAndResumedExactly) {
 
 // A rate so small that the test loss cannot improve by PyTorch's relative 1e-4.
 TrainConfig StalledConfig(int64_t epochs) {
-  TrainConfig c = TinyConfig();
+  TrainConfig c = TinyTrainConfig();
   c.lr = 1e-9;
   c.epochs = epochs;
   c.schedule.kind = "constant";
@@ -227,7 +200,7 @@ TEST(EarlyStoppingTest, StopsAfterPatienceEpochsWithoutImprovement) {
 
 TEST(EarlyStoppingTest, DoesNotStopARunThatImproves) {
   Data d;
-  TrainConfig c = TinyConfig();
+  TrainConfig c = TinyTrainConfig();
   c.epochs = 4;
   c.early_stopping_patience = 3;
   auto t = MustCreate(c, d);
@@ -239,7 +212,7 @@ TEST(EarlyStoppingTest, DoesNotStopARunThatImproves) {
 TEST(LrFinderTest, SweepsExponentiallyAndSuggestsARateInside) {
   Data d;
   const std::string dir = TempDir("lr_finder");
-  TrainConfig c = TinyConfig();
+  TrainConfig c = TinyTrainConfig();
   c.out_dir = dir;
   c.schedule.kind = "constant";
   c.epochs = 1000;
