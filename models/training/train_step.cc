@@ -115,8 +115,9 @@ void TrainingStep::AccumulateGradients(bool first) {
 
 double TrainingStep::AccumulatedNorm() const { return optim::GlobalNorm(accumulated_ptrs_); }
 
-absl::Status TrainingStep::CheckFinite(double loss, double grad_norm, int64_t step, int64_t epoch) const {
-  if (std::isfinite(loss) && std::isfinite(grad_norm)) return absl::OkStatus();
+absl::StatusOr<std::string> TrainingStep::NonFiniteProblem(double loss, double grad_norm, int64_t step,
+                                                           int64_t epoch) const {
+  if (std::isfinite(loss) && std::isfinite(grad_norm)) return std::string();
   const int bad_grad = optim::FirstNonFinite(grad_tensors_);
   std::vector<const Tensor*> params(param_tensors_.begin(), param_tensors_.end());
   const int bad_param = optim::FirstNonFinite(params);
@@ -130,7 +131,7 @@ absl::Status TrainingStep::CheckFinite(double loss, double grad_norm, int64_t st
       "non-finite values at step %d (epoch %d): the loss is %f; first non-finite tensor: %s",
       step + 1, epoch + 1, loss, culprit);
   // Skipping helps only while the weights are still finite.
-  if (config_.skip_nonfinite && bad_param < 0) return absl::DataLossError(message);
+  if (config_.skip_nonfinite && bad_param < 0) return message;
   return absl::FailedPreconditionError(absl::StrCat(
       message, ". Training stopped: try a smaller --lr or --clip_norm",
       bad_param < 0 ? ", or --skip_nonfinite to skip such steps" : "", "."));

@@ -45,9 +45,10 @@ class TrainingStep {
   const std::vector<const Tensor*>& accumulated_grads() const { return accumulated_ptrs_; }
   double AccumulatedNorm() const;
 
-  // An error naming the first non-finite parameter or gradient; a DataLossError when the
-  // step may be skipped (skip_nonfinite and the weights are still finite).
-  absl::Status CheckFinite(double loss, double grad_norm, int64_t step, int64_t epoch) const;
+  // Whether an update with this loss and gradient norm may be applied: "" when both are
+  // finite; otherwise what is not (naming the first non-finite parameter or gradient) when
+  // the update may be skipped (skip_nonfinite, weights still finite), or an error.
+  absl::StatusOr<std::string> NonFiniteProblem(double loss, double grad_norm, int64_t step, int64_t epoch) const;
 
   Graph& graph() { return *graph_; }
   const Graph& graph() const { return *graph_; }

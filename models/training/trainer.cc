@@ -139,10 +139,9 @@ absl::Status Trainer::Update(double loss, double correct, double grad_norm, int6
   // The gradients' global norm (in double, so finite gradients never overflow it) is not
   // finite exactly when a gradient is not, and is what clipping needs; the clipping factor is
   // applied inside the optimizer's pass.
-  if (absl::Status s = step_->CheckFinite(loss, grad_norm, state_.global_step, state_.epoch); !s.ok()) {
-    if (!absl::IsDataLoss(s)) return s;
-    ++skipped_steps_;  // --skip_nonfinite: no update; the step still counts as taken
-    last_step_.skipped = std::string(s.message());
+  DLF_ASSIGN_OR_RETURN(last_step_.skipped, step_->NonFiniteProblem(loss, grad_norm, state_.global_step, state_.epoch));
+  if (!last_step_.skipped.empty()) {  // --skip_nonfinite: no update; the step still counts as taken
+    ++skipped_steps_;
     state_.SkipStep(batches);
     return absl::OkStatus();
   }
