@@ -14,6 +14,11 @@ Dataset Slice(const Dataset& in, int64_t begin, int64_t end) {
   out.num_classes = in.num_classes;
   out.class_names = in.class_names;
   out.description = absl::StrCat(in.description, " [", begin, ", ", end, ")");
+  if (in.streamed()) {
+    out.files = std::make_shared<const std::vector<std::string>>(in.files->begin() + begin, in.files->begin() + end);
+    out.file_shape = in.file_shape;
+    return out;
+  }
   const int64_t image_bytes = in.channels() * in.height() * in.width();
   out.images = Tensor(DType::kU8, {end - begin, in.channels(), in.height(), in.width()});
   std::memcpy(out.images.raw(), in.images.u8() + begin * image_bytes, (end - begin) * image_bytes);
@@ -31,6 +36,11 @@ absl::StatusOr<Dataset> FitToShape(const Dataset& in, int64_t channels, int64_t 
   out.num_classes = in.num_classes;
   out.class_names = in.class_names;
   out.description = in.description;
+  if (in.streamed()) {
+    out.files = in.files;
+    out.file_shape = {channels, height, width};
+    return out;
+  }
   if (in.channels() == channels && in.height() == height && in.width() == width) {
     out.images = in.images.Clone();
     return out;

@@ -8,7 +8,6 @@
 #include "data/file_io.h"
 #include "graph/status_macros.h"
 #include "stb/stb_image.h"
-#include "stb/stb_image_resize.h"
 
 namespace dlf::data {
 
@@ -64,17 +63,6 @@ absl::StatusOr<Image> ConvertChannels(const Image& image, int64_t channels) {
   return absl::InvalidArgumentError(absl::StrCat("cannot convert an image of ", image.channels,
                                                  " channels to ", channels,
                                                  " (1 and 3 channels are supported)"));
-}
-
-Image ResizeBilinear(const Image& image, int64_t height, int64_t width) {
-  Image out{height, width, image.channels, std::vector<uint8_t>(height * width * image.channels)};
-  const int c = static_cast<int>(image.channels);
-  stbir_resize_uint8_generic(image.pixels.data(), static_cast<int>(image.width),
-                             static_cast<int>(image.height), 0, out.pixels.data(),
-                             static_cast<int>(width), static_cast<int>(height), 0, c,
-                             STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
-                             STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR, nullptr);
-  return out;
 }
 
 Image ResizeAndCenterCrop(const Image& image, int64_t height, int64_t width) {

@@ -27,8 +27,14 @@ absl::StatusOr<Image> ReadImage(const std::string& path);
 
 // 1 -> 3 channels replicates gray; 3 -> 1 takes the luma (ITU-R BT.601 weights).
 absl::StatusOr<Image> ConvertChannels(const Image& image, int64_t channels);
-// Bilinear (triangle filter) resampling to exactly height x width.
-Image ResizeBilinear(const Image& image, int64_t height, int64_t width);
+// Resampling filters, antialiased when shrinking as PIL's are (torchvision's on PIL images):
+// bilinear is a triangle filter, bicubic the Catmull-Rom cubic (PIL's a = -0.5).
+enum class Interpolation { kBilinear, kBicubic };
+// Resampling to exactly height x width.
+Image ResizeImage(const Image& image, int64_t height, int64_t width, Interpolation interpolation);
+inline Image ResizeBilinear(const Image& image, int64_t height, int64_t width) {
+  return ResizeImage(image, height, width, Interpolation::kBilinear);
+}
 // Scales (bilinear) so the image covers height x width with its aspect ratio kept, then cuts
 // the centre: torchvision's Resize + CenterCrop.
 Image ResizeAndCenterCrop(const Image& image, int64_t height, int64_t width);

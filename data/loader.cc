@@ -1,13 +1,91 @@
 #include "data/loader.h"
 
+#include <omp.h>
+
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <numeric>
 #include <random>
 
 #include "absl/strings/str_cat.h"
 #include "graph/random.h"
+#include "graph/status_macros.h"
 
 namespace dlf::data {
+
+// Runs the samples of one batch on `threads` threads (the caller's among them).
+class DecodePool {
+ public:
+  explicit DecodePool(int threads) {
+    for (int i = 1; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~DecodePool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+  // fn(i) for every i in [0, n); the first error.
+  absl::Status Run(int64_t n, const std::function<absl::Status(int64_t)>& fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fn_ = &fn;
+      n_ = n;
+      next_ = 0;
+      active_ = static_cast<int>(threads_.size());
+      error_ = absl::OkStatus();
+      ++generation_;
+    }
+    cv_.notify_all();
+    Work();
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [&] { return active_ == 0; });
+    fn_ = nullptr;
+    return error_;
+  }
+
+ private:
+  void Loop() {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      lock.unlock();
+      Work();
+      lock.lock();
+      if (--active_ == 0) done_.notify_all();
+    }
+  }
+
+  void Work() {
+    while (true) {
+      const int64_t i = next_.fetch_add(1);
+      if (i >= n_) return;
+      absl::Status s = (*fn_)(i);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (error_.ok()) error_ = std::move(s);
+      }
+    }
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_;
+  const std::function<absl::Status(int64_t)>* fn_ = nullptr;
+  int64_t n_ = 0;
+  std::atomic<int64_t> next_{0};
+  int active_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  absl::Status error_;
+};
 
 absl::StatusOr<std::unique_ptr<Loader>> Loader::Create(const Dataset* dataset,
                                                        LoaderOptions options) {
@@ -46,7 +124,14 @@ Loader::Loader(const Dataset* dataset, LoaderOptions options)
   const int64_t b = local_batch_size();
   const Shape image = {dataset_->channels(), dataset_->height(), dataset_->width()};
   const int64_t rest = dataset_->size() % b;
-  for (int i = 0; i < 2; ++i) {
+  const int buffers = dataset_->streamed() ? std::max(1, options_.prefetch_batches) + 1 : 2;
+  buffers_.resize(buffers);
+  partial_.resize(buffers);
+  if (dataset_->streamed()) {
+    const int threads = options_.decode_threads > 0 ? options_.decode_threads : omp_get_num_procs();
+    pool_ = std::make_unique<DecodePool>(threads);
+  }
+  for (int i = 0; i < buffers; ++i) {
     buffers_[i].images = Tensor(DType::kF32, {b, image[0], image[1], image[2]});
     buffers_[i].labels = Tensor(DType::kI32, {b});
     buffers_[i].sample_offset = options_.shard * b;
@@ -94,39 +179,49 @@ void Loader::StartEpoch(int64_t epoch, int64_t skip_batches) {
   cv_.wait(lock, [&] { return !busy_; });
   order_ = std::move(order);
   epoch_ = epoch;
+  error_ = absl::OkStatus();
   end_ = batches_per_epoch();
   produced_ = consumed_ = std::min(skip_batches, end_);
   lock.unlock();
   cv_.notify_all();
 }
 
-void Loader::Produce(int64_t batch_index, Batch& out) {
+absl::Status Loader::Produce(int64_t batch_index, Batch& out) {
   const int64_t b = local_batch_size();
   const int64_t first = batch_index * options_.batch_size + options_.shard * b;
   const int64_t count = std::min(b, dataset_->size() - first);
   const int64_t sample_floats = dataset_->channels() * dataset_->height() * dataset_->width();
-  for (int64_t i = 0; i < count; ++i) {
+  const auto make = [&](int64_t i) {
     const int64_t index = order_[first + i];
     const uint64_t sample_seed =
         SplitMix64(options_.seed ^ SplitMix64(static_cast<uint64_t>(epoch_) * 1000003 + first + i));
-    MakeSample(*dataset_, index, options_.normalization, options_.augmentation, sample_seed,
-               out.images.f32() + i * sample_floats);
     out.labels.i32()[i] = dataset_->labels[index];
-  }
+    return MakeSample(*dataset_, index, options_.normalization, options_.augmentation, sample_seed,
+                      out.images.f32() + i * sample_floats);
+  };
+  if (pool_) return pool_->Run(count, make);
+  for (int64_t i = 0; i < count; ++i) DLF_RETURN_IF_ERROR(make(i));
+  return absl::OkStatus();
+}
+
+absl::Status Loader::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_;
 }
 
 void Loader::WorkerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    // Two buffers: the one the caller holds (consumed_ - 1) and the one being filled.
-    cv_.wait(lock, [&] { return stop_ || (produced_ < end_ && produced_ < consumed_ + 1); });
+    // The buffer the caller holds (consumed_ - 1), and the others made ahead.
+    cv_.wait(lock, [&] { return stop_ || (error_.ok() && produced_ < end_ && produced_ < consumed_ + num_buffers() - 1); });
     if (stop_) return;
     const int64_t index = produced_;
     busy_ = true;
     lock.unlock();
-    Produce(index, buffers_[index % 2]);
+    absl::Status s = Produce(index, buffers_[index % num_buffers()]);
     lock.lock();
     busy_ = false;
+    if (!s.ok()) error_ = std::move(s);
     ++produced_;
     cv_.notify_all();
   }
@@ -134,15 +229,16 @@ void Loader::WorkerLoop() {
 
 const Batch* Loader::Next() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (consumed_ >= end_) return nullptr;
+  if (consumed_ >= end_ || !error_.ok()) return nullptr;
   const auto start = std::chrono::steady_clock::now();
   cv_.wait(lock, [&] { return produced_ > consumed_; });
   wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!error_.ok()) return nullptr;
   const int64_t index = consumed_++;
   lock.unlock();
   cv_.notify_all();  // the buffer handed out before this one is free again
   const bool partial = (index + 1) * options_.batch_size > dataset_->size();
-  return partial ? &partial_[index % 2] : &buffers_[index % 2];
+  return partial ? &partial_[index % num_buffers()] : &buffers_[index % num_buffers()];
 }
 
 }  // namespace dlf::data

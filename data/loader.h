@@ -26,6 +26,10 @@ struct LoaderOptions {
   int num_shards = 1;
   Normalization normalization;
   Augmentation augmentation;
+  // Sets streamed from files: threads reading and decoding images (0: one per core), and how
+  // many batches are made ahead of the one in use. In-memory sets use one thread and one batch.
+  int decode_threads = 0;
+  int prefetch_batches = 2;
 };
 
 struct Batch {
@@ -35,8 +39,9 @@ struct Batch {
   int64_t size() const { return labels.num_elements(); }
 };
 
-// Batches a dataset, reshuffling every epoch from (seed, epoch), and prepares the next batch
-// on a background thread while the caller trains on the current one. Each epoch's order and
+// Batches a dataset, reshuffling every epoch from (seed, epoch), and prepares the next batches
+// on a background thread (with a pool of decode threads for image files) while the caller
+// trains on the current one; memory holds prefetch_batches + 1 batches whatever the set's size. Each epoch's order and
 // augmentation depend only on (seed, epoch, position), so starting an epoch part-way through
 // (resume) yields exactly the batches an uninterrupted run would have seen.
 class Loader {
@@ -52,6 +57,8 @@ class Loader {
   // epoch's end.
   const Batch* Next();
 
+  // Why Next() returned nullptr before the epoch's end (an unreadable image file), or OK.
+  absl::Status status() const;
   // Seconds the caller spent blocked in Next() waiting for data, since Create.
   double wait_seconds() const { return wait_seconds_; }
   // The sample order of an epoch (exposed for tests).
@@ -60,18 +67,21 @@ class Loader {
  private:
   Loader(const Dataset* dataset, LoaderOptions options);
   void WorkerLoop();
-  void Produce(int64_t batch_index, Batch& out);
+  absl::Status Produce(int64_t batch_index, Batch& out);
   void StopWorker();
   int64_t local_batch_size() const { return options_.batch_size / options_.num_shards; }
+  int num_buffers() const { return static_cast<int>(buffers_.size()); }
 
   const Dataset* dataset_;
   LoaderOptions options_;
-  Batch buffers_[2];       // full-size batches
-  Batch partial_[2];       // views of the same memory for a smaller last batch
+  std::vector<Batch> buffers_;  // full-size batches: the one in use and those made ahead
+  std::vector<Batch> partial_;  // views of the same memory for a smaller last batch
+  std::unique_ptr<class DecodePool> pool_;  // streamed sets only
+  absl::Status error_;
   std::vector<int64_t> order_;
   int64_t epoch_ = 0;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::thread worker_;
   bool stop_ = false;

@@ -1,6 +1,7 @@
 #include "data/transforms.h"
 
 #include "absl/strings/str_cat.h"
+#include "data/image_transforms.h"
 #include "graph/random.h"
 
 namespace dlf::data {
@@ -18,8 +19,9 @@ absl::Status ValidateNormalization(const Normalization& n, int64_t channels) {
   return absl::OkStatus();
 }
 
-void MakeSample(const Dataset& ds, int64_t index, const Normalization& norm,
-                const Augmentation& aug, uint64_t sample_seed, float* out) {
+absl::Status MakeSample(const Dataset& ds, int64_t index, const Normalization& norm,
+                        const Augmentation& aug, uint64_t sample_seed, float* out) {
+  if (ds.streamed()) return MakeFileSample(ds, index, norm, aug, sample_seed, out);
   const int64_t c = ds.channels(), h = ds.height(), w = ds.width();
   const uint64_t r = SplitMix64(sample_seed);
   const int64_t range = 2 * aug.crop_padding + 1;
@@ -42,6 +44,7 @@ void MakeSample(const Dataset& ds, int64_t index, const Normalization& norm,
       }
     }
   }
+  return absl::OkStatus();
 }
 
 }  // namespace dlf::data

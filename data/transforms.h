@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "data/dataset.h"
+#include "data/image.h"
 
 namespace dlf::data {
 
@@ -27,13 +28,21 @@ struct Augmentation {
   bool random_crop = false;
   int64_t crop_padding = 4;
   bool horizontal_flip = false;
-  bool enabled() const { return random_crop || horizontal_flip; }
+  // Images streamed from files: torchvision's RandomResizedCrop(size, scale, ratio) when set,
+  // otherwise (and for evaluation) Resize(resize_size) of the shorter side + CenterCrop(size).
+  bool random_resized_crop = false;
+  double scale_min = 0.08, scale_max = 1.0;
+  double ratio_min = 3.0 / 4.0, ratio_max = 4.0 / 3.0;
+  double crop_fraction = 0.875;  // resize_size = size / crop_fraction, as timm's crop_pct
+  Interpolation interpolation = Interpolation::kBilinear;
+  bool enabled() const { return random_crop || horizontal_flip || random_resized_crop; }
 };
 
 // Writes image `index` of `ds` as normalized f32 [c, h, w] to `out`, augmented with randomness
-// drawn only from `sample_seed` (so a sample's augmentation does not depend on threads).
-void MakeSample(const Dataset& ds, int64_t index, const Normalization& norm,
-                const Augmentation& aug, uint64_t sample_seed, float* out);
+// drawn only from `sample_seed` (so a sample's augmentation does not depend on threads). A
+// streamed set's file is read and decoded here (image_transforms.h): errors name it.
+absl::Status MakeSample(const Dataset& ds, int64_t index, const Normalization& norm,
+                        const Augmentation& aug, uint64_t sample_seed, float* out);
 
 }  // namespace dlf::data
 

@@ -1,11 +1,14 @@
 #include "models/training/datasets.h"
 
+#include <filesystem>
+
 #include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "data/cifar10.h"
 #include "data/idx.h"
+#include "data/image_folder.h"
 #include "data/synthetic.h"
 #include "graph/status_macros.h"
 
@@ -14,8 +17,27 @@ namespace {
 
 constexpr int64_t kSyntheticTrain = 2048, kSyntheticTest = 512;
 
+// ROOT/train for training; ROOT/val for evaluation, or ROOT itself when it has no val/ (a
+// folder of class folders, as `evaluate --data_dir=ROOT/val` gives).
+absl::StatusOr<data::Dataset> LoadFolder(const std::string& root, bool train) {
+  const std::filesystem::path split = std::filesystem::path(root) / (train ? "train" : "val");
+  std::error_code ec;
+  if (train && !std::filesystem::is_directory(split, ec)) {
+    if (!std::filesystem::exists(root, ec)) return absl::NotFoundError(absl::StrCat(root, ": no such folder"));
+    return absl::NotFoundError(absl::StrCat(root, ": no train/ folder; --dataset=folder expects ", root,
+                                            "/train/<class>/<image> and ", root, "/val/<class>/<image> (or --val_dir)"));
+  }
+  const std::string dir = std::filesystem::is_directory(split, ec) ? split.string() : root;
+  DLF_ASSIGN_OR_RETURN(data::ImageFolderListing listing, data::ListImageFolder(dir));
+  if (listing.ignored_files > 0) {
+    absl::StrAppend(&listing.dataset.description, " [", listing.ignored_files, " other files ignored]");
+  }
+  return std::move(listing.dataset);
+}
+
 absl::StatusOr<data::Dataset> LoadRaw(const std::string& dataset, const std::string& dir,
                                       bool train, const std::vector<int64_t>& shape) {
+  if (dataset == "folder") return LoadFolder(dir, train);
   if (dataset == "cifar10") return data::LoadCifar10(dir, train);
   if (dataset == "fashion_mnist") return data::LoadFashionMnist(dir, train);
   if (shape[1] != shape[2]) {
@@ -28,9 +50,9 @@ absl::StatusOr<data::Dataset> LoadRaw(const std::string& dataset, const std::str
 }  // namespace
 
 absl::Status CheckDatasetName(const std::string& name) {
-  if (name == "cifar10" || name == "fashion_mnist" || name == "synthetic") return absl::OkStatus();
+  if (name == "cifar10" || name == "fashion_mnist" || name == "synthetic" || name == "folder") return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      "--dataset must be cifar10, fashion_mnist or synthetic, found '", name, "'"));
+      "--dataset must be cifar10, fashion_mnist, synthetic or folder, found '", name, "'"));
 }
 
 std::string DefaultDataDir(const std::string& dataset) {
@@ -47,6 +69,9 @@ absl::StatusOr<data::Dataset> LoadSplit(const std::string& dataset, const std::s
 }
 
 data::Normalization MeasureNormalization(const data::Dataset& d) {
+  // Photos streamed from a folder are not read twice: ImageNet's statistics, as torchvision's
+  // reference scripts use for any photo set.
+  if (d.streamed()) return d.channels() == 3 ? data::Normalization::ImageNet() : data::Normalization{{0.5f}, {0.25f}};
   const int64_t c = d.channels(), plane = d.height() * d.width();
   std::vector<double> sum(c, 0.0), sum_sq(c, 0.0);
   const uint8_t* px = static_cast<const uint8_t*>(d.images.raw());

@@ -1,8 +1,9 @@
 #ifndef DLF_MODELS_TRAINING_DATASETS_H_
 #define DLF_MODELS_TRAINING_DATASETS_H_
 
-// The data sets the tools can train and evaluate on, by name: "cifar10", "fashion_mnist" and
-// "synthetic" (generated, learnable, for smoke runs and tests).
+// The data sets the tools can train and evaluate on, by name: "cifar10", "fashion_mnist",
+// "synthetic" (generated, learnable, for smoke runs and tests) and "folder" (your images in
+// torchvision's ImageFolder layout, streamed from disk).
 
 #include <cstdint>
 #include <string>
@@ -27,7 +28,8 @@ std::string DefaultDataDir(const std::string& dataset);
 absl::StatusOr<data::Dataset> LoadSplit(const std::string& dataset, const std::string& dir,
                                         bool train, const std::vector<int64_t>& image_shape);
 
-// Per-channel mean and standard deviation of the pixels in [0, 1].
+// Per-channel mean and standard deviation of the pixels in [0, 1] (ImageNet's for a set
+// streamed from files).
 data::Normalization MeasureNormalization(const data::Dataset& dataset);
 
 }  // namespace dlf::training

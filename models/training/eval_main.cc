@@ -7,6 +7,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "graph/status_macros.h"
 #include "models/registry.h"
 #include "models/training/checkpoint.h"
@@ -15,7 +16,7 @@
 #include "models/training/evaluator.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "a .safetensors checkpoint written by training (required)");
-ABSL_FLAG(std::string, dataset, "", "cifar10 | fashion_mnist | synthetic (default: the checkpoint's)");
+ABSL_FLAG(std::string, dataset, "", "cifar10 | fashion_mnist | synthetic | folder (default: the checkpoint's)");
 ABSL_FLAG(std::string, data_dir, "", "the data set's directory (default: the data set's usual place)");
 ABSL_FLAG(int, batch_size, 500, "images per evaluation step");
 ABSL_FLAG(int, threads, 0, "OpenMP threads (0: one per core)");
@@ -65,6 +66,11 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": the model was trained on ", info.num_classes(), " classes (", info.dataset,
         "), but ", dataset, " has ", test.num_classes));
+  }
+  if (dataset == "folder" && test.class_names != info.class_names) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the model's classes are ", absl::StrJoin(info.class_names, ", "), "; the folder's are ",
+        absl::StrJoin(test.class_names, ", "), " (class folders must be named as the classes, in the same order)"));
   }
   if (dataset != info.dataset) {
     absl::PrintF("note: the model was trained on %s; evaluating on %s\n", info.dataset, dataset);

@@ -61,6 +61,8 @@ absl::Status Evaluator::ForEachBatch(
     const std::function<void(const data::Batch&, const Executor&)>& consume) {
   data::LoaderOptions lo{.batch_size = batch_size_, .shuffle = false, .drop_last = false};
   lo.normalization = normalization_;
+  lo.augmentation = {.interpolation = transform_.interpolation};
+  lo.augmentation.crop_fraction = transform_.crop_fraction;
   DLF_ASSIGN_OR_RETURN(auto loader, data::Loader::Create(&dataset, lo));
   loader->StartEpoch(0);
   while (const data::Batch* b = loader->Next()) {
@@ -77,7 +79,7 @@ absl::Status Evaluator::ForEachBatch(
     DLF_RETURN_IF_ERROR(net->executor->Run({{net->head.images, &b->images}, {net->head.labels, &b->labels}}));
     consume(*b, *net->executor);
   }
-  return absl::OkStatus();
+  return loader->status();
 }
 
 absl::StatusOr<EvalResult> Evaluator::Evaluate(const data::Dataset& dataset) {

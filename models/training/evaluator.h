@@ -42,6 +42,9 @@ class Evaluator {
   // nothing else may be (tensors named "optimizer/..." are training state and are skipped).
   absl::Status LoadWeights(const std::map<std::string, Tensor>& tensors, const std::string& origin);
 
+  // How images streamed from files are fitted (resize, center crop, filter); no randomness.
+  void set_transform(const data::Augmentation& transform) { transform_ = transform; }
+
   absl::StatusOr<EvalResult> Evaluate(const data::Dataset& dataset);
   // The logits [n, classes] of every image of `dataset`, in order (its labels are ignored).
   absl::StatusOr<Tensor> Logits(const data::Dataset& dataset);
@@ -64,6 +67,7 @@ class Evaluator {
   Shape image_shape_;
   int64_t batch_size_;
   data::Normalization normalization_;
+  data::Augmentation transform_;
   bool bf16_;
   std::map<std::string, Tensor> weights_;
   int64_t weights_version_ = 0;

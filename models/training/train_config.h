@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "data/image.h"
 #include "models/models.h"
 #include "models/registry.h"
 #include "models/training/checkpoint.h"
@@ -45,7 +46,13 @@ struct TrainConfig {
   bool bf16 = false;  // convolutions and linear layers in bf16 (f32 weights, gradients, state)
   bool fast_math = true;  // ExecutorOptions::fast_math (Winograd convolutions)
   double clip_norm = 0.0;  // 0: no clipping
-  bool augment = false;    // random crop (pad 4) + horizontal flip
+  // In-memory sets: random crop (pad 4) + horizontal flip; image folders: RandomResizedCrop
+  // (scale 0.08-1, ratio 3/4-4/3) + horizontal flip.
+  bool augment = false;
+  // Image folders: the resampling filter, and for evaluation Resize(size / crop_fraction) of the
+  // shorter side + CenterCrop(size).
+  data::Interpolation interpolation = data::Interpolation::kBilinear;
+  double crop_fraction = 0.875;
   bool shuffle = true;
   uint64_t seed = 1;
   std::string out_dir;     // checkpoints, metrics.csv, learning_curve.svg; empty: write nothing

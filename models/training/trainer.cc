@@ -63,10 +63,14 @@ absl::Status Trainer::Build() {
   lo.shard = parallel_->rank();
   lo.num_shards = world_size();
   lo.normalization = {c.run.mean, c.run.std};
-  lo.augmentation = {c.augment, 4, c.augment};
-  DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));
+  lo.augmentation.interpolation = c.interpolation;
+  lo.augmentation.crop_fraction = c.crop_fraction;
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, c.run.input_shape, c.eval_batch_size,
                                            lo.normalization, c.bf16);
+  evaluator_->set_transform(lo.augmentation);
+  lo.augmentation.horizontal_flip = c.augment;
+  (train_->streamed() ? lo.augmentation.random_resized_crop : lo.augmentation.random_crop) = c.augment;
+  DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));
   if (c.lr_finder.enabled) {  // a test of rates, not training: nothing else runs
     callbacks_.push_back(MakeLrFinder());
     return parallel_->Attach(*step_);
@@ -186,6 +190,7 @@ absl::Status Trainer::TrainEpoch() {
     DLF_RETURN_IF_ERROR(ForEachCallback([&](Callback& c) { return c.OnStepEnd(*this); }));
     if (!stop_reason_.empty()) return absl::OkStatus();
   }
+  DLF_RETURN_IF_ERROR(loader_->status());  // an image that could not be read
   return FinishEpoch();
 }
 

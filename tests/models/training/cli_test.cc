@@ -208,7 +208,7 @@ const std::vector<BadCase>& BadCases() {
       {"lenet_train", {"--check_replicas_every=-1"}, "--check_replicas_every must be >= 0, found -1"},
       {"lenet_train", {"--no_such_flag"}, "unknown flag --no_such_flag (see --help)"},
       {"lenet_train", {"stray_argument"}, "unexpected argument 'stray_argument'"},
-      {"lenet_train", {"--dataset=imagenet"}, "--dataset must be cifar10, fashion_mnist or synthetic, found 'imagenet'"},
+      {"lenet_train", {"--dataset=imagenet"}, "--dataset must be cifar10, fashion_mnist, synthetic or folder, found 'imagenet'"},
       {"lenet_train", {"--data_dir=/typo/fashion"}, "/typo/fashion"},
       {"lenet_train", {"--data_dir={text}"}, "notes.txt"},
       {"train", {"--model=alexnet-cifar", "--data_dir=/typo/cifar", "--epochs=30"}, "no CIFAR-10 training files"},

@@ -1,0 +1,143 @@
+#include "data/image_transforms.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "data/file_io.h"
+#include "data/jpeg.h"
+#include "graph/random.h"
+#include "graph/status_macros.h"
+
+namespace dlf::data {
+namespace {
+
+// Python's round(): halves go to the even neighbour (torchvision's sizes are computed with it).
+int64_t PyRound(double x) { return static_cast<int64_t>(std::nearbyint(x)); }
+
+}  // namespace
+
+double SampleRandom::Uniform() {
+  state_ = SplitMix64(state_);
+  return static_cast<double>(state_ >> 11) * 0x1.0p-53;
+}
+
+int64_t SampleRandom::Below(int64_t n) { return std::min<int64_t>(n - 1, static_cast<int64_t>(Uniform() * n)); }
+
+CropBox RandomResizedCropBox(int64_t height, int64_t width, const Augmentation& aug, SampleRandom& random) {
+  const double area = static_cast<double>(height) * width;
+  const double log_lo = std::log(aug.ratio_min), log_hi = std::log(aug.ratio_max);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target_area = area * random.Uniform(aug.scale_min, aug.scale_max);
+    const double ratio = std::exp(random.Uniform(log_lo, log_hi));
+    const int64_t w = PyRound(std::sqrt(target_area * ratio));
+    const int64_t h = PyRound(std::sqrt(target_area / ratio));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
+      const int64_t top = random.Below(height - h + 1), left = random.Below(width - w + 1);
+      return {top, left, h, w};
+    }
+  }
+  const double in_ratio = static_cast<double>(width) / height;
+  int64_t w = width, h = height;
+  if (in_ratio < aug.ratio_min) {
+    h = PyRound(w / aug.ratio_min);
+  } else if (in_ratio > aug.ratio_max) {
+    w = PyRound(h * aug.ratio_max);
+  }
+  return {(height - h) / 2, (width - w) / 2, h, w};
+}
+
+std::pair<int64_t, int64_t> ShorterSideSize(int64_t height, int64_t width, int64_t size) {
+  if (height <= width) return {size, static_cast<int64_t>(static_cast<double>(size) * width / height)};
+  return {static_cast<int64_t>(static_cast<double>(size) * height / width), size};
+}
+
+CropBox CenterCropBox(int64_t height, int64_t width, int64_t crop_height, int64_t crop_width) {
+  return {PyRound((height - crop_height) / 2.0), PyRound((width - crop_width) / 2.0), crop_height, crop_width};
+}
+
+Image CropAndResize(const Image& image, const CropBox& box, int64_t out_height, int64_t out_width,
+                    Interpolation interpolation) {
+  const int64_t c = image.channels;
+  Image crop{box.height, box.width, c, std::vector<uint8_t>(box.height * box.width * c)};
+  for (int64_t y = 0; y < box.height; ++y) {
+    std::copy_n(&image.pixels[((box.top + y) * image.width + box.left) * c], box.width * c, &crop.pixels[y * box.width * c]);
+  }
+  if (box.height == out_height && box.width == out_width) return crop;
+  return ResizeImage(crop, out_height, out_width, interpolation);
+}
+
+namespace {
+
+// A box of the full image's coordinates on an image decoded at a smaller scale.
+CropBox Scaled(const CropBox& box, int64_t full_h, int64_t full_w, const Image& decoded) {
+  const double sy = static_cast<double>(decoded.height) / full_h, sx = static_cast<double>(decoded.width) / full_w;
+  CropBox out{static_cast<int64_t>(box.top * sy), static_cast<int64_t>(box.left * sx),
+              std::max<int64_t>(1, std::llround(box.height * sy)), std::max<int64_t>(1, std::llround(box.width * sx))};
+  out.top = std::min(out.top, decoded.height - out.height);
+  out.left = std::min(out.left, decoded.width - out.width);
+  return out;
+}
+
+// Decodes `bytes`, cropped as the transform asks and resized to out_h x out_w.
+absl::StatusOr<Image> CropFromFile(const std::string& bytes, const std::string& name, const Augmentation& aug,
+                                   int64_t out_h, int64_t out_w, SampleRandom& random) {
+  int64_t full_h = 0, full_w = 0;
+  if (IsJpeg(bytes)) {
+    DLF_ASSIGN_OR_RETURN(const JpegHeader header, ReadJpegHeader(bytes, name));
+    full_h = header.height, full_w = header.width;
+  }
+  Image decoded;
+  CropBox box;
+  if (aug.random_resized_crop) {
+    // The box is drawn on the header's size, before decoding, so that the decode can shrink.
+    if (full_h == 0) {
+      DLF_ASSIGN_OR_RETURN(decoded, DecodeImage(bytes, name));
+      full_h = decoded.height, full_w = decoded.width;
+    }
+    box = RandomResizedCropBox(full_h, full_w, aug, random);
+    if (decoded.pixels.empty()) {
+      DLF_ASSIGN_OR_RETURN(decoded, DecodeJpeg(bytes, name, JpegScaleEighths(box.height, box.width, out_h, out_w)));
+    }
+  } else {
+    // Resize(crop / crop_fraction) + CenterCrop(crop), on a decode at least that large.
+    const int64_t resize = static_cast<int64_t>(std::floor(std::max(out_h, out_w) / aug.crop_fraction));
+    if (full_h > 0) {
+      const int64_t shorter = std::min(full_h, full_w);
+      DLF_ASSIGN_OR_RETURN(decoded, DecodeJpeg(bytes, name, JpegScaleEighths(shorter, shorter, resize, resize)));
+    } else {
+      DLF_ASSIGN_OR_RETURN(decoded, DecodeImage(bytes, name));
+    }
+    full_h = decoded.height, full_w = decoded.width;
+    const auto [rh, rw] = ShorterSideSize(decoded.height, decoded.width, resize);
+    decoded = ResizeImage(decoded, rh, rw, aug.interpolation);
+    full_h = rh, full_w = rw;
+    box = CenterCropBox(rh, rw, out_h, out_w);
+    if (box.top < 0 || box.left < 0) box = {0, 0, rh, rw};  // a crop larger than the image: resize it all
+  }
+  return CropAndResize(decoded, Scaled(box, full_h, full_w, decoded), out_h, out_w, aug.interpolation);
+}
+
+}  // namespace
+
+absl::Status MakeFileSample(const Dataset& ds, int64_t index, const Normalization& norm, const Augmentation& aug,
+                            uint64_t sample_seed, float* out) {
+  const std::string& path = (*ds.files)[index];
+  const int64_t c = ds.channels(), h = ds.height(), w = ds.width();
+  DLF_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path, kMaxImageFileBytes));
+  SampleRandom random(sample_seed);
+  DLF_ASSIGN_OR_RETURN(Image image, CropFromFile(bytes, path, aug, h, w, random));
+  DLF_ASSIGN_OR_RETURN(image, ConvertChannels(image, c));
+  const bool flip = aug.horizontal_flip && random.Uniform() < 0.5;
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const size_t k = norm.mean.size() == 1 ? 0 : ch;
+    const float scale = 1.0f / (255.0f * norm.std[k]), shift = -norm.mean[k] / norm.std[k];
+    for (int64_t y = 0; y < h; ++y) {
+      const uint8_t* row = &image.pixels[y * w * c];
+      float* dst = out + (ch * h + y) * w;
+      for (int64_t x = 0; x < w; ++x) dst[x] = row[(flip ? w - 1 - x : x) * c + ch] * scale + shift;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dlf::data

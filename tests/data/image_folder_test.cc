@@ -1,0 +1,256 @@
+// Image folders streamed from disk: the ImageFolder listing, Pillow's resampling to the bit,
+// torchvision's crop geometry, JPEG decoding with DCT scaling (gray, CMYK), the loader's
+// determinism across decode threads, its errors, and memory that does not grow with the set.
+#include <fstream>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/file_io.h"
+#include "data/image.h"
+#include "data/image_folder.h"
+#include "data/image_transforms.h"
+#include "data/jpeg.h"
+#include "data/loader.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "stb/stb_image_write.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace dlf::data {
+namespace {
+
+using ::dlf::testing::RunProcess;
+using ::dlf::testing::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+void Write(const std::string& path, const std::string& bytes) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// A colourful w x h RGB image whose pixels depend on `seed`.
+Image Pattern(int64_t h, int64_t w, int seed) {
+  Image im{h, w, 3, std::vector<uint8_t>(h * w * 3)};
+  for (int64_t i = 0; i < h * w * 3; ++i) im.pixels[i] = static_cast<uint8_t>((i * 37 + seed * 101 + (i / 7) * (i % 13)) % 256);
+  return im;
+}
+
+void WriteJpeg(const std::string& path, const Image& im, int quality = 90) {
+  fs::create_directories(fs::path(path).parent_path());
+  ASSERT_TRUE(stbi_write_jpg(path.c_str(), im.width, im.height, im.channels, im.pixels.data(), quality));
+}
+
+void WritePng(const std::string& path, const Image& im) {
+  fs::create_directories(fs::path(path).parent_path());
+  ASSERT_TRUE(stbi_write_png(path.c_str(), im.width, im.height, im.channels, im.pixels.data(), 0));
+}
+
+TEST(ImageFolderTest, ListsAsImageFolderDoes) {
+  const std::string root = TempDir("folder_list");
+  const Image im = Pattern(8, 8, 1);
+  WriteJpeg(root + "/dog/b.JPG", im);
+  WriteJpeg(root + "/dog/a.jpeg", im);
+  WritePng(root + "/cat/z.png", im);
+  WritePng(root + "/cat/sub/y.png", im);
+  WritePng(root + "/cat/.hidden.png", im);
+  WritePng(root + "/.cache/x.png", im);
+  Write(root + "/cat/notes.txt", "not an image");
+  Write(root + "/README", "beside the classes");
+  absl::StatusOr<ImageFolderListing> l = ListImageFolder(root);
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_THAT(l->dataset.class_names, ElementsAre("cat", "dog"));
+  EXPECT_EQ(l->ignored_files, 2);
+  ASSERT_TRUE(l->dataset.streamed());
+  std::vector<std::string> names;
+  for (const std::string& f : *l->dataset.files) names.push_back(fs::relative(f, root).string());
+  EXPECT_THAT(names, ElementsAre("cat/z.png", "cat/sub/y.png", "dog/a.jpeg", "dog/b.JPG"));
+  EXPECT_THAT(l->dataset.labels, ElementsAre(0, 0, 1, 1));
+}
+
+TEST(ImageFolderTest, ErrorsNameTheFolder) {
+  const std::string root = TempDir("folder_errors");
+  EXPECT_THAT(std::string(ListImageFolder(root + "/none").status().message()), HasSubstr("none: no such folder"));
+  Write(root + "/file", "x");
+  EXPECT_THAT(std::string(ListImageFolder(root + "/file").status().message()), HasSubstr("is a file, expected a folder"));
+  fs::create_directories(root + "/empty");
+  EXPECT_THAT(std::string(ListImageFolder(root + "/empty").status().message()), HasSubstr("no class folders"));
+  Write(root + "/sparse/cat/notes.txt", "x");
+  EXPECT_THAT(std::string(ListImageFolder(root + "/sparse").status().message()), HasSubstr("class folders without images (.jpg .jpeg .png .bmp): cat"));
+}
+
+// Pillow's resize of the same pixels, run by Debian's python3-pil.
+std::vector<uint8_t> PillowResize(const std::string& dir, const Image& im, int64_t h, int64_t w, const char* filter) {
+  const std::string in = dir + "/in.png", out = dir + "/out.raw";
+  WritePng(in, im);
+  const std::string script = std::string("import sys; from PIL import Image; Image.open(sys.argv[1]).resize((") +
+                             std::to_string(w) + ", " + std::to_string(h) + "), Image." + filter +
+                             ").tobytes(); open(sys.argv[2], 'wb').write(Image.open(sys.argv[1]).resize((" +
+                             std::to_string(w) + ", " + std::to_string(h) + "), Image." + filter + ").tobytes())";
+  const auto r = RunProcess("/usr/bin/python3", {"-c", script, in, out});
+  EXPECT_EQ(r.exit_code(), 0) << r.output;
+  const absl::StatusOr<std::string> bytes = ReadFile(out, 1 << 24);
+  return bytes.ok() ? std::vector<uint8_t>(bytes->begin(), bytes->end()) : std::vector<uint8_t>{};
+}
+
+TEST(ResampleTest, MatchesPillowToTheBit) {
+  const std::string dir = TempDir("resample");
+  const Image im = Pattern(67, 91, 3);
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{32, 32}, {224, 160}, {13, 91}, {67, 300}, {5, 7}}) {
+    for (auto [filter, interpolation] : {std::pair{"BILINEAR", Interpolation::kBilinear}, {"BICUBIC", Interpolation::kBicubic}}) {
+      const std::vector<uint8_t> pillow = PillowResize(dir, im, h, w, filter);
+      const Image ours = ResizeImage(im, h, w, interpolation);
+      ASSERT_EQ(ours.pixels.size(), pillow.size()) << filter << " " << h << "x" << w;
+      EXPECT_TRUE(ours.pixels == pillow) << filter << " to " << h << "x" << w;
+    }
+  }
+}
+
+TEST(CropGeometryTest, TorchvisionsSizes) {
+  using Size = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(ShorterSideSize(300, 400, 256), Size(256, 341));
+  EXPECT_EQ(ShorterSideSize(500, 375, 256), Size(341, 256));
+  const CropBox c = CenterCropBox(256, 341, 224, 224);  // (341 - 224) / 2 = 58.5: Python rounds to 58
+  EXPECT_EQ(c.top, 16);
+  EXPECT_EQ(c.left, 58);
+}
+
+TEST(CropGeometryTest, RandomResizedCropStaysInItsRanges) {
+  Augmentation aug;
+  for (uint64_t seed = 0; seed < 2000; ++seed) {
+    SampleRandom random(seed);
+    const CropBox b = RandomResizedCropBox(300, 400, aug, random);
+    ASSERT_GE(b.top, 0);
+    ASSERT_GE(b.left, 0);
+    ASSERT_LE(b.top + b.height, 300);
+    ASSERT_LE(b.left + b.width, 400);
+    const double area = static_cast<double>(b.height) * b.width / (300.0 * 400.0);
+    const double ratio = static_cast<double>(b.width) / b.height;
+    ASSERT_GE(area, 0.08 * 0.9) << seed;  // rounding to whole pixels
+    ASSERT_LE(area, 1.0);
+    ASSERT_GE(ratio, 0.75 * 0.95) << seed;
+    ASSERT_LE(ratio, 4.0 / 3 * 1.05) << seed;
+  }
+  // A 1000 x 10 strip fits no ratio in [3/4, 4/3]: the centre crop of the closest one.
+  SampleRandom random(1);
+  const CropBox strip = RandomResizedCropBox(1000, 10, aug, random);
+  EXPECT_EQ(strip.width, 10);
+  EXPECT_EQ(strip.height, 13);  // round(10 / (3/4)) = 13
+  EXPECT_EQ(strip.top, (1000 - 13) / 2);
+}
+
+TEST(JpegTest, ScaledDecodesCoverWhatIsNeeded) {
+  EXPECT_EQ(JpegScaleEighths(800, 800, 100, 100), 1);
+  EXPECT_EQ(JpegScaleEighths(800, 800, 224, 224), 3);
+  EXPECT_EQ(JpegScaleEighths(100, 800, 224, 224), 8);
+  const std::string dir = TempDir("jpeg");
+  const Image im = Pattern(120, 200, 5);
+  WriteJpeg(dir + "/a.jpg", im, 95);
+  const std::string bytes = *ReadFile(dir + "/a.jpg", 1 << 24);
+  ASSERT_TRUE(IsJpeg(bytes));
+  absl::StatusOr<Image> full = DecodeJpeg(bytes, "a.jpg");
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->height, 120);
+  EXPECT_EQ(full->width, 200);
+  absl::StatusOr<Image> stb = DecodeImage(bytes, "a.jpg");
+  double diff = 0;
+  for (size_t i = 0; i < full->pixels.size(); ++i) diff += std::abs(full->pixels[i] - stb->pixels[i]);
+  EXPECT_LT(diff / full->pixels.size(), 1.5) << "libjpeg-turbo and stb decode the same picture";
+  absl::StatusOr<Image> quarter = DecodeJpeg(bytes, "a.jpg", 2);
+  ASSERT_TRUE(quarter.ok());
+  EXPECT_EQ(quarter->height, 30);
+  EXPECT_EQ(quarter->width, 50);
+  EXPECT_THAT(std::string(DecodeJpeg(bytes.substr(0, 40), "cut.jpg").status().message()), HasSubstr("cut.jpg: not a readable JPEG"));
+}
+
+TEST(JpegTest, GrayAndCmykAsPillowReadsThem) {
+  const std::string dir = TempDir("jpeg_modes");
+  WritePng(dir + "/src.png", Pattern(40, 48, 7));
+  const auto r = RunProcess("/usr/bin/python3", {"-c",
+      "import sys; from PIL import Image; im = Image.open(sys.argv[1]);"
+      "im.convert('L').save(sys.argv[2] + '/gray.jpg', quality=95); im.convert('CMYK').save(sys.argv[2] + '/cmyk.jpg', quality=95);"
+      "open(sys.argv[2] + '/cmyk.raw', 'wb').write(Image.open(sys.argv[2] + '/cmyk.jpg').convert('RGB').tobytes())",
+      dir + "/src.png", dir});
+  ASSERT_EQ(r.exit_code(), 0) << r.output;
+  absl::StatusOr<Image> gray = DecodeJpeg(*ReadFile(dir + "/gray.jpg", 1 << 24), "gray.jpg");
+  ASSERT_TRUE(gray.ok()) << gray.status();
+  EXPECT_EQ(gray->channels, 1);
+  absl::StatusOr<Image> cmyk = DecodeJpeg(*ReadFile(dir + "/cmyk.jpg", 1 << 24), "cmyk.jpg");
+  ASSERT_TRUE(cmyk.ok()) << cmyk.status();
+  ASSERT_EQ(cmyk->channels, 3);
+  const std::string pillow = *ReadFile(dir + "/cmyk.raw", 1 << 24);
+  ASSERT_EQ(pillow.size(), cmyk->pixels.size());
+  double diff = 0;
+  for (size_t i = 0; i < pillow.size(); ++i) diff += std::abs(static_cast<uint8_t>(pillow[i]) - cmyk->pixels[i]);
+  EXPECT_LT(diff / pillow.size(), 1.0);
+}
+
+// n JPEGs of 3 classes, 96 x 128 pixels.
+Dataset MakeFolder(const std::string& root, int n) {
+  for (int i = 0; i < n; ++i) WriteJpeg(root + "/c" + std::to_string(i % 3) + "/" + std::to_string(i) + ".jpg", Pattern(96, 128, i));
+  absl::StatusOr<ImageFolderListing> l = ListImageFolder(root);
+  EXPECT_TRUE(l.ok()) << l.status();
+  Dataset d = std::move(l->dataset);
+  d.file_shape = {3, 32, 32};
+  return d;
+}
+
+std::vector<float> OneEpoch(const Dataset& d, int threads, bool augment) {
+  LoaderOptions o{.batch_size = 8, .shuffle = true, .drop_last = false, .seed = 5};
+  o.decode_threads = threads;
+  o.augmentation.random_resized_crop = augment;
+  o.augmentation.horizontal_flip = augment;
+  auto loader = *Loader::Create(&d, o);
+  loader->StartEpoch(1);
+  std::vector<float> all;
+  while (const Batch* b = loader->Next()) all.insert(all.end(), b->images.f32(), b->images.f32() + b->images.num_elements());
+  EXPECT_TRUE(loader->status().ok()) << loader->status();
+  return all;
+}
+
+TEST(StreamedLoaderTest, SameBatchesWhateverTheDecodeThreads) {
+  const Dataset d = MakeFolder(TempDir("stream_threads"), 30);
+  const std::vector<float> one = OneEpoch(d, 1, true);
+  EXPECT_EQ(one.size(), 30u * 3 * 32 * 32);
+  EXPECT_EQ(one, OneEpoch(d, 3, true));
+  EXPECT_NE(one, OneEpoch(d, 1, false));
+}
+
+TEST(StreamedLoaderTest, AnUnreadableImageIsAnErrorNamingIt) {
+  const std::string root = TempDir("stream_bad");
+  Dataset d = MakeFolder(root, 9);
+  Write(root + "/c1/broken.jpg", "\xFF\xD8\xFF not really");
+  absl::StatusOr<ImageFolderListing> l = ListImageFolder(root);
+  d = std::move(l->dataset);
+  d.file_shape = {3, 32, 32};
+  LoaderOptions o{.batch_size = 4, .shuffle = false, .drop_last = false};
+  auto loader = *Loader::Create(&d, o);
+  loader->StartEpoch(0);
+  while (loader->Next() != nullptr) {
+  }
+  EXPECT_THAT(std::string(loader->status().message()), HasSubstr("broken.jpg: not a readable JPEG"));
+}
+
+int64_t PeakRssKb() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return 0;
+}
+
+TEST(StreamedLoaderTest, MemoryDoesNotGrowWithTheNumberOfImages) {
+  const Dataset small = MakeFolder(TempDir("stream_small"), 60);
+  const Dataset large = MakeFolder(TempDir("stream_large"), 600);
+  OneEpoch(small, 2, true);
+  const int64_t after_small = PeakRssKb();
+  OneEpoch(large, 2, true);
+  const int64_t after_large = PeakRssKb();
+  EXPECT_LT(after_large - after_small, 50 * 1024) << "peak RSS grew from " << after_small << " kB to " << after_large << " kB";
+}
+
+}  // namespace
+}  // namespace dlf::data
