@@ -30,6 +30,9 @@ struct ModelSpec {
 // default data set it is.
 inline const std::vector<float> kCifar10Mean = {0.4914f, 0.4822f, 0.4465f};
 inline const std::vector<float> kCifar10Std = {0.2470f, 0.2435f, 0.2616f};
+// ImageNet's, which torchvision's pretrained models and reference scripts use.
+inline const std::vector<float> kImageNetMean = {0.485f, 0.456f, 0.406f};
+inline const std::vector<float> kImageNetStd = {0.229f, 0.224f, 0.225f};
 
 // Fails on an empty or duplicate name or alias, a builder missing, or a bad shape.
 absl::Status RegisterModel(ModelSpec spec);

@@ -1,5 +1,7 @@
-// ResNet-20 and ResNet-56 for 32x32 images (He et al. 2016, section 4.2), with torchvision's
-// parameter names and initialization.
+// The ResNets (He et al. 2016) with torchvision's parameter names and initialization:
+// ResNet-20 and ResNet-56 for 32x32 images (section 4.2), and torchvision's ResNet-18 and
+// ResNet-50 for 224x224 (its resnet.py: the stride of a bottleneck on its 3x3 convolution,
+// "ResNet v1.5"). Their checkpoints load into torchvision.models.resnet18/50(num_classes=N).
 #include "absl/strings/str_cat.h"
 #include "models/models.h"
 #include "models/nn.h"
@@ -43,7 +45,46 @@ Value CifarResNet(Graph& g, Value images, const ModelOptions& o, int n) {
   return nn::Linear(g, "fc", ops::GlobalAvgPool2D(g, x), o.num_classes);
 }
 
+// torchvision's Bottleneck: 1x1 (width), 3x3 (width, the stride), 1x1 (4 x width), each with
+// BN; ReLU after the first two and after the sum with the shortcut.
+Value Bottleneck(Graph& g, const std::string& name, Value x, int64_t width, int64_t stride) {
+  Value y = ops::Relu(g, nn::BatchNorm2d(g, name + ".bn1", nn::Conv2d(g, name + ".conv1", x, width, 1, ResNetConv(1, 0))));
+  y = ops::Relu(g, nn::BatchNorm2d(g, name + ".bn2", nn::Conv2d(g, name + ".conv2", y, width, 3, ResNetConv(stride, 1))));
+  y = nn::BatchNorm2d(g, name + ".bn3", nn::Conv2d(g, name + ".conv3", y, 4 * width, 1, ResNetConv(1, 0)));
+  Value shortcut = x;
+  if (stride != 1 || g.dim(x, 1) != 4 * width) {
+    shortcut = nn::Conv2d(g, name + ".downsample.0", x, 4 * width, 1, ResNetConv(stride, 0));
+    shortcut = nn::BatchNorm2d(g, name + ".downsample.1", shortcut);
+  }
+  return ops::Relu(g, ops::Add(g, y, shortcut));
+}
+
+using Block = Value (*)(Graph&, const std::string&, Value, int64_t, int64_t);
+
+// torchvision's ResNet: a 7x7/2 conv of 64, BN, ReLU, 3x3/2 max pooling, four stages (64, 128,
+// 256, 512 wide; all but the first start with stride 2), global average pooling, fc. Any
+// image size works (the pooling is global).
+Value ImageNetResNet(Graph& g, Value images, const ModelOptions& o, Block block, const int (&blocks)[4]) {
+  Value x = nn::Conv2d(g, "conv1", images, 64, 7, ResNetConv(2, 3));
+  x = ops::Relu(g, nn::BatchNorm2d(g, "bn1", x));
+  x = ops::MaxPool2D(g, x, {{3, 3}, {2, 2}, {1, 1}, false});
+  for (int stage = 0; stage < 4; ++stage) {
+    for (int b = 0; b < blocks[stage]; ++b) {
+      const int64_t stride = stage > 0 && b == 0 ? 2 : 1;
+      x = block(g, absl::StrCat("layer", stage + 1, ".", b), x, int64_t{64} << stage, stride);
+    }
+  }
+  return nn::Linear(g, "fc", ops::GlobalAvgPool2D(g, x), o.num_classes);
+}
+
 }  // namespace
+
+Value ResNet18(Graph& g, Value images, const ModelOptions& o) {
+  return ImageNetResNet(g, images, o, BasicBlock, {2, 2, 2, 2});
+}
+Value ResNet50(Graph& g, Value images, const ModelOptions& o) {
+  return ImageNetResNet(g, images, o, Bottleneck, {3, 4, 6, 3});
+}
 
 Value ResNet20(Graph& g, Value images, const ModelOptions& o) { return CifarResNet(g, images, o, 3); }
 Value ResNet56(Graph& g, Value images, const ModelOptions& o) { return CifarResNet(g, images, o, 9); }
@@ -56,6 +97,24 @@ DLF_REGISTER_MODEL({.name = "resnet20",
                     .mean = kCifar10Mean,
                     .std = kCifar10Std,
                     .parameters = 272'474});
+
+DLF_REGISTER_MODEL({.name = "resnet18",
+                    .description = "torchvision's ResNet-18 for 224x224 (any size: global pooling), ImageNet normalization",
+                    .build = ResNet18,
+                    .input_shape = {3, 224, 224},
+                    .default_dataset = "folder",
+                    .mean = kImageNetMean,
+                    .std = kImageNetStd,
+                    .parameters = 11'181'642});
+
+DLF_REGISTER_MODEL({.name = "resnet50",
+                    .description = "torchvision's ResNet-50 (v1.5) for 224x224 (any size: global pooling), ImageNet normalization",
+                    .build = ResNet50,
+                    .input_shape = {3, 224, 224},
+                    .default_dataset = "folder",
+                    .mean = kImageNetMean,
+                    .std = kImageNetStd,
+                    .parameters = 23'528'522});
 
 DLF_REGISTER_MODEL({.name = "resnet56",
                     .description = "ResNet-56 for 32x32 (He et al. 2016), BatchNorm, 1x1-conv shortcuts",

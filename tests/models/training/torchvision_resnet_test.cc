@@ -1,0 +1,70 @@
+// ResNet-18 and ResNet-50 are torchvision's: their state loads into torchvision.models.resnet18
+// and resnet50 with load_state_dict(strict=True), and torchvision's logits in eval mode equal
+// dlf's inference on the same images (run by tools/torchvision_check.py with Debian's
+// python3-torchvision).
+#include <cstdio>
+#include <string>
+
+#include "data/safetensors.h"
+#include "data/synthetic.h"
+#include "gtest/gtest.h"
+#include "models/registry.h"
+#include "models/training/evaluator.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace dlf::training {
+namespace {
+
+using ::dlf::testing::BinaryPath;
+using ::dlf::testing::ProcessResult;
+using ::dlf::testing::RunProcess;
+
+// Running statistics away from 0 and 1, so that eval-mode BatchNorm is really checked.
+void SetRunningStatistics(Graph& g) {
+  for (Value v : g.buffers()) {
+    Tensor& t = g.parameter_value(v);
+    if (t.dtype() != DType::kF32) continue;
+    const bool var = g.name(v).find("running_var") != std::string::npos;
+    for (int64_t i = 0; i < t.num_elements(); ++i) t.f32()[i] = var ? 0.5f + 0.01f * (i % 50) : 0.02f * (i % 7) - 0.06f;
+  }
+}
+
+void CheckAgainstTorchvision(const std::string& name, int64_t size) {
+  const models::ModelSpec& spec = **models::FindModel(name);
+  const Shape image = {3, size, size};  // any size: the pooling is global
+  models::ModelOptions options;
+  options.num_classes = 7;
+  Graph g(11);
+  spec.build(g, g.Input("images", DType::kF32, {1, 3, size, size}), options);
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  SetRunningStatistics(g);
+  data::TensorFile file;
+  for (Value v : g.persistent_values()) file.tensors[g.name(v)] = g.parameter_value(v).Clone();
+
+  const data::Dataset images = data::MakeSyntheticDataset(3, 3, size, 7, 4);
+  const data::Normalization norm{spec.mean, spec.std};
+  Evaluator evaluator(spec.build, options, image, 3, norm);
+  ASSERT_TRUE(evaluator.LoadWeights(file.tensors, name).ok());
+  absl::StatusOr<Tensor> dlf_logits = evaluator.Logits(images);
+  ASSERT_TRUE(dlf_logits.ok()) << dlf_logits.status();
+  Tensor normalized(DType::kF32, {3, 3, size, size});
+  for (int64_t i = 0; i < normalized.num_elements(); ++i) {
+    const int64_t c = i / (size * size) % 3;
+    normalized.f32()[i] = (images.images.u8()[i] / 255.0f - spec.mean[c]) / spec.std[c];
+  }
+  file.tensors["check/images"] = std::move(normalized);
+  file.tensors["check/logits"] = dlf_logits->Clone();
+  const std::string path = ::dlf::testing::TempDir("torchvision_" + name) + "/" + name + ".safetensors";
+  ASSERT_TRUE(data::WriteSafetensors(path, file).ok());
+  const ProcessResult r = RunProcess("/usr/bin/python3", {BinaryPath("tools/torchvision_check.py"), "--arch=" + name, path});
+  std::printf("%s", r.output.c_str());
+  EXPECT_EQ(r.exit_code(), 0) << r.output;
+  EXPECT_NE(r.output.find("load_state_dict(strict=True) took all"), std::string::npos) << r.output;
+}
+
+TEST(TorchvisionResNetTest, ResNet18IsTorchvisions) { CheckAgainstTorchvision("resnet18", 96); }
+TEST(TorchvisionResNetTest, ResNet50IsTorchvisions) { CheckAgainstTorchvision("resnet50", 64); }
+
+}  // namespace
+}  // namespace dlf::training

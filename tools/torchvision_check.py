@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Loads a dlf checkpoint (or state_dict safetensors) into a torchvision model with
+load_state_dict(strict=True) and, when the file also holds "check/images" (f32 [n, 3, h, w],
+normalized) and "check/logits" (dlf's), compares torchvision's logits in eval mode with dlf's.
+
+  python3 tools/torchvision_check.py --arch=resnet18 FILE [--tolerance=1e-4]
+
+Exit code 0 when the weights load and the logits agree (max |diff| / max |logit|)."""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+from safetensors_io import read_safetensors  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file")
+    p.add_argument("--arch", required=True, help="a torchvision.models constructor, e.g. resnet18, resnet50")
+    p.add_argument("--tolerance", type=float, default=1e-4)
+    a = p.parse_args()
+    tensors = read_safetensors(a.file)
+    state = {k: v for k, v in tensors.items() if not k.startswith(("check/", "optimizer/", "ema/"))}
+    classes = state["fc.weight"].shape[0]
+    model = getattr(torchvision.models, a.arch)(num_classes=classes)
+    model.load_state_dict(state, strict=True)
+    print(f"{a.arch}: load_state_dict(strict=True) took all {len(state)} tensors ({classes} classes)")
+    if "check/images" not in tensors:
+        return 0
+    model.eval()
+    with torch.no_grad():
+        logits = model(tensors["check/images"])
+    expected = tensors["check/logits"]
+    error = (logits - expected).abs().max().item() / expected.abs().max().item()
+    print(f"logits of {logits.shape[0]} images: max |torchvision - dlf| / max |logit| = {error:.2e}")
+    return 0 if error <= a.tolerance else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
