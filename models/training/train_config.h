@@ -53,6 +53,7 @@ struct TrainConfig {
   // shorter side + CenterCrop(size).
   data::Interpolation interpolation = data::Interpolation::kBilinear;
   double crop_fraction = 0.875;
+  int decode_threads = 0;  // image folders: threads decoding (0: one per core)
   bool shuffle = true;
   uint64_t seed = 1;
   std::string out_dir;     // checkpoints, metrics.csv, learning_curve.svg; empty: write nothing

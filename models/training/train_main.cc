@@ -20,6 +20,7 @@
 #include "models/registry.h"
 #include "models/training/cli.h"
 #include "models/training/datasets.h"
+#include "models/training/input_shape.h"
 #include "models/training/trainer.h"
 
 ABSL_FLAG(std::string, model, "",
@@ -33,6 +34,15 @@ ABSL_FLAG(std::string, data_dir, "",
 ABSL_FLAG(std::vector<std::string>, input_shape, {},
           "C,H,W: the image size for an ONNX model whose file leaves it open (a dynamic axis "
           "other than the batch)");
+ABSL_FLAG(int, train_crop_size, 0,
+          "the image size to train at (a folder's RandomResizedCrop size; default: the model's, 224 "
+          "for resnet18/50); models ending in global pooling take any, others refuse");
+ABSL_FLAG(std::string, val_dir, "", "--dataset=folder: the evaluation images (default: <data_dir>/val)");
+ABSL_FLAG(int, val_resize_size, 0,
+          "--dataset=folder: evaluation resizes the shorter side to this, then center-crops the "
+          "training size (default: size / 0.875, 256 for 224)");
+ABSL_FLAG(std::string, interpolation, "bilinear", "bilinear | bicubic: the resampling of image folders (Pillow's)");
+ABSL_FLAG(int, decode_threads, 0, "--dataset=folder: threads reading and decoding images (0: one per core)");
 ABSL_FLAG(int, epochs, 90, "epochs to train");
 ABSL_FLAG(int, batch_size, 128, "images per step");
 ABSL_FLAG(double, lr, 0.01, "base learning rate");
@@ -210,6 +220,19 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.reducer.overlap = absl::GetFlag(FLAGS_overlap_allreduce);
   c.check_replicas_every = absl::GetFlag(FLAGS_check_replicas_every);
   c.grad_accum_steps = absl::GetFlag(FLAGS_grad_accum_steps);
+  const std::string interpolation = absl::GetFlag(FLAGS_interpolation);
+  if (interpolation != "bilinear" && interpolation != "bicubic") {
+    return absl::InvalidArgumentError(absl::StrCat("--interpolation must be bilinear or bicubic, found '", interpolation, "'"));
+  }
+  c.interpolation = interpolation == "bicubic" ? data::Interpolation::kBicubic : data::Interpolation::kBilinear;
+  if (const int resize = absl::GetFlag(FLAGS_val_resize_size); resize != 0) {
+    const int64_t size = std::max(c.run.input_shape[1], c.run.input_shape[2]);
+    if (resize < size) {
+      return absl::InvalidArgumentError(absl::StrCat("--val_resize_size=", resize, " is below the crop it is cut to (", size, ")"));
+    }
+    c.crop_fraction = static_cast<double>(size) / resize;
+  }
+  c.decode_threads = absl::GetFlag(FLAGS_decode_threads);
   c.model_ema = absl::GetFlag(FLAGS_model_ema);
   c.model_ema_decay = absl::GetFlag(FLAGS_model_ema_decay);
   c.plateau_patience = absl::GetFlag(FLAGS_patience_epochs);
@@ -240,6 +263,9 @@ absl::StatusOr<Data> LoadData(const models::ModelSpec& spec, bool print) {
   d.name = FlagGiven("dataset") ? absl::GetFlag(FLAGS_dataset) : spec.default_dataset;
   DLF_RETURN_IF_ERROR(CheckDatasetName(d.name));
   const bool dir_given = FlagGiven("data_dir");
+  if (d.name == "folder" && !dir_given) {
+    return absl::InvalidArgumentError("--dataset=folder needs --data_dir=ROOT (ROOT/train/<class>/<image>, ROOT/val/<class>/<image>)");
+  }
   std::string dir = ResolveUserPath(dir_given ? absl::GetFlag(FLAGS_data_dir) : DefaultDataDir(d.name));
   absl::StatusOr<data::Dataset> train = LoadSplit(d.name, dir, true, spec.input_shape);
   if (!train.ok() && absl::IsNotFound(train.status()) && d.name == "cifar10" &&
@@ -254,38 +280,10 @@ absl::StatusOr<Data> LoadData(const models::ModelSpec& spec, bool print) {
   }
   if (!train.ok()) return train.status();
   d.train = *std::move(train);
-  DLF_ASSIGN_OR_RETURN(d.test, LoadSplit(d.name, dir, false, spec.input_shape));
+  const std::string val_dir = absl::GetFlag(FLAGS_val_dir);
+  if (!val_dir.empty() && d.name != "folder") return absl::InvalidArgumentError("--val_dir needs --dataset=folder");
+  DLF_ASSIGN_OR_RETURN(d.test, LoadSplit(d.name, val_dir.empty() ? dir : ResolveUserPath(val_dir), false, spec.input_shape));
   return d;
-}
-
-// The model with --input_shape applied: a network file may leave sizes open (0), which the
-// flag then gives; it must agree with the sizes the file fixes.
-absl::StatusOr<models::ModelSpec> WithInputShape(const models::ModelSpec& spec) {
-  models::ModelSpec out = spec;
-  const std::vector<std::string> flag = absl::GetFlag(FLAGS_input_shape);
-  const bool open = absl::c_count(spec.input_shape, 0) > 0;
-  if (flag.empty()) {
-    if (!open) return out;
-    return absl::InvalidArgumentError(absl::StrCat(spec.description, ": give --input_shape=C,H,W"));
-  }
-  std::vector<int64_t> shape;
-  for (const std::string& d : flag) {
-    int64_t v = 0;
-    shape.push_back(absl::SimpleAtoi(d, &v) ? v : -1);
-  }
-  const std::string given = absl::StrJoin(flag, ",");
-  if (shape.size() != 3 || absl::c_count_if(shape, [](int64_t v) { return v <= 0; }) > 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--input_shape must be C,H,W (three sizes > 0), found '", given, "'"));
-  }
-  for (int i = 0; i < 3; ++i) {
-    if (spec.input_shape[i] != 0 && spec.input_shape[i] != shape[i]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--input_shape=", given, " does not fit ", spec.name, ", whose input is [",
-          absl::StrJoin(spec.input_shape, ", "), "] (0: open)"));
-    }
-  }
-  out.input_shape = shape;
-  return out;
 }
 
 // Everything before the first step; each rank does it alone, and the ranks agree on the outcome.
@@ -306,7 +304,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
                                                    absl::StrJoin(models::ModelNames(), ", ")));
   }
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* found, models::FindModel(model));
-  DLF_ASSIGN_OR_RETURN(const models::ModelSpec resolved, WithInputShape(*found));
+  DLF_ASSIGN_OR_RETURN(const models::ModelSpec resolved,
+                       ResolveInputShape(*found, absl::GetFlag(FLAGS_input_shape), absl::GetFlag(FLAGS_train_crop_size)));
   const models::ModelSpec* spec = &resolved;
   DLF_ASSIGN_OR_RETURN(c, ConfigFromFlags(*spec));  // before reading any data
   c.comm = &comm;

@@ -63,6 +63,7 @@ absl::Status Trainer::Build() {
   lo.shard = parallel_->rank();
   lo.num_shards = world_size();
   lo.normalization = {c.run.mean, c.run.std};
+  lo.decode_threads = c.decode_threads;
   lo.augmentation.interpolation = c.interpolation;
   lo.augmentation.crop_fraction = c.crop_fraction;
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, c.run.input_shape, c.eval_batch_size,

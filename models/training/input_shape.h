@@ -1,0 +1,25 @@
+#ifndef DLF_MODELS_TRAINING_INPUT_SHAPE_H_
+#define DLF_MODELS_TRAINING_INPUT_SHAPE_H_
+
+// The image size a run trains at: the model's own, what --input_shape gives a network file that
+// leaves sizes open, or --train_crop_size for a model whose pooling is global.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "models/registry.h"
+
+namespace dlf::training {
+
+// `input_shape`: the flag's C,H,W items (empty: not given); `crop_size`: 0 when not given.
+// A model that does not build at the asked size (a classifier of fixed size, as AlexNet's) is
+// an error naming the size it takes.
+absl::StatusOr<models::ModelSpec> ResolveInputShape(const models::ModelSpec& spec,
+                                                    const std::vector<std::string>& input_shape,
+                                                    int64_t crop_size);
+
+}  // namespace dlf::training
+
+#endif  // DLF_MODELS_TRAINING_INPUT_SHAPE_H_
