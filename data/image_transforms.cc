@@ -68,53 +68,49 @@ Image CropAndResize(const Image& image, const CropBox& box, int64_t out_height, 
 
 namespace {
 
-// A box of the full image's coordinates on an image decoded at a smaller scale.
-CropBox Scaled(const CropBox& box, int64_t full_h, int64_t full_w, const Image& decoded) {
-  const double sy = static_cast<double>(decoded.height) / full_h, sx = static_cast<double>(decoded.width) / full_w;
-  CropBox out{static_cast<int64_t>(box.top * sy), static_cast<int64_t>(box.left * sx),
-              std::max<int64_t>(1, std::llround(box.height * sy)), std::max<int64_t>(1, std::llround(box.width * sx))};
-  out.top = std::min(out.top, decoded.height - out.height);
-  out.left = std::min(out.left, decoded.width - out.width);
-  return out;
+// RandomResizedCrop on a JPEG: the box is drawn on the header's size; then only the blocks
+// the box touches are decoded, at the smallest DCT scale that keeps the crop's size.
+absl::StatusOr<Image> RandomCropJpeg(const std::string& bytes, const std::string& name, const Augmentation& aug,
+                                     int64_t out_h, int64_t out_w, SampleRandom& random) {
+  DLF_ASSIGN_OR_RETURN(const JpegHeader header, ReadJpegHeader(bytes, name));
+  const CropBox box = RandomResizedCropBox(header.height, header.width, aug, random);
+  const int m = JpegScaleEighths(box.height, box.width, out_h, out_w);
+  const int64_t scaled_h = JpegScaledSize(header.height, m), scaled_w = JpegScaledSize(header.width, m);
+  const int64_t top = box.top * m / 8, left = box.left * m / 8;
+  const int64_t bottom = std::min(scaled_h, JpegScaledSize(box.top + box.height, m));
+  const int64_t right = std::min(scaled_w, JpegScaledSize(box.left + box.width, m));
+  const PixelRegion region{top, left, std::max<int64_t>(1, bottom - top), std::max<int64_t>(1, right - left)};
+  PixelRegion origin;
+  DLF_ASSIGN_OR_RETURN(const Image decoded, DecodeJpeg(bytes, name, m, &region, &origin));
+  const CropBox in_decoded{region.top - origin.top, region.left - origin.left, region.height, region.width};
+  return CropAndResize(decoded, in_decoded, out_h, out_w, aug.interpolation);
 }
 
 // Decodes `bytes`, cropped as the transform asks and resized to out_h x out_w.
 absl::StatusOr<Image> CropFromFile(const std::string& bytes, const std::string& name, const Augmentation& aug,
                                    int64_t out_h, int64_t out_w, SampleRandom& random) {
-  int64_t full_h = 0, full_w = 0;
-  if (IsJpeg(bytes)) {
-    DLF_ASSIGN_OR_RETURN(const JpegHeader header, ReadJpegHeader(bytes, name));
-    full_h = header.height, full_w = header.width;
-  }
+  const bool jpeg = IsJpeg(bytes);
+  if (aug.random_resized_crop && jpeg) return RandomCropJpeg(bytes, name, aug, out_h, out_w, random);
   Image decoded;
-  CropBox box;
-  if (aug.random_resized_crop) {
-    // The box is drawn on the header's size, before decoding, so that the decode can shrink.
-    if (full_h == 0) {
-      DLF_ASSIGN_OR_RETURN(decoded, DecodeImage(bytes, name));
-      full_h = decoded.height, full_w = decoded.width;
-    }
-    box = RandomResizedCropBox(full_h, full_w, aug, random);
-    if (decoded.pixels.empty()) {
-      DLF_ASSIGN_OR_RETURN(decoded, DecodeJpeg(bytes, name, JpegScaleEighths(box.height, box.width, out_h, out_w)));
-    }
-  } else {
+  if (jpeg) {
     // Resize(crop / crop_fraction) + CenterCrop(crop), on a decode at least that large.
+    DLF_ASSIGN_OR_RETURN(const JpegHeader header, ReadJpegHeader(bytes, name));
     const int64_t resize = static_cast<int64_t>(std::floor(std::max(out_h, out_w) / aug.crop_fraction));
-    if (full_h > 0) {
-      const int64_t shorter = std::min(full_h, full_w);
-      DLF_ASSIGN_OR_RETURN(decoded, DecodeJpeg(bytes, name, JpegScaleEighths(shorter, shorter, resize, resize)));
-    } else {
-      DLF_ASSIGN_OR_RETURN(decoded, DecodeImage(bytes, name));
-    }
-    full_h = decoded.height, full_w = decoded.width;
-    const auto [rh, rw] = ShorterSideSize(decoded.height, decoded.width, resize);
-    decoded = ResizeImage(decoded, rh, rw, aug.interpolation);
-    full_h = rh, full_w = rw;
-    box = CenterCropBox(rh, rw, out_h, out_w);
-    if (box.top < 0 || box.left < 0) box = {0, 0, rh, rw};  // a crop larger than the image: resize it all
+    const int64_t shorter = std::min(header.height, header.width);
+    DLF_ASSIGN_OR_RETURN(decoded, DecodeJpeg(bytes, name, JpegScaleEighths(shorter, shorter, resize, resize)));
+  } else {
+    DLF_ASSIGN_OR_RETURN(decoded, DecodeImage(bytes, name));
   }
-  return CropAndResize(decoded, Scaled(box, full_h, full_w, decoded), out_h, out_w, aug.interpolation);
+  if (aug.random_resized_crop) {
+    return CropAndResize(decoded, RandomResizedCropBox(decoded.height, decoded.width, aug, random), out_h, out_w,
+                         aug.interpolation);
+  }
+  const int64_t resize = static_cast<int64_t>(std::floor(std::max(out_h, out_w) / aug.crop_fraction));
+  const auto [rh, rw] = ShorterSideSize(decoded.height, decoded.width, resize);
+  const Image resized = ResizeImage(decoded, rh, rw, aug.interpolation);
+  CropBox box = CenterCropBox(rh, rw, out_h, out_w);
+  if (box.top < 0 || box.left < 0) box = {0, 0, rh, rw};  // a crop larger than the image: resize it all
+  return CropAndResize(resized, box, out_h, out_w, aug.interpolation);
 }
 
 }  // namespace

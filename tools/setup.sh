@@ -19,7 +19,7 @@ packages=(
   zlib1g-dev
   nlohmann-json3-dev
   libstb-dev             # image decoding (PNG, JPEG, BMP), writing and resizing for predict
-  libturbojpeg0-dev      # libjpeg-turbo: JPEG decoding with DCT scaling for image folders
+  libjpeg62-turbo-dev    # libjpeg-turbo: JPEG decoding with DCT scaling and regions, for image folders
   dataset-fashion-mnist  # real data for the default training run and the LeNet-5 example
   openmpi-bin            # Open MPI 4.1.4: mpirun, for data-parallel training
   libopenmpi-dev         # its headers and libmpi
