@@ -59,18 +59,21 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
 
   const std::string dataset = FlagGiven("dataset") ? absl::GetFlag(FLAGS_dataset) : info.dataset;
   DLF_RETURN_IF_ERROR(CheckDatasetName(dataset));
+  if (dataset == "folder" && !FlagGiven("data_dir")) {
+    return absl::InvalidArgumentError("--dataset=folder needs --data_dir (a folder of class folders, or ROOT with ROOT/val)");
+  }
   const std::string dir = ResolveUserPath(FlagGiven("data_dir") ? absl::GetFlag(FLAGS_data_dir)
                                                                 : DefaultDataDir(dataset));
   DLF_ASSIGN_OR_RETURN(const data::Dataset test, LoadSplit(dataset, dir, false, info.input_shape));
-  if (test.num_classes != info.num_classes()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": the model was trained on ", info.num_classes(), " classes (", info.dataset,
-        "), but ", dataset, " has ", test.num_classes));
-  }
   if (dataset == "folder" && test.class_names != info.class_names) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": the model's classes are ", absl::StrJoin(info.class_names, ", "), "; the folder's are ",
         absl::StrJoin(test.class_names, ", "), " (class folders must be named as the classes, in the same order)"));
+  }
+  if (test.num_classes != info.num_classes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the model was trained on ", info.num_classes(), " classes (", info.dataset,
+        "), but ", dataset, " has ", test.num_classes));
   }
   if (dataset != info.dataset) {
     absl::PrintF("note: the model was trained on %s; evaluating on %s\n", info.dataset, dataset);

@@ -137,6 +137,21 @@ const Files& GetFiles() {
     wrong_dtype.tensors["fc.weight"] = Tensor(DType::kI64, {10, 3});
     wrong_dtype.tensors["fc.bias"] = Tensor(DType::kF32, {10});
     EXPECT_TRUE(data::WriteSafetensors(f->dir + "/int_weights.safetensors", wrong_dtype).ok());
+    // A small image folder: 3 classes of 12x10 JPEGs, train/ and val/; and one of other classes.
+    std::vector<uint8_t> rgb(12 * 10 * 3);
+    for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>(i * 7);
+    for (const char* split : {"train", "val"}) {
+      for (const char* cls : {"ant", "bee", "cat"}) {
+        for (int i = 0; i < 6; ++i) {
+          const std::string d = f->dir + "/photos/" + split + "/" + cls;
+          std::filesystem::create_directories(d);
+          stbi_write_jpg((d + "/" + std::to_string(i) + ".jpg").c_str(), 12, 10, 3, rgb.data(), 90);
+        }
+      }
+    }
+    std::filesystem::create_directories(f->dir + "/other/dog");
+    stbi_write_jpg((f->dir + "/other/dog/0.jpg").c_str(), 12, 10, 3, rgb.data(), 90);
+    std::filesystem::create_directories(f->dir + "/no_train/val/ant");
     Write(f->dir + "/array.json", "[1, 2]");
     Write(f->dir + "/unknown.json", R"({"model": "lenet", "epochz": 3})");
     Write(f->dir + "/bad_value.json", R"({"model": "lenet", "epochs": "many"})");
@@ -293,8 +308,23 @@ const std::vector<BadCase>& BadCases() {
       {"train", {"--config={dir}/nested.json"}, "'optimizer' must be a string, number, boolean or list"},
       {"train", {"--model=resnet20", "--dataset=synthetic", "--resume", "--checkpoint_dir={dir}/run"},
        "trained another model or data (--model was \"lenet\", now \"resnet20\")"},
+      {"train", {"--model=resnet20", "--dataset=folder"}, "--dataset=folder needs --data_dir=ROOT"},
+      {"train", {"--model=resnet20", "--dataset=folder", "--data_dir={dir}/no_train"}, "no_train: no train/ folder; --dataset=folder expects"},
+      {"train", {"--model=resnet20", "--dataset=folder", "--data_dir={dir}/nowhere"}, "nowhere: no such folder"},
+      {"train", {"--model=resnet20", "--dataset=folder", "--data_dir={text}"}, "notes.txt: no train/ folder"},
+      {"train", {"--model=resnet20", "--dataset=synthetic", "--val_dir={dir}"}, "--val_dir needs --dataset=folder"},
+      {"train", {"--model=resnet20", "--dataset=folder", "--data_dir={dir}/photos", "--interpolation=nearest"},
+       "--interpolation must be bilinear or bicubic, found 'nearest'"},
+      {"train", {"--model=resnet20", "--dataset=folder", "--data_dir={dir}/photos", "--val_resize_size=16"},
+       "--val_resize_size=16 is below the crop it is cut to (32)"},
+      {"train", {"--model=alexnet-cifar", "--dataset=synthetic", "--train_crop_size=64"},
+       "--train_crop_size=64: alexnet-cifar takes 32x32 images only"},
+      {"train", {"--model=resnet20", "--dataset=synthetic", "--train_crop_size=-3"}, "--train_crop_size must be > 0, found -3"},
       // evaluate
       {"evaluate", {"--checkpoint={ckpt}", "--ema"}, "no EMA weights (ema/...): train with --model_ema"},
+      {"evaluate", {"--checkpoint={ckpt}", "--dataset=folder", "--data_dir={dir}/other"},
+       "the model's classes are class 0, class 1, class 2, class 3, class 4, class 5, class 6, class 7, class 8, class 9; the folder's are dog"},
+      {"evaluate", {"--checkpoint={ckpt}", "--dataset=folder"}, "--dataset=folder needs --data_dir"},
       // export
       {"export", {"--output={dir}/m.onnx"}, "--checkpoint is required"},
       {"export", {"--checkpoint={ckpt}"}, "--output is required, e.g. --output=model.onnx"},
@@ -358,6 +388,24 @@ TEST(CliTest, ARunConfigHoldsFlagsThatTheCommandLineOverrides) {
   const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {"--checkpoint=" + dir + "/last.safetensors", "--ema"});
   EXPECT_EQ(e.exit_code(), 0) << e.output;
   EXPECT_THAT(e.output, HasSubstr("the EMA weights of"));
+}
+
+TEST(CliTest, TrainsOnAnImageFolderAndEvaluatesOnItsClassFolders) {
+  const Files& f = GetFiles();
+  const std::string run = f.dir + "/folder_run";
+  const ProcessResult r = RunProcess(BinaryPath("models/train"), {
+      "--model=resnet20", "--dataset=folder", "--data_dir=" + f.dir + "/photos", "--epochs=1", "--batch_size=6",
+      "--augment", "--threads=1", "--checkpoint_dir=" + run});
+  EXPECT_EQ(r.exit_code(), 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("photos/train (18 images, 3 classes)"));
+  const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {
+      "--checkpoint=" + run + "/last.safetensors", "--data_dir=" + f.dir + "/photos/val"});
+  EXPECT_EQ(e.exit_code(), 0) << e.output;
+  EXPECT_THAT(e.output, HasSubstr("(18 images)"));
+  EXPECT_THAT(e.output, HasSubstr("  bee "));
+  const ProcessResult other = RunProcess(BinaryPath("models/evaluate"), {
+      "--checkpoint=" + run + "/last.safetensors", "--data_dir=" + f.dir + "/photos/train/..", "--dataset=folder"});
+  EXPECT_EQ(other.exit_code(), 0) << other.output;  // ROOT itself: its val/ is taken
 }
 
 TEST(CliTest, HelpListsTheFlagsAndModels) {
