@@ -244,6 +244,11 @@ int64_t PeakRssKb() {
 }
 
 TEST(StreamedLoaderTest, MemoryDoesNotGrowWithTheNumberOfImages) {
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine (256 MB by default): RSS then grows with
+  // every allocation, leak or not. LeakSanitizer checks for leaks in that build instead.
+  GTEST_SKIP() << "peak RSS is not meaningful under AddressSanitizer";
+#endif
   const Dataset small = MakeFolder(TempDir("stream_small"), 60);
   const Dataset large = MakeFolder(TempDir("stream_large"), 600);
   OneEpoch(small, 2, true);
