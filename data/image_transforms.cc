@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data/color_jitter.h"
 #include "data/file_io.h"
 #include "data/jpeg.h"
 #include "graph/random.h"
@@ -115,15 +116,26 @@ absl::StatusOr<Image> CropFromFile(const std::string& bytes, const std::string& 
 
 }  // namespace
 
-absl::Status MakeFileSample(const Dataset& ds, int64_t index, const Normalization& norm, const Augmentation& aug,
-                            uint64_t sample_seed, float* out) {
-  const std::string& path = (*ds.files)[index];
-  const int64_t c = ds.channels(), h = ds.height(), w = ds.width();
-  DLF_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path, kMaxImageFileBytes));
-  SampleRandom random(sample_seed);
-  DLF_ASSIGN_OR_RETURN(Image image, CropFromFile(bytes, path, aug, h, w, random));
-  DLF_ASSIGN_OR_RETURN(image, ConvertChannels(image, c));
-  const bool flip = aug.horizontal_flip && random.Uniform() < 0.5;
+void RandomErase(float* chw, int64_t c, int64_t h, int64_t w, double probability, SampleRandom& random) {
+  if (random.Uniform() >= probability) return;
+  const double area = static_cast<double>(h) * w, log_lo = std::log(0.3), log_hi = std::log(3.3);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double erase_area = area * random.Uniform(0.02, 0.33);
+    const double ratio = std::exp(random.Uniform(log_lo, log_hi));
+    const int64_t eh = PyRound(std::sqrt(erase_area * ratio)), ew = PyRound(std::sqrt(erase_area / ratio));
+    if (!(eh < h && ew < w)) continue;
+    const int64_t top = random.Below(h - eh + 1), left = random.Below(w - ew + 1);
+    for (int64_t ch = 0; ch < c; ++ch) {
+      for (int64_t y = top; y < top + eh; ++y) std::fill_n(chw + (ch * h + y) * w + left, ew, 0.0f);
+    }
+    return;
+  }
+}
+
+void FinishSample(Image image, bool flip, const Normalization& norm, const Augmentation& aug, SampleRandom& random,
+                  float* out) {
+  if (aug.color_jitter.enabled()) ColorJitter(image, aug.color_jitter, random);
+  const int64_t c = image.channels, h = image.height, w = image.width;
   for (int64_t ch = 0; ch < c; ++ch) {
     const size_t k = norm.mean.size() == 1 ? 0 : ch;
     const float scale = 1.0f / (255.0f * norm.std[k]), shift = -norm.mean[k] / norm.std[k];
@@ -133,6 +145,19 @@ absl::Status MakeFileSample(const Dataset& ds, int64_t index, const Normalizatio
       for (int64_t x = 0; x < w; ++x) dst[x] = row[(flip ? w - 1 - x : x) * c + ch] * scale + shift;
     }
   }
+  if (aug.random_erase > 0) RandomErase(out, c, h, w, aug.random_erase, random);
+}
+
+absl::Status MakeFileSample(const Dataset& ds, int64_t index, const Normalization& norm, const Augmentation& aug,
+                            uint64_t sample_seed, float* out) {
+  const std::string& path = (*ds.files)[index];
+  const int64_t c = ds.channels(), h = ds.height(), w = ds.width();
+  DLF_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path, kMaxImageFileBytes));
+  SampleRandom random(sample_seed);
+  DLF_ASSIGN_OR_RETURN(Image image, CropFromFile(bytes, path, aug, h, w, random));
+  DLF_ASSIGN_OR_RETURN(image, ConvertChannels(image, c));
+  const bool flip = aug.horizontal_flip && random.Uniform() < 0.5;
+  FinishSample(std::move(image), flip, norm, aug, random, out);
   return absl::OkStatus();
 }
 

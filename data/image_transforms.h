@@ -44,6 +44,15 @@ CropBox CenterCropBox(int64_t height, int64_t width, int64_t crop_height, int64_
 Image CropAndResize(const Image& image, const CropBox& box, int64_t out_height, int64_t out_width,
                     Interpolation interpolation);
 
+// RandomErasing on a normalized [c, h, w] sample: with `probability`, a box of 2-33% of the
+// area with an aspect ratio in [0.3, 3.3] (log-uniform; ten tries) is set to 0.
+void RandomErase(float* chw, int64_t c, int64_t h, int64_t w, double probability, SampleRandom& random);
+
+// The common end of every sample: ColorJitter (if asked), normalized into `out` as [c, h, w]
+// (mirrored when `flip`), RandomErasing (if asked).
+void FinishSample(Image image, bool flip, const Normalization& norm, const Augmentation& aug, SampleRandom& random,
+                  float* out);
+
 // The streamed sample `index` of `ds` as normalized f32 [c, h, w] (see MakeSample).
 absl::Status MakeFileSample(const Dataset& ds, int64_t index, const Normalization& norm,
                             const Augmentation& aug, uint64_t sample_seed, float* out);

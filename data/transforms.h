@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "data/dataset.h"
+#include "data/color_jitter.h"
 #include "data/image.h"
 
 namespace dlf::data {
@@ -28,6 +29,12 @@ struct Augmentation {
   bool random_crop = false;
   int64_t crop_padding = 4;
   bool horizontal_flip = false;
+  // What the random crop's padding holds (torchvision's RandomCrop padding_mode): `fill`
+  // (constant), the nearest edge pixel (edge), or the image mirrored without repeating its
+  // edge (reflect).
+  enum class Padding { kConstant, kEdge, kReflect };
+  Padding padding_mode = Padding::kConstant;
+  uint8_t padding_fill = 0;
   // Images streamed from files: torchvision's RandomResizedCrop(size, scale, ratio) when set,
   // otherwise (and for evaluation) Resize(resize_size) of the shorter side + CenterCrop(size).
   bool random_resized_crop = false;
@@ -35,7 +42,13 @@ struct Augmentation {
   double ratio_min = 3.0 / 4.0, ratio_max = 4.0 / 3.0;
   double crop_fraction = 0.875;  // resize_size = size / crop_fraction, as timm's crop_pct
   Interpolation interpolation = Interpolation::kBilinear;
-  bool enabled() const { return random_crop || horizontal_flip || random_resized_crop; }
+  // After the crop and flip, in this order: ColorJitter on the pixels, then (normalized)
+  // RandomErasing with this probability (torchvision's: area 2-33%, ratio 0.3-3.3, value 0).
+  ColorJitterOptions color_jitter;
+  double random_erase = 0;
+  bool enabled() const {
+    return random_crop || horizontal_flip || random_resized_crop || color_jitter.enabled() || random_erase > 0;
+  }
 };
 
 // Writes image `index` of `ds` as normalized f32 [c, h, w] to `out`, augmented with randomness

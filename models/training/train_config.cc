@@ -48,9 +48,9 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
   if (c.reducer.bucket_bytes <= 0) {
     return bad(absl::StrCat("the allreduce bucket must be > 0 bytes, found ", c.reducer.bucket_bytes));
   }
-  if (!(c.crop_fraction > 0 && c.crop_fraction <= 1)) {
-    return bad(absl::StrCat("the evaluation crop fraction (--val_crop_size / --val_resize_size) must be in (0, 1], found ",
-                            c.crop_fraction));
+  if (!(c.transform.crop_fraction > 0 && c.transform.crop_fraction <= 1)) {
+    return bad(absl::StrCat("the evaluation crop fraction (crop / --val_resize_size) must be in (0, 1], found ",
+                            c.transform.crop_fraction));
   }
   if (c.grad_accum_steps <= 0) {
     return bad(absl::StrCat("--grad_accum_steps must be > 0, found ", c.grad_accum_steps));

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "data/image.h"
+#include "data/transforms.h"
 #include "models/models.h"
 #include "models/registry.h"
 #include "models/training/checkpoint.h"
@@ -49,10 +49,10 @@ struct TrainConfig {
   // In-memory sets: random crop (pad 4) + horizontal flip; image folders: RandomResizedCrop
   // (scale 0.08-1, ratio 3/4-4/3) + horizontal flip.
   bool augment = false;
-  // Image folders: the resampling filter, and for evaluation Resize(size / crop_fraction) of the
-  // shorter side + CenterCrop(size).
-  data::Interpolation interpolation = data::Interpolation::kBilinear;
-  double crop_fraction = 0.875;
+  // The rest of the image transform: the crop's padding mode and fill, ColorJitter and
+  // RandomErasing (training), and for image folders the resampling filter and the evaluation's
+  // Resize(size / crop_fraction) + CenterCrop(size). Its crop and flip switches are --augment's.
+  data::Augmentation transform;
   int decode_threads = 0;  // image folders: threads decoding (0: one per core)
   bool shuffle = true;
   uint64_t seed = 1;

@@ -21,6 +21,7 @@
 #include "models/training/cli.h"
 #include "models/training/datasets.h"
 #include "models/training/input_shape.h"
+#include "models/training/transform_flags.h"
 #include "models/training/trainer.h"
 
 ABSL_FLAG(std::string, model, "",
@@ -38,11 +39,6 @@ ABSL_FLAG(int, train_crop_size, 0,
           "the image size to train at (a folder's RandomResizedCrop size; default: the model's, 224 "
           "for resnet18/50); models ending in global pooling take any, others refuse");
 ABSL_FLAG(std::string, val_dir, "", "--dataset=folder: the evaluation images (default: <data_dir>/val)");
-ABSL_FLAG(int, val_resize_size, 0,
-          "--dataset=folder: evaluation resizes the shorter side to this, then center-crops the "
-          "training size (default: size / 0.875, 256 for 224)");
-ABSL_FLAG(std::string, interpolation, "bilinear", "bilinear | bicubic: the resampling of image folders (Pillow's)");
-ABSL_FLAG(int, decode_threads, 0, "--dataset=folder: threads reading and decoding images (0: one per core)");
 ABSL_FLAG(int, epochs, 90, "epochs to train");
 ABSL_FLAG(int, batch_size, 128, "images per step");
 ABSL_FLAG(double, lr, 0.01, "base learning rate");
@@ -72,7 +68,9 @@ ABSL_FLAG(std::string, init, "model",
           "AlexNet presets: model (the preset's own: he for seed, torch for cifar) | he (He "
           "normal, Xavier for the last layer, zero biases) | torch (PyTorch's nn.Conv2d/nn.Linear "
           "default)");
-ABSL_FLAG(bool, augment, false, "random crop (pad 4) and horizontal flip");
+ABSL_FLAG(bool, augment, false,
+          "random crop (pad 4; --padding_mode) and horizontal flip; for an image folder "
+          "RandomResizedCrop and horizontal flip");
 ABSL_FLAG(bool, shuffle, true, "reshuffle the training set every epoch");
 ABSL_FLAG(int, seed, 1, "seed of initialization, shuffling, augmentation and dropout");
 ABSL_FLAG(int, threads, 0, "OpenMP threads (0: one per core)");
@@ -220,19 +218,8 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.reducer.overlap = absl::GetFlag(FLAGS_overlap_allreduce);
   c.check_replicas_every = absl::GetFlag(FLAGS_check_replicas_every);
   c.grad_accum_steps = absl::GetFlag(FLAGS_grad_accum_steps);
-  const std::string interpolation = absl::GetFlag(FLAGS_interpolation);
-  if (interpolation != "bilinear" && interpolation != "bicubic") {
-    return absl::InvalidArgumentError(absl::StrCat("--interpolation must be bilinear or bicubic, found '", interpolation, "'"));
-  }
-  c.interpolation = interpolation == "bicubic" ? data::Interpolation::kBicubic : data::Interpolation::kBilinear;
-  if (const int resize = absl::GetFlag(FLAGS_val_resize_size); resize != 0) {
-    const int64_t size = std::max(c.run.input_shape[1], c.run.input_shape[2]);
-    if (resize < size) {
-      return absl::InvalidArgumentError(absl::StrCat("--val_resize_size=", resize, " is below the crop it is cut to (", size, ")"));
-    }
-    c.crop_fraction = static_cast<double>(size) / resize;
-  }
-  c.decode_threads = absl::GetFlag(FLAGS_decode_threads);
+  DLF_ASSIGN_OR_RETURN(c.transform, ImageTransformFromFlags(c.run.input_shape));
+  c.decode_threads = DecodeThreadsFromFlags();
   c.model_ema = absl::GetFlag(FLAGS_model_ema);
   c.model_ema_decay = absl::GetFlag(FLAGS_model_ema_decay);
   c.plateau_patience = absl::GetFlag(FLAGS_patience_epochs);

@@ -64,11 +64,10 @@ absl::Status Trainer::Build() {
   lo.num_shards = world_size();
   lo.normalization = {c.run.mean, c.run.std};
   lo.decode_threads = c.decode_threads;
-  lo.augmentation.interpolation = c.interpolation;
-  lo.augmentation.crop_fraction = c.crop_fraction;
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, c.run.input_shape, c.eval_batch_size,
                                            lo.normalization, c.bf16);
-  evaluator_->set_transform(lo.augmentation);
+  evaluator_->set_transform(c.transform);
+  lo.augmentation = c.transform;
   lo.augmentation.horizontal_flip = c.augment;
   (train_->streamed() ? lo.augmentation.random_resized_crop : lo.augmentation.random_crop) = c.augment;
   DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));

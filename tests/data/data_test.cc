@@ -177,7 +177,7 @@ TEST(TransformsTest, NormalizationValues) {
   d.images.u8()[1] = 0;
   d.images.u8()[2] = 51;
   float out[3];
-  MakeSample(d, 0, Normalization::ImageNet(), {}, 0, out);
+  ASSERT_TRUE(MakeSample(d, 0, Normalization::ImageNet(), {}, 0, out).ok());
   EXPECT_NEAR(out[0], (1.0 - 0.485) / 0.229, 1e-5);
   EXPECT_NEAR(out[1], (0.0 - 0.456) / 0.224, 1e-5);
   EXPECT_NEAR(out[2], (0.2 - 0.406) / 0.225, 1e-5);
@@ -188,22 +188,22 @@ TEST(TransformsTest, AugmentationIsDeterministicPerSeedAndFlipMirrors) {
   Dataset d = Synthetic(1, 3, 8);
   Augmentation aug{true, 4, true};
   std::vector<float> a(192), b(192), c(192);
-  MakeSample(d, 0, {}, aug, 5, a.data());
-  MakeSample(d, 0, {}, aug, 5, b.data());
+  ASSERT_TRUE(MakeSample(d, 0, {}, aug, 5, a.data()).ok());
+  ASSERT_TRUE(MakeSample(d, 0, {}, aug, 5, b.data()).ok());
   EXPECT_EQ(a, b);
   int differing_seeds = 0;
   for (uint64_t seed = 0; seed < 10; ++seed) {
-    MakeSample(d, 0, {}, aug, seed, c.data());
+    ASSERT_TRUE(MakeSample(d, 0, {}, aug, seed, c.data()).ok());
     differing_seeds += c != a;
   }
   EXPECT_GE(differing_seeds, 5);
   // Flip only: either identical or mirrored, and some seed mirrors.
   Augmentation flip{false, 0, true};
   std::vector<float> plain(192);
-  MakeSample(d, 0, {}, {}, 0, plain.data());
+  ASSERT_TRUE(MakeSample(d, 0, {}, {}, 0, plain.data()).ok());
   bool mirrored_seen = false;
   for (uint64_t seed = 0; seed < 8; ++seed) {
-    MakeSample(d, 0, {}, flip, seed, c.data());
+    ASSERT_TRUE(MakeSample(d, 0, {}, flip, seed, c.data()).ok());
     bool mirrored = true;
     for (int y = 0; y < 8; ++y)
       for (int x = 0; x < 8; ++x) mirrored = mirrored && c[y * 8 + x] == plain[y * 8 + 7 - x];

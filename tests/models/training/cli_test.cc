@@ -320,6 +320,11 @@ const std::vector<BadCase>& BadCases() {
       {"train", {"--model=alexnet-cifar", "--dataset=synthetic", "--train_crop_size=64"},
        "--train_crop_size=64: alexnet-cifar takes 32x32 images only"},
       {"train", {"--model=resnet20", "--dataset=synthetic", "--train_crop_size=-3"}, "--train_crop_size must be > 0, found -3"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--padding_mode=wrap"}, "--padding_mode must be constant, edge or reflect, found 'wrap'"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--padding_fill=300"}, "--padding_fill must be in [0, 255], found 300"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--color_jitter=0.4,0.4"}, "--color_jitter must be one value >= 0 or four B,C,S,H"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--color_jitter=0.4,0.4,0.4,0.9"}, "(hue at most 0.5), found '0.4,0.4,0.4,0.9'"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--random_erase=1.5"}, "--random_erase must be a probability in [0, 1], found 1.5"},
       // evaluate
       {"evaluate", {"--checkpoint={ckpt}", "--ema"}, "no EMA weights (ema/...): train with --model_ema"},
       {"evaluate", {"--checkpoint={ckpt}", "--dataset=folder", "--data_dir={dir}/other"},

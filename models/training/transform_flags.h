@@ -1,0 +1,22 @@
+#ifndef DLF_MODELS_TRAINING_TRANSFORM_FLAGS_H_
+#define DLF_MODELS_TRAINING_TRANSFORM_FLAGS_H_
+
+// The training tool's flags for how images are transformed (beside --augment's crops and
+// flips): torchvision's padding modes, ColorJitter, RandomErasing, the resampling filter and
+// the evaluation resize of image folders, and the decode threads.
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/transforms.h"
+
+namespace dlf::training {
+
+// `input_shape` [c, h, w]: the size the evaluation crop is cut to.
+absl::StatusOr<data::Augmentation> ImageTransformFromFlags(const std::vector<int64_t>& input_shape);
+int DecodeThreadsFromFlags();
+
+}  // namespace dlf::training
+
+#endif  // DLF_MODELS_TRAINING_TRANSFORM_FLAGS_H_
