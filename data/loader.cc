@@ -110,6 +110,9 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::Create(const Dataset* dataset,
         "the batch size ", options.batch_size, " does not split evenly across ", options.num_shards,
         " ranks: use a multiple of ", options.num_shards));
   }
+  if (options.mixing.enabled() && options.mixing.num_classes <= 0) {
+    return absl::InvalidArgumentError("loader: mixup/cutmix needs the number of classes");
+  }
   if (options.augmentation.crop_padding < 0) {
     return absl::InvalidArgumentError("loader: crop padding must be >= 0");
   }
@@ -135,10 +138,15 @@ Loader::Loader(const Dataset* dataset, LoaderOptions options)
     buffers_[i].images = Tensor(DType::kF32, {b, image[0], image[1], image[2]});
     buffers_[i].labels = Tensor(DType::kI32, {b});
     buffers_[i].sample_offset = options_.shard * b;
+    const int64_t classes = options_.mixing.num_classes;
+    if (options_.mixing.enabled()) buffers_[i].targets = Tensor(DType::kF32, {b, classes});
     if (rest > 0) {
       partial_[i].images = Tensor::View(DType::kF32, {rest, image[0], image[1], image[2]},
                                         buffers_[i].images.raw());
       partial_[i].labels = Tensor::View(DType::kI32, {rest}, buffers_[i].labels.raw());
+      if (options_.mixing.enabled()) {
+        partial_[i].targets = Tensor::View(DType::kF32, {rest, classes}, buffers_[i].targets.raw());
+      }
     }
   }
   worker_ = std::thread([this] { WorkerLoop(); });
@@ -193,14 +201,47 @@ absl::Status Loader::Produce(int64_t batch_index, Batch& out) {
   const int64_t sample_floats = dataset_->channels() * dataset_->height() * dataset_->width();
   const auto make = [&](int64_t i) {
     const int64_t index = order_[first + i];
-    const uint64_t sample_seed =
-        SplitMix64(options_.seed ^ SplitMix64(static_cast<uint64_t>(epoch_) * 1000003 + first + i));
     out.labels.i32()[i] = dataset_->labels[index];
-    return MakeSample(*dataset_, index, options_.normalization, options_.augmentation, sample_seed,
+    return MakeSample(*dataset_, index, options_.normalization, options_.augmentation, SampleSeed(first + i),
                       out.images.f32() + i * sample_floats);
   };
-  if (pool_) return pool_->Run(count, make);
-  for (int64_t i = 0; i < count; ++i) DLF_RETURN_IF_ERROR(make(i));
+  if (pool_) {
+    DLF_RETURN_IF_ERROR(pool_->Run(count, make));
+  } else {
+    for (int64_t i = 0; i < count; ++i) DLF_RETURN_IF_ERROR(make(i));
+  }
+  return options_.mixing.enabled() ? MixBatch(batch_index, first, count, out) : absl::OkStatus();
+}
+
+uint64_t Loader::SampleSeed(int64_t position) const {
+  return SplitMix64(options_.seed ^ SplitMix64(static_cast<uint64_t>(epoch_) * 1000003 + position));
+}
+
+absl::Status Loader::MixBatch(int64_t batch_index, int64_t first, int64_t count, Batch& out) {
+  const int64_t c = dataset_->channels(), h = dataset_->height(), w = dataset_->width(), floats = c * h * w;
+  const int64_t start = batch_index * options_.batch_size;
+  const int64_t global = std::min(options_.batch_size, dataset_->size() - start);
+  // Partners are the unmixed samples: the previous one here, and for the first the one before
+  // it in the global batch (on another rank, or the batch's last), made again here.
+  std::vector<float> unmixed(out.images.f32(), out.images.f32() + count * floats);
+  std::vector<float> before(floats);
+  const int64_t before_position = start + (first - start - 1 + global) % global;
+  const int64_t before_index = order_[before_position];
+  if (count == global) {
+    std::copy_n(unmixed.data() + (count - 1) * floats, floats, before.data());
+  } else {
+    DLF_RETURN_IF_ERROR(MakeSample(*dataset_, before_index, options_.normalization, options_.augmentation,
+                                   SampleSeed(before_position), before.data()));
+  }
+  SampleRandom random(SplitMix64(options_.seed ^ SplitMix64(static_cast<uint64_t>(epoch_) * 6151 + batch_index) ^ 0x3c6ef372fe94f82bull));
+  const MixPlan plan = DrawMix(options_.mixing, h, w, random);
+  for (int64_t i = 0; i < count; ++i) {
+    const float* partner = i > 0 ? unmixed.data() + (i - 1) * floats : before.data();
+    const int32_t partner_label = i > 0 ? out.labels.i32()[i - 1] : dataset_->labels[before_index];
+    MixImages(plan, partner, c, h, w, out.images.f32() + i * floats);
+    MixTargets(plan, out.labels.i32()[i], partner_label, options_.mixing.num_classes,
+               out.targets.f32() + i * options_.mixing.num_classes);
+  }
   return absl::OkStatus();
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
+#include "data/mixing.h"
 #include "data/transforms.h"
 #include "graph/tensor.h"
 
@@ -30,11 +31,14 @@ struct LoaderOptions {
   // many batches are made ahead of the one in use. In-memory sets use one thread and one batch.
   int decode_threads = 0;
   int prefetch_batches = 2;
+  // Batch-level mixup / cutmix (mixing.h): batches then carry soft targets.
+  Mixing mixing;
 };
 
 struct Batch {
   Tensor images;  // f32 [n, c, h, w]
   Tensor labels;  // i32 [n]
+  Tensor targets;  // f32 [n, classes] with mixup/cutmix (mixed one-hots), else empty
   int64_t sample_offset = 0;  // position of images[0] in the global batch (shard * n)
   int64_t size() const { return labels.num_elements(); }
 };
@@ -68,6 +72,10 @@ class Loader {
   Loader(const Dataset* dataset, LoaderOptions options);
   void WorkerLoop();
   absl::Status Produce(int64_t batch_index, Batch& out);
+  // The seed of the sample at `position` of the epoch's order.
+  uint64_t SampleSeed(int64_t position) const;
+  // Mixes the batch's `count` samples (from global position `first`) with their partners.
+  absl::Status MixBatch(int64_t batch_index, int64_t first, int64_t count, Batch& out);
   void StopWorker();
   int64_t local_batch_size() const { return options_.batch_size / options_.num_shards; }
   int num_buffers() const { return static_cast<int>(buffers_.size()); }

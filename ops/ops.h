@@ -136,6 +136,10 @@ Value LogSoftmax(Graph& g, Value logits);
 // Mean over the batch of -log softmax(logits)[label]; labels i32 [n] in [0, classes). With
 // label_smoothing e in [0, 1) the target is (1 - e) * onehot + e / classes, as PyTorch's.
 Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels, double label_smoothing = 0.0);
+// Mean over the batch of -sum_j q_j log softmax(logits)_j for targets q f32 [n, classes]
+// (mixup's and cutmix's mixed one-hots); label smoothing e makes it (1 - e) q + e / classes, as
+// PyTorch's CrossEntropyLoss with probability targets.
+Value SoftTargetCrossEntropy(Graph& g, Value logits, Value targets, double label_smoothing = 0.0);
 // i32 [n]: index of the largest logit per row.
 Value Argmax(Graph& g, Value logits);
 // f32 scalar: number of rows whose argmax equals the label.

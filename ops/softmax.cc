@@ -169,6 +169,78 @@ absl::StatusOr<std::vector<Value>> XentGrad(GradContext& c) {
   return grads;
 }
 
+// ---- SoftTargetCrossEntropy(logits, targets) -> (loss [], probs [n, c]) ----
+// Mean over rows of -sum_j q_j log softmax(x)_j against targets q (f32 [n, c], rows summing
+// to 1: mixup's and cutmix's mixed one-hots), with label smoothing folded in as PyTorch's
+// CrossEntropyLoss does for probability targets: q' = (1 - e) q + e / c.
+
+absl::StatusOr<std::vector<ValueInfo>> SoftXentShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(ExpectLogits(ctx.inputs[0]));
+  DLF_RETURN_IF_ERROR(Expect(ctx.inputs[1].dtype == DType::kF32 && ctx.inputs[1].shape == ctx.inputs[0].shape,
+                             absl::StrCat("targets must be f32 ", ShapeString(ctx.inputs[0].shape),
+                                          " as the logits, found ", DTypeName(ctx.inputs[1].dtype),
+                                          ShapeString(ctx.inputs[1].shape))));
+  DLF_RETURN_IF_ERROR(GetSmoothing(ctx.attrs).status());
+  return std::vector<ValueInfo>{{DType::kF32, {}}, ctx.inputs[0]};
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> SoftXentKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  DLF_ASSIGN_OR_RETURN(const double e, GetSmoothing(k.node.attrs));
+  return std::make_unique<FunctionKernel>([n, c, e](RunContext& ctx) {
+    const float* x = In(ctx, 0);
+    const float* q = In(ctx, 1);
+    float* probs = Out(ctx, 1);
+    double loss = 0.0;
+#pragma omp parallel for reduction(+ : loss) schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      SoftmaxRow(x + i * c, probs + i * c, c);
+      const double lse = LogSumExp(x + i * c, c);
+      for (int64_t j = 0; j < c; ++j) loss -= ((1.0 - e) * q[i * c + j] + e / c) * (x[i * c + j] - lse);
+    }
+    Out(ctx, 0)[0] = static_cast<float>(loss / static_cast<double>(n));
+    return absl::OkStatus();
+  });
+}
+
+// SoftTargetCrossEntropyGrad(probs, targets, dloss) -> dlogits = (probs - q') * dloss / n
+absl::StatusOr<std::unique_ptr<Kernel>> SoftXentGradKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  DLF_ASSIGN_OR_RETURN(const double e, GetSmoothing(k.node.attrs));
+  return std::make_unique<FunctionKernel>([n, c, e](RunContext& ctx) {
+    const float* probs = In(ctx, 0);
+    const float* q = In(ctx, 1);
+    const float scale = In(ctx, 2)[0] / static_cast<float>(n);
+    const float keep = static_cast<float>(1.0 - e), spread = static_cast<float>(e / c);
+    float* dx = Out(ctx);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n * c; ++i) dx[i] = (probs[i] - (keep * q[i] + spread)) * scale;
+    return absl::OkStatus();
+  });
+}
+
+// SoftTargetCrossEntropyTargetsGrad(logits, dloss) -> dtargets = -(1 - e) log softmax(x) * dloss / n
+absl::StatusOr<std::unique_ptr<Kernel>> SoftXentTargetsGradKernel(const KernelContext& k) {
+  const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+  DLF_ASSIGN_OR_RETURN(const double e, GetSmoothing(k.node.attrs));
+  return std::make_unique<FunctionKernel>([n, c, e](RunContext& ctx) {
+    const float* x = In(ctx, 0);
+    const double scale = -(1.0 - e) * In(ctx, 1)[0] / static_cast<double>(n);
+    float* dq = Out(ctx);
+    for (int64_t i = 0; i < n; ++i) {
+      const double lse = LogSumExp(x + i * c, c);
+      for (int64_t j = 0; j < c; ++j) dq[i * c + j] = static_cast<float>(scale * (x[i * c + j] - lse));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<Value>> SoftXentGrad(GradContext& c) {
+  return std::vector<Value>{
+      c.graph.Op1("SoftTargetCrossEntropyGrad", {c.node.outputs[1], c.node.inputs[1], c.output_grads[0]}, c.node.attrs),
+      c.graph.Op1("SoftTargetCrossEntropyTargetsGrad", {c.node.inputs[0], c.output_grads[0]}, c.node.attrs)};
+}
+
 // ---- Argmax(logits) -> i32 [n]; CountCorrect(logits, labels) -> f32 [] ----
 
 absl::StatusOr<std::vector<ValueInfo>> ArgmaxShape(const ShapeContext& ctx) {
@@ -225,6 +297,9 @@ void RegisterSoftmax() {
   RegisterOpOrDie({"LogSoftmaxGrad", 2, SoftmaxShape, LogSoftmaxGradKernel, nullptr});
   RegisterOpOrDie({"SoftmaxCrossEntropy", 2, XentShape, XentKernel, XentGrad});
   RegisterOpOrDie({"SoftmaxCrossEntropyGrad", 3, XentGradShape, XentGradKernel, nullptr});
+  RegisterOpOrDie({"SoftTargetCrossEntropy", 2, SoftXentShape, SoftXentKernel, SoftXentGrad});
+  RegisterOpOrDie({"SoftTargetCrossEntropyGrad", 3, XentGradShape, SoftXentGradKernel, nullptr});
+  RegisterOpOrDie({"SoftTargetCrossEntropyTargetsGrad", 2, XentGradShape, SoftXentTargetsGradKernel, nullptr});
   // Not differentiable: no gradient rule, so autodiff reports them if they lie on a needed path.
   RegisterOpOrDie({"Argmax", 1, ArgmaxShape, ArgmaxKernel, nullptr});
   RegisterOpOrDie({"CountCorrect", 2, CountCorrectShape, CountCorrectKernel, nullptr});
@@ -240,6 +315,11 @@ Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels, double label_smo
   Attrs attrs;
   if (label_smoothing != 0.0) attrs.Set("label_smoothing", label_smoothing);
   return g.Op("SoftmaxCrossEntropy", {logits, labels}, std::move(attrs))[0];
+}
+Value SoftTargetCrossEntropy(Graph& g, Value logits, Value targets, double label_smoothing) {
+  Attrs attrs;
+  if (label_smoothing != 0.0) attrs.Set("label_smoothing", label_smoothing);
+  return g.Op("SoftTargetCrossEntropy", {logits, targets}, std::move(attrs))[0];
 }
 Value Argmax(Graph& g, Value logits) { return g.Op1("Argmax", {logits}); }
 Value CountCorrect(Graph& g, Value logits, Value labels) {

@@ -15,6 +15,7 @@ namespace dlf::training {
 struct ClassifierNet {
   Value images;       // f32 [batch, c, h, w], fed
   Value labels;       // i32 [batch], fed
+  Value targets;      // f32 [batch, classes], fed with mixup/cutmix (else invalid)
   Value logits;       // [batch, classes]
   Value loss;         // mean cross-entropy (with label smoothing, as PyTorch's)
   Value predictions;  // i32 [batch]: the arg max of the logits
@@ -22,8 +23,11 @@ struct ClassifierNet {
 };
 
 // Errors are recorded in `g` (check g.status()).
+// With soft_targets the loss is against fed targets (mixup/cutmix) and `correct` counts the
+// samples' own labels.
 ClassifierNet BuildClassifier(Graph& g, const models::ModelFn& build, const models::ModelOptions& options,
-                              int64_t batch, const Shape& image_shape, double label_smoothing = 0.0);
+                              int64_t batch, const Shape& image_shape, double label_smoothing = 0.0,
+                              bool soft_targets = false);
 
 }  // namespace dlf::training
 

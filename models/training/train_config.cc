@@ -52,6 +52,9 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
     return bad(absl::StrCat("the evaluation crop fraction (crop / --val_resize_size) must be in (0, 1], found ",
                             c.transform.crop_fraction));
   }
+  if (!(c.mixup_alpha >= 0 && c.cutmix_alpha >= 0)) {
+    return bad(absl::StrCat("--mixup_alpha and --cutmix_alpha must be >= 0, found ", c.mixup_alpha, " and ", c.cutmix_alpha));
+  }
   if (c.grad_accum_steps <= 0) {
     return bad(absl::StrCat("--grad_accum_steps must be > 0, found ", c.grad_accum_steps));
   }

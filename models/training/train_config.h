@@ -53,6 +53,8 @@ struct TrainConfig {
   // RandomErasing (training), and for image folders the resampling filter and the evaluation's
   // Resize(size / crop_fraction) + CenterCrop(size). Its crop and flip switches are --augment's.
   data::Augmentation transform;
+  // Batch-level mixup / cutmix (Beta(alpha, alpha); 0: off), torchvision's references' recipe.
+  double mixup_alpha = 0, cutmix_alpha = 0;
   int decode_threads = 0;  // image folders: threads decoding (0: one per core)
   bool shuffle = true;
   uint64_t seed = 1;

@@ -220,6 +220,7 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.grad_accum_steps = absl::GetFlag(FLAGS_grad_accum_steps);
   DLF_ASSIGN_OR_RETURN(c.transform, ImageTransformFromFlags(c.run.input_shape));
   c.decode_threads = DecodeThreadsFromFlags();
+  std::tie(c.mixup_alpha, c.cutmix_alpha) = MixingFromFlags();
   c.model_ema = absl::GetFlag(FLAGS_model_ema);
   c.model_ema_decay = absl::GetFlag(FLAGS_model_ema_decay);
   c.plateau_patience = absl::GetFlag(FLAGS_patience_epochs);

@@ -21,7 +21,8 @@ absl::Status TrainingStep::Build(int64_t batch) {
   const TrainConfig& c = config_;
   graph_ = std::make_unique<Graph>(c.seed);
   Graph& g = *graph_;
-  net_ = BuildClassifier(g, c.build, c.model_options, batch, c.run.input_shape, c.label_smoothing);
+  net_ = BuildClassifier(g, c.build, c.model_options, batch, c.run.input_shape, c.label_smoothing,
+                         c.mixup_alpha > 0 || c.cutmix_alpha > 0);
   DLF_RETURN_IF_ERROR(g.status());
   DLF_RETURN_IF_ERROR(ChooseTrainableParameters());
   DLF_ASSIGN_OR_RETURN(const std::vector<Value> grads, Gradients(g, net_.loss, params_));
@@ -79,7 +80,8 @@ absl::Status TrainingStep::ChooseTrainableParameters() {
 }
 
 absl::Status TrainingStep::Run(const data::Batch& batch, const std::function<void(int)>& after_kernel) {
-  const Feed feeds[] = {{net_.images, &batch.images}, {net_.labels, &batch.labels}};
+  std::vector<Feed> feeds = {{net_.images, &batch.images}, {net_.labels, &batch.labels}};
+  if (net_.targets.valid()) feeds.push_back({net_.targets, &batch.targets});
   executor_->set_sample_offset(batch.sample_offset);
   return executor_->Run(feeds, after_kernel);
 }

@@ -64,6 +64,7 @@ absl::Status Trainer::Build() {
   lo.num_shards = world_size();
   lo.normalization = {c.run.mean, c.run.std};
   lo.decode_threads = c.decode_threads;
+  lo.mixing = {c.mixup_alpha, c.cutmix_alpha, c.model_options.num_classes};
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, c.run.input_shape, c.eval_batch_size,
                                            lo.normalization, c.bf16);
   evaluator_->set_transform(c.transform);

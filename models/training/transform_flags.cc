@@ -16,6 +16,8 @@ ABSL_FLAG(std::vector<std::string>, color_jitter, {},
           "ColorJitter: B,C,S,H (brightness, contrast, saturation, hue ranges) or one value V for "
           "V,V,V,0 as timm's --color-jitter; e.g. 0.4");
 ABSL_FLAG(double, random_erase, 0.0, "RandomErasing's probability (torchvision's, value 0), e.g. 0.25");
+ABSL_FLAG(double, mixup_alpha, 0.0, "batch-level mixup with lambda ~ Beta(alpha, alpha) (0: off), e.g. 0.2");
+ABSL_FLAG(double, cutmix_alpha, 0.0, "batch-level cutmix with lambda ~ Beta(alpha, alpha) (0: off), e.g. 1.0; with --mixup_alpha one of the two per batch");
 ABSL_FLAG(std::string, interpolation, "bilinear", "bilinear | bicubic: the resampling of image folders (Pillow's)");
 ABSL_FLAG(int, val_resize_size, 0,
           "--dataset=folder: evaluation resizes the shorter side to this, then center-crops the "
@@ -80,5 +82,7 @@ absl::StatusOr<data::Augmentation> ImageTransformFromFlags(const std::vector<int
 }
 
 int DecodeThreadsFromFlags() { return absl::GetFlag(FLAGS_decode_threads); }
+
+std::pair<double, double> MixingFromFlags() { return {absl::GetFlag(FLAGS_mixup_alpha), absl::GetFlag(FLAGS_cutmix_alpha)}; }
 
 }  // namespace dlf::training

@@ -6,6 +6,7 @@
 // the evaluation resize of image folders, and the decode threads.
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -16,6 +17,8 @@ namespace dlf::training {
 // `input_shape` [c, h, w]: the size the evaluation crop is cut to.
 absl::StatusOr<data::Augmentation> ImageTransformFromFlags(const std::vector<int64_t>& input_shape);
 int DecodeThreadsFromFlags();
+// --mixup_alpha, --cutmix_alpha (checked with the rest of the config).
+std::pair<double, double> MixingFromFlags();
 
 }  // namespace dlf::training
 

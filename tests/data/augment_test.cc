@@ -9,6 +9,9 @@
 #include "data/dataset.h"
 #include "data/file_io.h"
 #include "data/image_transforms.h"
+#include "data/loader.h"
+#include "data/mixing.h"
+#include "data/synthetic.h"
 #include "data/transforms.h"
 #include "gmock/gmock.h"
 #include "graph/random.h"
@@ -118,6 +121,91 @@ TEST(RandomEraseTest, ErasesABoxInTorchvisionsRanges) {
   }
   EXPECT_GT(erased_samples, 200);
   EXPECT_LT(erased_samples, 300);
+}
+
+TEST(MixingTest, BetaHasItsMoments) {
+  SampleRandom random(3);
+  for (double a : {0.2, 1.0}) {
+    double sum = 0, sum_sq = 0;
+    constexpr int kDraws = 40000;
+    for (int i = 0; i < kDraws; ++i) {
+      const double x = SampleBeta(a, random);
+      ASSERT_GE(x, 0.0);
+      ASSERT_LE(x, 1.0);
+      sum += x, sum_sq += x * x;
+    }
+    const double mean = sum / kDraws, var = sum_sq / kDraws - mean * mean;
+    EXPECT_NEAR(mean, 0.5, 0.01) << a;
+    EXPECT_NEAR(var, 1.0 / (4 * (2 * a + 1)), 0.01) << a;  // Beta(a, a)'s variance
+  }
+}
+
+// One batch of 8 from a loader (shard `shard` of `shards`), with or without mixing.
+Batch LoadBatch(const Dataset& d, Mixing mixing, int shard, int shards) {
+  LoaderOptions o{.batch_size = 8, .shuffle = true, .drop_last = true, .seed = 4, .shard = shard, .num_shards = shards};
+  o.mixing = mixing;
+  auto loader = *Loader::Create(&d, o);
+  loader->StartEpoch(2);
+  const Batch* b = loader->Next();
+  Batch out{b->images.Clone(), b->labels.Clone(), b->targets.num_elements() ? b->targets.Clone() : Tensor(), b->sample_offset};
+  return out;
+}
+
+TEST(MixingTest, MixupMixesEachSampleWithThePreviousAsTorchRoll) {
+  const Dataset d = MakeSyntheticDataset(40, 3, 8, 5, 1);
+  const Batch plain = LoadBatch(d, {}, 0, 1);
+  const Batch mixed = LoadBatch(d, {.mixup_alpha = 0.4, .num_classes = 5}, 0, 1);
+  const int64_t floats = 3 * 8 * 8;
+  ASSERT_EQ(mixed.targets.shape(), (Shape{8, 5}));
+  for (int i = 0; i < 8; ++i) {
+    const int partner = (i + 7) % 8;
+    float row = 0;
+    for (int k = 0; k < 5; ++k) row += mixed.targets.f32()[i * 5 + k];
+    EXPECT_NEAR(row, 1.0f, 1e-6);
+    if (plain.labels.i32()[i] == plain.labels.i32()[partner]) continue;  // lambda not visible
+    const float lambda = mixed.targets.f32()[i * 5 + plain.labels.i32()[i]];
+    for (int64_t j = 0; j < floats; j += 17) {
+      EXPECT_NEAR(mixed.images.f32()[i * floats + j],
+                  lambda * plain.images.f32()[i * floats + j] + (1 - lambda) * plain.images.f32()[partner * floats + j], 1e-5);
+    }
+  }
+}
+
+TEST(MixingTest, CutmixPastesABoxWhoseAreaIsOneMinusLambda) {
+  const Dataset d = MakeSyntheticDataset(40, 1, 16, 4, 2);
+  const Batch plain = LoadBatch(d, {}, 0, 1);
+  const Batch mixed = LoadBatch(d, {.cutmix_alpha = 1.0, .num_classes = 4}, 0, 1);
+  const int64_t floats = 16 * 16;
+  for (int i = 0; i < 8; ++i) {
+    const int partner = (i + 7) % 8;
+    int64_t from_partner = 0;
+    for (int64_t j = 0; j < floats; ++j) {
+      const float v = mixed.images.f32()[i * floats + j];
+      if (v != plain.images.f32()[i * floats + j]) {
+        ASSERT_EQ(v, plain.images.f32()[partner * floats + j]);
+        ++from_partner;
+      }
+    }
+    if (plain.labels.i32()[i] == plain.labels.i32()[partner]) continue;
+    // Pixels equal in both images hide in the box: at most as many changed as the box holds.
+    const double partner_share = mixed.targets.f32()[i * 4 + plain.labels.i32()[partner]];
+    EXPECT_LE(from_partner, std::llround(partner_share * floats)) << i;
+  }
+}
+
+TEST(MixingTest, ShardsMixAsOneProcessDoes) {
+  const Dataset d = MakeSyntheticDataset(40, 3, 8, 5, 1);
+  for (Mixing m : {Mixing{.mixup_alpha = 0.4, .num_classes = 5}, Mixing{.cutmix_alpha = 1.0, .num_classes = 5}}) {
+    const Batch whole = LoadBatch(d, m, 0, 1);
+    for (int shard = 0; shard < 2; ++shard) {
+      const Batch part = LoadBatch(d, m, shard, 2);
+      const int64_t floats = 4 * 3 * 8 * 8;
+      for (int64_t j = 0; j < floats; ++j) {
+        ASSERT_EQ(part.images.f32()[j], whole.images.f32()[shard * floats + j]) << "shard " << shard;
+      }
+      for (int64_t j = 0; j < 4 * 5; ++j) ASSERT_EQ(part.targets.f32()[j], whole.targets.f32()[shard * 20 + j]);
+    }
+  }
 }
 
 }  // namespace

@@ -81,6 +81,34 @@ TEST(CrossEntropyTest, LabelSmoothingMatchesReferenceAndGradients) {
               ::testing::HasSubstr("label_smoothing must be in [0, 1), found 1"));
 }
 
+TEST(SoftTargetCrossEntropyTest, MatchesReferenceAndGradients) {
+  Tensor x = RandomTensor({4, 5}, 7, -2.0f, 2.0f);
+  Tensor q = RandomTensor({4, 5}, 8, 0.0f, 1.0f);
+  for (int i = 0; i < 4; ++i) {  // rows summing to 1, as mixed one-hots do
+    float s = 0;
+    for (int j = 0; j < 5; ++j) s += q.f32()[i * 5 + j];
+    for (int j = 0; j < 5; ++j) q.f32()[i * 5 + j] /= s;
+  }
+  for (double e : {0.0, 0.2}) {
+    double ref = 0;
+    for (int i = 0; i < 4; ++i) {
+      double s = 0;
+      for (int j = 0; j < 5; ++j) s += std::exp(x.f32()[i * 5 + j]);
+      for (int j = 0; j < 5; ++j) ref -= ((1 - e) * q.f32()[i * 5 + j] + e / 5) * (x.f32()[i * 5 + j] - std::log(s));
+    }
+    auto build = [e](Graph& g, const std::vector<Value>& in) { return ops::SoftTargetCrossEntropy(g, in[0], in[1], e); };
+    Tensor loss = RunForward(build, {&x, &q});
+    EXPECT_NEAR(loss.f32()[0], ref / 4, 1e-6) << e;
+    ExpectGradientsMatch(build, {&x, &q});  // d/dlogits and d/dtargets by finite differences
+  }
+  // One-hot targets give the hard-label loss.
+  Tensor labels = Tensor::I32({4}, {1, 0, 4, 2});
+  Tensor onehot(DType::kF32, {4, 5});
+  for (int i = 0; i < 20; ++i) onehot.f32()[i] = (i % 5 == labels.i32()[i / 5]) ? 1.0f : 0.0f;
+  auto soft = [](Graph& g, const std::vector<Value>& in) { return ops::SoftTargetCrossEntropy(g, in[0], in[1]); };
+  EXPECT_NEAR(RunForward(soft, {&x, &onehot}).f32()[0], *CrossEntropy(x, labels), 1e-6);
+}
+
 TEST(CrossEntropyTest, StaysFiniteForHugeLogits) {
   Tensor x = Tensor::F32({2, 3}, {1e4f, -1e4f, 0.0f, -1e4f, 1e4f, 1e4f});
   Tensor labels = Tensor::I32({2}, {1, 0});  // both labels have logit -1e4 far below the max

@@ -235,5 +235,21 @@ TEST(LrFinderTest, SweepsExponentiallyAndSuggestsARateInside) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/last.safetensors")) << "a range test is not a training run";
 }
 
+TEST(MixingRecipeTest, MixupAndCutmixTrainOnSoftTargets) {
+  Data d;
+  TrainConfig c = TinyTrainConfig();
+  c.epochs = 3;
+  c.mixup_alpha = 0.2;
+  c.cutmix_alpha = 1.0;
+  c.label_smoothing = 0.1;
+  auto t = MustCreate(c, d);
+  ASSERT_TRUE(t->Run().ok());
+  for (const EpochMetrics& m : t->history()) EXPECT_TRUE(std::isfinite(m.train_loss));
+  EXPECT_LT(t->history().back().test_loss, t->history().front().test_loss);
+  c.mixup_alpha = -1;
+  EXPECT_THAT(std::string(Trainer::Create(c, &d.train, &d.test).status().message()),
+              HasSubstr("--mixup_alpha and --cutmix_alpha must be >= 0"));
+}
+
 }  // namespace
 }  // namespace dlf::training
