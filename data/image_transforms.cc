@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data/auto_augment.h"
 #include "data/color_jitter.h"
 #include "data/file_io.h"
 #include "data/jpeg.h"
@@ -132,8 +133,26 @@ void RandomErase(float* chw, int64_t c, int64_t h, int64_t w, double probability
   }
 }
 
+namespace {
+
+Image Mirrored(const Image& in) {
+  Image out = in;
+  const int64_t w = in.width, c = in.channels;
+  for (int64_t y = 0; y < in.height; ++y) {
+    for (int64_t x = 0; x < w; ++x) std::copy_n(&in.pixels[(y * w + w - 1 - x) * c], c, &out.pixels[(y * w + x) * c]);
+  }
+  return out;
+}
+
+}  // namespace
+
 void FinishSample(Image image, bool flip, const Normalization& norm, const Augmentation& aug, SampleRandom& random,
                   float* out) {
+  if (aug.trivial_augment) {  // its shears and rotations see the flipped image, as torchvision's
+    if (flip) image = Mirrored(image);
+    flip = false;
+    TrivialAugmentWide(image, random);
+  }
   if (aug.color_jitter.enabled()) ColorJitter(image, aug.color_jitter, random);
   const int64_t c = image.channels, h = image.height, w = image.width;
   for (int64_t ch = 0; ch < c; ++ch) {

@@ -42,12 +42,15 @@ struct Augmentation {
   double ratio_min = 3.0 / 4.0, ratio_max = 4.0 / 3.0;
   double crop_fraction = 0.875;  // resize_size = size / crop_fraction, as timm's crop_pct
   Interpolation interpolation = Interpolation::kBilinear;
-  // After the crop and flip, in this order: ColorJitter on the pixels, then (normalized)
-  // RandomErasing with this probability (torchvision's: area 2-33%, ratio 0.3-3.3, value 0).
+  // After the crop and flip, in this order: TrivialAugmentWide, ColorJitter on the pixels,
+  // then (normalized) RandomErasing with this probability (torchvision's: area 2-33%, ratio
+  // 0.3-3.3, value 0).
+  bool trivial_augment = false;
   ColorJitterOptions color_jitter;
   double random_erase = 0;
   bool enabled() const {
-    return random_crop || horizontal_flip || random_resized_crop || color_jitter.enabled() || random_erase > 0;
+    return random_crop || horizontal_flip || random_resized_crop || trivial_augment || color_jitter.enabled() ||
+           random_erase > 0;
   }
 };
 

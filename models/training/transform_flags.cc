@@ -15,6 +15,8 @@ ABSL_FLAG(int, padding_fill, 0, "--padding_mode=constant: the padding's pixel va
 ABSL_FLAG(std::vector<std::string>, color_jitter, {},
           "ColorJitter: B,C,S,H (brightness, contrast, saturation, hue ranges) or one value V for "
           "V,V,V,0 as timm's --color-jitter; e.g. 0.4");
+ABSL_FLAG(std::string, auto_augment, "",
+          "ta_wide: TrivialAugmentWide (torchvision's; after the crop and flip); empty: none");
 ABSL_FLAG(double, random_erase, 0.0, "RandomErasing's probability (torchvision's, value 0), e.g. 0.25");
 ABSL_FLAG(double, mixup_alpha, 0.0, "batch-level mixup with lambda ~ Beta(alpha, alpha) (0: off), e.g. 0.2");
 ABSL_FLAG(double, cutmix_alpha, 0.0, "batch-level cutmix with lambda ~ Beta(alpha, alpha) (0: off), e.g. 1.0; with --mixup_alpha one of the two per batch");
@@ -62,6 +64,13 @@ absl::StatusOr<data::Augmentation> ImageTransformFromFlags(const std::vector<int
   auto jitter = ColorJitterFromFlag();
   if (!jitter.ok()) return jitter.status();
   a.color_jitter = *jitter;
+  const std::string auto_augment = absl::GetFlag(FLAGS_auto_augment);
+  if (!auto_augment.empty() && auto_augment != "ta_wide") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--auto_augment takes ta_wide (TrivialAugmentWide), found '", auto_augment,
+        "' (torchvision's ra and autoaugment policies are not implemented)"));
+  }
+  a.trivial_augment = auto_augment == "ta_wide";
   a.random_erase = absl::GetFlag(FLAGS_random_erase);
   if (!(a.random_erase >= 0 && a.random_erase <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("--random_erase must be a probability in [0, 1], found ", a.random_erase));

@@ -204,6 +204,9 @@ std::vector<float> OneEpoch(const Dataset& d, int threads, bool augment) {
   o.decode_threads = threads;
   o.augmentation.random_resized_crop = augment;
   o.augmentation.horizontal_flip = augment;
+  o.augmentation.trivial_augment = augment;
+  o.augmentation.color_jitter = {0.4, 0.4, 0.4, 0.1};
+  o.augmentation.random_erase = augment ? 0.5 : 0.0;
   auto loader = *Loader::Create(&d, o);
   loader->StartEpoch(1);
   std::vector<float> all;

@@ -325,6 +325,7 @@ const std::vector<BadCase>& BadCases() {
       {"train", {"--model=lenet", "--dataset=synthetic", "--color_jitter=0.4,0.4"}, "--color_jitter must be one value >= 0 or four B,C,S,H"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--color_jitter=0.4,0.4,0.4,0.9"}, "(hue at most 0.5), found '0.4,0.4,0.4,0.9'"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--random_erase=1.5"}, "--random_erase must be a probability in [0, 1], found 1.5"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--auto_augment=ra"}, "--auto_augment takes ta_wide (TrivialAugmentWide), found 'ra'"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--cutmix_alpha=-0.5"}, "--mixup_alpha and --cutmix_alpha must be >= 0, found 0 and -0.5"},
       // evaluate
       {"evaluate", {"--checkpoint={ckpt}", "--ema"}, "no EMA weights (ema/...): train with --model_ema"},
