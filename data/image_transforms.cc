@@ -68,6 +68,15 @@ Image CropAndResize(const Image& image, const CropBox& box, int64_t out_height, 
   return ResizeImage(crop, out_height, out_width, interpolation);
 }
 
+Image EvaluationCrop(const Image& image, int64_t out_h, int64_t out_w, const Augmentation& aug) {
+  const int64_t resize = static_cast<int64_t>(std::floor(std::max(out_h, out_w) / aug.crop_fraction));
+  const auto [rh, rw] = ShorterSideSize(image.height, image.width, resize);
+  const Image resized = ResizeImage(image, rh, rw, aug.interpolation);
+  CropBox box = CenterCropBox(rh, rw, out_h, out_w);
+  if (box.top < 0 || box.left < 0) box = {0, 0, rh, rw};  // a crop larger than the image: resize it all
+  return CropAndResize(resized, box, out_h, out_w, aug.interpolation);
+}
+
 namespace {
 
 // RandomResizedCrop on a JPEG: the box is drawn on the header's size; then only the blocks
@@ -107,12 +116,7 @@ absl::StatusOr<Image> CropFromFile(const std::string& bytes, const std::string& 
     return CropAndResize(decoded, RandomResizedCropBox(decoded.height, decoded.width, aug, random), out_h, out_w,
                          aug.interpolation);
   }
-  const int64_t resize = static_cast<int64_t>(std::floor(std::max(out_h, out_w) / aug.crop_fraction));
-  const auto [rh, rw] = ShorterSideSize(decoded.height, decoded.width, resize);
-  const Image resized = ResizeImage(decoded, rh, rw, aug.interpolation);
-  CropBox box = CenterCropBox(rh, rw, out_h, out_w);
-  if (box.top < 0 || box.left < 0) box = {0, 0, rh, rw};  // a crop larger than the image: resize it all
-  return CropAndResize(resized, box, out_h, out_w, aug.interpolation);
+  return EvaluationCrop(decoded, out_h, out_w, aug);
 }
 
 }  // namespace

@@ -44,6 +44,10 @@ CropBox CenterCropBox(int64_t height, int64_t width, int64_t crop_height, int64_
 Image CropAndResize(const Image& image, const CropBox& box, int64_t out_height, int64_t out_width,
                     Interpolation interpolation);
 
+// The evaluation transform of image folders: Resize(size / crop_fraction) of the shorter side,
+// then CenterCrop(out_h x out_w), with aug's filter.
+Image EvaluationCrop(const Image& image, int64_t out_h, int64_t out_w, const Augmentation& aug);
+
 // RandomErasing on a normalized [c, h, w] sample: with `probability`, a box of 2-33% of the
 // area with an aspect ratio in [0.3, 3.3] (log-uniform; ten tries) is set to 0.
 void RandomErase(float* chw, int64_t c, int64_t h, int64_t w, double probability, SampleRandom& random);

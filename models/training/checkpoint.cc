@@ -65,6 +65,8 @@ void EncodeRunInfo(const RunInfo& info, std::map<std::string, std::string>& meta
   meta["normalization_std"] = json(info.std).dump();
   meta["class_names"] = json(info.class_names).dump();
   meta["model_options"] = json(info.model_options).dump();
+  meta["eval_transform"] = json{{"interpolation", info.interpolation == data::Interpolation::kBicubic ? "bicubic" : "bilinear"},
+                                {"crop_fraction", info.crop_fraction}}.dump();
   meta["dlf_version"] = kVersion;
 }
 
@@ -89,6 +91,18 @@ absl::StatusOr<RunInfo> DecodeRunInfo(const std::map<std::string, std::string>& 
   DLF_ASSIGN_OR_RETURN(info.mean, JsonList<float>(meta, "normalization_mean", path));
   DLF_ASSIGN_OR_RETURN(info.std, JsonList<float>(meta, "normalization_std", path));
   DLF_ASSIGN_OR_RETURN(info.class_names, JsonList<std::string>(meta, "class_names", path));
+  if (auto it = meta.find("eval_transform"); it != meta.end()) {  // absent in older checkpoints
+    const json j = json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+    const bool ok = j.is_object() && j.contains("interpolation") && j["interpolation"].is_string() &&
+                    j.contains("crop_fraction") && j["crop_fraction"].is_number();
+    const double fraction = ok ? j["crop_fraction"].get<double>() : 0;
+    const std::string filter = ok ? j["interpolation"].get<std::string>() : "";
+    if (!ok || !(fraction > 0 && fraction <= 1) || (filter != "bilinear" && filter != "bicubic")) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": metadata 'eval_transform' is malformed: ", it->second));
+    }
+    info.crop_fraction = fraction;
+    info.interpolation = filter == "bicubic" ? data::Interpolation::kBicubic : data::Interpolation::kBilinear;
+  }
   if (auto it = meta.find("model_options"); it != meta.end()) {  // absent in older checkpoints
     const json j = json::parse(it->second, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) {

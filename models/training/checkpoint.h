@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "data/image.h"
 #include "data/safetensors.h"
 #include "graph/graph.h"
 #include "models/training/name_pattern.h"
@@ -26,6 +27,10 @@ struct RunInfo {
   std::vector<float> mean, std;      // per-channel normalization of pixels in [0, 1]
   std::vector<std::string> class_names;
   std::map<std::string, std::string> model_options;  // models::ModelOptions::extra (--lrn ...)
+  // How evaluation fits a photo (image folders, predict): the resampling filter and
+  // Resize(size / crop_fraction) + CenterCrop(size).
+  data::Interpolation interpolation = data::Interpolation::kBilinear;
+  double crop_fraction = 0.875;
   std::string version;  // dlf's version that wrote the checkpoint
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
 };

@@ -83,6 +83,10 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
   options.extra = info.model_options;
   DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
   Evaluator evaluator(spec->build, options, info.input_shape, batch, {info.mean, info.std}, bf16);
+  data::Augmentation transform;  // how a folder's photos are fitted, as in training
+  transform.interpolation = info.interpolation;
+  transform.crop_fraction = info.crop_fraction;
+  evaluator.set_transform(transform);
   if (absl::GetFlag(FLAGS_ema)) {
     const std::map<std::string, Tensor> ema = EmaWeights(checkpoint.file.tensors);
     if (ema.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no EMA weights (ema/...): train with --model_ema"));

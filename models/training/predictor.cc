@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "data/image_transforms.h"
 #include "graph/status_macros.h"
 #include "models/registry.h"
 
@@ -50,7 +51,16 @@ absl::StatusOr<std::unique_ptr<Predictor>> Predictor::Load(const std::string& pa
 
 absl::StatusOr<std::vector<uint8_t>> Predictor::Preprocess(const data::Image& image) const {
   const int64_t c = info_.input_shape[0], h = info_.input_shape[1], w = info_.input_shape[2];
-  DLF_ASSIGN_OR_RETURN(const data::Image fitted, data::FitImage(image, c, h, w));
+  data::Image fitted;
+  if (info_.dataset == "folder") {  // photos: as the training run evaluated them
+    data::Augmentation transform;
+    transform.interpolation = info_.interpolation;
+    transform.crop_fraction = info_.crop_fraction;
+    DLF_ASSIGN_OR_RETURN(const data::Image channels, data::ConvertChannels(image, c));
+    fitted = data::EvaluationCrop(channels, h, w, transform);
+  } else {
+    DLF_ASSIGN_OR_RETURN(fitted, data::FitImage(image, c, h, w));
+  }
   std::vector<uint8_t> chw(c * h * w);
   data::ToPlanar(fitted, chw.data());
   return chw;

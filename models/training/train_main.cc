@@ -219,6 +219,8 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.check_replicas_every = absl::GetFlag(FLAGS_check_replicas_every);
   c.grad_accum_steps = absl::GetFlag(FLAGS_grad_accum_steps);
   DLF_ASSIGN_OR_RETURN(c.transform, ImageTransformFromFlags(c.run.input_shape));
+  c.run.interpolation = c.transform.interpolation;
+  c.run.crop_fraction = c.transform.crop_fraction;
   c.decode_threads = DecodeThreadsFromFlags();
   std::tie(c.mixup_alpha, c.cutmix_alpha) = MixingFromFlags();
   c.model_ema = absl::GetFlag(FLAGS_model_ema);

@@ -402,13 +402,17 @@ TEST(CliTest, TrainsOnAnImageFolderAndEvaluatesOnItsClassFolders) {
   const std::string run = f.dir + "/folder_run";
   const ProcessResult r = RunProcess(BinaryPath("models/train"), {
       "--model=resnet20", "--dataset=folder", "--data_dir=" + f.dir + "/photos", "--epochs=1", "--batch_size=6",
-      "--augment", "--threads=1", "--checkpoint_dir=" + run});
+      "--augment", "--interpolation=bicubic", "--val_resize_size=40", "--threads=1", "--checkpoint_dir=" + run});
   EXPECT_EQ(r.exit_code(), 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("photos/train (18 images, 3 classes)"));
   const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {
       "--checkpoint=" + run + "/last.safetensors", "--data_dir=" + f.dir + "/photos/val"});
   EXPECT_EQ(e.exit_code(), 0) << e.output;
   EXPECT_THAT(e.output, HasSubstr("(18 images)"));
+  // The checkpoint records the evaluation transform (bicubic, 32 / 40): evaluate repeats it.
+  const size_t at = r.output.find("test loss ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_THAT(e.output, HasSubstr(r.output.substr(at, 16))) << r.output;
   EXPECT_THAT(e.output, HasSubstr("  bee "));
   const ProcessResult other = RunProcess(BinaryPath("models/evaluate"), {
       "--checkpoint=" + run + "/last.safetensors", "--data_dir=" + f.dir + "/photos/train/..", "--dataset=folder"});
