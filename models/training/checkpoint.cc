@@ -66,7 +66,8 @@ void EncodeRunInfo(const RunInfo& info, std::map<std::string, std::string>& meta
   meta["class_names"] = json(info.class_names).dump();
   meta["model_options"] = json(info.model_options).dump();
   meta["eval_transform"] = json{{"interpolation", info.interpolation == data::Interpolation::kBicubic ? "bicubic" : "bilinear"},
-                                {"crop_fraction", info.crop_fraction}}.dump();
+                                {"crop_fraction", info.crop_fraction},
+                                {"crop_size", info.eval_crop_size}}.dump();
   meta["dlf_version"] = kVersion;
 }
 
@@ -101,6 +102,12 @@ absl::StatusOr<RunInfo> DecodeRunInfo(const std::map<std::string, std::string>& 
       return absl::InvalidArgumentError(absl::StrCat(path, ": metadata 'eval_transform' is malformed: ", it->second));
     }
     info.crop_fraction = fraction;
+    if (j.contains("crop_size")) {
+      if (!j["crop_size"].is_number_integer() || j["crop_size"].get<int64_t>() < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": metadata 'eval_transform' has a bad crop_size: ", it->second));
+      }
+      info.eval_crop_size = j["crop_size"].get<int64_t>();
+    }
     info.interpolation = filter == "bicubic" ? data::Interpolation::kBicubic : data::Interpolation::kBilinear;
   }
   if (auto it = meta.find("model_options"); it != meta.end()) {  // absent in older checkpoints

@@ -31,8 +31,13 @@ struct RunInfo {
   // Resize(size / crop_fraction) + CenterCrop(size).
   data::Interpolation interpolation = data::Interpolation::kBilinear;
   double crop_fraction = 0.875;
+  int64_t eval_crop_size = 0;  // the evaluation's crop when not the training size (0)
   std::string version;  // dlf's version that wrote the checkpoint
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  // [c, h, w] of the images evaluation feeds.
+  std::vector<int64_t> EvalShape() const {
+    return eval_crop_size > 0 ? std::vector<int64_t>{input_shape[0], eval_crop_size, eval_crop_size} : input_shape;
+  }
 };
 
 // Writes `info` (and the format) into safetensors metadata.

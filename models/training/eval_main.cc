@@ -64,7 +64,7 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
   }
   const std::string dir = ResolveUserPath(FlagGiven("data_dir") ? absl::GetFlag(FLAGS_data_dir)
                                                                 : DefaultDataDir(dataset));
-  DLF_ASSIGN_OR_RETURN(const data::Dataset test, LoadSplit(dataset, dir, false, info.input_shape));
+  DLF_ASSIGN_OR_RETURN(const data::Dataset test, LoadSplit(dataset, dir, false, info.EvalShape()));
   if (dataset == "folder" && test.class_names != info.class_names) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": the model's classes are ", absl::StrJoin(info.class_names, ", "), "; the folder's are ",
@@ -82,7 +82,7 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
   options.num_classes = info.num_classes();
   options.extra = info.model_options;
   DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
-  Evaluator evaluator(spec->build, options, info.input_shape, batch, {info.mean, info.std}, bf16);
+  Evaluator evaluator(spec->build, options, info.EvalShape(), batch, {info.mean, info.std}, bf16);
   data::Augmentation transform;  // how a folder's photos are fitted, as in training
   transform.interpolation = info.interpolation;
   transform.crop_fraction = info.crop_fraction;

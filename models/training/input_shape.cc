@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "graph/graph.h"
+#include "graph/status_macros.h"
 
 namespace dlf::training {
 namespace {
@@ -55,20 +56,25 @@ absl::StatusOr<models::ModelSpec> ResolveInputShape(const models::ModelSpec& spe
                                                     int64_t crop_size) {
   absl::StatusOr<models::ModelSpec> out = WithInputShape(spec, input_shape);
   if (!out.ok() || crop_size == 0) return out;
-  if (crop_size < 0) return absl::InvalidArgumentError(absl::StrCat("--train_crop_size must be > 0, found ", crop_size));
-  const int64_t c = out->input_shape[0];
-  out->input_shape = {c, crop_size, crop_size};
+  DLF_RETURN_IF_ERROR(CheckCropSize(spec, crop_size, "train_crop_size"));
+  out->input_shape = {out->input_shape[0], crop_size, crop_size};
+  return out;
+}
+
+absl::Status CheckCropSize(const models::ModelSpec& spec, int64_t crop_size, const std::string& flag) {
+  if (crop_size <= 0) return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be > 0, found ", crop_size));
+  const std::vector<int64_t> shape = {spec.input_shape[0], crop_size, crop_size};
   // A model takes another size when its parameters keep their shapes (its pooling is global);
   // AlexNet's classifier would grow with the image instead.
   const absl::StatusOr<std::vector<Shape>> at_own = ParameterShapes(spec, spec.input_shape);
-  const absl::StatusOr<std::vector<Shape>> at_crop = ParameterShapes(spec, out->input_shape);
+  const absl::StatusOr<std::vector<Shape>> at_crop = ParameterShapes(spec, shape);
   if (!at_own.ok() || !at_crop.ok() || *at_own != *at_crop) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--train_crop_size=", crop_size, ": ", spec.name, " takes ", spec.input_shape[1], "x", spec.input_shape[2],
+        "--", flag, "=", crop_size, ": ", spec.name, " takes ", spec.input_shape[1], "x", spec.input_shape[2],
         " images only (its classifier's size depends on the image's; models ending in global pooling, as resnet18, "
         "take any size)"));
   }
-  return out;
+  return absl::OkStatus();
 }
 
 }  // namespace dlf::training

@@ -20,6 +20,10 @@ absl::StatusOr<models::ModelSpec> ResolveInputShape(const models::ModelSpec& spe
                                                     const std::vector<std::string>& input_shape,
                                                     int64_t crop_size);
 
+// An error unless `spec` takes crop_size x crop_size images with the parameters it has at its
+// own size (global pooling); `flag` names the flag in the error.
+absl::Status CheckCropSize(const models::ModelSpec& spec, int64_t crop_size, const std::string& flag);
+
 }  // namespace dlf::training
 
 #endif  // DLF_MODELS_TRAINING_INPUT_SHAPE_H_

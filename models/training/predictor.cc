@@ -41,7 +41,7 @@ absl::StatusOr<std::unique_ptr<Predictor>> Predictor::Load(const std::string& pa
   models::ModelOptions options;
   options.num_classes = checkpoint.info.num_classes();
   options.extra = checkpoint.info.model_options;
-  auto evaluator = std::make_unique<Evaluator>(spec->build, options, checkpoint.info.input_shape,
+  auto evaluator = std::make_unique<Evaluator>(spec->build, options, checkpoint.info.EvalShape(),
                                                kBatch, data::Normalization{checkpoint.info.mean,
                                                                            checkpoint.info.std},
                                                bf16);
@@ -50,7 +50,8 @@ absl::StatusOr<std::unique_ptr<Predictor>> Predictor::Load(const std::string& pa
 }
 
 absl::StatusOr<std::vector<uint8_t>> Predictor::Preprocess(const data::Image& image) const {
-  const int64_t c = info_.input_shape[0], h = info_.input_shape[1], w = info_.input_shape[2];
+  const std::vector<int64_t> shape = info_.EvalShape();
+  const int64_t c = shape[0], h = shape[1], w = shape[2];
   data::Image fitted;
   if (info_.dataset == "folder") {  // photos: as the training run evaluated them
     data::Augmentation transform;
@@ -67,7 +68,8 @@ absl::StatusOr<std::vector<uint8_t>> Predictor::Preprocess(const data::Image& im
 }
 
 absl::StatusOr<std::vector<Prediction>> Predictor::Predict(const std::vector<data::Image>& images) {
-  const int64_t c = info_.input_shape[0], h = info_.input_shape[1], w = info_.input_shape[2];
+  const std::vector<int64_t> shape = info_.EvalShape();
+  const int64_t c = shape[0], h = shape[1], w = shape[2];
   data::Dataset batch;
   batch.images = Tensor(DType::kU8, {static_cast<int64_t>(images.size()), c, h, w});
   batch.labels.assign(images.size(), 0);

@@ -218,7 +218,11 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.reducer.overlap = absl::GetFlag(FLAGS_overlap_allreduce);
   c.check_replicas_every = absl::GetFlag(FLAGS_check_replicas_every);
   c.grad_accum_steps = absl::GetFlag(FLAGS_grad_accum_steps);
-  DLF_ASSIGN_OR_RETURN(c.transform, ImageTransformFromFlags(c.run.input_shape));
+  if (const int64_t val_crop = ValCropSizeFromFlags(); val_crop != 0) {
+    DLF_RETURN_IF_ERROR(CheckCropSize(spec, val_crop, "val_crop_size"));
+    c.run.eval_crop_size = val_crop;
+  }
+  DLF_ASSIGN_OR_RETURN(c.transform, ImageTransformFromFlags(c.run.EvalShape()));
   c.run.interpolation = c.transform.interpolation;
   c.run.crop_fraction = c.transform.crop_fraction;
   c.decode_threads = DecodeThreadsFromFlags();
@@ -248,7 +252,7 @@ struct Data {
   bool fell_back = false;  // CIFAR-10 missing: the short Fashion-MNIST run
 };
 
-absl::StatusOr<Data> LoadData(const models::ModelSpec& spec, bool print) {
+absl::StatusOr<Data> LoadData(const models::ModelSpec& spec, const std::vector<int64_t>& eval_shape, bool print) {
   Data d;
   d.name = FlagGiven("dataset") ? absl::GetFlag(FLAGS_dataset) : spec.default_dataset;
   DLF_RETURN_IF_ERROR(CheckDatasetName(d.name));
@@ -272,7 +276,7 @@ absl::StatusOr<Data> LoadData(const models::ModelSpec& spec, bool print) {
   d.train = *std::move(train);
   const std::string val_dir = absl::GetFlag(FLAGS_val_dir);
   if (!val_dir.empty() && d.name != "folder") return absl::InvalidArgumentError("--val_dir needs --dataset=folder");
-  DLF_ASSIGN_OR_RETURN(d.test, LoadSplit(d.name, val_dir.empty() ? dir : ResolveUserPath(val_dir), false, spec.input_shape));
+  DLF_ASSIGN_OR_RETURN(d.test, LoadSplit(d.name, val_dir.empty() ? dir : ResolveUserPath(val_dir), false, eval_shape));
   return d;
 }
 
@@ -299,7 +303,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
   const models::ModelSpec* spec = &resolved;
   DLF_ASSIGN_OR_RETURN(c, ConfigFromFlags(*spec));  // before reading any data
   c.comm = &comm;
-  DLF_ASSIGN_OR_RETURN(d, LoadData(*spec, comm.is_root()));
+  DLF_ASSIGN_OR_RETURN(d, LoadData(*spec, c.run.EvalShape(), comm.is_root()));
   if (d.fell_back && !FlagGiven("epochs") && !c.lr_finder.enabled) c.epochs = 1;  // the short run promised above
   c.run.dataset = d.name;
   c.run.class_names = d.train.class_names;

@@ -39,8 +39,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config,
   if ((config.schedule.kind == "plateau" || config.early_stopping_patience > 0) && test == nullptr) {
     return absl::InvalidArgumentError("--lr_schedule=plateau and --early_stopping_patience watch the test loss: they need a test set");
   }
-  const Shape image = config.run.input_shape;
   for (const data::Dataset* d : {train, test}) {
+    const Shape image = d == test ? config.run.EvalShape() : config.run.input_shape;
     if (d != nullptr && Shape{d->channels(), d->height(), d->width()} != image) {
       return absl::InvalidArgumentError(absl::StrCat(
           d->description, " has images of ", ShapeString({d->channels(), d->height(), d->width()}),
@@ -65,7 +65,7 @@ absl::Status Trainer::Build() {
   lo.normalization = {c.run.mean, c.run.std};
   lo.decode_threads = c.decode_threads;
   lo.mixing = {c.mixup_alpha, c.cutmix_alpha, c.model_options.num_classes};
-  evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, c.run.input_shape, c.eval_batch_size,
+  evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, c.run.EvalShape(), c.eval_batch_size,
                                            lo.normalization, c.bf16);
   evaluator_->set_transform(c.transform);
   lo.augmentation = c.transform;

@@ -22,8 +22,11 @@ ABSL_FLAG(double, mixup_alpha, 0.0, "batch-level mixup with lambda ~ Beta(alpha,
 ABSL_FLAG(double, cutmix_alpha, 0.0, "batch-level cutmix with lambda ~ Beta(alpha, alpha) (0: off), e.g. 1.0; with --mixup_alpha one of the two per batch");
 ABSL_FLAG(std::string, interpolation, "bilinear", "bilinear | bicubic: the resampling of image folders (Pillow's)");
 ABSL_FLAG(int, val_resize_size, 0,
-          "--dataset=folder: evaluation resizes the shorter side to this, then center-crops the "
-          "training size (default: size / 0.875, 256 for 224)");
+          "--dataset=folder: evaluation resizes the shorter side to this, then center-crops "
+          "--val_crop_size (default: crop / 0.875, 256 for 224)");
+ABSL_FLAG(int, val_crop_size, 0,
+          "--dataset=folder: the evaluation's center crop (default: the training size); models "
+          "ending in global pooling take any");
 ABSL_FLAG(int, decode_threads, 0, "--dataset=folder: threads reading and decoding images (0: one per core)");
 
 namespace dlf::training {
@@ -91,6 +94,7 @@ absl::StatusOr<data::Augmentation> ImageTransformFromFlags(const std::vector<int
 }
 
 int DecodeThreadsFromFlags() { return absl::GetFlag(FLAGS_decode_threads); }
+int64_t ValCropSizeFromFlags() { return absl::GetFlag(FLAGS_val_crop_size); }
 
 std::pair<double, double> MixingFromFlags() { return {absl::GetFlag(FLAGS_mixup_alpha), absl::GetFlag(FLAGS_cutmix_alpha)}; }
 

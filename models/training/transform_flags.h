@@ -14,9 +14,10 @@
 
 namespace dlf::training {
 
-// `input_shape` [c, h, w]: the size the evaluation crop is cut to.
-absl::StatusOr<data::Augmentation> ImageTransformFromFlags(const std::vector<int64_t>& input_shape);
+// `eval_shape` [c, h, w]: the size the evaluation crop is cut to.
+absl::StatusOr<data::Augmentation> ImageTransformFromFlags(const std::vector<int64_t>& eval_shape);
 int DecodeThreadsFromFlags();
+int64_t ValCropSizeFromFlags();  // 0: not given
 // --mixup_alpha, --cutmix_alpha (checked with the rest of the config).
 std::pair<double, double> MixingFromFlags();
 

@@ -320,6 +320,7 @@ const std::vector<BadCase>& BadCases() {
       {"train", {"--model=alexnet-cifar", "--dataset=synthetic", "--train_crop_size=64"},
        "--train_crop_size=64: alexnet-cifar takes 32x32 images only"},
       {"train", {"--model=resnet20", "--dataset=synthetic", "--train_crop_size=-3"}, "--train_crop_size must be > 0, found -3"},
+      {"train", {"--model=alexnet-cifar", "--dataset=synthetic", "--val_crop_size=48"}, "--val_crop_size=48: alexnet-cifar takes 32x32 images only"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--padding_mode=wrap"}, "--padding_mode must be constant, edge or reflect, found 'wrap'"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--padding_fill=300"}, "--padding_fill must be in [0, 255], found 300"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--color_jitter=0.4,0.4"}, "--color_jitter must be one value >= 0 or four B,C,S,H"},
@@ -402,14 +403,15 @@ TEST(CliTest, TrainsOnAnImageFolderAndEvaluatesOnItsClassFolders) {
   const std::string run = f.dir + "/folder_run";
   const ProcessResult r = RunProcess(BinaryPath("models/train"), {
       "--model=resnet20", "--dataset=folder", "--data_dir=" + f.dir + "/photos", "--epochs=1", "--batch_size=6",
-      "--augment", "--interpolation=bicubic", "--val_resize_size=40", "--threads=1", "--checkpoint_dir=" + run});
+      "--augment", "--interpolation=bicubic", "--val_resize_size=48", "--val_crop_size=40", "--threads=1",
+      "--checkpoint_dir=" + run});
   EXPECT_EQ(r.exit_code(), 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("photos/train (18 images, 3 classes)"));
   const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {
       "--checkpoint=" + run + "/last.safetensors", "--data_dir=" + f.dir + "/photos/val"});
   EXPECT_EQ(e.exit_code(), 0) << e.output;
   EXPECT_THAT(e.output, HasSubstr("(18 images)"));
-  // The checkpoint records the evaluation transform (bicubic, 32 / 40): evaluate repeats it.
+  // The checkpoint records the evaluation transform (bicubic, a 40 crop of 48): evaluate repeats it.
   const size_t at = r.output.find("test loss ");
   ASSERT_NE(at, std::string::npos) << r.output;
   EXPECT_THAT(e.output, HasSubstr(r.output.substr(at, 16))) << r.output;
