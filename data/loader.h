@@ -38,8 +38,8 @@ struct LoaderOptions {
 struct Batch {
   Tensor images;  // f32 [n, c, h, w]
   Tensor labels;  // i32 [n]
-  Tensor targets;  // f32 [n, classes] with mixup/cutmix (mixed one-hots), else empty
   int64_t sample_offset = 0;  // position of images[0] in the global batch (shard * n)
+  Tensor targets;  // f32 [n, classes] with mixup/cutmix (mixed one-hots), else empty
   int64_t size() const { return labels.num_elements(); }
 };
 

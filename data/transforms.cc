@@ -68,6 +68,13 @@ absl::Status MakeSample(const Dataset& ds, int64_t index, const Normalization& n
   const int64_t dx = aug.random_crop ? static_cast<int64_t>((r >> 16) % range) - aug.crop_padding : 0;
   const bool flip = aug.horizontal_flip && ((r >> 40) & 1);
   SampleRandom random(SplitMix64(sample_seed ^ 0x6a09e667f3bcc909ull));
+  if (aug.random_resized_crop) {  // torchvision's RandomResizedCrop back to the set's size
+    const int64_t c = ds.channels(), h = ds.height(), w = ds.width();
+    const Image image = FromPlanar(static_cast<const uint8_t*>(ds.images.raw()) + index * c * h * w, c, h, w);
+    const Image crop = CropAndResize(image, RandomResizedCropBox(h, w, aug, random), h, w, aug.interpolation);
+    FinishSample(crop, flip, norm, aug, random, out);
+    return absl::OkStatus();
+  }
   FinishSample(CropPadded(ds, index, dy, dx, aug), flip, norm, aug, random, out);
   return absl::OkStatus();
 }

@@ -35,8 +35,9 @@ struct Augmentation {
   enum class Padding { kConstant, kEdge, kReflect };
   Padding padding_mode = Padding::kConstant;
   uint8_t padding_fill = 0;
-  // Images streamed from files: torchvision's RandomResizedCrop(size, scale, ratio) when set,
-  // otherwise (and for evaluation) Resize(resize_size) of the shorter side + CenterCrop(size).
+  // torchvision's RandomResizedCrop(size, scale, ratio) when set (in-memory sets: instead of the
+  // padded random crop, back to their size); images streamed from files otherwise (and for
+  // evaluation) get Resize(size / crop_fraction) of the shorter side + CenterCrop(size).
   bool random_resized_crop = false;
   double scale_min = 0.08, scale_max = 1.0;
   double ratio_min = 3.0 / 4.0, ratio_max = 4.0 / 3.0;

@@ -70,7 +70,9 @@ absl::Status Trainer::Build() {
   evaluator_->set_transform(c.transform);
   lo.augmentation = c.transform;
   lo.augmentation.horizontal_flip = c.augment;
-  (train_->streamed() ? lo.augmentation.random_resized_crop : lo.augmentation.random_crop) = c.augment;
+  const bool resized_crop = train_->streamed() || c.transform.random_resized_crop;
+  lo.augmentation.random_resized_crop = c.augment && resized_crop;
+  lo.augmentation.random_crop = c.augment && !resized_crop;
   DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));
   if (c.lr_finder.enabled) {  // a test of rates, not training: nothing else runs
     callbacks_.push_back(MakeLrFinder());

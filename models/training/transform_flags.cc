@@ -11,6 +11,10 @@
 
 ABSL_FLAG(std::string, padding_mode, "constant",
           "--augment's random crop: constant (--padding_fill) | edge | reflect, as torchvision's RandomCrop");
+ABSL_FLAG(bool, random_resized_crop, false,
+          "--augment on an in-memory set (CIFAR-10, Fashion-MNIST): RandomResizedCrop (scale 0.08-1, "
+          "ratio 3/4-4/3) back to the image size instead of the padded random crop (image folders "
+          "always use it)");
 ABSL_FLAG(int, padding_fill, 0, "--padding_mode=constant: the padding's pixel value (0-255)");
 ABSL_FLAG(std::vector<std::string>, color_jitter, {},
           "ColorJitter: B,C,S,H (brightness, contrast, saturation, hue ranges) or one value V for "
@@ -64,6 +68,7 @@ absl::StatusOr<data::Augmentation> ImageTransformFromFlags(const std::vector<int
   const int fill = absl::GetFlag(FLAGS_padding_fill);
   if (fill < 0 || fill > 255) return absl::InvalidArgumentError(absl::StrCat("--padding_fill must be in [0, 255], found ", fill));
   a.padding_fill = static_cast<uint8_t>(fill);
+  a.random_resized_crop = absl::GetFlag(FLAGS_random_resized_crop);
   auto jitter = ColorJitterFromFlag();
   if (!jitter.ok()) return jitter.status();
   a.color_jitter = *jitter;

@@ -104,6 +104,22 @@ TEST(PaddingTest, ModesAreNumpysPads) {
   }
 }
 
+TEST(RandomResizedCropTest, InMemorySetsCropAndResizeBackToTheirSize) {
+  const Dataset d = MakeSyntheticDataset(2, 3, 16, 2, 5);
+  Augmentation aug;
+  aug.random_resized_crop = true;
+  std::vector<float> plain(3 * 16 * 16), a(plain.size()), b(plain.size());
+  ASSERT_TRUE(MakeSample(d, 0, {}, {}, 0, plain.data()).ok());
+  int differ = 0;
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    ASSERT_TRUE(MakeSample(d, 0, {}, aug, seed, a.data()).ok());
+    ASSERT_TRUE(MakeSample(d, 0, {}, aug, seed, b.data()).ok());
+    ASSERT_EQ(a, b) << "a sample's crop depends on its seed only";
+    differ += a != plain;
+  }
+  EXPECT_GE(differ, 8);
+}
+
 TEST(RandomEraseTest, ErasesABoxInTorchvisionsRanges) {
   int erased_samples = 0;
   for (uint64_t seed = 0; seed < 500; ++seed) {
@@ -147,7 +163,7 @@ Batch LoadBatch(const Dataset& d, Mixing mixing, int shard, int shards) {
   auto loader = *Loader::Create(&d, o);
   loader->StartEpoch(2);
   const Batch* b = loader->Next();
-  Batch out{b->images.Clone(), b->labels.Clone(), b->targets.num_elements() ? b->targets.Clone() : Tensor(), b->sample_offset};
+  Batch out{b->images.Clone(), b->labels.Clone(), b->sample_offset, b->targets.num_elements() ? b->targets.Clone() : Tensor()};
   return out;
 }
 

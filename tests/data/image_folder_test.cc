@@ -238,6 +238,27 @@ TEST(StreamedLoaderTest, AnUnreadableImageIsAnErrorNamingIt) {
   EXPECT_THAT(std::string(loader->status().message()), HasSubstr("broken.jpg: not a readable JPEG"));
 }
 
+TEST(StreamedLoaderTest, SixteenBitAndGrayImagesBecomeTheModelsChannels) {
+  const std::string root = TempDir("stream_16bit");
+  fs::create_directories(root + "/a");
+  const auto r = RunProcess("/usr/bin/python3", {"-c",
+      "import sys, numpy as np; from PIL import Image\n"
+      "Image.fromarray(np.full((20, 24), 40000, dtype=np.uint16)).save(sys.argv[1] + '/a/deep.png')\n"
+      "Image.fromarray(np.full((20, 24), 77, dtype=np.uint8)).save(sys.argv[1] + '/a/gray.jpg', quality=100)",
+      root});
+  ASSERT_EQ(r.exit_code(), 0) << r.output;
+  absl::StatusOr<ImageFolderListing> l = ListImageFolder(root);
+  ASSERT_TRUE(l.ok()) << l.status();
+  Dataset d = std::move(l->dataset);
+  d.file_shape = {3, 8, 8};
+  const Normalization bytes{{0.0f}, {1.0f / 255.0f}};  // the normalized value is the byte
+  std::vector<float> out(3 * 8 * 8);
+  ASSERT_TRUE(MakeSample(d, 0, bytes, {}, 1, out.data()).ok());  // deep.png: 40000 / 256 = 156
+  for (float v : out) ASSERT_NEAR(v, 156, 1e-3);
+  ASSERT_TRUE(MakeSample(d, 1, bytes, {}, 1, out.data()).ok());  // gray.jpg replicated to RGB
+  for (float v : out) ASSERT_NEAR(v, 77, 1.001);
+}
+
 int64_t PeakRssKb() {
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);) {

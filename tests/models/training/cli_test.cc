@@ -149,6 +149,13 @@ const Files& GetFiles() {
         }
       }
     }
+    // The synthetic set's classes as folders: a checkpoint of the synthetic set evaluates on it.
+    std::vector<uint8_t> gray(28 * 28, 90);
+    for (int k = 0; k < 10; ++k) {
+      const std::string d = f->dir + "/same_classes/class " + std::to_string(k);
+      std::filesystem::create_directories(d);
+      stbi_write_png((d + "/a.png").c_str(), 28, 28, 1, gray.data(), 0);
+    }
     std::filesystem::create_directories(f->dir + "/other/dog");
     stbi_write_jpg((f->dir + "/other/dog/0.jpg").c_str(), 12, 10, 3, rgb.data(), 90);
     std::filesystem::create_directories(f->dir + "/no_train/val/ant");
@@ -419,6 +426,15 @@ TEST(CliTest, TrainsOnAnImageFolderAndEvaluatesOnItsClassFolders) {
   const ProcessResult other = RunProcess(BinaryPath("models/evaluate"), {
       "--checkpoint=" + run + "/last.safetensors", "--data_dir=" + f.dir + "/photos/train/..", "--dataset=folder"});
   EXPECT_EQ(other.exit_code(), 0) << other.output;  // ROOT itself: its val/ is taken
+}
+
+TEST(CliTest, ACheckpointEvaluatesOnAFolderOfItsClasses) {
+  const Files& f = GetFiles();
+  const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {
+      "--checkpoint=" + f.checkpoint, "--dataset=folder", "--data_dir=" + f.dir + "/same_classes"});
+  EXPECT_EQ(e.exit_code(), 0) << e.output;
+  EXPECT_THAT(e.output, HasSubstr("note: the model was trained on synthetic; evaluating on folder"));
+  EXPECT_THAT(e.output, HasSubstr("(10 images)"));
 }
 
 TEST(CliTest, HelpListsTheFlagsAndModels) {

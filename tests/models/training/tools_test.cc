@@ -66,7 +66,7 @@ TEST(ToolsTest, ExportWritesAnOnnxFileThatOnnxAcceptsAndOnnxRuntimeRuns) {
   EXPECT_THAT(exported.output, HasSubstr("output 'logits' [batch, 10]: class 0, class 1"));
   const ProcessResult check = RunProcess("/usr/bin/python3", {BinaryPath("tools/onnx_check.py"), run + "/lenet.onnx"});
   ASSERT_EQ(check.exit_code(), 0) << check.output;
-  EXPECT_THAT(check.output, HasSubstr("metadata class_names dataset dlf_version input_shape model model_options normalization_mean normalization_std"));
+  EXPECT_THAT(check.output, HasSubstr("metadata class_names dataset dlf_version eval_transform input_shape model model_options normalization_mean normalization_std"));
   std::ofstream(run + "/zeros.f32", std::ios::binary) << std::string(3 * 28 * 28 * 4, '\0');
   const ProcessResult ort = RunProcess("/usr/bin/node", {BinaryPath("tools/onnx_run.js"), run + "/lenet.onnx",
                                                          run + "/zeros.f32", "3,1,28,28"});
