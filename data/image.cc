@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "data/file_io.h"
+#include "data/png.h"
 #include "graph/status_macros.h"
 #include "stb/stb_image.h"
 
@@ -19,6 +20,7 @@ absl::StatusOr<Image> DecodeImage(const std::string& bytes, const std::string& n
     return error(absl::StrCat(bytes.size(), " bytes, more than the ", kMaxImageFileBytes,
                               " an image may have"));
   }
+  if (IsPng(bytes)) return DecodePng(bytes, name);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, comp = 0;

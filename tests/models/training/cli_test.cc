@@ -273,7 +273,7 @@ const std::vector<BadCase>& BadCases() {
       {"predict", {"--checkpoint={ckpt}", "{text}"}, "notes.txt: not an image stb can decode"},
       {"predict", {"--checkpoint={ckpt}", "{dir}"}, ": is a directory, expected a file"},
       {"predict", {"--checkpoint={ckpt}", "{dir}/none.png"}, "none.png: no such file"},
-      {"predict", {"--checkpoint={ckpt}", "{dir}/truncated.png"}, "truncated.png: cannot decode"},
+      {"predict", {"--checkpoint={ckpt}", "{dir}/truncated.png"}, "truncated.png: not a readable PNG (libpng: "},
       {"predict", {"--checkpoint={ckpt}", "{empty}"}, "empty.png: not an image"},
       {"predict", {"--checkpoint={ckpt}", "{huge}"}, "huge.bmp: 100000x100000 pixels"},
       {"predict", {"--checkpoint={dir}", "{png}"}, ": is a directory, expected a file"},
