@@ -118,6 +118,29 @@ TEST(CropGeometryTest, TorchvisionsSizes) {
   EXPECT_EQ(c.left, 58);
 }
 
+// A box cut and resized as torchvision.transforms.functional.resized_crop does (Pillow's crop
+// and resize, bilinear and bicubic).
+TEST(CropGeometryTest, CropAndResizeIsTorchvisionsResizedCrop) {
+  const std::string dir = TempDir("resized_crop");
+  const Image im = Pattern(60, 80, 9);
+  WritePng(dir + "/in.png", im);
+  const auto r = RunProcess("/usr/bin/python3", {"-c",
+      "import sys; from PIL import Image; import torchvision.transforms.functional as F\n"
+      "from torchvision.transforms import InterpolationMode as M\n"
+      "im = Image.open(sys.argv[1] + '/in.png')\n"
+      "for i, (t, l, h, w, mode) in enumerate([(5, 7, 40, 50, M.BILINEAR), (0, 0, 60, 80, M.BICUBIC), (20, 30, 11, 9, M.BILINEAR)]):\n"
+      "    open(f'{sys.argv[1]}/out{i}.raw', 'wb').write(F.resized_crop(im, t, l, h, w, [24, 24], mode).tobytes())",
+      dir});
+  ASSERT_EQ(r.exit_code(), 0) << r.output;
+  const CropBox boxes[] = {{5, 7, 40, 50}, {0, 0, 60, 80}, {20, 30, 11, 9}};
+  const Interpolation filters[] = {Interpolation::kBilinear, Interpolation::kBicubic, Interpolation::kBilinear};
+  for (int i = 0; i < 3; ++i) {
+    const Image ours = CropAndResize(im, boxes[i], 24, 24, filters[i]);
+    const std::string theirs = *ReadFile(dir + "/out" + std::to_string(i) + ".raw", 1 << 20);
+    EXPECT_TRUE(std::vector<uint8_t>(theirs.begin(), theirs.end()) == ours.pixels) << "box " << i;
+  }
+}
+
 TEST(CropGeometryTest, RandomResizedCropStaysInItsRanges) {
   Augmentation aug;
   for (uint64_t seed = 0; seed < 2000; ++seed) {
@@ -221,6 +244,21 @@ TEST(StreamedLoaderTest, SameBatchesWhateverTheDecodeThreads) {
   EXPECT_EQ(one.size(), 30u * 3 * 32 * 32);
   EXPECT_EQ(one, OneEpoch(d, 3, true));
   EXPECT_NE(one, OneEpoch(d, 1, false));
+}
+
+TEST(StreamedLoaderTest, AnEpochStartedPartWayGivesTheRestOfTheBatches) {
+  const Dataset d = MakeFolder(TempDir("stream_resume"), 24);
+  LoaderOptions o{.batch_size = 8, .shuffle = true, .drop_last = true, .seed = 9};
+  o.augmentation.random_resized_crop = o.augmentation.horizontal_flip = true;
+  auto whole = *Loader::Create(&d, o);
+  whole->StartEpoch(3);
+  whole->Next();
+  const Batch* b2 = whole->Next();
+  const std::vector<float> second(b2->images.f32(), b2->images.f32() + 8 * 3 * 32 * 32);
+  auto resumed = *Loader::Create(&d, o);
+  resumed->StartEpoch(3, 1);  // a resume after the first batch
+  const Batch* b = resumed->Next();
+  EXPECT_EQ(std::vector<float>(b->images.f32(), b->images.f32() + 8 * 3 * 32 * 32), second);
 }
 
 TEST(StreamedLoaderTest, AnUnreadableImageIsAnErrorNamingIt) {
