@@ -2,6 +2,7 @@
 // images on its background thread, and how long a consumer waits for them.
 //   bazel run //benchmarks:data_benchmark
 #include "benchmark/benchmark.h"
+#include "benchmarks/loader_timing.h"
 #include "data/loader.h"
 #include "data/synthetic.h"
 
@@ -14,18 +15,7 @@ void BM_LoaderBatch(benchmark::State& state) {
   o.normalization = data::Normalization::ImageNet();
   o.augmentation = {state.range(0) != 0, 4, state.range(0) != 0};
   auto loader = *data::Loader::Create(&ds, o);
-  int64_t epoch = 0;
-  loader->StartEpoch(epoch);
-  for (auto _ : state) {
-    const data::Batch* b = loader->Next();
-    if (b == nullptr) {
-      loader->StartEpoch(++epoch);
-      b = loader->Next();
-    }
-    benchmark::DoNotOptimize(b->images.raw());
-  }
-  state.counters["images_per_second"] =
-      benchmark::Counter(128, benchmark::Counter::kIsIterationInvariantRate);
+  TimeBatches(state, *loader, 128);
 }
 BENCHMARK(BM_LoaderBatch)->ArgName("augment")->Arg(0)->Arg(1)->UseRealTime();
 

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
+#include "benchmarks/loader_timing.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
 #include "stb/stb_image_write.h"
@@ -65,18 +66,7 @@ void BM_ImageFolderPipeline(benchmark::State& state) {
   o.augmentation.random_resized_crop = o.augmentation.horizontal_flip = true;
   o.decode_threads = static_cast<int>(state.range(0));
   auto loader = *data::Loader::Create(&ds, o);
-  int64_t epoch = 0;
-  loader->StartEpoch(epoch);
-  for (auto _ : state) {
-    const data::Batch* b = loader->Next();
-    if (b == nullptr) {
-      loader->StartEpoch(++epoch);
-      b = loader->Next();
-    }
-    benchmark::DoNotOptimize(b->images.raw());
-  }
-  if (!loader->status().ok()) state.SkipWithError(std::string(loader->status().message()).c_str());
-  state.counters["images_per_second"] = benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
+  TimeBatches(state, *loader, kBatch);
   state.SetLabel(ds.description);
 }
 BENCHMARK(BM_ImageFolderPipeline)->ArgName("decode_threads")->Arg(1)->Arg(2)->UseRealTime()->MinTime(5);
