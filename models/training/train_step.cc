@@ -80,10 +80,10 @@ absl::Status TrainingStep::ChooseTrainableParameters() {
 }
 
 absl::Status TrainingStep::Run(const data::Batch& batch, const std::function<void(int)>& after_kernel) {
-  std::vector<Feed> feeds = {{net_.images, &batch.images}, {net_.labels, &batch.labels}};
-  if (net_.targets.valid()) feeds.push_back({net_.targets, &batch.targets});
+  // The soft targets are fed only when the head has them (mixup/cutmix).
+  const Feed feeds[] = {{net_.images, &batch.images}, {net_.labels, &batch.labels}, {net_.targets, &batch.targets}};
   executor_->set_sample_offset(batch.sample_offset);
-  return executor_->Run(feeds, after_kernel);
+  return executor_->Run(absl::MakeConstSpan(feeds, net_.targets.valid() ? 3 : 2), after_kernel);
 }
 
 void TrainingStep::SquareGradientsFinishedBy(int kernel) {
