@@ -131,6 +131,16 @@ std::string Executor::ProfileReport() const {
   return report;
 }
 
+std::vector<KernelImplementation> Executor::Implementations() const {
+  std::vector<KernelImplementation> all;
+  for (const PlannedKernel& k : kernels_) {
+    for (std::string& impl : k.kernel->implementations()) {
+      all.push_back({graph_.node(k.node_id).name, k.label, std::move(impl)});
+    }
+  }
+  return all;
+}
+
 absl::StatusOr<std::unique_ptr<Executor>> Executor::Compile(Graph& graph,
                                                            std::vector<Value> fetches,
                                                            ExecutorOptions options) {

@@ -55,6 +55,13 @@ struct PlanStats {
   int reorders_per_run = 0;        // layout/precision conversions inside the kernels
 };
 
+// One oneDNN implementation a kernel of the plan runs (Executor::Implementations).
+struct KernelImplementation {
+  std::string node;            // the node's name
+  std::string label;           // the kernel's op, e.g. "Conv2D+Relu"
+  std::string implementation;  // impl_info_str(), "reorder " + it for the kernel's reorders
+};
+
 // Compiles (graph, fetches) once: prunes to the nodes the fetches need, orders them, creates
 // every kernel (and its oneDNN primitives), and assigns each intermediate value an offset in
 // one arena by value lifetime, so values whose lifetimes do not overlap share memory. Run()
@@ -88,6 +95,8 @@ class Executor {
   int num_fetches() const { return static_cast<int>(fetches_.size()); }
 
   const PlanStats& stats() const { return stats_; }
+  // Every oneDNN implementation the plan's kernels run, in plan order.
+  std::vector<KernelImplementation> Implementations() const;
   // Milliseconds per run spent in each op (kernels of the same op summed), slowest first.
   std::string ProfileReport() const;
   bool training() const { return options_.training; }

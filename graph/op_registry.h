@@ -53,6 +53,9 @@ class Kernel {
   // The oneDNN layout the kernel writes output i in, when KernelContext::free_outputs allowed
   // it to choose; a zero desc means the value's plain row-major layout.
   virtual dnnl::memory::desc output_layout(int /*i*/) const { return {}; }
+  // The oneDNN implementations the kernel runs (impl_info_str(): "brg:avx512_core_bf16",
+  // "jit:uni", ...), its reorders included; empty for a kernel of our own loops.
+  virtual std::vector<std::string> implementations() const { return {}; }
 };
 
 // What a kernel factory sees when the executor compiles.

@@ -103,21 +103,33 @@ absl::StatusOr<std::unique_ptr<Kernel>> ReluGradKernel(const KernelContext& k) {
   return kernel;
 }
 
+// On blocked layouts AddN runs as oneDNN's binary add (inputs 0 and 1, each further one a binary
+// post-op), not its sum: for f32 the sum has only generic loops ("simple:any", and "ref:any" when
+// the inputs' layouts differ), the binary add is jit-compiled. Every input is read in the first
+// blocked input's layout (one stored otherwise is reordered), which the output takes too.
 absl::StatusOr<std::unique_ptr<Kernel>> AddNKernel(const KernelContext& k) {
   if (!AnyBlockedInput(k)) return std::make_unique<FunctionKernel>(AddNLoop);
   const dnnl::memory::desc plain = PlainDesc(k.outputs[0].shape);
-  std::vector<dnnl::memory::desc> sources;
-  for (size_t i = 0; i < k.inputs.size(); ++i) sources.push_back(InputLayout(k, static_cast<int>(i), plain));
-  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    return dnnl::sum::primitive_desc(sources[0], std::vector<float>(sources.size(), 1.0f), sources,
-                                     k.engine);
-  }, "sum"));
-  auto kernel = std::make_unique<DnnlKernel>(dnnl::sum(pd), k);
-  for (size_t i = 0; i < sources.size(); ++i) {
-    kernel->BindInput(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), static_cast<int>(i), plain,
-                      pd.src_desc(static_cast<int>(i)));
+  dnnl::memory::desc layout = plain;
+  for (int i = static_cast<int>(k.inputs.size()) - 1; i >= 0; --i) {
+    if (InputLayout(k, i, plain) != plain) layout = InputLayout(k, i, plain);
   }
-  kernel->BindOutput(DNNL_ARG_DST, 0, plain, pd.dst_desc());
+  dnnl::post_ops more_inputs;
+  for (size_t i = 2; i < k.inputs.size(); ++i) more_inputs.append_binary(dnnl::algorithm::binary_add, layout);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(more_inputs);
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    return dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, layout, layout, layout}, attr,
+                                        k.engine);
+  }, "binary add"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::binary(pd), k);
+  kernel->BindInput(DNNL_ARG_SRC_0, 0, plain, layout);
+  kernel->BindInput(DNNL_ARG_SRC_1, 1, plain, layout);
+  for (size_t i = 2; i < k.inputs.size(); ++i) {
+    kernel->BindInput(DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(i) - 2) | DNNL_ARG_SRC_1,
+                      static_cast<int>(i), plain, layout);
+  }
+  kernel->BindOutput(DNNL_ARG_DST, 0, plain, layout);
   return kernel;
 }
 

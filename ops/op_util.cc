@@ -107,6 +107,12 @@ dnnl::memory::desc WithType(const dnnl::memory::desc& desc, bool bf16) {
   return out;
 }
 
+std::string ImplementationName(const dnnl::primitive& p) {
+  const char* name = nullptr;
+  dnnl_primitive_desc_query(p.get_primitive_desc(), dnnl_query_impl_info_str, 0, &name);
+  return name == nullptr ? "unknown" : name;
+}
+
 void DnnlKernel::BindInput(int arg, int input_index, const dnnl::memory::desc& plain,
                            const dnnl::memory::desc& wanted) {
   Bind(arg, input_index, true, plain, wanted);
@@ -147,6 +153,14 @@ int DnnlKernel::reorders_per_run() const {
   int n = 0;
   for (const Binding& b : bindings_) n += b.scratch_offset >= 0;
   return n;
+}
+
+std::vector<std::string> DnnlKernel::implementations() const {
+  std::vector<std::string> names = {ImplementationName(primitive_)};
+  for (const Binding& b : bindings_) {
+    if (b.scratch_offset >= 0) names.push_back("reorder " + ImplementationName(b.reorder));
+  }
+  return names;
 }
 
 void DnnlKernel::BindOwned(int arg, const dnnl::memory::desc& md) {

@@ -63,6 +63,9 @@ dnnl::memory::desc WithType(const dnnl::memory::desc& desc, bool bf16);
 // The primitive attributes that apply KernelContext::post_ops (only "relu" is known).
 absl::StatusOr<dnnl::primitive_attr> PostOpsAttr(const std::vector<std::string>& post_ops);
 
+// The primitive's oneDNN implementation name (impl_info_str()).
+std::string ImplementationName(const dnnl::primitive& p);
+
 // A oneDNN primitive whose arguments are the kernel's inputs and outputs plus memory the kernel
 // owns. Arguments are bound once; each run only points them at the tensors. Under the layout
 // pass (OpDef::any_layout) an input is read in the layout its producer wrote, and a free output
@@ -97,6 +100,7 @@ class DnnlKernel : public Kernel {
     return i < static_cast<int>(output_layouts_.size()) ? output_layouts_[i] : dnnl::memory::desc();
   }
   absl::Status Run(RunContext& ctx) override;
+  std::vector<std::string> implementations() const override;
 
  private:
   struct Binding {
