@@ -12,13 +12,7 @@ std::pair<Initializer, std::optional<Initializer>> Sequential::Inits(bool follow
   return {followed_by_relu ? Initializer::HeNormal() : Initializer::XavierUniform(), Initializer::Zeros()};
 }
 
-void Sequential::ApplyPendingRelu() {
-  if (relu_pending_) x_ = ops::Relu(g_, x_);
-  relu_pending_ = false;
-}
-
 Sequential& Sequential::Conv(int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
-  ApplyPendingRelu();
   const auto [weight, bias] = Inits(true);
   x_ = nn::Conv2d(g_, Name(), x_, out, kernel,
                   {.stride = stride, .padding = padding, .weight_init = weight, .bias_init = bias});
@@ -27,35 +21,30 @@ Sequential& Sequential::Conv(int64_t out, int64_t kernel, int64_t stride, int64_
 }
 
 Sequential& Sequential::Relu() {
-  ApplyPendingRelu();
-  relu_pending_ = true;
+  x_ = ops::Relu(g_, x_);
   ++index_;
   return *this;
 }
 
 Sequential& Sequential::MaxPool(int64_t kernel, int64_t stride, int64_t padding) {
   x_ = ops::MaxPool2D(g_, x_, {{kernel, kernel}, {stride, stride}, {padding, padding}, false});
-  ApplyPendingRelu();
   ++index_;
   return *this;
 }
 
 Sequential& Sequential::Lrn() {
-  ApplyPendingRelu();
   x_ = ops::LocalResponseNorm(g_, x_, {});
   ++index_;
   return *this;
 }
 
 Sequential& Sequential::Dropout(double rate) {
-  ApplyPendingRelu();
   if (rate > 0) x_ = ops::Dropout(g_, x_, rate, g_.seed());
   ++index_;
   return *this;
 }
 
 Sequential& Sequential::Linear(int64_t out, bool followed_by_relu) {
-  ApplyPendingRelu();
   const auto [weight, bias] = Inits(followed_by_relu);
   x_ = nn::Linear(g_, Name(), x_, out, {.weight_init = weight, .bias_init = bias});
   ++index_;
@@ -63,7 +52,6 @@ Sequential& Sequential::Linear(int64_t out, bool followed_by_relu) {
 }
 
 Sequential& Sequential::Flatten() {
-  ApplyPendingRelu();
   x_ = ops::Flatten(g_, x_);
   return *this;
 }

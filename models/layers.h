@@ -30,17 +30,11 @@ class Sequential {
   // Flattens [n, ...] to [n, features] without taking an index (as torch.flatten in forward).
   Sequential& Flatten();
 
-  Value output() {
-    ApplyPendingRelu();
-    return x_;
-  }
+  // Relu().MaxPool() runs as max pooling then ReLU: the compiler's "relu before max pooling"
+  // rewrite (ops/pool.cc), which every model gets.
+  Value output() const { return x_; }
 
  private:
-  // A ReLU is added when the next layer is: before it, or after it when it is a max pooling.
-  // ReLU and max pooling commute (both are monotone; ties pick the same element), so
-  // Relu().MaxPool() computes the same values and gradients as MaxPool().Relu(), and the
-  // latter runs the ReLU and its gradient on the pooled tensor (a quarter of it for 2x2 pools).
-  void ApplyPendingRelu();
   std::string Name() const;  // "<prefix>.<index>"
   // The weight and bias initializers of a layer under init_ (nullopt: PyTorch's default bias).
   std::pair<Initializer, std::optional<Initializer>> Inits(bool followed_by_relu) const;
@@ -50,7 +44,6 @@ class Sequential {
   Value x_;
   InitScheme init_;
   int index_ = 0;
-  bool relu_pending_ = false;
 };
 
 // The number of scalars in a graph's parameters.

@@ -1,4 +1,7 @@
 // MaxPool2D (oneDNN, with workspace for the backward) and AvgPool2D (padding excluded).
+#include <utility>
+
+#include "graph/passes/passes.h"
 #include "ops/op_util.h"
 #include "ops/ops.h"
 
@@ -159,6 +162,76 @@ void RegisterPooling() {
 }
 
 [[maybe_unused]] const bool registered = (RegisterPooling(), true);
+
+// A plan rewrite for every model: ReLU then max pooling computes what max pooling then ReLU
+// computes (the maximum commutes with a monotonic function), the ReLU on a tensor the window's
+// area smaller, where the pooling then applies it as a post-op (the fuse pass). The backward
+// follows: MaxPool2DBackward(dz, ws) -> dy, ReluGrad(dy, y) -> dx becomes ReluGrad(dz, z) ->
+// dz', MaxPool2DBackward(dz', ws) -> dx. Values and gradients stay exact: where a window's
+// maximum is positive, the argmax of x and of relu(x) are the same element with the same mask;
+// where it is not, the gradient is zero either way. Returns whether it rewrote one place.
+bool RewriteOneReluBeforeMaxPool(passes::Plan& plan) {
+  const std::vector<int> writer = plan.Writers();
+  const std::vector<int> readers = plan.ReaderCounts();
+  std::vector<std::vector<int>> read_by(plan.values.size());
+  for (size_t i = 0; i < plan.nodes.size(); ++i) {
+    for (Value in : plan.nodes[i].node.inputs) read_by[in.id].push_back(static_cast<int>(i));
+  }
+  const auto op_of = [&](int i) -> const std::string& { return plan.nodes[i].node.op; };
+  for (size_t m = 0; m < plan.nodes.size(); ++m) {
+    if (op_of(m) != "MaxPool2D") continue;
+    const Value y = plan.nodes[m].node.inputs[0];
+    const int r = writer[y.id];
+    if (r < 0 || op_of(r) != "Relu" || readers[y.id] != static_cast<int>(read_by[y.id].size())) continue;
+    int grad = -1, others = 0;  // y's readers besides the pooling: at most the ReLU's gradient
+    for (int reader : read_by[y.id]) {
+      if (reader == static_cast<int>(m)) continue;
+      const bool is_grad = op_of(reader) == "ReluGrad" && plan.nodes[reader].node.inputs[1] == y;
+      if (is_grad && grad < 0) grad = reader; else ++others;
+    }
+    if (others > 0) continue;
+    int back = -1;
+    if (grad >= 0) {
+      const Value dy = plan.nodes[grad].node.inputs[0];
+      back = writer[dy.id];
+      if (back < 0 || op_of(back) != "MaxPool2DBackward" || readers[dy.id] != 1 ||
+          plan.nodes[back].node.inputs[1] != plan.nodes[m].node.outputs[1]) {
+        continue;
+      }
+    }
+    const auto swap_ops = [&](int a, int b) {
+      std::swap(plan.nodes[a].node, plan.nodes[b].node);
+      std::swap(plan.nodes[a].label, plan.nodes[b].label);
+      plan.nodes[a].passes.push_back("rewrite");
+      plan.nodes[b].passes.push_back("rewrite");
+    };
+    const Value x = plan.nodes[r].node.inputs[0], z = plan.nodes[m].node.outputs[0];
+    const Value pooled = plan.AddValue(plan.info(z));
+    swap_ops(r, static_cast<int>(m));  // r pools x, m applies the ReLU
+    plan.nodes[r].node.inputs = {x};
+    plan.nodes[r].node.outputs[0] = pooled;
+    plan.nodes[m].node.inputs = {pooled};
+    plan.nodes[m].node.outputs = {z};
+    if (grad < 0) return true;
+    const Value dz = plan.nodes[back].node.inputs[0], ws = plan.nodes[back].node.inputs[1];
+    const Value dx = plan.nodes[grad].node.outputs[0];
+    const Value masked = plan.AddValue(plan.info(dz));
+    swap_ops(back, grad);  // back masks dz, grad routes it to the argmax
+    plan.nodes[back].node.inputs = {dz, z};
+    plan.nodes[back].node.outputs = {masked};
+    plan.nodes[grad].node.inputs = {masked, ws};
+    plan.nodes[grad].node.outputs = {dx};
+    return true;
+  }
+  return false;
+}
+
+[[maybe_unused]] const bool rewrite_registered = passes::RegisterPlanRewrite(
+    {"relu before max pooling", [](passes::Plan& plan) {
+       int rewritten = 0;
+       while (RewriteOneReluBeforeMaxPool(plan)) ++rewritten;
+       return rewritten;
+     }});
 
 Attrs PoolAttrs(const Pool2DOptions& o) {
   return {{"kernel", o.kernel}, {"stride", o.stride}, {"padding", o.padding},
