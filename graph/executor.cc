@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -38,32 +39,45 @@ Executor::~Executor() {
 }
 
 std::string Executor::ProfileReport() const {
-  std::map<std::string, std::pair<double, int>> by_op;  // seconds, kernels
-  double total = 0;
+  struct Row {
+    double seconds = 0, flops = 0;
+    int kernels = 0;
+  };
+  std::map<std::string, Row> by_op;
+  double total = 0, flops = 0;
   for (const PlannedKernel& k : kernels_) {
-    auto& [seconds, count] = by_op[ProfileLabel(plan_.nodes[k.plan_node])];
-    seconds += k.seconds;
-    ++count;
+    Row& row = by_op[ProfileLabel(plan_.nodes[k.plan_node])];
+    row.seconds += k.seconds;
+    row.flops += k.flops;
+    ++row.kernels;
     total += k.seconds;
+    flops += k.flops;
   }
+  const double runs = std::max<double>(1, static_cast<double>(profiled_runs_));
+  // GFLOP/s of a row over its own time (runs * flops per run / seconds).
+  const auto rate = [&](const Row& row) {
+    return row.flops > 0 && row.seconds > 0 ? absl::StrFormat(" %7.1f GFLOP/s", runs * row.flops / row.seconds / 1e9) : "";
+  };
   std::vector<std::pair<double, std::string>> rows;
-  for (const auto& [op, v] : by_op) {
-    rows.emplace_back(v.first, absl::StrFormat("%-44s %3d kernels", op, v.second));
+  for (const auto& [op, row] : by_op) {
+    rows.emplace_back(row.seconds, absl::StrFormat("%-44s %3d kernels", op, row.kernels) + "\t" + rate(row));
   }
   if (!bf16_copies_.empty()) {
     total += bf16_copy_seconds_;
     rows.emplace_back(bf16_copy_seconds_,
-                      absl::StrFormat("%-44s %3d weights", "(bf16 weight copies) [precision]", bf16_copies_.size()));
+                      absl::StrFormat("%-44s %3d weights", "(bf16 weight copies) [precision]", bf16_copies_.size()) + "\t");
   }
   std::sort(rows.rbegin(), rows.rend());
-  const double runs = std::max<double>(1, static_cast<double>(profiled_runs_));
   std::string report = absl::StrFormat(
-      "profile of %d runs: %.2f ms per run in kernels, %d layout/precision reorders per run%s\n",
-      profiled_runs_, 1e3 * total / runs, stats_.reorders_per_run,
+      "profile of %d runs: %.2f ms per run in kernels, %.2f GFLOP per run (%.1f GFLOP/s), %d "
+      "layout/precision reorders per run%s\n",
+      profiled_runs_, 1e3 * total / runs, flops / 1e9, total > 0 ? runs * flops / total / 1e9 : 0.0,
+      stats_.reorders_per_run,
       bf16_copies_.empty() ? "" : absl::StrFormat(" + %d bf16 weight copies", bf16_copies_.size()));
   for (const auto& [seconds, what] : rows) {
-    absl::StrAppendFormat(&report, "  %s %8.2f ms %5.1f%%\n", what, 1e3 * seconds / runs,
-                          total > 0 ? 100 * seconds / total : 0.0);
+    const size_t tab = what.find('\t');
+    absl::StrAppendFormat(&report, "  %s %8.2f ms %5.1f%%%s\n", what.substr(0, tab), 1e3 * seconds / runs,
+                          total > 0 ? 100 * seconds / total : 0.0, what.substr(tab + 1));
   }
   return report;
 }
@@ -149,14 +163,24 @@ absl::Status Executor::CreateKernels() {
     for (size_t o = 0; o < n.free_outputs.size(); ++o) {
       if (n.free_outputs[o]) plan_.layouts[n.node.outputs[o].id] = (*kernel)->output_layout(static_cast<int>(o));
     }
-    kernels_.push_back({static_cast<int>(i), *std::move(kernel), std::move(ctx)});
+    kernels_.push_back({static_cast<int>(i), *std::move(kernel), std::move(ctx), Flops(n)});
   }
   stats_.num_kernels = static_cast<int>(kernels_.size());
   for (const PlannedKernel& k : kernels_) {
     stats_.scratch_bytes = std::max(stats_.scratch_bytes, k.kernel->scratch_bytes());
     stats_.reorders_per_run += k.kernel->reorders_per_run();
+    stats_.flops_per_run += k.flops;
   }
   return absl::OkStatus();
+}
+
+double Executor::Flops(const passes::PlanNode& n) const {
+  const OpDef* def = passes::Def(n);
+  if (def == nullptr || !def->flops) return 0;
+  std::vector<ValueInfo> inputs, outputs;
+  for (Value in : n.node.inputs) inputs.push_back(plan_.info(in));
+  for (Value out : n.node.outputs) outputs.push_back(plan_.info(out));
+  return def->flops(inputs, outputs);
 }
 
 absl::StatusOr<std::unique_ptr<Kernel>> Executor::CreateKernel(const passes::PlanNode& n,
@@ -236,11 +260,32 @@ const Tensor* Executor::Bf16Copy(Value p) {
 
 void Executor::RefreshBf16Copies() {
   for (auto& c : bf16_copies_) {
-    const float* from = c.source->f32();
-    uint16_t* to = static_cast<uint16_t*>(c.copy->raw());
-    const int64_t n = c.source->num_elements();
+    if (!std::exchange(c.written, false) && (copies_stale_ || !options_.fixed_parameters)) {
+      const float* from = c.source->f32();
+      uint16_t* to = static_cast<uint16_t*>(c.copy->raw());
+      const int64_t n = c.source->num_elements();
 #pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) to[i] = ToBf16(from[i]);
+      for (int64_t i = 0; i < n; ++i) to[i] = ToBf16(from[i]);
+    }
+  }
+  copies_stale_ = false;
+}
+
+void Executor::ParametersChanged() {
+  copies_stale_ = true;
+  for (auto& c : bf16_copies_) c.written = false;
+}
+
+Tensor* Executor::bf16_copy(const Tensor* param) {
+  for (auto& c : bf16_copies_) {
+    if (c.source == param) return c.copy.get();
+  }
+  return nullptr;
+}
+
+void Executor::Bf16CopiesWritten(absl::Span<Tensor* const> params) {
+  for (auto& c : bf16_copies_) {
+    c.written = c.written || std::find(params.begin(), params.end(), c.source) != params.end();
   }
 }
 
@@ -280,10 +325,9 @@ absl::Status Executor::Run(absl::Span<const Feed> feeds,
     std::memcpy(feed_buffers_[i].raw(), t.raw(), t.num_bytes());
   }
   using Clock = std::chrono::steady_clock;
-  if (!bf16_copies_.empty() && (copies_stale_ || !options_.fixed_parameters)) {
+  if (!bf16_copies_.empty()) {
     const Clock::time_point start = options_.profile ? Clock::now() : Clock::time_point();
     RefreshBf16Copies();  // the parameters may have changed since the last run
-    copies_stale_ = false;
     if (options_.profile) bf16_copy_seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
   }
   for (size_t index = 0; index < kernels_.size(); ++index) {

@@ -31,6 +31,7 @@ struct PlanStats {
   int64_t feed_bytes = 0;          // staging buffers for inputs
   int64_t scratch_bytes = 0;       // one buffer all kernels use while they run
   int reorders_per_run = 0;        // layout/precision conversions inside the kernels
+  double flops_per_run = 0;        // of the GEMM-shaped kernels (OpDef::flops)
 };
 
 // One oneDNN implementation a kernel of the plan runs (Executor::Implementations).
@@ -64,7 +65,13 @@ class Executor {
 
   // With ExecutorOptions::fixed_parameters: the parameters' values changed; the next Run()
   // refreshes what the executor derives from them (bf16 copies).
-  void ParametersChanged() { copies_stale_ = true; }
+  void ParametersChanged();
+  // The bf16 copy the plan's kernels read of parameter tensor `param` (ExecutorOptions::bf16),
+  // or null when none reads one.
+  Tensor* bf16_copy(const Tensor* param);
+  // The caller wrote the bf16 copies of `params` from their current values (an optimizer does
+  // it in its update's pass): the next Run() refreshes only the other copies.
+  void Bf16CopiesWritten(absl::Span<Tensor* const> params);
 
   // The i-th fetched value of the last Run(): a view valid until the next Run().
   const Tensor& fetch(int i) const { return *slots_[plan_.fetches[i].id]; }
@@ -91,6 +98,7 @@ class Executor {
     int plan_node;  // index into plan_.nodes
     std::unique_ptr<Kernel> kernel;
     RunContext ctx;
+    double flops = 0;    // per run (OpDef::flops)
     double seconds = 0;  // summed over runs, when profiling
   };
 
@@ -102,10 +110,11 @@ class Executor {
   // Creates the plan's kernels in order, recording in plan_.layouts the layouts they choose.
   absl::Status CreateKernels();
   absl::StatusOr<std::unique_ptr<Kernel>> CreateKernel(const passes::PlanNode& n, RunContext& ctx);
+  double Flops(const passes::PlanNode& n) const;  // OpDef::flops of the node, or 0
   // Allocates the arena and feed buffers and points the kernels at their values.
   void AllocateAndConnect();
   // The bf16 copy of parameter `p` (created on first use) for kernels that read it in bf16.
-  const Tensor* Bf16Copy(Value p);
+  const Tensor* Bf16Copy(Value p);  // created on first use
   void RefreshBf16Copies();
   // The profile's name of a kernel: its label and the passes that made or changed it.
   std::string ProfileLabel(const passes::PlanNode& n) const;
@@ -125,6 +134,7 @@ class Executor {
   struct WeightCopy {
     const Tensor* source;  // the f32 parameter
     std::unique_ptr<Tensor> copy;
+    bool written = false;  // by the caller since the last run (Bf16CopiesWritten)
   };
   std::vector<WeightCopy> bf16_copies_;
   double bf16_copy_seconds_ = 0;  // when profiling

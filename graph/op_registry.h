@@ -88,6 +88,11 @@ struct GradContext {
 };
 using GradFn = std::function<absl::StatusOr<std::vector<Value>>(GradContext&)>;
 
+// Floating-point operations one run of a kernel does (a multiply-add counts two), from its
+// inputs' and outputs' shapes: for GFLOP/s and share-of-peak reports.
+using FlopsFn = std::function<double(const std::vector<ValueInfo>& inputs,
+                                     const std::vector<ValueInfo>& outputs)>;
+
 struct OpDef {
   std::string name;
   int num_inputs = 1;  // -1: any number >= 1
@@ -117,6 +122,9 @@ struct OpDef {
   // any_layout for nodes whose inputs all have output 0's shape (element-wise ops: a
   // broadcasting node reads plain tensors).
   bool any_layout_same_shape = false;
+  // The GEMM-shaped ops (convolutions, linear layers) count their FLOPs; others (memory-bound
+  // element-wise ops, pooling) leave it empty.
+  FlopsFn flops = nullptr;
 };
 
 class OpRegistry {

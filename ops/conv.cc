@@ -241,6 +241,10 @@ absl::StatusOr<std::vector<Value>> Conv2DGrad(GradContext& c) {
 }
 
 void RegisterConv() {
+  // 2 FLOPs per output element per weight of its filter: y [n, o, oh, ow], w [o, c, kh, kw].
+  const auto conv_flops = [](const ValueInfo& y, const ValueInfo& w) {
+    return 2.0 * NumElements(y.shape) * (NumElements(w.shape) / w.shape[0]);
+  };
   RegisterOpOrDie({.name = "Conv2D",
                    .num_inputs = -1,
                    .shape = Conv2DShape,
@@ -248,18 +252,21 @@ void RegisterConv() {
                    .gradient = Conv2DGrad,
                    .bf16_inputs = {1},
                    .accepts_post_ops = true,
-                   .any_layout = true});
-  RegisterOpOrDie({.name = "Conv2DBackwardData",
+                   .any_layout = true,
+                   .flops = [=](const auto& in, const auto& out) { return conv_flops(out[0], in[1]); }});
+  RegisterOpOrDie({.name = "Conv2DBackwardData",  // (dy, w) -> dx
                    .num_inputs = 2,
                    .shape = BackwardDataShape,
                    .kernel = BackwardDataKernel,
                    .bf16_inputs = {1},
-                   .any_layout = true});
-  RegisterOpOrDie({.name = "Conv2DBackwardWeights",
+                   .any_layout = true,
+                   .flops = [=](const auto& in, const auto&) { return conv_flops(in[0], in[1]); }});
+  RegisterOpOrDie({.name = "Conv2DBackwardWeights",  // (x, dy) -> dw (, db)
                    .num_inputs = 2,
                    .shape = BackwardWeightsShape,
                    .kernel = BackwardWeightsKernel,
-                   .any_layout = true});
+                   .any_layout = true,
+                   .flops = [=](const auto& in, const auto& out) { return conv_flops(in[1], out[0]); }});
 }
 
 [[maybe_unused]] const bool registered = (RegisterConv(), true);

@@ -227,17 +227,32 @@ absl::StatusOr<std::vector<Value>> LinearGrad(GradContext& c) {
 void RegisterMatMul() {
   RegisterOpOrDie({"MatMul", 2, MatMulShape, MatMulKernel, ProductGrad(MatMul)});
   RegisterOpOrDie({"BatchMatMul", 2, BatchMatMulShape, BatchMatMulKernel, ProductGrad(BatchMatMul)});
-  RegisterOpOrDie({.name = "Linear",
+  // 2 FLOPs per element of the [n, out] product per input feature.
+  RegisterOpOrDie({.name = "Linear",  // (x [n, in], w [out, in] (, b)) -> y [n, out]
                    .num_inputs = -1,
                    .shape = LinearShape,
                    .kernel = LinearKernel,
                    .gradient = LinearGrad,
                    .bf16_inputs = {1},
-                   .accepts_post_ops = true});
-  RegisterOpOrDie({"LinearBackwardData", 2, LinearBackwardDataShape, LinearBackwardDataKernel,
-                   nullptr, {}, /*bf16_inputs=*/{1}});
-  RegisterOpOrDie({"LinearBackwardWeights", 2, LinearBackwardWeightsShape,
-                   LinearBackwardWeightsKernel, nullptr});
+                   .accepts_post_ops = true,
+                   .flops = [](const auto& in, const auto& out) {
+                     return 2.0 * NumElements(out[0].shape) * in[1].shape[1];
+                   }});
+  RegisterOpOrDie({.name = "LinearBackwardData",  // (dy [n, out], w [out, in]) -> dx
+                   .num_inputs = 2,
+                   .shape = LinearBackwardDataShape,
+                   .kernel = LinearBackwardDataKernel,
+                   .bf16_inputs = {1},
+                   .flops = [](const auto& in, const auto&) {
+                     return 2.0 * NumElements(in[0].shape) * in[1].shape[1];
+                   }});
+  RegisterOpOrDie({.name = "LinearBackwardWeights",  // (x [n, in], dy [n, out]) -> dw (, db)
+                   .num_inputs = 2,
+                   .shape = LinearBackwardWeightsShape,
+                   .kernel = LinearBackwardWeightsKernel,
+                   .flops = [](const auto& in, const auto& out) {
+                     return 2.0 * NumElements(out[0].shape) * in[0].shape[0];
+                   }});
 }
 
 [[maybe_unused]] const bool registered = (RegisterMatMul(), true);

@@ -15,7 +15,7 @@ class Adam : public Optimizer {
   }
 
  protected:
-  void Update(int i, float* p, const float* g, float s, int64_t n, float lr) override {
+  void Update(int i, int64_t offset, float* p, const float* g, float s, int64_t n, float lr) override {
     const float b1 = static_cast<float>(o_.beta1), b2 = static_cast<float>(o_.beta2);
     const float eps = static_cast<float>(o_.epsilon);
     const double t = static_cast<double>(step_);
@@ -23,9 +23,9 @@ class Adam : public Optimizer {
     const float c2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(o_.beta2, t)));
     const float l2 = o_.decoupled_weight_decay ? 0.0f : decay_[i];
     const float shrink = o_.decoupled_weight_decay ? 1.0f - lr * decay_[i] : 1.0f;
-    float* m = buffer(i, 0);
-    float* v = buffer(i, 1);
-#pragma omp parallel for simd schedule(static)
+    float* m = buffer(i, 0) + offset;
+    float* v = buffer(i, 1) + offset;
+#pragma omp simd
     for (int64_t j = 0; j < n; ++j) {
       const float d = s * g[j] + l2 * p[j];
       m[j] = b1 * m[j] + (1.0f - b1) * d;

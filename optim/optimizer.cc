@@ -1,9 +1,11 @@
 #include "optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "graph/bf16.h"
 #include "graph/status_macros.h"
 
 namespace dlf::optim {
@@ -24,7 +26,7 @@ Optimizer::Optimizer(std::vector<ParamSpec> specs, std::vector<std::string> buff
 
 absl::Status Optimizer::Step(absl::Span<Tensor* const> params,
                              absl::Span<const Tensor* const> grads, double lr,
-                             float grad_scale) {
+                             float grad_scale, absl::Span<Tensor* const> bf16_copies) {
   DLF_RETURN_IF_ERROR(ValidateLearningRate(lr));
   if (params.size() != specs_.size() || grads.size() != specs_.size()) {
     return absl::InvalidArgumentError(absl::StrCat("optimizer expects ", specs_.size(),
@@ -39,12 +41,39 @@ absl::Status Optimizer::Step(absl::Span<Tensor* const> params,
           ShapeString(grads[i]->shape())));
     }
   }
+  if (!bf16_copies.empty() && bf16_copies.size() != specs_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("optimizer expects ", specs_.size(),
+                                                   " bf16 copies, got ", bf16_copies.size()));
+  }
+  for (size_t i = 0; i < bf16_copies.size(); ++i) {
+    const Tensor* copy = bf16_copies[i];
+    if (copy != nullptr && (copy->dtype() != DType::kBF16 || copy->shape() != specs_[i].shape)) {
+      return absl::InvalidArgumentError(absl::StrCat("bf16 copy of '", specs_[i].name, "' expects bf16",
+                                                     ShapeString(specs_[i].shape)));
+    }
+  }
   ++step_;
   for (size_t i = 0; i < specs_.size(); ++i) {
-    Update(static_cast<int>(i), params[i]->f32(), grads[i]->f32(), grad_scale,
-           params[i]->num_elements(), static_cast<float>(lr));
+    Tensor* copy = bf16_copies.empty() ? nullptr : bf16_copies[i];
+    UpdateInPieces(static_cast<int>(i), params[i]->f32(), grads[i]->f32(), grad_scale,
+                   params[i]->num_elements(), static_cast<float>(lr),
+                   copy == nullptr ? nullptr : static_cast<uint16_t*>(copy->raw()));
   }
   return absl::OkStatus();
+}
+
+void Optimizer::UpdateInPieces(int i, float* p, const float* g, float s, int64_t n, float lr,
+                               uint16_t* bf16_copy) {
+  constexpr int64_t kPiece = 8192;  // 32 KiB of each array: still in cache for the copy
+  const int64_t pieces = (n + kPiece - 1) / kPiece;
+#pragma omp parallel for schedule(static)
+  for (int64_t piece = 0; piece < pieces; ++piece) {
+    const int64_t begin = piece * kPiece, size = std::min(kPiece, n - begin);
+    Update(i, begin, p + begin, g + begin, s, size, lr);
+    if (bf16_copy == nullptr) continue;
+#pragma omp simd
+    for (int64_t j = begin; j < begin + size; ++j) bf16_copy[j] = ToBf16(p[j]);
+  }
 }
 
 OptimizerState Optimizer::SaveState() const {

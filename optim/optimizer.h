@@ -34,8 +34,10 @@ class Optimizer {
   // Updates params[i] in place from grads[i] (in the order of the ParamSpecs) with learning
   // rate `lr` (a schedule's value for this step). The gradients count as multiplied by
   // grad_scale (gradient clipping folded into the update: no separate pass over them).
+  // bf16_copies (empty, or one per parameter, null where there is none): bf16 copies of the
+  // parameters (what bf16 kernels read) written in the same pass, while each piece is in cache.
   absl::Status Step(absl::Span<Tensor* const> params, absl::Span<const Tensor* const> grads,
-                    double lr, float grad_scale = 1.0f);
+                    double lr, float grad_scale = 1.0f, absl::Span<Tensor* const> bf16_copies = {});
 
   int64_t step_count() const { return step_; }
   OptimizerState SaveState() const;
@@ -46,9 +48,12 @@ class Optimizer {
 
  protected:
   Optimizer(std::vector<ParamSpec> specs, std::vector<std::string> buffer_kinds);
-  // Updates one parameter; buffers(i, k) is its k-th buffer. step_ is already incremented.
-  // `s` scales the gradient.
-  virtual void Update(int i, float* p, const float* g, float s, int64_t n, float lr) = 0;
+  // Updates elements [offset, offset + n) of parameter i: p and g point at element `offset`,
+  // buffer(i, k) + offset is its k-th buffer's. step_ is already incremented; `s` scales the
+  // gradient. Called from several threads at once, on disjoint pieces.
+  virtual void Update(int i, int64_t offset, float* p, const float* g, float s, int64_t n, float lr) = 0;
+  // Update over pieces of parameter i in parallel, each written to bf16_copy (if any) after.
+  void UpdateInPieces(int i, float* p, const float* g, float s, int64_t n, float lr, uint16_t* bf16_copy);
   float* buffer(int param, int kind) { return buffers_[param][kind].f32(); }
   int64_t step_ = 0;
 

@@ -15,34 +15,34 @@ class Sgd : public Optimizer {
   }
 
  protected:
-  void Update(int i, float* p, const float* g, float s, int64_t n, float lr) override {
+  void Update(int i, int64_t offset, float* p, const float* g, float s, int64_t n, float lr) override {
     const float wd = decay_[i], mu = static_cast<float>(o_.momentum);
     const float keep = static_cast<float>(1.0 - o_.dampening);
     const bool nesterov = o_.nesterov;
     if (mu == 0.0f) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
       for (int64_t j = 0; j < n; ++j) p[j] -= lr * (s * g[j] + wd * p[j]);
       return;
     }
-    float* v = buffer(i, 0);
+    float* v = buffer(i, 0) + offset;
     // A loop per case: with the cases as selects inside one loop this memory-bound pass ran
     // ~50% slower.
     if (step_ == 1) {  // PyTorch starts the buffer at the first gradient, undamped
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
       for (int64_t j = 0; j < n; ++j) {
         const float d = s * g[j] + wd * p[j];
         v[j] = d;
         p[j] -= lr * (nesterov ? d + mu * d : d);
       }
     } else if (nesterov) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
       for (int64_t j = 0; j < n; ++j) {
         const float d = s * g[j] + wd * p[j];
         v[j] = mu * v[j] + keep * d;
         p[j] -= lr * (d + mu * v[j]);
       }
     } else {
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
       for (int64_t j = 0; j < n; ++j) {
         v[j] = mu * v[j] + keep * (s * g[j] + wd * p[j]);
         p[j] -= lr * v[j];

@@ -35,6 +35,7 @@ absl::Status TrainingStep::Build(int64_t batch) {
     }
     param_tensors_.push_back(&g.parameter_value(params_[i]));
     grad_tensors_.push_back(&executor_->fetch(2 + static_cast<int>(i)));
+    if (c.bf16) bf16_copies_.push_back(executor_->bf16_copy(param_tensors_.back()));
   }
   grads_finished_by_.assign(executor_->stats().num_kernels, {});
   grad_square_sums_.assign(grads.size(), 0.0);

@@ -59,6 +59,9 @@ class TrainingStep {
   const std::vector<Value>& params() const { return params_; }
   const std::vector<Tensor*>& param_tensors() const { return param_tensors_; }
   const std::vector<const Tensor*>& grad_tensors() const { return grad_tensors_; }
+  // With bf16: the bf16 copies the executor's kernels read of param_tensors() (null where a
+  // parameter has none), for the optimizer to write in its update; empty in f32.
+  const std::vector<Tensor*>& bf16_copies() const { return bf16_copies_; }
   Tensor& mutable_grad(int i) { return executor_->mutable_fetch(2 + i); }
   // The plan position after which each gradient is final (Executor::FinalAfter).
   const std::vector<int>& grads_final_after() const { return final_after_; }
@@ -77,6 +80,7 @@ class TrainingStep {
   std::unique_ptr<Executor> executor_;
   std::vector<Tensor*> param_tensors_;
   std::vector<const Tensor*> grad_tensors_;
+  std::vector<Tensor*> bf16_copies_;
   std::vector<int> final_after_;
   std::vector<std::vector<int>> grads_finished_by_;  // by plan kernel: gradient indices
   std::vector<double> grad_square_sums_;             // by gradient, this step

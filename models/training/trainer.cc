@@ -158,7 +158,10 @@ absl::Status Trainer::Update(double loss, double correct, double grad_norm, int6
   }
   const std::vector<const Tensor*>& grads =
       config_.grad_accum_steps == 1 ? step_->grad_tensors() : step_->accumulated_grads();
-  DLF_RETURN_IF_ERROR(optimizer_->Step(step_->param_tensors(), grads, last_step_.lr, grad_scale));
+  // With bf16 the update also writes the bf16 weight copies the next step's kernels read.
+  DLF_RETURN_IF_ERROR(optimizer_->Step(step_->param_tensors(), grads, last_step_.lr, grad_scale,
+                                       step_->bf16_copies()));
+  step_->executor().Bf16CopiesWritten(step_->param_tensors());
   state_.AddStep(loss, static_cast<int64_t>(correct), images, batches);
   step_losses_.push_back(loss);
   return absl::OkStatus();

@@ -9,8 +9,10 @@
 
 #include "gmock/gmock.h"
 #include "graph/autodiff.h"
+#include "graph/bf16.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
+#include "tests/testing/grad_check.h"
 
 // Counts every allocation in this process (oneDNN's included), to prove Run() allocates
 // nothing in steady state: operator new, aligned_alloc (Tensor storage) and posix_memalign
@@ -199,6 +201,39 @@ TEST(ExecutorTest, SteadyStateTrainingStepAllocatesNoBuffers) {
 
 namespace dlf {
 namespace {
+
+// The caller (an optimizer's update) may write the bf16 weight copies; the next run then uses
+// them as written, and a run after that (or after ParametersChanged) refreshes them again.
+TEST(Bf16CopiesTest, ARunUsesCopiesTheCallerWroteOnce) {
+  Graph g(1);
+  const Value x = g.Input("x", DType::kF32, {4, 8});
+  const Value w = g.Parameter("w", {3, 8}, Initializer::Uniform(1.0));
+  auto exec = Executor::Compile(g, {ops::Linear(g, x, w)}, {.bf16 = true});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  Tensor& weights = g.parameter_value(w);
+  Tensor* copy = (*exec)->bf16_copy(&weights);
+  ASSERT_NE(copy, nullptr);
+  const Tensor input = ::dlf::testing::RandomTensor({4, 8}, 2);
+  const auto run = [&] {
+    EXPECT_TRUE((*exec)->Run({{x, &input}}).ok());
+    return (*exec)->fetch(0).Clone();
+  };
+  const Tensor y = run();
+  const auto write_doubled = [&] {  // bf16(2w) = 2 bf16(w): the product doubles exactly
+    for (int64_t i = 0; i < weights.num_elements(); ++i) static_cast<uint16_t*>(copy->raw())[i] = ToBf16(2 * weights.f32()[i]);
+    Tensor* written[] = {&weights};
+    (*exec)->Bf16CopiesWritten(written);
+  };
+  write_doubled();
+  const Tensor doubled = run();
+  for (int64_t i = 0; i < y.num_elements(); ++i) EXPECT_EQ(doubled.f32()[i], 2 * y.f32()[i]) << i;
+  const Tensor refreshed = run();
+  for (int64_t i = 0; i < y.num_elements(); ++i) EXPECT_EQ(refreshed.f32()[i], y.f32()[i]) << i;
+  write_doubled();
+  (*exec)->ParametersChanged();
+  const Tensor after_change = run();
+  for (int64_t i = 0; i < y.num_elements(); ++i) EXPECT_EQ(after_change.f32()[i], y.f32()[i]) << i;
+}
 
 TEST(MemoryTest, APlanLargerThanTheMachineFailsBeforeAllocating) {
   Graph g;

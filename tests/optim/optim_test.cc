@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "graph/bf16.h"
 #include "optim/clip.h"
 #include "optim/factory.h"
 #include "optim/optimizer.h"
@@ -103,6 +104,41 @@ TEST(OptimizerStateTest, RoundTripGivesIdenticalNextUpdates) {
     ASSERT_TRUE((*a)->Step(params, grads, 0.01).ok());
     ASSERT_TRUE((*b)->Step(params_b, grads, 0.01).ok());
     for (int i = 0; i < 3; ++i) EXPECT_EQ(pa.f32()[i], pb.f32()[i]);
+  }
+}
+
+// The update writes the bf16 copies of the parameters in its pass: each equals the parameter
+// rounded to bf16 after the update, and the parameters equal an update without copies. 20,003
+// elements: pieces of 8,192 and a short last one; a parameter without a copy (null) too.
+TEST(OptimizerTest, WritesBf16CopiesOfTheUpdatedParameters) {
+  const int64_t n = 20003;
+  for (bool adam : {false, true}) {
+    SCOPED_TRACE(adam ? "adam" : "sgd");
+    auto make = [&]() { return adam ? MakeAdam({{"w", {n}}, {"b", {3}}}, {}) : MakeSgd({{"w", {n}}, {"b", {3}}}, {}); };
+    auto with = make(), without = make();
+    ASSERT_TRUE(with.ok() && without.ok());
+    Tensor w(DType::kF32, {n}), g(DType::kF32, {n});
+    for (int64_t i = 0; i < n; ++i) w.f32()[i] = std::sin(0.01f * i), g.f32()[i] = std::cos(0.03f * i);
+    Tensor b = Tensor::F32({3}, {1, 2, 3}), gb = Tensor::F32({3}, {0.1f, 0.2f, 0.3f});
+    Tensor w2 = w.Clone(), b2 = b.Clone(), copy(DType::kBF16, {n});
+    Tensor* params[] = {&w, &b};
+    Tensor* params2[] = {&w2, &b2};
+    Tensor* copies[] = {&copy, nullptr};
+    const Tensor* grads[] = {&g, &gb};
+    for (int step = 0; step < 3; ++step) {
+      ASSERT_TRUE((*with)->Step(params, grads, 0.1, 0.5f, copies).ok());
+      ASSERT_TRUE((*without)->Step(params2, grads, 0.1, 0.5f).ok());
+      const uint16_t* bits = static_cast<const uint16_t*>(copy.raw());
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(w.f32()[i], w2.f32()[i]) << i;
+        ASSERT_EQ(bits[i], ToBf16(w.f32()[i])) << i;
+      }
+    }
+    Tensor wrong(DType::kBF16, {3});
+    Tensor* bad[] = {&wrong, nullptr};
+    EXPECT_THAT(std::string((*with)->Step(params, grads, 0.1, 1.0f, bad).message()),
+                HasSubstr("bf16 copy of 'w' expects bf16[20003]"));
+    EXPECT_EQ((*with)->step_count(), 3);  // refused before any update
   }
 }
 
