@@ -1,6 +1,6 @@
-// Forward and backward of every AlexNet layer shape at batch 128 (both presets), and the SGD
-// update of the whole seed model. Each reports GFLOP/s and its share of the machine's peak
-// (benchmarks/peak.h). GFLOP/s counts a layer's nominal FLOPs, every kernel tap of a direct
+// Forward and backward of every AlexNet layer shape at batch 128 (both presets), in f32 and
+// bf16, and the SGD update of the whole seed model. Each reports GFLOP/s and its share of the
+// machine's peak in its precision (benchmarks/peak.h). GFLOP/s counts a layer's nominal FLOPs, every kernel tap of a direct
 // convolution: where a kernel does less work (Winograd, or the seed preset's 3x3 convs on 1x1
 // maps, which run on the centre tap only) the figure can pass the peak.
 //   bazel run //benchmarks:ops_benchmark
@@ -37,7 +37,7 @@ using LayerFn = std::function<Value(Graph&, const std::vector<Value>&)>;
 
 // shapes[0] is x's, the rest are the weights'.
 std::unique_ptr<LayerPlans> MakePlans(const std::vector<Shape>& shapes, bool first_layer,
-                                      const LayerFn& layer) {
+                                      const LayerFn& layer, bool bf16 = false) {
   auto p = std::make_unique<LayerPlans>();
   Graph& g = p->graph;
   p->x = g.Input("x", DType::kF32, shapes[0]);
@@ -56,18 +56,38 @@ std::unique_ptr<LayerPlans> MakePlans(const std::vector<Shape>& shapes, bool fir
   p->dy_value.Fill(0.001f);
   auto grads = Gradients(g, y, wrt, p->dy);
   if (!g.status().ok() || !grads.ok()) std::abort();
-  p->forward = *Executor::Compile(g, {y});
-  p->backward = *Executor::Compile(g, *grads);
+  p->forward = *Executor::Compile(g, {y}, {.bf16 = bf16});
+  p->backward = *Executor::Compile(g, *grads, {.bf16 = bf16});
   p->feeds = {{p->x, &p->x_value}, {p->dy, &p->dy_value}};
   return p;
 }
 
-void RunPlan(benchmark::State& state, Executor& exec, const std::vector<Feed>& feeds, double flops) {
-  PeakGflops();  // measured before timing starts
+void RunPlan(benchmark::State& state, Executor& exec, const std::vector<Feed>& feeds, double flops,
+             bool bf16 = false) {
+  bf16 ? Bf16PeakGflops() : PeakGflops();  // measured before timing starts
   for (auto _ : state) {
     if (!exec.Run(feeds).ok()) state.SkipWithError("run failed");
   }
-  if (flops > 0) SetFlopCounters(state, flops);
+  if (flops > 0) SetFlopCounters(state, flops, bf16);
+}
+
+// A layer's forward and backward benchmarks, in f32 and bf16 (BM_Conv/seed.conv1/forward/bf16).
+void RegisterLayer(const std::string& name, double forward_flops, double backward_flops,
+                   const std::function<std::unique_ptr<LayerPlans>(bool bf16)>& make) {
+  for (bool bf16 : {false, true}) {
+    auto plans = std::make_shared<std::unique_ptr<LayerPlans>>();
+    auto get = [=]() -> LayerPlans& {
+      if (!*plans) *plans = make(bf16);
+      return **plans;
+    };
+    const std::string precision = bf16 ? "/bf16" : "/f32";
+    benchmark::RegisterBenchmark((name + "/forward" + precision).c_str(), [=](benchmark::State& s) {
+      RunPlan(s, *get().forward, get().feeds, forward_flops, bf16);
+    })->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((name + "/backward" + precision).c_str(), [=](benchmark::State& s) {
+      RunPlan(s, *get().backward, get().feeds, backward_flops, bf16);
+    })->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
 }
 
 struct ConvLayer {
@@ -103,41 +123,21 @@ void RegisterConv(const ConvLayer& l) {
   const int64_t out = (l.hw + 2 * l.pad - l.k) / l.stride + 1;
   const double flops = 2.0 * kBatch * l.o * out * out * l.c * l.k * l.k;
   const bool first = l.c == 3;  // takes the images
-  const double backward_flops = first ? flops : 2 * flops;
-  auto plans = std::make_shared<std::unique_ptr<LayerPlans>>();
-  auto get = [=]() -> LayerPlans& {
-    if (!*plans) {
-      *plans = MakePlans({{kBatch, l.c, l.hw, l.hw}, {l.o, l.c, l.k, l.k}, {l.o}}, first,
-                         [l](Graph& g, const std::vector<Value>& in) {
-                           return ops::Conv2D(g, in[0], in[1], in[2], {{l.stride, l.stride}, {l.pad, l.pad}});
-                         });
-    }
-    return **plans;
-  };
-  benchmark::RegisterBenchmark((std::string("BM_Conv/") + l.name + "/forward").c_str(),
-                               [=](benchmark::State& s) { RunPlan(s, *get().forward, get().feeds, flops); })
-      ->UseRealTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark((std::string("BM_Conv/") + l.name + "/backward").c_str(),
-                               [=](benchmark::State& s) { RunPlan(s, *get().backward, get().feeds, backward_flops); })
-      ->UseRealTime()->Unit(benchmark::kMillisecond);
+  RegisterLayer(std::string("BM_Conv/") + l.name, flops, first ? flops : 2 * flops, [l, first](bool bf16) {
+    return MakePlans({{kBatch, l.c, l.hw, l.hw}, {l.o, l.c, l.k, l.k}, {l.o}}, first,
+                     [l](Graph& g, const std::vector<Value>& in) {
+                       return ops::Conv2D(g, in[0], in[1], in[2], {{l.stride, l.stride}, {l.pad, l.pad}});
+                     }, bf16);
+  });
 }
 
 void RegisterFc(const FcLayer& l) {
   const double flops = 2.0 * kBatch * l.in * l.out;
-  auto plans = std::make_shared<std::unique_ptr<LayerPlans>>();
-  auto get = [=]() -> LayerPlans& {
-    if (!*plans) {
-      *plans = MakePlans({{kBatch, l.in}, {l.out, l.in}, {l.out}}, false,
-                         [](Graph& g, const std::vector<Value>& in) { return ops::Linear(g, in[0], in[1], in[2]); });
-    }
-    return **plans;
-  };
-  benchmark::RegisterBenchmark((std::string("BM_Linear/") + l.name + "/forward").c_str(),
-                               [=](benchmark::State& s) { RunPlan(s, *get().forward, get().feeds, flops); })
-      ->UseRealTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark((std::string("BM_Linear/") + l.name + "/backward").c_str(),
-                               [=](benchmark::State& s) { RunPlan(s, *get().backward, get().feeds, 2 * flops); })
-      ->UseRealTime()->Unit(benchmark::kMillisecond);
+  RegisterLayer(std::string("BM_Linear/") + l.name, flops, 2 * flops, [l](bool bf16) {
+    return MakePlans({{kBatch, l.in}, {l.out, l.in}, {l.out}}, false,
+                     [](Graph& g, const std::vector<Value>& in) { return ops::Linear(g, in[0], in[1], in[2]); },
+                     bf16);
+  });
 }
 
 // Pooling moves memory rather than computing: it reports time only. Its backward plan also

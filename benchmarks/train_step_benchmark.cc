@@ -1,6 +1,8 @@
 // Whole-model throughput at batch 128: BM_AlexNetTrainStep (forward, backward, SGD momentum
 // update, exactly what training runs per batch) and BM_AlexNetInference, for both presets, and
-// the same for ResNet-20; each in f32 and with bf16 convolutions and linear layers.
+// the same for ResNet-20; each in f32 and with bf16 convolutions and linear layers. GFLOP/s
+// counts the convolutions' and linear layers' nominal FLOPs (OpDef::flops), peak_% is of the
+// machine's peak in the step's precision (benchmarks/peak.h: f32 or bf16).
 //   bazel run //benchmarks:train_step_benchmark
 // benchmarks/compare_pytorch.py runs this and PyTorch side by side.
 #include <functional>
@@ -36,7 +38,7 @@ data::Batch MakeBatch() {
 // their BatchNorms keep the running statistics).
 void TrainStep(benchmark::State& state, const models::ModelFn& build, bool bf16,
                const std::string& freeze, bool freeze_bn) {
-  PeakGflops();
+  bf16 ? Bf16PeakGflops() : PeakGflops();  // measured before the timing
   training::TrainConfig c;
   c.freeze = *training::NamePattern::Create("freeze", freeze);
   c.freeze_bn = freeze_bn;
@@ -55,10 +57,11 @@ void TrainStep(benchmark::State& state, const models::ModelFn& build, bool bf16,
   state.counters["images_per_second"] =
       benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["arena_MB"] = (*trainer)->executor().stats().arena_bytes / 1e6;
+  SetFlopCounters(state, (*trainer)->executor().stats().flops_per_run, bf16);
 }
 
 void Inference(benchmark::State& state, const models::ModelFn& build, bool bf16) {
-  PeakGflops();
+  bf16 ? Bf16PeakGflops() : PeakGflops();
   Graph g(1);
   Value x = g.Input("images", DType::kF32, {kBatch, 3, 32, 32});
   Value logits = build(g, x, {});
@@ -73,6 +76,7 @@ void Inference(benchmark::State& state, const models::ModelFn& build, bool bf16)
   }
   state.counters["images_per_second"] =
       benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
+  SetFlopCounters(state, (*exec)->stats().flops_per_run, bf16);
 }
 
 // Names say model, preset and precision: BM_AlexNetTrainStep/seed/bf16, BM_ResNet20Inference/f32.
