@@ -56,16 +56,21 @@ dnnl::memory::desc BnLayout(const Shape& x) {
 
 // Batch statistics in training mode; the running ones in inference mode (also a frozen layer,
 // kInferenceModeAttr, inside a training step).
-flags BnFlags(bool training) {
-  return training ? flags::use_scale | flags::use_shift
-                  : flags::use_scale | flags::use_shift | flags::use_global_stats;
+// With `relu` the forward applies a following ReLU itself (oneDNN's fuse_norm_relu; the fuse
+// pass's post-op): the ReLU's output is written in one pass, and in training a bit mask of it
+// goes to a workspace the kernel keeps (the backward reads the ReLU's output instead).
+flags BnFlags(bool training, bool relu = false) {
+  const flags f = training ? flags::use_scale | flags::use_shift
+                           : flags::use_scale | flags::use_shift | flags::use_global_stats;
+  return relu ? f | flags::fuse_norm_relu : f;
 }
 
 dnnl::batch_normalization_forward::primitive_desc ForwardPd(const dnnl::engine& e,
                                                             const Shape& x, double eps,
-                                                            bool training, dnnl::prop_kind prop) {
+                                                            bool training, dnnl::prop_kind prop,
+                                                            bool relu = false) {
   using fwd = dnnl::batch_normalization_forward;
-  return fwd::primitive_desc(fwd::desc(prop, BnLayout(x), static_cast<float>(eps), BnFlags(training)), e);
+  return fwd::primitive_desc(fwd::desc(prop, BnLayout(x), static_cast<float>(eps), BnFlags(training, relu)), e);
 }
 
 // Runs the primitive, then (training) updates the running statistics in the graph's buffers,
@@ -109,9 +114,12 @@ class BatchNormKernel : public Kernel {
 absl::StatusOr<std::unique_ptr<Kernel>> BatchNormKernelFactory(const KernelContext& k) {
   DLF_ASSIGN_OR_RETURN(const BnAttrs attrs, GetBnAttrs(k.node.attrs));
   const Shape& x = k.inputs[0].shape;
+  const bool relu = k.post_ops == std::vector<std::string>{"relu"};
+  DLF_RETURN_IF_ERROR(Expect(relu || k.post_ops.empty(), "batch normalization fuses only a ReLU"));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     return ForwardPd(k.engine, x, attrs.eps, k.training,
-                     k.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference);
+                     k.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+                     relu);
   },
                                         "batch normalization forward"));
   auto primitive = std::make_unique<DnnlKernel>(dnnl::batch_normalization_forward(pd), k);
@@ -123,6 +131,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> BatchNormKernelFactory(const KernelConte
   if (k.training) {
     primitive->BindOutput(DNNL_ARG_MEAN, 1, channel);
     primitive->BindOutput(DNNL_ARG_VARIANCE, 2, channel);
+    if (relu) primitive->BindOwned(DNNL_ARG_WORKSPACE, pd.workspace_desc());
   } else {
     primitive->BindInput(DNNL_ARG_MEAN, 3, channel);
     primitive->BindInput(DNNL_ARG_VARIANCE, 4, channel);
@@ -184,6 +193,7 @@ void RegisterBatchNorm() {
                    .kernel = BatchNormKernelFactory,
                    .gradient = BatchNormGrad,
                    .state_inputs = {3, 4, 5},
+                   .accepts_post_ops = true,
                    .any_layout = true});
   RegisterOpOrDie({.name = "BatchNormGrad",
                    .num_inputs = 6,

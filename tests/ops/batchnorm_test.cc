@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "gmock/gmock.h"
+#include "graph/autodiff.h"
 #include "graph/executor.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
@@ -127,6 +128,48 @@ TEST(BatchNormTest, BlockedLayoutMatchesReferenceAndGradients) {
     EXPECT_NEAR(y.f32()[at], (x.f32()[at] - mean) / std::sqrt(var + 1e-5) * weight.f32()[c] + bias.f32()[c], 1e-4);
   }
   ExpectGradientsMatch(build, {&x, &weight, &bias}, {.eps = 1e-2, .rtol = 3e-2, .atol = 3e-3});
+}
+
+// A following ReLU runs inside the batch normalization's kernel (fuse_norm_relu): the ReLU's
+// output and every gradient equal the two kernels' (fuse off), in training and inference; and
+// the fused pair's gradients match finite differences.
+TEST(BatchNormTest, FusedReluEqualsTheSeparateKernels) {
+  constexpr int64_t kC = 16;
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training ? "training" : "inference");
+    Graph g(1);
+    const Value x = g.Input("x", DType::kF32, {2, kC, 3, 3});
+    const Value y = ops::Relu(g, ops::BatchNorm2d(g, x, "bn", {}));
+    const Value loss = ops::Sum(g, ops::Mul(g, y, y));
+    auto grads = Gradients(g, loss, {x, *g.FindParameter("bn.weight"), *g.FindParameter("bn.bias")});
+    ASSERT_TRUE(grads.ok()) << grads.status();
+    std::vector<Value> fetches = {y};
+    if (training) fetches.insert(fetches.end(), grads->begin(), grads->end());
+    const Tensor xv = RandomTensor({2, kC, 3, 3}, 5, -2.0f, 2.0f);
+    std::vector<std::vector<Tensor>> results;
+    for (bool fuse : {false, true}) {
+      auto exec = Executor::Compile(g, fetches, {.training = training, .fuse = fuse});
+      ASSERT_TRUE(exec.ok()) << exec.status();
+      ASSERT_TRUE((*exec)->Run({{x, &xv}}).ok());
+      results.emplace_back();
+      for (int i = 0; i < (*exec)->num_fetches(); ++i) results.back().push_back((*exec)->fetch(i).Clone());
+      if (fuse) EXPECT_THAT((*exec)->ProfileReport(), ::testing::HasSubstr("BatchNorm+Relu [fuse"));
+    }
+    for (size_t f = 0; f < results[0].size(); ++f) {
+      for (int64_t i = 0; i < results[0][f].num_elements(); ++i) {
+        ASSERT_EQ(results[1][f].f32()[i], results[0][f].f32()[i]) << "fetch " << f << " element " << i;
+      }
+    }
+  }
+  Tensor x = RandomTensor({2, kC, 3, 3}, 5, -2.0f, 2.0f);
+  Tensor weight = RandomTensor({kC}, 6, 0.5f, 1.5f), bias = RandomTensor({kC}, 7);
+  auto build = [](Graph& g, const std::vector<Value>& in) {
+    Value mean = g.Buffer("mean", DType::kF32, {kC}), var = g.Buffer("var", DType::kF32, {kC}, 1.0f);
+    Value count = g.Buffer("count", DType::kI64, {});
+    return ops::Relu(g, g.Op("BatchNorm", {in[0], in[1], in[2], mean, var, count})[0]);
+  };
+  // A smaller step than the plain layer's: a step across the ReLU's kink is not a derivative.
+  ExpectGradientsMatch(build, {&x, &weight, &bias}, {.eps = 1e-3, .rtol = 3e-2, .atol = 3e-3});
 }
 
 // A layer in inference mode inside a training step (--freeze_bn): it normalizes with the
