@@ -78,13 +78,17 @@ KernelFactory BroadcastKernel(F f) {
 
 // Add runs as the loop above on plain tensors; on same-shape inputs the layout pass gave a
 // blocked layout (a residual connection between convolutions), as oneDNN's binary add in the
-// first input's layout.
+// first input's layout. A following ReLU (a residual block's) runs inside it as a post-op.
 absl::StatusOr<std::unique_ptr<Kernel>> AddKernel(const KernelContext& k) {
-  if (!AnyBlockedInput(k)) return BroadcastKernel([](float a, float b) { return a + b; })(k);
+  DLF_ASSIGN_OR_RETURN(const dnnl::primitive_attr attr, PostOpsAttr(k.post_ops));
+  if (!AnyBlockedInput(k)) {
+    if (k.post_ops.empty()) return BroadcastKernel([](float a, float b) { return a + b; })(k);
+    return BroadcastKernel([](float a, float b) { return a + b > 0.0f ? a + b : 0.0f; })(k);
+  }
   const dnnl::memory::desc plain = PlainDesc(k.outputs[0].shape);
   const dnnl::memory::desc a = InputLayout(k, 0, plain);
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    return dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, a, a, a}, k.engine);
+    return dnnl::binary::primitive_desc({dnnl::algorithm::binary_add, a, a, a}, attr, k.engine);
   }, "binary add"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::binary(pd), k);
   kernel->BindInput(DNNL_ARG_SRC_0, 0, plain, pd.src0_desc());
@@ -170,6 +174,7 @@ void RegisterBinary() {
                    .shape = BroadcastShapeRule,
                    .kernel = AddKernel,
                    .gradient = AddGrad,
+                   .accepts_post_ops = true,
                    .any_layout_same_shape = true});
   RegisterOpOrDie({"Sub", 2, BroadcastShapeRule, BroadcastKernel([](float a, float b) { return a - b; }), SubGrad});
   RegisterOpOrDie({"Mul", 2, BroadcastShapeRule, BroadcastKernel([](float a, float b) { return a * b; }), MulGrad});

@@ -4,6 +4,8 @@
 #include <functional>
 
 #include "gmock/gmock.h"
+#include "graph/autodiff.h"
+#include "graph/executor.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 #include "tests/testing/grad_check.h"
@@ -110,6 +112,51 @@ TEST(BroadcastTest, IncompatibleShapesFailAtBuildTime) {
   ops::Add(g, g.Input("a", DType::kF32, {2, 3}), g.Input("b", DType::kF32, {4}));
   EXPECT_THAT(std::string(g.status().message()),
               ::testing::HasSubstr("shapes [2, 3] and [4] do not broadcast (axis 1: 3 vs 4)"));
+}
+
+// A ReLU after Add (a residual block's) runs inside the Add kernel: on plain tensors (the loop)
+// and on blocked ones between convolutions (oneDNN's binary add with a ReLU post-op), the
+// ReLU's output and the gradients equal the two kernels' (fuse off) exactly.
+TEST(AddTest, FusedReluEqualsTheSeparateKernels) {
+  for (bool blocked : {false, true}) {
+    SCOPED_TRACE(blocked ? "blocked" : "plain");
+    Graph g(1);
+    const Value x = g.Input("x", DType::kF32, {2, 16, 5, 5});
+    Value a = x, b = ops::Scale(g, x, -0.7);
+    std::vector<Value> wrt = {x};
+    if (blocked) {
+      const Value w1 = g.Parameter("w1", {16, 16, 3, 3}, Initializer::Uniform(0.3));
+      const Value w2 = g.Parameter("w2", {16, 16, 3, 3}, Initializer::Uniform(0.3));
+      a = ops::Conv2D(g, x, w1, Value{}, {{1, 1}, {1, 1}});
+      b = ops::Conv2D(g, x, w2, Value{}, {{1, 1}, {1, 1}});
+      wrt = {w1, w2};
+    }
+    Value y = ops::Relu(g, ops::Add(g, a, b));
+    if (blocked) {
+      const Value w3 = g.Parameter("w3", {8, 16, 3, 3}, Initializer::Uniform(0.3));
+      y = ops::Conv2D(g, y, w3, Value{}, {{1, 1}, {1, 1}});
+    }
+    const Value loss = ops::Sum(g, ops::Mul(g, y, y));
+    auto grads = Gradients(g, loss, wrt);
+    ASSERT_TRUE(grads.ok()) << grads.status();
+    std::vector<Value> fetches = {y};
+    fetches.insert(fetches.end(), grads->begin(), grads->end());
+    const Tensor xv = RandomTensor({2, 16, 5, 5}, 9);
+    std::vector<std::vector<Tensor>> results;
+    for (bool fuse : {false, true}) {
+      auto exec = Executor::Compile(g, fetches, {.fuse = fuse});
+      ASSERT_TRUE(exec.ok()) << exec.status();
+      ASSERT_TRUE((*exec)->Run({{x, &xv}}).ok());
+      results.emplace_back();
+      for (int i = 0; i < (*exec)->num_fetches(); ++i) results.back().push_back((*exec)->fetch(i).Clone());
+      if (fuse) EXPECT_THAT((*exec)->ProfileReport(), ::testing::HasSubstr(blocked ? "Add+Relu [fuse,layout]" : "Add+Relu [fuse]"));
+    }
+    for (size_t f = 0; f < results[0].size(); ++f) {
+      for (int64_t i = 0; i < results[0][f].num_elements(); ++i) {
+        ASSERT_EQ(results[1][f].f32()[i], results[0][f].f32()[i]) << "fetch " << f << " element " << i;
+      }
+    }
+  }
 }
 
 }  // namespace
