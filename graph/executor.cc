@@ -115,6 +115,7 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Compile(Graph& graph,
   plan = passes::Fuse(std::move(plan));
   plan = passes::ChoosePrecision(std::move(plan));
   plan = passes::ChooseLayouts(std::move(plan));
+  plan = passes::HoistParameterOnly(std::move(plan));
   e->plan_ = std::move(plan);
   e->BindSources();
   // The plan must fit before any kernel is created (a oneDNN primitive for a batch that cannot
@@ -260,7 +261,7 @@ const Tensor* Executor::Bf16Copy(Value p) {
 
 void Executor::RefreshBf16Copies() {
   for (auto& c : bf16_copies_) {
-    if (!std::exchange(c.written, false) && (copies_stale_ || !options_.fixed_parameters)) {
+    if (!std::exchange(c.written, false) && (parameters_changed_ || !options_.fixed_parameters)) {
       const float* from = c.source->f32();
       uint16_t* to = static_cast<uint16_t*>(c.copy->raw());
       const int64_t n = c.source->num_elements();
@@ -268,11 +269,10 @@ void Executor::RefreshBf16Copies() {
       for (int64_t i = 0; i < n; ++i) to[i] = ToBf16(from[i]);
     }
   }
-  copies_stale_ = false;
 }
 
 void Executor::ParametersChanged() {
-  copies_stale_ = true;
+  parameters_changed_ = true;
   for (auto& c : bf16_copies_) c.written = false;
 }
 
@@ -303,6 +303,18 @@ int Executor::FinalAfter(Value v) const {
 
 absl::Status Executor::Run(absl::Span<const Feed> feeds) { return Run(feeds, nullptr); }
 
+absl::Status Executor::RunKernel(PlannedKernel& k) {
+  using Clock = std::chrono::steady_clock;
+  k.ctx.step = step_;
+  k.ctx.sample_offset = sample_offset_;
+  const Clock::time_point start = options_.profile ? Clock::now() : Clock::time_point();
+  absl::Status s = k.kernel->Run(k.ctx);
+  if (options_.profile) k.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  if (s.ok()) return s;
+  const Node& node = plan_.nodes[k.plan_node].node;
+  return absl::Status(s.code(), absl::StrCat("node '", node.name, "' (", node.op, "): ", s.message()));
+}
+
 absl::Status Executor::Run(absl::Span<const Feed> feeds,
                            const std::function<void(int)>& after_kernel) {
   for (size_t i = 0; i < required_inputs_.size(); ++i) {
@@ -332,22 +344,15 @@ absl::Status Executor::Run(absl::Span<const Feed> feeds,
   }
   for (size_t index = 0; index < kernels_.size(); ++index) {
     PlannedKernel& k = kernels_[index];
-    k.ctx.step = step_;
-    k.ctx.sample_offset = sample_offset_;
-    const Clock::time_point start = options_.profile ? Clock::now() : Clock::time_point();
-    absl::Status s = k.kernel->Run(k.ctx);
-    if (options_.profile) k.seconds += std::chrono::duration<double>(Clock::now() - start).count();
-    if (!s.ok()) {
-      const Node& node = plan_.nodes[k.plan_node].node;
-      return absl::Status(s.code(), absl::StrCat("node '", node.name, "' (", node.op,
-                                                 "): ", s.message()));
-    }
+    const bool current = plan_.nodes[k.plan_node].parameter_only && !parameters_changed_;
+    if (!current) DLF_RETURN_IF_ERROR(RunKernel(k));
     if (after_kernel) {
       stream_.wait();  // a no-op on oneDNN's in-order CPU stream, but the contract is "finished"
       after_kernel(static_cast<int>(index));
     }
   }
   stream_.wait();
+  parameters_changed_ = false;
   ++step_;
   if (options_.profile) ++profiled_runs_;
   return absl::OkStatus();

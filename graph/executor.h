@@ -110,7 +110,8 @@ class Executor {
   // Creates the plan's kernels in order, recording in plan_.layouts the layouts they choose.
   absl::Status CreateKernels();
   absl::StatusOr<std::unique_ptr<Kernel>> CreateKernel(const passes::PlanNode& n, RunContext& ctx);
-  double Flops(const passes::PlanNode& n) const;  // OpDef::flops of the node, or 0
+  double Flops(const passes::PlanNode& n) const;
+  absl::Status RunKernel(PlannedKernel& k);  // timed when profiling; errors name the node  // OpDef::flops of the node, or 0
   // Allocates the arena and feed buffers and points the kernels at their values.
   void AllocateAndConnect();
   // The bf16 copy of parameter `p` (created on first use) for kernels that read it in bf16.
@@ -138,7 +139,9 @@ class Executor {
   };
   std::vector<WeightCopy> bf16_copies_;
   double bf16_copy_seconds_ = 0;  // when profiling
-  bool copies_stale_ = true;      // the bf16 copies need a refresh before the next run
+  // Under fixed_parameters: the parameters changed since the last run (ParametersChanged), so
+  // the bf16 copies and the parameter-only kernels' results need computing again.
+  bool parameters_changed_ = true;
   PlanStats stats_;
   uint64_t step_ = 0;
   int64_t sample_offset_ = 0;

@@ -16,10 +16,11 @@ Plan ChooseInPlace(Plan plan) {
     n.writes_in_place = false;
     const OpDef* def = Def(n);
     if (!plan.options.in_place || def == nullptr || !def->in_place || !n.post_ops.empty() ||
-        n.node.inputs.empty() || n.node.outputs.empty()) {
+        n.node.inputs.empty() || n.node.outputs.empty() || n.parameter_only) {
       continue;
     }
     const Value in = n.node.inputs[0], out = n.node.outputs[0];
+    if (writer[in.id] >= 0 && plan.nodes[writer[in.id]].parameter_only) continue;  // kept across runs
     const auto uses = std::count(n.node.inputs.begin(), n.node.inputs.end(), in);
     n.writes_in_place = writer[in.id] >= 0 && last_reader[in.id] == static_cast<int>(i) &&
                         uses == 1 && plan.ValueBytes(in) == plan.ValueBytes(out);

@@ -73,8 +73,16 @@ Plan PlaceValues(Plan plan) {
   plan.sum_value_bytes = 0;
   std::vector<std::vector<Value>> frees_at(num_nodes + 1);
   std::vector<bool> handed_over(plan.values.size(), false);  // its memory went to an output
+  for (const PlanNode& n : plan.nodes) {  // kept across runs: placed first, never freed
+    if (!n.parameter_only) continue;
+    for (Value out : n.node.outputs) {
+      plan.offsets[out.id] = allocator.Allocate(plan.ValueBytes(out));
+      plan.sum_value_bytes += plan.ValueBytes(out);
+    }
+  }
   for (int i = 0; i < num_nodes; ++i) {
     const PlanNode& n = plan.nodes[i];
+    if (n.parameter_only) continue;
     // Outputs are placed before the inputs are released, so no output aliases an input unless
     // the in-place pass chose it.
     for (size_t o = 0; o < n.node.outputs.size(); ++o) {

@@ -38,12 +38,17 @@ Plan ChooseLayouts(Plan plan);
 // Whether node `n`'s kernel reads its inputs in any layout (and is told them).
 bool TakesAnyLayout(const Plan& plan, const PlanNode& n);
 
+// hoist.cc: marks the kernels whose results depend on the parameters alone
+// (PlanNode::parameter_only), under ExecutorOptions::fixed_parameters.
+Plan HoistParameterOnly(Plan plan);
+
 // in_place.cc: an element-wise node (OpDef::in_place) writes over its input 0 when nothing
 // reads that input afterwards and both take the same bytes (after the kernels chose layouts).
 Plan ChooseInPlace(Plan plan);
 
 // memory.cc: an offset in one arena for every value the kernels write, by lifetime: values
-// whose lifetimes do not overlap share memory.
+// whose lifetimes do not overlap share memory. Outputs of parameter-only kernels live across
+// runs: they share with nothing.
 Plan PlaceValues(Plan plan);
 // Before the kernels exist (their layouts can only add padding): bytes every placement needs
 // at least, the largest node's outputs or its inputs from the arena.

@@ -51,6 +51,10 @@ struct PlanNode {
   std::vector<bool> bf16_copy_inputs;  // precision: input i is read from its parameter's bf16 copy
   std::vector<bool> free_outputs;      // layout: output i may be written in the kernel's layout
   bool writes_in_place = false;        // in-place: output 0 takes input 0's memory
+  // hoist: every input is a parameter, buffer, constant or another such node's output, and the
+  // parameters change only when the caller says (ExecutorOptions::fixed_parameters): the kernel
+  // runs only after they changed, and its outputs keep their memory between runs.
+  bool parameter_only = false;
 };
 
 struct Plan {

@@ -166,6 +166,45 @@ TEST(LayoutTest, OnlyValuesBetweenAnyLayoutKernelsAreFree) {
   EXPECT_THAT(off.nodes[0].free_outputs, ElementsAre(false));
 }
 
+TEST(HoistTest, KernelsOfParametersAloneRunOnlyWhenTheyChange) {
+  Graph g(1);
+  const Value x = g.Input("x", DType::kF32, {256});
+  const Value p = g.Parameter("p", {256}, Initializer::Constant(2.0f));
+  const Value scaled = ops::Scale(g, p, 3.0);          // parameters alone
+  const Value twice = ops::Scale(g, scaled, 2.0);      // and what follows from them
+  const Value y = ops::Add(g, ops::Scale(g, x, 0.5), twice);  // reads the fed input
+  const Plan fixed = PlaceValues(ChooseInPlace(HoistParameterOnly(ChooseLayouts(Prune(g, {y}, {.fixed_parameters = true})))));
+  ASSERT_THAT(Ops(fixed), ElementsAre("Scale", "Scale", "Scale", "Add"));
+  EXPECT_TRUE(fixed.nodes[0].parameter_only);
+  EXPECT_TRUE(fixed.nodes[1].parameter_only);
+  EXPECT_FALSE(fixed.nodes[2].parameter_only);
+  EXPECT_FALSE(fixed.nodes[3].parameter_only);
+  EXPECT_FALSE(fixed.nodes[1].writes_in_place);  // its input is kept across runs
+  // Kept values share memory with no other value.
+  for (Value kept : {scaled, twice}) {
+    for (size_t v = 0; v < fixed.values.size(); ++v) {
+      if (static_cast<int>(v) == kept.id || fixed.offsets[v] < 0) continue;
+      const bool apart = fixed.offsets[v] + fixed.ValueBytes(Value{static_cast<int>(v)}) <= fixed.offsets[kept.id] ||
+                         fixed.offsets[kept.id] + fixed.ValueBytes(kept) <= fixed.offsets[v];
+      EXPECT_TRUE(apart) << "value " << v << " overlaps " << kept.id;
+    }
+  }
+  const Plan training = HoistParameterOnly(Prune(g, {y}, {}));
+  for (const PlanNode& n : training.nodes) EXPECT_FALSE(n.parameter_only);
+
+  auto exec = Executor::Compile(g, {y}, {.fixed_parameters = true});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  const Tensor xv = RandomTensor({256}, 1);
+  ASSERT_TRUE((*exec)->Run({{x, &xv}}).ok());
+  EXPECT_FLOAT_EQ((*exec)->fetch(0).f32()[0], 0.5f * xv.f32()[0] + 12.0f);
+  g.parameter_value(p).Fill(1.0f);
+  ASSERT_TRUE((*exec)->Run({{x, &xv}}).ok());  // not told: the kept values stay
+  EXPECT_FLOAT_EQ((*exec)->fetch(0).f32()[0], 0.5f * xv.f32()[0] + 12.0f);
+  (*exec)->ParametersChanged();
+  ASSERT_TRUE((*exec)->Run({{x, &xv}}).ok());
+  EXPECT_FLOAT_EQ((*exec)->fetch(0).f32()[0], 0.5f * xv.f32()[0] + 6.0f);
+}
+
 TEST(InPlaceTest, AnElementWiseOpTakesItsInputsMemoryWhenNothingReadsItLater) {
   Graph g(1);
   const Value x = g.Input("x", DType::kF32, {1, 2, 4, 4});

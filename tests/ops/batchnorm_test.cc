@@ -172,6 +172,42 @@ TEST(BatchNormTest, FusedReluEqualsTheSeparateKernels) {
   ExpectGradientsMatch(build, {&x, &weight, &bias}, {.eps = 1e-3, .rtol = 3e-2, .atol = 3e-3});
 }
 
+// Inference plans fold a BatchNorm into the convolution before it: the same outputs as the
+// unfolded plan (rounding aside), the folded weights computed only when the parameters change
+// (fixed parameters), and training plans keep the BatchNorm.
+TEST(BatchNormFoldTest, InferenceFoldsIntoTheConvolutionAndFollowsParameterChanges) {
+  Graph g(1);
+  const Value x = g.Input("x", DType::kF32, {2, 3, 6, 6});
+  const Value w = g.Parameter("w", {16, 3, 3, 3}, Initializer::Uniform(0.5));
+  const Value b = g.Parameter("b", {16}, Initializer::Uniform(0.5));
+  const Value y = ops::Relu(g, ops::BatchNorm2d(g, ops::Conv2D(g, x, w, b, {{1, 1}, {1, 1}}), "bn", {}));
+  for (const char* name : {"bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"}) {
+    Tensor& t = g.parameter_value(*g.FindPersistent(name));
+    t = RandomTensor(t.shape(), static_cast<uint64_t>(t.num_elements() + name[3]), 0.2f, 1.5f);
+  }
+  const Tensor xv = RandomTensor({2, 3, 6, 6}, 4);
+  auto folded = Executor::Compile(g, {y}, {.training = false, .fixed_parameters = true, .profile = true});
+  auto plain = Executor::Compile(g, {y}, {.training = false, .rewrite = false});
+  ASSERT_TRUE(folded.ok() && plain.ok());
+  const auto expect_same = [&] {
+    ASSERT_TRUE((*folded)->Run({{x, &xv}}).ok());
+    ASSERT_TRUE((*plain)->Run({{x, &xv}}).ok());
+    ::dlf::testing::ExpectTensorNear((*folded)->fetch(0), (*plain)->fetch(0), 1e-5f);
+  };
+  expect_same();
+  EXPECT_THAT((*folded)->ProfileReport(), ::testing::HasSubstr("FoldBatchNorm [rewrite,hoist]"));
+  EXPECT_THAT((*folded)->ProfileReport(), ::testing::Not(::testing::HasSubstr("  BatchNorm")));
+  // New statistics: used once the caller says the parameters changed.
+  Tensor& mean = g.parameter_value(*g.FindPersistent("bn.running_mean"));
+  for (int64_t i = 0; i < mean.num_elements(); ++i) mean.f32()[i] += 0.5f;
+  (*folded)->ParametersChanged();
+  expect_same();
+  auto training = Executor::Compile(g, {y}, {.training = true, .profile = true});
+  ASSERT_TRUE(training.ok());
+  ASSERT_TRUE((*training)->Run({{x, &xv}}).ok());
+  EXPECT_THAT((*training)->ProfileReport(), ::testing::Not(::testing::HasSubstr("FoldBatchNorm")));
+}
+
 // A layer in inference mode inside a training step (--freeze_bn): it normalizes with the
 // running statistics, leaves them alone, and its gradients treat them as constants.
 Value FrozenBatchNorm(Graph& g, const std::vector<Value>& in, int64_t channels) {
