@@ -49,9 +49,11 @@ absl::StatusOr<std::vector<ValueInfo>> BatchNormShape(const ShapeContext& ctx) {
 // oneDNN's batch normalization is several times faster on the channel-blocked layout
 // (nChw16c: 16 channels per vector) than on plain NCHW; tensors in another layout are staged
 // into it (see DnnlKernel) when the channels divide into blocks.
-dnnl::memory::desc BnLayout(const Shape& x) {
+// In bf16 (`type`: the input's, as its producer wrote it) the normalization reads and writes bf16
+// and computes in f32 inside.
+dnnl::memory::desc BnLayout(const Shape& x, dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
   if (x[1] % 16 != 0) return PlainDesc(x);
-  return dnnl::memory::desc(ToDims(x), dnnl::memory::data_type::f32, dnnl::memory::format_tag::nChw16c);
+  return dnnl::memory::desc(ToDims(x), type, dnnl::memory::format_tag::nChw16c);
 }
 
 // Batch statistics in training mode; the running ones in inference mode (also a frozen layer,
@@ -68,9 +70,10 @@ flags BnFlags(bool training, bool relu = false) {
 dnnl::batch_normalization_forward::primitive_desc ForwardPd(const dnnl::engine& e,
                                                             const Shape& x, double eps,
                                                             bool training, dnnl::prop_kind prop,
-                                                            bool relu = false) {
+                                                            bool relu = false,
+                                                            dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
   using fwd = dnnl::batch_normalization_forward;
-  return fwd::primitive_desc(fwd::desc(prop, BnLayout(x), static_cast<float>(eps), BnFlags(training, relu)), e);
+  return fwd::primitive_desc(fwd::desc(prop, BnLayout(x, type), static_cast<float>(eps), BnFlags(training, relu)), e);
 }
 
 // Runs the primitive, then (training) updates the running statistics in the graph's buffers,
@@ -116,14 +119,15 @@ absl::StatusOr<std::unique_ptr<Kernel>> BatchNormKernelFactory(const KernelConte
   const Shape& x = k.inputs[0].shape;
   const bool relu = k.post_ops == std::vector<std::string>{"relu"};
   DLF_RETURN_IF_ERROR(Expect(relu || k.post_ops.empty(), "batch normalization fuses only a ReLU"));
+  const dnnl::memory::data_type type = InputType(k, 0);
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     return ForwardPd(k.engine, x, attrs.eps, k.training,
                      k.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
-                     relu);
+                     relu, type);
   },
                                         "batch normalization forward"));
   auto primitive = std::make_unique<DnnlKernel>(dnnl::batch_normalization_forward(pd), k);
-  const dnnl::memory::desc data = PlainDesc(x), staged = BnLayout(x), channel = PlainDesc({x[1]});
+  const dnnl::memory::desc data = PlainDesc(x), staged = BnLayout(x, type), channel = PlainDesc({x[1]});
   primitive->BindInput(DNNL_ARG_SRC, 0, data, staged);
   primitive->BindInput(DNNL_ARG_SCALE, 1, channel);
   primitive->BindInput(DNNL_ARG_SHIFT, 2, channel);
@@ -150,9 +154,10 @@ absl::StatusOr<std::vector<ValueInfo>> BatchNormGradShape(const ShapeContext& ct
 absl::StatusOr<std::unique_ptr<Kernel>> BatchNormGradKernel(const KernelContext& k) {
   DLF_ASSIGN_OR_RETURN(const BnAttrs attrs, GetBnAttrs(k.node.attrs));
   const Shape& x = k.inputs[1].shape;
-  const dnnl::memory::desc data = PlainDesc(x), staged = BnLayout(x), channel = PlainDesc({x[1]});
+  const dnnl::memory::data_type type = InputType(k, 1);  // x's: dy and dx take it too
+  const dnnl::memory::desc data = PlainDesc(x), staged = BnLayout(x, type), channel = PlainDesc({x[1]});
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    auto hint = ForwardPd(k.engine, x, attrs.eps, k.training, dnnl::prop_kind::forward_training);
+    auto hint = ForwardPd(k.engine, x, attrs.eps, k.training, dnnl::prop_kind::forward_training, false, type);
     using bwd = dnnl::batch_normalization_backward;
     return bwd::primitive_desc(bwd::desc(dnnl::prop_kind::backward, staged, staged,
                                          static_cast<float>(attrs.eps), BnFlags(k.training)),

@@ -137,10 +137,11 @@ absl::StatusOr<ConvDescs> MakeDescs(const Attrs& attrs, const Shape& x, const Sh
 // (dst, dx, dw, db) f32: the kernels stage the f32 tensors into bf16 as they reorder them.
 dnnl::convolution_forward::primitive_desc ForwardPd(const ConvDescs& d, bool bias,
                                                     const dnnl::engine& e, bool bf16,
-                                                    const dnnl::primitive_attr& attr = {}) {
+                                                    const dnnl::primitive_attr& attr = {},
+                                                    bool bf16_dst = false) {
   using fwd = dnnl::convolution_forward;
   const auto prop = dnnl::prop_kind::forward_training;
-  const auto src = AnyLayout(d.src, bf16), wei = AnyLayout(d.wei, bf16), dst = AnyLayout(d.dst);
+  const auto src = AnyLayout(d.src, bf16), wei = AnyLayout(d.wei, bf16), dst = AnyLayout(d.dst, bf16_dst);
   auto desc = bias ? fwd::desc(prop, d.algo, src, wei, d.bias, dst, d.stride, d.pad_l, d.pad_r)
                    : fwd::desc(prop, d.algo, src, wei, dst, d.stride, d.pad_l, d.pad_r);
   return fwd::primitive_desc(desc, attr, e);
@@ -152,7 +153,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> Conv2DKernel(const KernelContext& k) {
                                               k.fast_math, InputLayout(k, 1, {}).is_zero()));
   DLF_ASSIGN_OR_RETURN(const dnnl::primitive_attr attr, PostOpsAttr(k.post_ops));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    return CreatePd(d, [&] { return ForwardPd(d, bias, k.engine, k.bf16, attr); });
+    return CreatePd(d, [&] { return ForwardPd(d, bias, k.engine, k.bf16, attr, Bf16Output(k, 0)); });
   }, "convolution forward"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::convolution_forward(pd), k);
   kernel->BindInput(DNNL_ARG_SRC, 0, d.src, pd.src_desc());
@@ -175,7 +176,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardDataKernel(const KernelContext& 
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
     using bwd = dnnl::convolution_backward_data;
     return CreatePd(d, [&] {
-      bwd::desc desc(d.algo, AnyLayout(d.src), AnyLayout(d.wei, k.bf16), AnyLayout(d.dst, k.bf16),
+      bwd::desc desc(d.algo, AnyLayout(d.src, Bf16Output(k, 0)), AnyLayout(d.wei, k.bf16), AnyLayout(d.dst, k.bf16),
                      d.stride, d.pad_l, d.pad_r);
       return bwd::primitive_desc(desc, k.engine, ForwardPd(d, false, k.engine, k.bf16));
     });

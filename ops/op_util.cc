@@ -203,6 +203,11 @@ dnnl::memory::desc InputLayout(const KernelContext& k, int i, const dnnl::memory
   return has ? k.input_layouts[i] : plain;
 }
 
+dnnl::memory::data_type InputType(const KernelContext& k, int i) {
+  const dnnl::memory::desc layout = InputLayout(k, i, {});
+  return layout.is_zero() ? dnnl::memory::data_type::f32 : layout.data_type();
+}
+
 bool AnyBlockedInput(const KernelContext& k) {
   for (size_t i = 0; i < k.inputs.size(); ++i) {
     const dnnl::memory::desc plain = PlainDesc(k.inputs[i].shape);

@@ -137,6 +137,16 @@ inline int64_t Size(RunContext& ctx, int i = 0) { return ctx.outputs[i]->num_ele
 
 // The layout input `i` is stored in: KernelContext::input_layouts[i], or `plain` if it has none.
 dnnl::memory::desc InputLayout(const KernelContext& k, int i, const dnnl::memory::desc& plain);
+// Whether the layout pass lets the kernel write output `i` in a layout of its choice.
+inline bool FreeOutput(const KernelContext& k, int i) {
+  return i < static_cast<int>(k.free_outputs.size()) && k.free_outputs[i];
+}
+// bf16 activations: under ExecutorOptions::bf16 a kernel writes a free output (read only by
+// kernels that take any layout) in bf16, and those kernels read it as it is, so values between
+// bf16 kernels make no f32 round trip. Fetched values and what other kernels read stay f32.
+inline bool Bf16Output(const KernelContext& k, int i) { return k.bf16 && FreeOutput(k, i); }
+// The data type input `i` is stored in (bf16 when its producer wrote it so), f32 if plain.
+dnnl::memory::data_type InputType(const KernelContext& k, int i);
 // Whether any input is stored in a layout other than its plain one.
 bool AnyBlockedInput(const KernelContext& k);
 // A 4-D layout like `like`'s (the same format tag: nchw, nhwc, nChw16c, nChw8c) for other

@@ -62,8 +62,8 @@ dnnl::memory::desc ForwardSource(const KernelContext& k, const PoolGeometry& g,
   const dnnl::memory::desc plain = PlainDesc(g.x);
   const dnnl::memory::desc given = InputLayout(k, 0, plain);
   const bool workspace_free = algo != kMax || (k.free_outputs.size() > 1 && k.free_outputs[1]);
-  if (!workspace_free || LikeLayout(given, given.dims(), kF32).is_zero()) return plain;
-  return given;
+  const dnnl::memory::desc f32 = LikeLayout(given, given.dims(), kF32);  // bf16 input: staged
+  return !workspace_free || f32.is_zero() ? plain : f32;
 }
 
 // The layout the backward's forward pooled x in: the workspace's (max pooling), else dy's.

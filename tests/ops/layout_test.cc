@@ -1,5 +1,7 @@
 // The executor's layout pass: values between oneDNN kernels stay in the blocked layouts those
 // kernels choose (ExecutorOptions::layouts).
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "graph/autodiff.h"
@@ -78,16 +80,45 @@ class LayoutPassTest : public ::testing::TestWithParam<bool> {
   std::vector<Value> fetches_;  // the loss, then its gradients by params_ and x
 };
 
-// Reorders copy values exactly (or round to bf16 the same way wherever they happen), so the
-// loss and every gradient match the all-plain plan, with fewer reorders: in f32 only weights
-// and the edges to Flatten remain; in bf16 the convolutions' operands are still converted.
+// Relative distance of two tensors: |a - b| / |b| (L2 norms).
+double RelativeError(const Tensor& a, const Tensor& b) {
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < b.num_elements(); ++i) {
+    diff += std::pow(a.f32()[i] - b.f32()[i], 2);
+    norm += std::pow(b.f32()[i], 2);
+  }
+  return std::sqrt(diff / std::max(norm, 1e-30));
+}
+
+double SquaredNorm(const Tensor& t) {
+  double norm = 0;
+  for (int64_t i = 0; i < t.num_elements(); ++i) norm += std::pow(t.f32()[i], 2);
+  return norm;
+}
+
+// In f32, reorders copy values exactly, so the loss and every gradient match the all-plain
+// plan, with fewer reorders (only weights and the edges to Flatten remain). In bf16 the
+// blocked plan also keeps the values between oneDNN kernels in bf16 (the plain plan rounds
+// only the convolutions' operands): the results stay within bf16's rounding of the plain
+// plan's (measured: at most 2.3e-2 relative, on the first layer's weight gradient; bounded
+// at 5e-2), with fewer reorders still.
 TEST_P(LayoutPassTest, BlockedLayoutsGiveThePlainResultsWithFewerReorders) {
   const StepResult plain = Step(false);
   const StepResult blocked = Step(true);
   ASSERT_EQ(blocked.fetched.size(), plain.fetched.size());
   for (size_t i = 0; i < plain.fetched.size(); ++i) {
     SCOPED_TRACE(i);
-    ExpectTensorNear(blocked.fetched[i], plain.fetched[i], 1e-5f);
+    if (GetParam()) {
+      // The gradients of biases before a BatchNorm are zero (it subtracts the mean): rounding
+      // noise in both plans, measured against the layer's weight gradient instead.
+      const bool zero_gradient = i == 2 || i == 6;
+      const double difference = RelativeError(blocked.fetched[i], plain.fetched[i]) * std::sqrt(SquaredNorm(plain.fetched[i]));
+      const double error = difference / std::sqrt(SquaredNorm(zero_gradient ? plain.fetched[i - 1] : plain.fetched[i]));
+      std::printf("fetch %zu: relative error %.3g\n", i, error);
+      EXPECT_LT(error, 5e-2);
+    } else {
+      ExpectTensorNear(blocked.fetched[i], plain.fetched[i], 1e-5f);
+    }
   }
   std::printf("reorders per step: %d plain, %d with the layout pass\n", plain.reorders,
               blocked.reorders);
