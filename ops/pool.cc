@@ -43,7 +43,7 @@ dnnl::pooling_forward::primitive_desc ForwardPd(const PoolGeometry& g, dnnl::alg
                                                 dnnl::memory::desc src = {},
                                                 const dnnl::primitive_attr& attr = {}) {
   if (src.is_zero()) src = PlainDesc(g.x);
-  const dnnl::memory::desc dst = LikeLayout(src, ToDims(g.y), dnnl::memory::data_type::f32);
+  const dnnl::memory::desc dst = LikeLayout(src, ToDims(g.y), src.data_type());  // f32 or bf16
   dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_training, algo, src,
                                    dst.is_zero() ? PlainDesc(g.y) : dst, g.stride, g.kernel,
                                    g.pad_l, g.pad_r);
@@ -62,8 +62,8 @@ dnnl::memory::desc ForwardSource(const KernelContext& k, const PoolGeometry& g,
   const dnnl::memory::desc plain = PlainDesc(g.x);
   const dnnl::memory::desc given = InputLayout(k, 0, plain);
   const bool workspace_free = algo != kMax || (k.free_outputs.size() > 1 && k.free_outputs[1]);
-  const dnnl::memory::desc f32 = LikeLayout(given, given.dims(), kF32);  // bf16 input: staged
-  return !workspace_free || f32.is_zero() ? plain : f32;
+  if (!workspace_free || LikeLayout(given, given.dims(), kF32).is_zero()) return plain;
+  return given;  // bf16 when its producer wrote it so: y is then bf16 too
 }
 
 // The layout the backward's forward pooled x in: the workspace's (max pooling), else dy's.
