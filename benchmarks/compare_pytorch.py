@@ -12,7 +12,11 @@ model exported by dlf (//models:export). Each measurement runs in its own proces
 peak resident memory (RSS) can be reported too.
 
     tools/setup.sh                   # Debian's python3-torch, ONNX Runtime from npm
-    /usr/bin/python3 benchmarks/compare_pytorch.py [--threads 2] [--seconds 5]
+    /usr/bin/python3 benchmarks/compare_pytorch.py [--threads 2] [--seconds 5] [--baseline OLD_BINARY]
+
+--baseline times another build of //benchmarks:train_step_benchmark (an older commit's: `git
+worktree add /tmp/old COMMIT && cd /tmp/old && bazel build //benchmarks:train_step_benchmark`)
+in the same run, so a change is compared with what came before on the same noisy machine.
 """
 import argparse
 import json
@@ -167,6 +171,9 @@ def main():
     parser.add_argument("--seconds", type=float, default=5.0, help="timing per measurement")
     parser.add_argument("--models", default="seed,cifar,resnet20",
                         help="comma-separated: seed, cifar (AlexNet presets), resnet20")
+    parser.add_argument("--baseline", metavar="BINARY",
+                        help="another build's train_step_benchmark (e.g. an older commit's), timed "
+                             "side by side: its f32 and bf16, and dlf's best divided by its best")
     parser.add_argument("--torch-worker", nargs=3, metavar=("PRESET", "MODE", "TORCH_MODE"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -198,6 +205,8 @@ def main():
         for mode in ("train", "inference"):
             ours = {p: time_ours(binary, benches[(preset, mode)] + p + "/", args.threads, args.seconds)
                     for p in ("f32", "bf16")}
+            baseline = {p: time_ours(args.baseline, benches[(preset, mode)] + p + "/", args.threads, args.seconds)
+                        for p in ("f32", "bf16")} if args.baseline else None
             theirs = {}
             for torch_mode, _, _ in TORCH_MODES:
                 for threads in thread_counts:
@@ -205,14 +214,15 @@ def main():
             ort = None
             if mode == "inference":
                 ort = time_onnxruntime(export_onnx(preset, workdir), images, args.threads, args.seconds)
-            rows.append((preset, mode, ours, theirs, ort))
+            rows.append((preset, mode, ours, theirs, ort, baseline))
             print(f"  measured {preset} {mode}", file=sys.stderr)
     cols = " | ".join(f"PyTorch {m[0]} {t}t" for m in TORCH_MODES for t in thread_counts)
     print(f"\n| preset | mode | dlf f32 {args.threads}t | dlf bf16 {args.threads}t | {cols} "
           f"| ONNX Runtime f32 {args.threads}t | dlf best / PyTorch f32 {args.threads}t | dlf best / PyTorch best "
-          f"| dlf best / ONNX Runtime | dlf best's RSS | PyTorch best's RSS | ONNX Runtime's RSS |")
-    print("|---|---|" + "---:|" * (len(TORCH_MODES) * len(thread_counts) + 9))
-    for preset, mode, ours, theirs, ort in rows:
+          f"| dlf best / ONNX Runtime | dlf best's RSS | PyTorch best's RSS | ONNX Runtime's RSS |"
+          + (" baseline f32 | baseline bf16 | dlf best / baseline best |" if args.baseline else ""))
+    print("|---|---|" + "---:|" * (len(TORCH_MODES) * len(thread_counts) + 9 + (3 if args.baseline else 0)))
+    for preset, mode, ours, theirs, ort, baseline in rows:
         best_key = max(theirs, key=lambda k: theirs[k][0])
         best, best_rss = theirs[best_key]
         ours_key = max(ours, key=lambda k: ours[k][0])
@@ -222,7 +232,9 @@ def main():
         print(f"| {preset} | {mode} | {ours['f32'][0]:,.0f} | {ours['bf16'][0]:,.0f} | {cells} | {ort_cells[0]} | "
               f"{ours_best / theirs[('f32', args.threads)][0]:.2f}x ({ours_key}) | "
               f"{ours_best / best:.2f}x (vs {best_key[0]} {best_key[1]}t) | {ort_cells[1]} | "
-              f"{ours_rss:,.0f} MB | {best_rss:,.0f} MB | {ort_cells[2]} |")
+              f"{ours_rss:,.0f} MB | {best_rss:,.0f} MB | {ort_cells[2]} |"
+              + (f" {baseline['f32'][0]:,.0f} | {baseline['bf16'][0]:,.0f} | "
+                 f"{ours_best / max(b[0] for b in baseline.values()):.2f}x |" if baseline else ""))
 
 
 if __name__ == "__main__":
