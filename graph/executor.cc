@@ -175,6 +175,16 @@ absl::Status Executor::CreateKernels() {
   return absl::OkStatus();
 }
 
+bool Executor::FixedBetweenChanges(Value v) const {
+  if (!options_.fixed_parameters) return false;
+  const NodeKind kind = plan_.producer_kind(v);
+  if (kind == NodeKind::kParameter || kind == NodeKind::kBuffer || kind == NodeKind::kConstant) return true;
+  for (const passes::PlanNode& n : plan_.nodes) {
+    if (n.parameter_only && std::find(n.node.outputs.begin(), n.node.outputs.end(), v) != n.node.outputs.end()) return true;
+  }
+  return false;
+}
+
 double Executor::Flops(const passes::PlanNode& n) const {
   const OpDef* def = passes::Def(n);
   if (def == nullptr || !def->flops) return 0;
@@ -220,6 +230,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> Executor::CreateKernel(const passes::Pla
     for (Value in : node.inputs) kctx.input_layouts.push_back(plan_.layouts[in.id]);
     kctx.free_outputs = n.free_outputs;
   }
+  for (Value in : node.inputs) kctx.fixed_inputs.push_back(FixedBetweenChanges(in));
   return MakeKernel(*def, kctx);
 }
 
@@ -306,6 +317,7 @@ absl::Status Executor::Run(absl::Span<const Feed> feeds) { return Run(feeds, nul
 absl::Status Executor::RunKernel(PlannedKernel& k) {
   using Clock = std::chrono::steady_clock;
   k.ctx.step = step_;
+  k.ctx.parameters_changed = parameters_changed_ || !options_.fixed_parameters;
   k.ctx.sample_offset = sample_offset_;
   const Clock::time_point start = options_.profile ? Clock::now() : Clock::time_point();
   absl::Status s = k.kernel->Run(k.ctx);

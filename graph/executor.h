@@ -110,8 +110,10 @@ class Executor {
   // Creates the plan's kernels in order, recording in plan_.layouts the layouts they choose.
   absl::Status CreateKernels();
   absl::StatusOr<std::unique_ptr<Kernel>> CreateKernel(const passes::PlanNode& n, RunContext& ctx);
-  double Flops(const passes::PlanNode& n) const;
-  absl::Status RunKernel(PlannedKernel& k);  // timed when profiling; errors name the node  // OpDef::flops of the node, or 0
+  double Flops(const passes::PlanNode& n) const;  // OpDef::flops of the node, or 0
+  // Whether `v` changes only when the parameters do (KernelContext::fixed_inputs).
+  bool FixedBetweenChanges(Value v) const;
+  absl::Status RunKernel(PlannedKernel& k);  // timed when profiling; errors name the node
   // Allocates the arena and feed buffers and points the kernels at their values.
   void AllocateAndConnect();
   // The bf16 copy of parameter `p` (created on first use) for kernels that read it in bf16.

@@ -36,6 +36,8 @@ struct RunContext {
   void* scratch = nullptr;  // scratch_bytes() of memory, shared by all kernels of the plan
   // The inputs named in OpDef::state_inputs, writable (graph buffers the kernel updates).
   std::vector<Tensor*> state;
+  // The parameters may have changed since the last run (KernelContext::fixed_inputs).
+  bool parameters_changed = true;
 };
 
 // A compiled kernel: created once by the executor (that is where oneDNN primitives are built),
@@ -74,6 +76,10 @@ struct KernelContext {
   // of its choice (every reader of such an output takes any layout; see Kernel::output_layout).
   std::vector<dnnl::memory::desc> input_layouts = {};
   std::vector<bool> free_outputs = {};
+  // Inputs whose values change only with the parameters (ExecutorOptions::fixed_parameters:
+  // a parameter, its bf16 copy, or a value computed from parameters alone): a kernel may keep
+  // them converted to its own layout and convert again only when RunContext says they changed.
+  std::vector<bool> fixed_inputs = {};
 };
 using KernelFactory = std::function<absl::StatusOr<std::unique_ptr<Kernel>>(const KernelContext&)>;
 

@@ -138,9 +138,14 @@ void DnnlKernel::Bind(int arg, int index, bool is_input, const dnnl::memory::des
     args_.push_back({arg, b.user.get()});
   } else {
     constexpr int64_t kAlign = Tensor::kAlignment;
-    b.staged = dnnl::memory(wanted, engine_, DNNL_MEMORY_NONE);
-    b.scratch_offset = scratch_bytes_;
-    scratch_bytes_ += (static_cast<int64_t>(wanted.get_size()) + kAlign - 1) / kAlign * kAlign;
+    b.fixed = is_input && index < static_cast<int>(fixed_inputs_.size()) && fixed_inputs_[index];
+    if (b.fixed) {
+      b.staged = dnnl::memory(wanted, engine_);  // kept between runs
+    } else {
+      b.staged = dnnl::memory(wanted, engine_, DNNL_MEMORY_NONE);
+      b.scratch_offset = scratch_bytes_;
+      scratch_bytes_ += (static_cast<int64_t>(wanted.get_size()) + kAlign - 1) / kAlign * kAlign;
+    }
     b.reorder = is_input ? dnnl::reorder(b.user, b.staged) : dnnl::reorder(b.staged, b.user);
     b.reorder_args = {{DNNL_ARG_FROM, (is_input ? b.user : b.staged).get()},
                       {DNNL_ARG_TO, (is_input ? b.staged : b.user).get()}};
@@ -151,14 +156,14 @@ void DnnlKernel::Bind(int arg, int index, bool is_input, const dnnl::memory::des
 
 int DnnlKernel::reorders_per_run() const {
   int n = 0;
-  for (const Binding& b : bindings_) n += b.scratch_offset >= 0;
+  for (const Binding& b : bindings_) n += b.scratch_offset >= 0;  // fixed ones: not per run
   return n;
 }
 
 std::vector<std::string> DnnlKernel::implementations() const {
   std::vector<std::string> names = {ImplementationName(primitive_)};
   for (const Binding& b : bindings_) {
-    if (b.scratch_offset >= 0) names.push_back("reorder " + ImplementationName(b.reorder));
+    if (b.reorder) names.push_back("reorder " + ImplementationName(b.reorder));
   }
   return names;
 }
@@ -189,7 +194,8 @@ absl::Status DnnlKernel::Run(RunContext& ctx) {
   }
   for (int i : zeroed_outputs_) std::memset(ctx.outputs[i]->raw(), 0, ctx.outputs[i]->num_bytes());
   for (const Binding& b : bindings_) {
-    if (b.is_input && b.scratch_offset >= 0) DLF_RETURN_IF_ERROR(Execute(b.reorder, b.reorder_args, ctx));
+    const bool reorder = b.scratch_offset >= 0 || (b.fixed && ctx.parameters_changed);
+    if (b.is_input && reorder) DLF_RETURN_IF_ERROR(Execute(b.reorder, b.reorder_args, ctx));
   }
   DLF_RETURN_IF_ERROR(Execute(primitive_, args_, ctx));
   for (const Binding& b : bindings_) {

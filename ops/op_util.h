@@ -76,10 +76,12 @@ class DnnlKernel : public Kernel {
       : primitive_(std::move(primitive)),
         engine_(k.engine),
         input_layouts_(k.input_layouts),
+        fixed_inputs_(k.fixed_inputs),
         free_outputs_(k.free_outputs),
         output_layouts_(k.free_outputs.size()) {}
   // `plain` is the tensor's row-major layout, `wanted` the primitive's. The argument is staged
-  // (reordered through scratch) when the tensor's actual layout differs from `wanted`.
+  // (reordered through scratch) when the tensor's actual layout differs from `wanted`; a fixed
+  // input (KernelContext::fixed_inputs) into memory of its own, once per set of parameters.
   void BindInput(int arg, int input_index, const dnnl::memory::desc& plain,
                  const dnnl::memory::desc& wanted);
   void BindOutput(int arg, int output_index, const dnnl::memory::desc& plain,
@@ -110,6 +112,9 @@ class DnnlKernel : public Kernel {
     // Staged only: the primitive's layout in scratch, and the reorder between the two.
     dnnl::memory staged;
     int64_t scratch_offset = -1;
+    // A fixed input (KernelContext::fixed_inputs) is staged into memory the kernel owns, and
+    // reordered only when the parameters changed.
+    bool fixed = false;
     dnnl::primitive reorder;
     std::vector<dnnl_exec_arg_t> reorder_args;
   };
@@ -122,6 +127,7 @@ class DnnlKernel : public Kernel {
   dnnl::engine engine_;
   std::vector<Binding> bindings_;
   std::vector<dnnl::memory::desc> input_layouts_;
+  std::vector<bool> fixed_inputs_;
   std::vector<bool> free_outputs_;
   std::vector<dnnl::memory::desc> output_layouts_;
   std::vector<dnnl::memory> owned_;

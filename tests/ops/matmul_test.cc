@@ -108,14 +108,17 @@ TEST(LinearTest, Bf16WeightCopyFollowsTheParameter) {
               ::testing::HasSubstr("2 layout/precision reorders per run + 1 bf16 weight copies"));
 }
 
-// With fixed_parameters (inference with loaded weights) the copy is made once and refreshed
-// only when the caller says the parameters changed.
-TEST(LinearTest, FixedParametersRefreshTheBf16CopyWhenTold) {
+// With fixed_parameters (inference with loaded weights) the bf16 copy, and the weights packed
+// into the matmul's layout (f32 and bf16), are made once and again only when the caller says
+// the parameters changed.
+class LinearFixedTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(LinearFixedTest, FixedParametersRefreshTheirCopiesWhenTold) {
   Graph g(1);
   Value x = g.Input("x", DType::kF32, {2, 16});
   Value w = g.Parameter("w", {4, 16}, Initializer::Zeros());
   Value y = ops::Linear(g, x, w);
-  auto exec = Executor::Compile(g, {y}, {.training = false, .bf16 = true, .fixed_parameters = true});
+  auto exec = Executor::Compile(g, {y}, {.training = false, .bf16 = GetParam(), .fixed_parameters = true});
   ASSERT_TRUE(exec.ok()) << exec.status();
   Tensor input(DType::kF32, {2, 16});
   input.Fill(1.0f);
@@ -124,11 +127,15 @@ TEST(LinearTest, FixedParametersRefreshTheBf16CopyWhenTold) {
   EXPECT_EQ((*exec)->fetch(0).f32()[0], 8.0f);
   g.parameter_value(w).Fill(-1.0f);
   ASSERT_TRUE((*exec)->Run({{x, &input}}).ok());
-  EXPECT_EQ((*exec)->fetch(0).f32()[0], 8.0f);  // not told: the copy made at the first run
+  EXPECT_EQ((*exec)->fetch(0).f32()[0], 8.0f);  // not told: the copies made at the first run
   (*exec)->ParametersChanged();
   ASSERT_TRUE((*exec)->Run({{x, &input}}).ok());
   EXPECT_EQ((*exec)->fetch(0).f32()[0], -16.0f);
+  EXPECT_EQ((*exec)->stats().reorders_per_run, GetParam() ? 1 : 0);  // x to bf16; w packed once
 }
+
+INSTANTIATE_TEST_SUITE_P(Precisions, LinearFixedTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "bf16" : "f32"; });
 
 TEST(LinearTest, FeatureMismatchIsABuildError) {
   Graph g;
