@@ -3,9 +3,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -42,7 +40,7 @@ struct KernelImplementation {
 };
 
 // Compiles (graph, fetches) once into a plan (graph/passes/: prune, rewrite, fuse, precision,
-// layout, then the kernels with their oneDNN primitives, in-place, memory), so values whose
+// layout, hoist, then the kernels with their oneDNN primitives, in-place, memory), so values whose
 // lifetimes do not overlap share one arena. Run() then executes the plan repeatedly without
 // allocating.
 //

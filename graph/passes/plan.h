@@ -20,7 +20,8 @@ struct ExecutorOptions {
   // (Winograd convolutions: ~1e-3 relative); false asks for results as exact as f32 allows.
   bool fast_math = true;
   // Convolutions and linear layers compute in bf16 (operands rounded to bf16, products
-  // accumulated and written in f32); every value the graph sees stays f32.
+  // accumulated in f32); values written and read only by oneDNN kernels are kept in bf16
+  // between them (ops/op_util.h: Bf16Output). Fetched values and parameters stay f32.
   bool bf16 = false;
   // Apply the rewrites the ops declare (graph/passes/passes.h: Rewrite), e.g. ReLU after max
   // pooling; every fetched value stays exact.

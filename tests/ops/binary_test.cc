@@ -149,7 +149,9 @@ TEST(AddTest, FusedReluEqualsTheSeparateKernels) {
       ASSERT_TRUE((*exec)->Run({{x, &xv}}).ok());
       results.emplace_back();
       for (int i = 0; i < (*exec)->num_fetches(); ++i) results.back().push_back((*exec)->fetch(i).Clone());
-      if (fuse) EXPECT_THAT((*exec)->ProfileReport(), ::testing::HasSubstr(blocked ? "Add+Relu [fuse,layout]" : "Add+Relu [fuse]"));
+      if (fuse) {
+        EXPECT_THAT((*exec)->ProfileReport(), ::testing::HasSubstr(blocked ? "Add+Relu [fuse,layout]" : "Add+Relu [fuse]"));
+      }
     }
     for (size_t f = 0; f < results[0].size(); ++f) {
       for (int64_t i = 0; i < results[0][f].num_elements(); ++i) {
