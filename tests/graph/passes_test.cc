@@ -16,6 +16,8 @@
 namespace dlf::passes {
 namespace {
 
+using ::dlf::testing::CompileRunFetch;
+using ::dlf::testing::ExpectSameValues;
 using ::dlf::testing::RandomTensor;
 using ::testing::ElementsAre;
 
@@ -88,23 +90,14 @@ TEST(RewriteTest, ReluBeforeMaxPoolingRunsAfterItForwardAndBackward) {
 TEST(RewriteTest, KeepsTheLossAndEveryGradientBitForBit) {
   PoolNet net;
   const Tensor x = RandomTensor({2, 3, 7, 7}, 3);
-  std::vector<std::vector<Tensor>> results;
-  for (bool rewrite : {false, true}) {
-    auto exec = Executor::Compile(net.g, net.fetches, {.rewrite = rewrite});
-    ASSERT_TRUE(exec.ok()) << exec.status();
-    ASSERT_TRUE((*exec)->Run({{net.x, &x}}).ok());
-    results.emplace_back();
-    for (int i = 0; i < (*exec)->num_fetches(); ++i) results.back().push_back((*exec)->fetch(i).Clone());
-  }
-  const Tensor& pooled = results[0][1];  // windows of only negative inputs pool to 0
+  const std::vector<Tensor> textbook = CompileRunFetch(net.g, net.fetches, {.rewrite = false}, {{net.x, &x}});
+  const std::vector<Tensor> rewritten = CompileRunFetch(net.g, net.fetches, {.rewrite = true}, {{net.x, &x}});
+  ASSERT_EQ(textbook.size(), net.fetches.size());
+  const Tensor& pooled = textbook[1];  // windows of only negative inputs pool to 0
   const int64_t zeros = std::count(pooled.f32(), pooled.f32() + pooled.num_elements(), 0.0f);
   EXPECT_GT(zeros, 0);
   EXPECT_LT(zeros, pooled.num_elements());
-  for (size_t f = 0; f < results[0].size(); ++f) {
-    for (int64_t i = 0; i < results[0][f].num_elements(); ++i) {
-      ASSERT_EQ(results[1][f].f32()[i], results[0][f].f32()[i]) << "fetch " << f << " element " << i;
-    }
-  }
+  ExpectSameValues(rewritten, textbook);
 }
 
 TEST(RewriteTest, LeavesAReluOthersReadAlone) {

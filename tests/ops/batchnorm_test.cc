@@ -13,7 +13,9 @@
 namespace dlf {
 namespace {
 
+using ::dlf::testing::CompileRunFetch;
 using ::dlf::testing::ExpectGradientsMatch;
+using ::dlf::testing::ExpectSameValues;
 using ::dlf::testing::RandomTensor;
 
 constexpr int64_t N = 3, C = 2, H = 4, W = 5;
@@ -146,22 +148,11 @@ TEST(BatchNormTest, FusedReluEqualsTheSeparateKernels) {
     std::vector<Value> fetches = {y};
     if (training) fetches.insert(fetches.end(), grads->begin(), grads->end());
     const Tensor xv = RandomTensor({2, kC, 3, 3}, 5, -2.0f, 2.0f);
-    std::vector<std::vector<Tensor>> results;
-    for (bool fuse : {false, true}) {
-      auto exec = Executor::Compile(g, fetches, {.training = training, .fuse = fuse});
-      ASSERT_TRUE(exec.ok()) << exec.status();
-      ASSERT_TRUE((*exec)->Run({{x, &xv}}).ok());
-      results.emplace_back();
-      for (int i = 0; i < (*exec)->num_fetches(); ++i) results.back().push_back((*exec)->fetch(i).Clone());
-      if (fuse) {
-        EXPECT_THAT((*exec)->ProfileReport(), ::testing::HasSubstr("BatchNorm+Relu [fuse"));
-      }
-    }
-    for (size_t f = 0; f < results[0].size(); ++f) {
-      for (int64_t i = 0; i < results[0][f].num_elements(); ++i) {
-        ASSERT_EQ(results[1][f].f32()[i], results[0][f].f32()[i]) << "fetch " << f << " element " << i;
-      }
-    }
+    std::string profile;
+    const std::vector<Tensor> separate = CompileRunFetch(g, fetches, {.training = training, .fuse = false}, {{x, &xv}});
+    const std::vector<Tensor> fused = CompileRunFetch(g, fetches, {.training = training, .fuse = true}, {{x, &xv}}, &profile);
+    EXPECT_THAT(profile, ::testing::HasSubstr("BatchNorm+Relu [fuse"));
+    ExpectSameValues(fused, separate);
   }
   Tensor x = RandomTensor({2, kC, 3, 3}, 5, -2.0f, 2.0f);
   Tensor weight = RandomTensor({kC}, 6, 0.5f, 1.5f), bias = RandomTensor({kC}, 7);

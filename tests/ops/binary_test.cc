@@ -13,7 +13,9 @@
 namespace dlf {
 namespace {
 
+using ::dlf::testing::CompileRunFetch;
 using ::dlf::testing::ExpectGradientsMatch;
+using ::dlf::testing::ExpectSameValues;
 using ::dlf::testing::RandomTensor;
 using ::dlf::testing::RunForward;
 using ::dlf::testing::SpacedTensor;
@@ -142,22 +144,11 @@ TEST(AddTest, FusedReluEqualsTheSeparateKernels) {
     std::vector<Value> fetches = {y};
     fetches.insert(fetches.end(), grads->begin(), grads->end());
     const Tensor xv = RandomTensor({2, 16, 5, 5}, 9);
-    std::vector<std::vector<Tensor>> results;
-    for (bool fuse : {false, true}) {
-      auto exec = Executor::Compile(g, fetches, {.fuse = fuse});
-      ASSERT_TRUE(exec.ok()) << exec.status();
-      ASSERT_TRUE((*exec)->Run({{x, &xv}}).ok());
-      results.emplace_back();
-      for (int i = 0; i < (*exec)->num_fetches(); ++i) results.back().push_back((*exec)->fetch(i).Clone());
-      if (fuse) {
-        EXPECT_THAT((*exec)->ProfileReport(), ::testing::HasSubstr(blocked ? "Add+Relu [fuse,layout]" : "Add+Relu [fuse]"));
-      }
-    }
-    for (size_t f = 0; f < results[0].size(); ++f) {
-      for (int64_t i = 0; i < results[0][f].num_elements(); ++i) {
-        ASSERT_EQ(results[1][f].f32()[i], results[0][f].f32()[i]) << "fetch " << f << " element " << i;
-      }
-    }
+    std::string profile;
+    const std::vector<Tensor> separate = CompileRunFetch(g, fetches, {.fuse = false}, {{x, &xv}});
+    const std::vector<Tensor> fused = CompileRunFetch(g, fetches, {.fuse = true}, {{x, &xv}}, &profile);
+    EXPECT_THAT(profile, ::testing::HasSubstr(blocked ? "Add+Relu [fuse,layout]" : "Add+Relu [fuse]"));
+    ExpectSameValues(fused, separate);
   }
 }
 

@@ -183,4 +183,33 @@ void ExpectTensorNear(const Tensor& actual, const Tensor& expected, float tol) {
   }
 }
 
+std::vector<Tensor> CompileRunFetch(Graph& g, const std::vector<Value>& fetches, ExecutorOptions options,
+                                    const std::vector<Feed>& feeds, std::string* profile) {
+  if (profile != nullptr) options.profile = true;
+  auto exec = Executor::Compile(g, fetches, options);
+  if (!exec.ok()) {
+    ADD_FAILURE() << exec.status();
+    return {};
+  }
+  const absl::Status run = (*exec)->Run(feeds);
+  if (!run.ok()) {
+    ADD_FAILURE() << run;
+    return {};
+  }
+  std::vector<Tensor> fetched;
+  for (int i = 0; i < (*exec)->num_fetches(); ++i) fetched.push_back((*exec)->fetch(i).Clone());
+  if (profile != nullptr) *profile = (*exec)->ProfileReport();
+  return fetched;
+}
+
+void ExpectSameValues(const std::vector<Tensor>& actual, const std::vector<Tensor>& expected) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t f = 0; f < expected.size(); ++f) {
+    ASSERT_EQ(actual[f].shape(), expected[f].shape()) << "fetch " << f;
+    for (int64_t i = 0; i < expected[f].num_elements(); ++i) {
+      ASSERT_EQ(actual[f].f32()[i], expected[f].f32()[i]) << "fetch " << f << " element " << i;
+    }
+  }
+}
+
 }  // namespace dlf::testing

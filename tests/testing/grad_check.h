@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "graph/executor.h"
@@ -49,6 +50,16 @@ double ExpectTensorsNearScaled(const std::vector<Tensor>& actual,
 
 // Asserts the two tensors have the same shape and close values.
 void ExpectTensorNear(const Tensor& actual, const Tensor& expected, float tol);
+
+// Compiles `fetches` of `g` with `options`, runs it once on `feeds` and returns copies of the
+// fetched values (empty, with a test failure, if compiling or running fails); `profile`, if
+// given, receives the executor's ProfileReport().
+std::vector<Tensor> CompileRunFetch(Graph& g, const std::vector<Value>& fetches, ExecutorOptions options,
+                                    const std::vector<Feed>& feeds, std::string* profile = nullptr);
+
+// Every element of every tensor of `actual` equals `expected`'s, bit for bit (a test failure
+// names the first that does not).
+void ExpectSameValues(const std::vector<Tensor>& actual, const std::vector<Tensor>& expected);
 
 }  // namespace dlf::testing
 
