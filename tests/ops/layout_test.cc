@@ -15,6 +15,7 @@ namespace {
 
 using ::dlf::testing::ExpectTensorNear;
 using ::dlf::testing::RandomTensor;
+using ::dlf::testing::RelativeError;
 
 struct StepResult {
   std::vector<Tensor> fetched;  // loss, then the gradients
@@ -79,16 +80,6 @@ class LayoutPassTest : public ::testing::TestWithParam<bool> {
   std::vector<Value> params_;
   std::vector<Value> fetches_;  // the loss, then its gradients by params_ and x
 };
-
-// Relative distance of two tensors: |a - b| / |b| (L2 norms).
-double RelativeError(const Tensor& a, const Tensor& b) {
-  double diff = 0, norm = 0;
-  for (int64_t i = 0; i < b.num_elements(); ++i) {
-    diff += std::pow(a.f32()[i] - b.f32()[i], 2);
-    norm += std::pow(b.f32()[i], 2);
-  }
-  return std::sqrt(diff / std::max(norm, 1e-30));
-}
 
 double SquaredNorm(const Tensor& t) {
   double norm = 0;

@@ -202,6 +202,16 @@ std::vector<Tensor> CompileRunFetch(Graph& g, const std::vector<Value>& fetches,
   return fetched;
 }
 
+double RelativeError(const Tensor& actual, const Tensor& expected) {
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < expected.num_elements(); ++i) {
+    const double d = actual.f32()[i] - expected.f32()[i];
+    diff += d * d;
+    norm += static_cast<double>(expected.f32()[i]) * expected.f32()[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-30));
+}
+
 void ExpectSameValues(const std::vector<Tensor>& actual, const std::vector<Tensor>& expected) {
   ASSERT_EQ(actual.size(), expected.size());
   for (size_t f = 0; f < expected.size(); ++f) {

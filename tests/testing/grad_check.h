@@ -51,6 +51,9 @@ double ExpectTensorsNearScaled(const std::vector<Tensor>& actual,
 // Asserts the two tensors have the same shape and close values.
 void ExpectTensorNear(const Tensor& actual, const Tensor& expected, float tol);
 
+// |actual - expected| / |expected| in the L2 norm: how far one f32 tensor is from another.
+double RelativeError(const Tensor& actual, const Tensor& expected);
+
 // Compiles `fetches` of `g` with `options`, runs it once on `feeds` and returns copies of the
 // fetched values (empty, with a test failure, if compiling or running fails); `profile`, if
 // given, receives the executor's ProfileReport().

@@ -13,20 +13,12 @@
 #include "gtest/gtest.h"
 #include "models/models.h"
 #include "ops/ops.h"
+#include "tests/testing/grad_check.h"
 
 namespace dlf::models {
 namespace {
 
-// ||actual - expected|| / ||expected||.
-double RelativeError(const Tensor& actual, const Tensor& expected) {
-  double diff = 0, norm = 0;
-  for (int64_t i = 0; i < expected.num_elements(); ++i) {
-    const double d = actual.f32()[i] - expected.f32()[i];
-    diff += d * d;
-    norm += static_cast<double>(expected.f32()[i]) * expected.f32()[i];
-  }
-  return std::sqrt(diff / std::max(norm, 1e-30));
-}
+using ::dlf::testing::RelativeError;
 
 // Runs the golden batch through dlf's ResNet-20 and compares everything with `tolerance`.
 // Prints the largest relative error seen (what the bounds were chosen from).
