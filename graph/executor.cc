@@ -35,10 +35,10 @@ Executor::Executor(Graph& graph, ExecutorOptions options)
     : graph_(graph), options_(options), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
 
 Executor::~Executor() {
-  if (print_profile_ && profiled_runs_ > 0) std::fputs(ProfileReport().c_str(), stderr);
+  if (print_profile_ && profiled_runs_ > 0) std::fputs(ProfileReport(print_per_kernel_).c_str(), stderr);
 }
 
-std::string Executor::ProfileReport() const {
+std::string Executor::ProfileReport(bool per_kernel) const {
   struct Row {
     double seconds = 0, flops = 0;
     int kernels = 0;
@@ -46,7 +46,8 @@ std::string Executor::ProfileReport() const {
   std::map<std::string, Row> by_op;
   double total = 0, flops = 0;
   for (const PlannedKernel& k : kernels_) {
-    Row& row = by_op[ProfileLabel(plan_.nodes[k.plan_node])];
+    const passes::PlanNode& n = plan_.nodes[k.plan_node];
+    Row& row = by_op[per_kernel ? absl::StrCat(ProfileLabel(n), " ", n.node.name) : ProfileLabel(n)];
     row.seconds += k.seconds;
     row.flops += k.flops;
     ++row.kernels;
@@ -105,10 +106,12 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Compile(Graph& graph,
     if (!graph.Contains(v)) return absl::InvalidArgumentError("Executor: invalid fetch value");
   }
   const char* env = std::getenv("DLF_PROFILE");
-  const bool env_profile = env != nullptr && std::string(env) == "1";
+  const bool env_per_kernel = env != nullptr && std::string(env) == "kernels";
+  const bool env_profile = env_per_kernel || (env != nullptr && std::string(env) == "1");
   options.profile = options.profile || env_profile;
   std::unique_ptr<Executor> e(new Executor(graph, options));
   e->print_profile_ = env_profile;
+  e->print_per_kernel_ = env_per_kernel;
 
   passes::Plan plan = passes::Prune(graph, std::move(fetches), options);
   plan = passes::Rewrite(std::move(plan));

@@ -80,8 +80,9 @@ class Executor {
   const PlanStats& stats() const { return stats_; }
   // Every oneDNN implementation the plan's kernels run, in plan order.
   std::vector<KernelImplementation> Implementations() const;
-  // Milliseconds per run spent in each op (kernels of the same op summed), slowest first.
-  std::string ProfileReport() const;
+  // Milliseconds per run spent in each op (kernels of the same op summed), slowest first; with
+  // per_kernel, one row per kernel, named by its node (DLF_PROFILE=kernels).
+  std::string ProfileReport(bool per_kernel = false) const;
   bool training() const { return options_.training; }
   // Run counter: each Run() uses it to seed per-step randomness and then increments it.
   uint64_t step() const { return step_; }
@@ -147,6 +148,7 @@ class Executor {
   int64_t sample_offset_ = 0;
   uint64_t profiled_runs_ = 0;
   bool print_profile_ = false;
+  bool print_per_kernel_ = false;
 };
 
 }  // namespace dlf

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "graph/passes/passes.h"
 #include "graph/random.h"
 #include "ops/op_util.h"
 #include "ops/ops.h"
@@ -73,13 +74,36 @@ absl::StatusOr<std::vector<Value>> DropoutGrad(GradContext& c) {
   return std::vector<Value>{Mul(c.graph, c.output_grads[0], c.node.outputs[1])};
 }
 
+// In an inference plan Dropout is the identity: its readers read x instead, and the node (which
+// would copy x and fill a mask nobody reads) goes, unless its output is fetched or its mask read.
+// Returns whether it removed one.
+bool RemoveOneInferenceDropout(passes::Plan& plan) {
+  if (plan.options.training) return false;
+  const std::vector<int> readers = plan.ReaderCounts();
+  for (size_t i = 0; i < plan.nodes.size(); ++i) {
+    const Node& dropout = plan.nodes[i].node;
+    const Value x = dropout.inputs[0], y = dropout.outputs[0];
+    const bool fetched = std::find(plan.fetches.begin(), plan.fetches.end(), y) != plan.fetches.end();
+    if (dropout.op != "Dropout" || fetched || readers[dropout.outputs[1].id] > 0) continue;
+    for (passes::PlanNode& n : plan.nodes) std::replace(n.node.inputs.begin(), n.node.inputs.end(), y, x);
+    plan.nodes.erase(plan.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+    return true;
+  }
+  return false;
+}
+
 [[maybe_unused]] const bool registered =
-    RegisterOpOrDie({.name = "Dropout",
-                     .num_inputs = 1,
-                     .shape = DropoutShape,
-                     .kernel = DropoutKernel,
-                     .gradient = DropoutGrad,
-                     .in_place = true});
+    (RegisterOpOrDie({.name = "Dropout",
+                      .num_inputs = 1,
+                      .shape = DropoutShape,
+                      .kernel = DropoutKernel,
+                      .gradient = DropoutGrad,
+                      .in_place = true}),
+     passes::RegisterPlanRewrite({"dropout is the identity in inference", [](passes::Plan& plan) {
+                                    int removed = 0;
+                                    while (RemoveOneInferenceDropout(plan)) ++removed;
+                                    return removed;
+                                  }}));
 
 }  // namespace
 

@@ -1,5 +1,5 @@
-// MatMul (oneDNN SGEMM), batched MatMul (oneDNN matmul) and Linear (oneDNN inner product: forward, backward data, backward
-// weights + bias).
+// MatMul (oneDNN SGEMM), batched MatMul (oneDNN matmul) and Linear (oneDNN matmul forward and
+// backward data, inner product backward weights + bias).
 #include "ops/op_util.h"
 #include "ops/ops.h"
 
@@ -142,6 +142,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearKernel(const KernelContext& k) {
   const Shape& x = k.inputs[0].shape;
   const int64_t out = k.inputs[1].shape[0], in = k.inputs[1].shape[1];
   const dnnl::memory::desc src = PlainDesc(x), dst = PlainDesc({x[0], out});
+  // Between linear layers (in inference, where dropout is gone) the activations stay bf16.
+  const dnnl::memory::desc dst_compute = WithType(dst, Bf16Output(k, 0));
   const dnnl::memory::desc w_transposed({in, out}, dnnl::memory::data_type::f32,
                                         dnnl::memory::format_tag::ba);
   const dnnl::memory::desc bias_row = PlainDesc({1, out});
@@ -153,15 +155,15 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearKernel(const KernelContext& k) {
   const bool w_bf16 = k.inputs[1].dtype == DType::kBF16;  // the executor's bf16 copy
   DLF_ASSIGN_OR_RETURN(const dnnl::primitive_attr attr, PostOpsAttr(k.post_ops));
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    auto desc = bias ? dnnl::matmul::desc(src_compute, w_compute, bias_row, dst)
-                     : dnnl::matmul::desc(src_compute, w_compute, dst);
+    auto desc = bias ? dnnl::matmul::desc(src_compute, w_compute, bias_row, dst_compute)
+                     : dnnl::matmul::desc(src_compute, w_compute, dst_compute);
     return dnnl::matmul::primitive_desc(desc, attr, k.engine);
   }, "matmul (linear forward)"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::matmul(pd), k);
-  kernel->BindInput(DNNL_ARG_SRC, 0, src, src_compute);
+  kernel->BindInput(DNNL_ARG_SRC, 0, InputLayout(k, 0, src), src_compute);
   kernel->BindInput(DNNL_ARG_WEIGHTS, 1, WithType(w_transposed, w_bf16), pd.weights_desc());
   if (bias) kernel->BindInput(DNNL_ARG_BIAS, 2, bias_row);
-  kernel->BindOutput(DNNL_ARG_DST, 0, dst);
+  kernel->BindOutput(DNNL_ARG_DST, 0, dst, dst_compute);
   return kernel;
 }
 
@@ -241,6 +243,7 @@ void RegisterMatMul() {
                    .gradient = LinearGrad,
                    .bf16_inputs = {1},
                    .accepts_post_ops = true,
+                   .any_layout = true,  // x as stored (bf16 from another Linear), y bf16 when free
                    .flops = [](const auto& in, const auto& out) {
                      return 2.0 * NumElements(out[0].shape) * in[1].shape[1];
                    }});

@@ -111,6 +111,24 @@ TEST(RewriteTest, LeavesAReluOthersReadAlone) {
   for (const PlanNode& n : off.nodes) EXPECT_TRUE(n.passes.empty()) << n.label;
 }
 
+// Dropout in an inference plan is the identity: its readers read its input, and the node goes;
+// not in training, nor where its output is fetched.
+TEST(RewriteTest, DropoutIsGoneInInference) {
+  Graph g(1);
+  const Value x = g.Input("x", DType::kF32, {4, 6});
+  const Value h = ops::Scale(g, x, 2.0);
+  const Value dropped = ops::Dropout(g, h, 0.5, 1);
+  const Value y = ops::Scale(g, dropped, 3.0);
+  const Plan inference = Rewrite(Prune(g, {y}, {.training = false}));
+  ASSERT_THAT(Ops(inference), ElementsAre("Scale", "Scale"));
+  EXPECT_EQ(inference.nodes[1].node.inputs[0], h);
+  EXPECT_THAT(Ops(Rewrite(Prune(g, {y}, {.training = true}))), ElementsAre("Scale", "Dropout", "Scale"));
+  EXPECT_THAT(Ops(Rewrite(Prune(g, {y, dropped}, {.training = false}))), ElementsAre("Scale", "Dropout", "Scale"));
+  const Tensor xv = RandomTensor({4, 6}, 2);
+  ExpectSameValues(CompileRunFetch(g, {y}, {.training = false}, {{x, &xv}}),
+                   CompileRunFetch(g, {y}, {.training = false, .rewrite = false}, {{x, &xv}}));
+}
+
 TEST(FuseTest, AnElementWiseOpRunsInsideItsOnlyProducer) {
   Graph g(1);
   const Value x = g.Input("x", DType::kF32, {1, 2, 4, 4});
