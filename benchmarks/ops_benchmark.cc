@@ -1,4 +1,4 @@
-// Forward and backward of every AlexNet and ResNet-20 layer shape at batch 128, in f32 and
+// Forward and backward of every AlexNet layer shape at batch 128 (both presets), in f32 and
 // bf16, and the SGD update of the whole seed model. Each reports GFLOP/s and its share of the
 // machine's peak in its precision (benchmarks/peak.h). GFLOP/s counts a layer's nominal FLOPs, every kernel tap of a direct
 // convolution: where a kernel does less work (Winograd, or the seed preset's 3x3 convs on 1x1
@@ -93,7 +93,6 @@ void RegisterLayer(const std::string& name, double forward_flops, double backwar
 struct ConvLayer {
   const char* name;
   int64_t c, hw, o, k, stride, pad;
-  bool bias = true;
 };
 
 struct FcLayer {
@@ -112,12 +111,6 @@ const ConvLayer kConvs[] = {
     {"seed.conv5", 384, 1, 256, 3, 1, 1},  {"cifar.conv1", 3, 32, 32, 3, 1, 1},
     {"cifar.conv2", 32, 16, 96, 3, 1, 1},  {"cifar.conv3", 96, 8, 192, 3, 1, 1},
     {"cifar.conv4", 192, 8, 128, 3, 1, 1}, {"cifar.conv5", 128, 8, 128, 3, 1, 1},
-    // ResNet-20's distinct shapes (no bias: batch norm follows); its step runs them 1, 6, 1, 1,
-    // 5, 1, 1, 5 times.
-    {"resnet20.stem", 3, 32, 16, 3, 1, 1, false},       {"resnet20.stage1", 16, 32, 16, 3, 1, 1, false},
-    {"resnet20.down2", 16, 32, 32, 3, 2, 1, false},     {"resnet20.shortcut2", 16, 32, 32, 1, 2, 0, false},
-    {"resnet20.stage2", 32, 16, 32, 3, 1, 1, false},    {"resnet20.down3", 32, 16, 64, 3, 2, 1, false},
-    {"resnet20.shortcut3", 32, 16, 64, 1, 2, 0, false}, {"resnet20.stage3", 64, 8, 64, 3, 1, 1, false},
 };
 const FcLayer kFcs[] = {{"seed.fc1", 256, 4096},   {"seed.fc2", 4096, 4096},
                         {"seed.fc3", 4096, 10},    {"cifar.fc1", 2048, 1024},
@@ -131,11 +124,10 @@ void RegisterConv(const ConvLayer& l) {
   const double flops = 2.0 * kBatch * l.o * out * out * l.c * l.k * l.k;
   const bool first = l.c == 3;  // takes the images
   RegisterLayer(std::string("BM_Conv/") + l.name, flops, first ? flops : 2 * flops, [l, first](bool bf16) {
-    std::vector<Shape> shapes = {{kBatch, l.c, l.hw, l.hw}, {l.o, l.c, l.k, l.k}};
-    if (l.bias) shapes.push_back({l.o});
-    return MakePlans(shapes, first, [l](Graph& g, const std::vector<Value>& in) {
-      return ops::Conv2D(g, in[0], in[1], l.bias ? in[2] : Value(), {{l.stride, l.stride}, {l.pad, l.pad}});
-    }, bf16);
+    return MakePlans({{kBatch, l.c, l.hw, l.hw}, {l.o, l.c, l.k, l.k}, {l.o}}, first,
+                     [l](Graph& g, const std::vector<Value>& in) {
+                       return ops::Conv2D(g, in[0], in[1], in[2], {{l.stride, l.stride}, {l.pad, l.pad}});
+                     }, bf16);
   });
 }
 
