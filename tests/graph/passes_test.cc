@@ -257,6 +257,12 @@ TEST(ProfileTest, NamesThePassesThatMadeEachKernel) {
   const std::string report = (*exec)->ProfileReport();
   EXPECT_THAT(report, ::testing::HasSubstr("MaxPool2D+Relu [rewrite,fuse"));
   EXPECT_THAT(report, ::testing::HasSubstr("ReluGrad [rewrite"));
+  // Per kernel (DLF_PROFILE=kernels): one row each, named by its node.
+  const std::string per_kernel = (*exec)->ProfileReport(/*per_kernel=*/true);
+  for (const KernelImplementation& k : (*exec)->Implementations()) {
+    EXPECT_THAT(per_kernel, ::testing::HasSubstr(" " + k.node + " ")) << per_kernel;
+  }
+  EXPECT_EQ(std::count(per_kernel.begin(), per_kernel.end(), '\n'), 1 + (*exec)->stats().num_kernels) << per_kernel;
 }
 
 }  // namespace
