@@ -2,10 +2,11 @@
 """The fastest a step could run with dlf's kernels on this machine, whatever precision each runs in.
 
 For each train_step_benchmark step it runs the f32 and the bf16 variant under DLF_PROFILE=kernels
-(time per kernel, per node), takes each kernel at the faster of its two times and sums them: a
-lower bound on the step's kernel time for any mix of f32 and bf16 kernels (conversions between
-them, the optimizer's update and everything outside the kernels only add to it). With --target
-it says whether a wanted speed fits under that bound.
+(time per kernel, per node) --repeats times, takes each kernel at its fastest (over precisions and
+repeats: this machine is noisy, and the fastest is the bound's side) and sums them: a lower bound
+on the step's kernel time for any mix of f32 and bf16 kernels (conversions between them, the
+optimizer's update and everything outside the kernels only add to it). With --target it says
+whether a wanted speed fits under that bound.
 
     bazel build //benchmarks:train_step_benchmark
     python3 benchmarks/kernel_bound.py BM_ResNet20Inference BM_AlexNetTrainStep/seed
@@ -39,12 +40,18 @@ def kernel_times(binary, benchmark, seconds):
     return times
 
 
+def fastest(runs):
+    """Each kernel's fastest time over several kernel_times() results."""
+    return {name: min(run.get(name, float("inf")) for run in runs) for name in runs[0]}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("steps", nargs="+", help="train_step_benchmark names without the precision, "
                         "e.g. BM_ResNet20TrainStep, BM_AlexNetInference/cifar")
     parser.add_argument("--binary", default="bazel-bin/benchmarks/train_step_benchmark")
-    parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per variant")
+    parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per variant and repeat")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each variant; each kernel's fastest counts")
     parser.add_argument("--target", type=float, help="images/s wanted (one per step, or one for all)",
                         action="append")
     args = parser.parse_args()
@@ -54,12 +61,13 @@ def main():
     if len(targets) not in (0, 1, len(args.steps)):
         sys.exit(f"--target given {len(targets)} times for {len(args.steps)} steps: give it once or once per step")
     for i, step in enumerate(args.steps):
-        f32 = kernel_times(args.binary, step + "/f32", args.seconds)
-        bf16 = kernel_times(args.binary, step + "/bf16", args.seconds)
+        f32 = fastest([kernel_times(args.binary, step + "/f32", args.seconds) for _ in range(args.repeats)])
+        bf16 = fastest([kernel_times(args.binary, step + "/bf16", args.seconds) for _ in range(args.repeats)])
         both = sorted(set(f32) & set(bf16))
         bound = sum(min(f32[k], bf16[k]) for k in both)
-        print(f"{step}: kernels f32 {sum(f32.values()):.2f} ms, bf16 {sum(bf16.values()):.2f} ms, "
-              f"each at its faster: {bound:.2f} ms per batch of {BATCH} ({len(both)} kernels) "
+        print(f"{step}: kernels (each at its fastest of {args.repeats} runs) f32 {sum(f32.values()):.2f} ms, "
+              f"bf16 {sum(bf16.values()):.2f} ms; each kernel at its faster precision: "
+              f"{bound:.2f} ms per batch of {BATCH} ({len(both)} kernels) "
               f"= at most {BATCH / bound * 1e3:,.0f} images/s")
         if targets:
             target = targets[i] if len(targets) > 1 else targets[0]

@@ -37,7 +37,8 @@ struct ExecutorOptions {
   // inference with loaded weights: the bf16 weight copies are refreshed then, not every run.
   bool fixed_parameters = false;
   // Time every kernel; ProfileReport() sums the times by op. Also turned on by the
-  // environment variable DLF_PROFILE=1, which prints the report when the executor is destroyed.
+  // environment variable DLF_PROFILE=1, which prints the report when the executor is destroyed
+  // (DLF_PROFILE=kernels: one row per kernel).
   bool profile = false;
 };
 
