@@ -82,9 +82,10 @@ bool RemoveOneInferenceDropout(passes::Plan& plan) {
   const std::vector<int> readers = plan.ReaderCounts();
   for (size_t i = 0; i < plan.nodes.size(); ++i) {
     const Node& dropout = plan.nodes[i].node;
+    if (dropout.op != "Dropout") continue;
     const Value x = dropout.inputs[0], y = dropout.outputs[0];
     const bool fetched = std::find(plan.fetches.begin(), plan.fetches.end(), y) != plan.fetches.end();
-    if (dropout.op != "Dropout" || fetched || readers[dropout.outputs[1].id] > 0) continue;
+    if (fetched || readers[dropout.outputs[1].id] > 0) continue;
     for (passes::PlanNode& n : plan.nodes) std::replace(n.node.inputs.begin(), n.node.inputs.end(), y, x);
     plan.nodes.erase(plan.nodes.begin() + static_cast<std::ptrdiff_t>(i));
     return true;

@@ -160,7 +160,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> LinearKernel(const KernelContext& k) {
     return dnnl::matmul::primitive_desc(desc, attr, k.engine);
   }, "matmul (linear forward)"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::matmul(pd), k);
-  kernel->BindInput(DNNL_ARG_SRC, 0, InputLayout(k, 0, src), src_compute);
+  kernel->BindInput(DNNL_ARG_SRC, 0, src, src_compute);  // read as stored (layout pass)
   kernel->BindInput(DNNL_ARG_WEIGHTS, 1, WithType(w_transposed, w_bf16), pd.weights_desc());
   if (bias) kernel->BindInput(DNNL_ARG_BIAS, 2, bias_row);
   kernel->BindOutput(DNNL_ARG_DST, 0, dst, dst_compute);
