@@ -19,9 +19,11 @@ worktree add /tmp/old COMMIT && cd /tmp/old && bazel build //benchmarks:train_st
 in the same run, so a change is compared with what came before on the same noisy machine.
 """
 import argparse
+import atexit
 import json
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -187,7 +189,8 @@ def main():
     subprocess.run(["bazel", "build", "//benchmarks:train_step_benchmark", "//models:train", "//models:export"],
                    cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
     binary = os.path.join(ROOT, "bazel-bin/benchmarks/train_step_benchmark")
-    workdir = tempfile.mkdtemp(prefix="compare_pytorch_")
+    workdir = tempfile.mkdtemp(prefix="compare_pytorch_")  # the exported models: ~300 MB
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     images = os.path.join(workdir, "images.f32")
     rng = random.Random(1)
     with open(images, "wb") as f:
