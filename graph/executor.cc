@@ -178,16 +178,6 @@ absl::Status Executor::CreateKernels() {
   return absl::OkStatus();
 }
 
-bool Executor::FixedBetweenChanges(Value v) const {
-  if (!options_.fixed_parameters) return false;
-  const NodeKind kind = plan_.producer_kind(v);
-  if (kind == NodeKind::kParameter || kind == NodeKind::kBuffer || kind == NodeKind::kConstant) return true;
-  for (const passes::PlanNode& n : plan_.nodes) {
-    if (n.parameter_only && std::find(n.node.outputs.begin(), n.node.outputs.end(), v) != n.node.outputs.end()) return true;
-  }
-  return false;
-}
-
 double Executor::Flops(const passes::PlanNode& n) const {
   const OpDef* def = passes::Def(n);
   if (def == nullptr || !def->flops) return 0;
@@ -233,7 +223,9 @@ absl::StatusOr<std::unique_ptr<Kernel>> Executor::CreateKernel(const passes::Pla
     for (Value in : node.inputs) kctx.input_layouts.push_back(plan_.layouts[in.id]);
     kctx.free_outputs = n.free_outputs;
   }
-  for (Value in : node.inputs) kctx.fixed_inputs.push_back(FixedBetweenChanges(in));
+  for (Value in : node.inputs) {
+    kctx.fixed_inputs.push_back(static_cast<size_t>(in.id) < plan_.fixed_values.size() && plan_.fixed_values[in.id]);
+  }
   return MakeKernel(*def, kctx);
 }
 

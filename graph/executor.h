@@ -110,8 +110,6 @@ class Executor {
   absl::Status CreateKernels();
   absl::StatusOr<std::unique_ptr<Kernel>> CreateKernel(const passes::PlanNode& n, RunContext& ctx);
   double Flops(const passes::PlanNode& n) const;  // OpDef::flops of the node, or 0
-  // Whether `v` changes only when the parameters do (KernelContext::fixed_inputs).
-  bool FixedBetweenChanges(Value v) const;
   absl::Status RunKernel(PlannedKernel& k);  // timed when profiling; errors name the node
   // Allocates the arena and feed buffers and points the kernels at their values.
   void AllocateAndConnect();

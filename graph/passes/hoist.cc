@@ -4,7 +4,8 @@ namespace dlf::passes {
 
 Plan HoistParameterOnly(Plan plan) {
   if (!plan.options.fixed_parameters) return plan;
-  std::vector<bool> fixed(plan.values.size(), false);  // by value: changes only with the parameters
+  std::vector<bool>& fixed = plan.fixed_values;
+  fixed.assign(plan.values.size(), false);
   for (size_t v = 0; v < plan.values.size(); ++v) {
     const NodeKind kind = plan.producer_kind(Value{static_cast<int>(v)});
     fixed[v] = kind == NodeKind::kParameter || kind == NodeKind::kBuffer || kind == NodeKind::kConstant;

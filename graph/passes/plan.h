@@ -67,6 +67,9 @@ struct Plan {
   std::vector<PlanNode> nodes;     // the kernels, in the order they run
   std::vector<ValueInfo> values;   // by value id: the graph's values, then those passes added
   std::vector<dnnl::memory::desc> layouts;  // by value id, as the kernels chose (zero: plain)
+  // hoist: by value id, whether it changes only with the parameters (a parameter, buffer,
+  // constant or parameter-only node's output); empty unless ExecutorOptions::fixed_parameters.
+  std::vector<bool> fixed_values;
   std::vector<int64_t> offsets;    // memory: by value id, the place in the arena (-1: none)
   int64_t arena_bytes = 0;         // memory: the arena's size
   int64_t sum_value_bytes = 0;     // memory: what the arena's values take without reuse
