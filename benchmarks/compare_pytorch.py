@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Times the AlexNet presets and ResNet-20 in this framework and in PyTorch, side by side, in one run.
 
 Same models (layer for layer), batch 128, a full training step (forward, cross-entropy,
@@ -11,8 +10,8 @@ fastest of those eight). Inference is also timed in ONNX Runtime (f32, --threads
 model exported by dlf (//models:export). Each measurement runs in its own process so that its
 peak resident memory (RSS) can be reported too.
 
-    tools/setup.sh                   # Debian's python3-torch, ONNX Runtime from npm
-    /usr/bin/python3 benchmarks/compare_pytorch.py [--threads 2] [--seconds 5] [--baseline OLD_BINARY]
+    tools/setup.sh                   # Debian's python3-torch, ONNX Runtime from PyPI
+    tools/python.sh benchmarks/compare_pytorch.py [--threads 2] [--seconds 5] [--baseline OLD_BINARY]
 
 --baseline times another build of //benchmarks:train_step_benchmark (an older commit's: `git
 worktree add /tmp/old COMMIT && cd /tmp/old && bazel build //benchmarks:train_step_benchmark`)
@@ -153,8 +152,8 @@ def export_onnx(preset, workdir):
 
 def time_onnxruntime(model, images, threads, seconds):
     out, rss = measure_wait4(
-        ["node", os.path.join(ROOT, "tools/onnx_run.js"), model, images, f"{BATCH},3,32,32",
-         "--threads", str(threads), "--time", str(seconds)], dict(os.environ))
+        [os.path.join(ROOT, "tools/python.sh"), os.path.join(ROOT, "tools/onnx_run.py"), model, images,
+         f"{BATCH},3,32,32", "--threads", str(threads), "--time", str(seconds)], dict(os.environ))
     return json.loads(out)["images_per_second"], rss
 
 

@@ -9,7 +9,7 @@ of 8 images in training mode (BatchNorm on batch statistics): the input, the lab
 parameter and buffer before the step, the logits, the mean cross-entropy loss, every
 parameter's gradient ("grad/<name>") and the running statistics after the step
 ("after/<name>"). tests/models/training:golden_test rebuilds the model in dlf from it; the test
-needs no torch. Needs Debian's python3-torch (tools/setup.sh --with-torch).
+needs no torch. Needs Debian's python3-torch (installed by tools/setup.sh).
 """
 import argparse
 import os

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs, from Debian 12 packages (and ONNX Runtime from the npm registry), everything this
-# project needs to build, test, benchmark and train. Idempotent and non-interactive; returns at
-# once when everything is already present.
+# Installs everything this project needs to build, test, benchmark and train: Debian 12 packages
+# (apt), and into one Python environment the few pinned packages Debian does not have (PyPI).
+# Nothing else is fetched. Idempotent and non-interactive; returns at once when everything is
+# present; an install that fails names the package.
 # Usage: tools/setup.sh [--with-fuzz]
 #   --with-fuzz:  clang and its libFuzzer/sanitizer runtimes for tests/fuzz
-#   (--with-torch is still accepted: PyTorch is now always installed, the tests use it)
+#   (--with-torch is still accepted: PyTorch is always installed, the tests use it)
 set -euo pipefail
+source "$(dirname "$0")/venv.sh"
 
 packages=(
   bazel-bootstrap        # Bazel 4.2.3, WORKSPACE mode
@@ -34,43 +36,60 @@ packages=(
   python3-onnx
   libonnx-dev
   libprotobuf-dev
+  python3-venv           # the project's Python environment below
 )
-# ONNX Runtime's CPU build for Linux x64, from the npm registry, run under Node.js.
-onnxruntime_version=1.30.0
+
+# PyPI packages, each pinned, installed with --no-deps into $dlf_venv (tools/venv.sh): a virtual
+# environment of Debian's /usr/bin/python3 made with --system-site-packages, so one process sees
+# Debian's torch, torchvision, onnx, PIL and numpy beside these. tools/python.sh runs it.
+#   onnxruntime: ONNX Runtime's CPU build, the second reader of every ONNX file dlf exports
+#     (tests/models/onnx, tools_test, benchmarks/compare_pytorch.py via tools/onnx_run.py). Its
+#     InferenceSession needs only numpy, which stays Debian's 1.24; the other requirements it
+#     declares (flatbuffers, packaging, protobuf>=4.25.8) serve its conversion and quantization
+#     tools, which nothing here runs, and leaving them out keeps Debian's protobuf (the one
+#     python3-onnx is built with) the only one in the environment.
+pypi_packages=(
+  onnxruntime==1.31.1
+)
+
 for arg in "$@"; do
   case "$arg" in
     --with-torch) ;;
     --with-fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
-    *) echo "setup: unknown option '$arg' (expected --with-torch or --with-fuzz)" >&2; exit 2 ;;
+    *) echo "setup: unknown option '$arg' (expected --with-fuzz)" >&2; exit 2 ;;
   esac
 done
 
-command -v npm >/dev/null || packages+=(nodejs npm)
+installed() { dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed; }
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed; then
-    missing+=("$p")
+# Prints each NAME==VERSION of "$@" that the environment $1 lacks at exactly that version.
+pypi_missing() {
+  local venv=$1
+  shift
+  if [[ ! -x "$venv/bin/python3" ]]; then
+    printf '%s\n' "$@"
+    return
   fi
-done
-# Installs ONNX Runtime for Node.js globally unless that version is there (--ignore-scripts: its
-# install script would download more; the package ships the Linux x64 library itself).
-install_onnxruntime() {
-  local dir
-  dir="$(npm root -g)/onnxruntime-node"
-  if [[ -f "$dir/package.json" ]] && grep -q "\"version\": \"$onnxruntime_version\"" "$dir/package.json"; then
-    return 0
-  fi
-  echo "setup: installing onnxruntime-node@$onnxruntime_version (npm)"
-  if ! npm install -g --ignore-scripts --no-audit --no-fund "onnxruntime-node@$onnxruntime_version" >/dev/null; then
-    echo "setup: FAILED to install onnxruntime-node@$onnxruntime_version with npm" >&2
-    return 1
-  fi
+  "$venv/bin/python3" - "$@" <<'PY'
+import sys
+from importlib.metadata import PackageNotFoundError, version
+for spec in sys.argv[1:]:
+    name, wanted = spec.split("==")
+    try:
+        have = version(name)
+    except PackageNotFoundError:
+        have = None
+    if have != wanted:
+        print(spec)
+PY
 }
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-  install_onnxruntime
-  echo "setup: all ${#packages[@]} packages present"
+missing=()
+for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
+mapfile -t pypi_todo < <(pypi_missing "$dlf_venv" "${pypi_packages[@]}")
+
+if [[ ${#missing[@]} -eq 0 && ${#pypi_todo[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages and ${#pypi_packages[@]} PyPI package(s) present"
   exit 0
 fi
 
@@ -79,22 +98,42 @@ if [[ $(id -u) -eq 0 ]]; then
 elif command -v sudo >/dev/null; then
   sudo=(sudo)
 else
-  echo "setup: need root or sudo to install: ${missing[*]}" >&2
+  echo "setup: need root or sudo to install: ${missing[*]} ${pypi_todo[*]}" >&2
   exit 1
 fi
 
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq || { echo "setup: apt-get update failed" >&2; exit 1; }
-if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
-  echo "setup: FAILED to install: ${missing[*]}" >&2
-  exit 1
-fi
-for p in "${missing[@]}"; do
-  if ! dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed; then
-    echo "setup: FAILED: package $p is still not installed" >&2
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "setup: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq || { echo "setup: apt-get update failed" >&2; exit 1; }
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+    echo "setup: FAILED to install: ${missing[*]}" >&2
     exit 1
   fi
-done
-install_onnxruntime
-echo "setup: installed ${#missing[@]} package(s)"
+  for p in "${missing[@]}"; do
+    installed "$p" || { echo "setup: FAILED: package $p is still not installed" >&2; exit 1; }
+  done
+fi
+
+if [[ ${#pypi_todo[@]} -gt 0 ]]; then
+  if [[ ! -x "$dlf_venv/bin/python3" ]]; then
+    echo "setup: making the Python environment $dlf_venv (Debian's python3, --system-site-packages)"
+    "${sudo[@]}" /usr/bin/python3 -m venv --clear --system-site-packages "$dlf_venv" ||
+      { echo "setup: FAILED to make the Python environment $dlf_venv" >&2; exit 1; }
+  fi
+  for spec in "${pypi_todo[@]}"; do  # one at a time, so a failure names its package
+    echo "setup: installing $spec (PyPI) into $dlf_venv"
+    if ! log=$("${sudo[@]}" "$dlf_venv/bin/python3" -m pip install -q --no-input --disable-pip-version-check \
+                 --no-deps "$spec" 2>&1); then
+      echo "setup: FAILED to install $spec from PyPI into $dlf_venv; pip said:" >&2
+      tail -n 5 <<<"$log" >&2
+      exit 1
+    fi
+  done
+  if ! check=$("$dlf_venv/bin/python3" -c 'import numpy, torch, onnx, onnxruntime; print(numpy.__file__)' 2>&1) ||
+     [[ $check != /usr/lib/python3/dist-packages/* ]]; then
+    echo "setup: FAILED: $dlf_venv does not import numpy (Debian's), torch, onnx and onnxruntime together:" >&2
+    echo "$check" >&2
+    exit 1
+  fi
+fi
+echo "setup: installed ${#missing[@]} Debian package(s) and ${#pypi_todo[@]} PyPI package(s)"

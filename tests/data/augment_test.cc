@@ -23,6 +23,7 @@
 namespace dlf::data {
 namespace {
 
+using ::dlf::testing::PythonPath;
 using ::dlf::testing::RunProcess;
 
 Image Pattern(int64_t h, int64_t w) {
@@ -38,7 +39,7 @@ std::string Torchvision(const std::string& dir, const Image& im, const std::stri
   const std::string script =
       "import sys; from PIL import Image; import torchvision.transforms.functional as F;"
       "open(sys.argv[2], 'wb').write(F." + op + "(Image.open(sys.argv[1]).convert('RGB'), float(sys.argv[3])).tobytes())";
-  const auto r = RunProcess("/usr/bin/python3", {"-c", script, in, out, std::to_string(factor)});
+  const auto r = RunProcess(PythonPath(), {"-c", script, in, out, std::to_string(factor)});
   EXPECT_EQ(r.exit_code(), 0) << r.output;
   return ReadFile(out, 1 << 24).value_or("");
 }

@@ -48,7 +48,7 @@ TEST(TrivialAugmentTest, EachOperationIsTorchvisions) {
     std::string list;
     for (size_t i = 0; i < cases.size(); ++i) list += std::string(cases[i].name) + " " + std::to_string(cases[i].magnitude) + "\n";
     WriteFileAtomically(dir + "/cases.txt", list).IgnoreError();
-    const auto r = ::dlf::testing::RunProcess("/usr/bin/python3", {"-c",
+    const auto r = ::dlf::testing::RunProcess(::dlf::testing::PythonPath(), {"-c",
         "import sys\nfrom PIL import Image\nfrom torchvision.transforms import InterpolationMode\n"
         "from torchvision.transforms.autoaugment import _apply_op\n"
         "d = sys.argv[1]\nim = Image.open(d + '/in.png').convert('RGB')\n"

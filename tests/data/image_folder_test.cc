@@ -21,6 +21,7 @@
 namespace dlf::data {
 namespace {
 
+using ::dlf::testing::PythonPath;
 using ::dlf::testing::RunProcess;
 using ::dlf::testing::TempDir;
 using ::testing::ElementsAre;
@@ -90,7 +91,7 @@ std::vector<uint8_t> PillowResize(const std::string& dir, const Image& im, int64
                              std::to_string(w) + ", " + std::to_string(h) + "), Image." + filter +
                              ").tobytes(); open(sys.argv[2], 'wb').write(Image.open(sys.argv[1]).resize((" +
                              std::to_string(w) + ", " + std::to_string(h) + "), Image." + filter + ").tobytes())";
-  const auto r = RunProcess("/usr/bin/python3", {"-c", script, in, out});
+  const auto r = RunProcess(PythonPath(), {"-c", script, in, out});
   EXPECT_EQ(r.exit_code(), 0) << r.output;
   const absl::StatusOr<std::string> bytes = ReadFile(out, 1 << 24);
   return bytes.ok() ? std::vector<uint8_t>(bytes->begin(), bytes->end()) : std::vector<uint8_t>{};
@@ -124,7 +125,7 @@ TEST(CropGeometryTest, CropAndResizeIsTorchvisionsResizedCrop) {
   const std::string dir = TempDir("resized_crop");
   const Image im = Pattern(60, 80, 9);
   WritePng(dir + "/in.png", im);
-  const auto r = RunProcess("/usr/bin/python3", {"-c",
+  const auto r = RunProcess(PythonPath(), {"-c",
       "import sys; from PIL import Image; import torchvision.transforms.functional as F\n"
       "from torchvision.transforms import InterpolationMode as M\n"
       "im = Image.open(sys.argv[1] + '/in.png')\n"
@@ -193,7 +194,7 @@ TEST(JpegTest, ScaledDecodesCoverWhatIsNeeded) {
 TEST(JpegTest, GrayAndCmykAsPillowReadsThem) {
   const std::string dir = TempDir("jpeg_modes");
   WritePng(dir + "/src.png", Pattern(40, 48, 7));
-  const auto r = RunProcess("/usr/bin/python3", {"-c",
+  const auto r = RunProcess(PythonPath(), {"-c",
       "import sys; from PIL import Image; im = Image.open(sys.argv[1]);"
       "im.convert('L').save(sys.argv[2] + '/gray.jpg', quality=95); im.convert('CMYK').save(sys.argv[2] + '/cmyk.jpg', quality=95);"
       "open(sys.argv[2] + '/cmyk.raw', 'wb').write(Image.open(sys.argv[2] + '/cmyk.jpg').convert('RGB').tobytes())",
@@ -279,7 +280,7 @@ TEST(StreamedLoaderTest, AnUnreadableImageIsAnErrorNamingIt) {
 TEST(StreamedLoaderTest, SixteenBitAndGrayImagesBecomeTheModelsChannels) {
   const std::string root = TempDir("stream_16bit");
   fs::create_directories(root + "/a");
-  const auto r = RunProcess("/usr/bin/python3", {"-c",
+  const auto r = RunProcess(PythonPath(), {"-c",
       "import sys, numpy as np; from PIL import Image\n"
       "Image.fromarray(np.full((20, 24), 40000, dtype=np.uint16)).save(sys.argv[1] + '/a/deep.png')\n"
       "Image.fromarray(np.full((20, 24), 77, dtype=np.uint8)).save(sys.argv[1] + '/a/gray.jpg', quality=100)",

@@ -17,6 +17,8 @@ std::string BinaryPath(const std::string& workspace_path) {
   return std::string(srcdir ? srcdir : ".") + "/dlf/" + workspace_path;
 }
 
+std::string PythonPath() { return BinaryPath("tools/python.sh"); }
+
 namespace {
 
 // Starts `binary` with stdout and stderr into a pipe; returns the pid and the read end.

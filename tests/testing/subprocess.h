@@ -21,6 +21,10 @@ struct ProcessResult {
 // The path of a binary built by Bazel and listed in the test's `data`, e.g. "models/train".
 std::string BinaryPath(const std::string& workspace_path);
 
+// tools/python.sh: the project's Python (the environment tools/setup.sh makes, with Debian's
+// torch, torchvision, onnx and PIL and ONNX Runtime from PyPI). Run tools/*.py with it.
+std::string PythonPath();
+
 // Runs `binary` with `args` (no shell), waits for it and returns what it printed.
 ProcessResult RunProcess(const std::string& binary, const std::vector<std::string>& args);
 

@@ -1,6 +1,6 @@
 // ONNX export of every registered model, checked by ONNX itself and by ONNX Runtime: the
 // checker and strict shape inference (Debian's python3-onnx) accept each file, and ONNX
-// Runtime (onnxruntime-node under Node.js) gives the logits dlf's evaluator gives on real
+// Runtime (its Python API, tools/onnx_run.py) gives the logits dlf's evaluator gives on real
 // Fashion-MNIST images to 1e-4 relative (max |diff| / max |logit|). BatchNorm's running
 // statistics are set away from their initial 0 and 1 so that they matter.
 #include <string>

@@ -25,6 +25,7 @@ namespace {
 
 using ::dlf::testing::BinaryPath;
 using ::dlf::testing::ProcessResult;
+using ::dlf::testing::PythonPath;
 using ::dlf::testing::RunProcess;
 using ::testing::HasSubstr;
 
@@ -39,8 +40,8 @@ struct Reference {
 
 Reference MakeReference(const std::string& net) {
   const std::string dir = ::dlf::testing::TempDir("onnx_reference_" + net);
-  const ProcessResult r = RunProcess("/usr/bin/python3", {BinaryPath("tools/onnx_torch_reference.py"), net, dir,
-                                                          "--steps", "10", "--batch", "8"});
+  const ProcessResult r = RunProcess(PythonPath(), {BinaryPath("tools/onnx_torch_reference.py"), net, dir,
+                                                     "--steps", "10", "--batch", "8"});
   EXPECT_EQ(r.exit_code(), 0) << r.output;
   Reference ref;
   ref.onnx = dir + "/" + net + ".onnx";

@@ -16,7 +16,7 @@ void WriteF32(const std::string& path, const Tensor& t) {
 }  // namespace
 
 ProcessResult CheckWithOnnx(const std::string& file) {
-  return RunProcess("/usr/bin/python3", {BinaryPath("tools/onnx_check.py"), file});
+  return RunProcess(PythonPath(), {BinaryPath("tools/onnx_check.py"), file});
 }
 
 Tensor NormalizedImages(const data::Dataset& dataset, const data::Normalization& normalization) {
@@ -31,9 +31,9 @@ ProcessResult CompareInOnnxRuntime(const std::string& file, const Tensor& input,
                                    const std::string& scratch_dir, double rtol) {
   WriteF32(scratch_dir + "/input.f32", input);
   WriteF32(scratch_dir + "/expected.f32", expected);
-  return RunProcess("/usr/bin/node", {BinaryPath("tools/onnx_run.js"), file, scratch_dir + "/input.f32",
-                                      absl::StrJoin(input.shape(), ","), "--expect", scratch_dir + "/expected.f32",
-                                      "--rtol", absl::StrCat(rtol)});
+  return RunProcess(PythonPath(), {BinaryPath("tools/onnx_run.py"), file, scratch_dir + "/input.f32",
+                                   absl::StrJoin(input.shape(), ","), "--expect", scratch_dir + "/expected.f32",
+                                   "--rtol", absl::StrCat(rtol)});
 }
 
 }  // namespace dlf::testing

@@ -2,7 +2,7 @@
 #define DLF_TESTS_MODELS_ONNX_ONNX_TESTING_H_
 
 // Checking an ONNX file with the peers the tests trust: ONNX's own checker (python3-onnx) and
-// ONNX Runtime (onnxruntime-node under Node.js), both installed by tools/setup.sh.
+// ONNX Runtime (from PyPI), both run by tools/python.sh in the environment tools/setup.sh makes.
 
 #include <string>
 

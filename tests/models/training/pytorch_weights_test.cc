@@ -16,21 +16,21 @@ namespace {
 
 using ::dlf::testing::BinaryPath;
 using ::dlf::testing::ProcessResult;
+using ::dlf::testing::PythonPath;
 using ::dlf::testing::RunProcess;
 using ::dlf::testing::TempDir;
 using ::testing::HasSubstr;
 
-constexpr char kPython[] = "/usr/bin/python3";
 
 TEST(PyTorchWeightsTest, AStateDictFromPyTorchStartsARunAndTheCheckpointLoadsBack) {
   const std::string dir = TempDir("pytorch_weights");
   const std::string tools = BinaryPath("tools");
-  const ProcessResult saved = RunProcess(kPython, {"-c",
+  const ProcessResult saved = RunProcess(PythonPath(), {"-c",
       "import sys, torch; sys.path.insert(0, '" + tools + "'); from resnet_golden import CifarResNet\n"
       "torch.manual_seed(3); m = CifarResNet(3)\n"
       "torch.save({'epoch': 5, 'state_dict': {'module.' + k: v for k, v in m.state_dict().items()}}, '" + dir + "/r20.pth')"});
   ASSERT_EQ(saved.exit_code(), 0) << saved.output;
-  const ProcessResult converted = RunProcess(kPython, {tools + "/torch_to_safetensors.py", dir + "/r20.pth",
+  const ProcessResult converted = RunProcess(PythonPath(), {tools + "/torch_to_safetensors.py", dir + "/r20.pth",
                                                        dir + "/r20.safetensors", "--strip_prefix=module."});
   ASSERT_EQ(converted.exit_code(), 0) << converted.output;
   EXPECT_THAT(converted.output, HasSubstr("128 tensors from the state_dict under 'state_dict'"));
@@ -52,7 +52,7 @@ TEST(PyTorchWeightsTest, AStateDictFromPyTorchStartsARunAndTheCheckpointLoadsBac
     EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.num_bytes()), 0) << name;
   }
 
-  const ProcessResult back = RunProcess(kPython, {tools + "/resnet_golden.py", "--check", dir + "/run/last.safetensors"});
+  const ProcessResult back = RunProcess(PythonPath(), {tools + "/resnet_golden.py", "--check", dir + "/run/last.safetensors"});
   ASSERT_EQ(back.exit_code(), 0) << back.output;
   EXPECT_THAT(back.output, HasSubstr("load_state_dict(strict=True) into resnet20 ok"));
 }
@@ -60,14 +60,14 @@ TEST(PyTorchWeightsTest, AStateDictFromPyTorchStartsARunAndTheCheckpointLoadsBac
 TEST(PyTorchWeightsTest, TheConverterRefusesWhatIsNotAStateDict) {
   const std::string dir = TempDir("pytorch_weights_bad");
   const std::string tools = BinaryPath("tools");
-  const ProcessResult saved = RunProcess(kPython, {"-c",
+  const ProcessResult saved = RunProcess(PythonPath(), {"-c",
       "import torch; torch.save({'w': torch.zeros(2), 'note': 'text'}, '" + dir + "/mixed.pth')\n"
       "open('" + dir + "/text.pth', 'w').write('not a pickle')"});
   ASSERT_EQ(saved.exit_code(), 0) << saved.output;
-  const ProcessResult mixed = RunProcess(kPython, {tools + "/torch_to_safetensors.py", dir + "/mixed.pth", dir + "/o.safetensors"});
+  const ProcessResult mixed = RunProcess(PythonPath(), {tools + "/torch_to_safetensors.py", dir + "/mixed.pth", dir + "/o.safetensors"});
   EXPECT_EQ(mixed.exit_code(), 1);
   EXPECT_THAT(mixed.output, HasSubstr("error: " + dir + "/mixed.pth: entry 'note' is a str, not a tensor"));
-  const ProcessResult text = RunProcess(kPython, {tools + "/torch_to_safetensors.py", dir + "/text.pth", dir + "/o.safetensors"});
+  const ProcessResult text = RunProcess(PythonPath(), {tools + "/torch_to_safetensors.py", dir + "/text.pth", dir + "/o.safetensors"});
   EXPECT_EQ(text.exit_code(), 1);
   EXPECT_THAT(text.output, HasSubstr("text.pth: cannot be read by torch.load"));
 }

@@ -17,6 +17,7 @@ namespace {
 
 using ::dlf::testing::BinaryPath;
 using ::dlf::testing::ProcessResult;
+using ::dlf::testing::PythonPath;
 using ::dlf::testing::RunProcess;
 using ::dlf::testing::TempDir;
 using ::testing::HasSubstr;
@@ -64,12 +65,12 @@ TEST(ToolsTest, ExportWritesAnOnnxFileThatOnnxAcceptsAndOnnxRuntimeRuns) {
   ASSERT_EQ(exported.exit_code(), 0) << exported.output;
   EXPECT_THAT(exported.output, HasSubstr("lenet.onnx: lenet, ONNX opset 13, 12 nodes, 0.06 M parameters"));
   EXPECT_THAT(exported.output, HasSubstr("output 'logits' [batch, 10]: class 0, class 1"));
-  const ProcessResult check = RunProcess("/usr/bin/python3", {BinaryPath("tools/onnx_check.py"), run + "/lenet.onnx"});
+  const ProcessResult check = RunProcess(PythonPath(), {BinaryPath("tools/onnx_check.py"), run + "/lenet.onnx"});
   ASSERT_EQ(check.exit_code(), 0) << check.output;
   EXPECT_THAT(check.output, HasSubstr("metadata class_names dataset dlf_version eval_transform input_shape model model_options normalization_mean normalization_std"));
   std::ofstream(run + "/zeros.f32", std::ios::binary) << std::string(3 * 28 * 28 * 4, '\0');
-  const ProcessResult ort = RunProcess("/usr/bin/node", {BinaryPath("tools/onnx_run.js"), run + "/lenet.onnx",
-                                                         run + "/zeros.f32", "3,1,28,28"});
+  const ProcessResult ort = RunProcess(PythonPath(), {BinaryPath("tools/onnx_run.py"), run + "/lenet.onnx",
+                                                      run + "/zeros.f32", "3,1,28,28"});
   ASSERT_EQ(ort.exit_code(), 0) << ort.output;
   EXPECT_THAT(ort.output, HasSubstr("logits [3,10]: "));
 }
@@ -88,7 +89,7 @@ TEST(ToolsTest, AModelOptionTrainedWithIsRecordedSoEvaluateAndExportRebuildTheSa
   const ProcessResult exported = RunProcess(
       BinaryPath("models/export"), {"--checkpoint=" + run + "/last.safetensors", "--output=" + run + "/lrn.onnx"});
   ASSERT_EQ(exported.exit_code(), 0) << exported.output;
-  const ProcessResult check = RunProcess("/usr/bin/python3", {BinaryPath("tools/onnx_check.py"), run + "/lrn.onnx"});
+  const ProcessResult check = RunProcess(PythonPath(), {BinaryPath("tools/onnx_check.py"), run + "/lrn.onnx"});
   EXPECT_THAT(check.output, HasSubstr(" LRN "));
 }
 

@@ -18,6 +18,7 @@ namespace {
 
 using ::dlf::testing::BinaryPath;
 using ::dlf::testing::ProcessResult;
+using ::dlf::testing::PythonPath;
 using ::dlf::testing::RunProcess;
 
 // Running statistics away from 0 and 1, so that eval-mode BatchNorm is really checked.
@@ -57,7 +58,7 @@ void CheckAgainstTorchvision(const std::string& name, int64_t size) {
   file.tensors["check/logits"] = dlf_logits->Clone();
   const std::string path = ::dlf::testing::TempDir("torchvision_" + name) + "/" + name + ".safetensors";
   ASSERT_TRUE(data::WriteSafetensors(path, file).ok());
-  const ProcessResult r = RunProcess("/usr/bin/python3", {BinaryPath("tools/torchvision_check.py"), "--arch=" + name, path});
+  const ProcessResult r = RunProcess(PythonPath(), {BinaryPath("tools/torchvision_check.py"), "--arch=" + name, path});
   std::printf("%s", r.output.c_str());
   EXPECT_EQ(r.exit_code(), 0) << r.output;
   EXPECT_NE(r.output.find("load_state_dict(strict=True) took all"), std::string::npos) << r.output;
