@@ -86,6 +86,49 @@ TEST(AdamTest, AdamWDecaysDecoupled) {
   EXPECT_NEAR(s.Step(**opt, 0.1), 0.89f, 1e-6);  // 1 * (1 - 0.01) - 0.1
 }
 
+// Five steps of varying gradients with betas away from their defaults, against PyTorch 1.13's
+// torch.optim.Adam / AdamW (f32, lr 0.01, betas (0.8, 0.95), eps 1e-8), values computed once with
+// python3-torch. A constant gradient cannot tell the moments apart (m/sqrt(v) is sign(g) for any
+// betas); these can.
+TEST(AdamTest, MatchesPyTorchOverStepsOfVaryingGradients) {
+  const float grads[5][3] = {{0.5f, -1.0f, 2.0f}, {-0.3f, 0.2f, 1.5f}, {0.8f, -0.1f, -2.5f},
+                             {0.05f, 0.9f, 0.4f}, {-1.2f, -0.6f, 0.7f}};
+  struct Case {
+    const char* name;
+    AdamOptions options;
+    float expected[5][3];  // the parameter after each step
+  };
+  const Case cases[] = {
+      {"adam", {.beta1 = 0.8, .beta2 = 0.95},
+       {{0.99000001f, -1.99000001f, 0.49000001f}, {0.988644361f, -1.98532176f, 0.480222493f},
+        {0.98239857f, -1.98120391f, 0.480262458f}, {0.977230191f, -1.98337746f, 0.479525477f},
+        {0.979719758f, -1.98224998f, 0.477643669f}}},
+      {"adam with L2 weight decay 0.1", {.beta1 = 0.8, .beta2 = 0.95, .weight_decay = 0.1},
+       {{0.99000001f, -1.99000001f, 0.49000001f}, {0.986499846f, -1.98363912f, 0.480214387f},
+        {0.979323447f, -1.97738004f, 0.480016828f}, {0.97291863f, -1.97665215f, 0.479010016f},
+        {0.974031627f, -1.97287023f, 0.476841956f}}},
+      {"adamw 0.1", {.beta1 = 0.8, .beta2 = 0.95, .weight_decay = 0.1, .decoupled_weight_decay = true},
+       {{0.989000022f, -1.98800004f, 0.489500016f}, {0.986655414f, -1.98133385f, 0.479232997f},
+        {0.979422987f, -1.97523475f, 0.47879374f}, {0.973275185f, -1.97543311f, 0.477577984f},
+        {0.974791467f, -1.97233021f, 0.475218594f}}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto opt = MakeAdam({{"w", {3}}}, c.options);
+    ASSERT_TRUE(opt.ok());
+    Tensor p = Tensor::F32({3}, {1.0f, -2.0f, 0.5f});
+    for (int step = 0; step < 5; ++step) {
+      Tensor g = Tensor::F32({3}, {grads[step][0], grads[step][1], grads[step][2]});
+      Tensor* params[] = {&p};
+      const Tensor* gs[] = {&g};
+      ASSERT_TRUE((*opt)->Step(params, gs, 0.01).ok());
+      for (int i = 0; i < 3; ++i) {
+        EXPECT_NEAR(p.f32()[i], c.expected[step][i], 2e-6) << "step " << step + 1 << ", element " << i;
+      }
+    }
+  }
+}
+
 TEST(OptimizerStateTest, RoundTripGivesIdenticalNextUpdates) {
   for (bool adam : {false, true}) {
     SgdOptions sgd;

@@ -19,6 +19,7 @@
 #include "graph/version.h"
 #include "ops/ops.h"
 #include "optim/clip.h"
+#include "optim/factory.h"
 #include "tests/testing/temp_dir.h"
 
 namespace dlf::training {
@@ -311,26 +312,37 @@ TEST(CheckpointTest, CorruptOrMismatchedCheckpointsAreClearErrors) {
   EXPECT_THAT(Message((*t4)->LoadCheckpoint(good, true)), HasSubstr("saved with --batch_size=16"));
 }
 
-TEST(TrainerTest, AdamFromTheConfigMakesAdamsFirstStep) {
+// The trainer's optimizer is the one its config describes: two steps of AdamW with betas and
+// decay away from their defaults, on two different batches, move the first weight exactly as
+// optim's AdamW (itself checked against PyTorch in optim_test) does with the same gradients.
+TEST(TrainerTest, AdamFromTheConfigMakesTheConfiguredAdamSteps) {
   Data d;
   TrainConfig c = TinyConfig("");
-  c.optimizer.kind = "adam";
+  c.optimizer.kind = "adamw";
+  c.optimizer.beta1 = 0.8;
+  c.optimizer.beta2 = 0.95;
+  c.optimizer.weight_decay = 0.1;
   c.model_options.dropout = 0;
   auto t = Trainer::Create(c, &d.train, &d.test);
   ASSERT_TRUE(t.ok()) << t.status();
   Graph& g = (*t)->graph();
   const Value w = g.parameters()[0];
-  const Tensor before = g.parameter_value(w).Clone();
+  ASSERT_GE(g.shape(w).size(), 2u);  // a weight, not a bias: decayed
+  auto reference = optim::MakeOptimizer(c.optimizer, {{g.name(w), g.shape(w)}});
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  Tensor expected = g.parameter_value(w).Clone();
   data::Batch batch{Tensor(DType::kF32, {16, 1, 8, 8}), Tensor(DType::kI32, {16})};
-  for (int64_t i = 0; i < batch.images.num_elements(); ++i) batch.images.f32()[i] = (i % 7) * 0.1f;
-  ASSERT_TRUE((*t)->TrainStep(batch, 0.01).ok());
-  // Adam's first step: m/(1-b1) = g and v/(1-b2) = g^2, so p -= lr * g / (|g| + eps).
-  const Tensor& grad = (*t)->executor().fetch(2);
-  const float* p = g.parameter_value(w).f32();
-  for (int64_t i = 0; i < before.num_elements(); ++i) {
-    const float gi = grad.f32()[i];
-    EXPECT_NEAR(p[i], before.f32()[i] - 0.01f * gi / (std::fabs(gi) + 1e-8f), 1e-6) << i;
+  for (int step = 0; step < 2; ++step) {
+    for (int64_t i = 0; i < batch.images.num_elements(); ++i) batch.images.f32()[i] = ((i + 3 * step) % 7) * 0.1f;
+    for (int64_t i = 0; i < 16; ++i) batch.labels.i32()[i] = static_cast<int32_t>((i + step) % 10);
+    ASSERT_TRUE((*t)->TrainStep(batch, 0.01).ok());
+    const Tensor grad = (*t)->executor().fetch(2).Clone();
+    Tensor* params[] = {&expected};
+    const Tensor* grads[] = {&grad};
+    ASSERT_TRUE((*reference)->Step(params, grads, 0.01).ok());
   }
+  const float* p = g.parameter_value(w).f32();
+  for (int64_t i = 0; i < expected.num_elements(); ++i) EXPECT_FLOAT_EQ(p[i], expected.f32()[i]) << i;
   EXPECT_EQ((*t)->optimizer().SaveState().buffers.count(g.name(w) + "/exp_avg_sq"), 1u);
 }
 
@@ -424,19 +436,26 @@ TEST(TrainerTest, AdamwResumeRestoresItsStateExactly) {
               HasSubstr("saved by optimizer 'adamw', but this run's --optimizer is 'sgd'"));
 }
 
+// Same weights and batch, smoothing e: the loss is (1 - e) CE + e U, with U the mean over samples
+// of mean_k(-log p_k). So it is affine in e, and U (read off e = 0.2) is at least log(10)
+// (Jensen): a smoothing that is dropped, or reaches the loss with another value, fails one.
 TEST(TrainerTest, LabelSmoothingReachesTheLoss) {
   Data d;
-  TrainConfig c = TinyConfig("");
-  c.model_options.dropout = 0;
-  auto plain = Trainer::Create(c, &d.train, &d.test);
-  c.label_smoothing = 0.2;
-  auto smooth = Trainer::Create(c, &d.train, &d.test);
   data::Batch batch{Tensor(DType::kF32, {16, 1, 8, 8}), Tensor(DType::kI32, {16})};
   for (int64_t i = 0; i < batch.images.num_elements(); ++i) batch.images.f32()[i] = (i % 5) * 0.3f;
-  ASSERT_TRUE((*plain)->TrainStep(batch, 0).ok());
-  ASSERT_TRUE((*smooth)->TrainStep(batch, 0).ok());
-  // Same weights and batch: only the loss's target differs.
-  EXPECT_NE((*plain)->step_losses()[0], (*smooth)->step_losses()[0]);
+  for (int64_t i = 0; i < 16; ++i) batch.labels.i32()[i] = static_cast<int32_t>(i % 10);
+  TrainConfig c = TinyConfig("");
+  c.model_options.dropout = 0;
+  auto loss_with = [&](double smoothing) {
+    c.label_smoothing = smoothing;
+    auto t = Trainer::Create(c, &d.train, &d.test);
+    EXPECT_TRUE(t.ok() && (*t)->TrainStep(batch, 0).ok());
+    return (*t)->step_losses()[0];
+  };
+  const double ce = loss_with(0), smoothed = loss_with(0.2), more = loss_with(0.6);
+  const double uniform = ce + (smoothed - ce) / 0.2;
+  EXPECT_GE(uniform, std::log(10.0) - 1e-5) << "CE " << ce << ", smoothed " << smoothed;
+  EXPECT_NEAR(more, 0.4 * ce + 0.6 * uniform, 1e-5) << "CE " << ce << ", smoothed " << smoothed;
   c.label_smoothing = 1.0;
   EXPECT_THAT(Message(ValidateTrainConfig(c)), HasSubstr("label smoothing must be in [0, 1), found 1"));
 }
