@@ -110,6 +110,7 @@ TEST(ModelEmaTest, AveragesTheWeightsOfEveryUpdate) {
   auto t = MustCreate(with_ema, d);
   ASSERT_TRUE(t->Run().ok());
   EXPECT_EQ(MaxRelativeDifference(Weights(*t), after[3]), 0) << "the average does not change training";
+  ASSERT_EQ(t->state().ema.size(), after[0].size()) << "an average of every parameter and buffer";
   for (const auto& [name, ema] : t->state().ema) {
     for (int64_t i = 0; i < ema.num_elements(); ++i) {
       double expected = after[0].at(name).f32()[i];
@@ -219,14 +220,37 @@ TEST(LrFinderTest, SweepsExponentiallyAndSuggestsARateInside) {
   c.skip_nonfinite = true;
   c.lr_finder = {.enabled = true, .start = 1e-5, .end = 1e2, .steps = 30};
   auto t = MustCreate(c, d, false);
+  ::testing::internal::CaptureStdout();
   ASSERT_TRUE(t->Run().ok());
+  const std::string printed = ::testing::internal::GetCapturedStdout();
   std::ifstream csv(dir + "/lr_finder.csv");
   std::string line;
   std::getline(csv, line);
   EXPECT_EQ(line, "lr,loss,smoothed_loss");
-  std::vector<double> lrs;
-  while (std::getline(csv, line)) lrs.push_back(std::stod(line.substr(0, line.find(','))));
+  std::vector<double> lrs, smoothed;
+  while (std::getline(csv, line)) {
+    lrs.push_back(std::stod(line.substr(0, line.find(','))));
+    smoothed.push_back(std::stod(line.substr(line.rfind(',') + 1)));
+  }
   ASSERT_GE(lrs.size(), 10u);
+  // fastai's valley (lr_find's default suggestion), computed here from the written curve.
+  const int64_t n = static_cast<int64_t>(smoothed.size());
+  std::vector<int64_t> falling(n, 1);  // the longest falling run of points ending at i
+  int64_t run_start = 0, run_end = 0;
+  for (int64_t i = 1; i < n; ++i) {
+    for (int64_t j = 0; j < i; ++j) {
+      if (smoothed[i] < smoothed[j]) falling[i] = std::max(falling[i], falling[j] + 1);
+      if (falling[run_end] < falling[i]) run_end = i, run_start = i - falling[i];
+    }
+  }
+  const double third = (run_end - run_start) / 3.0;
+  const double valley = lrs[run_start + static_cast<int64_t>(third) + static_cast<int64_t>(third / 2)];
+  const size_t at = printed.find("suggested lr ");
+  ASSERT_NE(at, std::string::npos) << printed;
+  const double suggested = std::stod(printed.substr(at + 13));
+  EXPECT_NEAR(suggested, valley, 5e-3 * valley) << printed;  // printed with 3 digits; next rate is 1.74x
+  EXPECT_GT(suggested, lrs.front());
+  EXPECT_LT(suggested, lrs.back());
   EXPECT_LE(lrs.size(), 30u);
   EXPECT_NEAR(lrs[0], 1e-5, 1e-10);
   const double ratio = std::pow(1e7, 1.0 / 29);
