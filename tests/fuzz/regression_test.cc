@@ -17,14 +17,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> FilesIn(const std::string& reader) {
+// The files of one reader: the seed corpus (valid files, which must parse) and the inputs a
+// fuzzer once crashed on (each a value or a clear error naming the file).
+struct Inputs {
+  std::vector<std::string> seeds, regressions;
+};
+
+std::vector<std::string> FilesIn(const fs::path& dir) {
   std::vector<std::string> files;
-  for (const char* kind : {"corpus", "regressions"}) {
-    const fs::path dir = fs::path("tests/fuzz") / kind / reader;
-    if (!fs::is_directory(dir)) continue;
+  if (fs::is_directory(dir)) {
     for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path().string());
   }
   return files;
+}
+
+Inputs InputsOf(const std::string& reader) {
+  return {FilesIn(fs::path("tests/fuzz/corpus") / reader), FilesIn(fs::path("tests/fuzz/regressions") / reader)};
 }
 
 std::string Contents(const std::string& path) {
@@ -37,57 +45,84 @@ std::vector<uint8_t> Bytes(const std::string& path) {
   return std::vector<uint8_t>(s.begin(), s.end());
 }
 
+// A refusal must name the file it refuses.
+void ExpectNamesTheFile(const absl::Status& s, const std::string& f) {
+  EXPECT_NE(s.message().find(f), std::string::npos) << s;
+}
+
 TEST(FuzzRegressionTest, Cifar10) {
-  const std::vector<std::string> files = FilesIn("cifar10");
-  ASSERT_FALSE(files.empty());
-  for (const std::string& f : files) {
+  const Inputs in = InputsOf("cifar10");
+  ASSERT_FALSE(in.seeds.empty());
+  for (const std::string& f : in.seeds) {
     absl::StatusOr<data::Dataset> d = data::ParseCifar10(Bytes(f), f);
-    if (d.ok()) EXPECT_EQ(d->images.dim(0), d->size()) << f;
-    else EXPECT_NE(d.status().message().find(f), std::string::npos) << d.status();
+    ASSERT_TRUE(d.ok()) << f << ": a seed must parse: " << d.status();
+    EXPECT_EQ(d->size(), static_cast<int64_t>(Bytes(f).size() / 3073)) << f;  // 1 label + 3x32x32 bytes each
+    EXPECT_EQ(d->images.dim(0), d->size()) << f;
   }
+  for (const std::string& f : in.regressions) {
+    absl::StatusOr<data::Dataset> d = data::ParseCifar10(Bytes(f), f);
+    if (d.ok()) {
+      EXPECT_EQ(d->images.dim(0), d->size()) << f;
+    } else {
+      ExpectNamesTheFile(d.status(), f);
+    }
+  }
+}
+
+void CheckIdx(const std::string& f, const absl::StatusOr<data::IdxArray>& a) {
+  int64_t count = 1;
+  for (int64_t d : a->dims) count *= d;
+  EXPECT_EQ(count, static_cast<int64_t>(a->data.size())) << f;
 }
 
 TEST(FuzzRegressionTest, Idx) {
-  const std::vector<std::string> files = FilesIn("idx");
-  ASSERT_FALSE(files.empty());
-  int decoded = 0;
-  for (const std::string& f : files) {
+  const Inputs in = InputsOf("idx");
+  ASSERT_FALSE(in.seeds.empty());
+  for (const std::string& f : in.seeds) {  // plain and gzip'd
     absl::StatusOr<data::IdxArray> a = data::DecodeIdx(Bytes(f), f);
-    if (!a.ok()) {
-      EXPECT_NE(a.status().message().find(f), std::string::npos) << a.status();
-      continue;
-    }
-    ++decoded;
-    int64_t count = 1;
-    for (int64_t d : a->dims) count *= d;
-    EXPECT_EQ(count, static_cast<int64_t>(a->data.size())) << f;
+    ASSERT_TRUE(a.ok()) << f << ": a seed must parse: " << a.status();
+    CheckIdx(f, a);
   }
-  EXPECT_GT(decoded, 0) << "the seed corpus holds valid files, plain and gzip'd";
+  for (const std::string& f : in.regressions) {
+    absl::StatusOr<data::IdxArray> a = data::DecodeIdx(Bytes(f), f);
+    if (a.ok()) {
+      CheckIdx(f, a);
+    } else {
+      ExpectNamesTheFile(a.status(), f);
+    }
+  }
 }
 
 TEST(FuzzRegressionTest, Safetensors) {
-  const std::vector<std::string> files = FilesIn("safetensors");
-  ASSERT_FALSE(files.empty());
-  for (const std::string& f : files) {
+  const Inputs in = InputsOf("safetensors");
+  ASSERT_FALSE(in.seeds.empty());
+  for (const std::string& f : in.seeds) {
     absl::StatusOr<data::TensorFile> t = data::ParseSafetensors(Contents(f), f);
-    if (!t.ok()) EXPECT_NE(t.status().message().find(f), std::string::npos) << t.status();
+    ASSERT_TRUE(t.ok()) << f << ": a seed must parse: " << t.status();
+    EXPECT_FALSE(t->tensors.empty()) << f;
+  }
+  for (const std::string& f : in.regressions) {
+    absl::StatusOr<data::TensorFile> t = data::ParseSafetensors(Contents(f), f);
+    if (!t.ok()) ExpectNamesTheFile(t.status(), f);
   }
 }
 
 TEST(FuzzRegressionTest, Onnx) {
-  const std::vector<std::string> files = FilesIn("onnx");
-  ASSERT_FALSE(files.empty());
-  int imported = 0;
-  for (const std::string& f : files) {
+  const Inputs in = InputsOf("onnx");
+  ASSERT_FALSE(in.seeds.empty());
+  for (const std::string& f : in.seeds) {
     absl::StatusOr<models::ModelSpec> spec = onnx_import::ParseModel(Contents(f), f);
-    if (!spec.ok()) {
-      EXPECT_NE(spec.status().message().find(f), std::string::npos) << spec.status();
-      continue;
-    }
-    ++imported;
+    ASSERT_TRUE(spec.ok()) << f << ": a seed must import: " << spec.status();
     EXPECT_EQ(spec->input_shape.size(), 3u) << f;
   }
-  EXPECT_GT(imported, 0) << "the seed corpus holds valid networks";
+  for (const std::string& f : in.regressions) {
+    absl::StatusOr<models::ModelSpec> spec = onnx_import::ParseModel(Contents(f), f);
+    if (spec.ok()) {
+      EXPECT_EQ(spec->input_shape.size(), 3u) << f;
+    } else {
+      ExpectNamesTheFile(spec.status(), f);
+    }
+  }
 }
 
 }  // namespace
