@@ -95,18 +95,44 @@ TEST(BroadcastTest, BroadcastToAndSumToShape) {
   Tensor x = RandomTensor({3, 1}, 3);
   auto to = [](Graph& g, const std::vector<Value>& in) { return ops::BroadcastTo(g, in[0], {2, 3, 4}); };
   const Tensor y = RunForward(to, {&x});
-  EXPECT_EQ(y.shape(), (Shape{2, 3, 4}));
-  EXPECT_EQ(y.f32()[1 * 12 + 2 * 4 + 3], x.f32()[2]);
+  ASSERT_EQ(y.shape(), (Shape{2, 3, 4}));
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t w = 0; w < 4; ++w) EXPECT_EQ(y.f32()[(n * 3 + c) * 4 + w], x.f32()[c]) << n << c << w;
   ExpectGradientsMatch(to, {&x});
   Tensor big = RandomTensor({2, 3, 4}, 4);
   const Tensor s = RunForward([](Graph& g, const std::vector<Value>& in) {
     return ops::SumToShape(g, in[0], {3, 1});
   }, {&big});
-  EXPECT_EQ(s.shape(), (Shape{3, 1}));
-  double ref = 0;
-  for (int n = 0; n < 2; ++n)
-    for (int w = 0; w < 4; ++w) ref += big.f32()[n * 12 + 1 * 4 + w];
-  EXPECT_NEAR(s.f32()[1], ref, 1e-5);
+  ASSERT_EQ(s.shape(), (Shape{3, 1}));
+  for (int64_t c = 0; c < 3; ++c) {
+    double ref = 0;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t w = 0; w < 4; ++w) ref += big.f32()[(n * 3 + c) * 4 + w];
+    EXPECT_NEAR(s.f32()[c], ref, 1e-5) << c;
+  }
+}
+
+// On ties the whole gradient goes to the first input (ops.h), none to the second: PyTorch's
+// torch.maximum splits it in halves, so the rule is dlf's own and stated, and this holds it.
+TEST(BroadcastTest, MaximumAndMinimumGiveTiesGradientToTheFirstInput) {
+  for (const bool max : {true, false}) {
+    SCOPED_TRACE(max ? "Maximum" : "Minimum");
+    Graph g;
+    const Value a = g.Input("a", DType::kF32, {6}), b = g.Input("b", DType::kF32, {6});
+    const Value loss = ops::Sum(g, max ? ops::Maximum(g, a, b) : ops::Minimum(g, a, b));
+    auto grads = Gradients(g, loss, {a, b});
+    ASSERT_TRUE(grads.ok()) << grads.status();
+    const Tensor av = Tensor::F32({6}, {1, 2, -3, 4, 0, 5}), bv = Tensor::F32({6}, {1, 3, -3, 2, 0, 5.5f});
+    const std::vector<Tensor> out = CompileRunFetch(g, {(*grads)[0], (*grads)[1]}, {}, {{a, &av}, {b, &bv}});
+    ASSERT_EQ(out.size(), 2u);
+    for (int i = 0; i < 6; ++i) {
+      const float x = av.f32()[i], y = bv.f32()[i];
+      const bool to_a = max ? x >= y : x <= y;
+      EXPECT_EQ(out[0].f32()[i], to_a ? 1.0f : 0.0f) << i;
+      EXPECT_EQ(out[1].f32()[i], to_a ? 0.0f : 1.0f) << i;
+    }
+  }
 }
 
 TEST(BroadcastTest, IncompatibleShapesFailAtBuildTime) {

@@ -11,6 +11,7 @@
 namespace dlf {
 namespace {
 
+using ::dlf::testing::CompileRunFetch;
 using ::dlf::testing::ExpectGradientsMatch;
 using ::dlf::testing::ExpectTensorNear;
 using ::dlf::testing::RandomTensor;
@@ -84,6 +85,42 @@ INSTANTIATE_TEST_SUITE_P(
         PoolCase{{1, 2, 8, 8}, {{3, 3}, {2, 2}, {0, 0}, true}, {1, 2, 4, 4}},    // ceil mode
         PoolCase{{1, 2, 7, 5}, {{3, 2}, {2, 1}, {1, 0}, false}, {1, 2, 4, 4}},   // non-square
         PoolCase{{2, 2, 1, 1}, {{3, 3}, {2, 2}, {1, 1}, false}, {2, 2, 1, 1}})); // 1x1 map
+
+// Max pooling's gradient on ties goes whole to the window's first maximum in row-major order,
+// as PyTorch's max_pool2d gives it; overlapping windows add up. Inputs with many equal values
+// (all equal, and values 0, 1, 2), windows 2/2 and 3/2, against a reference loop.
+TEST_P(PoolTest, MaxGradientOnTiesGoesToTheFirstMaximum) {
+  const PoolCase& c = GetParam();
+  Tensor x(DType::kF32, c.x);
+  for (const bool all_equal : {true, false}) {
+    SCOPED_TRACE(all_equal ? "all equal" : "values 0, 1, 2");
+    for (int64_t i = 0; i < x.num_elements(); ++i) x.f32()[i] = all_equal ? 1.0f : static_cast<float>((i * 7 / 3) % 3);
+    Graph g;
+    const Value xv = g.Input("x", DType::kF32, c.x);
+    auto grads = Gradients(g, ops::Sum(g, ops::MaxPool2D(g, xv, c.o)), {xv});
+    ASSERT_TRUE(grads.ok()) << grads.status();
+    const std::vector<Tensor> dx = CompileRunFetch(g, {(*grads)[0]}, {}, {{xv, &x}});
+    ASSERT_EQ(dx.size(), 1u);
+    Tensor ref(DType::kF32, c.x);
+    std::fill(ref.f32(), ref.f32() + ref.num_elements(), 0.0f);
+    const int64_t H = c.x[2], W = c.x[3];
+    for (int64_t nc = 0; nc < c.x[0] * c.x[1]; ++nc)
+      for (int64_t oh = 0; oh < c.expected_y[2]; ++oh)
+        for (int64_t ow = 0; ow < c.expected_y[3]; ++ow) {
+          int64_t first = -1;
+          for (int64_t kh = 0; kh < c.o.kernel[0]; ++kh)
+            for (int64_t kw = 0; kw < c.o.kernel[1]; ++kw) {
+              const int64_t ih = oh * c.o.stride[0] - c.o.padding[0] + kh;
+              const int64_t iw = ow * c.o.stride[1] - c.o.padding[1] + kw;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              const int64_t at = (nc * H + ih) * W + iw;
+              if (first < 0 || x.f32()[at] > x.f32()[first]) first = at;
+            }
+          ref.f32()[first] += 1.0f;
+        }
+    ExpectTensorNear(dx[0], ref, 0.0f);
+  }
+}
 
 // The executor runs pooling + ReLU as one oneDNN kernel (a ReLU post-op): the same output and
 // input gradient as the unfused plan (inputs of both signs, overlapping padded windows), one

@@ -21,16 +21,21 @@ struct Case {
   std::function<Value(Graph&, Value)> op;
   std::function<double(double)> reference;
   bool positive_inputs = false;  // Log, Sqrt, Pow
+  // Scales the inputs, so that branches far from 0 run too (HardSwish beyond +-3, Softplus's
+  // linear part above 20).
+  float spread = 1.0f;
 };
 
 class MathTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(MathTest, ForwardMatchesReferenceAndGradients) {
   const Case& c = GetParam();
-  // Spaced values in [-1.8, 1.8], none near 0 or the kinks of Clip (0.5, 1.5) and HardSwish (+-3).
+  // Spaced values in [-1.8, 1.8] times the spread, none near 0 or the kinks of Clip (0.5, 1.5)
+  // and HardSwish (+-3).
   Tensor x = SpacedTensor({4, 6}, 7, 0.15f);
   for (int64_t i = 0; i < x.num_elements(); ++i) {
     float& v = x.f32()[i];
+    v *= c.spread;
     if (c.positive_inputs) v = std::fabs(v) + 0.2f;
     for (float kink : {-3.0f, 3.0f, 0.5f, 1.5f}) {
       if (std::fabs(v - kink) < 0.02f) v += 0.05f;
@@ -71,8 +76,11 @@ INSTANTIATE_TEST_SUITE_P(
              }},
         Case{"Silu", ops::Silu, [](double x) { return x * Sigmoid(x); }},
         Case{"Softplus", ops::Softplus, [](double x) { return std::log1p(std::exp(x)); }},
+        Case{"SoftplusWide", ops::Softplus, [](double x) { return std::log1p(std::exp(x)); }, false, 14.0f},
         Case{"HardSwish", ops::HardSwish,
-             [](double x) { return x * std::min(std::max(x + 3, 0.0), 6.0) / 6; }}),
+             [](double x) { return x * std::min(std::max(x + 3, 0.0), 6.0) / 6; }},
+        Case{"HardSwishWide", ops::HardSwish,
+             [](double x) { return x * std::min(std::max(x + 3, 0.0), 6.0) / 6; }, false, 3.0f}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(MathTest, ClipNeedsLoBelowHi) {
