@@ -2,14 +2,21 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <string>
 
 #include "absl/strings/str_format.h"
 
 namespace dlf {
+namespace {
+std::atomic<int64_t> memory_limit_bytes{0};
+}  // namespace
+
+void SetMemoryLimitBytes(int64_t bytes) { memory_limit_bytes.store(bytes); }
 
 int64_t AvailableMemoryBytes() {
+  if (const int64_t limit = memory_limit_bytes.load(); limit > 0) return limit;
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
   int64_t kib = 0;

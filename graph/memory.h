@@ -12,6 +12,10 @@ namespace dlf {
 // physical memory where that is not readable).
 int64_t AvailableMemoryBytes();
 
+// Replaces the machine's available memory with `bytes` in every check below (a budget to stay
+// under, or a test's limit that holds on any host); 0 goes back to the machine's.
+void SetMemoryLimitBytes(int64_t bytes);
+
 // An error naming `what`, the bytes it needs and the bytes available, if `bytes` would not fit.
 // Called before allocating: with Linux's overcommit a too-large allocation does not fail, the
 // process is killed when the memory is first touched.
