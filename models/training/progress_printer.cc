@@ -36,6 +36,7 @@ class ProgressPrinter final : public Callback {
     }
     if (c.log_step_losses && t.last_step().skipped.empty()) {
       absl::PrintF("step %d loss %.17g\n", t.global_step(), t.last_step().loss);
+      std::fflush(stdout);  // a reader of a pipe (a test, a supervisor) sees each step as it ends
     }
     Print(t, t.state().step_in_epoch == t.batches_per_epoch());
     return absl::OkStatus();
