@@ -188,6 +188,11 @@ void Loader::StartEpoch(int64_t epoch, int64_t skip_batches) {
   order_ = std::move(order);
   epoch_ = epoch;
   error_ = absl::OkStatus();
+  {
+    std::lock_guard<std::mutex> skipped_lock(skipped_mu_);
+    skipped_.clear();
+    skipped_index_.assign(dataset_->size(), false);
+  }
   end_ = batches_per_epoch();
   produced_ = consumed_ = std::min(skip_batches, end_);
   lock.unlock();
@@ -199,11 +204,10 @@ absl::Status Loader::Produce(int64_t batch_index, Batch& out) {
   const int64_t first = batch_index * options_.batch_size + options_.shard * b;
   const int64_t count = std::min(b, dataset_->size() - first);
   const int64_t sample_floats = dataset_->channels() * dataset_->height() * dataset_->width();
-  const auto make = [&](int64_t i) {
-    const int64_t index = order_[first + i];
+  const auto make = [&](int64_t i) -> absl::Status {
+    DLF_ASSIGN_OR_RETURN(const int64_t index, MakeSampleAt(first + i, out.images.f32() + i * sample_floats));
     out.labels.i32()[i] = dataset_->labels[index];
-    return MakeSample(*dataset_, index, options_.normalization, options_.augmentation, SampleSeed(first + i),
-                      out.images.f32() + i * sample_floats);
+    return absl::OkStatus();
   };
   if (pool_) {
     DLF_RETURN_IF_ERROR(pool_->Run(count, make));
@@ -211,6 +215,28 @@ absl::Status Loader::Produce(int64_t batch_index, Batch& out) {
     for (int64_t i = 0; i < count; ++i) DLF_RETURN_IF_ERROR(make(i));
   }
   return options_.mixing.enabled() ? MixBatch(batch_index, first, count, out) : absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Loader::MakeSampleAt(int64_t position, float* out) {
+  const int64_t n = dataset_->size();
+  for (int64_t tried = 0; tried < n; ++tried) {
+    const int64_t at = (position + tried) % n;
+    const int64_t index = order_[at];
+    absl::Status s = MakeSample(*dataset_, index, options_.normalization, options_.augmentation, SampleSeed(at), out);
+    if (s.ok()) return index;
+    if (!options_.skip_bad_images) return s;
+    std::lock_guard<std::mutex> lock(skipped_mu_);
+    if (!skipped_index_[index]) {
+      skipped_index_[index] = true;
+      skipped_.push_back(std::string(s.message()));
+    }
+  }
+  return absl::DataLossError(absl::StrCat("no sample of the ", n, " in the data set could be read (--skip_bad_images)"));
+}
+
+std::vector<std::string> Loader::skipped_images() const {
+  std::lock_guard<std::mutex> lock(skipped_mu_);
+  return skipped_;
 }
 
 uint64_t Loader::SampleSeed(int64_t position) const {
@@ -226,18 +252,20 @@ absl::Status Loader::MixBatch(int64_t batch_index, int64_t first, int64_t count,
   std::vector<float> unmixed(out.images.f32(), out.images.f32() + count * floats);
   std::vector<float> before(floats);
   const int64_t before_position = start + (first - start - 1 + global) % global;
-  const int64_t before_index = order_[before_position];
+  int64_t before_index = order_[before_position];
   if (count == global) {
     std::copy_n(unmixed.data() + (count - 1) * floats, floats, before.data());
+    before_index = -1;  // its label is this batch's last
   } else {
-    DLF_RETURN_IF_ERROR(MakeSample(*dataset_, before_index, options_.normalization, options_.augmentation,
-                                   SampleSeed(before_position), before.data()));
+    DLF_ASSIGN_OR_RETURN(before_index, MakeSampleAt(before_position, before.data()));
   }
   SampleRandom random(SplitMix64(options_.seed ^ SplitMix64(static_cast<uint64_t>(epoch_) * 6151 + batch_index) ^ 0x3c6ef372fe94f82bull));
   const MixPlan plan = DrawMix(options_.mixing, h, w, random);
   for (int64_t i = 0; i < count; ++i) {
     const float* partner = i > 0 ? unmixed.data() + (i - 1) * floats : before.data();
-    const int32_t partner_label = i > 0 ? out.labels.i32()[i - 1] : dataset_->labels[before_index];
+    const int32_t partner_label = i > 0           ? out.labels.i32()[i - 1]
+                                  : before_index < 0 ? out.labels.i32()[count - 1]
+                                                     : dataset_->labels[before_index];
     MixImages(plan, partner, c, h, w, out.images.f32() + i * floats);
     MixTargets(plan, out.labels.i32()[i], partner_label, options_.mixing.num_classes,
                out.targets.f32() + i * options_.mixing.num_classes);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,11 @@ struct LoaderOptions {
   int prefetch_batches = 2;
   // Batch-level mixup / cutmix (mixing.h): batches then carry soft targets.
   Mixing mixing;
+  // A sample that cannot be made (a corrupt or truncated image file) is an error ending the
+  // epoch, unless this is set: then its place is taken by the next sample of the epoch's order
+  // that can be made (so a batch keeps its size, and which sample replaces which depends only
+  // on the order, never on threads or ranks), and it is counted in skipped_images().
+  bool skip_bad_images = false;
 };
 
 struct Batch {
@@ -63,6 +69,9 @@ class Loader {
 
   // Why Next() returned nullptr before the epoch's end (an unreadable image file), or OK.
   absl::Status status() const;
+  // With skip_bad_images: why each sample skipped in this epoch so far could not be made (one
+  // message per sample, naming its file), in the order they were met.
+  std::vector<std::string> skipped_images() const;
   // Seconds the caller spent blocked in Next() waiting for data, since Create.
   double wait_seconds() const { return wait_seconds_; }
   // The sample order of an epoch (exposed for tests).
@@ -72,6 +81,9 @@ class Loader {
   Loader(const Dataset* dataset, LoaderOptions options);
   void WorkerLoop();
   absl::Status Produce(int64_t batch_index, Batch& out);
+  // Makes the sample at `position` of the epoch's order into `out` (with skip_bad_images, the
+  // first one from there on that can be made); returns the dataset index it made.
+  absl::StatusOr<int64_t> MakeSampleAt(int64_t position, float* out);
   // The seed of the sample at `position` of the epoch's order.
   uint64_t SampleSeed(int64_t position) const;
   // Mixes the batch's `count` samples (from global position `first`) with their partners.
@@ -86,6 +98,9 @@ class Loader {
   std::vector<Batch> partial_;  // views of the same memory for a smaller last batch
   std::unique_ptr<class DecodePool> pool_;  // streamed sets only
   absl::Status error_;
+  std::vector<std::string> skipped_;  // this epoch's, guarded by skipped_mu_
+  std::vector<bool> skipped_index_;
+  mutable std::mutex skipped_mu_;
   std::vector<int64_t> order_;
   int64_t epoch_ = 0;
 

@@ -54,6 +54,7 @@ class ProgressPrinter final : public Callback {
     if (std::isfinite(m.ema_test_accuracy)) {
       absl::PrintF("  EMA weights: test loss %.4f acc %.2f%%\n", m.ema_test_loss, 100 * m.ema_test_accuracy);
     }
+    PrintSkippedImages(t);
     std::fflush(stdout);
     return absl::OkStatus();
   }
@@ -67,6 +68,17 @@ class ProgressPrinter final : public Callback {
   }
 
  private:
+  // --skip_bad_images: how many training images were replaced this epoch, and the first few
+  // reasons (this rank's).
+  static void PrintSkippedImages(const Trainer& t) {
+    if (t.epoch_skipped_count() == 0) return;
+    absl::PrintF("  skipped %d unreadable training image%s this epoch (--skip_bad_images), each replaced by the "
+                 "next image of the epoch's order:\n", t.epoch_skipped_count(), t.epoch_skipped_count() == 1 ? "" : "s");
+    const std::vector<std::string>& why = t.epoch_skipped_images();
+    for (size_t i = 0; i < why.size() && i < 3; ++i) absl::PrintF("    %s\n", why[i]);
+    if (why.size() > 3) absl::PrintF("    ... and %d more\n", why.size() - 3);
+  }
+
   // The progress line, at most every progress_seconds (a quarter second on a terminal).
   void Print(Trainer& t, bool force) {
     const TrainConfig& c = t.config();

@@ -56,6 +56,7 @@ struct TrainConfig {
   // Batch-level mixup / cutmix (Beta(alpha, alpha); 0: off), torchvision's references' recipe.
   double mixup_alpha = 0, cutmix_alpha = 0;
   int decode_threads = 0;  // image folders: threads decoding (0: one per core)
+  bool skip_bad_images = false;  // a training image that cannot be made is replaced and counted
   bool shuffle = true;
   uint64_t seed = 1;
   std::string out_dir;     // checkpoints, metrics.csv, learning_curve.svg; empty: write nothing

@@ -226,6 +226,7 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.run.interpolation = c.transform.interpolation;
   c.run.crop_fraction = c.transform.crop_fraction;
   c.decode_threads = DecodeThreadsFromFlags();
+  c.skip_bad_images = SkipBadImagesFromFlags();
   std::tie(c.mixup_alpha, c.cutmix_alpha) = MixingFromFlags();
   c.model_ema = absl::GetFlag(FLAGS_model_ema);
   c.model_ema_decay = absl::GetFlag(FLAGS_model_ema_decay);

@@ -64,6 +64,7 @@ absl::Status Trainer::Build() {
   lo.num_shards = world_size();
   lo.normalization = {c.run.mean, c.run.std};
   lo.decode_threads = c.decode_threads;
+  lo.skip_bad_images = c.skip_bad_images;
   lo.mixing = {c.mixup_alpha, c.cutmix_alpha, c.model_options.num_classes};
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, c.run.EvalShape(), c.eval_batch_size,
                                            lo.normalization, c.bf16);
@@ -209,6 +210,7 @@ absl::Status Trainer::FinishEpoch() {
   m.seconds = state_.epoch_seconds + seconds_this_session();
   m.images_per_second = static_cast<double>(session_seen_) / seconds_this_session();
   m.test_loss = m.test_accuracy = NAN;
+  DLF_RETURN_IF_ERROR(CountSkippedImages());
   const double eval_start = Now();
   DLF_RETURN_IF_ERROR(parallel_->AverageBuffers(graph(), state_.global_step));
   if (test_ != nullptr) {
@@ -220,6 +222,15 @@ absl::Status Trainer::FinishEpoch() {
   last_eval_seconds_ = Now() - eval_start;
   state_.FinishEpoch(m);
   return ForEachCallback([&](Callback& c) { return c.OnEpochEnd(*this, m); });
+}
+
+absl::Status Trainer::CountSkippedImages() {
+  if (!config_.skip_bad_images) return absl::OkStatus();
+  epoch_skipped_images_ = loader_->skipped_images();
+  std::vector<double> count = {static_cast<double>(epoch_skipped_images_.size())};
+  DLF_RETURN_IF_ERROR(parallel_->Sum(count, "the skipped images", state_.global_step));
+  epoch_skipped_count_ = static_cast<int64_t>(count[0]);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& dataset) {

@@ -91,6 +91,10 @@ class Trainer {
   std::string OutPath(const std::string& file) const;
 
   const std::vector<double>& step_losses() const { return step_losses_; }
+  // --skip_bad_images, at an epoch's end: the training images skipped in it over all ranks,
+  // and why this rank's could not be read (one message per image, naming its file).
+  int64_t epoch_skipped_count() const { return epoch_skipped_count_; }
+  const std::vector<std::string>& epoch_skipped_images() const { return epoch_skipped_images_; }
   // Collective: an error naming the step unless all ranks hold bit-identical parameters
   // (Run() checks every check_replicas_every steps).
   absl::Status VerifyReplicas();
@@ -112,6 +116,7 @@ class Trainer {
   absl::Status LoadStartingPoint();
   absl::Status TrainEpoch();
   absl::Status FinishEpoch();
+  absl::Status CountSkippedImages();  // collective
   // The update from the accumulated micro-batches.
   absl::Status Update(double loss, double correct, double grad_norm, int64_t batches);
   absl::Status ForEachCallback(const std::function<absl::Status(Callback&)>& call);
@@ -130,6 +135,8 @@ class Trainer {
   TrainState state_;  // position, running totals, history (all saved in checkpoints)
   StepOutcome last_step_;
   std::vector<double> step_losses_;
+  int64_t epoch_skipped_count_ = 0;
+  std::vector<std::string> epoch_skipped_images_;
   int64_t skipped_steps_ = 0;  // by --skip_nonfinite, in this process
   std::string stop_reason_;
   // grad_accum_steps: the micro-batches of the update in progress and their sums.

@@ -32,6 +32,11 @@ ABSL_FLAG(int, val_crop_size, 0,
           "--dataset=folder: the evaluation's center crop (default: the training size); models "
           "ending in global pooling take any");
 ABSL_FLAG(int, decode_threads, 0, "--dataset=folder: threads reading and decoding images (0: one per core)");
+ABSL_FLAG(bool, skip_bad_images, false,
+          "--dataset=folder: a training image that cannot be decoded (corrupt, truncated, vanished) "
+          "is replaced by the next image of the epoch's order and counted at the epoch's end, "
+          "instead of ending the run; a bad test image is still an error (its metrics would be "
+          "wrong)");
 
 namespace dlf::training {
 namespace {
@@ -99,6 +104,7 @@ absl::StatusOr<data::Augmentation> ImageTransformFromFlags(const std::vector<int
 }
 
 int DecodeThreadsFromFlags() { return absl::GetFlag(FLAGS_decode_threads); }
+bool SkipBadImagesFromFlags() { return absl::GetFlag(FLAGS_skip_bad_images); }
 int64_t ValCropSizeFromFlags() { return absl::GetFlag(FLAGS_val_crop_size); }
 
 std::pair<double, double> MixingFromFlags() { return {absl::GetFlag(FLAGS_mixup_alpha), absl::GetFlag(FLAGS_cutmix_alpha)}; }

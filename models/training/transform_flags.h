@@ -3,7 +3,7 @@
 
 // The training tool's flags for how images are transformed (beside --augment's crops and
 // flips): torchvision's padding modes, ColorJitter, RandomErasing, the resampling filter and
-// the evaluation resize of image folders, and the decode threads.
+// the evaluation resize of image folders, the decode threads and what a bad image does.
 
 #include <cstdint>
 #include <utility>
@@ -17,6 +17,7 @@ namespace dlf::training {
 // `eval_shape` [c, h, w]: the size the evaluation crop is cut to.
 absl::StatusOr<data::Augmentation> ImageTransformFromFlags(const std::vector<int64_t>& eval_shape);
 int DecodeThreadsFromFlags();
+bool SkipBadImagesFromFlags();
 int64_t ValCropSizeFromFlags();  // 0: not given
 // --mixup_alpha, --cutmix_alpha (checked with the rest of the config).
 std::pair<double, double> MixingFromFlags();

@@ -277,6 +277,51 @@ TEST(StreamedLoaderTest, AnUnreadableImageIsAnErrorNamingIt) {
   EXPECT_THAT(std::string(loader->status().message()), HasSubstr("broken.jpg: not a readable JPEG"));
 }
 
+// --skip_bad_images: the epoch runs to its end with full batches; the bad image's place holds
+// the next image of the order (its pixels and label), on any number of decode threads; the
+// skipped image is counted once, by name, and the count starts again with the next epoch.
+TEST(StreamedLoaderTest, ASkippedBadImageIsReplacedByTheNextOneAndCounted) {
+  const std::string root = TempDir("stream_skip");
+  MakeFolder(root, 9);
+  Write(root + "/c1/broken.jpg", "\xFF\xD8\xFF not really");
+  absl::StatusOr<ImageFolderListing> l = ListImageFolder(root);
+  ASSERT_TRUE(l.ok()) << l.status();
+  Dataset d = std::move(l->dataset);
+  d.file_shape = {3, 32, 32};
+  int64_t broken = -1;
+  for (int64_t i = 0; i < d.size(); ++i) {
+    if ((*d.files)[i].find("broken.jpg") != std::string::npos) broken = i;
+  }
+  ASSERT_GE(broken, 0);
+  ASSERT_LT(broken + 1, d.size());
+  const int64_t floats = 3 * 32 * 32;
+  std::vector<float> next(floats);
+  ASSERT_TRUE(MakeSample(d, broken + 1, {}, {}, 0, next.data()).ok());
+  for (int threads : {1, 3}) {
+    SCOPED_TRACE(threads);
+    LoaderOptions o{.batch_size = 5, .shuffle = false, .drop_last = true, .skip_bad_images = true};
+    o.decode_threads = threads;
+    auto loader = *Loader::Create(&d, o);
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      loader->StartEpoch(epoch);
+      int64_t seen = 0;
+      while (const Batch* b = loader->Next()) {
+        ASSERT_EQ(b->size(), 5);
+        for (int64_t i = 0; i < 5; ++i, ++seen) {
+          if (seen != broken) continue;
+          EXPECT_EQ(b->labels.i32()[i], d.labels[broken + 1]);
+          EXPECT_EQ(std::vector<float>(b->images.f32() + i * floats, b->images.f32() + (i + 1) * floats), next);
+        }
+      }
+      EXPECT_TRUE(loader->status().ok()) << loader->status();
+      EXPECT_EQ(seen, 10);
+      const std::vector<std::string> skipped = loader->skipped_images();
+      ASSERT_EQ(skipped.size(), 1u);
+      EXPECT_THAT(skipped[0], HasSubstr("broken.jpg: not a readable JPEG"));
+    }
+  }
+}
+
 TEST(StreamedLoaderTest, SixteenBitAndGrayImagesBecomeTheModelsChannels) {
   const std::string root = TempDir("stream_16bit");
   fs::create_directories(root + "/a");

@@ -428,6 +428,35 @@ TEST(CliTest, TrainsOnAnImageFolderAndEvaluatesOnItsClassFolders) {
   EXPECT_EQ(other.exit_code(), 0) << other.output;  // ROOT itself: its val/ is taken
 }
 
+// A truncated JPEG among the training images: an error naming it by default; with
+// --skip_bad_images the run goes on and the epoch's line says what was skipped and why.
+TEST(CliTest, ABadTrainingImageEndsTheRunUnlessSkipped) {
+  const Files& f = GetFiles();
+  const std::string root = f.dir + "/photos_with_a_bad_one";
+  std::filesystem::copy(f.dir + "/photos", root, std::filesystem::copy_options::recursive);
+  std::ifstream in(root + "/train/bee/0.jpg", std::ios::binary);
+  const std::string jpeg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(root + "/train/bee/half.jpg", std::ios::binary) << jpeg.substr(0, jpeg.size() / 3);
+  auto train = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--model=resnet20", "--dataset=folder", "--data_dir=" + root, "--epochs=2",
+                                     "--batch_size=6", "--threads=1", "--checkpoint_dir="};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunProcess(BinaryPath("models/train"), args);
+  };
+  const ProcessResult plain = train({});
+  EXPECT_NE(plain.exit_code(), 0) << plain.output;
+  EXPECT_THAT(plain.output, HasSubstr("half.jpg"));
+  const ProcessResult skipping = train({"--skip_bad_images"});
+  EXPECT_EQ(skipping.exit_code(), 0) << skipping.output;
+  EXPECT_THAT(skipping.output, HasSubstr("(19 images, 3 classes)"));
+  EXPECT_THAT(skipping.output, HasSubstr("epoch 2/2: "));
+  const std::string line = "skipped 1 unreadable training image this epoch (--skip_bad_images)";
+  const size_t first = skipping.output.find(line);
+  ASSERT_NE(first, std::string::npos) << skipping.output;
+  EXPECT_NE(skipping.output.find(line, first + 1), std::string::npos) << "counted again in epoch 2";
+  EXPECT_THAT(skipping.output, HasSubstr("/train/bee/half.jpg: "));
+}
+
 TEST(CliTest, ACheckpointEvaluatesOnAFolderOfItsClasses) {
   const Files& f = GetFiles();
   const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {
