@@ -71,8 +71,8 @@ TEST_P(ConvTest, GradientsMatchFiniteDifferences) {
 }
 
 // bf16 compute (forward, backward data, backward weights and bias) against the exact f32
-// result: within 2e-2 of each tensor's largest value (bf16 keeps 8 significant bits), and
-// not equal to it (the bf16 path really ran).
+// result: within 1.5e-2 of each tensor's largest value (bf16 keeps 8 significant bits; the
+// cases measured 2.3e-3 to 7.5e-3; it was 2e-2), and not equal to it (the bf16 path really ran).
 TEST_P(ConvTest, Bf16MatchesF32WithinBf16Precision) {
   const ConvCase& c = GetParam();
   Tensor x = RandomTensor(c.x, 7), w = RandomTensor(c.w, 8), b = RandomTensor({c.w[0]}, 9);
@@ -81,7 +81,7 @@ TEST_P(ConvTest, Bf16MatchesF32WithinBf16Precision) {
   ExecutorOptions f32{.fast_math = false}, bf16{.fast_math = false, .bf16 = true};
   const auto expected = testing::RunForwardAndBackward(ConvBuilder(c), inputs, f32);
   const auto actual = testing::RunForwardAndBackward(ConvBuilder(c), inputs, bf16);
-  EXPECT_GT(testing::ExpectTensorsNearScaled(actual, expected, 2e-2), 1e-5);
+  EXPECT_GT(testing::ExpectTensorsNearScaled(actual, expected, 1.5e-2), 1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -72,13 +72,15 @@ TEST(LinearTest, GradientsMatchFiniteDifferences) {
   }, {&x, &w});
 }
 
-// bf16 compute against the exact f32 result (see conv_test's bf16 test), AlexNet-like widths.
+// bf16 compute against the exact f32 result (see conv_test's bf16 test), AlexNet-like widths:
+// measured 2.5e-3 of each tensor's largest value (bf16's relative spacing is 2^-8 = 3.9e-3);
+// the bound, 6e-3, is 2.4x that (it was 2e-2).
 TEST(LinearTest, Bf16MatchesF32WithinBf16Precision) {
   Tensor x = RandomTensor({16, 300}, 9), w = RandomTensor({70, 300}, 10), b = RandomTensor({70}, 11);
   auto build = [](Graph& g, const std::vector<Value>& in) { return ops::Linear(g, in[0], in[1], in[2]); };
   const auto expected = testing::RunForwardAndBackward(build, {&x, &w, &b}, {});
   const auto actual = testing::RunForwardAndBackward(build, {&x, &w, &b}, {.bf16 = true});
-  EXPECT_GT(testing::ExpectTensorsNearScaled(actual, expected, 2e-2), 1e-5);
+  EXPECT_GT(testing::ExpectTensorsNearScaled(actual, expected, 6e-3), 1e-5);
 }
 
 // Under bf16 a parameter reaches Linear and its backward through the executor's bf16 copy,
