@@ -1,15 +1,19 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """ResNet-20's golden values from PyTorch, and strict loading of dlf checkpoints into PyTorch.
 
-    /usr/bin/python3 tools/resnet_golden.py                    # rewrites the golden file
-    /usr/bin/python3 tools/resnet_golden.py --check CKPT.safetensors [--model resnet20|resnet56|vgg11_bn]
+    tools/python.sh tools/resnet_golden.py                     # rewrites the golden file
+    tools/python.sh tools/resnet_golden.py --bf16-errors       # rewrites PyTorch's bf16 errors on it
+    tools/python.sh tools/resnet_golden.py --check CKPT.safetensors [--model resnet20|resnet56|vgg11_bn]
 
 The golden file (tests/models/training/golden/resnet20.safetensors) holds, for a fixed batch
 of 8 images in training mode (BatchNorm on batch statistics): the input, the labels, every
 parameter and buffer before the step, the logits, the mean cross-entropy loss, every
 parameter's gradient ("grad/<name>") and the running statistics after the step
 ("after/<name>"). tests/models/training:golden_test rebuilds the model in dlf from it; the test
-needs no torch. Needs Debian's python3-torch (installed by tools/setup.sh).
+needs no torch. --bf16-errors runs the same step from the golden file under PyTorch's bf16
+autocast and writes how far each result is from the golden f32 one (relative L2 error:
+"logits", "loss", "grad/<name>", "after/<name>") to golden/resnet20_bf16_errors.safetensors:
+the per-tensor bounds of the test's bf16 variant. Needs Debian's python3-torch (installed by tools/setup.sh).
 """
 import argparse
 import os
@@ -22,6 +26,7 @@ from safetensors_io import read_safetensors, write_safetensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests/models/training/golden/resnet20.safetensors")
+BF16_ERRORS = os.path.join(ROOT, "tests/models/training/golden/resnet20_bf16_errors.safetensors")
 
 
 class BasicBlock(nn.Module):  # torchvision's, with option B shortcuts
@@ -102,6 +107,33 @@ def golden():
     print(f"wrote {GOLDEN}: loss {loss.item():.6f}, {len(tensors)} tensors")
 
 
+def relative_error(a, b):
+    a, b = a.double(), b.double()
+    return ((a - b).norm() / b.norm()).item() if b.norm() > 0 else (a - b).norm().item()
+
+
+def bf16_errors():
+    """The golden step again from the golden file's weights and batch, under bf16 autocast."""
+    t = read_safetensors(GOLDEN)
+    model = CifarResNet(3).train()
+    model.load_state_dict({k: t[k] for k in model.state_dict()}, strict=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(t["input"])
+    loss = F.cross_entropy(logits.float(), t["labels"].long())
+    loss.backward()
+    errors = {"logits": relative_error(logits.float(), t["logits"]),
+              "loss": relative_error(loss.reshape([]), t["loss"])}
+    for name, p in model.named_parameters():
+        errors["grad/" + name] = relative_error(p.grad, t["grad/" + name])
+    for name, b in model.named_buffers():
+        if b.is_floating_point():
+            errors["after/" + name] = relative_error(b, t["after/" + name])
+    write_safetensors(BF16_ERRORS, {k: torch.tensor(v, dtype=torch.float32) for k, v in errors.items()})
+    worst = max(errors, key=errors.get)
+    print(f"wrote {BF16_ERRORS}: {len(errors)} errors, logits {errors['logits']:.3g}, "
+          f"largest {errors[worst]:.3g} ({worst})")
+
+
 def check(path, model_name):
     model = {"resnet20": lambda: CifarResNet(3), "resnet56": lambda: CifarResNet(9),
              "vgg11_bn": Vgg11Bn}[model_name]()
@@ -118,8 +150,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", metavar="CHECKPOINT")
     parser.add_argument("--model", default="resnet20")
+    parser.add_argument("--bf16-errors", action="store_true", help="write PyTorch's bf16 autocast errors")
     args = parser.parse_args()
     if args.check:
         check(args.check, args.model)
+    elif args.bf16_errors:
+        bf16_errors()
     else:
         golden()
