@@ -259,6 +259,52 @@ TEST(LrFinderTest, SweepsExponentiallyAndSuggestsARateInside) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/last.safetensors")) << "a range test is not a training run";
 }
 
+// The soft-target head weighs the loss linearly in the targets: on one batch at fixed weights,
+// targets 0.7 one-hot(a) + 0.3 one-hot(b) give 0.7 of the loss with labels a plus 0.3 of the
+// loss with labels b (the hard-label head's, from a trainer without mixing).
+TEST(MixingRecipeTest, SoftTargetsWeighTheLossLinearly) {
+  Data d;
+  TrainConfig mixing = TinyTrainConfig();
+  mixing.mixup_alpha = 0.2;
+  auto soft = MustCreate(mixing, d), hard = MustCreate(TinyTrainConfig(), d);
+  data::Batch batch{Tensor(DType::kF32, {16, 1, 8, 8}), Tensor(DType::kI32, {16})};
+  for (int64_t i = 0; i < batch.images.num_elements(); ++i) batch.images.f32()[i] = (i % 11) * 0.2f - 1;
+  batch.targets = Tensor(DType::kF32, {16, 10});
+  std::fill(batch.targets.f32(), batch.targets.f32() + 160, 0.0f);
+  std::vector<int32_t> a(16), b(16);
+  for (int i = 0; i < 16; ++i) {
+    a[i] = i % 10, b[i] = (3 * i + 1) % 10;
+    batch.targets.f32()[i * 10 + a[i]] += 0.7f;
+    batch.targets.f32()[i * 10 + b[i]] += 0.3f;
+  }
+  ASSERT_TRUE(soft->TrainStep(batch, 0).ok());
+  const auto hard_loss = [&](const std::vector<int32_t>& labels) {
+    std::copy(labels.begin(), labels.end(), batch.labels.i32());
+    EXPECT_TRUE(hard->TrainStep(batch, 0).ok());
+    return hard->step_losses().back();
+  };
+  const double la = hard_loss(a), lb = hard_loss(b);
+  EXPECT_NEAR(soft->step_losses()[0], 0.7 * la + 0.3 * lb, 1e-5) << la << " " << lb;
+}
+
+// With mixup and cutmix on, the trainer trains on the loader's mixed batches: its first step's
+// loss (same weights, same images before mixing) is not the unmixed run's.
+TEST(MixingRecipeTest, TheTrainerTrainsOnMixedBatches) {
+  Data d;
+  TrainConfig c = TinyTrainConfig();
+  c.max_steps = 1;
+  auto plain = MustCreate(c, d);
+  c.mixup_alpha = 0.2;
+  c.cutmix_alpha = 1.0;
+  auto mixed = MustCreate(c, d);
+  ASSERT_TRUE(plain->Run().ok());
+  ASSERT_TRUE(mixed->Run().ok());
+  ASSERT_EQ(plain->step_losses().size(), 1u);
+  ASSERT_EQ(mixed->step_losses().size(), 1u);
+  EXPECT_GT(std::fabs(mixed->step_losses()[0] - plain->step_losses()[0]), 1e-3)
+      << plain->step_losses()[0] << " " << mixed->step_losses()[0];
+}
+
 TEST(MixingRecipeTest, MixupAndCutmixTrainOnSoftTargets) {
   Data d;
   TrainConfig c = TinyTrainConfig();
