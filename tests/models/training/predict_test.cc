@@ -1,4 +1,5 @@
-// predict on PNG and JPEG files gives the evaluator's logits for the same decoded pixels.
+// predict on PNG and JPEG files gives the evaluator's logits for the same decoded pixels, and for
+// the PNG the logits ONNX Runtime computes from its known pixels.
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -13,11 +14,16 @@
 #include "models/training/predictor.h"
 #include "models/training/trainer.h"
 #include "stb/stb_image_write.h"
+#include "tests/models/onnx/onnx_testing.h"
+#include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
 namespace dlf::training {
 namespace {
 
+using ::dlf::testing::BinaryPath;
+using ::dlf::testing::ProcessResult;
+using ::dlf::testing::RunProcess;
 using ::dlf::testing::TempDir;
 
 // A LeNet checkpoint after a few steps on generated 28x28 data.
@@ -57,6 +63,17 @@ TEST(PredictTest, PngAndJpegGiveTheEvaluatorsLogitsForTheirPixels) {
   ASSERT_TRUE(predictor.ok()) << predictor.status();
   absl::StatusOr<std::vector<Prediction>> predictions = (*predictor)->Predict(images);
   ASSERT_TRUE(predictions.ok()) << predictions.status();
+
+  // Independently of dlf's evaluator: the PNG's known pixels, normalized here ((p / 255 - 0.4)
+  // / 0.3), through ONNX Runtime on the checkpoint's ONNX export give the predictor's logits.
+  const ProcessResult exported =
+      RunProcess(BinaryPath("models/export"), {"--checkpoint=" + checkpoint, "--output=" + dir + "/lenet.onnx"});
+  ASSERT_EQ(exported.exit_code(), 0) << exported.output;
+  Tensor png_input(DType::kF32, {1, 1, 28, 28}), png_logits(DType::kF32, {1, 10});
+  for (int i = 0; i < 28 * 28; ++i) png_input.f32()[i] = (pixels[i] / 255.0f - 0.4f) / 0.3f;
+  for (int k = 0; k < 10; ++k) png_logits.f32()[k] = (*predictions)[0].logits[k];
+  const ProcessResult ort = ::dlf::testing::CompareInOnnxRuntime(dir + "/lenet.onnx", png_input, png_logits, dir);
+  EXPECT_EQ(ort.exit_code(), 0) << ort.output;
 
   // The same pixels through the evaluator, with the weights and normalization of the file.
   // stb writes JPEGs as YCbCr, so that one decodes to 3 channels: the model sees its luma.
