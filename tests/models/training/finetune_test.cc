@@ -84,11 +84,14 @@ TEST(FineTuneTest, AResNet20FineTunedWithANewHeadBeatsTrainingFromScratch) {
   const std::string pretrained = TempDir("pretrained");
   const Split clothes = FashionClasses(0, 3000);
   TrainConfig pre = ResNet20Config(clothes, pretrained);
-  pre.epochs = 2;
-  ASSERT_GT(TestAccuracyAfterTraining(pre, clothes), 0.6);  // 0.64
+  // Three epochs: 0.852 (1 thread) and 0.855 (2). After two it was 0.80 and 0.64: too close to
+  // the bound to hold where the kernels round differently.
+  pre.epochs = 3;
+  ASSERT_GT(TestAccuracyAfterTraining(pre, clothes), 0.75);
 
-  // One epoch of 40 steps on the other five classes, the same settings for both runs.
-  const Split shoes_and_bags = FashionClasses(5, 640);
+  // One epoch of 80 steps on the other five classes, the same settings for both runs. With 40
+  // steps the fine-tuned result swung between 0.506 and 0.676 with the thread count.
+  const Split shoes_and_bags = FashionClasses(5, 1280);
   TrainConfig scratch_config = ResNet20Config(shoes_and_bags, "");
   scratch_config.lr = 0.01;
   scratch_config.batch_size = 16;
@@ -97,8 +100,8 @@ TEST(FineTuneTest, AResNet20FineTunedWithANewHeadBeatsTrainingFromScratch) {
   tune.init_from = pretrained + "/last.safetensors";
   tune.init_exclude = *NamePattern::Create("init_exclude", "^fc\\.");
   const double fine_tuned = TestAccuracyAfterTraining(tune, shoes_and_bags);
-  // Measured: 0.676 fine-tuned, 0.527 from scratch.
-  EXPECT_GT(fine_tuned, scratch + 0.05) << "fine-tuned " << fine_tuned << ", from scratch " << scratch;
+  // Measured: fine-tuned 0.912 (1 thread) and 0.887 (2), from scratch 0.620 and 0.595.
+  EXPECT_GT(fine_tuned, scratch + 0.15) << "fine-tuned " << fine_tuned << ", from scratch " << scratch;
 }
 
 const Tensor& Weight(Trainer& t, const std::string& name) {
