@@ -106,30 +106,49 @@ class DistributedTest : public ::testing::Test {
   }
 };
 
-// AlexNet (dropout in the classifier) on Fashion-MNIST with augmentation: dropout masks and
-// augmentation draws follow the global sample position, so 2 ranks x 16 images take the
-// steps 1 rank x 32 images takes, up to the order of summation: the losses agree to the last
-// bit or one ulp. Such a rounding difference can still flip a ReLU or max-pooling decision
-// (an activation at zero, a tie), after which the runs drift apart by 1e-5..1e-3 within a few
-// steps; on this machine that happened for some seeds and learning rates (seed 2 at lr 0.002:
-// step 10) and for none of seeds 1-3 at lr 0.005, so the test uses that setting.
-TEST_F(DistributedTest, TwoRanksTrainAsOneRankDoes) {
-  auto args = [](const std::string& dir) {
-    return std::vector<std::string>{
-        "--model=alexnet-seed", "--dataset=fashion_mnist", "--batch_size=32", "--max_steps=20",
-        "--lr=0.005",           "--dropout=0.5",       "--augment",       "--seed=1",
-        "--threads=1",          "--log_step_losses",   "--checkpoint_dir=" + dir};
-  };
-  const std::string one = TempDir("one_rank"), two = TempDir("two_ranks");
-  const ProcessResult single = Train(1, args(one));
+// AlexNet (dropout in the classifier) on Fashion-MNIST with augmentation, 1 rank x 32 images
+// against 2 ranks x 16. Over many updates the two runs cannot be compared on every machine: a
+// rounding difference in the gradient sums flips some ReLU or max-pooling decision sooner or
+// later (here: seeds 3 and 8 of 1-10 at lr 0.005, at steps 10 and 5), and from then on they
+// drift apart by 1e-3. So the test takes the two parts that hold anywhere:
+// - 20 steps at lr 0 (the weights stay): the images, augmentation draws and dropout masks
+//   follow the global sample position, so every step's loss agrees to rounding (1e-6);
+// - one update at lr 0.005: the averaged gradients agree to rounding, so the weights and the
+//   momentum after it do (1e-5; the forward of step 2 is continuous in the weights, so its loss
+//   agrees too).
+std::vector<std::string> AlexNetArgs(const std::string& dir, const std::string& lr, int steps) {
+  return {"--model=alexnet-seed", "--dataset=fashion_mnist", "--batch_size=32",
+          "--max_steps=" + std::to_string(steps), "--lr=" + lr, "--dropout=0.5", "--augment", "--seed=8",
+          "--threads=1", "--log_step_losses", "--checkpoint_dir=" + dir};
+}
+
+TEST_F(DistributedTest, TwoRanksSeeTheBatchesOneRankSees) {
+  const std::string one = TempDir("one_rank_lr0"), two = TempDir("two_ranks_lr0");
+  const ProcessResult single = Train(1, AlexNetArgs(one, "0", 20));
   ASSERT_EQ(single.exit_code(), 0) << single.output;
-  const ProcessResult pair = Train(2, args(two));
+  const ProcessResult pair = Train(2, AlexNetArgs(two, "0", 20));
   ASSERT_EQ(pair.exit_code(), 0) << pair.output;
   EXPECT_THAT(pair.output, HasSubstr("2 ranks x 1 threads (16 images per rank)"));
   const std::map<int, double> expected = StepLosses(single.output);
   ASSERT_EQ(expected.size(), 20u) << single.output;
-  ExpectLossesNear(expected, StepLosses(pair.output), 1e-5);
-  ExpectCheckpointsNear(one + "/last.safetensors", two + "/last.safetensors", 1e-5);
+  ExpectLossesNear(expected, StepLosses(pair.output), 1e-6);
+}
+
+TEST_F(DistributedTest, TwoRanksMakeTheUpdateOneRankMakes) {
+  const std::string one = TempDir("one_rank"), two = TempDir("two_ranks");
+  const ProcessResult single = Train(1, AlexNetArgs(one, "0.005", 2));
+  ASSERT_EQ(single.exit_code(), 0) << single.output;
+  const ProcessResult pair = Train(2, AlexNetArgs(two, "0.005", 2));
+  ASSERT_EQ(pair.exit_code(), 0) << pair.output;
+  const std::map<int, double> expected = StepLosses(single.output);
+  ASSERT_EQ(expected.size(), 2u) << single.output;
+  ExpectLossesNear(expected, StepLosses(pair.output), 1e-6);
+  // The checkpoint after the second update holds gradients taken at weights that already
+  // differ by rounding: compare the one after the first.
+  const std::string one_step = TempDir("one_rank_1"), two_step = TempDir("two_ranks_1");
+  ASSERT_EQ(Train(1, AlexNetArgs(one_step, "0.005", 1)).exit_code(), 0);
+  ASSERT_EQ(Train(2, AlexNetArgs(two_step, "0.005", 1)).exit_code(), 0);
+  ExpectCheckpointsNear(one_step + "/last.safetensors", two_step + "/last.safetensors", 1e-5);
 }
 
 // LeNet, 2 epochs of 32 steps: stop at step 20 on 2 ranks, resume on 1 and on 2 ranks; both
