@@ -3,8 +3,13 @@
 # (apt), and into one Python environment the few pinned packages Debian does not have (PyPI).
 # Nothing else is fetched. Idempotent and non-interactive; returns at once when everything is
 # present; an install that fails names the package.
-# Usage: tools/setup.sh [--with-fuzz]
+# Usage: tools/setup.sh [--with-fuzz] [--with-peers]
 #   --with-fuzz:  clang and its libFuzzer/sanitizer runtimes for tests/fuzz
+#   --with-peers: the peers benchmarks/compare_peers.py times dlf against, in an environment of
+#                 their own ($dlf_peers_venv): PyTorch 2 (eager and torch.compile), torchvision,
+#                 OpenVINO and ONNX Runtime, every package pinned in tools/peers-requirements.txt.
+#                 About 5.5 GB: PyPI's torch wheel needs the CUDA libraries at import, even on a
+#                 machine without a GPU. Nothing of it is installed without the flag.
 #   (--with-torch is still accepted: PyTorch is always installed, the tests use it)
 set -euo pipefail
 source "$(dirname "$0")/venv.sh"
@@ -52,13 +57,19 @@ pypi_packages=(
   onnxruntime==1.31.1
 )
 
+with_peers=0
 for arg in "$@"; do
   case "$arg" in
     --with-torch) ;;
     --with-fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
-    *) echo "setup: unknown option '$arg' (expected --with-fuzz)" >&2; exit 2 ;;
+    --with-peers) with_peers=1 ;;
+    *) echo "setup: unknown option '$arg' (expected --with-fuzz or --with-peers)" >&2; exit 2 ;;
   esac
 done
+peers_packages=()
+if [[ $with_peers -eq 1 ]]; then
+  mapfile -t peers_packages < <(grep -v '^\s*\(#\|$\)' "$(dirname "$0")/peers-requirements.txt")
+fi
 
 installed() { dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed; }
 
@@ -87,9 +98,11 @@ PY
 missing=()
 for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
 mapfile -t pypi_todo < <(pypi_missing "$dlf_venv" "${pypi_packages[@]}")
+peers_todo=()
+[[ $with_peers -eq 0 ]] || mapfile -t peers_todo < <(pypi_missing "$dlf_peers_venv" "${peers_packages[@]}")
 
-if [[ ${#missing[@]} -eq 0 && ${#pypi_todo[@]} -eq 0 ]]; then
-  echo "setup: all ${#packages[@]} packages and ${#pypi_packages[@]} PyPI package(s) present"
+if [[ ${#missing[@]} -eq 0 && ${#pypi_todo[@]} -eq 0 && ${#peers_todo[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages and $((${#pypi_packages[@]} + ${#peers_packages[@]})) PyPI package(s) present"
   exit 0
 fi
 
@@ -98,7 +111,7 @@ if [[ $(id -u) -eq 0 ]]; then
 elif command -v sudo >/dev/null; then
   sudo=(sudo)
 else
-  echo "setup: need root or sudo to install: ${missing[*]} ${pypi_todo[*]}" >&2
+  echo "setup: need root or sudo to install: ${missing[*]} ${pypi_todo[*]} ${peers_todo[*]}" >&2
   exit 1
 fi
 
@@ -114,21 +127,30 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   done
 fi
 
-if [[ ${#pypi_todo[@]} -gt 0 ]]; then
-  if [[ ! -x "$dlf_venv/bin/python3" ]]; then
-    echo "setup: making the Python environment $dlf_venv (Debian's python3, --system-site-packages)"
-    "${sudo[@]}" /usr/bin/python3 -m venv --clear --system-site-packages "$dlf_venv" ||
-      { echo "setup: FAILED to make the Python environment $dlf_venv" >&2; exit 1; }
+# Makes the environment $1 (from Debian's python3; $2: its venv flags) unless it is there, then
+# installs "${@:3}" into it with --no-deps, one at a time, so that a failure names its package.
+install_pypi() {
+  local venv=$1 flags=$2 spec log
+  shift 2
+  if [[ ! -x "$venv/bin/python3" ]]; then
+    echo "setup: making the Python environment $venv (Debian's python3${flags:+, $flags})"
+    # shellcheck disable=SC2086
+    "${sudo[@]}" /usr/bin/python3 -m venv --clear $flags "$venv" ||
+      { echo "setup: FAILED to make the Python environment $venv" >&2; exit 1; }
   fi
-  for spec in "${pypi_todo[@]}"; do  # one at a time, so a failure names its package
-    echo "setup: installing $spec (PyPI) into $dlf_venv"
-    if ! log=$("${sudo[@]}" "$dlf_venv/bin/python3" -m pip install -q --no-input --disable-pip-version-check \
+  for spec in "$@"; do
+    echo "setup: installing $spec (PyPI) into $venv"
+    if ! log=$("${sudo[@]}" "$venv/bin/python3" -m pip install -q --no-input --disable-pip-version-check \
                  --no-deps "$spec" 2>&1); then
-      echo "setup: FAILED to install $spec from PyPI into $dlf_venv; pip said:" >&2
+      echo "setup: FAILED to install $spec from PyPI into $venv; pip said:" >&2
       tail -n 5 <<<"$log" >&2
       exit 1
     fi
   done
+}
+
+if [[ ${#pypi_todo[@]} -gt 0 ]]; then
+  install_pypi "$dlf_venv" --system-site-packages "${pypi_todo[@]}"
   if ! check=$("$dlf_venv/bin/python3" -c 'import numpy, torch, onnx, onnxruntime; print(numpy.__file__)' 2>&1) ||
      [[ $check != /usr/lib/python3/dist-packages/* ]]; then
     echo "setup: FAILED: $dlf_venv does not import numpy (Debian's), torch, onnx and onnxruntime together:" >&2
@@ -136,4 +158,13 @@ if [[ ${#pypi_todo[@]} -gt 0 ]]; then
     exit 1
   fi
 fi
-echo "setup: installed ${#missing[@]} Debian package(s) and ${#pypi_todo[@]} PyPI package(s)"
+if [[ ${#peers_todo[@]} -gt 0 ]]; then
+  install_pypi "$dlf_peers_venv" "" "${peers_todo[@]}"
+  if ! check=$("$dlf_peers_venv/bin/python3" -c 'import torch, torchvision, openvino, onnxruntime; print(torch.__version__)' 2>&1); then
+    echo "setup: FAILED: $dlf_peers_venv does not import torch, torchvision, openvino and onnxruntime:" >&2
+    echo "$check" >&2
+    exit 1
+  fi
+  echo "setup: the peers' environment $dlf_peers_venv: torch $check, $(du -sh "$dlf_peers_venv" | cut -f1)"
+fi
+echo "setup: installed ${#missing[@]} Debian package(s) and $((${#pypi_todo[@]} + ${#peers_todo[@]})) PyPI package(s)"
