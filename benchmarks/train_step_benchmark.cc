@@ -4,7 +4,7 @@
 // counts the convolutions' and linear layers' nominal FLOPs (OpDef::flops), peak_% is of the
 // machine's peak in the step's precision (benchmarks/peak.h: f32 or bf16).
 //   bazel run //benchmarks:train_step_benchmark
-// benchmarks/compare_pytorch.py runs this and PyTorch side by side.
+// benchmarks/compare_peers.py runs this and its peers (PyTorch 1 and 2, OpenVINO, ONNX Runtime) side by side.
 #include <functional>
 #include <memory>
 #include <string>

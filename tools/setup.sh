@@ -48,7 +48,7 @@ packages=(
 # environment of Debian's /usr/bin/python3 made with --system-site-packages, so one process sees
 # Debian's torch, torchvision, onnx, PIL and numpy beside these. tools/python.sh runs it.
 #   onnxruntime: ONNX Runtime's CPU build, the second reader of every ONNX file dlf exports
-#     (tests/models/onnx, tools_test, benchmarks/compare_pytorch.py via tools/onnx_run.py). Its
+#     (tests/models/onnx, tools_test, benchmarks/compare_peers.py via tools/onnx_run.py). Its
 #     InferenceSession needs only numpy, which stays Debian's 1.24; the other requirements it
 #     declares (flatbuffers, packaging, protobuf>=4.25.8) serve its conversion and quantization
 #     tools, which nothing here runs, and leaving them out keeps Debian's protobuf (the one

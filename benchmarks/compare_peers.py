@@ -1,0 +1,370 @@
+"""Times dlf beside its peers, each in its best mode, in one run: the AlexNet presets and ResNet-20,
+batch 128, a full training step (forward, cross-entropy, backward, SGD momentum 0.9 update) and
+inference.
+
+Peers (each measurement in its own process, so its peak resident memory is its own; PyTorch
+without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which this machine sets):
+  pytorch1          Debian's PyTorch 1.13 (tools/python.sh): f32, bf16 autocast, channels_last,
+                    channels_last + bf16; 1 and --threads threads
+  pytorch2_eager    PyTorch 2 (tools/python.sh --peers, from tools/setup.sh --with-peers): the same
+  pytorch2_compile  torch.compile (inductor) in f32 and bf16, NCHW and channels_last, 1 and --threads
+                    threads; the compile time (the first two steps) is reported apart and not
+                    counted in the rate; --max-autotune adds mode="max-autotune"
+  openvino          inference: dlf's ONNX export on OpenVINO's CPU plugin, f32 and bf16
+                    (INFERENCE_PRECISION_HINT), THROUGHPUT and LATENCY hints, --threads threads
+  onnxruntime       inference: the same file in ONNX Runtime, f32, all graph optimizations
+dlf runs in f32 and with --precision=bf16 at --threads threads. The table gives each peer's best
+(over its modes and threads) and dlf's best divided by it and by the best of all; --json FILE
+writes the rows as objects {"model", "job", "unit", "dlf", "peers": {peer: best}}. Without the
+peers' environment only pytorch1 and onnxruntime are timed (and the run says so).
+
+    tools/setup.sh --with-peers && tools/python.sh benchmarks/compare_peers.py [--threads 2]
+        [--seconds 5] [--models seed,cifar,resnet20] [--peers pytorch1,pytorch2_eager,...]
+        [--json FILE] [--baseline OLD_BINARY]
+
+--baseline times another build of //benchmarks:train_step_benchmark (an older commit's: `git
+worktree add /tmp/old COMMIT && cd /tmp/old && bazel build //benchmarks:train_step_benchmark`)
+in the same run, so a change is compared with what came before on the same noisy machine.
+"""
+import argparse
+import atexit
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BATCH = 128
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def torch_model(preset):
+    import torch.nn as nn
+    if preset == "seed":
+        features = nn.Sequential(
+            nn.Conv2d(3, 96, 11, 4, 2), nn.ReLU(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(96, 256, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(256, 384, 3, 1, 1), nn.ReLU(), nn.Conv2d(384, 384, 3, 1, 1), nn.ReLU(),
+            nn.Conv2d(384, 256, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(3, 2, 1))
+        widths = (256, 4096)
+    else:
+        features = nn.Sequential(
+            nn.Conv2d(3, 32, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
+            nn.Conv2d(32, 96, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
+            nn.Conv2d(96, 192, 3, 1, 1), nn.ReLU(), nn.Conv2d(192, 128, 3, 1, 1), nn.ReLU(),
+            nn.Conv2d(128, 128, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2))
+        widths = (2048, 1024)
+    classifier = nn.Sequential(
+        nn.Dropout(0.5), nn.Linear(widths[0], widths[1]), nn.ReLU(),
+        nn.Dropout(0.5), nn.Linear(widths[1], widths[1]), nn.ReLU(), nn.Linear(widths[1], 10))
+    return nn.Sequential(features, nn.Flatten(), classifier)
+
+
+def make_model(preset):
+    if preset == "resnet20":
+        sys.path.insert(0, os.path.join(ROOT, "tools"))
+        from resnet_golden import CifarResNet  # the same network as dlf's resnet20
+        return CifarResNet(3)
+    return torch_model(preset)
+
+
+# PyTorch's modes: name -> (autocast precision, channels_last, torch.compile mode or None).
+EAGER_MODES = {"f32": ("f32", False, None), "bf16": ("bf16", False, None),
+               "cl f32": ("f32", True, None), "cl bf16": ("bf16", True, None)}
+COMPILE_MODES = {"compile f32": ("f32", False, "default"), "compile bf16": ("bf16", False, "default"),
+                 "compile cl f32": ("f32", True, "default"), "compile cl bf16": ("bf16", True, "default")}
+AUTOTUNE_MODES = {"autotune " + k[len("compile "):]: (p, cl, "max-autotune") for k, (p, cl, _) in COMPILE_MODES.items()}
+TORCH_MODES = {**EAGER_MODES, **COMPILE_MODES, **AUTOTUNE_MODES}
+OPENVINO_MODES = [(precision, hint) for precision in ("f32", "bf16") for hint in ("THROUGHPUT", "LATENCY")]
+PEERS = ("pytorch1", "pytorch2_eager", "pytorch2_compile", "openvino", "onnxruntime")
+# compare_peers' names -> dlf's registered models.
+MODELS = {"seed": "alexnet-seed", "cifar": "alexnet-cifar", "resnet20": "resnet20"}
+BENCHES = {"seed": ("BM_AlexNetTrainStep/seed/", "BM_AlexNetInference/seed/"),
+           "cifar": ("BM_AlexNetTrainStep/cifar/", "BM_AlexNetInference/cifar/"),
+           "resnet20": ("BM_ResNet20TrainStep/", "BM_ResNet20Inference/")}
+
+
+def timed_loop(step, seconds):
+    """Images/s of step() over at least `seconds`, after two warm-up calls (timed apart: a
+    compiled model compiles in them)."""
+    start = time.perf_counter()
+    for _ in range(2):
+        step()
+    warmup = time.perf_counter() - start
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        steps += 1
+    return {"images_per_second": steps * BATCH / (time.perf_counter() - start), "warmup_seconds": warmup}
+
+
+def torch_worker(preset, job, torch_mode, threads, seconds):
+    """Runs in a child process: prints images/s of PyTorch for one (preset, job, mode)."""
+    import contextlib
+    import torch
+    precision, channels_last, compile_mode = TORCH_MODES[torch_mode]
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    model = make_model(preset)
+    x = torch.rand(BATCH, 3, 32, 32)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (BATCH,))
+    forward = torch.compile(model, mode=compile_mode) if compile_mode else model
+    # PyTorch's mixed precision on CPU: autocast runs convolutions and linear layers in bf16.
+    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" \
+        else contextlib.nullcontext
+    if job == "train":
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        model.train()
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            with cast():
+                loss = loss_fn(forward(x), y)
+            loss.backward()
+            opt.step()
+    else:
+        model.eval()
+
+        def step():
+            with torch.no_grad(), cast():
+                forward(x)
+    print(json.dumps(timed_loop(step, seconds)))
+
+
+def openvino_worker(model_path, precision, hint, threads, seconds):
+    """Runs in a child process: prints images/s of OpenVINO's CPU plugin on an ONNX file."""
+    import numpy as np
+    import openvino as ov
+    core = ov.Core()
+    model = core.read_model(model_path)
+    model.reshape([BATCH, 3, 32, 32])
+    config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": precision,
+              "INFERENCE_NUM_THREADS": threads}
+    compiled = core.compile_model(model, "CPU", config)
+    x = np.random.default_rng(1).standard_normal((BATCH, 3, 32, 32), dtype=np.float32)
+    if hint == "LATENCY":
+        request = compiled.create_infer_request()
+        result = timed_loop(lambda: request.infer({0: x}), seconds)
+    else:  # as many requests in flight as the plugin asks for; images/s over all of them
+        queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+        def step():
+            for _ in range(len(queue)):
+                queue.start_async({0: x})
+            queue.wait_all()
+        result = timed_loop(step, seconds)
+        result["images_per_second"] *= len(queue)
+    print(json.dumps(result))
+
+
+def measure_wait4(cmd, env):
+    """Runs cmd as a child process; returns (its stdout, its own peak RSS in MB). Its stderr
+    (torch.compile's warnings) is shown only when it fails."""
+    with tempfile.TemporaryFile(mode="w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=ROOT, text=True)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            sys.exit(f"failed: {' '.join(cmd)}\n{err.read()[-3000:]}")
+    return out, usage.ru_maxrss / 1024
+
+
+def peer_env(threads):
+    """The environment of a peer's worker: this machine sets OPENBLAS_CORETYPE and
+    OPENBLAS_L2_SIZE, which force Debian's OpenBLAS (PyTorch 1.13's Linear layers) onto older
+    kernels; the peers are timed without them. dlf does not use OpenBLAS."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        env.pop(var, None)
+    return env
+
+
+def python(peers_env):
+    return [os.path.join(ROOT, "tools/python.sh")] + (["--peers"] if peers_env else [])
+
+
+def run_worker(peers_env, worker_args, threads, seconds):
+    """A worker of this script under the tests' Python (Debian's torch) or the peers'; returns
+    ({"images_per_second", "warmup_seconds"}, peak RSS in MB)."""
+    out, rss = measure_wait4(python(peers_env) + [os.path.abspath(__file__)] + worker_args +
+                             ["--threads", str(threads), "--seconds", str(seconds)], peer_env(threads))
+    return json.loads(out), rss
+
+
+def export_onnx(preset, workdir):
+    """dlf's model for `preset` as ONNX: a one-step checkpoint of generated data, exported."""
+    run = os.path.join(workdir, preset)
+    subprocess.run([os.path.join(ROOT, "bazel-bin/models/train"), f"--model={MODELS[preset]}",
+                    "--dataset=synthetic", "--max_steps=1", "--batch_size=8", f"--checkpoint_dir={run}"],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    path = os.path.join(workdir, preset + ".onnx")
+    subprocess.run([os.path.join(ROOT, "bazel-bin/models/export"), f"--checkpoint={run}/last.safetensors",
+                    f"--output={path}"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def time_onnxruntime(model, images, threads, seconds):
+    out, rss = measure_wait4(
+        python(False) + [os.path.join(ROOT, "tools/onnx_run.py"), model, images, f"{BATCH},3,32,32",
+                         "--threads", str(threads), "--time", str(seconds)], dict(os.environ))
+    return {"images_per_second": json.loads(out)["images_per_second"]}, rss
+
+
+def time_ours(binary, bench_filter, threads, seconds):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    out, rss = measure_wait4(
+        [binary, f"--benchmark_filter={bench_filter}", "--benchmark_format=json",
+         f"--benchmark_min_time={seconds}"], env)
+    return {"images_per_second": json.loads(out)["benchmarks"][0]["images_per_second"]}, rss
+
+
+def peer_measurements(peer, preset, job, onnx_file, images, args, thread_counts):
+    """{mode label: (result, rss)} of one peer on one (preset, job); empty where it does not apply."""
+    torch_modes = {"pytorch1": EAGER_MODES, "pytorch2_eager": EAGER_MODES,
+                   "pytorch2_compile": {**COMPILE_MODES, **(AUTOTUNE_MODES if args.max_autotune else {})}}
+    if peer in torch_modes:
+        return {f"{mode} {t}t": run_worker(peer != "pytorch1", ["--torch-worker", preset, job, mode], t, args.seconds)
+                for mode in torch_modes[peer] for t in thread_counts}
+    if job != "inference":
+        return {}
+    if peer == "openvino":
+        return {f"{precision} {hint.lower()}": run_worker(True, ["--openvino-worker", onnx_file, precision, hint],
+                                                          args.threads, args.seconds)
+                for precision, hint in OPENVINO_MODES}
+    return {f"f32 {args.threads}t": time_onnxruntime(onnx_file, images, args.threads, args.seconds)}
+
+
+def best(measurements):
+    """(label, images/s, RSS MB) of the fastest of {label: (result, rss)}."""
+    label = max(measurements, key=lambda k: measurements[k][0]["images_per_second"])
+    return label, measurements[label][0]["images_per_second"], measurements[label][1]
+
+
+def print_tables(rows, args):
+    peers = [p for p in PEERS if any(r["peers"].get(p) for r in rows)]
+    print(f"\n| model | job | dlf best (img/s) | " + " | ".join(f"{p} best" for p in peers) +
+          " | dlf / each | dlf / best of all | peak RSS: dlf, " + ", ".join(peers) + " |")
+    print("|---|---|---:|" + "---:|" * len(peers) + "---|---:|---|")
+    for r in rows:
+        dlf_label, dlf_rate, dlf_rss = r["dlf"]
+        cells, ratios, rss = [], [], [f"{dlf_rss:,.0f}"]
+        for p in peers:
+            m = r["peers"].get(p)
+            if not m:
+                cells.append("")
+                rss.append("-")
+                continue
+            label, rate, peer_rss = best(m)
+            cells.append(f"{rate:,.0f} ({label})")
+            ratios.append(f"{dlf_rate / rate:.2f}x {p}")
+            rss.append(f"{peer_rss:,.0f}")
+        top = max((best(m) for m in r["peers"].values() if m), key=lambda b: b[1])
+        print(f"| {r['model']} | {r['job']} | {dlf_rate:,.0f} ({dlf_label}) | " + " | ".join(cells) +
+              f" | {', '.join(ratios)} | {dlf_rate / top[1]:.2f}x | {' / '.join(rss)} MB |")
+    compiled = [(r, label, res[0]["warmup_seconds"]) for r in rows
+                for label, res in (r["peers"].get("pytorch2_compile") or {}).items()]
+    if compiled:
+        print("\ntorch.compile's first two steps (compile time, not in the rates): " +
+              "; ".join(f"{r['model']} {r['job']} {label} {s:.1f} s" for r, label, s in compiled))
+    if args.baseline:
+        print("\n| model | job | baseline f32 | baseline bf16 | dlf best / baseline best |\n|---|---|---:|---:|---:|")
+        for r in rows:
+            b = r["baseline"]
+            print(f"| {r['model']} | {r['job']} | {b['f32'][0]['images_per_second']:,.0f} | "
+                  f"{b['bf16'][0]['images_per_second']:,.0f} | {r['dlf'][1] / best(b)[1]:.2f}x |")
+
+
+def write_json(path, rows):
+    out = [{"model": r["model"], "job": r["job"], "unit": "images_per_second", "dlf": r["dlf"][1],
+            "peers": {p: best(m)[1] for p, m in r["peers"].items() if m},
+            "modes": {p: {label: res[0]["images_per_second"] for label, res in m.items()}
+                      for p, m in r["peers"].items() if m},
+            "peak_rss_mb": {"dlf": r["dlf"][2], **{p: best(m)[2] for p, m in r["peers"].items() if m}}}
+           for r in rows]
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="dlf's threads; PyTorch is timed at 1 thread and at this many")
+    parser.add_argument("--seconds", type=float, default=5.0, help="timing per measurement")
+    parser.add_argument("--models", default="seed,cifar,resnet20",
+                        help="comma-separated: seed, cifar (AlexNet presets), resnet20")
+    parser.add_argument("--jobs", default="train,inference", help="comma-separated: train, inference")
+    parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated, of: " + ", ".join(PEERS))
+    parser.add_argument("--max-autotune", action="store_true",
+                        help="pytorch2_compile also with mode=\"max-autotune\" (slow to compile)")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows here as JSON")
+    parser.add_argument("--baseline", metavar="BINARY",
+                        help="another build's train_step_benchmark (e.g. an older commit's), timed "
+                             "side by side: its f32 and bf16, and dlf's best divided by its best")
+    parser.add_argument("--torch-worker", nargs=3, metavar=("PRESET", "JOB", "MODE"), help=argparse.SUPPRESS)
+    parser.add_argument("--openvino-worker", nargs=3, metavar=("ONNX", "PRECISION", "HINT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.torch_worker:
+        return torch_worker(*args.torch_worker, args.threads, args.seconds)
+    if args.openvino_worker:
+        return openvino_worker(*args.openvino_worker, args.threads, args.seconds)
+
+    peers = args.peers.split(",")
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown:
+        sys.exit(f"--peers: unknown {', '.join(unknown)}; expected some of {', '.join(PEERS)}")
+    models = args.models.split(",")
+    if any(m not in MODELS for m in models):
+        sys.exit(f"--models: expected some of {', '.join(MODELS)}, found {args.models}")
+    jobs = args.jobs.split(",")
+    if any(j not in ("train", "inference") for j in jobs):
+        sys.exit(f"--jobs: expected train and/or inference, found {args.jobs}")
+    if subprocess.run(python(True) + ["-c", "import torch, openvino"], capture_output=True).returncode != 0:
+        missing = [p for p in peers if p in ("pytorch2_eager", "pytorch2_compile", "openvino")]
+        if missing:
+            print(f"note: no peers' environment (tools/setup.sh --with-peers): {', '.join(missing)} not timed",
+                  file=sys.stderr)
+        peers = [p for p in peers if p not in missing]
+
+    subprocess.run(["bazel", "build", "//benchmarks:train_step_benchmark", "//models:train", "//models:export"],
+                   cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
+    binary = os.path.join(ROOT, "bazel-bin/benchmarks/train_step_benchmark")
+    workdir = tempfile.mkdtemp(prefix="compare_peers_")  # the exported models: ~300 MB
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    images = os.path.join(workdir, "images.f32")
+    rng = random.Random(1)
+    with open(images, "wb") as f:
+        f.write(struct.pack(f"<{BATCH * 3 * 32 * 32}f", *(rng.gauss(0, 1) for _ in range(BATCH * 3 * 32 * 32))))
+    thread_counts = sorted({1, args.threads})
+    print(f"batch {BATCH}; dlf f32 and bf16 at {args.threads} threads; peers: {', '.join(peers)} "
+          f"(PyTorch at {' and '.join(map(str, thread_counts))} threads, without "
+          f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE; OpenVINO and ONNX Runtime at {args.threads})")
+    rows = []
+    for preset in models:
+        onnx_file = export_onnx(preset, workdir) if "inference" in jobs else None
+        for job in jobs:
+            bench = BENCHES[preset][0 if job == "train" else 1]
+            ours = {p: time_ours(binary, bench + p + "/", args.threads, args.seconds) for p in ("f32", "bf16")}
+            row = {"model": preset, "job": job, "dlf": best(ours),
+                   "peers": {p: peer_measurements(p, preset, job, onnx_file, images, args, thread_counts)
+                             for p in peers}}
+            if args.baseline:
+                row["baseline"] = {p: time_ours(args.baseline, bench + p + "/", args.threads, args.seconds)
+                                   for p in ("f32", "bf16")}
+            rows.append(row)
+            print(f"  measured {preset} {job}", file=sys.stderr)
+    print_tables(rows, args)
+    if args.json:
+        write_json(args.json, rows)
+
+
+if __name__ == "__main__":
+    main()
