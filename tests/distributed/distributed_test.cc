@@ -122,33 +122,31 @@ std::vector<std::string> AlexNetArgs(const std::string& dir, const std::string& 
           "--threads=1", "--log_step_losses", "--checkpoint_dir=" + dir};
 }
 
-TEST_F(DistributedTest, TwoRanksSeeTheBatchesOneRankSees) {
-  const std::string one = TempDir("one_rank_lr0"), two = TempDir("two_ranks_lr0");
-  const ProcessResult single = Train(1, AlexNetArgs(one, "0", 20));
+// The same AlexNet run on 1 rank and on 2: their step losses must agree to `relative`; `dirs`,
+// if given, receives the two runs' checkpoint directories.
+void ExpectTwoRanksLikeOne(const std::string& name, const std::string& lr, int steps, double relative,
+                           std::pair<std::string, std::string>* dirs = nullptr) {
+  const std::string one = TempDir(name + "_1"), two = TempDir(name + "_2");
+  const ProcessResult single = Train(1, AlexNetArgs(one, lr, steps));
   ASSERT_EQ(single.exit_code(), 0) << single.output;
-  const ProcessResult pair = Train(2, AlexNetArgs(two, "0", 20));
+  const ProcessResult pair = Train(2, AlexNetArgs(two, lr, steps));
   ASSERT_EQ(pair.exit_code(), 0) << pair.output;
   EXPECT_THAT(pair.output, HasSubstr("2 ranks x 1 threads (16 images per rank)"));
   const std::map<int, double> expected = StepLosses(single.output);
-  ASSERT_EQ(expected.size(), 20u) << single.output;
-  ExpectLossesNear(expected, StepLosses(pair.output), 1e-6);
+  ASSERT_EQ(expected.size(), static_cast<size_t>(steps)) << single.output;
+  ExpectLossesNear(expected, StepLosses(pair.output), relative);
+  if (dirs != nullptr) *dirs = {one, two};
 }
 
+TEST_F(DistributedTest, TwoRanksSeeTheBatchesOneRankSees) { ExpectTwoRanksLikeOne("lr0", "0", 20, 1e-6); }
+
 TEST_F(DistributedTest, TwoRanksMakeTheUpdateOneRankMakes) {
-  const std::string one = TempDir("one_rank"), two = TempDir("two_ranks");
-  const ProcessResult single = Train(1, AlexNetArgs(one, "0.005", 2));
-  ASSERT_EQ(single.exit_code(), 0) << single.output;
-  const ProcessResult pair = Train(2, AlexNetArgs(two, "0.005", 2));
-  ASSERT_EQ(pair.exit_code(), 0) << pair.output;
-  const std::map<int, double> expected = StepLosses(single.output);
-  ASSERT_EQ(expected.size(), 2u) << single.output;
-  ExpectLossesNear(expected, StepLosses(pair.output), 1e-6);
+  ExpectTwoRanksLikeOne("two_updates", "0.005", 2, 1e-6);
   // The checkpoint after the second update holds gradients taken at weights that already
   // differ by rounding: compare the one after the first.
-  const std::string one_step = TempDir("one_rank_1"), two_step = TempDir("two_ranks_1");
-  ASSERT_EQ(Train(1, AlexNetArgs(one_step, "0.005", 1)).exit_code(), 0);
-  ASSERT_EQ(Train(2, AlexNetArgs(two_step, "0.005", 1)).exit_code(), 0);
-  ExpectCheckpointsNear(one_step + "/last.safetensors", two_step + "/last.safetensors", 1e-5);
+  std::pair<std::string, std::string> dirs;
+  ExpectTwoRanksLikeOne("one_update", "0.005", 1, 1e-6, &dirs);
+  ExpectCheckpointsNear(dirs.first + "/last.safetensors", dirs.second + "/last.safetensors", 1e-5);
 }
 
 // LeNet, 2 epochs of 32 steps: stop at step 20 on 2 ranks, resume on 1 and on 2 ranks; both
