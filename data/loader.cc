@@ -252,20 +252,19 @@ absl::Status Loader::MixBatch(int64_t batch_index, int64_t first, int64_t count,
   std::vector<float> unmixed(out.images.f32(), out.images.f32() + count * floats);
   std::vector<float> before(floats);
   const int64_t before_position = start + (first - start - 1 + global) % global;
-  int64_t before_index = order_[before_position];
-  if (count == global) {
+  int32_t before_label;
+  if (count == global) {  // the batch's last sample
     std::copy_n(unmixed.data() + (count - 1) * floats, floats, before.data());
-    before_index = -1;  // its label is this batch's last
+    before_label = out.labels.i32()[count - 1];
   } else {
-    DLF_ASSIGN_OR_RETURN(before_index, MakeSampleAt(before_position, before.data()));
+    DLF_ASSIGN_OR_RETURN(const int64_t before_index, MakeSampleAt(before_position, before.data()));
+    before_label = dataset_->labels[before_index];
   }
   SampleRandom random(SplitMix64(options_.seed ^ SplitMix64(static_cast<uint64_t>(epoch_) * 6151 + batch_index) ^ 0x3c6ef372fe94f82bull));
   const MixPlan plan = DrawMix(options_.mixing, h, w, random);
   for (int64_t i = 0; i < count; ++i) {
     const float* partner = i > 0 ? unmixed.data() + (i - 1) * floats : before.data();
-    const int32_t partner_label = i > 0           ? out.labels.i32()[i - 1]
-                                  : before_index < 0 ? out.labels.i32()[count - 1]
-                                                     : dataset_->labels[before_index];
+    const int32_t partner_label = i > 0 ? out.labels.i32()[i - 1] : before_label;
     MixImages(plan, partner, c, h, w, out.images.f32() + i * floats);
     MixTargets(plan, out.labels.i32()[i], partner_label, options_.mixing.num_classes,
                out.targets.f32() + i * options_.mixing.num_classes);
