@@ -8,7 +8,7 @@
 #   --with-peers: the peers benchmarks/compare_peers.py times dlf against, in an environment of
 #                 their own ($dlf_peers_venv): PyTorch 2 (eager and torch.compile), torchvision,
 #                 OpenVINO and ONNX Runtime, every package pinned in tools/peers-requirements.txt.
-#                 About 5.5 GB: PyPI's torch wheel needs the CUDA libraries at import, even on a
+#                 About 5.7 GB: PyPI's torch wheel needs the CUDA libraries at import, even on a
 #                 machine without a GPU. Nothing of it is installed without the flag.
 #   (--with-torch is still accepted: PyTorch is always installed, the tests use it)
 set -euo pipefail
