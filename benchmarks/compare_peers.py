@@ -251,8 +251,9 @@ def best(measurements):
 
 def print_tables(rows, args):
     peers = [p for p in PEERS if any(r["peers"].get(p) for r in rows)]
-    print(f"\n| model | job | dlf best (img/s) | " + " | ".join(f"{p} best" for p in peers) +
-          " | dlf / each | dlf / best of all | peak RSS: dlf, " + ", ".join(peers) + " |")
+    header = ["model", "job", "dlf best (img/s)"] + [f"{p} best" for p in peers] + \
+        ["dlf / each", "dlf / best of all", "peak RSS: " + ", ".join(["dlf"] + peers)]
+    print("\n| " + " | ".join(header) + " |")
     print("|---|---|---:|" + "---:|" * len(peers) + "---|---:|---|")
     for r in rows:
         dlf_label, dlf_rate, dlf_rss = r["dlf"]
@@ -267,9 +268,11 @@ def print_tables(rows, args):
             cells.append(f"{rate:,.0f} ({label})")
             ratios.append(f"{dlf_rate / rate:.2f}x {p}")
             rss.append(f"{peer_rss:,.0f}")
-        top = max((best(m) for m in r["peers"].values() if m), key=lambda b: b[1])
-        print(f"| {r['model']} | {r['job']} | {dlf_rate:,.0f} ({dlf_label}) | " + " | ".join(cells) +
-              f" | {', '.join(ratios)} | {dlf_rate / top[1]:.2f}x | {' / '.join(rss)} MB |")
+        measured = [best(m) for m in r["peers"].values() if m]
+        of_all = f"{dlf_rate / max(b[1] for b in measured):.2f}x" if measured else "no peer"
+        row = [r["model"], r["job"], f"{dlf_rate:,.0f} ({dlf_label})"] + cells + \
+            [", ".join(ratios), of_all, " / ".join(rss) + " MB"]
+        print("| " + " | ".join(row) + " |")
     compiled = [(r, label, res[0]["warmup_seconds"]) for r in rows
                 for label, res in (r["peers"].get("pytorch2_compile") or {}).items()]
     if compiled:
