@@ -10,6 +10,9 @@
 #                 OpenVINO and ONNX Runtime, every package pinned in tools/peers-requirements.txt.
 #                 About 5.7 GB: PyPI's torch wheel needs the CUDA libraries at import, even on a
 #                 machine without a GPU. Nothing of it is installed without the flag.
+#   --with-onednn3: oneDNN 3.x from PyPI for benchmarks/compare_onednn.py, each in an environment
+#                 of its own: 3.13.2 ($dlf_onednn3_venv, tools/onednn3-requirements.txt, ~2.1 GB)
+#                 and 3.2.0 on GNU OpenMP ($dlf_onednn3_gomp_venv, ~0.2 GB).
 #   (--with-torch is still accepted: PyTorch is always installed, the tests use it)
 set -euo pipefail
 source "$(dirname "$0")/venv.sh"
@@ -57,19 +60,35 @@ pypi_packages=(
   onnxruntime==1.31.1
 )
 
+# --with-onednn3: PyPI's last CPU-only oneDNN 3 (onednn-cpu-gomp, 2023.2.0 = 3.2.0), threaded
+# by GNU OpenMP as Debian's 2.6.3 and dlf's own loops are.
+onednn3_gomp_packages=(
+  onednn-cpu-gomp==2023.2.0
+  onednn-devel-cpu-gomp==2023.2.0
+)
+# 3.13's SYCL runtime finds the CPU through its OpenCL adapter, which the 2026.2 runtime on PyPI
+# lacks (intel-cmplr-lib-ur 2026.2.0 ships only Level Zero's, for GPUs: "SYCL cpu devices
+# queried but not found"); 2025.3.3's adapter is the same Unified Runtime (0.12) and works with
+# it. It goes into its own prefix, $dlf_onednn3_venv/ur-opencl, which compare_onednn.py names.
+onednn3_adapter=intel-cmplr-lib-ur==2025.3.3
+
 with_peers=0
+with_onednn3=0
 for arg in "$@"; do
   case "$arg" in
     --with-torch) ;;
     --with-fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
     --with-peers) with_peers=1 ;;
-    *) echo "setup: unknown option '$arg' (expected --with-fuzz or --with-peers)" >&2; exit 2 ;;
+    --with-onednn3) with_onednn3=1 ;;
+    *) echo "setup: unknown option '$arg' (expected --with-fuzz, --with-peers or --with-onednn3)" >&2; exit 2 ;;
   esac
 done
+requirements() { grep -v '^\s*\(#\|$\)' "$(dirname "$0")/$1"; }
 peers_packages=()
-if [[ $with_peers -eq 1 ]]; then
-  mapfile -t peers_packages < <(grep -v '^\s*\(#\|$\)' "$(dirname "$0")/peers-requirements.txt")
-fi
+[[ $with_peers -eq 0 ]] || mapfile -t peers_packages < <(requirements peers-requirements.txt)
+onednn3_packages=()
+[[ $with_onednn3 -eq 0 ]] || mapfile -t onednn3_packages < <(requirements onednn3-requirements.txt)
+[[ $with_onednn3 -eq 1 ]] || onednn3_gomp_packages=()
 
 installed() { dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed; }
 
@@ -100,9 +119,19 @@ for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
 mapfile -t pypi_todo < <(pypi_missing "$dlf_venv" "${pypi_packages[@]}")
 peers_todo=()
 [[ $with_peers -eq 0 ]] || mapfile -t peers_todo < <(pypi_missing "$dlf_peers_venv" "${peers_packages[@]}")
+onednn3_todo=()
+onednn3_gomp_todo=()
+adapter_todo=()
+if [[ $with_onednn3 -eq 1 ]]; then
+  mapfile -t onednn3_todo < <(pypi_missing "$dlf_onednn3_venv" "${onednn3_packages[@]}")
+  mapfile -t onednn3_gomp_todo < <(pypi_missing "$dlf_onednn3_gomp_venv" "${onednn3_gomp_packages[@]}")
+  [[ -f $dlf_onednn3_venv/ur-opencl/lib/libur_adapter_opencl.so.0 ]] || adapter_todo=("$onednn3_adapter")
+fi
+pypi_total=$((${#pypi_packages[@]} + ${#peers_packages[@]} + ${#onednn3_packages[@]} + ${#onednn3_gomp_packages[@]}))
+pypi_count=$((${#pypi_todo[@]} + ${#peers_todo[@]} + ${#onednn3_todo[@]} + ${#onednn3_gomp_todo[@]} + ${#adapter_todo[@]}))
 
-if [[ ${#missing[@]} -eq 0 && ${#pypi_todo[@]} -eq 0 && ${#peers_todo[@]} -eq 0 ]]; then
-  echo "setup: all ${#packages[@]} packages and $((${#pypi_packages[@]} + ${#peers_packages[@]})) PyPI package(s) present"
+if [[ ${#missing[@]} -eq 0 && $pypi_count -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages and $pypi_total PyPI package(s) present"
   exit 0
 fi
 
@@ -111,7 +140,8 @@ if [[ $(id -u) -eq 0 ]]; then
 elif command -v sudo >/dev/null; then
   sudo=(sudo)
 else
-  echo "setup: need root or sudo to install: ${missing[*]} ${pypi_todo[*]} ${peers_todo[*]}" >&2
+  echo "setup: need root or sudo to install: ${missing[*]} ${pypi_todo[*]} ${peers_todo[*]}" \
+    "${onednn3_todo[*]} ${onednn3_gomp_todo[*]} ${adapter_todo[*]}" >&2
   exit 1
 fi
 
@@ -129,9 +159,11 @@ fi
 
 # Makes the environment $1 (from Debian's python3; $2: its venv flags) unless it is there, then
 # installs "${@:3}" into it with --no-deps, one at a time, so that a failure names its package.
+# With PIP_PREFIX_DIR set, into that prefix instead (with the environment's pip).
 install_pypi() {
-  local venv=$1 flags=$2 spec log
+  local venv=$1 flags=$2 spec log target=()
   shift 2
+  [[ -z ${PIP_PREFIX_DIR:-} ]] || target=(--prefix "$PIP_PREFIX_DIR")
   if [[ ! -x "$venv/bin/python3" ]]; then
     echo "setup: making the Python environment $venv (Debian's python3${flags:+, $flags})"
     # shellcheck disable=SC2086
@@ -139,10 +171,10 @@ install_pypi() {
       { echo "setup: FAILED to make the Python environment $venv" >&2; exit 1; }
   fi
   for spec in "$@"; do
-    echo "setup: installing $spec (PyPI) into $venv"
+    echo "setup: installing $spec (PyPI) into ${PIP_PREFIX_DIR:-$venv}"
     if ! log=$("${sudo[@]}" "$venv/bin/python3" -m pip install -q --no-input --disable-pip-version-check \
-                 --no-deps "$spec" 2>&1); then
-      echo "setup: FAILED to install $spec from PyPI into $venv; pip said:" >&2
+                 --no-deps "${target[@]}" "$spec" 2>&1); then
+      echo "setup: FAILED to install $spec from PyPI into ${PIP_PREFIX_DIR:-$venv}; pip said:" >&2
       tail -n 5 <<<"$log" >&2
       exit 1
     fi
@@ -167,4 +199,16 @@ if [[ ${#peers_todo[@]} -gt 0 ]]; then
   fi
   echo "setup: the peers' environment $dlf_peers_venv: torch $check, $(du -sh "$dlf_peers_venv" | cut -f1)"
 fi
-echo "setup: installed ${#missing[@]} Debian package(s) and $((${#pypi_todo[@]} + ${#peers_todo[@]})) PyPI package(s)"
+[[ ${#onednn3_todo[@]} -eq 0 ]] || install_pypi "$dlf_onednn3_venv" "" "${onednn3_todo[@]}"
+[[ ${#adapter_todo[@]} -eq 0 ]] || PIP_PREFIX_DIR=$dlf_onednn3_venv/ur-opencl install_pypi "$dlf_onednn3_venv" "" "${adapter_todo[@]}"
+[[ ${#onednn3_gomp_todo[@]} -eq 0 ]] || install_pypi "$dlf_onednn3_gomp_venv" "" "${onednn3_gomp_todo[@]}"
+if [[ $with_onednn3 -eq 1 ]]; then
+  for lib in "$dlf_onednn3_venv/lib/libdnnl.so.3" "$dlf_onednn3_venv/include/oneapi/dnnl/dnnl.hpp" \
+             "$dlf_onednn3_venv/ur-opencl/lib/libur_adapter_opencl.so.0" \
+             "$dlf_onednn3_gomp_venv/lib/libdnnl.so.3" "$dlf_onednn3_gomp_venv/include/oneapi/dnnl/dnnl.hpp"; do
+    [[ -f $lib ]] || { echo "setup: FAILED: $lib is missing after installing oneDNN 3" >&2; exit 1; }
+  done
+  echo "setup: oneDNN 3 in $dlf_onednn3_venv ($(du -sh "$dlf_onednn3_venv" | cut -f1)) and" \
+       "$dlf_onednn3_gomp_venv ($(du -sh "$dlf_onednn3_gomp_venv" | cut -f1))"
+fi
+echo "setup: installed ${#missing[@]} Debian package(s) and $pypi_count PyPI package(s)"
