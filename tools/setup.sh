@@ -163,7 +163,8 @@ fi
 install_pypi() {
   local venv=$1 flags=$2 spec log target=()
   shift 2
-  [[ -z ${PIP_PREFIX_DIR:-} ]] || target=(--prefix "$PIP_PREFIX_DIR")
+  # --ignore-installed: else pip would uninstall the environment's own version of the package.
+  [[ -z ${PIP_PREFIX_DIR:-} ]] || target=(--prefix "$PIP_PREFIX_DIR" --ignore-installed)
   if [[ ! -x "$venv/bin/python3" ]]; then
     echo "setup: making the Python environment $venv (Debian's python3${flags:+, $flags})"
     # shellcheck disable=SC2086
