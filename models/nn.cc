@@ -1,5 +1,6 @@
 #include "models/nn.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -26,11 +27,16 @@ Initializer TorchDefaultBias(int64_t fan_in) {
 Value Conv2d(Graph& g, const std::string& name, Value x, int64_t out, int64_t kernel,
              Conv2dOptions o) {
   if (!HasRank(g, x, 4, "Conv2d '" + name + "'", "[n, c, h, w]")) return Value{};
-  const int64_t in = g.shape(x)[1];
-  const Value w = g.Parameter(name + ".weight", {out, in, kernel, kernel}, o.weight_init);
+  const int64_t in_per_group = g.shape(x)[1] / std::max<int64_t>(o.groups, 1);  // Conv2D checks it divides
+  const Value w = g.Parameter(name + ".weight", {out, in_per_group, kernel, kernel}, o.weight_init);
   Value b;
-  if (o.bias) b = g.Parameter(name + ".bias", {out}, o.bias_init.value_or(TorchDefaultBias(in * kernel * kernel)));
-  return ops::Conv2D(g, x, w, b, {{o.stride, o.stride}, {o.padding, o.padding}});
+  if (o.bias) {
+    b = g.Parameter(name + ".bias", {out}, o.bias_init.value_or(TorchDefaultBias(in_per_group * kernel * kernel)));
+  }
+  ops::Conv2DOptions conv{{o.stride, o.stride}, {o.padding, o.padding}};
+  conv.dilation = {o.dilation, o.dilation};
+  conv.groups = o.groups;
+  return ops::Conv2D(g, x, w, b, conv);
 }
 
 Value Linear(Graph& g, const std::string& name, Value x, int64_t out, LinearOptions o) {

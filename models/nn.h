@@ -20,6 +20,8 @@ namespace dlf::nn {
 struct Conv2dOptions {
   int64_t stride = 1;
   int64_t padding = 0;
+  int64_t dilation = 1;
+  int64_t groups = 1;  // weight [out, in / groups, kernel, kernel]; depthwise: groups = in
   bool bias = true;
   // nn.Conv2d's default: kaiming_uniform_(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in)).
   Initializer weight_init = Initializer::TorchDefault();
@@ -27,7 +29,8 @@ struct Conv2dOptions {
   std::optional<Initializer> bias_init;
 };
 
-// nn.Conv2d(in, out, kernel, stride, padding, bias): a square kernel over x [n, in, h, w].
+// nn.Conv2d(in, out, kernel, stride, padding, dilation, groups, bias): a square kernel over
+// x [n, in, h, w].
 Value Conv2d(Graph& g, const std::string& name, Value x, int64_t out, int64_t kernel,
              Conv2dOptions options = {});
 

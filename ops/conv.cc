@@ -5,25 +5,65 @@
 namespace dlf::ops {
 namespace {
 
+// Padding may differ at the two ends (ONNX's `pads`, PyTorch's padding='same'); dilation d
+// spreads a kernel of k taps over (k - 1) * d + 1 inputs; groups split the channels into groups
+// that each see only their own (the weight is [out, in / groups, kh, kw], as PyTorch's).
 struct ConvGeometry {
-  std::vector<int64_t> stride, pad;
+  std::vector<int64_t> stride, pad, pad_end, dilation;
+  int64_t groups = 1;
+  bool plain() const {  // no dilation, no groups: what Winograd and kernel cropping assume
+    return groups == 1 && dilation[0] == 1 && dilation[1] == 1;
+  }
 };
 
 absl::StatusOr<ConvGeometry> GetGeometry(const Attrs& attrs) {
   ConvGeometry g;
   DLF_ASSIGN_OR_RETURN(g.stride, GetPair(attrs, "stride", 1));
   DLF_ASSIGN_OR_RETURN(g.pad, GetPair(attrs, "padding", 0));
+  g.pad_end = g.pad;
+  if (attrs.Has("padding_end")) {
+    DLF_ASSIGN_OR_RETURN(g.pad_end, GetPair(attrs, "padding_end", 0));
+  }
+  DLF_ASSIGN_OR_RETURN(g.dilation, GetPair(attrs, "dilation", 1));
+  g.groups = attrs.GetOr<int64_t>("groups", 1);
+  DLF_RETURN_IF_ERROR(Expect(g.groups >= 1, absl::StrCat("groups must be positive, found ", g.groups)));
+  for (int i = 0; i < 2; ++i) {
+    DLF_RETURN_IF_ERROR(Expect(g.dilation[i] >= 1,
+                               absl::StrCat("dilation must be positive, found ", g.dilation[i])));
+  }
   return g;
 }
 
+// floor((in + pad + pad_end - ((k - 1) * dilation + 1)) / stride) + 1, as PyTorch and ONNX.
+absl::StatusOr<int64_t> ConvOutputSize(const ConvGeometry& g, int i, int64_t in, int64_t kernel,
+                                       const char* dim) {
+  const int64_t pad = g.pad[i], pad_end = g.pad_end[i], dilated = (kernel - 1) * g.dilation[i] + 1;
+  if (pad == pad_end && g.dilation[i] == 1) return WindowOutputSize(in, kernel, g.stride[i], pad, false, dim);
+  DLF_RETURN_IF_ERROR(Expect(g.stride[i] > 0 && pad >= 0 && pad_end >= 0 && kernel > 0,
+                             absl::StrCat(dim, ": kernel and stride must be positive and padding "
+                                          "non-negative, found kernel ", kernel, ", stride ",
+                                          g.stride[i], ", padding ", pad, " and ", pad_end)));
+  const int64_t padded = in + pad + pad_end;
+  DLF_RETURN_IF_ERROR(Expect(dilated <= padded, absl::StrCat(dim, ": kernel ", kernel, " dilated by ",
+                                                             g.dilation[i], " spans ", dilated,
+                                                             ", more than the padded input ", in, " + ",
+                                                             pad, " + ", pad_end, " = ", padded)));
+  return (padded - dilated) / g.stride[i] + 1;
+}
+
 absl::StatusOr<Shape> ConvOutputShape(const Shape& x, const Shape& w, const ConvGeometry& g) {
-  DLF_RETURN_IF_ERROR(Expect(x[1] == w[1], absl::StrCat("input has ", x[1],
-                                                        " channels but the weight expects ",
-                                                        w[1], " (weight is [out, in, kh, kw])")));
-  DLF_ASSIGN_OR_RETURN(int64_t oh, WindowOutputSize(x[2], w[2], g.stride[0], g.pad[0], false,
-                                                    "height"));
-  DLF_ASSIGN_OR_RETURN(int64_t ow, WindowOutputSize(x[3], w[3], g.stride[1], g.pad[1], false,
-                                                    "width"));
+  DLF_RETURN_IF_ERROR(Expect(x[1] % g.groups == 0 && w[0] % g.groups == 0,
+                             absl::StrCat("groups ", g.groups, " must divide the input's ", x[1],
+                                          " channels and the weight's ", w[0], " outputs")));
+  DLF_RETURN_IF_ERROR(Expect(x[1] == w[1] * g.groups,
+                             g.groups == 1
+                                 ? absl::StrCat("input has ", x[1], " channels but the weight expects ", w[1],
+                                                " (weight is [out, in, kh, kw])")
+                                 : absl::StrCat("input has ", x[1], " channels but the weight expects ", w[1],
+                                                " per group, ", w[1] * g.groups, " in all (weight is [out, in / ",
+                                                g.groups, ", kh, kw])")));
+  DLF_ASSIGN_OR_RETURN(int64_t oh, ConvOutputSize(g, 0, x[2], w[2], "height"));
+  DLF_ASSIGN_OR_RETURN(int64_t ow, ConvOutputSize(g, 1, x[3], w[3], "width"));
   return Shape{x[0], w[0], oh, ow};
 }
 
@@ -55,7 +95,7 @@ absl::StatusOr<std::vector<ValueInfo>> Conv2DShape(const ShapeContext& ctx) {
 // weight gradient is zero, which BackwardWeightsKernel writes.
 struct ConvDescs {
   dnnl::memory::desc src, wei, bias, dst;
-  dnnl::memory::dims stride, pad_l, pad_r;
+  dnnl::memory::dims stride, dilates, pad_l, pad_r;  // dilates: oneDNN's, dilation - 1
   dnnl::algorithm algo;
   bool cropped = false;  // wei is a view of part of the weight tensor
 };
@@ -87,8 +127,8 @@ std::pair<int64_t, int64_t> LiveTaps(int64_t in, int64_t kernel, int64_t stride,
 // the executor allows fast math.
 dnnl::algorithm ChooseAlgorithm(const Shape& w, const ConvGeometry& g, const Shape& y,
                                 bool fast_math) {
-  const bool winograd = fast_math && w[2] == 3 && w[3] == 3 && g.stride[0] == 1 && g.stride[1] == 1 &&
-                        y[2] >= 4 && y[3] >= 4 && w[1] >= 16;
+  const bool winograd = fast_math && g.plain() && w[2] == 3 && w[3] == 3 && g.stride[0] == 1 &&
+                        g.stride[1] == 1 && y[2] >= 4 && y[3] >= 4 && w[1] >= 16;
   return winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
 }
 
@@ -106,12 +146,22 @@ auto CreatePd(ConvDescs& d, MakePd make) -> decltype(make()) {
 }
 
 // `may_crop`: the weight tensor is plain (a view of part of a blocked one would be wrong).
+// A grouped weight [out, in / groups, kh, kw] is oneDNN's [groups, out / groups, in / groups,
+// kh, kw] (goihw) on the same bytes.
+dnnl::memory::desc WeightDesc(const Shape& w, int64_t groups) {
+  if (groups == 1) return PlainDesc(w);
+  return dnnl::memory::desc({groups, w[0] / groups, w[1], w[2], w[3]}, dnnl::memory::data_type::f32,
+                            dnnl::memory::format_tag::goihw);
+}
+
 absl::StatusOr<ConvDescs> MakeDescs(const Attrs& attrs, const Shape& x, const Shape& w,
                                      bool fast_math, bool may_crop = true) {
   DLF_ASSIGN_OR_RETURN(ConvGeometry g, GetGeometry(attrs));
   DLF_ASSIGN_OR_RETURN(Shape y, ConvOutputShape(x, w, g));
-  ConvDescs d{PlainDesc(x),      PlainDesc(w),   PlainDesc({w[0]}), PlainDesc(y),
-              ToDims(g.stride), ToDims(g.pad), ToDims(g.pad)};
+  ConvDescs d{PlainDesc(x),      WeightDesc(w, g.groups),
+              PlainDesc({w[0]}), PlainDesc(y),
+              ToDims(g.stride),  {g.dilation[0] - 1, g.dilation[1] - 1},
+              ToDims(g.pad),     ToDims(g.pad_end)};
   Shape live = w;
   dnnl::memory::dims first = {0, 0, 0, 0};
   for (int i = 0; i < 2; ++i) {
@@ -122,12 +172,13 @@ absl::StatusOr<ConvDescs> MakeDescs(const Attrs& attrs, const Shape& x, const Sh
     d.pad_r[i] -= w[2 + i] - end;
   }
   // The shifted padding of a cropped kernel is never negative: a dead tap reads padding only.
-  if (may_crop && live != w && d.pad_r[0] >= 0 && d.pad_r[1] >= 0) {
+  if (may_crop && g.plain() && live != w && d.pad_r[0] >= 0 && d.pad_r[1] >= 0) {
     d.wei = d.wei.submemory_desc(ToDims(live), first);
     d.cropped = true;
   } else {
     live = w;
-    d.pad_l = d.pad_r = ToDims(g.pad);
+    d.pad_l = ToDims(g.pad);
+    d.pad_r = ToDims(g.pad_end);
   }
   d.algo = ChooseAlgorithm(live, g, y, fast_math);
   return d;
@@ -142,8 +193,8 @@ dnnl::convolution_forward::primitive_desc ForwardPd(const ConvDescs& d, bool bia
   using fwd = dnnl::convolution_forward;
   const auto prop = dnnl::prop_kind::forward_training;
   const auto src = AnyLayout(d.src, bf16), wei = AnyLayout(d.wei, bf16), dst = AnyLayout(d.dst, bf16_dst);
-  auto desc = bias ? fwd::desc(prop, d.algo, src, wei, d.bias, dst, d.stride, d.pad_l, d.pad_r)
-                   : fwd::desc(prop, d.algo, src, wei, dst, d.stride, d.pad_l, d.pad_r);
+  auto desc = bias ? fwd::desc(prop, d.algo, src, wei, d.bias, dst, d.stride, d.dilates, d.pad_l, d.pad_r)
+                   : fwd::desc(prop, d.algo, src, wei, dst, d.stride, d.dilates, d.pad_l, d.pad_r);
   return fwd::primitive_desc(desc, attr, e);
 }
 
@@ -177,7 +228,7 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardDataKernel(const KernelContext& 
     using bwd = dnnl::convolution_backward_data;
     return CreatePd(d, [&] {
       bwd::desc desc(d.algo, AnyLayout(d.src, Bf16Output(k, 0)), AnyLayout(d.wei, k.bf16), AnyLayout(d.dst, k.bf16),
-                     d.stride, d.pad_l, d.pad_r);
+                     d.stride, d.dilates, d.pad_l, d.pad_r);
       return bwd::primitive_desc(desc, k.engine, ForwardPd(d, false, k.engine, k.bf16));
     });
   }, "convolution backward data"));
@@ -206,8 +257,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardWeightsKernel(const KernelContex
     using bwd = dnnl::convolution_backward_weights;
     const auto src = AnyLayout(d.src, k.bf16), wei = AnyLayout(d.wei), dst = AnyLayout(d.dst, k.bf16);
     return CreatePd(d, [&] {
-      auto desc = bias ? bwd::desc(d.algo, src, wei, d.bias, dst, d.stride, d.pad_l, d.pad_r)
-                       : bwd::desc(d.algo, src, wei, dst, d.stride, d.pad_l, d.pad_r);
+      auto desc = bias ? bwd::desc(d.algo, src, wei, d.bias, dst, d.stride, d.dilates, d.pad_l, d.pad_r)
+                       : bwd::desc(d.algo, src, wei, dst, d.stride, d.dilates, d.pad_l, d.pad_r);
       return bwd::primitive_desc(desc, k.engine, ForwardPd(d, bias, k.engine, k.bf16));
     });
   }, "convolution backward weights"));
@@ -276,6 +327,12 @@ void RegisterConv() {
 
 Value Conv2D(Graph& g, Value x, Value weight, Value bias, Conv2DOptions options) {
   Attrs attrs{{"stride", options.stride}, {"padding", options.padding}};
+  // Only what differs from the defaults, so a plain convolution's attributes stay as they were.
+  if (!options.padding_end.empty() && options.padding_end != options.padding) {
+    attrs.Set("padding_end", options.padding_end);
+  }
+  if (options.dilation != std::vector<int64_t>{1, 1}) attrs.Set("dilation", options.dilation);
+  if (options.groups != 1) attrs.Set("groups", options.groups);
   if (bias.valid()) return g.Op1("Conv2D", {x, weight, bias}, attrs);
   return g.Op1("Conv2D", {x, weight}, attrs);
 }

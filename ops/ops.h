@@ -81,7 +81,10 @@ Value Linear(Graph& g, Value x, Value weight, Value bias = Value{});
 // conv.cc: x [n, c, h, w], weight [o, c, kh, kw], optional bias [o].
 struct Conv2DOptions {
   std::vector<int64_t> stride = {1, 1};
-  std::vector<int64_t> padding = {0, 0};
+  std::vector<int64_t> padding = {0, 0};      // before: top, left
+  std::vector<int64_t> padding_end = {};      // after: bottom, right; empty: as `padding`
+  std::vector<int64_t> dilation = {1, 1};
+  int64_t groups = 1;  // weight [out, in / groups, kh, kw]; depthwise: groups = in channels
 };
 Value Conv2D(Graph& g, Value x, Value weight, Value bias = Value{}, Conv2DOptions options = {});
 

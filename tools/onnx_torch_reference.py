@@ -3,14 +3,15 @@
 from PyTorch with torch.onnx.export, the data of a few training steps, and PyTorch's per-step
 losses for those steps from the same weights, in f32 and in f64.
 
-    /usr/bin/python3 tools/onnx_torch_reference.py resnet20|resnet18 OUT_DIR [--steps 10] [--batch 8]
+    /usr/bin/python3 tools/onnx_torch_reference.py resnet20|resnet18|groupnet OUT_DIR [--steps 10] [--batch 8]
 
 OUT_DIR gets NET.onnx (exported in eval mode with training=TrainingMode.PRESERVE, so that
 BatchNormalization stays a node and the weights keep their names), data.safetensors (u8 images
 [steps * batch, 3, s, s], i32 labels) and losses.json ({"f32": [...], "f32_channels_last": [...],
 "f64": [...]}: two f32 runs that round differently, and the f64 one), for SGD
 with momentum 0.9, lr 0.001, BatchNorm in training mode, images / 255 as input. ResNet-20 takes
-32x32 images; torchvision's ResNet-18 (10 classes) is fed 64x64 ones to keep the test short.
+32x32 images; torchvision's ResNet-18 (10 classes) is fed 64x64 ones to keep the test short;
+groupnet (grouped, depthwise and dilated convolutions) takes 32x32.
 """
 import argparse
 import copy
@@ -26,9 +27,25 @@ from resnet_golden import CifarResNet  # noqa: E402
 from safetensors_io import write_safetensors  # noqa: E402
 
 
+def group_net():
+    """Grouped, depthwise (with a channel multiplier) and dilated convolutions, 32x32 input."""
+    def block(conv):
+        return [conv, torch.nn.BatchNorm2d(conv.out_channels), torch.nn.ReLU()]
+    nn = torch.nn
+    return nn.Sequential(*block(nn.Conv2d(3, 16, 3, padding=1)),
+                         *block(nn.Conv2d(16, 16, 3, stride=2, padding=1, groups=16)),  # depthwise
+                         *block(nn.Conv2d(16, 32, 3, padding=1, groups=16)),  # 2 outputs per channel
+                         *block(nn.Conv2d(32, 32, 1, groups=4)),
+                         *block(nn.Conv2d(32, 32, 3, padding=2, dilation=2, groups=2)),
+                         nn.Conv2d(32, 16, (3, 1), padding=(3, 0), dilation=(3, 1)), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+
 def make(name):
     if name == "resnet20":
         return CifarResNet(3), 32
+    if name == "groupnet":
+        return group_net(), 32
     import torchvision
     return torchvision.models.resnet18(num_classes=10), 64
 
@@ -51,7 +68,7 @@ def train(model, images, labels, steps, batch, dtype, channels_last=False):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("net", choices=["resnet20", "resnet18"])
+    parser.add_argument("net", choices=["resnet20", "resnet18", "groupnet"])
     parser.add_argument("out")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch", type=int, default=8)

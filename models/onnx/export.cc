@@ -176,7 +176,10 @@ absl::Status Exporter::Add(const Node& node) {
     onnx::NodeProto& n = Emit("Conv", Inputs(node, 3), {y}, node.name);
     SetAttr(n, "kernel_shape", Ints{w[2], w[3]});
     SetAttr(n, "strides", a.GetOr<Ints>("stride", {1, 1}));
-    SetAttr(n, "pads", SymmetricPads(a.GetOr<Ints>("padding", {0, 0})));
+    const Ints pad = a.GetOr<Ints>("padding", {0, 0}), pad_end = a.GetOr<Ints>("padding_end", pad);
+    SetAttr(n, "pads", Ints{pad[0], pad[1], pad_end[0], pad_end[1]});
+    if (a.Has("dilation")) SetAttr(n, "dilations", a.GetOr<Ints>("dilation", {1, 1}));
+    if (a.Has("groups")) SetAttr(n, "group", a.GetOr<int64_t>("groups", 1));
   } else if (op == "MaxPool2D" || op == "AvgPool2D") {
     onnx::NodeProto& n = Emit(op == "MaxPool2D" ? "MaxPool" : "AveragePool", Inputs(node, 1), {y}, node.name);
     SetAttr(n, "kernel_shape", a.GetOr<Ints>("kernel", {2, 2}));

@@ -217,12 +217,35 @@ absl::Status Builder::Conv(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
   DLF_ASSIGN_OR_RETURN(const Value w, In(n, 1));
   DLF_ASSIGN_OR_RETURN(const Value b, OptionalIn(n, 2));
-  const Ints pads = IntsAttr(n, "pads", {0, 0, 0, 0});
-  if (IntAttr(n, "group", 1) != 1 || IntsAttr(n, "dilations", {1, 1}) != Ints{1, 1} || pads.size() != 4 ||
-      pads[0] != pads[2] || pads[1] != pads[3] || FindAttr(n, "auto_pad") != nullptr) {
-    return Unsupported(n, "dlf takes 2-D convolutions with group 1, dilation 1 and symmetric explicit pads");
+  ops::Conv2DOptions o;
+  o.stride = IntsAttr(n, "strides", {1, 1});
+  o.dilation = IntsAttr(n, "dilations", {1, 1});
+  o.groups = IntAttr(n, "group", 1);
+  Ints pads = IntsAttr(n, "pads", {0, 0, 0, 0});  // [top, left, bottom, right]
+  const onnx::AttributeProto* auto_pad = FindAttr(n, "auto_pad");
+  const std::string mode = auto_pad ? auto_pad->s() : "NOTSET";
+  if (o.stride.size() != 2 || o.dilation.size() != 2 || pads.size() != 4) {
+    return Unsupported(n, "dlf takes 2-D convolutions (2 strides, 2 dilations, 4 pads)");
   }
-  Set(n, ops::Conv2D(g_, x, w, b, {IntsAttr(n, "strides", {1, 1}), {pads[0], pads[1]}}));
+  if (mode == "VALID") {
+    pads = {0, 0, 0, 0};
+  } else if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {  // output size ceil(in / stride)
+    const Shape& xs = g_.shape(x);
+    const Shape& ws = g_.shape(w);
+    for (int i = 0; i < 2; ++i) {
+      const int64_t in = xs.size() == 4 ? xs[2 + i] : 0, k = ws.size() == 4 ? ws[2 + i] : 1;
+      const int64_t out = (in + o.stride[i] - 1) / o.stride[i];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * o.stride[i] + (k - 1) * o.dilation[i] + 1 - in);
+      const int64_t small = total / 2;  // SAME_UPPER puts the odd one at the end
+      pads[i] = mode == "SAME_UPPER" ? small : total - small;
+      pads[2 + i] = total - pads[i];
+    }
+  } else if (mode != "NOTSET") {
+    return Unsupported(n, "auto_pad '" + mode + "' (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)");
+  }
+  o.padding = {pads[0], pads[1]};
+  o.padding_end = {pads[2], pads[3]};
+  Set(n, ops::Conv2D(g_, x, w, b, o));
   return g_.status();
 }
 

@@ -1,3 +1,4 @@
+#include <ostream>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -19,35 +20,61 @@ struct ConvCase {
   Shape x, w;
   int64_t sh, sw, ph, pw;
   bool bias;
+  // Beyond a plain convolution: padding at the bottom and right (-1: as at the top and left),
+  // dilation and groups.
+  int64_t ph_end = -1, pw_end = -1, dh = 1, dw = 1, groups = 1;
 };
 
-// Plain reference convolution (cross-correlation, zero padding).
+void PrintTo(const ConvCase& c, std::ostream* os) {
+  *os << "x " << ShapeString(c.x) << " w " << ShapeString(c.w) << " stride " << c.sh << "x" << c.sw << " pad "
+      << c.ph << "," << c.pw << " end " << c.ph_end << "," << c.pw_end << " dilation " << c.dh << "x" << c.dw
+      << " groups " << c.groups;
+}
+
+// Plain reference convolution (cross-correlation, zero padding), with groups and dilation:
+// output channel o of group o / (O / groups) reads that group's C / groups input channels.
 Tensor ReferenceConv(const Tensor& x, const Tensor& w, const Tensor* b, const ConvCase& c,
                      const Shape& y_shape) {
   Tensor y(DType::kF32, y_shape);
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  const int64_t O = w.dim(0), KH = w.dim(2), KW = w.dim(3), OH = y_shape[2], OW = y_shape[3];
+  const int64_t O = w.dim(0), CG = w.dim(1), KH = w.dim(2), KW = w.dim(3), OH = y_shape[2], OW = y_shape[3];
   for (int64_t n = 0; n < N; ++n)
     for (int64_t o = 0; o < O; ++o)
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow) {
           double s = b ? b->f32()[o] : 0.0;
-          for (int64_t ch = 0; ch < C; ++ch)
+          const int64_t first_channel = o / (O / c.groups) * CG;
+          for (int64_t cg = 0; cg < CG; ++cg)
             for (int64_t kh = 0; kh < KH; ++kh)
               for (int64_t kw = 0; kw < KW; ++kw) {
-                const int64_t ih = oh * c.sh - c.ph + kh, iw = ow * c.sw - c.pw + kw;
+                const int64_t ih = oh * c.sh - c.ph + kh * c.dh, iw = ow * c.sw - c.pw + kw * c.dw;
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                s += x.f32()[((n * C + ch) * H + ih) * W + iw] *
-                     w.f32()[((o * C + ch) * KH + kh) * KW + kw];
+                s += x.f32()[((n * C + first_channel + cg) * H + ih) * W + iw] *
+                     w.f32()[((o * CG + cg) * KH + kh) * KW + kw];
               }
           y.f32()[((n * O + o) * OH + oh) * OW + ow] = static_cast<float>(s);
         }
   return y;
 }
 
+ops::Conv2DOptions Options(const ConvCase& c) {
+  ops::Conv2DOptions o{{c.sh, c.sw}, {c.ph, c.pw}};
+  if (c.ph_end >= 0) o.padding_end = {c.ph_end, c.pw_end};
+  o.dilation = {c.dh, c.dw};
+  o.groups = c.groups;
+  return o;
+}
+
+// The output size a ConvCase must give: floor((in + pads - dilated kernel) / stride) + 1.
+Shape ExpectedOutputShape(const ConvCase& c) {
+  const int64_t ph_end = c.ph_end >= 0 ? c.ph_end : c.ph, pw_end = c.pw_end >= 0 ? c.pw_end : c.pw;
+  return {c.x[0], c.w[0], (c.x[2] + c.ph + ph_end - (c.w[2] - 1) * c.dh - 1) / c.sh + 1,
+          (c.x[3] + c.pw + pw_end - (c.w[3] - 1) * c.dw - 1) / c.sw + 1};
+}
+
 testing::BuildFn ConvBuilder(const ConvCase& c) {
   return [c](Graph& g, const std::vector<Value>& in) {
-    return ops::Conv2D(g, in[0], in[1], c.bias ? in[2] : Value{}, {{c.sh, c.sw}, {c.ph, c.pw}});
+    return ops::Conv2D(g, in[0], in[1], c.bias ? in[2] : Value{}, Options(c));
   };
 }
 
@@ -59,6 +86,7 @@ TEST_P(ConvTest, ForwardMatchesReferenceLoop) {
   std::vector<const Tensor*> inputs = {&x, &w};
   if (c.bias) inputs.push_back(&b);
   Tensor y = RunForward(ConvBuilder(c), inputs);
+  ASSERT_EQ(y.shape(), ExpectedOutputShape(c));
   ExpectTensorNear(y, ReferenceConv(x, w, c.bias ? &b : nullptr, c, y.shape()), 1e-4f);
 }
 
@@ -93,7 +121,22 @@ INSTANTIATE_TEST_SUITE_P(
                       // 3x3 stride 1, >= 16 input channels, output >= 4x4: runs as Winograd
                       ConvCase{{2, 16, 6, 5}, {4, 16, 3, 3}, 1, 1, 1, 1, true},
                       // the seed AlexNet's conv3: a 1x1 map, so only the kernel's centre counts
-                      ConvCase{{2, 16, 1, 1}, {3, 16, 3, 3}, 1, 1, 1, 1, true}));
+                      ConvCase{{2, 16, 1, 1}, {3, 16, 3, 3}, 1, 1, 1, 1, true},
+                      // groups: 2 groups of 2 input and 3 output channels
+                      ConvCase{{2, 4, 6, 6}, {6, 2, 3, 3}, 1, 1, 1, 1, true, -1, -1, 1, 1, 2},
+                      // depthwise (groups = channels), stride 2, non-square map
+                      ConvCase{{2, 16, 7, 6}, {16, 1, 3, 3}, 2, 2, 1, 1, false, -1, -1, 1, 1, 16},
+                      // depthwise with a channel multiplier of 2 (32 outputs from 16 channels)
+                      ConvCase{{1, 16, 5, 5}, {32, 1, 3, 3}, 1, 1, 1, 1, true, -1, -1, 1, 1, 16},
+                      // dilation 2 (a 3x3 kernel spanning 5x5) and 3 x 1
+                      ConvCase{{1, 3, 9, 8}, {2, 3, 3, 3}, 1, 1, 2, 2, true, -1, -1, 2, 2},
+                      ConvCase{{2, 2, 10, 7}, {3, 2, 3, 2}, 2, 1, 3, 0, false, -1, -1, 3, 1},
+                      // asymmetric padding (ONNX pads [0, 1, 1, 0]) with stride 2
+                      ConvCase{{2, 3, 7, 6}, {4, 3, 3, 2}, 2, 2, 0, 1, true, 1, 0},
+                      // padding='same' for an even kernel: 1 before, 2 after
+                      ConvCase{{1, 2, 6, 5}, {2, 2, 4, 4}, 1, 1, 1, 1, false, 2, 2},
+                      // groups, dilation and asymmetric padding together
+                      ConvCase{{1, 6, 8, 7}, {6, 2, 3, 3}, 1, 2, 2, 1, true, 1, 2, 2, 1, 3}));
 
 // The executor runs Conv2D + Relu and Linear + Relu as one oneDNN kernel (a ReLU post-op) when
 // the ReLU is the only reader of the producer's output: the same output and gradients as the
@@ -147,6 +190,26 @@ TEST(ConvErrorsTest, BadAttributesAreBuildTimeErrors) {
   EXPECT_THAT(std::string(BuildConvStatus({1, 4, 8, 8}, {2, 3, 3, 3}, {}).message()),
               HasSubstr("input has 4 channels but the weight expects 3"));
   EXPECT_TRUE(BuildConvStatus({1, 3, 8, 8}, {2, 3, 3, 3}, {}).ok());
+  ops::Conv2DOptions grouped;
+  grouped.groups = 3;
+  EXPECT_THAT(std::string(BuildConvStatus({1, 4, 8, 8}, {6, 2, 3, 3}, grouped).message()),
+              HasSubstr("groups 3 must divide the input's 4 channels and the weight's 6 outputs"));
+  EXPECT_THAT(std::string(BuildConvStatus({1, 6, 8, 8}, {6, 3, 3, 3}, grouped).message()),
+              HasSubstr("input has 6 channels but the weight expects 3 per group, 9 in all"));
+  grouped.groups = 0;
+  EXPECT_THAT(std::string(BuildConvStatus({1, 6, 8, 8}, {6, 2, 3, 3}, grouped).message()),
+              HasSubstr("groups must be positive, found 0"));
+  ops::Conv2DOptions dilated;
+  dilated.dilation = {3, 1};
+  EXPECT_THAT(std::string(BuildConvStatus({1, 3, 6, 6}, {2, 3, 3, 3}, dilated).message()),
+              HasSubstr("height: kernel 3 dilated by 3 spans 7, more than the padded input 6 + 0 + 0 = 6"));
+  dilated.dilation = {0, 1};
+  EXPECT_THAT(std::string(BuildConvStatus({1, 3, 6, 6}, {2, 3, 3, 3}, dilated).message()),
+              HasSubstr("dilation must be positive, found 0"));
+  ops::Conv2DOptions padded;
+  padded.padding_end = {-1, 0};
+  EXPECT_THAT(std::string(BuildConvStatus({1, 3, 6, 6}, {2, 3, 3, 3}, padded).message()),
+              HasSubstr("padding non-negative, found kernel 3, stride 1, padding 0 and -1"));
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "data/safetensors.h"
 #include "gmock/gmock.h"
+#include "graph/executor.h"
 #include "graph/status_macros.h"
 #include "gtest/gtest.h"
 #include "models/onnx/export.h"
@@ -17,7 +19,9 @@
 #include "models/training/evaluator.h"
 #include "models/training/trainer.h"
 #include "nlohmann/json.hpp"
+#include "ops/ops.h"
 #include "tests/models/onnx/onnx_testing.h"
+#include "tests/testing/grad_check.h"
 #include "tests/testing/temp_dir.h"
 
 namespace dlf::onnx_import {
@@ -86,8 +90,9 @@ TEST_P(StepForStepTest, ATorchOnnxExportTrainsLikePyTorch) {
   auto trainer = training::Trainer::Create(ConfigFor(**spec), &ref.data, nullptr);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   // The weights keep PyTorch's names.
-  EXPECT_TRUE((*trainer)->graph().FindPersistent("layer1.0.conv1.weight").ok());
-  EXPECT_TRUE((*trainer)->graph().FindPersistent("layer1.0.bn1.running_var").ok());
+  const bool resnet = GetParam() != "groupnet";
+  EXPECT_TRUE((*trainer)->graph().FindPersistent(resnet ? "layer1.0.conv1.weight" : "4.weight").ok());
+  EXPECT_TRUE((*trainer)->graph().FindPersistent(resnet ? "layer1.0.bn1.running_var" : "4.running_var").ok());
   ASSERT_TRUE((*trainer)->Run().ok());
   const std::vector<double>& losses = (*trainer)->step_losses();
   ASSERT_EQ(losses.size(), static_cast<size_t>(kSteps));
@@ -107,7 +112,8 @@ TEST_P(StepForStepTest, ATorchOnnxExportTrainsLikePyTorch) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(PyTorchNetworks, StepForStepTest, ::testing::Values("resnet20", "resnet18"));
+// groupnet: grouped, depthwise and dilated convolutions (tools/onnx_torch_reference.py).
+INSTANTIATE_TEST_SUITE_P(PyTorchNetworks, StepForStepTest, ::testing::Values("resnet20", "resnet18", "groupnet"));
 
 // Op types, attributes and inputs (initializers by name and value, other values by the node
 // that writes them) of every node: what makes two files the same network.
@@ -163,9 +169,82 @@ TEST(OnnxRoundTripTest, ExportImportExportGivesTheSameFile) {
   }
 }
 
-TEST(OnnxRoundTripTest, AnImportedNetworkTrainedAndExportedRunsInOnnxRuntimeWithDlfsLogits) {
-  const std::string dir = ::dlf::testing::TempDir("onnx_train_export");
-  const Reference ref = MakeReference("resnet20");
+// A convolution padded only at the bottom and right (kernel 2, 'same'), grouped and dilated:
+// exported with ONNX's pads [0, 0, 1, 1], group and dilations; ONNX Runtime gives dlf's logits;
+// `auto_pad` SAME_UPPER / SAME_LOWER import as the padding they mean, and an unknown mode is named.
+TEST(OnnxConvTest, AsymmetricPaddingGroupsAndDilationExportAndAutoPadImports) {
+  const std::string dir = ::dlf::testing::TempDir("onnx_conv_pads");
+  Graph g(5);
+  const Value images = g.Input("images", DType::kF32, {2, 4, 8, 8});
+  ops::Conv2DOptions same;  // kernel 2, stride 1: 0 before, 1 after
+  same.padding_end = {1, 1};
+  same.groups = 2;
+  Value y = ops::Conv2D(g, images, g.Parameter("conv.weight", {6, 2, 2, 2}, Initializer::Uniform(0.5f)),
+                        g.Parameter("conv.bias", {6}, Initializer::Uniform(0.5f)), same);
+  ops::Conv2DOptions dilated;
+  dilated.padding = {2, 2};
+  dilated.dilation = {2, 2};
+  y = ops::Conv2D(g, ops::Relu(g, y), g.Parameter("conv2.weight", {3, 6, 3, 3}, Initializer::Uniform(0.3f)),
+                  Value{}, dilated);
+  const Value logits = ops::Reshape(g, ops::GlobalAvgPool2D(g, y), {2, 3});
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  absl::StatusOr<onnx::ModelProto> model = onnx_export::ExportModel(g, images, logits, {});
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string file = dir + "/conv.onnx";
+  ASSERT_TRUE(onnx_export::WriteModel(*model, file).ok());
+  EXPECT_EQ(::dlf::testing::CheckWithOnnx(file).exit_code(), 0);
+  const Tensor input = ::dlf::testing::RandomTensor({2, 4, 8, 8}, 11);
+  absl::StatusOr<std::unique_ptr<Executor>> executor = Executor::Compile(g, {logits}, {.fast_math = false});
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  ASSERT_TRUE((*executor)->Run({{images, &input}}).ok());
+  const ProcessResult run = ::dlf::testing::CompareInOnnxRuntime(file, input, (*executor)->fetch(0), dir);
+  EXPECT_EQ(run.exit_code(), 0) << run.output;
+
+  auto import_with_auto_pad = [&](const std::string& mode) {
+    onnx::ModelProto edited = *model;
+    onnx::NodeProto* conv = edited.mutable_graph()->mutable_node(0);
+    EXPECT_EQ(conv->op_type(), "Conv");
+    for (int i = 0; i < conv->attribute_size(); ++i) {
+      if (conv->attribute(i).name() == "pads") conv->mutable_attribute()->DeleteSubrange(i, 1);
+    }
+    onnx::AttributeProto* auto_pad = conv->add_attribute();
+    auto_pad->set_name("auto_pad");
+    auto_pad->set_type(onnx::AttributeProto::STRING);
+    auto_pad->set_s(mode);
+    const std::string path = dir + "/" + mode + ".onnx";
+    EXPECT_TRUE(onnx_export::WriteModel(edited, path).ok());
+    return ImportModel(path);
+  };
+  for (const auto& [mode, before, after] : {std::tuple<std::string, int64_t, int64_t>{"SAME_UPPER", 0, 1},
+                                            {"SAME_LOWER", 1, 0}}) {
+    SCOPED_TRACE(mode);
+    absl::StatusOr<models::ModelSpec> spec = import_with_auto_pad(mode);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    Graph imported;
+    models::ModelOptions three_classes;
+    three_classes.num_classes = 3;
+    spec->build(imported, imported.Input("images", DType::kF32, {2, 4, 8, 8}), three_classes);
+    ASSERT_TRUE(imported.status().ok()) << imported.status();
+    int first_conv = 0;
+    while (first_conv < imported.num_nodes() && imported.node(first_conv).op != "Conv2D") ++first_conv;
+    ASSERT_LT(first_conv, imported.num_nodes());
+    const Node& node = imported.node(first_conv);
+    EXPECT_EQ(node.attrs.GetOr<std::vector<int64_t>>("padding", {}), (std::vector<int64_t>{before, before}));
+    EXPECT_EQ(node.attrs.GetOr<std::vector<int64_t>>("padding_end", {before, before}),
+              (std::vector<int64_t>{after, after}));
+    EXPECT_EQ(node.attrs.GetOr<int64_t>("groups", 1), 2);
+  }
+  absl::StatusOr<models::ModelSpec> bad = import_with_auto_pad("SAME_MIDDLE");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("auto_pad 'SAME_MIDDLE'"));
+}
+
+class TrainedExportTest : public ::testing::TestWithParam<std::string> {};
+
+// groupnet: the exported file carries the convolutions' group and dilations.
+TEST_P(TrainedExportTest, AnImportedNetworkTrainedAndExportedRunsInOnnxRuntimeWithDlfsLogits) {
+  const std::string dir = ::dlf::testing::TempDir("onnx_train_export_" + GetParam());
+  const Reference ref = MakeReference(GetParam());
   const models::ModelSpec& spec = **models::FindModel(ref.onnx);
   auto trainer = training::Trainer::Create(ConfigFor(spec), &ref.data, nullptr);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
@@ -195,6 +274,8 @@ TEST(OnnxRoundTripTest, AnImportedNetworkTrainedAndExportedRunsInOnnxRuntimeWith
   EXPECT_EQ(run.exit_code(), 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("match: 160 outputs"));
 }
+
+INSTANTIATE_TEST_SUITE_P(PyTorchNetworks, TrainedExportTest, ::testing::Values("resnet20", "groupnet"));
 
 }  // namespace
 }  // namespace dlf::onnx_import
