@@ -27,6 +27,7 @@ Value BroadcastTo(Graph& g, Value x, std::vector<int64_t> shape);
 Value Exp(Graph& g, Value x);
 Value Log(Graph& g, Value x);
 Value Sqrt(Graph& g, Value x);
+Value Erf(Graph& g, Value x);
 Value Neg(Graph& g, Value x);
 Value Abs(Graph& g, Value x);
 Value Square(Graph& g, Value x);

@@ -1,5 +1,5 @@
-// Element-wise math and activations: Exp, Log, Sqrt, Neg, Abs, Square, Pow, Clip, LeakyReLU,
-// ELU, GELU (erf and tanh forms), SiLU, Softplus, HardSwish.
+// Element-wise math and activations: Exp, Log, Sqrt, Neg, Abs, Square, Pow, Clip, Erf,
+// LeakyReLU, ELU, GELU (erf and tanh forms), SiLU, Softplus, HardSwish.
 //
 // Each op is a pair of scalar functions, y = f(x) and dy/dx = df(x), with up to two scalar
 // attributes (p, q); its gradient is "<op>Grad"(dy, x) = dy * df(x). Our own loops, not oneDNN
@@ -88,6 +88,9 @@ void RegisterAll() {
                 [](float x, Params a) { return x > 0 ? 1.0f : a.p; });
   RegisterUnary("Elu", [](float x, Params a) { return x > 0 ? x : a.p * (std::exp(x) - 1.0f); },
                 [](float x, Params a) { return x > 0 ? 1.0f : a.p * std::exp(x); });
+  // 2 / sqrt(pi) = 2 kInvSqrt2Pi sqrt(2).
+  RegisterUnary("Erf", [](float x, Params) { return std::erf(x); },
+                [](float x, Params) { return 2.0f * kInvSqrt2Pi * std::sqrt(2.0f) * std::exp(-x * x); });
   RegisterUnary("Gelu", [](float x, Params) { return 0.5f * x * (1.0f + std::erf(x * kSqrt1_2)); },
                 [](float x, Params) {
                   return 0.5f * (1.0f + std::erf(x * kSqrt1_2)) +
@@ -126,6 +129,7 @@ Value Apply(Graph& g, const char* op, Value x, double p = 0, double q = 0) {
 Value Exp(Graph& g, Value x) { return Apply(g, "Exp", x); }
 Value Log(Graph& g, Value x) { return Apply(g, "Log", x); }
 Value Sqrt(Graph& g, Value x) { return Apply(g, "Sqrt", x); }
+Value Erf(Graph& g, Value x) { return Apply(g, "Erf", x); }
 Value Neg(Graph& g, Value x) { return Apply(g, "Neg", x); }
 Value Abs(Graph& g, Value x) { return Apply(g, "Abs", x); }
 Value Square(Graph& g, Value x) { return Apply(g, "Square", x); }

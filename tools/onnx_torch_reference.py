@@ -3,7 +3,7 @@
 from PyTorch with torch.onnx.export, the data of a few training steps, and PyTorch's per-step
 losses for those steps from the same weights, in f32 and in f64.
 
-    /usr/bin/python3 tools/onnx_torch_reference.py resnet20|resnet18|groupnet OUT_DIR [--steps 10] [--batch 8]
+    /usr/bin/python3 tools/onnx_torch_reference.py resnet20|resnet18|groupnet|opsnet|torchvision:NAME OUT_DIR [--steps 10] [--batch 8]
 
 OUT_DIR gets NET.onnx (exported in eval mode with training=TrainingMode.PRESERVE, so that
 BatchNormalization stays a node and the weights keep their names), data.safetensors (u8 images
@@ -11,7 +11,8 @@ BatchNormalization stays a node and the weights keep their names), data.safetens
 "f64": [...]}: two f32 runs that round differently, and the f64 one), for SGD
 with momentum 0.9, lr 0.001, BatchNorm in training mode, images / 255 as input. ResNet-20 takes
 32x32 images; torchvision's ResNet-18 (10 classes) is fed 64x64 ones to keep the test short;
-groupnet (grouped, depthwise and dilated convolutions) takes 32x32.
+groupnet (grouped, depthwise and dilated convolutions) and opsnet (the ops of modern blocks, see
+OpsNet) take 32x32.
 """
 import argparse
 import copy
@@ -41,13 +42,52 @@ def group_net():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
 
 
+class OpsNet(torch.nn.Module):
+    """The ops of modern blocks as torch.onnx.export writes them: ReLU6 (Clip), padding (Pad),
+    hard sigmoid and swish, a channel LayerNorm written out (ReduceMean, Sub, Pow, Sqrt, Div),
+    GELU (Erf), squeeze-and-excitation (Sigmoid, Mul), a channel shuffle (Reshape, Transpose)
+    and slicing (Slice); 32x32 input."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 16, 3, stride=2, groups=4)
+        self.se = nn.Conv2d(16, 16, 1)
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        y = torch.clamp(self.conv1(x), 0, 6)  # ReLU6
+        y = F.pad(y, (1, 0, 0, 1))
+        y = F.hardswish(self.conv2(y)) * F.hardsigmoid(y[:, :, 1:17, :16])
+        mean = y.mean(1, keepdim=True)
+        var = (y - mean).pow(2).mean(1, keepdim=True)
+        y = F.gelu((y - mean) / torch.sqrt(var + 1e-6))
+        y = y * torch.sigmoid(self.se(y.mean((2, 3), keepdim=True)))
+        n, c, h, w = y.shape
+        y = y.reshape(n, 4, c // 4, h, w).transpose(1, 2).reshape(n, c, h, w)  # channel shuffle
+        return self.head(y[:, 4:12].mean((2, 3)))
+
+
 def make(name):
     if name == "resnet20":
         return CifarResNet(3), 32
     if name == "groupnet":
         return group_net(), 32
+    if name == "opsnet":
+        return OpsNet(), 32
     import torchvision
-    return torchvision.models.resnet18(num_classes=10), 64
+    if name == "resnet18":
+        return torchvision.models.resnet18(num_classes=10), 64
+    arch = name.split(":", 1)[1] if name.startswith("torchvision:") else None
+    if arch is None or not callable(getattr(torchvision.models, arch, None)):
+        sys.exit(f"unknown network '{name}': expected resnet20, resnet18, groupnet, opsnet or "
+                 "torchvision:NAME with NAME one of torchvision.models' architectures")
+    model = getattr(torchvision.models, arch)(num_classes=10)
+    for module in model.modules():  # no dropout: its masks are random, so no two runs would agree
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    return model, 32  # at 32x32
 
 
 def train(model, images, labels, steps, batch, dtype, channels_last=False):
@@ -68,7 +108,8 @@ def train(model, images, labels, steps, batch, dtype, channels_last=False):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("net", choices=["resnet20", "resnet18", "groupnet"])
+    parser.add_argument("net", help="resnet20, resnet18, groupnet, opsnet or torchvision:NAME (e.g. "
+                        "torchvision:mobilenet_v3_small)")
     parser.add_argument("out")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch", type=int, default=8)
@@ -76,7 +117,7 @@ def main():
     torch.manual_seed(0)
     model, size = make(args.net)
     model.eval()
-    path = os.path.join(args.out, args.net + ".onnx")
+    path = os.path.join(args.out, args.net.replace("torchvision:", "") + ".onnx")
     torch.onnx.export(model, torch.zeros(1, 3, size, size), path, opset_version=13, input_names=["images"],
                       output_names=["logits"], dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
                       training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)

@@ -1,7 +1,12 @@
 #include "models/onnx/import.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <limits>
+#include <map>
 #include <memory>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -92,6 +97,34 @@ std::string NodeName(const onnx::NodeProto& n) {
   return n.name().empty() ? absl::StrCat(n.op_type(), " -> ", n.output_size() ? n.output(0) : "") : n.name();
 }
 
+// Negative axes counted from the end; each axis in range.
+absl::StatusOr<Ints> Axes(const onnx::NodeProto& n, Ints axes, int64_t rank) {
+  for (int64_t& a : axes) {
+    if (a < -rank || a >= rank) {
+      return absl::InvalidArgumentError(absl::StrCat("axis ", a, " out of range for rank ", rank));
+    }
+    if (a < 0) a += rank;
+  }
+  return axes;
+}
+
+// The element-wise ops of one input that map to one dlf op.
+const std::map<std::string, Value (*)(Graph&, Value)>& UnaryOps() {
+  static const auto* ops = new std::map<std::string, Value (*)(Graph&, Value)>{
+      {"Relu", ops::Relu},   {"Sigmoid", ops::Sigmoid}, {"Tanh", ops::Tanh},         {"Sqrt", ops::Sqrt},
+      {"Erf", ops::Erf},
+      {"Exp", ops::Exp},     {"Log", ops::Log},         {"Neg", ops::Neg},           {"Abs", ops::Abs},
+      {"Softplus", ops::Softplus}, {"HardSwish", ops::HardSwish},
+      {"Identity", [](Graph&, Value x) { return x; }}};
+  return *ops;
+}
+
+const std::map<std::string, Value (*)(Graph&, Value, Value)>& BinaryOps() {
+  static const auto* ops = new std::map<std::string, Value (*)(Graph&, Value, Value)>{
+      {"Add", ops::Add}, {"Sub", ops::Sub}, {"Mul", ops::Mul}, {"Div", ops::Div}};
+  return *ops;
+}
+
 // Builds one graph of the file's network on `images`.
 class Builder {
  public:
@@ -121,12 +154,46 @@ class Builder {
   absl::Status Gemm(const onnx::NodeProto& n);
   absl::Status Reshape(const onnx::NodeProto& n);
   absl::Status Fold(const onnx::NodeProto& n);  // Constant, Shape, Gather, Unsqueeze, Concat of int64s
+  // One function per ONNX op (or family), found in Rules() by the node's op type.
+  absl::Status Unary(const onnx::NodeProto& n);     // Relu, Sigmoid, Tanh, Sqrt, Exp, ... (UnaryOps())
+  absl::Status Binary(const onnx::NodeProto& n);    // Add, Sub, Mul, Div, with NumPy broadcasting
+  absl::Status GlobalAveragePool(const onnx::NodeProto& n);
+  absl::Status Softmax(const onnx::NodeProto& n);
+  absl::Status Dropout(const onnx::NodeProto& n);
+  absl::Status Lrn(const onnx::NodeProto& n);
+  absl::Status MatMul(const onnx::NodeProto& n);
+  absl::Status Concat(const onnx::NodeProto& n);
+  absl::Status Clip(const onnx::NodeProto& n);
+  absl::Status HardSigmoid(const onnx::NodeProto& n);
+  absl::Status ReduceMean(const onnx::NodeProto& n);
+  absl::Status Transpose(const onnx::NodeProto& n);
+  absl::Status Pad(const onnx::NodeProto& n);
+  absl::Status Slice(const onnx::NodeProto& n);
+  absl::Status Pow(const onnx::NodeProto& n);
+  // Slice's [begin, end) per dimension of `shape` from its starts, ends, axes and steps inputs.
+  absl::StatusOr<std::pair<Ints, Ints>> SliceBounds(const onnx::NodeProto& n, const Shape& shape);
+  // Slice and Transpose of a known int tensor: its values and shape.
+  absl::StatusOr<std::pair<Ints, Shape>> SliceKnown(const onnx::NodeProto& n, const Ints& data, const Shape& shape);
+  absl::StatusOr<std::pair<Ints, Shape>> TransposeKnown(const onnx::NodeProto& n, const Ints& data,
+                                                        const Shape& shape);
+  // A float scalar input known when the graph is built (an initializer or a Constant), or
+  // `fallback` when the optional input is absent.
+  absl::StatusOr<double> KnownScalar(const onnx::NodeProto& n, int i, double fallback);
+  using Rule = absl::Status (Builder::*)(const onnx::NodeProto&);
+  static const std::map<std::string, Rule>& Rules();
 
   const OnnxFile& file_;
   Graph& g_;
   const models::ModelOptions& options_;
   std::map<std::string, Value> values_;
   std::map<std::string, Ints> known_;
+  std::map<std::string, double> scalars_;  // float Constants of one element
+  // The shape of a known int tensor of other than one dimension (F.pad's pads as [n, 2]).
+  std::map<std::string, Shape> known_shapes_;
+  Shape KnownShape(const std::string& name) const {
+    auto it = known_shapes_.find(name);
+    return it != known_shapes_.end() ? it->second : Shape{static_cast<int64_t>(known_.at(name).size())};
+  }
 };
 
 absl::Status Builder::Unsupported(const onnx::NodeProto& n, const std::string& why) {
@@ -182,24 +249,106 @@ absl::StatusOr<Ints> Builder::Known(const onnx::NodeProto& n, int i) {
 absl::Status Builder::Fold(const onnx::NodeProto& n) {
   const std::string& op = n.op_type();
   Ints out;
+  Shape out_shape;  // empty: one dimension
   if (op == "Constant") {
     const onnx::AttributeProto* value = FindAttr(n, "value");
     if (value == nullptr) return Unsupported(n, "only the 'value' form of Constant is supported");
     DLF_ASSIGN_OR_RETURN(Tensor t, ToTensor(value->t()));
     if (t.dtype() == DType::kF32) {
+      if (t.num_elements() == 1) scalars_[n.output(0)] = t.f32()[0];
       Set(n, g_.Constant(std::move(t), n.output(0)));
       return g_.status();
     }
     out.assign(t.i64(), t.i64() + t.num_elements());
   } else if (op == "Shape") {
-    DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-    out = g_.shape(x);
+    if (n.input_size() > 0 && known_.count(n.input(0))) {  // of a known int tensor
+      out = KnownShape(n.input(0));
+    } else {
+      DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+      out = g_.shape(x);
+    }
   } else if (op == "Gather") {
     DLF_ASSIGN_OR_RETURN(const Ints data, Known(n, 0));
     DLF_ASSIGN_OR_RETURN(const Ints indices, Known(n, 1));
     for (int64_t i : indices) {
       if (i < -static_cast<int64_t>(data.size()) || i >= static_cast<int64_t>(data.size())) return Unsupported(n, "index out of range");
       out.push_back(data[i < 0 ? i + data.size() : i]);
+    }
+  } else if (BinaryOps().count(op)) {  // shape arithmetic (channels / groups): int64, one side may be one value
+    DLF_ASSIGN_OR_RETURN(const Ints a, Known(n, 0));
+    DLF_ASSIGN_OR_RETURN(const Ints b, Known(n, 1));
+    if (a.size() != b.size() && a.size() != 1 && b.size() != 1) return Unsupported(n, "shapes do not broadcast");
+    for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+      const int64_t x = a[a.size() == 1 ? 0 : i], y = b[b.size() == 1 ? 0 : i];
+      if (op == "Div" && (y == 0 || (x == INT64_MIN && y == -1))) return Unsupported(n, "division by zero or overflow");
+      int64_t r = 0;
+      const bool overflow = op == "Add"   ? __builtin_add_overflow(x, y, &r)
+                            : op == "Sub" ? __builtin_sub_overflow(x, y, &r)
+                            : op == "Mul" ? __builtin_mul_overflow(x, y, &r)
+                                          : (r = x / y, false);  // ONNX's integer Div truncates, as C++'s
+      if (overflow) return Unsupported(n, absl::StrCat(x, " ", op, " ", y, " overflows int64"));
+      out.push_back(r);
+    }
+  } else if (op == "Slice") {  // of a known int tensor, any step
+    DLF_ASSIGN_OR_RETURN(const Ints data, Known(n, 0));
+    DLF_ASSIGN_OR_RETURN(std::tie(out, out_shape), SliceKnown(n, data, KnownShape(n.input(0))));
+  } else if (op == "ConstantOfShape") {
+    DLF_ASSIGN_OR_RETURN(const Ints dims, Known(n, 0));
+    const onnx::AttributeProto* value = FindAttr(n, "value");
+    Tensor fill(DType::kF32, {1});
+    fill.f32()[0] = 0;
+    if (value != nullptr) {
+      DLF_ASSIGN_OR_RETURN(fill, ToTensor(value->t()));
+    }
+    if (fill.num_elements() != 1) return Unsupported(n, "its value must be one element");
+    int64_t count = 1;
+    for (int64_t d : dims) {
+      if (d < 0 || d > (int64_t{1} << 24) || (count *= d) > (int64_t{1} << 24)) {
+        return Unsupported(n, absl::StrCat("shape ", ShapeString(dims), " (expected at most 2^24 elements)"));
+      }
+    }
+    if (fill.dtype() == DType::kF32) {
+      Tensor t(DType::kF32, dims);
+      std::fill(t.f32(), t.f32() + count, fill.f32()[0]);
+      Set(n, g_.Constant(std::move(t), n.output(0)));
+      return g_.status();
+    }
+    out.assign(count, fill.i64()[0]);
+    out_shape = dims;
+  } else if (op == "Reshape") {  // of a known int tensor
+    DLF_ASSIGN_OR_RETURN(out, Known(n, 0));
+    DLF_ASSIGN_OR_RETURN(out_shape, Known(n, 1));
+    const Shape in = KnownShape(n.input(0));
+    int64_t rest = static_cast<int64_t>(out.size()), unknown = -1;
+    for (size_t i = 0; i < out_shape.size(); ++i) {
+      if (out_shape[i] == 0 && i < in.size()) out_shape[i] = in[i];
+      if (out_shape[i] == -1) {
+        unknown = static_cast<int64_t>(i);
+      } else if (out_shape[i] > 0 && rest % out_shape[i] == 0) {
+        rest /= out_shape[i];
+      } else {
+        return Unsupported(n, absl::StrCat("cannot reshape ", out.size(), " known values to ", ShapeString(out_shape)));
+      }
+    }
+    if (unknown >= 0) out_shape[unknown] = rest;
+    if (NumElements(out_shape) != static_cast<int64_t>(out.size())) {
+      return Unsupported(n, absl::StrCat("cannot reshape ", out.size(), " known values to ", ShapeString(out_shape)));
+    }
+  } else if (op == "Transpose") {  // of a known int tensor
+    DLF_ASSIGN_OR_RETURN(const Ints data, Known(n, 0));
+    DLF_ASSIGN_OR_RETURN(std::tie(out, out_shape), TransposeKnown(n, data, KnownShape(n.input(0))));
+  } else if (op == "Cast") {  // of known ints: to an integer type they stay as they are
+    const int64_t to = IntAttr(n, "to", 0);
+    DLF_ASSIGN_OR_RETURN(out, Known(n, 0));
+    if (to == onnx::TensorProto::FLOAT) {  // a constant, e.g. torch.clamp's integer bounds
+      Tensor t(DType::kF32, {static_cast<int64_t>(out.size())});
+      for (size_t i = 0; i < out.size(); ++i) t.f32()[i] = static_cast<float>(out[i]);
+      if (out.size() == 1) scalars_[n.output(0)] = static_cast<double>(out[0]);
+      Set(n, g_.Constant(std::move(t), n.output(0)));
+      return g_.status();
+    }
+    if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32) {
+      return Unsupported(n, absl::StrCat("a cast of known integers to ONNX type ", to));
     }
   } else if (op == "Unsqueeze" || op == "Squeeze" || op == "Identity") {
     DLF_ASSIGN_OR_RETURN(out, Known(n, 0));  // a list of known ints keeps its values
@@ -209,8 +358,90 @@ absl::Status Builder::Fold(const onnx::NodeProto& n) {
       out.insert(out.end(), part.begin(), part.end());
     }
   }
+  if (out_shape.size() > 1) known_shapes_[n.output(0)] = out_shape;
   known_[n.output(0)] = std::move(out);
   return absl::OkStatus();
+}
+
+// Row-major strides of `shape`.
+Ints Strides(const Shape& shape) {
+  Ints strides(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * shape[i + 1];
+  return strides;
+}
+
+absl::StatusOr<std::pair<Ints, Shape>> Builder::SliceKnown(const onnx::NodeProto& n, const Ints& data,
+                                                           const Shape& shape) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  DLF_ASSIGN_OR_RETURN(const Ints starts, Known(n, 1));
+  DLF_ASSIGN_OR_RETURN(const Ints ends, Known(n, 2));
+  Ints axes(starts.size()), steps(starts.size(), 1);
+  for (size_t i = 0; i < axes.size(); ++i) axes[i] = static_cast<int64_t>(i);
+  if (n.input_size() > 3 && !n.input(3).empty()) {
+    DLF_ASSIGN_OR_RETURN(axes, Known(n, 3));
+  }
+  if (n.input_size() > 4 && !n.input(4).empty()) {
+    DLF_ASSIGN_OR_RETURN(steps, Known(n, 4));
+  }
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size()) {
+    return Unsupported(n, "starts, ends, axes and steps differ in length");
+  }
+  absl::StatusOr<Ints> checked = Axes(n, axes, rank);
+  if (!checked.ok()) return Unsupported(n, std::string(checked.status().message()));
+  // Per dimension: the first index, the step and the count taken (ONNX's clamping rules).
+  Ints first(rank, 0), step(rank, 1), count(shape.begin(), shape.end());
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int64_t a = (*checked)[i], dim = shape[a], st = steps[i];
+    if (st == 0 || st == INT64_MIN) return Unsupported(n, absl::StrCat("a step of ", st));
+    auto fix = [dim](int64_t v) { return v < 0 ? v + dim : v; };
+    int64_t b = fix(starts[i]), e = fix(ends[i]);
+    if (st > 0) {
+      b = std::clamp<int64_t>(b, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      count[a] = e > b ? (e - b - 1) / st + 1 : 0;
+    } else {
+      b = std::clamp<int64_t>(b, -1, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      count[a] = b > e ? (b - e - 1) / -st + 1 : 0;
+    }
+    first[a] = b;
+    step[a] = st;
+  }
+  const Ints strides = Strides(shape);
+  Ints out;
+  for (int64_t k = 0; k < NumElements(count); ++k) {
+    int64_t rem = k, offset = 0;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      offset += (first[d] + (rem % count[d]) * step[d]) * strides[d];
+      rem /= count[d];
+    }
+    out.push_back(data[offset]);
+  }
+  return std::make_pair(out, Shape(count.begin(), count.end()));
+}
+
+absl::StatusOr<std::pair<Ints, Shape>> Builder::TransposeKnown(const onnx::NodeProto& n, const Ints& data,
+                                                               const Shape& shape) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  Ints reversed(rank);
+  for (int64_t i = 0; i < rank; ++i) reversed[i] = rank - 1 - i;
+  absl::StatusOr<Ints> perm = Axes(n, IntsAttr(n, "perm", reversed), rank);
+  if (!perm.ok() || !std::is_permutation(perm->begin(), perm->end(), reversed.begin(), reversed.end())) {
+    return Unsupported(n, absl::StrCat("perm must order the ", rank, " axes"));
+  }
+  Shape out_shape(rank);
+  for (int64_t i = 0; i < rank; ++i) out_shape[i] = shape[(*perm)[i]];
+  const Ints strides = Strides(shape);
+  Ints out;
+  for (int64_t k = 0; k < NumElements(out_shape); ++k) {
+    int64_t rem = k, offset = 0;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      offset += (rem % out_shape[d]) * strides[(*perm)[d]];
+      rem /= out_shape[d];
+    }
+    out.push_back(data[offset]);
+  }
+  return std::make_pair(out, out_shape);
 }
 
 absl::Status Builder::Conv(const onnx::NodeProto& n) {
@@ -322,6 +553,227 @@ absl::Status Builder::Reshape(const onnx::NodeProto& n) {
   return g_.status();
 }
 
+const std::map<std::string, Builder::Rule>& Builder::Rules() {
+  static const auto* rules = new std::map<std::string, Rule>{
+      {"Conv", &Builder::Conv},
+      {"MaxPool", &Builder::Pool},
+      {"AveragePool", &Builder::Pool},
+      {"BatchNormalization", &Builder::BatchNorm},
+      {"Gemm", &Builder::Gemm},
+      {"Reshape", &Builder::Reshape},
+      {"Flatten", &Builder::Reshape},
+      {"GlobalAveragePool", &Builder::GlobalAveragePool},
+      {"Softmax", &Builder::Softmax},
+      {"Dropout", &Builder::Dropout},
+      {"LRN", &Builder::Lrn},
+      {"MatMul", &Builder::MatMul},
+      {"Concat", &Builder::Concat},
+      {"Clip", &Builder::Clip},
+      {"HardSigmoid", &Builder::HardSigmoid},
+      {"ReduceMean", &Builder::ReduceMean},
+      {"Transpose", &Builder::Transpose},
+      {"Pad", &Builder::Pad},
+      {"Slice", &Builder::Slice},
+      {"Pow", &Builder::Pow},
+  };
+  static const auto* all = [] {
+    auto* table = new std::map<std::string, Rule>(*rules);
+    for (const auto& [name, fn] : UnaryOps()) table->emplace(name, &Builder::Unary);
+    for (const auto& [name, fn] : BinaryOps()) table->emplace(name, &Builder::Binary);
+    return table;
+  }();
+  return *all;
+}
+
+absl::Status Builder::Unary(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  Set(n, UnaryOps().at(n.op_type())(g_, x));
+  return g_.status();
+}
+
+absl::Status Builder::Binary(const onnx::NodeProto& n) {
+  if (n.input_size() != 2) return Unsupported(n, absl::StrCat("expected 2 inputs, found ", n.input_size()));
+  DLF_ASSIGN_OR_RETURN(const Value a, In(n, 0));
+  DLF_ASSIGN_OR_RETURN(const Value b, In(n, 1));
+  Set(n, BinaryOps().at(n.op_type())(g_, a, b));
+  return g_.status();
+}
+
+absl::Status Builder::GlobalAveragePool(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  Set(n, ops::ReduceMean(g_, x, {2, 3}, true));
+  return g_.status();
+}
+
+absl::Status Builder::Softmax(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  const int64_t axis = IntAttr(n, "axis", file_.opset >= 13 ? -1 : 1);
+  if (axis != -1 && axis != static_cast<int64_t>(g_.shape(x).size()) - 1) return Unsupported(n, "softmax over the last axis only");
+  Set(n, ops::Softmax(g_, x));
+  return g_.status();
+}
+
+absl::Status Builder::Dropout(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  double ratio = FloatAttr(n, "ratio", 0.5);
+  if (n.input_size() > 1 && !n.input(1).empty()) {
+    auto init = file_.initializers.find(n.input(1));
+    if (init == file_.initializers.end()) return Unsupported(n, "its ratio must be an initializer");
+    DLF_ASSIGN_OR_RETURN(const Tensor r, ToTensor(*init->second));
+    if (r.dtype() != DType::kF32 || r.num_elements() != 1) return Unsupported(n, "its ratio must be one float");
+    ratio = r.f32()[0];
+  }
+  Set(n, ops::Dropout(g_, x, ratio));
+  return g_.status();
+}
+
+absl::Status Builder::Lrn(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  Set(n, ops::LocalResponseNorm(g_, x, {.size = IntAttr(n, "size", 5), .alpha = FloatAttr(n, "alpha", 1e-4),
+                                        .beta = FloatAttr(n, "beta", 0.75), .k = FloatAttr(n, "bias", 1.0)}));
+  return g_.status();
+}
+
+absl::Status Builder::MatMul(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value a, In(n, 0));
+  DLF_ASSIGN_OR_RETURN(const Value b, In(n, 1));
+  const Shape& as = g_.shape(a);
+  if (as.size() > 2 && g_.shape(b).size() == 2) {  // [*, k] x [k, n], as a linear layer on the last axis
+    const Value flat = ops::Reshape(g_, a, {-1, as.back()});
+    Shape out(as.begin(), as.end() - 1);
+    out.push_back(g_.shape(b)[1]);
+    Set(n, ops::Reshape(g_, ops::MatMul(g_, flat, b), out));
+    return g_.status();
+  }
+  Set(n, ops::MatMul(g_, a, b));
+  return g_.status();
+}
+
+absl::Status Builder::Concat(const onnx::NodeProto& n) {
+  std::vector<Value> in;
+  for (int i = 0; i < n.input_size(); ++i) {
+    DLF_ASSIGN_OR_RETURN(const Value v, In(n, i));
+    in.push_back(v);
+  }
+  Set(n, ops::Concat(g_, in, IntAttr(n, "axis", 0)));
+  return g_.status();
+}
+
+absl::StatusOr<double> Builder::KnownScalar(const onnx::NodeProto& n, int i, double fallback) {
+  if (i >= n.input_size() || n.input(i).empty()) return fallback;
+  const std::string& name = n.input(i);
+  if (auto it = scalars_.find(name); it != scalars_.end()) return it->second;
+  if (auto init = file_.initializers.find(name); init != file_.initializers.end()) {
+    DLF_ASSIGN_OR_RETURN(const Tensor t, ToTensor(*init->second));
+    if (t.dtype() == DType::kF32 && t.num_elements() == 1) return static_cast<double>(t.f32()[0]);
+  }
+  return Unsupported(n, absl::StrCat("input '", name, "' must be one float known before the run"));
+}
+
+absl::Status Builder::Clip(const onnx::NodeProto& n) {  // min and max: inputs from opset 11, attributes before
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  constexpr double kMax = std::numeric_limits<float>::max();
+  DLF_ASSIGN_OR_RETURN(const double lo, KnownScalar(n, 1, FloatAttr(n, "min", -kMax)));
+  DLF_ASSIGN_OR_RETURN(const double hi, KnownScalar(n, 2, FloatAttr(n, "max", kMax)));
+  Set(n, ops::Clip(g_, x, lo, hi));
+  return g_.status();
+}
+
+absl::Status Builder::HardSigmoid(const onnx::NodeProto& n) {  // max(0, min(1, alpha x + beta))
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  Tensor beta(DType::kF32, {1});
+  beta.f32()[0] = static_cast<float>(FloatAttr(n, "beta", 0.5));
+  const Value shifted = ops::Add(g_, ops::Scale(g_, x, FloatAttr(n, "alpha", 0.2)), g_.Constant(std::move(beta)));
+  Set(n, ops::Clip(g_, shifted, 0.0, 1.0));
+  return g_.status();
+}
+
+absl::Status Builder::ReduceMean(const onnx::NodeProto& n) {  // axes: an attribute up to opset 17
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  const int64_t rank = static_cast<int64_t>(g_.shape(x).size());
+  Ints all(rank);
+  for (int64_t i = 0; i < rank; ++i) all[i] = i;
+  absl::StatusOr<Ints> axes = Axes(n, IntsAttr(n, "axes", all), rank);
+  if (!axes.ok()) return Unsupported(n, std::string(axes.status().message()));
+  Set(n, ops::ReduceMean(g_, x, *axes, IntAttr(n, "keepdims", 1) != 0));
+  return g_.status();
+}
+
+absl::Status Builder::Transpose(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  const int64_t rank = static_cast<int64_t>(g_.shape(x).size());
+  Ints reversed(rank);
+  for (int64_t i = 0; i < rank; ++i) reversed[i] = rank - 1 - i;
+  absl::StatusOr<Ints> perm = Axes(n, IntsAttr(n, "perm", reversed), rank);
+  if (!perm.ok()) return Unsupported(n, std::string(perm.status().message()));
+  Set(n, ops::Transpose(g_, x, *perm));
+  return g_.status();
+}
+
+absl::Status Builder::Pad(const onnx::NodeProto& n) {  // pads: an input from opset 11, an attribute before
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  const onnx::AttributeProto* mode = FindAttr(n, "mode");
+  if (mode != nullptr && mode->s() != "constant") return Unsupported(n, "mode '" + mode->s() + "' (dlf pads with a constant)");
+  Ints pads = IntsAttr(n, "pads", {});
+  if (file_.opset >= 11) {
+    DLF_ASSIGN_OR_RETURN(pads, Known(n, 1));
+  }
+  const size_t rank = g_.shape(x).size();
+  if (pads.size() != 2 * rank) {
+    return Unsupported(n, absl::StrCat("expected ", 2 * rank, " pads for a rank-", rank, " input, found ", pads.size()));
+  }
+  DLF_ASSIGN_OR_RETURN(const double value, KnownScalar(n, 2, FloatAttr(n, "value", 0.0)));
+  Set(n, ops::Pad(g_, x, Ints(pads.begin(), pads.begin() + rank), Ints(pads.begin() + rank, pads.end()), value));
+  return g_.status();
+}
+
+absl::StatusOr<std::pair<Ints, Ints>> Builder::SliceBounds(const onnx::NodeProto& n, const Shape& shape) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  DLF_ASSIGN_OR_RETURN(const Ints starts, Known(n, 1));
+  DLF_ASSIGN_OR_RETURN(const Ints ends, Known(n, 2));
+  Ints axes(starts.size());
+  for (size_t i = 0; i < axes.size(); ++i) axes[i] = static_cast<int64_t>(i);
+  if (n.input_size() > 3 && !n.input(3).empty()) {
+    DLF_ASSIGN_OR_RETURN(axes, Known(n, 3));
+  }
+  if (n.input_size() > 4 && !n.input(4).empty()) {
+    DLF_ASSIGN_OR_RETURN(const Ints steps, Known(n, 4));
+    for (int64_t step : steps) {
+      if (step != 1) return Unsupported(n, absl::StrCat("step ", step, " (dlf slices with step 1)"));
+    }
+  }
+  if (ends.size() != starts.size() || axes.size() != starts.size()) {
+    return Unsupported(n, "starts, ends and axes differ in length");
+  }
+  absl::StatusOr<Ints> checked = Axes(n, axes, rank);
+  if (!checked.ok()) return Unsupported(n, std::string(checked.status().message()));
+  Ints begin(rank, 0), end(shape.begin(), shape.end());
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int64_t a = (*checked)[i], dim = shape[a];
+    auto clamp = [dim](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + dim : v, 0, dim); };
+    begin[a] = clamp(starts[i]);
+    end[a] = std::max(begin[a], clamp(ends[i]));  // ends beyond the dimension (INT64_MAX) clamp
+  }
+  return std::make_pair(begin, end);
+}
+
+absl::Status Builder::Slice(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  DLF_ASSIGN_OR_RETURN(const auto bounds, SliceBounds(n, g_.shape(x)));
+  Ints size(bounds.first.size());
+  for (size_t i = 0; i < size.size(); ++i) size[i] = bounds.second[i] - bounds.first[i];
+  Set(n, ops::Slice(g_, x, bounds.first, size));
+  return g_.status();
+}
+
+absl::Status Builder::Pow(const onnx::NodeProto& n) {  // x to a constant power
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  if (n.input_size() < 2) return Unsupported(n, "expected 2 inputs");
+  DLF_ASSIGN_OR_RETURN(const double exponent, KnownScalar(n, 1, 0.0));
+  Set(n, ops::Pow(g_, x, exponent));
+  return g_.status();
+}
+
 absl::Status Builder::AddNode(const onnx::NodeProto& n) {
   const std::string& op = n.op_type();
   if (!n.domain().empty() && n.domain() != "ai.onnx") return Unsupported(n, absl::StrCat("domain '", n.domain(), "'"));
@@ -331,53 +783,15 @@ absl::Status Builder::AddNode(const onnx::NodeProto& n) {
       (op == "Concat" && first_known)) {
     return Fold(n);
   }
-  if (op == "Identity" && first_known) return Fold(n);
+  if (op == "ConstantOfShape") return Fold(n);
+  if ((op == "Identity" || op == "Cast" || op == "Slice" || op == "Reshape" || op == "Transpose") && first_known) {
+    return Fold(n);
+  }
+  if (BinaryOps().count(op) && n.input_size() == 2 && first_known && known_.count(n.input(1))) return Fold(n);
   if (op == "Identity" && file_.initializers.count(n.output(0))) return absl::OkStatus();  // a named copy
-  if (op == "Conv") return Conv(n);
-  if (op == "MaxPool" || op == "AveragePool") return Pool(n);
-  if (op == "BatchNormalization") return BatchNorm(n);
-  if (op == "Gemm") return Gemm(n);
-  if (op == "Reshape" || op == "Flatten") return Reshape(n);
-  if (op == "Identity" || op == "Relu" || op == "GlobalAveragePool" || op == "Softmax" || op == "Dropout" ||
-      op == "LRN") {
-    DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-    if (op == "Identity") Set(n, x);
-    if (op == "Relu") Set(n, ops::Relu(g_, x));
-    if (op == "GlobalAveragePool") Set(n, ops::ReduceMean(g_, x, {2, 3}, true));
-    if (op == "Softmax") {
-      const int64_t axis = IntAttr(n, "axis", file_.opset >= 13 ? -1 : 1);
-      if (axis != -1 && axis != static_cast<int64_t>(g_.shape(x).size()) - 1) return Unsupported(n, "softmax over the last axis only");
-      Set(n, ops::Softmax(g_, x));
-    }
-    if (op == "Dropout") {
-      double ratio = FloatAttr(n, "ratio", 0.5);
-      if (n.input_size() > 1 && !n.input(1).empty()) {
-        auto init = file_.initializers.find(n.input(1));
-        if (init == file_.initializers.end()) return Unsupported(n, "its ratio must be an initializer");
-        DLF_ASSIGN_OR_RETURN(const Tensor r, ToTensor(*init->second));
-        if (r.dtype() != DType::kF32 || r.num_elements() != 1) return Unsupported(n, "its ratio must be one float");
-        ratio = r.f32()[0];
-      }
-      Set(n, ops::Dropout(g_, x, ratio));
-    }
-    if (op == "LRN") {
-      Set(n, ops::LocalResponseNorm(g_, x, {.size = IntAttr(n, "size", 5), .alpha = FloatAttr(n, "alpha", 1e-4),
-                                            .beta = FloatAttr(n, "beta", 0.75), .k = FloatAttr(n, "bias", 1.0)}));
-    }
-    return g_.status();
-  }
-  if (op == "Add" || op == "MatMul" || op == "Concat") {
-    std::vector<Value> in;
-    for (int i = 0; i < n.input_size(); ++i) {
-      DLF_ASSIGN_OR_RETURN(const Value v, In(n, i));
-      in.push_back(v);
-    }
-    if (op == "Add" && in.size() == 2) Set(n, ops::Add(g_, in[0], in[1]));
-    if (op == "MatMul" && in.size() == 2) Set(n, ops::MatMul(g_, in[0], in[1]));
-    if (op == "Concat") Set(n, ops::Concat(g_, in, IntAttr(n, "axis", 0)));
-    return g_.status();
-  }
-  return Unsupported(n);
+  const auto rule = Rules().find(op);
+  if (rule == Rules().end()) return Unsupported(n);
+  return (this->*rule->second)(n);
 }
 
 absl::StatusOr<Value> Builder::Build(Value images) {

@@ -68,6 +68,7 @@ INSTANTIATE_TEST_SUITE_P(
              [](double x) { return x > 0 ? x : 0.1 * x; }},
         Case{"Elu", [](Graph& g, Value x) { return ops::Elu(g, x, 1.3); },
              [](double x) { return x > 0 ? x : 1.3 * (std::exp(x) - 1); }},
+        Case{"Erf", ops::Erf, [](double x) { return std::erf(x); }},
         Case{"Gelu", [](Graph& g, Value x) { return ops::Gelu(g, x); },
              [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }},
         Case{"GeluTanh", [](Graph& g, Value x) { return ops::Gelu(g, x, true); },
