@@ -130,7 +130,7 @@ const Files& GetFiles() {
     Write(f->dir + "/good.onnx", good_onnx);
     Write(f->dir + "/truncated.onnx", good_onnx.substr(0, good_onnx.size() / 2));
     Write(f->dir + "/text.onnx", "not a protobuf at all\n");
-    Write(f->dir + "/sigmoid.onnx", OnnxBytes("Sigmoid", 13, 32));
+    Write(f->dir + "/hardmax.onnx", OnnxBytes("Hardmax", 13, 32));
     Write(f->dir + "/opset9.onnx", OnnxBytes("GlobalAveragePool", 9, 32));
     Write(f->dir + "/dynamic.onnx", OnnxBytes("GlobalAveragePool", 13, 0));
     data::TensorFile wrong_dtype;  // a state_dict whose weight is an integer tensor
@@ -286,8 +286,8 @@ const std::vector<BadCase>& BadCases() {
       {"train", {"--model={dir}/text.onnx", "--dataset=synthetic"}, "text.onnx: not an ONNX model (not a protobuf ModelProto with a graph)"},
       {"train", {"--model={dir}/truncated.onnx", "--dataset=synthetic"}, "truncated.onnx: not an ONNX model"},
       {"train", {"--model={dir}/none.onnx", "--dataset=synthetic"}, "none.onnx: no such file"},
-      {"train", {"--model={dir}/sigmoid.onnx", "--dataset=synthetic"},
-       "sigmoid.onnx: node 'pooled_node': op Sigmoid (opset 13) is not supported by dlf's ONNX import"},
+      {"train", {"--model={dir}/hardmax.onnx", "--dataset=synthetic"},
+       "hardmax.onnx: node 'pooled_node': op Hardmax (opset 13) is not supported by dlf's ONNX import"},
       {"train", {"--model={dir}/opset9.onnx", "--dataset=synthetic"}, "opset9.onnx: opset 9; dlf imports opsets 11 to 17"},
       {"train", {"--model={dir}/dynamic.onnx", "--dataset=synthetic"},
        "dynamic.onnx: the input 'images' has a dynamic dimension 2 ('height'): give --input_shape=C,H,W"},
