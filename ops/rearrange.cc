@@ -109,7 +109,7 @@ absl::StatusOr<std::vector<ValueInfo>> SliceShape(const ShapeContext& ctx) {
   DLF_ASSIGN_OR_RETURN(const std::vector<int64_t> begin, IntList(ctx.attrs, "begin", in.size()));
   DLF_ASSIGN_OR_RETURN(const std::vector<int64_t> size, IntList(ctx.attrs, "size", in.size()));
   for (size_t d = 0; d < in.size(); ++d) {
-    DLF_RETURN_IF_ERROR(Expect(begin[d] >= 0 && size[d] >= 0 && begin[d] + size[d] <= in[d],
+    DLF_RETURN_IF_ERROR(Expect(begin[d] >= 0 && size[d] >= 0 && begin[d] <= in[d] && size[d] <= in[d] - begin[d],
                                absl::StrCat("axis ", d, ": begin ", begin[d], " size ", size[d],
                                             " leaves the input's ", in[d])));
   }
@@ -140,9 +140,15 @@ absl::StatusOr<std::vector<ValueInfo>> PadShape(const ShapeContext& ctx) {
   DLF_ASSIGN_OR_RETURN(const std::vector<int64_t> before, IntList(ctx.attrs, "before", in.size()));
   DLF_ASSIGN_OR_RETURN(const std::vector<int64_t> after, IntList(ctx.attrs, "after", in.size()));
   Shape out(in.size());
+  constexpr int64_t kMaxElements = int64_t{1} << 40;  // no sum or product below can overflow
+  int64_t elements = 1;
   for (size_t d = 0; d < in.size(); ++d) {
     DLF_RETURN_IF_ERROR(Expect(before[d] >= 0 && after[d] >= 0, "padding must be >= 0"));
-    out[d] = in[d] + before[d] + after[d];
+    const bool too_large = before[d] > kMaxElements || after[d] > kMaxElements ||
+                           (out[d] = in[d] + before[d] + after[d]) > kMaxElements ||
+                           __builtin_mul_overflow(elements, out[d], &elements) || elements > kMaxElements;
+    DLF_RETURN_IF_ERROR(Expect(!too_large, absl::StrCat("axis ", d, ": padding ", before[d], " and ", after[d],
+                                                        " makes the output larger than 2^40 elements")));
   }
   return std::vector<ValueInfo>{{DType::kF32, out}};
 }
