@@ -237,6 +237,11 @@ struct Runnable {
   std::optional<dnnl::primitive> forward;
 };
 
+// The right padding that makes the logged output size (dilation in oneDNN's terms, d - 1).
+int64_t RightPadding(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_l) {
+  return (out - 1) * stride + (kernel - 1) * (dilation + 1) + 1 - in - pad_l;
+}
+
 // ---- convolution ----
 
 struct ConvShape {
@@ -257,9 +262,8 @@ ConvShape GetConvShape(const Problem& p) {
   s.strides = {Get(v, "sh", 1), Get(v, "sw", 1)};
   s.dilates = {Get(v, "dh", 0), Get(v, "dw", 0)};
   s.pad_l = {ph, pw};
-  // The right padding that makes the logged output size.
-  s.pad_r = {(oh - 1) * s.strides[0] + (kh - 1) * (s.dilates[0] + 1) + 1 - ih - ph,
-             (ow - 1) * s.strides[1] + (kw - 1) * (s.dilates[1] + 1) + 1 - iw - pw};
+  s.pad_r = {RightPadding(ih, oh, kh, s.strides[0], s.dilates[0], ph),
+             RightPadding(iw, ow, kw, s.strides[1], s.dilates[1], pw)};
   return s;
 }
 
@@ -463,8 +467,8 @@ PoolShape GetPoolShape(const Problem& p) {
   s.strides = {Get(v, "sh", 1), Get(v, "sw", 1)};
   s.dilation = {Get(v, "dh", 0), Get(v, "dw", 0)};
   s.pad_l = {Get(v, "ph", 0), Get(v, "pw", 0)};
-  s.pad_r = {(oh - 1) * s.strides[0] + (kh - 1) * (s.dilation[0] + 1) + 1 - ih - s.pad_l[0],
-             (ow - 1) * s.strides[1] + (kw - 1) * (s.dilation[1] + 1) + 1 - iw - s.pad_l[1]};
+  s.pad_r = {RightPadding(ih, oh, kh, s.strides[0], s.dilation[0], s.pad_l[0]),
+             RightPadding(iw, ow, kw, s.strides[1], s.dilation[1], s.pad_l[1])};
   return s;
 }
 
