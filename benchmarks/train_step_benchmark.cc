@@ -12,6 +12,7 @@
 #include "benchmark/benchmark.h"
 #include "benchmarks/peak.h"
 #include "data/synthetic.h"
+#include "graph/cpu.h"
 #include "graph/executor.h"
 #include "models/models.h"
 #include "models/training/trainer.h"
@@ -89,7 +90,7 @@ void Register(const std::string& name, RunFn run, models::ModelFn build, double 
     benchmark::RegisterBenchmark((name + (bf16 ? "/bf16" : "/f32")).c_str(),
                                  [=](benchmark::State& state) {
                                    run(state, build, bf16);
-                                   if (bf16) state.SetLabel("oneDNN ISA " + ops::DnnlIsaName());
+                                   if (bf16) state.SetLabel("oneDNN ISA " + DnnlIsaName());
                                  })
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond)

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "graph/bf16.h"
+#include "graph/cpu.h"
 #include "graph/memory.h"
 #include "graph/passes/passes.h"
 #include "graph/status_macros.h"
@@ -104,6 +105,11 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Compile(Graph& graph,
   if (fetches.empty()) return absl::InvalidArgumentError("Executor: nothing to fetch");
   for (Value v : fetches) {
     if (!graph.Contains(v)) return absl::InvalidArgumentError("Executor: invalid fetch value");
+  }
+  if (options.bf16 && !Bf16Supported()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Executor: bf16 needs a CPU with AVX-512 (oneDNN 2.6.3 has no bf16 kernels below it); this CPU's "
+        "oneDNN ISA is ", DnnlIsaName()));
   }
   const char* env = std::getenv("DLF_PROFILE");
   const bool env_per_kernel = env != nullptr && std::string(env) == "kernels";

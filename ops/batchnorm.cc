@@ -47,13 +47,12 @@ absl::StatusOr<std::vector<ValueInfo>> BatchNormShape(const ShapeContext& ctx) {
 }
 
 // oneDNN's batch normalization is several times faster on the channel-blocked layout
-// (nChw16c: 16 channels per vector) than on plain NCHW; tensors in another layout are staged
-// into it (see DnnlKernel) when the channels divide into blocks.
+// (BlockedDesc) than on plain NCHW; tensors in another layout are staged into it (see
+// DnnlKernel) when the channels divide into blocks.
 // In bf16 (`type`: the input's, as its producer wrote it) the normalization reads and writes bf16
 // and computes in f32 inside.
 dnnl::memory::desc BnLayout(const Shape& x, dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
-  if (x[1] % 16 != 0) return PlainDesc(x);
-  return dnnl::memory::desc(ToDims(x), type, dnnl::memory::format_tag::nChw16c);
+  return BlockedDesc(x, type);
 }
 
 // Batch statistics in training mode; the running ones in inference mode (also a frozen layer,

@@ -1,5 +1,7 @@
 #include "ops/op_util.h"
 
+#include "graph/cpu.h"
+
 #include <cstring>
 
 namespace dlf::ops {
@@ -234,23 +236,11 @@ dnnl::memory::desc LikeLayout(const dnnl::memory::desc& like, const dnnl::memory
   return {};
 }
 
-bool NativeBf16() {
-  const int isa = static_cast<int>(dnnl::get_effective_cpu_isa());
-  return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
-}
-
-std::string DnnlIsaName() {
-  switch (static_cast<int>(dnnl::get_effective_cpu_isa())) {
-    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl_cpu_isa_avx512_core: return "avx512_core";
-    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-    case dnnl_cpu_isa_avx2: return "avx2";
-    case dnnl_cpu_isa_avx: return "avx";
-    case dnnl_cpu_isa_sse41: return "sse41";
-    default: return absl::StrCat("isa 0x", absl::Hex(static_cast<int>(dnnl::get_effective_cpu_isa())));
-  }
+dnnl::memory::desc BlockedDesc(const Shape& x, dnnl::memory::data_type type) {
+  const int64_t block = ChannelBlock();
+  if (x.size() != 4 || x[1] % block != 0) return PlainDesc(x, type);
+  return dnnl::memory::desc(ToDims(x), type,
+                            block == 16 ? dnnl::memory::format_tag::nChw16c : dnnl::memory::format_tag::nChw8c);
 }
 
 }  // namespace dlf::ops

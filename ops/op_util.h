@@ -35,6 +35,11 @@ absl::StatusOr<int64_t> WindowOutputSize(int64_t in, int64_t kernel, int64_t str
                                          bool ceil_mode, const char* dim);
 
 // oneDNN descriptors in plain row-major layouts.
+// x [n, c, h, w] in the channel-blocked layout of this CPU's oneDNN kernels (nChw16c with
+// AVX-512, nChw8c below: ChannelBlock()), or plain when the channels do not fill whole blocks.
+// oneDNN 2.6.3's jit batch normalization and pooling take only that layout; on another one they
+// run reference or simple loops.
+dnnl::memory::desc BlockedDesc(const Shape& x, dnnl::memory::data_type type = dnnl::memory::data_type::f32);
 dnnl::memory::desc PlainDesc(const Shape& shape, dnnl::memory::data_type dt =
                                                      dnnl::memory::data_type::f32);
 dnnl::memory::dims ToDims(const std::vector<int64_t>& v);

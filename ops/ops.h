@@ -129,10 +129,6 @@ Value Dropout(Graph& g, Value x, double rate, uint64_t seed = 0);
 Value Reshape(Graph& g, Value x, std::vector<int64_t> shape);  // one dim may be -1
 Value Flatten(Graph& g, Value x);                              // [n, ...] -> [n, prod(...)]
 
-// op_util.cc: what oneDNN runs on. bf16 dot products are native with AVX512-BF16 or AMX;
-// elsewhere oneDNN emulates them (correct, but slower than f32).
-bool NativeBf16();
-std::string DnnlIsaName();  // e.g. "avx512_core_bf16"
 
 // softmax.cc: over the last axis of [n, classes].
 Value Softmax(Graph& g, Value logits);

@@ -2,6 +2,7 @@
 #include <utility>
 
 #include "graph/passes/passes.h"
+#include "absl/strings/match.h"
 #include "ops/op_util.h"
 #include "ops/ops.h"
 
@@ -63,6 +64,13 @@ dnnl::memory::desc ForwardSource(const KernelContext& k, const PoolGeometry& g,
   const dnnl::memory::desc given = InputLayout(k, 0, plain);
   const bool workspace_free = algo != kMax || (k.free_outputs.size() > 1 && k.free_outputs[1]);
   if (!workspace_free || LikeLayout(given, given.dims(), kF32).is_zero()) return plain;
+  // A plain input (e.g. from a gemm convolution, the only one oneDNN has on AVX2 for AlexNet's
+  // 11x11 stride-4 first layer) is staged into the blocked layout where oneDNN has only its
+  // simple_nchw loops for the plain one (AVX2), so that pooling runs jit code.
+  if (given == plain) {
+    const std::string impl = ForwardPd(g, algo, k.engine, plain).impl_info_str();
+    if (absl::StartsWith(impl, "simple")) return BlockedDesc(g.x);
+  }
   return given;  // bf16 when its producer wrote it so: y is then bf16 too
 }
 

@@ -3,6 +3,7 @@
 
     tools/python.sh tools/resnet_golden.py                     # rewrites the golden file
     tools/python.sh tools/resnet_golden.py --bf16-errors       # rewrites PyTorch's bf16 errors on it
+    tools/python.sh tools/resnet_golden.py --near-zero         # rewrites its ReLU inputs near zero
     tools/python.sh tools/resnet_golden.py --check CKPT.safetensors [--model resnet20|resnet56|vgg11_bn]
 
 The golden file (tests/models/training/golden/resnet20.safetensors) holds, for a fixed batch
@@ -13,7 +14,11 @@ parameter's gradient ("grad/<name>") and the running statistics after the step
 needs no torch. --bf16-errors runs the same step from the golden file under PyTorch's bf16
 autocast and writes how far each result is from the golden f32 one (relative L2 error:
 "logits", "loss", "grad/<name>", "after/<name>") to golden/resnet20_bf16_errors.safetensors:
-the per-tensor bounds of the test's bf16 variant. Needs Debian's python3-torch (installed by tools/setup.sh).
+the per-tensor bounds of the test's bf16 variant. --near-zero runs the golden forward pass in f64
+and writes every ReLU input within NEAR_ZERO of zero (golden/resnet20_near_zero.safetensors,
+"near_zero" [k, 3]: the ReLU's number in call order, the flat index, the f64 value): there f32
+rounding decides the ReLU's mask (a batch of 8 has about 1.5 million ReLU inputs, so a few lie
+within rounding of zero whatever the seed), and the test checks which way dlf's f32 went. Needs Debian's python3-torch (installed by tools/setup.sh).
 """
 import argparse
 import os
@@ -27,6 +32,8 @@ from safetensors_io import read_safetensors, write_safetensors
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests/models/training/golden/resnet20.safetensors")
 BF16_ERRORS = os.path.join(ROOT, "tests/models/training/golden/resnet20_bf16_errors.safetensors")
+NEAR_ZERO_FILE = os.path.join(ROOT, "tests/models/training/golden/resnet20_near_zero.safetensors")
+NEAR_ZERO = 1e-5
 
 
 class BasicBlock(nn.Module):  # torchvision's, with option B shortcuts
@@ -134,6 +141,31 @@ def bf16_errors():
           f"largest {errors[worst]:.3g} ({worst})")
 
 
+def near_zero():
+    """The golden forward pass in f64: the ReLU inputs within NEAR_ZERO of zero."""
+    t = read_safetensors(GOLDEN)
+    model = CifarResNet(3).train().double()
+    model.load_state_dict({k: t[k].double() if t[k].is_floating_point() else t[k] for k in model.state_dict()},
+                          strict=True)
+    rows, relu = [], F.relu
+
+    def recording_relu(x, *args, **kwargs):
+        flat = x.detach().flatten()
+        for i in torch.nonzero(flat.abs() < NEAR_ZERO).flatten().tolist():
+            rows.append([float(recording_relu.count), float(i), flat[i].item()])
+        recording_relu.count += 1
+        return relu(x, *args, **kwargs)
+
+    recording_relu.count = 0
+    F.relu = recording_relu
+    try:
+        model(t["input"].double())
+    finally:
+        F.relu = relu
+    write_safetensors(NEAR_ZERO_FILE, {"near_zero": torch.tensor(rows, dtype=torch.float64).reshape(-1, 3).float()})
+    print(f"wrote {NEAR_ZERO_FILE}: {len(rows)} of the inputs of {recording_relu.count} ReLUs within {NEAR_ZERO} of zero")
+
+
 def check(path, model_name):
     model = {"resnet20": lambda: CifarResNet(3), "resnet56": lambda: CifarResNet(9),
              "vgg11_bn": Vgg11Bn}[model_name]()
@@ -151,10 +183,13 @@ if __name__ == "__main__":
     parser.add_argument("--check", metavar="CHECKPOINT")
     parser.add_argument("--model", default="resnet20")
     parser.add_argument("--bf16-errors", action="store_true", help="write PyTorch's bf16 autocast errors")
+    parser.add_argument("--near-zero", action="store_true", help="write the golden pass's ReLU inputs near zero")
     args = parser.parse_args()
     if args.check:
         check(args.check, args.model)
     elif args.bf16_errors:
         bf16_errors()
+    elif args.near_zero:
+        near_zero()
     else:
         golden()

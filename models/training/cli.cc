@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "data/file_io.h"
 #include "nlohmann/json.hpp"
+#include "graph/cpu.h"
 #include "graph/version.h"
 #include "graph/status_macros.h"
 #include "ops/ops.h"
@@ -219,9 +220,14 @@ absl::StatusOr<bool> Bf16FromFlags() {
   if (precision != "f32" && precision != "bf16") {
     return absl::InvalidArgumentError(absl::StrCat("--precision must be f32 or bf16, found '", precision, "'"));
   }
-  if (precision == "bf16" && !ops::NativeBf16()) {
+  if (precision == "bf16" && !Bf16Supported()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--precision=bf16 needs a CPU with AVX-512: oneDNN 2.6.3 has no bf16 kernels below it, and this "
+        "CPU's oneDNN ISA is ", DnnlIsaName()));
+  }
+  if (precision == "bf16" && !NativeBf16()) {
     std::printf("note: this CPU has no native bf16 (oneDNN dispatches %s): bf16 is emulated, "
-                "slower than f32\n", ops::DnnlIsaName().c_str());
+                "slower than f32\n", DnnlIsaName().c_str());
   }
   return precision == "bf16";
 }

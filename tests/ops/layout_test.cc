@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 #include "tests/testing/grad_check.h"
+#include "tests/testing/bf16.h"
 
 namespace dlf {
 namespace {
@@ -95,6 +96,9 @@ double SquaredNorm(const Tensor& t) {
 // plan's (measured: at most 2.3e-2 relative, on the first layer's weight gradient; bounded
 // at 5e-2), with fewer reorders still.
 TEST_P(LayoutPassTest, BlockedLayoutsGiveThePlainResultsWithFewerReorders) {
+  if (GetParam()) {
+    DLF_SKIP_WITHOUT_BF16();
+  }
   const StepResult plain = Step(false);
   const StepResult blocked = Step(true);
   ASSERT_EQ(blocked.fetched.size(), plain.fetched.size());
@@ -156,6 +160,7 @@ TEST(LayoutPassAddNTest, ThreeBlockedInputsSumAsThePlainLoop) {
 // matmul writing its output, or a reorder reading it): measured identical here; bounded at one
 // bf16 rounding step (2^-8 relative) for kernels that block the sums differently by output type.
 TEST(LayoutPassLinearTest, Bf16ActivationsBetweenLinearLayersInInference) {
+  DLF_SKIP_WITHOUT_BF16();
   Graph g(1);
   const Value x = g.Input("x", DType::kF32, {8, 40});
   Value h = x;
@@ -188,6 +193,7 @@ TEST(LayoutPassLinearTest, Bf16ActivationsBetweenLinearLayersInInference) {
 // bf16's rounding of the all-plain plan's (measured 2.6e-3 relative: the plain plan rounds
 // only the operands; bounded at 5e-3, was 1e-2).
 TEST(LayoutPassLinearTest, Bf16LinearOutputsThroughAddAndRelu) {
+  DLF_SKIP_WITHOUT_BF16();
   Graph g(1);
   const Value x = g.Input("x", DType::kF32, {8, 40});
   auto linear = [&](Value in, int64_t out, const std::string& name) {

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 #include "tests/testing/grad_check.h"
+#include "tests/testing/bf16.h"
 
 namespace dlf {
 namespace {
@@ -76,6 +77,7 @@ TEST(LinearTest, GradientsMatchFiniteDifferences) {
 // measured 2.5e-3 of each tensor's largest value (bf16's relative spacing is 2^-8 = 3.9e-3);
 // the bound, 6e-3, is 2.4x that (it was 2e-2).
 TEST(LinearTest, Bf16MatchesF32WithinBf16Precision) {
+  DLF_SKIP_WITHOUT_BF16();
   Tensor x = RandomTensor({16, 300}, 9), w = RandomTensor({70, 300}, 10), b = RandomTensor({70}, 11);
   auto build = [](Graph& g, const std::vector<Value>& in) { return ops::Linear(g, in[0], in[1], in[2]); };
   const auto expected = testing::RunForwardAndBackward(build, {&x, &w, &b}, {});
@@ -86,6 +88,7 @@ TEST(LinearTest, Bf16MatchesF32WithinBf16Precision) {
 // Under bf16 a parameter reaches Linear and its backward through the executor's bf16 copy,
 // refreshed every run: after the weights change, the next run sees the new ones.
 TEST(LinearTest, Bf16WeightCopyFollowsTheParameter) {
+  DLF_SKIP_WITHOUT_BF16();
   Graph g(1);
   Value x = g.Input("x", DType::kF32, {4, 64});
   Value w = g.Parameter("w", {8, 64}, Initializer::Zeros());
@@ -116,6 +119,9 @@ TEST(LinearTest, Bf16WeightCopyFollowsTheParameter) {
 class LinearFixedTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(LinearFixedTest, FixedParametersRefreshTheirCopiesWhenTold) {
+  if (GetParam()) {
+    DLF_SKIP_WITHOUT_BF16();
+  }
   Graph g(1);
   Value x = g.Input("x", DType::kF32, {2, 16});
   Value w = g.Parameter("w", {4, 16}, Initializer::Zeros());

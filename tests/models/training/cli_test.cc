@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/cpu.h"
 #include "absl/strings/str_cat.h"
 #include "data/safetensors.h"
 #include "gmock/gmock.h"
@@ -367,6 +368,17 @@ TEST(CliTest, EveryBadInvocationIsOneClearErrorLine) {
     EXPECT_THAT(r.output, HasSubstr(Expand(c.expected))) << what;
     EXPECT_THAT(r.output, ::testing::Not(HasSubstr("terminate called"))) << what;
   }
+}
+
+// Where oneDNN has no bf16 kernels (below AVX-512), --precision=bf16 is one error line naming
+// the ISA (elsewhere it trains: trainer_test's bf16 cases).
+TEST(CliTest, Bf16IsAClearErrorWhereOneDnnHasNoBf16Kernels) {
+  if (Bf16Supported()) GTEST_SKIP() << "this CPU's oneDNN (" << DnnlIsaName() << ") has bf16 kernels";
+  const ProcessResult r = RunProcess(BinaryPath("models/lenet_train"),
+                                     {"--precision=bf16", "--dataset=synthetic", "--max_steps=1"});
+  EXPECT_EQ(r.exit_code(), 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("error: --precision=bf16 needs a CPU with AVX-512: oneDNN 2.6.3 has no bf16 "
+                                  "kernels below it, and this CPU's oneDNN ISA is " + DnnlIsaName()));
 }
 
 TEST(CliTest, AnOnnxFileWithAnOpenImageSizeTrainsWithInputShape) {

@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "dnnl.hpp"
 #include "gtest/gtest.h"
+#include "graph/cpu.h"
 #include "graph/executor.h"
 #include "models/registry.h"
 #include "models/training/classifier.h"
@@ -52,10 +53,8 @@ TrainConfig ConfigFor(const models::ModelSpec& spec, bool bf16) {
 class ImplementationsTest : public testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    const unsigned isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-    const unsigned bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
-    if (GetParam() && (isa & bf16) != bf16) {
-      GTEST_SKIP() << "bf16 needs oneDNN ISA avx512_core_bf16 (AVX512-BF16); this CPU's is 0x" << std::hex << isa;
+    if (GetParam() && !NativeBf16()) {
+      GTEST_SKIP() << "bf16 needs oneDNN ISA avx512_core_bf16 (AVX512-BF16); this CPU's is " << DnnlIsaName();
     }
   }
 };

@@ -21,6 +21,7 @@
 #include "optim/clip.h"
 #include "optim/factory.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/bf16.h"
 
 namespace dlf::training {
 namespace {
@@ -119,6 +120,7 @@ TEST(TrainerTest, LeNetLossFallsOnGeneratedData) {
 // within 3%, and the curves differ (the bf16 path really ran). Measured: window 1 1.352 vs
 // 1.364, mean gaps of 1e-4..9e-3 after.
 TEST(TrainerTest, Bf16TrainingFollowsTheF32LossCurve) {
+  DLF_SKIP_WITHOUT_BF16();
   data::Dataset train = data::MakeSyntheticDataset(2560, 1, 28, 10, 3);
   TrainConfig c = LeNetConfig(3);
   c.lr = 0.02;
@@ -349,6 +351,7 @@ TEST(TrainerTest, AdamFromTheConfigMakesTheConfiguredAdamSteps) {
 // The evaluator makes its bf16 weight copies once per set of weights (fixed_parameters): after
 // training moves the weights, its next evaluation must use the new ones.
 TEST(TrainerTest, Bf16EvaluationFollowsTheTrainedWeights) {
+  DLF_SKIP_WITHOUT_BF16();
   Data d;
   TrainConfig c = TinyConfig("");
   c.bf16 = true;
