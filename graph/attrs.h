@@ -22,6 +22,7 @@ class Attrs {
 
   void Set(const std::string& name, AttrValue value) { values_[name] = std::move(value); }
   bool Has(const std::string& name) const { return values_.count(name) > 0; }
+  void Erase(const std::string& name) { values_.erase(name); }
 
   template <typename T>
   absl::StatusOr<T> Get(const std::string& name) const {

@@ -271,6 +271,59 @@ absl::StatusOr<std::unique_ptr<Kernel>> BackwardWeightsKernel(const KernelContex
   return kernel;
 }
 
+// ConvTranspose2D(x [n, in, h, w], w [in, out / groups, kh, kw]) -> y [n, out, oh, ow], as
+// PyTorch's ConvTranspose2d: the adjoint of the Conv2D with that weight that maps y's shape to
+// x's, so oh = (h - 1) * stride - pad - pad_end + (kh - 1) * dilation + 1 + output_padding
+// (output_padding picks one of the `stride` sizes that convolution maps to h). It runs on the
+// convolution's backward-data primitive, as oneDNN's own CPU deconvolution does for f32 and bf16
+// (ref_deconvolution wraps that primitive); its gradients are that convolution's forward (dx)
+// and backward-weights (dw) primitives. The bias is a separate broadcast Add (ConvTranspose2D()).
+absl::StatusOr<std::vector<ValueInfo>> ConvTransposeShape(const ShapeContext& ctx) {
+  DLF_RETURN_IF_ERROR(Expect(ctx.inputs.size() == 2, "expects (x, weight)"));
+  for (const ValueInfo& v : ctx.inputs) DLF_RETURN_IF_ERROR(ExpectF32(v, "every input"));
+  DLF_RETURN_IF_ERROR(ExpectRank(ctx.inputs[0], 4, "x [n, c, h, w]"));
+  DLF_RETURN_IF_ERROR(ExpectRank(ctx.inputs[1], 4, "weight [in, out / groups, kh, kw]"));
+  const Shape &x = ctx.inputs[0].shape, &w = ctx.inputs[1].shape;
+  DLF_ASSIGN_OR_RETURN(ConvGeometry g, GetGeometry(ctx.attrs));
+  DLF_ASSIGN_OR_RETURN(std::vector<int64_t> output_padding, GetPair(ctx.attrs, "output_padding", 0));
+  DLF_RETURN_IF_ERROR(Expect(w[0] % g.groups == 0 && x[1] == w[0],
+                             absl::StrCat("input has ", x[1], " channels but the weight [in, out / groups, kh, "
+                                          "kw] is ", ShapeString(w), (g.groups > 1 ? absl::StrCat(" with groups ",
+                                          g.groups, ", which must divide its ", w[0]) : ""))));
+  Shape y = {x[0], w[1] * g.groups, 0, 0};
+  const char* dims[] = {"height", "width"};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t op = output_padding[i];
+    DLF_RETURN_IF_ERROR(Expect(op >= 0 && op < g.stride[i],
+                               absl::StrCat(dims[i], ": output_padding must be in [0, stride ", g.stride[i],
+                                            "), found ", op)));
+    y[2 + i] = (x[2 + i] - 1) * g.stride[i] - g.pad[i] - g.pad_end[i] + (w[2 + i] - 1) * g.dilation[i] + 1 + op;
+    DLF_RETURN_IF_ERROR(Expect(y[2 + i] > 0, absl::StrCat(dims[i], ": the padding ", g.pad[i], " + ",
+                                                          g.pad_end[i], " leaves no output (", y[2 + i], ")")));
+    // The convolution that y's shape maps back through must give x's size.
+    DLF_ASSIGN_OR_RETURN(const int64_t back, ConvOutputSize(g, i, y[2 + i], w[2 + i], dims[i]));
+    DLF_RETURN_IF_ERROR(Expect(back == x[2 + i], absl::StrCat(dims[i], ": no convolution maps ", y[2 + i],
+                                                              " back to ", x[2 + i])));
+  }
+  return std::vector<ValueInfo>{{DType::kF32, y}};
+}
+
+// y = ConvTranspose2D(x, w): dx = Conv2D(dy, w), dw = Conv2DBackwardWeights(dy, x) (the
+// convolution's input is dy, its output gradient x).
+absl::StatusOr<std::vector<Value>> ConvTransposeGrad(GradContext& c) {
+  Graph& g = c.graph;
+  const Value x = c.node.inputs[0], w = c.node.inputs[1], dy = c.output_grads[0];
+  Attrs attrs = c.node.attrs;
+  attrs.Erase("output_padding");
+  std::vector<Value> grads(2);
+  if (c.wants[0]) grads[0] = g.Op1("Conv2D", {dy, w}, attrs);
+  if (c.wants[1]) {
+    attrs.Set("weight_shape", g.shape(w));
+    grads[1] = g.Op1("Conv2DBackwardWeights", {dy, x}, attrs);
+  }
+  return grads;
+}
+
 absl::StatusOr<std::vector<Value>> Conv2DGrad(GradContext& c) {
   Graph& g = c.graph;
   const bool bias = c.node.inputs.size() == 3;
@@ -319,6 +372,14 @@ void RegisterConv() {
                    .kernel = BackwardWeightsKernel,
                    .any_layout = true,
                    .flops = [=](const auto& in, const auto& out) { return conv_flops(in[1], out[0]); }});
+  RegisterOpOrDie({.name = "ConvTranspose2D",  // (x, w) -> y, the backward-data primitive
+                   .num_inputs = 2,
+                   .shape = ConvTransposeShape,
+                   .kernel = BackwardDataKernel,
+                   .gradient = ConvTransposeGrad,
+                   .bf16_inputs = {1},
+                   .any_layout = true,
+                   .flops = [=](const auto& in, const auto&) { return conv_flops(in[0], in[1]); }});
 }
 
 [[maybe_unused]] const bool registered = (RegisterConv(), true);
@@ -335,6 +396,19 @@ Value Conv2D(Graph& g, Value x, Value weight, Value bias, Conv2DOptions options)
   if (options.groups != 1) attrs.Set("groups", options.groups);
   if (bias.valid()) return g.Op1("Conv2D", {x, weight, bias}, attrs);
   return g.Op1("Conv2D", {x, weight}, attrs);
+}
+
+Value ConvTranspose2D(Graph& g, Value x, Value weight, Value bias, ConvTranspose2DOptions options) {
+  Attrs attrs{{"stride", options.stride}, {"padding", options.padding}};
+  if (!options.padding_end.empty() && options.padding_end != options.padding) {
+    attrs.Set("padding_end", options.padding_end);
+  }
+  if (options.dilation != std::vector<int64_t>{1, 1}) attrs.Set("dilation", options.dilation);
+  if (options.groups != 1) attrs.Set("groups", options.groups);
+  if (options.output_padding != std::vector<int64_t>{0, 0}) attrs.Set("output_padding", options.output_padding);
+  const Value y = g.Op1("ConvTranspose2D", {x, weight}, attrs);
+  if (!bias.valid() || !y.valid()) return y;
+  return Add(g, y, Reshape(g, bias, {g.shape(bias)[0], 1, 1}));
 }
 
 }  // namespace dlf::ops

@@ -88,6 +88,14 @@ struct Conv2DOptions {
   int64_t groups = 1;  // weight [out, in / groups, kh, kw]; depthwise: groups = in channels
 };
 Value Conv2D(Graph& g, Value x, Value weight, Value bias = Value{}, Conv2DOptions options = {});
+// As torch.nn.functional.conv_transpose2d: x [n, in, h, w], weight [in, out / groups, kh, kw],
+// optional bias [out] -> [n, out, (h - 1) * stride - padding - padding_end + (kh - 1) * dilation
+// + 1 + output_padding, ...]; output_padding < stride.
+struct ConvTranspose2DOptions : Conv2DOptions {
+  std::vector<int64_t> output_padding = {0, 0};
+};
+Value ConvTranspose2D(Graph& g, Value x, Value weight, Value bias = Value{},
+                      ConvTranspose2DOptions options = {});
 
 // pool.cc: output size floor((h + 2p - k) / s) + 1, or ceil(...) + 1 with ceil_mode (as PyTorch:
 // a last window starting in the right padding is dropped). Average pooling divides by the

@@ -3,7 +3,7 @@
 from PyTorch with torch.onnx.export, the data of a few training steps, and PyTorch's per-step
 losses for those steps from the same weights, in f32 and in f64.
 
-    /usr/bin/python3 tools/onnx_torch_reference.py resnet20|resnet18|groupnet|opsnet|torchvision:NAME OUT_DIR [--steps 10] [--batch 8]
+    /usr/bin/python3 tools/onnx_torch_reference.py resnet20|resnet18|groupnet|opsnet|upnet|torchvision:NAME OUT_DIR [--steps 10] [--batch 8]
 
 OUT_DIR gets NET.onnx (exported in eval mode with training=TrainingMode.PRESERVE, so that
 BatchNormalization stays a node and the weights keep their names), data.safetensors (u8 images
@@ -11,8 +11,8 @@ BatchNormalization stays a node and the weights keep their names), data.safetens
 "f64": [...]}: two f32 runs that round differently, and the f64 one), for SGD
 with momentum 0.9, lr 0.001, BatchNorm in training mode, images / 255 as input. ResNet-20 takes
 32x32 images; torchvision's ResNet-18 (10 classes) is fed 64x64 ones to keep the test short;
-groupnet (grouped, depthwise and dilated convolutions) and opsnet (the ops of modern blocks, see
-OpsNet) take 32x32.
+groupnet (grouped, depthwise and dilated convolutions), opsnet (the ops of modern blocks, see
+OpsNet) and upnet (transposed convolutions) take 32x32.
 """
 import argparse
 import copy
@@ -40,6 +40,17 @@ def group_net():
                          *block(nn.Conv2d(32, 32, 3, padding=2, dilation=2, groups=2)),
                          nn.Conv2d(32, 16, (3, 1), padding=(3, 0), dilation=(3, 1)), nn.ReLU(),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+
+def up_net():
+    """Transposed convolutions (stride, output_padding, groups, dilation), 32x32 input."""
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(),
+                         nn.ConvTranspose2d(16, 8, 3, stride=2, padding=1, output_padding=1),
+                         nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.ConvTranspose2d(8, 8, 4, stride=2, padding=1, groups=2, bias=False), nn.ReLU(),
+                         nn.ConvTranspose2d(8, 4, 3, dilation=2), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
 
 
 class OpsNet(torch.nn.Module):
@@ -76,12 +87,14 @@ def make(name):
         return group_net(), 32
     if name == "opsnet":
         return OpsNet(), 32
+    if name == "upnet":
+        return up_net(), 32
     import torchvision
     if name == "resnet18":
         return torchvision.models.resnet18(num_classes=10), 64
     arch = name.split(":", 1)[1] if name.startswith("torchvision:") else None
     if arch is None or not callable(getattr(torchvision.models, arch, None)):
-        sys.exit(f"unknown network '{name}': expected resnet20, resnet18, groupnet, opsnet or "
+        sys.exit(f"unknown network '{name}': expected resnet20, resnet18, groupnet, opsnet, upnet or "
                  "torchvision:NAME with NAME one of torchvision.models' architectures")
     model = getattr(torchvision.models, arch)(num_classes=10)
     for module in model.modules():  # no dropout: its masks are random, so no two runs would agree
@@ -108,7 +121,7 @@ def train(model, images, labels, steps, batch, dtype, channels_last=False):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("net", help="resnet20, resnet18, groupnet, opsnet or torchvision:NAME (e.g. "
+    parser.add_argument("net", help="resnet20, resnet18, groupnet, opsnet, upnet or torchvision:NAME (e.g. "
                         "torchvision:mobilenet_v3_small)")
     parser.add_argument("out")
     parser.add_argument("--steps", type=int, default=10)

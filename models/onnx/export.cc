@@ -1,6 +1,7 @@
 #include "models/onnx/export.h"
 
 #include <functional>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -73,6 +74,23 @@ class Exporter {
   std::vector<std::string> Inputs(const Node& node, size_t count);
   absl::Status AddInitializer(Value v);
   std::string Int64Constant(const std::string& name, const Ints& values);
+  std::string FloatConstant(const std::string& name, double value);
+  // One function per dlf op (Rules()), each writing the op's ONNX node(s).
+  using Rule = absl::Status (Exporter::*)(const Node&);
+  static const std::map<std::string, Rule>& Rules();
+  friend std::vector<std::string> dlf::onnx_export::ExportedOps();
+  absl::Status Dropout(const Node& node);
+  absl::Status Conv(const Node& node);  // Conv2D and ConvTranspose2D
+  absl::Status Pool(const Node& node);
+  absl::Status BatchNorm(const Node& node);
+  absl::Status Lrn(const Node& node);
+  absl::Status Linear(const Node& node);
+  absl::Status Softmax(const Node& node);
+  absl::Status Concat(const Node& node);
+  absl::Status Transpose(const Node& node);
+  absl::Status Clip(const Node& node);
+  absl::Status Scale(const Node& node);
+  absl::Status SameInputs(const Node& node);  // SameInputOps()
   absl::Status Reshape(const Node& node);
   absl::Status ReduceMean(const Node& node);
 
@@ -127,6 +145,14 @@ std::string Exporter::Int64Constant(const std::string& name, const Ints& values)
   return name;
 }
 
+std::string Exporter::FloatConstant(const std::string& name, double value) {
+  onnx::TensorProto* p = out_.add_initializer();
+  p->set_name(name);
+  p->set_data_type(onnx::TensorProto::FLOAT);
+  p->add_float_data(static_cast<float>(value));
+  return name;
+}
+
 // [n, rest...] -> [n, product]: Flatten; otherwise Reshape, with the batch axis copied (0).
 absl::Status Exporter::Reshape(const Node& node) {
   const Shape& in = g_.shape(node.inputs[0]);
@@ -165,54 +191,132 @@ absl::Status Exporter::ReduceMean(const Node& node) {
   return absl::OkStatus();
 }
 
-absl::Status Exporter::Add(const Node& node) {
+absl::Status Exporter::Dropout(const Node& node) {  // inference: the output is the input
+  alias_[node.outputs[0].id] = Name(node.inputs[0]);
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::Conv(const Node& node) {
   const Attrs& a = node.attrs;
-  const std::string y = Name(node.outputs[0]);
-  const std::string& op = node.op;
-  if (op == "Dropout") {
-    alias_[node.outputs[0].id] = Name(node.inputs[0]);
-  } else if (op == "Conv2D") {
-    const Shape& w = g_.shape(node.inputs[1]);
-    onnx::NodeProto& n = Emit("Conv", Inputs(node, 3), {y}, node.name);
-    SetAttr(n, "kernel_shape", Ints{w[2], w[3]});
-    SetAttr(n, "strides", a.GetOr<Ints>("stride", {1, 1}));
-    const Ints pad = a.GetOr<Ints>("padding", {0, 0}), pad_end = a.GetOr<Ints>("padding_end", pad);
-    SetAttr(n, "pads", Ints{pad[0], pad[1], pad_end[0], pad_end[1]});
-    if (a.Has("dilation")) SetAttr(n, "dilations", a.GetOr<Ints>("dilation", {1, 1}));
-    if (a.Has("groups")) SetAttr(n, "group", a.GetOr<int64_t>("groups", 1));
-  } else if (op == "MaxPool2D" || op == "AvgPool2D") {
-    onnx::NodeProto& n = Emit(op == "MaxPool2D" ? "MaxPool" : "AveragePool", Inputs(node, 1), {y}, node.name);
-    SetAttr(n, "kernel_shape", a.GetOr<Ints>("kernel", {2, 2}));
-    SetAttr(n, "strides", a.GetOr<Ints>("stride", a.GetOr<Ints>("kernel", {2, 2})));
-    SetAttr(n, "pads", SymmetricPads(a.GetOr<Ints>("padding", {0, 0})));
-    SetAttr(n, "ceil_mode", int64_t{a.GetOr<bool>("ceil_mode", false)});
-    if (op == "AvgPool2D") SetAttr(n, "count_include_pad", int64_t{0});  // as dlf: padding excluded
-  } else if (op == "BatchNorm") {
-    onnx::NodeProto& n = Emit("BatchNormalization", Inputs(node, 5), {y}, node.name);
-    SetAttr(n, "epsilon", a.GetOr<double>("eps", 1e-5));
-    SetAttr(n, "momentum", 1.0 - a.GetOr<double>("momentum", 0.1));  // ONNX weighs the old value
-  } else if (op == "LocalResponseNorm") {
-    onnx::NodeProto& n = Emit("LRN", Inputs(node, 1), {y}, node.name);
-    SetAttr(n, "size", a.GetOr<int64_t>("size", 5));
-    SetAttr(n, "alpha", a.GetOr<double>("alpha", 1e-4));
-    SetAttr(n, "beta", a.GetOr<double>("beta", 0.75));
-    SetAttr(n, "bias", a.GetOr<double>("k", 2.0));
-  } else if (op == "Linear") {
-    SetAttr(Emit("Gemm", Inputs(node, 3), {y}, node.name), "transB", int64_t{1});
-  } else if (op == "MatMul" || op == "Relu" || op == "Add" || op == "Softmax") {
-    onnx::NodeProto& n = Emit(op, Inputs(node, node.inputs.size()), {y}, node.name);
-    if (op == "Softmax") SetAttr(n, "axis", int64_t{-1});
-  } else if (op == "Concat") {
-    SetAttr(Emit("Concat", Inputs(node, node.inputs.size()), {y}, node.name), "axis", a.GetOr<int64_t>("axis", 0));
-  } else if (op == "Reshape") {
-    return Reshape(node);
-  } else if (op == "ReduceMean") {
-    return ReduceMean(node);
-  } else {
-    return absl::UnimplementedError(absl::StrCat("node '", node.name, "': op ", op,
+  const Shape& w = g_.shape(node.inputs[1]);
+  const bool transposed = node.op == "ConvTranspose2D";
+  onnx::NodeProto& n = Emit(transposed ? "ConvTranspose" : "Conv", Inputs(node, 3), {Name(node.outputs[0])}, node.name);
+  SetAttr(n, "kernel_shape", Ints{w[2], w[3]});
+  SetAttr(n, "strides", a.GetOr<Ints>("stride", {1, 1}));
+  const Ints pad = a.GetOr<Ints>("padding", {0, 0}), pad_end = a.GetOr<Ints>("padding_end", pad);
+  SetAttr(n, "pads", Ints{pad[0], pad[1], pad_end[0], pad_end[1]});
+  if (a.Has("dilation")) SetAttr(n, "dilations", a.GetOr<Ints>("dilation", {1, 1}));
+  if (a.Has("groups")) SetAttr(n, "group", a.GetOr<int64_t>("groups", 1));
+  if (a.Has("output_padding")) SetAttr(n, "output_padding", a.GetOr<Ints>("output_padding", {0, 0}));
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::Pool(const Node& node) {
+  const Attrs& a = node.attrs;
+  const bool max = node.op == "MaxPool2D";
+  onnx::NodeProto& n = Emit(max ? "MaxPool" : "AveragePool", Inputs(node, 1), {Name(node.outputs[0])}, node.name);
+  SetAttr(n, "kernel_shape", a.GetOr<Ints>("kernel", {2, 2}));
+  SetAttr(n, "strides", a.GetOr<Ints>("stride", a.GetOr<Ints>("kernel", {2, 2})));
+  SetAttr(n, "pads", SymmetricPads(a.GetOr<Ints>("padding", {0, 0})));
+  SetAttr(n, "ceil_mode", int64_t{a.GetOr<bool>("ceil_mode", false)});
+  if (!max) SetAttr(n, "count_include_pad", int64_t{0});  // as dlf: padding excluded
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::BatchNorm(const Node& node) {
+  onnx::NodeProto& n = Emit("BatchNormalization", Inputs(node, 5), {Name(node.outputs[0])}, node.name);
+  SetAttr(n, "epsilon", node.attrs.GetOr<double>("eps", 1e-5));
+  SetAttr(n, "momentum", 1.0 - node.attrs.GetOr<double>("momentum", 0.1));  // ONNX weighs the old value
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::Lrn(const Node& node) {
+  const Attrs& a = node.attrs;
+  onnx::NodeProto& n = Emit("LRN", Inputs(node, 1), {Name(node.outputs[0])}, node.name);
+  SetAttr(n, "size", a.GetOr<int64_t>("size", 5));
+  SetAttr(n, "alpha", a.GetOr<double>("alpha", 1e-4));
+  SetAttr(n, "beta", a.GetOr<double>("beta", 0.75));
+  SetAttr(n, "bias", a.GetOr<double>("k", 2.0));
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::Linear(const Node& node) {
+  SetAttr(Emit("Gemm", Inputs(node, 3), {Name(node.outputs[0])}, node.name), "transB", int64_t{1});
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::Softmax(const Node& node) {  // dlf's is over the last axis
+  SetAttr(Emit("Softmax", Inputs(node, 1), {Name(node.outputs[0])}, node.name), "axis", int64_t{-1});
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::Concat(const Node& node) {
+  SetAttr(Emit("Concat", Inputs(node, node.inputs.size()), {Name(node.outputs[0])}, node.name), "axis",
+          node.attrs.GetOr<int64_t>("axis", 0));
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::Transpose(const Node& node) {
+  SetAttr(Emit("Transpose", Inputs(node, 1), {Name(node.outputs[0])}, node.name), "perm",
+          node.attrs.GetOr<Ints>("perm", {}));
+  return absl::OkStatus();
+}
+
+// Clip (unary.cc's p, q) takes its bounds as inputs at opset 13; Scale is a Mul by a constant.
+absl::Status Exporter::Clip(const Node& node) {
+  std::vector<std::string> inputs = Inputs(node, 1);
+  inputs.push_back(FloatConstant(node.name + ".min", node.attrs.GetOr<double>("p", 0.0)));
+  inputs.push_back(FloatConstant(node.name + ".max", node.attrs.GetOr<double>("q", 0.0)));
+  Emit("Clip", inputs, {Name(node.outputs[0])}, node.name);
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::Scale(const Node& node) {
+  std::vector<std::string> inputs = Inputs(node, 1);
+  inputs.push_back(FloatConstant(node.name + ".factor", node.attrs.GetOr<double>("factor", 1.0)));
+  Emit("Mul", inputs, {Name(node.outputs[0])}, node.name);
+  return absl::OkStatus();
+}
+
+// dlf ops whose ONNX op takes the same inputs and no attributes.
+const std::map<std::string, std::string>& SameInputOps() {
+  static const auto* ops = new std::map<std::string, std::string>{
+      {"Relu", "Relu"}, {"Sigmoid", "Sigmoid"}, {"Tanh", "Tanh"}, {"Exp", "Exp"},   {"Log", "Log"},
+      {"Sqrt", "Sqrt"}, {"Neg", "Neg"},         {"Abs", "Abs"},   {"Erf", "Erf"},   {"Softplus", "Softplus"},
+      {"Add", "Add"},   {"Sub", "Sub"},         {"Mul", "Mul"},   {"Div", "Div"},   {"Maximum", "Max"},
+      {"Minimum", "Min"}, {"MatMul", "MatMul"}};
+  return *ops;
+}
+
+absl::Status Exporter::SameInputs(const Node& node) {
+  Emit(SameInputOps().at(node.op), Inputs(node, node.inputs.size()), {Name(node.outputs[0])}, node.name);
+  return absl::OkStatus();
+}
+
+const std::map<std::string, Exporter::Rule>& Exporter::Rules() {
+  static const auto* all = [] {
+    auto* table = new std::map<std::string, Rule>{
+        {"Dropout", &Exporter::Dropout},     {"Conv2D", &Exporter::Conv},
+        {"ConvTranspose2D", &Exporter::Conv}, {"MaxPool2D", &Exporter::Pool},
+        {"AvgPool2D", &Exporter::Pool},       {"BatchNorm", &Exporter::BatchNorm},
+        {"LocalResponseNorm", &Exporter::Lrn}, {"Linear", &Exporter::Linear},
+        {"Softmax", &Exporter::Softmax},      {"Concat", &Exporter::Concat},
+        {"Reshape", &Exporter::Reshape},      {"ReduceMean", &Exporter::ReduceMean},
+        {"Transpose", &Exporter::Transpose},  {"Clip", &Exporter::Clip},
+        {"Scale", &Exporter::Scale}};
+    for (const auto& [op, onnx_op] : SameInputOps()) table->emplace(op, &Exporter::SameInputs);
+    return table;
+  }();
+  return *all;
+}
+
+absl::Status Exporter::Add(const Node& node) {
+  const auto rule = Rules().find(node.op);
+  if (rule == Rules().end()) {
+    return absl::UnimplementedError(absl::StrCat("node '", node.name, "': op ", node.op,
                                                  " has no ONNX export (opset ", kOpsetVersion, ")"));
   }
-  return absl::OkStatus();
+  return (this->*rule->second)(node);
 }
 
 // The op nodes `logits` depends on, in graph (topological) order.
@@ -271,6 +375,12 @@ absl::StatusOr<onnx::ModelProto> ExportModel(const Graph& g, Value images, Value
   SetValueInfo(*graph.add_input(), exporter.Name(images), g.shape(images));
   SetValueInfo(*graph.add_output(), exporter.Name(logits), g.shape(logits));
   return model;
+}
+
+std::vector<std::string> ExportedOps() {
+  std::vector<std::string> ops;
+  for (const auto& [op, rule] : Exporter::Rules()) ops.push_back(op);
+  return ops;
 }
 
 absl::Status WriteModel(const onnx::ModelProto& model, const std::string& path) {

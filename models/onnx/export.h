@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "graph/graph.h"
@@ -22,12 +23,14 @@ struct ExportOptions {
 };
 
 // The nodes `logits` depends on, from the input `images` [n, c, h, w], as ONNX nodes at opset
-// kOpsetVersion: Conv, BatchNormalization, Relu, MaxPool, AveragePool, GlobalAveragePool, LRN,
-// Gemm, Add, Flatten, Reshape, Concat, Softmax; Dropout is left out (inference). Parameters and
+// kOpsetVersion, one rule per dlf op (ExportedOps()); Dropout is left out (inference). Parameters and
 // buffers become initializers under their own names (PyTorch's). The batch axis of the input
 // and the output is dynamic ("batch"). An op without an ONNX form is an error naming it.
 absl::StatusOr<onnx::ModelProto> ExportModel(const Graph& g, Value images, Value logits,
                                              const ExportOptions& options);
+
+// The dlf ops ExportModel writes (the keys of its table), sorted.
+std::vector<std::string> ExportedOps();
 
 // Serializes `model` to `path` atomically (no partial file on failure).
 absl::Status WriteModel(const onnx::ModelProto& model, const std::string& path);

@@ -148,7 +148,8 @@ class Builder {
   absl::StatusOr<Ints> Known(const onnx::NodeProto& n, int i);
   absl::Status Unsupported(const onnx::NodeProto& n, const std::string& why = "");
   void Set(const onnx::NodeProto& n, Value v) { values_[n.output(0)] = v; }
-  absl::Status Conv(const onnx::NodeProto& n);
+  absl::Status Conv(const onnx::NodeProto& n);  // Conv and ConvTranspose
+  absl::StatusOr<ops::ConvTranspose2DOptions> ConvAttributes(const onnx::NodeProto& n, Value x, Value w);
   absl::Status Pool(const onnx::NodeProto& n);
   absl::Status BatchNorm(const onnx::NodeProto& n);
   absl::Status Gemm(const onnx::NodeProto& n);
@@ -444,39 +445,63 @@ absl::StatusOr<std::pair<Ints, Shape>> Builder::TransposeKnown(const onnx::NodeP
   return std::make_pair(out, out_shape);
 }
 
+// The attributes Conv and ConvTranspose share, with ONNX's defaults, and the explicit pads
+// that auto_pad (and ConvTranspose's output_shape) stand for, from the shapes of x and w.
+absl::StatusOr<ops::ConvTranspose2DOptions> Builder::ConvAttributes(const onnx::NodeProto& n, Value x, Value w) {
+  const bool transposed = n.op_type() == "ConvTranspose";
+  ops::ConvTranspose2DOptions o;
+  o.stride = IntsAttr(n, "strides", {1, 1});
+  o.dilation = IntsAttr(n, "dilations", {1, 1});
+  o.groups = IntAttr(n, "group", 1);
+  o.output_padding = IntsAttr(n, "output_padding", {0, 0});
+  Ints pads = IntsAttr(n, "pads", {0, 0, 0, 0});  // [top, left, bottom, right]
+  const onnx::AttributeProto* auto_pad = FindAttr(n, "auto_pad");
+  const std::string mode = auto_pad ? auto_pad->s() : "NOTSET";
+  Ints output_shape = IntsAttr(n, "output_shape", {});
+  if (o.stride.size() != 2 || o.dilation.size() != 2 || pads.size() != 4 || o.output_padding.size() != 2 ||
+      !(output_shape.empty() || output_shape.size() == 2)) {
+    return Unsupported(n, "dlf takes 2-D convolutions (2 strides, 2 dilations, 4 pads, 2 output_padding, 2 output_shape)");
+  }
+  const bool same = mode == "SAME_UPPER" || mode == "SAME_LOWER";
+  if (mode != "NOTSET" && mode != "VALID" && !same) {
+    return Unsupported(n, "auto_pad '" + mode + "' (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)");
+  }
+  if (mode == "VALID") pads = {0, 0, 0, 0};
+  const Shape& xs = g_.shape(x);
+  const Shape& ws = g_.shape(w);
+  for (int i = 0; i < 2 && (same || !output_shape.empty()); ++i) {
+    const int64_t in = xs.size() == 4 ? xs[2 + i] : 0, k = ws.size() == 4 ? ws[2 + i] : 1;
+    const int64_t span = (k - 1) * o.dilation[i] + 1, s = o.stride[i];
+    int64_t total = 0;
+    if (!transposed) {  // output size ceil(in / stride)
+      total = std::max<int64_t>(0, ((in + s - 1) / s - 1) * s + span - in);
+    } else {  // the spec's total_padding, for output_shape or (SAME) in * stride
+      const int64_t out = output_shape.empty() ? in * s : output_shape[i];
+      total = s * (in - 1) + o.output_padding[i] + span - out;
+    }
+    // SAME_UPPER puts the odd one at the end; ConvTranspose's output_shape without SAME_UPPER
+    // at the start, as SAME_LOWER.
+    const int64_t small = total / 2;
+    pads[i] = mode == "SAME_UPPER" ? small : total - small;
+    pads[2 + i] = total - pads[i];
+  }
+  o.padding = {pads[0], pads[1]};
+  o.padding_end = {pads[2], pads[3]};
+  return o;
+}
+
 absl::Status Builder::Conv(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
   DLF_ASSIGN_OR_RETURN(const Value w, In(n, 1));
   DLF_ASSIGN_OR_RETURN(const Value b, OptionalIn(n, 2));
-  ops::Conv2DOptions o;
-  o.stride = IntsAttr(n, "strides", {1, 1});
-  o.dilation = IntsAttr(n, "dilations", {1, 1});
-  o.groups = IntAttr(n, "group", 1);
-  Ints pads = IntsAttr(n, "pads", {0, 0, 0, 0});  // [top, left, bottom, right]
-  const onnx::AttributeProto* auto_pad = FindAttr(n, "auto_pad");
-  const std::string mode = auto_pad ? auto_pad->s() : "NOTSET";
-  if (o.stride.size() != 2 || o.dilation.size() != 2 || pads.size() != 4) {
-    return Unsupported(n, "dlf takes 2-D convolutions (2 strides, 2 dilations, 4 pads)");
+  DLF_ASSIGN_OR_RETURN(const ops::ConvTranspose2DOptions o, ConvAttributes(n, x, w));
+  if (n.op_type() == "ConvTranspose") {
+    Set(n, ops::ConvTranspose2D(g_, x, w, b, o));
+  } else if (o.output_padding != Ints{0, 0} || FindAttr(n, "output_shape") != nullptr) {
+    return Unsupported(n, "output_padding and output_shape are ConvTranspose's attributes, not Conv's");
+  } else {
+    Set(n, ops::Conv2D(g_, x, w, b, o));
   }
-  if (mode == "VALID") {
-    pads = {0, 0, 0, 0};
-  } else if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {  // output size ceil(in / stride)
-    const Shape& xs = g_.shape(x);
-    const Shape& ws = g_.shape(w);
-    for (int i = 0; i < 2; ++i) {
-      const int64_t in = xs.size() == 4 ? xs[2 + i] : 0, k = ws.size() == 4 ? ws[2 + i] : 1;
-      const int64_t out = (in + o.stride[i] - 1) / o.stride[i];
-      const int64_t total = std::max<int64_t>(0, (out - 1) * o.stride[i] + (k - 1) * o.dilation[i] + 1 - in);
-      const int64_t small = total / 2;  // SAME_UPPER puts the odd one at the end
-      pads[i] = mode == "SAME_UPPER" ? small : total - small;
-      pads[2 + i] = total - pads[i];
-    }
-  } else if (mode != "NOTSET") {
-    return Unsupported(n, "auto_pad '" + mode + "' (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)");
-  }
-  o.padding = {pads[0], pads[1]};
-  o.padding_end = {pads[2], pads[3]};
-  Set(n, ops::Conv2D(g_, x, w, b, o));
   return g_.status();
 }
 
@@ -556,6 +581,7 @@ absl::Status Builder::Reshape(const onnx::NodeProto& n) {
 const std::map<std::string, Builder::Rule>& Builder::Rules() {
   static const auto* rules = new std::map<std::string, Rule>{
       {"Conv", &Builder::Conv},
+      {"ConvTranspose", &Builder::Conv},
       {"MaxPool", &Builder::Pool},
       {"AveragePool", &Builder::Pool},
       {"BatchNormalization", &Builder::BatchNorm},

@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 #include "tests/testing/grad_check.h"
+#include "tests/testing/bf16.h"
 
 namespace dlf {
 namespace {
@@ -102,6 +103,7 @@ TEST_P(ConvTest, GradientsMatchFiniteDifferences) {
 // result: within 1.5e-2 of each tensor's largest value (bf16 keeps 8 significant bits; the
 // cases measured 2.3e-3 to 7.5e-3; it was 2e-2), and not equal to it (the bf16 path really ran).
 TEST_P(ConvTest, Bf16MatchesF32WithinBf16Precision) {
+  DLF_SKIP_WITHOUT_BF16();
   const ConvCase& c = GetParam();
   Tensor x = RandomTensor(c.x, 7), w = RandomTensor(c.w, 8), b = RandomTensor({c.w[0]}, 9);
   std::vector<const Tensor*> inputs = {&x, &w};
@@ -211,6 +213,205 @@ TEST(ConvErrorsTest, BadAttributesAreBuildTimeErrors) {
   EXPECT_THAT(std::string(BuildConvStatus({1, 3, 6, 6}, {2, 3, 3, 3}, padded).message()),
               HasSubstr("padding non-negative, found kernel 3, stride 1, padding 0 and -1"));
 }
+
+// ConvTranspose2D: x [n, in, h, w], w [in, out / groups, kh, kw].
+struct ConvTransposeCase {
+  Shape x, w;
+  int64_t stride, pad, pad_end, dilation, groups, output_padding;
+  bool bias;
+};
+
+void PrintTo(const ConvTransposeCase& c, std::ostream* os) {
+  *os << "x " << ShapeString(c.x) << " w " << ShapeString(c.w) << " stride " << c.stride << " pad " << c.pad
+      << "," << c.pad_end << " dilation " << c.dilation << " groups " << c.groups << " output_padding "
+      << c.output_padding;
+}
+
+ops::ConvTranspose2DOptions TransposeOptions(const ConvTransposeCase& c) {
+  ops::ConvTranspose2DOptions o;
+  o.stride = {c.stride, c.stride};
+  o.padding = {c.pad, c.pad};
+  o.padding_end = {c.pad_end, c.pad_end};
+  o.dilation = {c.dilation, c.dilation};
+  o.groups = c.groups;
+  o.output_padding = {c.output_padding, c.output_padding};
+  return o;
+}
+
+// PyTorch's formula, written out: (in - 1) * stride - pads + (k - 1) * dilation + 1 + output_padding.
+int64_t TransposedSize(const ConvTransposeCase& c, int64_t in, int64_t k) {
+  return (in - 1) * c.stride - c.pad - c.pad_end + (k - 1) * c.dilation + 1 + c.output_padding;
+}
+
+// Each input element scatters its value times the kernel into the output: input (ih, iw)
+// reaches output (ih * stride - pad + kh * dilation, ...), channel c of group c / (C / groups)
+// reaching that group's outputs.
+Tensor ReferenceConvTranspose(const Tensor& x, const Tensor& w, const Tensor* b, const ConvTransposeCase& c) {
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t OG = w.dim(1), KH = w.dim(2), KW = w.dim(3), O = OG * c.groups;
+  const int64_t OH = TransposedSize(c, H, KH), OW = TransposedSize(c, W, KW);
+  std::vector<double> sum(N * O * OH * OW, 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t ci = 0; ci < C; ++ci)
+      for (int64_t og = 0; og < OG; ++og) {
+        const int64_t o = ci / (C / c.groups) * OG + og;
+        for (int64_t ih = 0; ih < H; ++ih)
+          for (int64_t iw = 0; iw < W; ++iw)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t oh = ih * c.stride - c.pad + kh * c.dilation;
+                const int64_t ow = iw * c.stride - c.pad + kw * c.dilation;
+                if (oh < 0 || oh >= OH || ow < 0 || ow >= OW) continue;
+                sum[((n * O + o) * OH + oh) * OW + ow] += x.f32()[((n * C + ci) * H + ih) * W + iw] *
+                                                          w.f32()[((ci * OG + og) * KH + kh) * KW + kw];
+              }
+      }
+  Tensor y(DType::kF32, {N, O, OH, OW});
+  for (int64_t i = 0; i < y.num_elements(); ++i) {
+    y.f32()[i] = static_cast<float>(sum[i] + (b ? b->f32()[i / (OH * OW) % O] : 0.0));
+  }
+  return y;
+}
+
+testing::BuildFn ConvTransposeBuilder(const ConvTransposeCase& c) {
+  return [c](Graph& g, const std::vector<Value>& in) {
+    return ops::ConvTranspose2D(g, in[0], in[1], c.bias ? in[2] : Value{}, TransposeOptions(c));
+  };
+}
+
+class ConvTransposeTest : public ::testing::TestWithParam<ConvTransposeCase> {};
+
+TEST_P(ConvTransposeTest, ForwardMatchesReferenceLoop) {
+  const ConvTransposeCase& c = GetParam();
+  const int64_t out = c.w[1] * c.groups;
+  Tensor x = RandomTensor(c.x, 31), w = RandomTensor(c.w, 32), b = RandomTensor({out}, 33);
+  std::vector<const Tensor*> inputs = {&x, &w};
+  if (c.bias) inputs.push_back(&b);
+  Tensor y = RunForward(ConvTransposeBuilder(c), inputs);
+  ASSERT_EQ(y.shape(), (Shape{c.x[0], out, TransposedSize(c, c.x[2], c.w[2]), TransposedSize(c, c.x[3], c.w[3])}));
+  ExpectTensorNear(y, ReferenceConvTranspose(x, w, c.bias ? &b : nullptr, c), 1e-4f);
+}
+
+TEST_P(ConvTransposeTest, GradientsMatchFiniteDifferences) {
+  const ConvTransposeCase& c = GetParam();
+  Tensor x = RandomTensor(c.x, 34), w = RandomTensor(c.w, 35), b = RandomTensor({c.w[1] * c.groups}, 36);
+  std::vector<const Tensor*> inputs = {&x, &w};
+  if (c.bias) inputs.push_back(&b);
+  ExpectGradientsMatch(ConvTransposeBuilder(c), inputs);
+}
+
+// As ConvTest's bf16 case: within 1.5e-2 of each tensor's largest value, and not exact.
+TEST_P(ConvTransposeTest, Bf16MatchesF32WithinBf16Precision) {
+  DLF_SKIP_WITHOUT_BF16();
+  const ConvTransposeCase& c = GetParam();
+  Tensor x = RandomTensor(c.x, 37), w = RandomTensor(c.w, 38), b = RandomTensor({c.w[1] * c.groups}, 39);
+  std::vector<const Tensor*> inputs = {&x, &w};
+  if (c.bias) inputs.push_back(&b);
+  ExecutorOptions f32{.fast_math = false}, bf16{.fast_math = false, .bf16 = true};
+  const auto expected = testing::RunForwardAndBackward(ConvTransposeBuilder(c), inputs, f32);
+  const auto actual = testing::RunForwardAndBackward(ConvTransposeBuilder(c), inputs, bf16);
+  EXPECT_GT(testing::ExpectTensorsNearScaled(actual, expected, 1.5e-2), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, ConvTransposeTest,
+    ::testing::Values(ConvTransposeCase{{2, 3, 4, 5}, {3, 2, 3, 3}, 1, 0, 0, 1, 1, 0, true},
+                      // stride 2, padding 1, output_padding 1: a 2x upsampling (DCGAN, U-Net)
+                      ConvTransposeCase{{2, 4, 3, 4}, {4, 3, 3, 3}, 2, 1, 1, 1, 1, 1, true},
+                      ConvTransposeCase{{1, 2, 5, 3}, {2, 2, 4, 4}, 2, 1, 1, 1, 1, 0, false},
+                      // groups 2 and asymmetric padding
+                      ConvTransposeCase{{2, 4, 4, 4}, {4, 3, 3, 2}, 2, 1, 0, 1, 2, 1, true},
+                      // depthwise, dilation 2
+                      ConvTransposeCase{{1, 8, 4, 5}, {8, 1, 3, 3}, 1, 1, 1, 2, 8, 0, false},
+                      // stride 3 with output_padding 2
+                      ConvTransposeCase{{1, 3, 3, 2}, {3, 2, 2, 3}, 3, 0, 1, 1, 1, 2, true}));
+
+absl::Status BuildConvTransposeStatus(Shape x, Shape w, ops::ConvTranspose2DOptions o) {
+  Graph g;
+  Value xv = g.Input("x", DType::kF32, x);
+  Value wv = g.Parameter("w", w, Initializer::Zeros());
+  ops::ConvTranspose2D(g, xv, wv, Value{}, o);
+  return g.status();
+}
+
+TEST(ConvTransposeErrorsTest, BadAttributesAreBuildTimeErrors) {
+  using ::testing::HasSubstr;
+  EXPECT_TRUE(BuildConvTransposeStatus({1, 4, 5, 5}, {4, 2, 3, 3}, {}).ok());
+  EXPECT_THAT(std::string(BuildConvTransposeStatus({1, 3, 5, 5}, {4, 2, 3, 3}, {}).message()),
+              HasSubstr("input has 3 channels but the weight [in, out / groups, kh, kw] is [4, 2, 3, 3]"));
+  ops::ConvTranspose2DOptions o;
+  o.output_padding = {1, 1};
+  EXPECT_THAT(std::string(BuildConvTransposeStatus({1, 4, 5, 5}, {4, 2, 3, 3}, o).message()),
+              HasSubstr("height: output_padding must be in [0, stride 1), found 1"));
+  o = {};
+  o.groups = 3;
+  EXPECT_THAT(std::string(BuildConvTransposeStatus({1, 4, 5, 5}, {4, 2, 3, 3}, o).message()),
+              HasSubstr("with groups 3, which must divide its 4"));
+  o = {};
+  o.padding = {3, 3};
+  EXPECT_THAT(std::string(BuildConvTransposeStatus({1, 4, 1, 1}, {4, 2, 3, 3}, o).message()),
+              HasSubstr("height: the padding 3 + 3 leaves no output (-3)"));
+}
+
+// ResNet-20's convolution shapes at batch 8, where oneDNN picks its full-size jit kernels (the
+// small cases above can get other ones): dx and dw of loss = sum(conv(x, w) * r) against plain
+// loops (dx is the transposed convolution of r; dw correlates x with r).
+struct LayerCase {
+  Shape x, w;
+  int64_t stride, pad;
+};
+
+Tensor ReferenceWeightGradient(const Tensor& x, const Tensor& r, const LayerCase& c) {
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t O = r.dim(1), OH = r.dim(2), OW = r.dim(3), KH = c.w[2], KW = c.w[3];
+  Tensor dw(DType::kF32, c.w);
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t ci = 0; ci < C; ++ci)
+      for (int64_t kh = 0; kh < KH; ++kh)
+        for (int64_t kw = 0; kw < KW; ++kw) {
+          double s = 0;
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t oh = 0; oh < OH; ++oh)
+              for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t ih = oh * c.stride - c.pad + kh, iw = ow * c.stride - c.pad + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                s += static_cast<double>(r.f32()[((n * O + o) * OH + oh) * OW + ow]) *
+                     x.f32()[((n * C + ci) * H + ih) * W + iw];
+              }
+          dw.f32()[((o * C + ci) * KH + kh) * KW + kw] = static_cast<float>(s);
+        }
+  return dw;
+}
+
+class ConvLayerTest : public ::testing::TestWithParam<LayerCase> {};
+
+TEST_P(ConvLayerTest, BackwardDataAndWeightsMatchReferenceLoops) {
+  const LayerCase& c = GetParam();
+  Graph g(1);
+  const Value x = g.Input("x", DType::kF32, c.x), w = g.Input("w", DType::kF32, c.w);
+  const Value y = ops::Conv2D(g, x, w, Value{}, {{c.stride, c.stride}, {c.pad, c.pad}});
+  const Value r = g.Input("r", DType::kF32, g.shape(y));
+  absl::StatusOr<std::vector<Value>> grads = Gradients(g, ops::Sum(g, ops::Mul(g, y, r)), {x, w});
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  auto exec = Executor::Compile(g, *grads, {.fast_math = false});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  const Tensor xv = RandomTensor(c.x, 41), wv = RandomTensor(c.w, 42), rv = RandomTensor(g.shape(y), 43);
+  ASSERT_TRUE((*exec)->Run({{x, &xv}, {w, &wv}, {r, &rv}}).ok());
+  // The output_padding that maps y's size back to x's (x's size is one of `stride` that conv maps to y's).
+  const int64_t output_padding = c.x[2] - ((g.shape(y)[2] - 1) * c.stride - 2 * c.pad + c.w[2]);
+  const ConvTransposeCase adjoint{g.shape(y), c.w, c.stride, c.pad, c.pad, 1, 1, output_padding, false};
+  ExpectTensorNear((*exec)->fetch(0), ReferenceConvTranspose(rv, wv, nullptr, adjoint), 1e-4f);
+  ExpectTensorNear((*exec)->fetch(1), ReferenceWeightGradient(xv, rv, c), 2e-3f);
+}
+
+INSTANTIATE_TEST_SUITE_P(ResNet20, ConvLayerTest,
+                         ::testing::Values(LayerCase{{8, 3, 32, 32}, {16, 3, 3, 3}, 1, 1},
+                                           LayerCase{{8, 16, 32, 32}, {16, 16, 3, 3}, 1, 1},
+                                           LayerCase{{8, 16, 32, 32}, {32, 16, 3, 3}, 2, 1},
+                                           LayerCase{{8, 32, 16, 16}, {32, 32, 3, 3}, 1, 1},
+                                           LayerCase{{8, 32, 16, 16}, {64, 32, 3, 3}, 2, 1},
+                                           LayerCase{{8, 64, 8, 8}, {64, 64, 3, 3}, 1, 1},
+                                           LayerCase{{8, 32, 16, 16}, {64, 32, 1, 1}, 2, 0}));
 
 }  // namespace
 }  // namespace dlf

@@ -98,7 +98,8 @@ TEST_P(StepForStepTest, ATorchOnnxExportTrainsLikePyTorch) {
       {"resnet20", {"layer1.0.conv1.weight", "layer1.0.bn1.running_var"}},
       {"resnet18", {"layer1.0.conv1.weight", "layer1.0.bn1.running_var"}},
       {"groupnet", {"4.weight", "4.running_var"}},
-      {"opsnet", {"conv2.weight", "se.bias"}}};
+      {"opsnet", {"conv2.weight", "se.bias"}},
+      {"upnet", {"2.weight", "2.bias", "5.weight", "7.bias"}}};
   for (const std::string& name : names.at(GetParam())) {
     EXPECT_TRUE((*trainer)->graph().FindPersistent(name).ok()) << name;
   }
@@ -123,9 +124,10 @@ TEST_P(StepForStepTest, ATorchOnnxExportTrainsLikePyTorch) {
 
 // groupnet: grouped, depthwise and dilated convolutions; opsnet: Clip, Pad, HardSigmoid, Mul,
 // Sub, Div, Pow, Sqrt, ReduceMean, Erf, Sigmoid, Transpose, Slice and the shape subgraphs
-// torch.onnx.export writes for them (tools/onnx_torch_reference.py).
+// torch.onnx.export writes for them; upnet: ConvTranspose with stride, output_padding, groups
+// and dilation (tools/onnx_torch_reference.py).
 INSTANTIATE_TEST_SUITE_P(PyTorchNetworks, StepForStepTest,
-                         ::testing::Values("resnet20", "resnet18", "groupnet", "opsnet"));
+                         ::testing::Values("resnet20", "resnet18", "groupnet", "opsnet", "upnet"));
 
 // torchvision 0.14's architectures that dlf could not import before grouped convolutions and
 // these ops, exported at test time (torch.onnx.export, as the README's recipe) at 32x32: each
@@ -281,7 +283,8 @@ TEST(OnnxConvTest, AsymmetricPaddingGroupsAndDilationExportAndAutoPadImports) {
 
 class TrainedExportTest : public ::testing::TestWithParam<std::string> {};
 
-// groupnet: the exported file carries the convolutions' group and dilations.
+// groupnet: the exported file carries the convolutions' group and dilations; upnet: its
+// ConvTranspose nodes with output_padding and group.
 TEST_P(TrainedExportTest, AnImportedNetworkTrainedAndExportedRunsInOnnxRuntimeWithDlfsLogits) {
   const std::string dir = ::dlf::testing::TempDir("onnx_train_export_" + GetParam());
   const Reference ref = MakeReference(GetParam());
@@ -315,7 +318,7 @@ TEST_P(TrainedExportTest, AnImportedNetworkTrainedAndExportedRunsInOnnxRuntimeWi
   EXPECT_THAT(run.output, HasSubstr("match: 160 outputs"));
 }
 
-INSTANTIATE_TEST_SUITE_P(PyTorchNetworks, TrainedExportTest, ::testing::Values("resnet20", "groupnet"));
+INSTANTIATE_TEST_SUITE_P(PyTorchNetworks, TrainedExportTest, ::testing::Values("resnet20", "groupnet", "upnet"));
 
 }  // namespace
 }  // namespace dlf::onnx_import
