@@ -39,6 +39,24 @@ Value Conv2d(Graph& g, const std::string& name, Value x, int64_t out, int64_t ke
   return ops::Conv2D(g, x, w, b, conv);
 }
 
+Value ConvTranspose2d(Graph& g, const std::string& name, Value x, int64_t out, int64_t kernel,
+                      ConvTranspose2dOptions o) {
+  if (!HasRank(g, x, 4, "ConvTranspose2d '" + name + "'", "[n, c, h, w]")) return Value{};
+  const int64_t groups = std::max<int64_t>(o.groups, 1), out_per_group = out / groups;  // ConvTranspose2D checks
+  const Value w = g.Parameter(name + ".weight", {g.shape(x)[1], out_per_group, kernel, kernel}, o.weight_init);
+  Value b;
+  if (o.bias) {
+    b = g.Parameter(name + ".bias", {out}, o.bias_init.value_or(TorchDefaultBias(out_per_group * kernel * kernel)));
+  }
+  ops::ConvTranspose2DOptions conv;
+  conv.stride = {o.stride, o.stride};
+  conv.padding = {o.padding, o.padding};
+  conv.dilation = {o.dilation, o.dilation};
+  conv.groups = o.groups;
+  conv.output_padding = {o.output_padding, o.output_padding};
+  return ops::ConvTranspose2D(g, x, w, b, conv);
+}
+
 Value Linear(Graph& g, const std::string& name, Value x, int64_t out, LinearOptions o) {
   if (!HasRank(g, x, 2, "Linear '" + name + "'", "[n, features]")) return Value{};
   const int64_t in = g.shape(x)[1];

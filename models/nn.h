@@ -34,6 +34,16 @@ struct Conv2dOptions {
 Value Conv2d(Graph& g, const std::string& name, Value x, int64_t out, int64_t kernel,
              Conv2dOptions options = {});
 
+struct ConvTranspose2dOptions : Conv2dOptions {
+  int64_t output_padding = 0;  // < stride: which of the input sizes a stride-s conv maps to h
+};
+
+// nn.ConvTranspose2d(in, out, kernel, stride, padding, output_padding, groups, bias, dilation):
+// weight "<name>.weight" [in, out / groups, kernel, kernel], initialized as PyTorch's (its fan_in
+// is weight.size(1) * kernel^2 = out / groups * kernel^2).
+Value ConvTranspose2d(Graph& g, const std::string& name, Value x, int64_t out, int64_t kernel,
+                      ConvTranspose2dOptions options = {});
+
 struct LinearOptions {
   bool bias = true;
   Initializer weight_init = Initializer::TorchDefault();  // nn.Linear's default

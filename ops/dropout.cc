@@ -1,6 +1,8 @@
-// Dropout with inverted scaling. The mask is a pure function of (seed, node, executor step,
-// element index in the global batch), so runs are reproducible, a resumed run draws the same
-// masks, and data-parallel ranks (each running a slice of the batch) draw what one rank would.
+// Dropout with inverted scaling, and DropPath (stochastic depth: one draw per sample, which
+// keeps or zeroes the whole sample). The mask is a pure function of (seed, node, executor step,
+// element index (DropPath: sample index) in the global batch), so runs are reproducible, a
+// resumed run draws the same masks, and data-parallel ranks (each running a slice of the batch)
+// draw what one rank would.
 #include <algorithm>
 #include <cstring>
 
@@ -36,7 +38,9 @@ absl::StatusOr<std::vector<ValueInfo>> DropoutShape(const ShapeContext& ctx) {
   return std::vector<ValueInfo>{ctx.inputs[0], ctx.inputs[0]};
 }
 
-absl::StatusOr<std::unique_ptr<Kernel>> DropoutKernel(const KernelContext& k) {
+// `per_sample`: one draw per sample (DropPath) instead of one per element (Dropout).
+KernelFactory DropoutKernel(bool per_sample) {
+  return [per_sample](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
   DLF_ASSIGN_OR_RETURN(const double rate, GetRate(k.node.attrs));
   const uint64_t stream_seed = SplitMix64(static_cast<uint64_t>(k.node.attrs.GetOr<int64_t>("seed", 0)) ^
                                    SplitMix64(static_cast<uint64_t>(k.node.id) + 1));
@@ -57,7 +61,20 @@ absl::StatusOr<std::unique_ptr<Kernel>> DropoutKernel(const KernelContext& k) {
     const uint32_t seed_lo = static_cast<uint32_t>(step_seed);
     const uint32_t seed_hi = static_cast<uint32_t>(step_seed >> 32);
     const int64_t batch = ctx.inputs[0]->shape().empty() ? 1 : ctx.inputs[0]->shape()[0];
-    const uint32_t first = static_cast<uint32_t>(ctx.sample_offset * (n / std::max<int64_t>(batch, 1)));
+    const int64_t per = n / std::max<int64_t>(batch, 1);  // elements per sample
+    if (per_sample) {
+#pragma omp parallel for schedule(static)
+      for (int64_t s = 0; s < batch; ++s) {
+        const uint32_t r = Mix32(Mix32(static_cast<uint32_t>(ctx.sample_offset + s) ^ seed_lo) + seed_hi);
+        const float m = keep_scale * static_cast<float>(r < threshold);
+        for (int64_t i = s * per; i < (s + 1) * per; ++i) {
+          mask[i] = m;
+          y[i] = x[i] * m;
+        }
+      }
+      return absl::OkStatus();
+    }
+    const uint32_t first = static_cast<uint32_t>(ctx.sample_offset * per);
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       // Two rounds keyed by both halves of the step seed: element i's draw, 32 bits.
@@ -68,13 +85,14 @@ absl::StatusOr<std::unique_ptr<Kernel>> DropoutKernel(const KernelContext& k) {
     }
     return absl::OkStatus();
   });
+  };
 }
 
 absl::StatusOr<std::vector<Value>> DropoutGrad(GradContext& c) {
   return std::vector<Value>{Mul(c.graph, c.output_grads[0], c.node.outputs[1])};
 }
 
-// In an inference plan Dropout is the identity: its readers read x instead, and the node (which
+// In an inference plan Dropout (and DropPath) is the identity: its readers read x instead, and the node (which
 // would copy x and fill a mask nobody reads) goes, unless its output is fetched or its mask read.
 // Returns whether it removed one.
 bool RemoveOneInferenceDropout(passes::Plan& plan) {
@@ -82,7 +100,7 @@ bool RemoveOneInferenceDropout(passes::Plan& plan) {
   const std::vector<int> readers = plan.ReaderCounts();
   for (size_t i = 0; i < plan.nodes.size(); ++i) {
     const Node& dropout = plan.nodes[i].node;
-    if (dropout.op != "Dropout") continue;
+    if (dropout.op != "Dropout" && dropout.op != "DropPath") continue;
     const Value x = dropout.inputs[0], y = dropout.outputs[0];
     const bool fetched = std::find(plan.fetches.begin(), plan.fetches.end(), y) != plan.fetches.end();
     if (fetched || readers[dropout.outputs[1].id] > 0) continue;
@@ -97,7 +115,13 @@ bool RemoveOneInferenceDropout(passes::Plan& plan) {
     (RegisterOpOrDie({.name = "Dropout",
                       .num_inputs = 1,
                       .shape = DropoutShape,
-                      .kernel = DropoutKernel,
+                      .kernel = DropoutKernel(false),
+                      .gradient = DropoutGrad,
+                      .in_place = true}),
+     RegisterOpOrDie({.name = "DropPath",
+                      .num_inputs = 1,
+                      .shape = DropoutShape,
+                      .kernel = DropoutKernel(true),
                       .gradient = DropoutGrad,
                       .in_place = true}),
      passes::RegisterPlanRewrite({"dropout is the identity in inference", [](passes::Plan& plan) {
@@ -110,6 +134,10 @@ bool RemoveOneInferenceDropout(passes::Plan& plan) {
 
 Value Dropout(Graph& g, Value x, double rate, uint64_t seed) {
   return g.Op("Dropout", {x}, {{"rate", rate}, {"seed", static_cast<int64_t>(seed)}})[0];
+}
+
+Value DropPath(Graph& g, Value x, double rate, uint64_t seed) {
+  return g.Op("DropPath", {x}, {{"rate", rate}, {"seed", static_cast<int64_t>(seed)}})[0];
 }
 
 }  // namespace dlf::ops

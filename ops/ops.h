@@ -39,6 +39,8 @@ Value Gelu(Graph& g, Value x, bool tanh_approximation = false);
 Value Silu(Graph& g, Value x);
 Value Softplus(Graph& g, Value x);  // beta 1, linear above 20 (as PyTorch)
 Value HardSwish(Graph& g, Value x);
+// max(0, min(1, alpha x + beta)), as ONNX's; the defaults are PyTorch's F.hardsigmoid.
+Value HardSigmoid(Graph& g, Value x, double alpha = 1.0 / 6.0, double beta = 0.5);
 
 // elementwise.cc: same-shape f32 arithmetic and activations.
 Value AddN(Graph& g, std::vector<Value> values);
@@ -108,6 +110,9 @@ struct Pool2DOptions {
 };
 Value MaxPool2D(Graph& g, Value x, Pool2DOptions options);
 Value AvgPool2D(Graph& g, Value x, Pool2DOptions options);
+// adaptive_pool.cc: as torch.nn.AdaptiveAvgPool2d, x [n, c, h, w] -> [n, c, out_h, out_w]; output
+// row i averages input rows [floor(i h / out_h), ceil((i + 1) h / out_h)), columns alike.
+Value AdaptiveAvgPool2D(Graph& g, Value x, std::vector<int64_t> output_size);
 
 // batchnorm.cc: BatchNorm2d over the channels of x [n, c, h, w], as torch.nn.BatchNorm2d.
 // Adds parameters "<name>.weight" (1) and "<name>.bias" (0) and buffers
@@ -132,6 +137,10 @@ Value LocalResponseNorm(Graph& g, Value x, LrnOptions options = {});
 // dropout.cc: in training, zeroes each element with probability `rate` and scales the rest by
 // 1/(1-rate); identity in inference. The mask depends only on (seed, node, executor step, index).
 Value Dropout(Graph& g, Value x, double rate, uint64_t seed = 0);
+// Stochastic depth (torchvision's StochasticDepth "row" mode, timm's DropPath): each sample of x
+// [n, ...] is zeroed with probability `rate` and otherwise scaled by 1/(1-rate), one draw per
+// sample from (seed, node, executor step, sample index); identity in inference.
+Value DropPath(Graph& g, Value x, double rate, uint64_t seed = 0);
 
 // shape_ops.cc
 Value Reshape(Graph& g, Value x, std::vector<int64_t> shape);  // one dim may be -1

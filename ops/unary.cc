@@ -1,5 +1,5 @@
 // Element-wise math and activations: Exp, Log, Sqrt, Neg, Abs, Square, Pow, Clip, Erf,
-// LeakyReLU, ELU, GELU (erf and tanh forms), SiLU, Softplus, HardSwish.
+// LeakyReLU, ELU, GELU (erf and tanh forms), SiLU, Softplus, HardSigmoid, HardSwish.
 //
 // Each op is a pair of scalar functions, y = f(x) and dy/dx = df(x), with up to two scalar
 // attributes (p, q); its gradient is "<op>Grad"(dy, x) = dy * df(x). Our own loops, not oneDNN
@@ -110,6 +110,12 @@ void RegisterAll() {
   // As torch.nn.Softplus (beta 1, threshold 20): linear above 20, where log1p(exp(x)) == x.
   RegisterUnary("Softplus", [](float x, Params) { return x > 20.0f ? x : std::log1p(std::exp(x)); },
                 [](float x, Params) { return Sigmoid(x); });
+  // ONNX's HardSigmoid(alpha p, beta q) = max(0, min(1, p x + q)); PyTorch's is p = 1/6, q = 1/2.
+  RegisterUnary("HardSigmoid", [](float x, Params a) { return std::fmin(std::fmax(a.p * x + a.q, 0.0f), 1.0f); },
+                [](float x, Params a) {
+                  const float z = a.p * x + a.q;
+                  return z > 0.0f && z < 1.0f ? a.p : 0.0f;
+                });
   RegisterUnary("HardSwish",
                 [](float x, Params) { return x * std::fmin(std::fmax(x + 3.0f, 0.0f), 6.0f) / 6.0f; },
                 [](float x, Params) { return x < -3.0f ? 0.0f : x > 3.0f ? 1.0f : (2.0f * x + 3.0f) / 6.0f; });
@@ -152,5 +158,6 @@ Value Gelu(Graph& g, Value x, bool tanh_approximation) {
 Value Silu(Graph& g, Value x) { return Apply(g, "Silu", x); }
 Value Softplus(Graph& g, Value x) { return Apply(g, "Softplus", x); }
 Value HardSwish(Graph& g, Value x) { return Apply(g, "HardSwish", x); }
+Value HardSigmoid(Graph& g, Value x, double alpha, double beta) { return Apply(g, "HardSigmoid", x, alpha, beta); }
 
 }  // namespace dlf::ops

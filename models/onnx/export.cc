@@ -82,6 +82,7 @@ class Exporter {
   absl::Status Dropout(const Node& node);
   absl::Status Conv(const Node& node);  // Conv2D and ConvTranspose2D
   absl::Status Pool(const Node& node);
+  absl::Status AdaptivePool(const Node& node);
   absl::Status BatchNorm(const Node& node);
   absl::Status Lrn(const Node& node);
   absl::Status Linear(const Node& node);
@@ -90,6 +91,7 @@ class Exporter {
   absl::Status Transpose(const Node& node);
   absl::Status Clip(const Node& node);
   absl::Status Scale(const Node& node);
+  absl::Status HardSigmoid(const Node& node);
   absl::Status SameInputs(const Node& node);  // SameInputOps()
   absl::Status Reshape(const Node& node);
   absl::Status ReduceMean(const Node& node);
@@ -191,7 +193,7 @@ absl::Status Exporter::ReduceMean(const Node& node) {
   return absl::OkStatus();
 }
 
-absl::Status Exporter::Dropout(const Node& node) {  // inference: the output is the input
+absl::Status Exporter::Dropout(const Node& node) {  // and DropPath; inference: the output is the input
   alias_[node.outputs[0].id] = Name(node.inputs[0]);
   return absl::OkStatus();
 }
@@ -220,6 +222,28 @@ absl::Status Exporter::Pool(const Node& node) {
   SetAttr(n, "pads", SymmetricPads(a.GetOr<Ints>("padding", {0, 0})));
   SetAttr(n, "ceil_mode", int64_t{a.GetOr<bool>("ceil_mode", false)});
   if (!max) SetAttr(n, "count_include_pad", int64_t{0});  // as dlf: padding excluded
+  return absl::OkStatus();
+}
+
+// ONNX has no adaptive pooling: an output size that divides the input's is an AveragePool of
+// kernel = stride = input / output (GlobalAveragePool for 1x1); other sizes have overlapping
+// windows of varying size that no ONNX pooling node expresses.
+absl::Status Exporter::AdaptivePool(const Node& node) {
+  const Shape& x = g_.shape(node.inputs[0]);
+  const Shape& y = g_.shape(node.outputs[0]);
+  if (y[2] == 1 && y[3] == 1) {
+    Emit("GlobalAveragePool", Inputs(node, 1), {Name(node.outputs[0])}, node.name);
+    return absl::OkStatus();
+  }
+  if (x[2] % y[2] != 0 || x[3] % y[3] != 0) {
+    return absl::UnimplementedError(absl::StrCat("node '", node.name, "': AdaptiveAvgPool2D from ", x[2], "x", x[3],
+                                                 " to ", y[2], "x", y[3], " has no ONNX form (only output sizes that "
+                                                 "divide the input's export, as AveragePool)"));
+  }
+  onnx::NodeProto& n = Emit("AveragePool", Inputs(node, 1), {Name(node.outputs[0])}, node.name);
+  const Ints kernel = {x[2] / y[2], x[3] / y[3]};
+  SetAttr(n, "kernel_shape", kernel);
+  SetAttr(n, "strides", kernel);
   return absl::OkStatus();
 }
 
@@ -271,6 +295,13 @@ absl::Status Exporter::Clip(const Node& node) {
   return absl::OkStatus();
 }
 
+absl::Status Exporter::HardSigmoid(const Node& node) {  // unary.cc's p, q: ONNX's alpha, beta
+  onnx::NodeProto& n = Emit("HardSigmoid", Inputs(node, 1), {Name(node.outputs[0])}, node.name);
+  SetAttr(n, "alpha", node.attrs.GetOr<double>("p", 0.0));
+  SetAttr(n, "beta", node.attrs.GetOr<double>("q", 0.0));
+  return absl::OkStatus();
+}
+
 absl::Status Exporter::Scale(const Node& node) {
   std::vector<std::string> inputs = Inputs(node, 1);
   inputs.push_back(FloatConstant(node.name + ".factor", node.attrs.GetOr<double>("factor", 1.0)));
@@ -296,14 +327,15 @@ absl::Status Exporter::SameInputs(const Node& node) {
 const std::map<std::string, Exporter::Rule>& Exporter::Rules() {
   static const auto* all = [] {
     auto* table = new std::map<std::string, Rule>{
-        {"Dropout", &Exporter::Dropout},     {"Conv2D", &Exporter::Conv},
+        {"Dropout", &Exporter::Dropout},     {"DropPath", &Exporter::Dropout},
+        {"AdaptiveAvgPool2D", &Exporter::AdaptivePool}, {"Conv2D", &Exporter::Conv},
         {"ConvTranspose2D", &Exporter::Conv}, {"MaxPool2D", &Exporter::Pool},
         {"AvgPool2D", &Exporter::Pool},       {"BatchNorm", &Exporter::BatchNorm},
         {"LocalResponseNorm", &Exporter::Lrn}, {"Linear", &Exporter::Linear},
         {"Softmax", &Exporter::Softmax},      {"Concat", &Exporter::Concat},
         {"Reshape", &Exporter::Reshape},      {"ReduceMean", &Exporter::ReduceMean},
         {"Transpose", &Exporter::Transpose},  {"Clip", &Exporter::Clip},
-        {"Scale", &Exporter::Scale}};
+        {"Scale", &Exporter::Scale},          {"HardSigmoid", &Exporter::HardSigmoid}};
     for (const auto& [op, onnx_op] : SameInputOps()) table->emplace(op, &Exporter::SameInputs);
     return table;
   }();

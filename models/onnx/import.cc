@@ -707,10 +707,7 @@ absl::Status Builder::Clip(const onnx::NodeProto& n) {  // min and max: inputs f
 
 absl::Status Builder::HardSigmoid(const onnx::NodeProto& n) {  // max(0, min(1, alpha x + beta))
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-  Tensor beta(DType::kF32, {1});
-  beta.f32()[0] = static_cast<float>(FloatAttr(n, "beta", 0.5));
-  const Value shifted = ops::Add(g_, ops::Scale(g_, x, FloatAttr(n, "alpha", 0.2)), g_.Constant(std::move(beta)));
-  Set(n, ops::Clip(g_, shifted, 0.0, 1.0));
+  Set(n, ops::HardSigmoid(g_, x, FloatAttr(n, "alpha", 0.2), FloatAttr(n, "beta", 0.5)));
   return g_.status();
 }
 

@@ -38,6 +38,27 @@ TEST(NnTest, Conv2dAndLinearHavePyTorchsNamesShapesAndDefaultBounds) {
   EXPECT_LE(MaxAbs(g.parameter_value(*g.FindParameter("head.bias"))), 1.0f / 20.0f);
 }
 
+// nn.ConvTranspose2d: weight [in, out / groups, k, k], fan_in = weight.size(1) * k * k.
+TEST(NnTest, ConvTranspose2dHasPyTorchsNamesShapesAndDefaultBounds) {
+  Graph g(1);
+  Value x = g.Input("x", DType::kF32, {2, 8, 5, 5});
+  ConvTranspose2dOptions o;
+  o.stride = 2;
+  o.padding = 1;
+  o.output_padding = 1;
+  o.groups = 2;
+  Value y = ConvTranspose2d(g, "up", x, 6, 3, o);
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  EXPECT_EQ(g.shape(y), (Shape{2, 6, 10, 10}));  // (5 - 1) * 2 - 2 + 3 + 1
+  const Tensor& w = g.parameter_value(*g.FindParameter("up.weight"));
+  EXPECT_EQ(w.shape(), (Shape{8, 3, 3, 3}));
+  const float bound = 1.0f / std::sqrt(27.0f);
+  EXPECT_LE(MaxAbs(w), bound);
+  EXPECT_GT(MaxAbs(w), 0.9f * bound);
+  EXPECT_LE(MaxAbs(g.parameter_value(*g.FindParameter("up.bias"))), bound);
+  EXPECT_EQ(g.parameter_value(*g.FindParameter("up.bias")).shape(), (Shape{6}));
+}
+
 TEST(NnTest, OptionsChooseTheInitializationAndLeaveOutTheBias) {
   Graph g(1);
   Value x = g.Input("x", DType::kF32, {2, 4, 6, 6});

@@ -155,6 +155,41 @@ TEST(DropoutTest, SliceOfBatchDrawsTheWholeBatchsMask) {
   }
 }
 
+// DropPath keeps or zeroes each sample whole (kept ones scaled by 1/(1-rate)), one draw per
+// sample: about `rate` of 400 samples dropped; a rank's slice of the batch draws that slice of
+// the whole batch's samples; the gradient is the mask; identity in inference.
+TEST(DropPathTest, DropsWholeSamplesReproduciblyAndPerSample) {
+  auto run = [](int64_t batch, int64_t offset, bool training) {
+    Graph g;
+    Value x = g.Input("x", DType::kF32, {batch, 3, 2, 2});
+    Value y = ops::DropPath(g, x, 0.25, 4);
+    auto dx = Gradients(g, ops::Sum(g, y), {x});
+    EXPECT_TRUE(dx.ok());
+    auto exec = Executor::Compile(g, {y, (*dx)[0]}, {.training = training});
+    EXPECT_TRUE(exec.ok()) << exec.status();
+    const Tensor input = RandomTensor({batch, 3, 2, 2}, 8);
+    (*exec)->set_step(3);
+    (*exec)->set_sample_offset(offset);
+    EXPECT_TRUE((*exec)->Run({{x, &input}}).ok());
+    return std::make_tuple(input.Clone(), (*exec)->fetch(0).Clone(), (*exec)->fetch(1).Clone());
+  };
+  const auto [x, y, dx] = run(400, 0, true);
+  int dropped = 0;
+  for (int64_t s = 0; s < 400; ++s) {
+    const bool kept = dx.f32()[s * 12] != 0.0f;
+    dropped += !kept;
+    for (int64_t i = s * 12; i < (s + 1) * 12; ++i) {
+      ASSERT_EQ(dx.f32()[i], kept ? 1.0f / 0.75f : 0.0f) << "sample " << s;
+      ASSERT_FLOAT_EQ(y.f32()[i], kept ? x.f32()[i] / 0.75f : 0.0f) << "sample " << s;
+    }
+  }
+  EXPECT_NEAR(dropped / 400.0, 0.25, 0.06);
+  const auto [x2, slice, slice_dx] = run(4, 10, true);
+  for (int64_t i = 0; i < 4 * 12; ++i) ASSERT_EQ(slice_dx.f32()[i], dx.f32()[10 * 12 + i]) << i;
+  const auto [x3, inference, inference_dx] = run(4, 0, false);
+  for (int64_t i = 0; i < 4 * 12; ++i) ASSERT_EQ(inference.f32()[i], x3.f32()[i]);
+}
+
 // Dropout, ReLU and ReLU's gradient write over an input nothing reads afterwards: the same
 // results and gradients in less memory; an input that is fetched keeps its own buffer.
 TEST(InPlaceTest, ElementWiseOpsReuseDeadInputs) {

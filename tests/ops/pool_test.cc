@@ -156,5 +156,49 @@ TEST(PoolErrorsTest, KernelLargerThanPaddedInputIsABuildError) {
               ::testing::HasSubstr("kernel 3 is larger than the padded input 2 + 2*0 = 2"));
 }
 
+// AdaptiveAvgPool2D against a loop over PyTorch's window rule (start floor(i * in / out), end
+// ceil((i + 1) * in / out), in doubles here), and finite differences: windows that overlap
+// (7 -> 3), divide evenly (8 -> 4), repeat inputs (5 -> 7, an upsampling) and cover all (-> 1).
+struct AdaptiveCase {
+  Shape x;
+  int64_t oh, ow;
+};
+
+class AdaptivePoolTest : public ::testing::TestWithParam<AdaptiveCase> {};
+
+TEST_P(AdaptivePoolTest, ForwardMatchesPyTorchsWindowsAndGradients) {
+  const AdaptiveCase& c = GetParam();
+  const Tensor x = RandomTensor(c.x, 51);
+  auto build = [&c](Graph& g, const std::vector<Value>& in) { return ops::AdaptiveAvgPool2D(g, in[0], {c.oh, c.ow}); };
+  const Tensor y = RunForward(build, {&x});
+  ASSERT_EQ(y.shape(), (Shape{c.x[0], c.x[1], c.oh, c.ow}));
+  const int64_t H = c.x[2], W = c.x[3];
+  Tensor expected(DType::kF32, y.shape());
+  for (int64_t p = 0; p < c.x[0] * c.x[1]; ++p)
+    for (int64_t i = 0; i < c.oh; ++i)
+      for (int64_t j = 0; j < c.ow; ++j) {
+        const auto h0 = static_cast<int64_t>(std::floor(static_cast<double>(i * H) / c.oh));
+        const auto h1 = static_cast<int64_t>(std::ceil(static_cast<double>((i + 1) * H) / c.oh));
+        const auto w0 = static_cast<int64_t>(std::floor(static_cast<double>(j * W) / c.ow));
+        const auto w1 = static_cast<int64_t>(std::ceil(static_cast<double>((j + 1) * W) / c.ow));
+        double sum = 0;
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) sum += x.f32()[(p * H + h) * W + w];
+        expected.f32()[(p * c.oh + i) * c.ow + j] = static_cast<float>(sum / ((h1 - h0) * (w1 - w0)));
+      }
+  ExpectTensorNear(y, expected, 1e-5f);
+  ExpectGradientsMatch(build, {&x});
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, AdaptivePoolTest,
+                         ::testing::Values(AdaptiveCase{{2, 3, 7, 5}, 3, 2}, AdaptiveCase{{1, 2, 8, 8}, 4, 4},
+                                           AdaptiveCase{{1, 2, 5, 5}, 7, 7}, AdaptiveCase{{2, 2, 6, 4}, 1, 1}));
+
+TEST(AdaptivePoolTest, AnEmptyOutputIsABuildError) {
+  Graph g;
+  ops::AdaptiveAvgPool2D(g, g.Input("x", DType::kF32, {1, 2, 4, 4}), {0, 2});
+  EXPECT_THAT(std::string(g.status().message()), ::testing::HasSubstr("output_size must be positive, found 0x2"));
+}
+
 }  // namespace
 }  // namespace dlf

@@ -95,11 +95,46 @@ Value OtherOps(Graph& g, Value images) {
   return ops::Softmax(g, ops::MatMul(g, both, proj));
 }
 
-TEST(OnnxExportTest, AveragePoolConcatMatMulAndSoftmaxRunInOnnxRuntimeAsInDlf) {
-  const std::string dir = ::dlf::testing::TempDir("onnx_export_ops");
+// The ops of modern blocks export writes: ConvTranspose (stride 2, output_padding, bias),
+// Clip, HardSigmoid, Sigmoid, Tanh, Erf, Softplus, Exp, Log, Sqrt, Abs, Neg, Sub, Mul, Div,
+// Max, Transpose, Scale (a Mul by a constant), adaptive pooling to a divisor (AveragePool) and
+// to 1x1 (GlobalAveragePool), DropPath (the identity in inference).
+Value ModernOps(Graph& g, Value images) {
+  Value h = ops::Conv2D(g, images, g.Parameter("conv.weight", {4, 1, 3, 3}, Initializer::HeNormal()), Value{},
+                        {{1, 1}, {1, 1}});
+  h = ops::AdaptiveAvgPool2D(g, ops::Clip(g, h, 0.0, 6.0), {14, 14});
+  ops::ConvTranspose2DOptions up;
+  up.stride = {2, 2};
+  up.padding = {1, 1};
+  up.output_padding = {1, 1};
+  Value u = ops::ConvTranspose2D(g, h, g.Parameter("up.weight", {4, 2, 3, 3}, Initializer::HeNormal()),
+                                 g.Parameter("up.bias", {2}, Initializer::Uniform(0.5)), up);
+  Tensor one(DType::kF32, {1});
+  one.f32()[0] = 1.0f;
+  const Value c = g.Constant(std::move(one));
+  u = ops::Sub(g, ops::Mul(g, u, ops::HardSigmoid(g, u)), ops::Scale(g, ops::Sigmoid(g, u), 0.5));
+  u = ops::Div(g, u, ops::Add(g, ops::Exp(g, ops::Neg(g, ops::Abs(g, u))), c));
+  u = ops::Add(g, ops::Maximum(g, u, ops::Tanh(g, u)), ops::Erf(g, u));
+  u = ops::Add(g, ops::Log(g, ops::Add(g, ops::Softplus(g, u), c)), ops::Sqrt(g, ops::Add(g, ops::Abs(g, u), c)));
+  u = ops::DropPath(g, u, 0.2, 3);
+  Value pooled = ops::Transpose(g, ops::AdaptiveAvgPool2D(g, u, {1, 1}), {0, 2, 3, 1});
+  return ops::Linear(g, ops::Flatten(g, pooled), g.Parameter("fc.weight", {10, 2}, Initializer::XavierUniform()));
+}
+
+struct OpsCase {
+  const char* name;
+  Value (*build)(Graph&, Value);
+  const char* ops;  // the ONNX checker's list of the file's op types
+};
+
+class OnnxExportOpsTest : public ::testing::TestWithParam<OpsCase> {};
+
+TEST_P(OnnxExportOpsTest, RunInOnnxRuntimeAsInDlf) {
+  const OpsCase& c = GetParam();
+  const std::string dir = ::dlf::testing::TempDir(std::string("onnx_export_") + c.name);
   Graph g(7);
   const Value images = g.Input("images", DType::kF32, {1, 1, 28, 28});
-  const Value out = OtherOps(g, images);
+  const Value out = c.build(g, images);
   ASSERT_TRUE(g.status().ok()) << g.status();
   absl::StatusOr<onnx::ModelProto> model = ExportModel(g, images, out, {});
   ASSERT_TRUE(model.ok()) << model.status();
@@ -107,7 +142,7 @@ TEST(OnnxExportTest, AveragePoolConcatMatMulAndSoftmaxRunInOnnxRuntimeAsInDlf) {
   ASSERT_TRUE(WriteModel(*model, file).ok());
   const ProcessResult check = ::dlf::testing::CheckWithOnnx(file);
   EXPECT_EQ(check.exit_code(), 0) << check.output;
-  EXPECT_THAT(check.output, HasSubstr("ops AveragePool Concat Conv Flatten MatMul MaxPool Relu Softmax"));
+  EXPECT_THAT(check.output, HasSubstr(c.ops));
 
   absl::StatusOr<data::Dataset> test = training::LoadSplit("fashion_mnist", "/usr/share/datasets/fashion-mnist", false, {1, 28, 28});
   ASSERT_TRUE(test.ok()) << test.status();
@@ -115,7 +150,7 @@ TEST(OnnxExportTest, AveragePoolConcatMatMulAndSoftmaxRunInOnnxRuntimeAsInDlf) {
   const Tensor input = ::dlf::testing::NormalizedImages(data::Slice(*test, 0, kImages), norm);
   Graph batch(7);  // the same parameters (same seed and order) for 16 images
   const Value batch_images = batch.Input("images", DType::kF32, {kImages, 1, 28, 28});
-  const Value batch_out = OtherOps(batch, batch_images);
+  const Value batch_out = c.build(batch, batch_images);
   auto exec = Executor::Compile(batch, {batch_out}, {.training = false});
   ASSERT_TRUE(exec.ok()) << exec.status();
   ASSERT_TRUE((*exec)->Run({{batch_images, &input}}).ok());
@@ -123,6 +158,15 @@ TEST(OnnxExportTest, AveragePoolConcatMatMulAndSoftmaxRunInOnnxRuntimeAsInDlf) {
   EXPECT_EQ(run.exit_code(), 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("match: 160 outputs [16,10]"));
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Graphs, OnnxExportOpsTest,
+    ::testing::Values(OpsCase{"other", OtherOps, "ops AveragePool Concat Conv Flatten MatMul MaxPool Relu Softmax"},
+                      OpsCase{"modern", ModernOps,
+                              "ops Abs Add AveragePool Clip Conv ConvTranspose Div Erf Exp Flatten Gemm "
+                              "GlobalAveragePool HardSigmoid Log Max Mul Neg Reshape Sigmoid Softplus Sqrt Sub "
+                              "Tanh Transpose"}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace dlf::onnx_export
