@@ -62,33 +62,27 @@ void ForEachWindowElement(const Shape& x, const Shape& y, Visit visit) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<Kernel>> AdaptiveKernel(const KernelContext& k) {
-  const Shape x = k.inputs[0].shape, y = k.outputs[0].shape;
-  return std::make_unique<FunctionKernel>([x, y](RunContext& ctx) {
-    const float* in = In(ctx, 0);
-    float* out = Out(ctx);
-    const int64_t in_plane = x[2] * x[3], out_plane = y[2] * y[3];
-    std::fill_n(out, Size(ctx), 0.0f);
-    ForEachWindowElement(x, y, [&](int64_t p, int64_t i, int64_t o, float inv) {
-      out[p * out_plane + o] += in[p * in_plane + i] * inv;
+// Forward (y += x / window size over each window) and backward (dx += dy / window size, for
+// every window an input element lies in) are the same loop with the roles swapped.
+KernelFactory AdaptiveKernel(bool backward) {
+  return [backward](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+    const Shape x = backward ? k.outputs[0].shape : k.inputs[0].shape;
+    const Shape y = backward ? k.inputs[0].shape : k.outputs[0].shape;
+    return std::make_unique<FunctionKernel>([x, y, backward](RunContext& ctx) {
+      const float* in = In(ctx, 0);
+      float* out = Out(ctx);
+      const int64_t x_plane = x[2] * x[3], y_plane = y[2] * y[3];
+      std::fill_n(out, Size(ctx), 0.0f);
+      ForEachWindowElement(x, y, [&](int64_t p, int64_t xi, int64_t yi, float inv) {
+        if (backward) {
+          out[p * x_plane + xi] += in[p * y_plane + yi] * inv;
+        } else {
+          out[p * y_plane + yi] += in[p * x_plane + xi] * inv;
+        }
+      });
+      return absl::OkStatus();
     });
-    return absl::OkStatus();
-  });
-}
-
-// dx: each input element gets dy / window size from every window it lies in.
-absl::StatusOr<std::unique_ptr<Kernel>> AdaptiveBackwardKernel(const KernelContext& k) {
-  const Shape y = k.inputs[0].shape, x = k.outputs[0].shape;
-  return std::make_unique<FunctionKernel>([x, y](RunContext& ctx) {
-    const float* dy = In(ctx, 0);
-    float* dx = Out(ctx);
-    const int64_t in_plane = x[2] * x[3], out_plane = y[2] * y[3];
-    std::fill_n(dx, Size(ctx), 0.0f);
-    ForEachWindowElement(x, y, [&](int64_t p, int64_t i, int64_t o, float inv) {
-      dx[p * in_plane + i] += dy[p * out_plane + o] * inv;
-    });
-    return absl::OkStatus();
-  });
+  };
 }
 
 absl::StatusOr<std::vector<Value>> AdaptiveGrad(GradContext& c) {
@@ -98,8 +92,8 @@ absl::StatusOr<std::vector<Value>> AdaptiveGrad(GradContext& c) {
 }
 
 [[maybe_unused]] const bool registered =
-    (RegisterOpOrDie({"AdaptiveAvgPool2D", 1, AdaptiveShape, AdaptiveKernel, AdaptiveGrad}),
-     RegisterOpOrDie({"AdaptiveAvgPool2DBackward", 1, AdaptiveBackwardShape, AdaptiveBackwardKernel, nullptr}), true);
+    (RegisterOpOrDie({"AdaptiveAvgPool2D", 1, AdaptiveShape, AdaptiveKernel(false), AdaptiveGrad}),
+     RegisterOpOrDie({"AdaptiveAvgPool2DBackward", 1, AdaptiveBackwardShape, AdaptiveKernel(true), nullptr}), true);
 
 }  // namespace
 

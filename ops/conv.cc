@@ -384,27 +384,27 @@ void RegisterConv() {
 
 [[maybe_unused]] const bool registered = (RegisterConv(), true);
 
-}  // namespace
-
-Value Conv2D(Graph& g, Value x, Value weight, Value bias, Conv2DOptions options) {
+// Only what differs from the defaults, so a plain convolution's attributes stay as they were.
+Attrs ConvAttrs(const Conv2DOptions& options) {
   Attrs attrs{{"stride", options.stride}, {"padding", options.padding}};
-  // Only what differs from the defaults, so a plain convolution's attributes stay as they were.
   if (!options.padding_end.empty() && options.padding_end != options.padding) {
     attrs.Set("padding_end", options.padding_end);
   }
   if (options.dilation != std::vector<int64_t>{1, 1}) attrs.Set("dilation", options.dilation);
   if (options.groups != 1) attrs.Set("groups", options.groups);
+  return attrs;
+}
+
+}  // namespace
+
+Value Conv2D(Graph& g, Value x, Value weight, Value bias, Conv2DOptions options) {
+  const Attrs attrs = ConvAttrs(options);
   if (bias.valid()) return g.Op1("Conv2D", {x, weight, bias}, attrs);
   return g.Op1("Conv2D", {x, weight}, attrs);
 }
 
 Value ConvTranspose2D(Graph& g, Value x, Value weight, Value bias, ConvTranspose2DOptions options) {
-  Attrs attrs{{"stride", options.stride}, {"padding", options.padding}};
-  if (!options.padding_end.empty() && options.padding_end != options.padding) {
-    attrs.Set("padding_end", options.padding_end);
-  }
-  if (options.dilation != std::vector<int64_t>{1, 1}) attrs.Set("dilation", options.dilation);
-  if (options.groups != 1) attrs.Set("groups", options.groups);
+  Attrs attrs = ConvAttrs(options);
   if (options.output_padding != std::vector<int64_t>{0, 0}) attrs.Set("output_padding", options.output_padding);
   const Value y = g.Op1("ConvTranspose2D", {x, weight}, attrs);
   if (!bias.valid() || !y.valid()) return y;
