@@ -281,6 +281,75 @@ TEST(OnnxConvTest, AsymmetricPaddingGroupsAndDilationExportAndAutoPadImports) {
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("auto_pad 'SAME_MIDDLE'"));
 }
 
+// ConvTranspose's pads may also come from output_shape or auto_pad (the spec's total_padding);
+// an output_padding not below the stride is an error naming it.
+TEST(OnnxConvTest, ConvTransposeOutputShapeAndAutoPadImport) {
+  const std::string dir = ::dlf::testing::TempDir("onnx_conv_transpose");
+  Graph g(5);
+  const Value images = g.Input("images", DType::kF32, {2, 4, 5, 5});
+  ops::ConvTranspose2DOptions up;  // 5 -> (5 - 1) * 2 - 2 + 4 + 1 = 11, pads 1 and 1
+  up.stride = {2, 2};
+  up.padding = {1, 1};
+  up.output_padding = {1, 1};
+  const Value y = ops::ConvTranspose2D(g, images, g.Parameter("up.weight", {4, 3, 4, 4}, Initializer::Uniform(0.5f)),
+                                       Value{}, up);
+  const Value logits = ops::Reshape(g, ops::GlobalAvgPool2D(g, y), {2, 3});
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  ASSERT_EQ(g.shape(y), (Shape{2, 3, 11, 11}));
+  absl::StatusOr<onnx::ModelProto> model = onnx_export::ExportModel(g, images, logits, {});
+  ASSERT_TRUE(model.ok()) << model.status();
+  // Replaces ConvTranspose's attribute `drop` by `name` = `values` (or a string), imports the
+  // file and returns the padding the imported node has (or the import's error).
+  auto import_with = [&](const std::string& drop, const std::string& name, const std::vector<int64_t>& values,
+                         int64_t size, const std::string& text = "") -> absl::StatusOr<std::vector<int64_t>> {
+    onnx::ModelProto edited = *model;
+    onnx::NodeProto* node = edited.mutable_graph()->mutable_node(0);
+    EXPECT_EQ(node->op_type(), "ConvTranspose");
+    for (int i = 0; i < node->attribute_size(); ++i) {
+      if (node->attribute(i).name() == drop || node->attribute(i).name() == name) {
+        node->mutable_attribute()->DeleteSubrange(i--, 1);
+      }
+    }
+    onnx::AttributeProto* a = node->add_attribute();
+    a->set_name(name);
+    if (text.empty()) {
+      a->set_type(onnx::AttributeProto::INTS);
+      for (int64_t v : values) a->add_ints(v);
+    } else {
+      a->set_type(onnx::AttributeProto::STRING);
+      a->set_s(text);
+    }
+    const std::string path = dir + "/" + name + ".onnx";
+    EXPECT_TRUE(onnx_export::WriteModel(edited, path).ok());
+    DLF_ASSIGN_OR_RETURN(models::ModelSpec spec, ImportModel(path));
+    Graph imported;
+    models::ModelOptions three;
+    three.num_classes = 3;
+    spec.build(imported, imported.Input("images", DType::kF32, {2, 4, 5, 5}), three);
+    DLF_RETURN_IF_ERROR(imported.status());
+    for (int n = 0; n < imported.num_nodes(); ++n) {
+      const Node& node = imported.node(n);
+      if (node.op != "ConvTranspose2D") continue;
+      EXPECT_EQ(imported.shape(node.outputs[0]), (Shape{2, 3, size, size})) << name;
+      const std::vector<int64_t> pad = node.attrs.GetOr<std::vector<int64_t>>("padding", {});
+      const std::vector<int64_t> end = node.attrs.GetOr<std::vector<int64_t>>("padding_end", pad);
+      return std::vector<int64_t>{pad[0], pad[1], end[0], end[1]};
+    }
+    return absl::NotFoundError("no ConvTranspose2D node");
+  };
+  // total_padding = 2 * (5 - 1) + 1 + 4 - 11 = 2: 1 and 1.
+  absl::StatusOr<std::vector<int64_t>> from_shape = import_with("pads", "output_shape", {11, 11}, 11);
+  ASSERT_TRUE(from_shape.ok()) << from_shape.status();
+  EXPECT_EQ(*from_shape, (std::vector<int64_t>{1, 1, 1, 1}));
+  // SAME_UPPER: the output is 5 * 2 = 10, total_padding 2 * 4 + 1 + 4 - 10 = 3: 1 before, 2 after.
+  absl::StatusOr<std::vector<int64_t>> same = import_with("pads", "auto_pad", {}, 10, "SAME_UPPER");
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(*same, (std::vector<int64_t>{1, 1, 2, 2}));
+  absl::StatusOr<std::vector<int64_t>> bad = import_with("", "output_padding", {2, 2}, 11);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("output_padding must be in [0, stride 2), found 2"));
+}
+
 class TrainedExportTest : public ::testing::TestWithParam<std::string> {};
 
 // groupnet: the exported file carries the convolutions' group and dilations; upnet: its
