@@ -61,6 +61,13 @@ class Kernel {
 };
 
 // What a kernel factory sees when the executor compiles.
+// An element-wise op folded into its producer's kernel (passes::Fuse): its OpDef::post_op name
+// and the node's attributes (a Clip's bounds).
+struct PostOp {
+  std::string op;
+  Attrs attrs;
+};
+
 struct KernelContext {
   const Node& node;
   const std::vector<ValueInfo>& inputs;
@@ -69,8 +76,8 @@ struct KernelContext {
   bool training;
   bool fast_math;  // ExecutorOptions::fast_math
   bool bf16;       // ExecutorOptions::bf16
-  // Element-wise ops (OpDef::post_op names) to apply to output 0 before it is written.
-  std::vector<std::string> post_ops = {};
+  // Element-wise ops to apply to output 0 before it is written, in order.
+  std::vector<PostOp> post_ops = {};
   // The layout pass (OpDef::any_layout ops only; empty otherwise): the layout each input is
   // stored in (a zero desc: plain row-major), and the outputs the kernel may write in a layout
   // of its choice (every reader of such an output takes any layout; see Kernel::output_layout).
@@ -118,6 +125,7 @@ struct OpDef {
   // the backward pass derived from it) does not change.
   std::string post_op = "";
   bool accepts_post_ops = false;
+  bool accepts_only_relu = false;  // e.g. batch normalization (oneDNN's fuse_norm_relu)
   // Output 0 may take input 0's memory when nothing reads that input afterwards (the kernel
   // is element-wise: output element i depends on input elements i only).
   bool in_place = false;

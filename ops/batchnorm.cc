@@ -116,7 +116,7 @@ class BatchNormKernel : public Kernel {
 absl::StatusOr<std::unique_ptr<Kernel>> BatchNormKernelFactory(const KernelContext& k) {
   DLF_ASSIGN_OR_RETURN(const BnAttrs attrs, GetBnAttrs(k.node.attrs));
   const Shape& x = k.inputs[0].shape;
-  const bool relu = k.post_ops == std::vector<std::string>{"relu"};
+  const bool relu = k.post_ops.size() == 1 && k.post_ops[0].op == "relu";
   DLF_RETURN_IF_ERROR(Expect(relu || k.post_ops.empty(), "batch normalization fuses only a ReLU"));
   const dnnl::memory::data_type type = InputType(k, 0);
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
@@ -198,6 +198,7 @@ void RegisterBatchNorm() {
                    .gradient = BatchNormGrad,
                    .state_inputs = {3, 4, 5},
                    .accepts_post_ops = true,
+                   .accepts_only_relu = true,
                    .any_layout = true});
   RegisterOpOrDie({.name = "BatchNormGrad",
                    .num_inputs = 6,

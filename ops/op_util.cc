@@ -3,6 +3,7 @@
 #include "graph/cpu.h"
 
 #include <cstring>
+#include <map>
 
 namespace dlf::ops {
 
@@ -91,11 +92,17 @@ dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain, bool bf16) {
   return AnyLayout(WithType(plain, bf16));
 }
 
-absl::StatusOr<dnnl::primitive_attr> PostOpsAttr(const std::vector<std::string>& post_ops) {
+absl::StatusOr<dnnl::primitive_attr> PostOpsAttr(const std::vector<PostOp>& post_ops) {
   dnnl::post_ops ops;
-  for (const std::string& op : post_ops) {
-    if (op != "relu") return absl::UnimplementedError(absl::StrCat("no oneDNN post-op for '", op, "'"));
-    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  // OpDef::post_op name -> oneDNN's eltwise algorithm; alpha and beta are the op's attributes
+  // p and q (unary.cc's Clip: min(max(x, p), q) is clip_v2; ReLU takes none).
+  static const auto* algorithms = new std::map<std::string, dnnl::algorithm>{
+      {"relu", dnnl::algorithm::eltwise_relu}, {"clip", dnnl::algorithm::eltwise_clip_v2}};
+  for (const PostOp& op : post_ops) {
+    const auto it = algorithms->find(op.op);
+    if (it == algorithms->end()) return absl::UnimplementedError(absl::StrCat("no oneDNN post-op for '", op.op, "'"));
+    ops.append_eltwise(1.0f, it->second, static_cast<float>(op.attrs.GetOr<double>("p", 0.0)),
+                       static_cast<float>(op.attrs.GetOr<double>("q", 0.0)));
   }
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);

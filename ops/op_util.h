@@ -65,8 +65,8 @@ dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain);
 // The same dims in bf16 when `bf16` (any layout, or plain strides for WithType), else `desc`.
 dnnl::memory::desc AnyLayout(const dnnl::memory::desc& plain, bool bf16);
 dnnl::memory::desc WithType(const dnnl::memory::desc& desc, bool bf16);
-// The primitive attributes that apply KernelContext::post_ops (only "relu" is known).
-absl::StatusOr<dnnl::primitive_attr> PostOpsAttr(const std::vector<std::string>& post_ops);
+// The primitive attributes that apply KernelContext::post_ops ("relu" and "clip").
+absl::StatusOr<dnnl::primitive_attr> PostOpsAttr(const std::vector<PostOp>& post_ops);
 
 // The primitive's oneDNN implementation name (impl_info_str()).
 std::string ImplementationName(const dnnl::primitive& p);

@@ -33,8 +33,9 @@ absl::StatusOr<std::vector<ValueInfo>> F32Like(const ShapeContext& ctx) {
 }
 
 // F and DF are stateless lambdas float(float x, Params), inlined into the loops.
+// `post_op`: the oneDNN eltwise post-op that computes the same (OpDef::post_op), if any.
 template <typename F, typename DF>
-void RegisterUnary(const std::string& name, F f, DF df) {
+void RegisterUnary(const std::string& name, F f, DF df, const std::string& post_op = "") {
   KernelFactory forward = [f](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
     DLF_ASSIGN_OR_RETURN(const Params prm, GetParams(k.node.attrs));
     return std::make_unique<FunctionKernel>([f, prm](RunContext& ctx) {
@@ -63,7 +64,8 @@ void RegisterUnary(const std::string& name, F f, DF df) {
     return std::vector<Value>{
         c.graph.Op1(grad_name, {c.output_grads[0], c.node.inputs[0]}, c.node.attrs)};
   };
-  RegisterOpOrDie({name, 1, F32Like, forward, grad});
+  RegisterOpOrDie({.name = name, .num_inputs = 1, .shape = F32Like, .kernel = forward, .gradient = grad,
+                   .post_op = post_op});
   RegisterOpOrDie({grad_name, 2, F32Like, backward, nullptr});
 }
 
@@ -81,9 +83,10 @@ void RegisterAll() {
                 [](float x, Params) { return 2.0f * x; });
   RegisterUnary("Pow", [](float x, Params a) { return std::pow(x, a.p); },
                 [](float x, Params a) { return a.p * std::pow(x, a.p - 1.0f); });
-  // As torch.clamp: the gradient passes where lo <= x <= hi.
+  // As torch.clamp: the gradient passes where lo <= x <= hi. ReLU6 (MobileNet) is Clip(0, 6):
+  // after a convolution or linear layer it runs as their oneDNN post-op (the same values).
   RegisterUnary("Clip", [](float x, Params a) { return std::fmin(std::fmax(x, a.p), a.q); },
-                [](float x, Params a) { return x >= a.p && x <= a.q ? 1.0f : 0.0f; });
+                [](float x, Params a) { return x >= a.p && x <= a.q ? 1.0f : 0.0f; }, "clip");
   RegisterUnary("LeakyRelu", [](float x, Params a) { return x > 0 ? x : a.p * x; },
                 [](float x, Params a) { return x > 0 ? 1.0f : a.p; });
   RegisterUnary("Elu", [](float x, Params a) { return x > 0 ? x : a.p * (std::exp(x) - 1.0f); },

@@ -18,10 +18,11 @@ Plan Fuse(Plan plan) {
     const OpDef* producer_def = Def(producer);
     // The post-op applies to the producer's output 0 (e.g. pooling's, not its workspace).
     if (producer_def == nullptr || !producer_def->accepts_post_ops || producer.node.outputs[0] != in ||
-        readers[in.id] != 1 || !producer.post_ops.empty()) {
+        readers[in.id] != 1 || !producer.post_ops.empty() ||
+        (producer_def->accepts_only_relu && def->post_op != "relu")) {
       continue;
     }
-    producer.post_ops.push_back(def->post_op);
+    producer.post_ops.push_back({def->post_op, n.node.attrs});
     producer.node.outputs[0] = n.node.outputs[0];
     producer.label += "+" + n.node.op;
     producer.passes.push_back("fuse");

@@ -49,7 +49,7 @@ struct PlanNode {
   Node node;  // op, name, attributes; inputs and outputs are plan values
   std::string label;                   // the op, or "Conv2D+Relu" for a fused pair
   std::vector<std::string> passes;     // the passes that made or changed it, in order
-  std::vector<std::string> post_ops;   // fuse: OpDef::post_op of the ops folded into it
+  std::vector<PostOp> post_ops;       // fuse: the ops folded into it
   std::vector<bool> bf16_copy_inputs;  // precision: input i is read from its parameter's bf16 copy
   std::vector<bool> free_outputs;      // layout: output i may be written in the kernel's layout
   bool writes_in_place = false;        // in-place: output 0 takes input 0's memory

@@ -175,6 +175,42 @@ TEST(ConvFusionTest, ReluPostOpGivesTheUnfusedResults) {
   EXPECT_EQ(run(with_pre, true).second, plain_kernels - 1);  // only Linear + Relu fused
 }
 
+// ReLU6 (Clip(0, 6)) runs as a oneDNN post-op of the convolution and of the linear layer in
+// inference: the same output, two kernels fewer. In training it stays a kernel of its own, as
+// its gradient reads the pre-activation (torch.clamp's rule, lo <= x <= hi), which fusion would
+// not keep. After a BatchNorm (whose oneDNN primitive fuses only a ReLU) it is never fused.
+TEST(ConvFusionTest, ClipPostOpGivesTheUnfusedResultsInInference) {
+  Graph g(1);
+  Value x = g.Input("x", DType::kF32, {2, 3, 8, 8});
+  Value w = g.Parameter("w", {4, 3, 3, 3}, Initializer::Uniform(2.0));
+  Value h = ops::Clip(g, ops::Conv2D(g, x, w, Value{}, {{1, 1}, {1, 1}}), 0.0, 6.0);
+  Value fc = g.Parameter("fc", {5, 256}, Initializer::Uniform(0.3));
+  Value y = ops::Clip(g, ops::Linear(g, ops::Flatten(g, h), fc), -0.5, 0.5);
+  Value bn = ops::Clip(g, ops::BatchNorm2d(g, h, "bn"), 0.0, 1.0);
+  Tensor input = RandomTensor({2, 3, 8, 8}, 22);
+  auto run = [&](const std::vector<Value>& fetches, ExecutorOptions options) {
+    auto exec = Executor::Compile(g, fetches, options);
+    EXPECT_TRUE(exec.ok()) << exec.status();
+    EXPECT_TRUE((*exec)->Run({{x, &input}}).ok());
+    std::vector<Tensor> out;
+    for (int i = 0; i < (*exec)->num_fetches(); ++i) out.push_back((*exec)->fetch(i).Clone());
+    return std::make_pair(std::move(out), (*exec)->stats().num_kernels);
+  };
+  const auto [fused, fused_kernels] = run({y, h}, {.training = false, .fuse = true});
+  const auto [plain, plain_kernels] = run({y, h}, {.training = false, .fuse = false});
+  EXPECT_EQ(fused_kernels, plain_kernels - 2);
+  float hi = 0;
+  for (int64_t i = 0; i < fused[1].num_elements(); ++i) hi = std::max(hi, fused[1].f32()[i]);
+  EXPECT_EQ(hi, 6.0f);  // the bound was reached: the clip ran
+  for (size_t i = 0; i < fused.size(); ++i) ExpectTensorNear(fused[i], plain[i], 1e-6f);
+  // Forward only, in training mode: the convolution takes its Clip, the BatchNorm does not take
+  // the one after it (one kernel fewer, not two).
+  EXPECT_EQ(run({bn}, {.training = true, .fuse = true}).second, run({bn}, {.training = true, .fuse = false}).second - 1);
+  auto grads = Gradients(g, ops::Sum(g, y), {w, fc});
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  EXPECT_EQ(run(*grads, {.fuse = true}).second, run(*grads, {.fuse = false}).second);
+}
+
 absl::Status BuildConvStatus(Shape x, Shape w, ops::Conv2DOptions o) {
   Graph g;
   Value xv = g.Input("x", DType::kF32, x);
