@@ -59,6 +59,7 @@ void InitializeTensor(const Initializer& init, uint64_t seed, Tensor& t) {
   if (init.kind == Kind::kHeNormalFanOut) variance = 2.0 / fan_out;
   if (init.kind == Kind::kTorchDefault) variance = 1.0 / (3.0 * fan_in);  // bound 1/sqrt(fan_in)
   if (init.kind == Kind::kUniform) variance = init.value * init.value / 3.0;
+  if (init.kind == Kind::kNormal) variance = init.value * init.value;
   if (init.kind == Kind::kHeUniform || init.kind == Kind::kXavierUniform ||
       init.kind == Kind::kTorchDefault || init.kind == Kind::kUniform) {
     const double bound = std::sqrt(3.0 * variance);

@@ -49,10 +49,10 @@ struct Node {
 struct Initializer {
   enum class Kind {
     kZeros, kConstant, kUniform, kHeUniform, kHeNormal, kHeNormalFanOut, kXavierUniform,
-    kXavierNormal, kTorchDefault
+    kXavierNormal, kTorchDefault, kNormal
   };
   Kind kind = Kind::kZeros;
-  float value = 0.0f;  // kConstant: the value; kUniform: the bound
+  float value = 0.0f;  // kConstant: the value; kUniform: the bound; kNormal: the deviation
 
   static Initializer Zeros() { return {Kind::kZeros}; }
   static Initializer Constant(float v) { return {Kind::kConstant, v}; }
@@ -60,6 +60,8 @@ struct Initializer {
   static Initializer HeNormal() { return {Kind::kHeNormal}; }
   // U(-bound, bound): e.g. PyTorch's bias initialization, bound = 1/sqrt(fan_in of the weight).
   static Initializer Uniform(float bound) { return {Kind::kUniform, bound}; }
+  // N(0, stddev^2): e.g. torchvision's classifier heads, nn.init.normal_(w, 0, 0.01).
+  static Initializer Normal(float stddev) { return {Kind::kNormal, stddev}; }
   // Kaiming normal with fan_out, for ReLU (torchvision's ResNet convolutions).
   static Initializer HeNormalFanOut() { return {Kind::kHeNormalFanOut}; }
   // PyTorch's default for nn.Conv2d and nn.Linear weights: kaiming_uniform_(a=sqrt(5)), i.e.

@@ -60,6 +60,9 @@ Value ResNet56(Graph& g, Value images, const ModelOptions& options);
 // torchvision's ResNet-18 / ResNet-50 (v1.5) for 224x224 photos; any size (global pooling).
 Value ResNet18(Graph& g, Value images, const ModelOptions& options);
 Value ResNet50(Graph& g, Value images, const ModelOptions& options);
+// torchvision's ResNeXt-50 32x4d: ResNet-50 whose bottlenecks' 3x3 convolutions are 32 groups of
+// 4 channels per 64 planes (twice ResNet-50's width).
+Value ResNeXt50(Graph& g, Value images, const ModelOptions& options);
 
 // VGG-11 with BatchNorm for 32x32: conv 3x3 pad 1 widths 64, M, 128, M, 256, 256, M, 512, 512,
 // M, 512, 512, M (M: max-pool 2/2), each conv + BN + ReLU, then Linear 512 -> classes.

@@ -23,6 +23,7 @@ struct ModelSpec {
   std::string default_dataset;       // "cifar10", "fashion_mnist"
   // Per-channel normalization of the pixels in [0, 1], for the default dataset.
   std::vector<float> mean, std;
+  double dropout = 0.5;  // the classifier's dropout rate unless --dropout says otherwise
   int64_t parameters = 0;  // with 10 classes; models_test checks it against the built graph
 };
 

@@ -1,7 +1,8 @@
 // The ResNets (He et al. 2016) with torchvision's parameter names and initialization:
 // ResNet-20 and ResNet-56 for 32x32 images (section 4.2), and torchvision's ResNet-18 and
 // ResNet-50 for 224x224 (its resnet.py: the stride of a bottleneck on its 3x3 convolution,
-// "ResNet v1.5"). Their checkpoints load into torchvision.models.resnet18/50(num_classes=N).
+// "ResNet v1.5") and ResNeXt-50 32x4d (Xie et al. 2017). Their checkpoints load into
+// torchvision.models.resnet18, resnet50 and resnext50_32x4d(num_classes=N).
 #include "absl/strings/str_cat.h"
 #include "models/models.h"
 #include "models/nn.h"
@@ -45,18 +46,32 @@ Value CifarResNet(Graph& g, Value images, const ModelOptions& o, int n) {
   return nn::Linear(g, "fc", ops::GlobalAvgPool2D(g, x), o.num_classes);
 }
 
-// torchvision's Bottleneck: 1x1 (width), 3x3 (width, the stride), 1x1 (4 x width), each with
-// BN; ReLU after the first two and after the sum with the shortcut.
-Value Bottleneck(Graph& g, const std::string& name, Value x, int64_t width, int64_t stride) {
+// torchvision's Bottleneck: 1x1 (width), 3x3 (width in `groups` groups, the stride), 1x1 (4 x
+// planes), each with BN; ReLU after the first two and after the sum with the shortcut. ResNet:
+// width = planes, one group; ResNeXt (Xie et al. 2017): width = planes * width_per_group / 64 *
+// groups.
+Value GroupedBottleneck(Graph& g, const std::string& name, Value x, int64_t planes, int64_t stride, int64_t groups,
+                        int64_t width_per_group) {
+  const int64_t width = planes * width_per_group / 64 * groups;
+  nn::Conv2dOptions grouped = ResNetConv(stride, 1);
+  grouped.groups = groups;
   Value y = ops::Relu(g, nn::BatchNorm2d(g, name + ".bn1", nn::Conv2d(g, name + ".conv1", x, width, 1, ResNetConv(1, 0))));
-  y = ops::Relu(g, nn::BatchNorm2d(g, name + ".bn2", nn::Conv2d(g, name + ".conv2", y, width, 3, ResNetConv(stride, 1))));
-  y = nn::BatchNorm2d(g, name + ".bn3", nn::Conv2d(g, name + ".conv3", y, 4 * width, 1, ResNetConv(1, 0)));
+  y = ops::Relu(g, nn::BatchNorm2d(g, name + ".bn2", nn::Conv2d(g, name + ".conv2", y, width, 3, grouped)));
+  y = nn::BatchNorm2d(g, name + ".bn3", nn::Conv2d(g, name + ".conv3", y, 4 * planes, 1, ResNetConv(1, 0)));
   Value shortcut = x;
-  if (stride != 1 || g.dim(x, 1) != 4 * width) {
-    shortcut = nn::Conv2d(g, name + ".downsample.0", x, 4 * width, 1, ResNetConv(stride, 0));
+  if (stride != 1 || g.dim(x, 1) != 4 * planes) {
+    shortcut = nn::Conv2d(g, name + ".downsample.0", x, 4 * planes, 1, ResNetConv(stride, 0));
     shortcut = nn::BatchNorm2d(g, name + ".downsample.1", shortcut);
   }
   return ops::Relu(g, ops::Add(g, y, shortcut));
+}
+
+Value Bottleneck(Graph& g, const std::string& name, Value x, int64_t planes, int64_t stride) {
+  return GroupedBottleneck(g, name, x, planes, stride, 1, 64);
+}
+// resnext50_32x4d: 32 groups of 4 channels per 64 planes.
+Value Bottleneck32x4d(Graph& g, const std::string& name, Value x, int64_t planes, int64_t stride) {
+  return GroupedBottleneck(g, name, x, planes, stride, 32, 4);
 }
 
 using Block = Value (*)(Graph&, const std::string&, Value, int64_t, int64_t);
@@ -84,6 +99,10 @@ Value ResNet18(Graph& g, Value images, const ModelOptions& o) {
 }
 Value ResNet50(Graph& g, Value images, const ModelOptions& o) {
   return ImageNetResNet(g, images, o, Bottleneck, {3, 4, 6, 3});
+}
+
+Value ResNeXt50(Graph& g, Value images, const ModelOptions& o) {
+  return ImageNetResNet(g, images, o, Bottleneck32x4d, {3, 4, 6, 3});
 }
 
 Value ResNet20(Graph& g, Value images, const ModelOptions& o) { return CifarResNet(g, images, o, 3); }
@@ -115,6 +134,15 @@ DLF_REGISTER_MODEL({.name = "resnet50",
                     .mean = kImageNetMean,
                     .std = kImageNetStd,
                     .parameters = 23'528'522});
+
+DLF_REGISTER_MODEL({.name = "resnext50_32x4d",
+                    .description = "torchvision's ResNeXt-50 32x4d for 224x224 (any size: global pooling), ImageNet normalization",
+                    .build = ResNeXt50,
+                    .input_shape = {3, 224, 224},
+                    .default_dataset = "folder",
+                    .mean = kImageNetMean,
+                    .std = kImageNetStd,
+                    .parameters = 23'000'394});
 
 DLF_REGISTER_MODEL({.name = "resnet56",
                     .description = "ResNet-56 for 32x32 (He et al. 2016), BatchNorm, 1x1-conv shortcuts",

@@ -16,15 +16,26 @@ import torchvision  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
 
+# Where each architecture family keeps its last layer's weight [classes, features].
+HEAD_WEIGHTS = ("fc.weight", "classifier.1.weight", "classifier.3.weight", "classifier.2.weight", "heads.head.weight")
+
+
+def classifier_outputs(state):
+    for name in HEAD_WEIGHTS:
+        if name in state:
+            return state[name].shape[0]
+    sys.exit(f"no classifier weight in the file: expected one of {', '.join(HEAD_WEIGHTS)}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")
-    p.add_argument("--arch", required=True, help="a torchvision.models constructor, e.g. resnet18, resnet50")
+    p.add_argument("--arch", required=True, help="a torchvision.models constructor, e.g. resnet18, mobilenet_v2")
     p.add_argument("--tolerance", type=float, default=1e-4)
     a = p.parse_args()
     tensors = read_safetensors(a.file)
     state = {k: v for k, v in tensors.items() if not k.startswith(("check/", "optimizer/", "ema/"))}
-    classes = state["fc.weight"].shape[0]
+    classes = classifier_outputs(state)
     model = getattr(torchvision.models, a.arch)(num_classes=classes)
     model.load_state_dict(state, strict=True)
     print(f"{a.arch}: load_state_dict(strict=True) took all {len(state)} tensors ({classes} classes)")

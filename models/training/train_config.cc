@@ -17,6 +17,7 @@ TrainConfig ConfigForModel(const models::ModelSpec& spec, const std::string& dat
   c.run.std = spec.std;
   c.build = spec.build;
   c.model_options.num_classes = num_classes;
+  c.model_options.dropout = spec.dropout;
   return c;
 }
 

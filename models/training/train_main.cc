@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "absl/algorithm/container.h"
@@ -62,7 +63,9 @@ ABSL_FLAG(double, warmup_epochs, 0.0,
           "linear warmup from 0 to --lr over this many epochs (fractions allowed), then the schedule");
 ABSL_FLAG(double, label_smoothing, 0.0, "cross-entropy label smoothing in [0, 1), as PyTorch's");
 ABSL_FLAG(double, clip_norm, 0.0, "clip gradients to this global L2 norm (0: off)");
-ABSL_FLAG(double, dropout, 0.5, "dropout rate of the classifier (models that have one)");
+ABSL_FLAG(std::optional<double>, dropout, std::nullopt,
+          "dropout rate of the classifier (models that have one); default the model's: 0.5 for AlexNet, "
+          "0.2 for the MobileNets and EfficientNet (torchvision's)");
 ABSL_FLAG(bool, lrn, false, "AlexNet: local response normalization after conv1 and conv2");
 ABSL_FLAG(std::string, init, "model",
           "AlexNet presets: model (the preset's own: he for seed, torch for cifar) | he (He "
@@ -155,7 +158,7 @@ absl::StatusOr<std::vector<int64_t>> Milestones() {
 absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   // The data set, its classes and normalization are set once the data is loaded.
   TrainConfig c = ConfigForModel(spec, "", 0);
-  c.model_options.dropout = absl::GetFlag(FLAGS_dropout);
+  if (absl::GetFlag(FLAGS_dropout)) c.model_options.dropout = *absl::GetFlag(FLAGS_dropout);
   const std::string init = absl::GetFlag(FLAGS_init);
   if (init != "model" && init != "he" && init != "torch") {
     return absl::InvalidArgumentError(absl::StrCat("--init must be model, he or torch, found '", init, "'"));

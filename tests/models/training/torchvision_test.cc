@@ -1,7 +1,7 @@
-// ResNet-18 and ResNet-50 are torchvision's: their state loads into torchvision.models.resnet18
-// and resnet50 with load_state_dict(strict=True), and torchvision's logits in eval mode equal
-// dlf's inference on the same images (run by tools/torchvision_check.py with Debian's
-// python3-torchvision).
+// The models registered under torchvision's names are torchvision's: their state loads into
+// torchvision.models.<name> with load_state_dict(strict=True), and torchvision's logits in eval
+// mode equal dlf's inference on the same images to 1e-5 of the largest logit (run by
+// tools/torchvision_check.py with Debian's python3-torchvision).
 #include <cstdio>
 #include <string>
 
@@ -58,14 +58,27 @@ void CheckAgainstTorchvision(const std::string& name, int64_t size) {
   file.tensors["check/logits"] = dlf_logits->Clone();
   const std::string path = ::dlf::testing::TempDir("torchvision_" + name) + "/" + name + ".safetensors";
   ASSERT_TRUE(data::WriteSafetensors(path, file).ok());
-  const ProcessResult r = RunProcess(PythonPath(), {BinaryPath("tools/torchvision_check.py"), "--arch=" + name, path});
+  const ProcessResult r = RunProcess(PythonPath(), {BinaryPath("tools/torchvision_check.py"), "--arch=" + name, "--tolerance=1e-5", path});
   std::printf("%s", r.output.c_str());
   EXPECT_EQ(r.exit_code(), 0) << r.output;
   EXPECT_NE(r.output.find("load_state_dict(strict=True) took all"), std::string::npos) << r.output;
 }
 
-TEST(TorchvisionResNetTest, ResNet18IsTorchvisions) { CheckAgainstTorchvision("resnet18", 96); }
-TEST(TorchvisionResNetTest, ResNet50IsTorchvisions) { CheckAgainstTorchvision("resnet50", 64); }
+struct Architecture {
+  const char* name;
+  int64_t size;  // any size works (the pooling is global): small ones keep the test short
+};
+
+class TorchvisionTest : public ::testing::TestWithParam<Architecture> {};
+
+TEST_P(TorchvisionTest, IsTorchvisions) { CheckAgainstTorchvision(GetParam().name, GetParam().size); }
+
+INSTANTIATE_TEST_SUITE_P(Architectures, TorchvisionTest,
+                         ::testing::Values(Architecture{"resnet18", 96}, Architecture{"resnet50", 64},
+                                         Architecture{"resnext50_32x4d", 64}, Architecture{"mobilenet_v2", 64},
+                                         Architecture{"mobilenet_v3_small", 64}, Architecture{"efficientnet_b0", 64},
+                                         Architecture{"regnet_y_400mf", 64}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace dlf::training
