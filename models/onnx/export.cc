@@ -92,6 +92,7 @@ class Exporter {
   absl::Status Clip(const Node& node);
   absl::Status Scale(const Node& node);
   absl::Status HardSigmoid(const Node& node);
+  absl::Status SelfGated(const Node& node);  // Silu and HardSwish: x times a gate of x
   absl::Status SameInputs(const Node& node);  // SameInputOps()
   absl::Status Reshape(const Node& node);
   absl::Status ReduceMean(const Node& node);
@@ -302,6 +303,21 @@ absl::Status Exporter::HardSigmoid(const Node& node) {  // unary.cc's p, q: ONNX
   return absl::OkStatus();
 }
 
+// x * sigmoid(x) and x * hardsigmoid(x) (opset 13 has neither; HardSwish came in 14).
+absl::Status Exporter::SelfGated(const Node& node) {
+  const std::vector<std::string> x = Inputs(node, 1);
+  const std::string gate = node.name + ".gate";
+  if (node.op == "Silu") {
+    Emit("Sigmoid", x, {gate}, gate);
+  } else {
+    onnx::NodeProto& n = Emit("HardSigmoid", x, {gate}, gate);
+    SetAttr(n, "alpha", 1.0 / 6.0);
+    SetAttr(n, "beta", 0.5);
+  }
+  Emit("Mul", {x[0], gate}, {Name(node.outputs[0])}, node.name);
+  return absl::OkStatus();
+}
+
 absl::Status Exporter::Scale(const Node& node) {
   std::vector<std::string> inputs = Inputs(node, 1);
   inputs.push_back(FloatConstant(node.name + ".factor", node.attrs.GetOr<double>("factor", 1.0)));
@@ -335,7 +351,8 @@ const std::map<std::string, Exporter::Rule>& Exporter::Rules() {
         {"Softmax", &Exporter::Softmax},      {"Concat", &Exporter::Concat},
         {"Reshape", &Exporter::Reshape},      {"ReduceMean", &Exporter::ReduceMean},
         {"Transpose", &Exporter::Transpose},  {"Clip", &Exporter::Clip},
-        {"Scale", &Exporter::Scale},          {"HardSigmoid", &Exporter::HardSigmoid}};
+        {"Scale", &Exporter::Scale},          {"HardSigmoid", &Exporter::HardSigmoid},
+        {"Silu", &Exporter::SelfGated},       {"HardSwish", &Exporter::SelfGated}};
     for (const auto& [op, onnx_op] : SameInputOps()) table->emplace(op, &Exporter::SameInputs);
     return table;
   }();
