@@ -2,8 +2,11 @@
 // LeakyReLU, ELU, GELU (erf and tanh forms), SiLU, Softplus, HardSigmoid, HardSwish.
 //
 // Each op is a pair of scalar functions, y = f(x) and dy/dx = df(x), with up to two scalar
-// attributes (p, q); its gradient is "<op>Grad"(dy, x) = dy * df(x). Our own loops, not oneDNN
-// eltwise: each op is one pass over memory that GCC vectorizes, and needs no primitive per shape.
+// attributes (p, q); its gradient is "<op>Grad"(dy, x) = dy * df(x). On plain tensors our own
+// loops: one pass over memory that GCC vectorizes, no primitive per shape. An op oneDNN's eltwise
+// computes too takes any layout: on a blocked input (a convolution's or batch normalization's
+// output) it runs as that eltwise primitive, forward and backward, in the input's layout, so a
+// MobileNet's ReLU6 between two convolutions costs no reorders.
 #include <cmath>
 
 #include "ops/op_util.h"
@@ -32,12 +35,56 @@ absl::StatusOr<std::vector<ValueInfo>> F32Like(const ShapeContext& ctx) {
   return std::vector<ValueInfo>{ctx.inputs.back()};
 }
 
+// The oneDNN eltwise algorithm computing an op, and its alpha and beta from the op's (p, q). Only
+// where oneDNN 2.6.3 has jit kernels for both directions on padded blocked layouts (not Exp, Log,
+// Sqrt, HardSwish: a forward with f(0) != 0 or a backward that are reference loops there).
+struct Eltwise {
+  dnnl::algorithm algorithm = dnnl::algorithm::undef;  // undef: the loops only, plain layout
+  std::pair<float, float> (*alpha_beta)(Params) = nullptr;  // null: 0, 0
+  bool any_layout() const { return algorithm != dnnl::algorithm::undef; }
+};
+
+dnnl::eltwise_forward::primitive_desc EltwiseForwardPd(const Eltwise& e, Params prm, const dnnl::memory::desc& x,
+                                                       const dnnl::engine& engine) {
+  const auto [alpha, beta] = e.alpha_beta ? e.alpha_beta(prm) : std::pair{0.0f, 0.0f};
+  return dnnl::eltwise_forward::primitive_desc({dnnl::prop_kind::forward_training, e.algorithm, x, alpha, beta},
+                                               engine);
+}
+
+// y = f(x) on x's blocked layout.
+absl::StatusOr<std::unique_ptr<Kernel>> EltwiseForwardKernel(const KernelContext& k, const Eltwise& e, Params prm) {
+  const dnnl::memory::desc plain = PlainDesc(k.inputs[0].shape);
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return EltwiseForwardPd(e, prm, InputLayout(k, 0, plain), k.engine); },
+                                        "eltwise forward"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::eltwise_forward(pd), k);
+  kernel->BindInput(DNNL_ARG_SRC, 0, plain, pd.src_desc());
+  kernel->BindOutput(DNNL_ARG_DST, 0, plain, pd.dst_desc());
+  return kernel;
+}
+
+// dx = dy * df(x) on x's (input 1's) layout; dy is read in it too.
+absl::StatusOr<std::unique_ptr<Kernel>> EltwiseBackwardKernel(const KernelContext& k, const Eltwise& e, Params prm) {
+  const dnnl::memory::desc plain = PlainDesc(k.inputs[1].shape);
+  const dnnl::memory::desc x = InputLayout(k, 1, plain);
+  const auto [alpha, beta] = e.alpha_beta ? e.alpha_beta(prm) : std::pair{0.0f, 0.0f};
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    return dnnl::eltwise_backward::primitive_desc({e.algorithm, x, x, alpha, beta}, k.engine,
+                                                  EltwiseForwardPd(e, prm, x, k.engine));
+  }, "eltwise backward"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::eltwise_backward(pd), k);
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 0, plain, pd.diff_dst_desc());
+  kernel->BindInput(DNNL_ARG_SRC, 1, plain, pd.src_desc());
+  kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, plain, pd.diff_src_desc());
+  return kernel;
+}
+
 // F and DF are stateless lambdas float(float x, Params), inlined into the loops.
 // `post_op`: the oneDNN eltwise post-op that computes the same (OpDef::post_op), if any.
 template <typename F, typename DF>
-void RegisterUnary(const std::string& name, F f, DF df, const std::string& post_op = "") {
-  KernelFactory forward = [f](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+void RegisterUnary(const std::string& name, F f, DF df, Eltwise eltwise = {}, const std::string& post_op = "") {
+  KernelFactory forward = [f, eltwise](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
     DLF_ASSIGN_OR_RETURN(const Params prm, GetParams(k.node.attrs));
+    if (eltwise.any_layout() && AnyBlockedInput(k)) return EltwiseForwardKernel(k, eltwise, prm);
     return std::make_unique<FunctionKernel>([f, prm](RunContext& ctx) {
       const float* x = In(ctx, 0);
       float* y = Out(ctx);
@@ -47,8 +94,9 @@ void RegisterUnary(const std::string& name, F f, DF df, const std::string& post_
       return absl::OkStatus();
     });
   };
-  KernelFactory backward = [df](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
+  KernelFactory backward = [df, eltwise](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
     DLF_ASSIGN_OR_RETURN(const Params prm, GetParams(k.node.attrs));
+    if (eltwise.any_layout() && AnyBlockedInput(k)) return EltwiseBackwardKernel(k, eltwise, prm);
     return std::make_unique<FunctionKernel>([df, prm](RunContext& ctx) {
       const float* dy = In(ctx, 0);
       const float* x = In(ctx, 1);
@@ -65,8 +113,9 @@ void RegisterUnary(const std::string& name, F f, DF df, const std::string& post_
         c.graph.Op1(grad_name, {c.output_grads[0], c.node.inputs[0]}, c.node.attrs)};
   };
   RegisterOpOrDie({.name = name, .num_inputs = 1, .shape = F32Like, .kernel = forward, .gradient = grad,
-                   .post_op = post_op});
-  RegisterOpOrDie({grad_name, 2, F32Like, backward, nullptr});
+                   .post_op = post_op, .any_layout = eltwise.any_layout()});
+  RegisterOpOrDie({.name = grad_name, .num_inputs = 2, .shape = F32Like, .kernel = backward,
+                   .any_layout = eltwise.any_layout()});
 }
 
 void RegisterAll() {
@@ -76,21 +125,29 @@ void RegisterAll() {
                 [](float x, Params) { return 1.0f / x; });
   RegisterUnary("Sqrt", [](float x, Params) { return std::sqrt(x); },
                 [](float x, Params) { return 0.5f / std::sqrt(x); });
-  RegisterUnary("Neg", [](float x, Params) { return -x; }, [](float, Params) { return -1.0f; });
+  RegisterUnary("Neg", [](float x, Params) { return -x; }, [](float, Params) { return -1.0f; },
+                Eltwise{dnnl::algorithm::eltwise_linear, [](Params) { return std::pair{-1.0f, 0.0f}; }});
   RegisterUnary("Abs", [](float x, Params) { return std::fabs(x); },
-                [](float x, Params) { return x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f; });
+                [](float x, Params) { return x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f; },
+                Eltwise{dnnl::algorithm::eltwise_abs});
   RegisterUnary("Square", [](float x, Params) { return x * x; },
-                [](float x, Params) { return 2.0f * x; });
+                [](float x, Params) { return 2.0f * x; },
+                Eltwise{dnnl::algorithm::eltwise_square});
   RegisterUnary("Pow", [](float x, Params a) { return std::pow(x, a.p); },
-                [](float x, Params a) { return a.p * std::pow(x, a.p - 1.0f); });
-  // As torch.clamp: the gradient passes where lo <= x <= hi. ReLU6 (MobileNet) is Clip(0, 6):
-  // after a convolution or linear layer it runs as their oneDNN post-op (the same values).
+                [](float x, Params a) { return a.p * std::pow(x, a.p - 1.0f); },
+                Eltwise{dnnl::algorithm::eltwise_pow, [](Params a) { return std::pair{1.0f, a.p}; }});
+  // As torch.clamp forward; the gradient passes where lo < x < hi, as nn.Hardtanh's and ReLU6's
+  // (torch.clamp's passes at the bounds too) and oneDNN's clip_v2. ReLU6 (MobileNet) is
+  // Clip(0, 6): in inference after a convolution or linear layer it runs as their post-op.
   RegisterUnary("Clip", [](float x, Params a) { return std::fmin(std::fmax(x, a.p), a.q); },
-                [](float x, Params a) { return x >= a.p && x <= a.q ? 1.0f : 0.0f; }, "clip");
+                [](float x, Params a) { return x > a.p && x < a.q ? 1.0f : 0.0f; },
+                Eltwise{dnnl::algorithm::eltwise_clip_v2, [](Params a) { return std::pair{a.p, a.q}; }}, "clip");
   RegisterUnary("LeakyRelu", [](float x, Params a) { return x > 0 ? x : a.p * x; },
-                [](float x, Params a) { return x > 0 ? 1.0f : a.p; });
+                [](float x, Params a) { return x > 0 ? 1.0f : a.p; },
+                Eltwise{dnnl::algorithm::eltwise_relu, [](Params a) { return std::pair{a.p, 0.0f}; }});
   RegisterUnary("Elu", [](float x, Params a) { return x > 0 ? x : a.p * (std::exp(x) - 1.0f); },
-                [](float x, Params a) { return x > 0 ? 1.0f : a.p * std::exp(x); });
+                [](float x, Params a) { return x > 0 ? 1.0f : a.p * std::exp(x); },
+                Eltwise{dnnl::algorithm::eltwise_elu, [](Params a) { return std::pair{a.p, 0.0f}; }});
   // 2 / sqrt(pi) = 2 kInvSqrt2Pi sqrt(2).
   RegisterUnary("Erf", [](float x, Params) { return std::erf(x); },
                 [](float x, Params) { return 2.0f * kInvSqrt2Pi * std::sqrt(2.0f) * std::exp(-x * x); });
@@ -98,7 +155,8 @@ void RegisterAll() {
                 [](float x, Params) {
                   return 0.5f * (1.0f + std::erf(x * kSqrt1_2)) +
                          x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
-                });
+                },
+                Eltwise{dnnl::algorithm::eltwise_gelu_erf});
   RegisterUnary("GeluTanh",
                 [](float x, Params) {
                   return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
@@ -107,9 +165,11 @@ void RegisterAll() {
                   const float t = std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x));
                   return 0.5f * (1.0f + t) +
                          0.5f * x * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3 * 0.044715f * x * x);
-                });
+                },
+                Eltwise{dnnl::algorithm::eltwise_gelu_tanh});
   RegisterUnary("Silu", [](float x, Params) { return x * Sigmoid(x); },
-                [](float x, Params) { const float s = Sigmoid(x); return s * (1.0f + x * (1.0f - s)); });
+                [](float x, Params) { const float s = Sigmoid(x); return s * (1.0f + x * (1.0f - s)); },
+                Eltwise{dnnl::algorithm::eltwise_swish, [](Params) { return std::pair{1.0f, 0.0f}; }});
   // As torch.nn.Softplus (beta 1, threshold 20): linear above 20, where log1p(exp(x)) == x.
   RegisterUnary("Softplus", [](float x, Params) { return x > 20.0f ? x : std::log1p(std::exp(x)); },
                 [](float x, Params) { return Sigmoid(x); });

@@ -93,8 +93,10 @@ double SquaredNorm(const Tensor& t) {
 // plan, with fewer reorders (only weights and the edges to Flatten remain). In bf16 the
 // blocked plan also keeps the values between oneDNN kernels in bf16 (the plain plan rounds
 // only the convolutions' operands): the results stay within bf16's rounding of the plain
-// plan's (measured: at most 2.3e-2 relative, on the first layer's weight gradient; bounded
-// at 5e-2), with fewer reorders still.
+// plan's (measured: at most 2.3e-2 relative on Zen 4, on the first layer's weight gradient;
+// 6.3e-2 on Zen 5, where the blocked bf16 plan is 6.3e-2 from the f32 results on the same
+// fetches and the plain bf16 plan 1.3e-2: rounding, which a layout error would exceed by far;
+// bounded at 8e-2), with fewer reorders still.
 TEST_P(LayoutPassTest, BlockedLayoutsGiveThePlainResultsWithFewerReorders) {
   if (GetParam()) {
     DLF_SKIP_WITHOUT_BF16();
@@ -111,7 +113,7 @@ TEST_P(LayoutPassTest, BlockedLayoutsGiveThePlainResultsWithFewerReorders) {
       const double difference = RelativeError(blocked.fetched[i], plain.fetched[i]) * std::sqrt(SquaredNorm(plain.fetched[i]));
       const double error = difference / std::sqrt(SquaredNorm(zero_gradient ? plain.fetched[i - 1] : plain.fetched[i]));
       std::printf("fetch %zu: relative error %.3g\n", i, error);
-      EXPECT_LT(error, 5e-2);
+      EXPECT_LT(error, 8e-2);
     } else {
       ExpectTensorNear(blocked.fetched[i], plain.fetched[i], 1e-5f);
     }
@@ -213,6 +215,73 @@ TEST(LayoutPassLinearTest, Bf16LinearOutputsThroughAddAndRelu) {
   std::printf("relative error %.3g\n", error);
   EXPECT_LT(error, 5e-3);
 }
+
+// The unary ops oneDNN's eltwise computes take blocked inputs as they are: between two
+// convolutions of 20 channels (two 16-channel blocks, 12 of them padding) the op and its gradient
+// run as jit eltwise primitives in the blocked layout and give the plain loops' results. Pow reads
+// Square's (blocked) output.
+struct EltwiseCase {
+  const char* name;
+  Value (*op)(Graph&, Value);
+};
+
+void PrintTo(const EltwiseCase& c, std::ostream* os) { *os << c.name; }
+
+class LayoutPassEltwiseTest : public ::testing::TestWithParam<EltwiseCase> {};
+
+TEST_P(LayoutPassEltwiseTest, BlockedInputsRunAsOneDnnEltwiseWithThePlainResults) {
+  Graph g(1);
+  const Value x = g.Input("x", DType::kF32, {2, 3, 9, 9});
+  const Value w1 = g.Parameter("w1", {20, 3, 3, 3}, Initializer::Uniform(0.4));
+  const Value w2 = g.Parameter("w2", {6, 20, 3, 3}, Initializer::Uniform(0.4));
+  const Value h = GetParam().op(g, ops::Conv2D(g, x, w1, Value{}, {{1, 1}, {1, 1}}));
+  const Value y = ops::Conv2D(g, h, w2, Value{}, {{1, 1}, {1, 1}});
+  const Value loss = ops::Sum(g, ops::Mul(g, y, y));
+  absl::StatusOr<std::vector<Value>> grads = Gradients(g, loss, {w1, w2, x});
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  std::vector<Value> fetches = {y};
+  fetches.insert(fetches.end(), grads->begin(), grads->end());
+  const Tensor x_value = RandomTensor({2, 3, 9, 9}, 3);
+  std::vector<std::vector<Tensor>> results;
+  for (bool layouts : {false, true}) {
+    auto exec = Executor::Compile(g, fetches, {.layouts = layouts});
+    ASSERT_TRUE(exec.ok()) << exec.status();
+    ASSERT_TRUE((*exec)->Run({{x, &x_value}}).ok());
+    results.emplace_back();
+    for (int i = 0; i < (*exec)->num_fetches(); ++i) results.back().push_back((*exec)->fetch(i).Clone());
+    if (!layouts) continue;
+    const std::string op = GetParam().name;
+    int eltwise_kernels = 0;
+    for (const KernelImplementation& k : (*exec)->Implementations()) {
+      if ((k.label != op && k.label != op + "Grad") || k.implementation.rfind("reorder", 0) == 0) continue;
+      ++eltwise_kernels;
+      EXPECT_EQ(k.implementation.rfind("jit", 0), 0u) << k.label << ": " << k.implementation;
+    }
+    EXPECT_EQ(eltwise_kernels, 2) << "the op and its gradient as oneDNN eltwise";
+  }
+  for (size_t i = 0; i < results[0].size(); ++i) {
+    SCOPED_TRACE(i);
+    // oneDNN's exp, erf and tanh approximations differ from libm's in the last bits.
+    EXPECT_LT(RelativeError(results[1][i], results[0][i]), 1e-5);
+  }
+}
+
+Value SquareThen(Graph& g, Value x, Value (*op)(Graph&, Value)) { return op(g, ops::Square(g, x)); }
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, LayoutPassEltwiseTest,
+    ::testing::Values(
+        EltwiseCase{"Pow", [](Graph& g, Value x) { return SquareThen(g, x, [](Graph& g, Value e) { return ops::Pow(g, e, 1.5); }); }},
+        EltwiseCase{"Neg", [](Graph& g, Value x) { return ops::Neg(g, x); }},
+        EltwiseCase{"Abs", [](Graph& g, Value x) { return ops::Abs(g, x); }},
+        EltwiseCase{"Square", [](Graph& g, Value x) { return ops::Square(g, x); }},
+        EltwiseCase{"Clip", [](Graph& g, Value x) { return ops::Clip(g, x, -0.2, 0.3); }},
+        EltwiseCase{"LeakyRelu", [](Graph& g, Value x) { return ops::LeakyRelu(g, x, 0.1); }},
+        EltwiseCase{"Elu", [](Graph& g, Value x) { return ops::Elu(g, x, 0.7); }},
+        EltwiseCase{"Gelu", [](Graph& g, Value x) { return ops::Gelu(g, x); }},
+        EltwiseCase{"GeluTanh", [](Graph& g, Value x) { return ops::Gelu(g, x, true); }},
+        EltwiseCase{"Silu", [](Graph& g, Value x) { return ops::Silu(g, x); }}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(Precisions, LayoutPassTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "bf16" : "f32"; });
