@@ -69,7 +69,11 @@ TEST(ModelsTest, LayoutPassLeavesEveryModelsLossAndGradients) {
         for (int64_t i = 0; i < plain[t].num_elements(); ++i) {
           worst = std::max(worst, std::fabs(blocked[t].f32()[i] - plain[t].f32()[i]));
         }
-        EXPECT_LE(worst, 1e-5f * scale) << "fetch " << t;
+        // Reorders copy exactly, but oneDNN's eltwise SiLU (swish) computes exp by its own
+        // polynomial where the plain plan calls libm: efficientnet_b0's 16 blocks of SiLU put
+        // the blocked plan up to 4.8e-5 of the largest value from the plain one (measured; every
+        // other model within 1e-5). A layout error is of the order of the values.
+        EXPECT_LE(worst, 1e-4f * scale) << "fetch " << t;
       }
     }
   }
