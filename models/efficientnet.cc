@@ -62,14 +62,8 @@ Value EfficientNetB0(Graph& g, Value images, const ModelOptions& o) {
 
 }  // namespace
 
-DLF_REGISTER_MODEL({.name = "efficientnet_b0",
-                    .description = "torchvision's EfficientNet-B0 for 224x224 (any size: global pooling), ImageNet normalization",
-                    .build = EfficientNetB0,
-                    .input_shape = {3, 224, 224},
-                    .default_dataset = "folder",
-                    .mean = kImageNetMean,
-                    .std = kImageNetStd,
-                    .dropout = 0.2,
-                    .parameters = 4'020'358});
+DLF_REGISTER_MODEL(ImageNetModel("efficientnet_b0",
+                                 "torchvision's EfficientNet-B0 for 224x224 (any size: global pooling)",
+                                 EfficientNetB0, 4'020'358, 0.2));
 
 }  // namespace dlf::models

@@ -96,24 +96,12 @@ Value MobileNetV3Small(Graph& g, Value images, const ModelOptions& o) {
 
 }  // namespace
 
-DLF_REGISTER_MODEL({.name = "mobilenet_v2",
-                    .description = "torchvision's MobileNetV2 (width 1.0) for 224x224 (any size: global pooling), ImageNet normalization",
-                    .build = MobileNetV2,
-                    .input_shape = {3, 224, 224},
-                    .default_dataset = "folder",
-                    .mean = kImageNetMean,
-                    .std = kImageNetStd,
-                    .dropout = 0.2,
-                    .parameters = 2'236'682});
+DLF_REGISTER_MODEL(ImageNetModel("mobilenet_v2",
+                                 "torchvision's MobileNetV2 (width 1.0) for 224x224 (any size: global pooling)",
+                                 MobileNetV2, 2'236'682, 0.2));
 
-DLF_REGISTER_MODEL({.name = "mobilenet_v3_small",
-                    .description = "torchvision's MobileNetV3-Small for 224x224 (any size: global pooling), ImageNet normalization",
-                    .build = MobileNetV3Small,
-                    .input_shape = {3, 224, 224},
-                    .default_dataset = "folder",
-                    .mean = kImageNetMean,
-                    .std = kImageNetStd,
-                    .dropout = 0.2,
-                    .parameters = 1'528'106});
+DLF_REGISTER_MODEL(ImageNetModel("mobilenet_v3_small",
+                                 "torchvision's MobileNetV3-Small for 224x224 (any size: global pooling)",
+                                 MobileNetV3Small, 1'528'106, 0.2));
 
 }  // namespace dlf::models

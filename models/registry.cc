@@ -49,6 +49,19 @@ absl::Status RegisterModel(ModelSpec spec) {
   return absl::OkStatus();
 }
 
+ModelSpec ImageNetModel(std::string name, std::string description, ModelFn build, int64_t parameters,
+                        double dropout) {
+  return {.name = std::move(name),
+          .description = std::move(description) + ", ImageNet normalization",
+          .build = std::move(build),
+          .input_shape = {3, 224, 224},
+          .default_dataset = "folder",
+          .mean = kImageNetMean,
+          .std = kImageNetStd,
+          .dropout = dropout,
+          .parameters = parameters};
+}
+
 bool RegisterModelOrDie(ModelSpec spec) {
   const absl::Status s = RegisterModel(std::move(spec));
   if (!s.ok()) {

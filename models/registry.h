@@ -35,6 +35,12 @@ inline const std::vector<float> kCifar10Std = {0.2470f, 0.2435f, 0.2616f};
 inline const std::vector<float> kImageNetMean = {0.485f, 0.456f, 0.406f};
 inline const std::vector<float> kImageNetStd = {0.229f, 0.224f, 0.225f};
 
+// A model in torchvision's form: 3x224x224 (any size where its pooling is global), ImageNet's
+// normalization, the "folder" data set by default; the description gets ", ImageNet
+// normalization".
+ModelSpec ImageNetModel(std::string name, std::string description, ModelFn build, int64_t parameters,
+                        double dropout = 0.5);
+
 // Fails on an empty or duplicate name or alias, a builder missing, or a bad shape.
 absl::Status RegisterModel(ModelSpec spec);
 // For static registration: aborts on a programming error (duplicate name) at startup.

@@ -52,13 +52,8 @@ Value RegNetY400mf(Graph& g, Value images, const ModelOptions& o) {
 
 }  // namespace
 
-DLF_REGISTER_MODEL({.name = "regnet_y_400mf",
-                    .description = "torchvision's RegNetY-400MF for 224x224 (any size: global pooling), ImageNet normalization",
-                    .build = RegNetY400mf,
-                    .input_shape = {3, 224, 224},
-                    .default_dataset = "folder",
-                    .mean = kImageNetMean,
-                    .std = kImageNetStd,
-                    .parameters = 3'907'554});
+DLF_REGISTER_MODEL(ImageNetModel("regnet_y_400mf",
+                                 "torchvision's RegNetY-400MF for 224x224 (any size: global pooling)",
+                                 RegNetY400mf, 3'907'554));
 
 }  // namespace dlf::models

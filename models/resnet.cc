@@ -117,32 +117,17 @@ DLF_REGISTER_MODEL({.name = "resnet20",
                     .std = kCifar10Std,
                     .parameters = 272'474});
 
-DLF_REGISTER_MODEL({.name = "resnet18",
-                    .description = "torchvision's ResNet-18 for 224x224 (any size: global pooling), ImageNet normalization",
-                    .build = ResNet18,
-                    .input_shape = {3, 224, 224},
-                    .default_dataset = "folder",
-                    .mean = kImageNetMean,
-                    .std = kImageNetStd,
-                    .parameters = 11'181'642});
+DLF_REGISTER_MODEL(ImageNetModel("resnet18",
+                                 "torchvision's ResNet-18 for 224x224 (any size: global pooling)",
+                                 ResNet18, 11'181'642));
 
-DLF_REGISTER_MODEL({.name = "resnet50",
-                    .description = "torchvision's ResNet-50 (v1.5) for 224x224 (any size: global pooling), ImageNet normalization",
-                    .build = ResNet50,
-                    .input_shape = {3, 224, 224},
-                    .default_dataset = "folder",
-                    .mean = kImageNetMean,
-                    .std = kImageNetStd,
-                    .parameters = 23'528'522});
+DLF_REGISTER_MODEL(ImageNetModel("resnet50",
+                                 "torchvision's ResNet-50 (v1.5) for 224x224 (any size: global pooling)",
+                                 ResNet50, 23'528'522));
 
-DLF_REGISTER_MODEL({.name = "resnext50_32x4d",
-                    .description = "torchvision's ResNeXt-50 32x4d for 224x224 (any size: global pooling), ImageNet normalization",
-                    .build = ResNeXt50,
-                    .input_shape = {3, 224, 224},
-                    .default_dataset = "folder",
-                    .mean = kImageNetMean,
-                    .std = kImageNetStd,
-                    .parameters = 23'000'394});
+DLF_REGISTER_MODEL(ImageNetModel("resnext50_32x4d",
+                                 "torchvision's ResNeXt-50 32x4d for 224x224 (any size: global pooling)",
+                                 ResNeXt50, 23'000'394));
 
 DLF_REGISTER_MODEL({.name = "resnet56",
                     .description = "ResNet-56 for 32x32 (He et al. 2016), BatchNorm, 1x1-conv shortcuts",
