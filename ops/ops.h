@@ -125,6 +125,20 @@ struct BatchNormOptions {
 };
 Value BatchNorm2d(Graph& g, Value x, const std::string& name, BatchNormOptions options = {});
 
+// layernorm.cc: as torch.nn.LayerNorm over x's last `normalized_rank` axes (any leading axes).
+// Adds parameters "<name>.weight" (1) and "<name>.bias" (0) of those axes' shape; without
+// `affine` neither (the normalization alone), without `bias` no bias (nanoGPT's bias=False).
+struct LayerNormOptions {
+  double eps = 1e-5;
+  int64_t normalized_rank = 1;
+  bool affine = true;
+  bool bias = true;
+};
+Value LayerNorm(Graph& g, Value x, const std::string& name, LayerNormOptions options = {});
+// ConvNeXt's LayerNorm2d: over the channels of x [n, c, h, w] at each position (torchvision
+// permutes to [n, h, w, c], normalizes the last axis and permutes back; so does this).
+Value LayerNorm2d(Graph& g, Value x, const std::string& name, LayerNormOptions options = {});
+
 // lrn.cc: across-channel LRN as in AlexNet (2012): b = a / (k + alpha/n * sum a^2)^beta.
 struct LrnOptions {
   int64_t size = 5;
