@@ -58,8 +58,13 @@ Value ConvTranspose2d(Graph& g, const std::string& name, Value x, int64_t out, i
 }
 
 Value Linear(Graph& g, const std::string& name, Value x, int64_t out, LinearOptions o) {
-  if (!HasRank(g, x, 2, "Linear '" + name + "'", "[n, features]")) return Value{};
-  const int64_t in = g.shape(x)[1];
+  if (!g.Contains(x)) return Value{};
+  if (g.shape(x).size() < 2) {
+    g.RecordError(absl::InvalidArgumentError(absl::StrCat("Linear '", name, "': x must be [*, features], found ",
+                                                          ShapeString(g.shape(x)))));
+    return Value{};
+  }
+  const int64_t in = g.shape(x).back();
   const Value w = g.Parameter(name + ".weight", {out, in}, o.weight_init);
   Value b;
   if (o.bias) b = g.Parameter(name + ".bias", {out}, o.bias_init.value_or(TorchDefaultBias(in)));

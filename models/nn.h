@@ -50,7 +50,7 @@ struct LinearOptions {
   std::optional<Initializer> bias_init;                    // absent: U(+-1/sqrt(in_features))
 };
 
-// nn.Linear(in, out): weight [out, in], over x [n, in].
+// nn.Linear(in, out): weight [out, in], over x [*, in] (any leading axes).
 Value Linear(Graph& g, const std::string& name, Value x, int64_t out, LinearOptions options = {});
 
 // nn.BatchNorm2d: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked.

@@ -148,7 +148,7 @@ void RegisterLayerNorm() {
 
 Value LayerNorm(Graph& g, Value x, const std::string& name, LayerNormOptions options) {
   if (!g.Contains(x)) return Value{};
-  const Shape& shape = g.shape(x);
+  const Shape shape = g.shape(x);  // a copy: adding nodes may move the graph's shapes
   if (options.normalized_rank < 1 || static_cast<int64_t>(shape.size()) < options.normalized_rank) {
     g.RecordError(absl::InvalidArgumentError(absl::StrCat("LayerNorm '", name, "': x must have at least ",
                                                           options.normalized_rank, " axes, found ",

@@ -276,9 +276,18 @@ Value MatMul(Graph& g, Value a, Value b, bool transpose_a, bool transpose_b) {
   return g.Op1("MatMul", {a, b}, {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}});
 }
 
+// Leading axes [*, in]: the kernel's [rows, in] matrix is the same bytes, so the rows are
+// flattened into it and the output unflattened (both reshapes in place).
 Value Linear(Graph& g, Value x, Value weight, Value bias) {
-  if (bias.valid()) return g.Op1("Linear", {x, weight, bias});
-  return g.Op1("Linear", {x, weight});
+  if (!g.Contains(x) || !g.Contains(weight)) return Value{};
+  const Shape shape = g.shape(x);  // a copy: adding nodes may move the graph's shapes
+  const bool leading = shape.size() > 2;
+  const Value rows = leading ? Reshape(g, x, {-1, shape.back()}) : x;
+  const Value y = bias.valid() ? g.Op1("Linear", {rows, weight, bias}) : g.Op1("Linear", {rows, weight});
+  if (!leading || !g.Contains(y)) return y;
+  Shape out(shape.begin(), shape.end() - 1);
+  out.push_back(g.shape(weight)[0]);
+  return Reshape(g, y, out);
 }
 
 }  // namespace dlf::ops

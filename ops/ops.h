@@ -78,7 +78,7 @@ std::vector<Value> Split(Graph& g, Value x, int64_t axis, std::vector<int64_t> s
 Value MatMul(Graph& g, Value a, Value b, bool transpose_a = false, bool transpose_b = false);
 // a [b, m, k] x b [b, k, n] (after optional transposes of the last two axes) -> [b, m, n].
 Value BatchMatMul(Graph& g, Value a, Value b, bool transpose_a = false, bool transpose_b = false);
-// x [n, in], weight [out, in] (PyTorch layout), optional bias [out] -> x * weight^T + bias.
+// x [*, in], weight [out, in] (PyTorch layout), optional bias [out] -> x * weight^T + bias, [*, out].
 Value Linear(Graph& g, Value x, Value weight, Value bias = Value{});
 
 // conv.cc: x [n, c, h, w], weight [o, c, kh, kw], optional bias [o].

@@ -73,6 +73,18 @@ TEST(LinearTest, GradientsMatchFiniteDifferences) {
   }, {&x, &w});
 }
 
+// x [b, t, in]: each of the b * t rows as a [rows, in] Linear's, and finite-difference gradients.
+TEST(LinearTest, LeadingAxesActAsRows) {
+  Tensor x = RandomTensor({2, 3, 6}, 9), w = RandomTensor({4, 6}, 10), b = RandomTensor({4}, 11);
+  const auto build = [](Graph& g, const std::vector<Value>& in) { return ops::Linear(g, in[0], in[1], in[2]); };
+  const Tensor y = RunForward(build, {&x, &w, &b});
+  ASSERT_EQ(y.shape(), Shape({2, 3, 4}));
+  Tensor rows = Tensor::F32({6, 6}, absl::MakeConstSpan(x.f32(), x.num_elements()));
+  const Tensor ref = ReferenceLinear(rows, w, &b);
+  for (int64_t i = 0; i < ref.num_elements(); ++i) EXPECT_NEAR(y.f32()[i], ref.f32()[i], 1e-5) << i;
+  ExpectGradientsMatch(build, {&x, &w, &b});
+}
+
 // bf16 compute against the exact f32 result (see conv_test's bf16 test), AlexNet-like widths:
 // measured 2.5e-3 of each tensor's largest value (bf16's relative spacing is 2^-8 = 3.9e-3);
 // the bound, 6e-3, is 2.4x that (it was 2e-2).
