@@ -77,7 +77,7 @@ INSTANTIATE_TEST_SUITE_P(Architectures, TorchvisionTest,
                          ::testing::Values(Architecture{"resnet18", 96}, Architecture{"resnet50", 64},
                                          Architecture{"resnext50_32x4d", 64}, Architecture{"mobilenet_v2", 64},
                                          Architecture{"mobilenet_v3_small", 64}, Architecture{"efficientnet_b0", 64},
-                                         Architecture{"regnet_y_400mf", 64}),
+                                         Architecture{"regnet_y_400mf", 64}, Architecture{"convnext_tiny", 64}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
