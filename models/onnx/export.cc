@@ -96,6 +96,8 @@ class Exporter {
   absl::Status SameInputs(const Node& node);  // SameInputOps()
   absl::Status Reshape(const Node& node);
   absl::Status ReduceMean(const Node& node);
+  absl::Status LayerNorm(const Node& node);
+  absl::Status Gelu(const Node& node);  // the erf form
 
   const Graph& g_;
   onnx::GraphProto& out_;
@@ -165,8 +167,10 @@ absl::Status Exporter::Reshape(const Node& node) {
     SetAttr(Emit("Flatten", Inputs(node, 1), {y}, node.name), "axis", int64_t{1});
     return absl::OkStatus();
   }
+  // The first axis is -1, inferred: the batch, or (Linear's rows) the batch times other axes; the
+  // others are fixed, so the file takes any batch size.
   Ints shape(out.begin(), out.end());
-  if (!in.empty() && !shape.empty() && shape[0] == in[0]) shape[0] = 0;
+  if (!shape.empty()) shape[0] = -1;
   std::vector<std::string> inputs = Inputs(node, 1);
   inputs.push_back(Int64Constant(node.name + ".shape", shape));
   Emit("Reshape", inputs, {y}, node.name);
@@ -191,6 +195,43 @@ absl::Status Exporter::ReduceMean(const Node& node) {
   onnx::NodeProto& n = Emit("ReduceMean", Inputs(node, 1), {y}, node.name);
   SetAttr(n, "axes", axes);
   SetAttr(n, "keepdims", int64_t{keepdims});
+  return absl::OkStatus();
+}
+
+// Opset 13 has no LayerNormalization (it came in 17): its arithmetic, node by node, with the
+// variance as mean((x - mean)^2) over the normalized axes.
+absl::Status Exporter::LayerNorm(const Node& node) {
+  const std::vector<std::string> in = Inputs(node, 3);
+  const int64_t rank = node.attrs.GetOr<int64_t>("normalized_rank", 1);
+  Ints axes;
+  for (int64_t a = -rank; a < 0; ++a) axes.push_back(a);
+  const std::string p = node.name + ".";
+  const auto mean = [&](const std::string& x, const std::string& y) {
+    onnx::NodeProto& n = Emit("ReduceMean", {x}, {y}, y);
+    SetAttr(n, "axes", axes);
+    SetAttr(n, "keepdims", int64_t{1});
+  };
+  mean(in[0], p + "mean");
+  Emit("Sub", {in[0], p + "mean"}, {p + "centered"}, p + "centered");
+  Emit("Mul", {p + "centered", p + "centered"}, {p + "squared"}, p + "squared");
+  mean(p + "squared", p + "var");
+  Emit("Add", {p + "var", FloatConstant(p + "eps", node.attrs.GetOr<double>("eps", 1e-5))}, {p + "var_eps"},
+       p + "var_eps");
+  Emit("Sqrt", {p + "var_eps"}, {p + "std"}, p + "std");
+  Emit("Div", {p + "centered", p + "std"}, {p + "normalized"}, p + "normalized");
+  Emit("Mul", {p + "normalized", in[1]}, {p + "scaled"}, p + "scaled");
+  Emit("Add", {p + "scaled", in[2]}, {Name(node.outputs[0])}, node.name);
+  return absl::OkStatus();
+}
+
+// GELU's erf form (opset 13 has no Gelu; it came in 20): x * 0.5 * (1 + erf(x / sqrt(2))).
+absl::Status Exporter::Gelu(const Node& node) {
+  const std::string x = Inputs(node, 1)[0], p = node.name + ".";
+  Emit("Mul", {x, FloatConstant(p + "inv_sqrt2", 0.70710678118654752)}, {p + "scaled"}, p + "scaled");
+  Emit("Erf", {p + "scaled"}, {p + "erf"}, p + "erf");
+  Emit("Add", {p + "erf", FloatConstant(p + "one", 1.0)}, {p + "erf1"}, p + "erf1");
+  Emit("Mul", {x, p + "erf1"}, {p + "x_erf1"}, p + "x_erf1");
+  Emit("Mul", {p + "x_erf1", FloatConstant(p + "half", 0.5)}, {Name(node.outputs[0])}, node.name);
   return absl::OkStatus();
 }
 
@@ -352,7 +393,8 @@ const std::map<std::string, Exporter::Rule>& Exporter::Rules() {
         {"Reshape", &Exporter::Reshape},      {"ReduceMean", &Exporter::ReduceMean},
         {"Transpose", &Exporter::Transpose},  {"Clip", &Exporter::Clip},
         {"Scale", &Exporter::Scale},          {"HardSigmoid", &Exporter::HardSigmoid},
-        {"Silu", &Exporter::SelfGated},       {"HardSwish", &Exporter::SelfGated}};
+        {"Silu", &Exporter::SelfGated},       {"HardSwish", &Exporter::SelfGated},
+        {"LayerNorm", &Exporter::LayerNorm},  {"Gelu", &Exporter::Gelu}};
     for (const auto& [op, onnx_op] : SameInputOps()) table->emplace(op, &Exporter::SameInputs);
     return table;
   }();
