@@ -71,6 +71,10 @@ Value Linear(Graph& g, const std::string& name, Value x, int64_t out, LinearOpti
   return ops::Linear(g, x, w, b);
 }
 
+Value Embedding(Graph& g, const std::string& name, Value ids, int64_t rows, int64_t dim, Initializer init) {
+  return ops::Embedding(g, g.Parameter(name + ".weight", {rows, dim}, init), ids);
+}
+
 Value BatchNorm2d(Graph& g, const std::string& name, Value x, ops::BatchNormOptions options) {
   return ops::BatchNorm2d(g, x, name, options);
 }

@@ -53,6 +53,11 @@ struct LinearOptions {
 // nn.Linear(in, out): weight [out, in], over x [*, in] (any leading axes).
 Value Linear(Graph& g, const std::string& name, Value x, int64_t out, LinearOptions options = {});
 
+// nn.Embedding(rows, dim): weight "<name>.weight" [rows, dim], N(0, 1) as PyTorch's default
+// unless told otherwise, over ids i32 of any shape -> [*ids, dim].
+Value Embedding(Graph& g, const std::string& name, Value ids, int64_t rows, int64_t dim,
+                Initializer init = Initializer::Normal(1.0f));
+
 // nn.BatchNorm2d: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked.
 Value BatchNorm2d(Graph& g, const std::string& name, Value x, ops::BatchNormOptions options = {});
 

@@ -125,6 +125,11 @@ struct BatchNormOptions {
 };
 Value BatchNorm2d(Graph& g, Value x, const std::string& name, BatchNormOptions options = {});
 
+// embedding.cc: as torch.nn.functional.embedding, table [rows, dim] and ids i32 of any shape ->
+// [*ids, dim]; an id outside [0, rows) is an error of the run. The table's gradient is a
+// scatter-add with the same bits for any thread count.
+Value Embedding(Graph& g, Value table, Value ids);
+
 // layernorm.cc: as torch.nn.LayerNorm over x's last `normalized_rank` axes (any leading axes).
 // Adds parameters "<name>.weight" (1) and "<name>.bias" (0) of those axes' shape; without
 // `affine` neither (the normalization alone), without `bias` no bias (nanoGPT's bias=False).
