@@ -166,9 +166,9 @@ Value Reshape(Graph& g, Value x, std::vector<int64_t> shape);  // one dim may be
 Value Flatten(Graph& g, Value x);                              // [n, ...] -> [n, prod(...)]
 
 
-// softmax.cc: over the last axis of [n, classes].
-Value Softmax(Graph& g, Value logits);
-Value LogSoftmax(Graph& g, Value logits);
+// softmax.cc: over `axis` of x (the last by default; negative counts from the end), any rank.
+Value Softmax(Graph& g, Value x, int64_t axis = -1);
+Value LogSoftmax(Graph& g, Value x, int64_t axis = -1);
 // Mean over the batch of -log softmax(logits)[label]; labels i32 [n] in [0, classes). With
 // label_smoothing e in [0, 1) the target is (1 - e) * onehot + e / classes, as PyTorch's.
 Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels, double label_smoothing = 0.0);

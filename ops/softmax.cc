@@ -42,17 +42,20 @@ double LogSumExp(const float* x, int64_t k) {
 
 // ---- Softmax(x) -> y; SoftmaxGrad(y, dy) -> dx = y * (dy - sum(dy * y)) ----
 
+// Over the last axis of x [*, c] (any leading axes; ops::Softmax moves another axis last).
 absl::StatusOr<std::vector<ValueInfo>> SoftmaxShape(const ShapeContext& ctx) {
-  DLF_RETURN_IF_ERROR(ExpectLogits(ctx.inputs[0]));
+  DLF_RETURN_IF_ERROR(ExpectF32(ctx.inputs[0], "x"));
+  DLF_RETURN_IF_ERROR(Expect(!ctx.inputs[0].shape.empty() && ctx.inputs[0].shape.back() > 0,
+                             absl::StrCat("x must be [*, c] with c > 0, found ", ShapeString(ctx.inputs[0].shape))));
   return std::vector<ValueInfo>{ctx.inputs[0]};
 }
 
-// A kernel over the rows of [n, c]: row(a, b, out, c) with a and out row i of input 0 and the
+// A kernel over the rows of [*, c]: row(a, b, out, c) with a and out row i of input 0 and the
 // output, b row i of input 1 (nullptr for one-input ops).
 template <typename F>
 KernelFactory PerRow(F row) {
   return [row](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
-    const int64_t n = k.inputs[0].shape[0], c = k.inputs[0].shape[1];
+    const int64_t c = k.inputs[0].shape.back(), n = NumElements(k.inputs[0].shape) / c;
     const bool two = k.inputs.size() > 1;
     return std::make_unique<FunctionKernel>([row, n, c, two](RunContext& ctx) {
 #pragma omp parallel for schedule(static)
@@ -309,8 +312,29 @@ void RegisterSoftmax() {
 
 }  // namespace
 
-Value Softmax(Graph& g, Value logits) { return g.Op1("Softmax", {logits}); }
-Value LogSoftmax(Graph& g, Value logits) { return g.Op1("LogSoftmax", {logits}); }
+namespace {
+
+// The kernels run over the last axis; another axis is swapped with it there and back.
+Value OverAxis(Graph& g, const char* op, Value x, int64_t axis) {
+  if (!g.Contains(x)) return Value{};
+  const int64_t rank = static_cast<int64_t>(g.shape(x).size());
+  if (axis < -rank || axis >= rank) {
+    g.RecordError(absl::InvalidArgumentError(absl::StrCat(op, ": axis ", axis, " is out of range for ",
+                                                          ShapeString(g.shape(x)))));
+    return Value{};
+  }
+  if (axis < 0) axis += rank;
+  if (axis == rank - 1) return g.Op1(op, {x});
+  std::vector<int64_t> swap(rank);
+  for (int64_t i = 0; i < rank; ++i) swap[i] = i;
+  std::swap(swap[axis], swap[rank - 1]);
+  return Transpose(g, g.Op1(op, {Transpose(g, x, swap)}), swap);
+}
+
+}  // namespace
+
+Value Softmax(Graph& g, Value x, int64_t axis) { return OverAxis(g, "Softmax", x, axis); }
+Value LogSoftmax(Graph& g, Value x, int64_t axis) { return OverAxis(g, "LogSoftmax", x, axis); }
 Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels, double label_smoothing) {
   Attrs attrs;
   if (label_smoothing != 0.0) attrs.Set("label_smoothing", label_smoothing);

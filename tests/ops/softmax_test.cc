@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "graph/executor.h"
 #include "graph/status_macros.h"
@@ -27,6 +28,35 @@ TEST(SoftmaxTest, ForwardMatchesReferenceAndGradients) {
   }
   ExpectTensorNear(y, ref, 1e-6f);
   ExpectGradientsMatch(build, {&x});
+}
+
+// [2, 3, 4] over each axis (the last, a middle one, the first, and -2 for the middle): against
+// a reference loop over that axis, and the gradients; log-softmax alike.
+TEST(SoftmaxTest, AnyAxisOfAnyRankMatchesReferenceAndGradients) {
+  const Shape shape = {2, 3, 4};
+  Tensor x = RandomTensor(shape, 3, -3.0f, 3.0f);
+  for (int64_t axis : {2, 1, 0, -2}) {
+    for (bool log : {false, true}) {
+      SCOPED_TRACE(absl::StrCat("axis ", axis, log ? " log-softmax" : " softmax"));
+      auto build = [axis, log](Graph& g, const std::vector<Value>& in) {
+        return log ? ops::LogSoftmax(g, in[0], axis) : ops::Softmax(g, in[0], axis);
+      };
+      const Tensor y = RunForward(build, {&x});
+      const int64_t a = axis < 0 ? axis + 3 : axis;
+      const int64_t stride = a == 2 ? 1 : a == 1 ? 4 : 12;  // row-major strides of [2, 3, 4]
+      for (int64_t i = 0; i < x.num_elements(); ++i) {
+        const int64_t first = i - (i / stride % shape[a]) * stride;  // element 0 along the axis
+        double s = 0;
+        for (int64_t j = 0; j < shape[a]; ++j) s += std::exp(x.f32()[first + j * stride]);
+        const double ref = log ? x.f32()[i] - std::log(s) : std::exp(x.f32()[i]) / s;
+        ASSERT_NEAR(y.f32()[i], ref, 1e-6) << i;
+      }
+      ExpectGradientsMatch(build, {&x});
+    }
+  }
+  Graph g;
+  ops::Softmax(g, g.Input("x", DType::kF32, shape), 3);
+  EXPECT_THAT(g.status().message(), ::testing::HasSubstr("axis 3 is out of range for [2, 3, 4]"));
 }
 
 // Runs the mean softmax cross-entropy of `logits` against `labels`.
