@@ -125,6 +125,17 @@ struct BatchNormOptions {
 };
 Value BatchNorm2d(Graph& g, Value x, const std::string& name, BatchNormOptions options = {});
 
+// attention.cc: as PyTorch 2's F.scaled_dot_product_attention(q, k, v, is_causal, dropout_p):
+// softmax(q k^T / sqrt(d) + mask) v over q [*, T, d], k [*, S, d], v [*, S, dv] -> [*, T, dv]; the
+// causal mask lets query i see keys j <= i; in training, dropout on the weights (from seed, node,
+// step and index, as Dropout's).
+struct AttentionOptions {
+  bool causal = false;
+  double dropout = 0.0;
+  uint64_t seed = 0;
+};
+Value ScaledDotProductAttention(Graph& g, Value q, Value k, Value v, AttentionOptions options = {});
+
 // embedding.cc: as torch.nn.functional.embedding, table [rows, dim] and ids i32 of any shape ->
 // [*ids, dim]; an id outside [0, rows) is an error of the run. The table's gradient is a
 // scatter-add with the same bits for any thread count.

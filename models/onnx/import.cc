@@ -634,8 +634,10 @@ absl::Status Builder::GlobalAveragePool(const onnx::NodeProto& n) {
 absl::Status Builder::Softmax(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
   const int64_t axis = IntAttr(n, "axis", file_.opset >= 13 ? -1 : 1);
-  if (axis != -1 && axis != static_cast<int64_t>(g_.shape(x).size()) - 1) return Unsupported(n, "softmax over the last axis only");
-  Set(n, ops::Softmax(g_, x));
+  // Before opset 13 Softmax flattened the axes from `axis` on: the same as one axis only for the last.
+  const int64_t rank = static_cast<int64_t>(g_.shape(x).size());
+  if (file_.opset < 13 && axis != -1 && axis != rank - 1) return Unsupported(n, "softmax before opset 13 over the last axis only");
+  Set(n, ops::Softmax(g_, x, axis));
   return g_.status();
 }
 

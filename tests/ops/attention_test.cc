@@ -1,0 +1,87 @@
+// ScaledDotProductAttention: against a reference loop (causal or not, T != S, leading [B, H]
+// axes), finite-difference gradients of q, k and v, dropout only in training, and shape errors.
+#include <cmath>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "graph/executor.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+#include "tests/testing/grad_check.h"
+
+namespace dlf {
+namespace {
+
+using ::dlf::testing::ExpectGradientsMatch;
+using ::dlf::testing::RandomTensor;
+using ::dlf::testing::RunForward;
+
+constexpr int64_t L = 4, T = 3, S = 5, D = 4, DV = 3;  // L = B * H = 2 * 2
+const Shape kQ = {2, 2, T, D}, kK = {2, 2, S, D}, kV = {2, 2, S, DV};
+
+// softmax(q k^T / sqrt(d) + mask) v for each of the L heads, in double.
+std::vector<double> ReferenceAttention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal) {
+  std::vector<double> out(L * T * DV, 0.0);
+  for (int64_t l = 0; l < L; ++l)
+    for (int64_t i = 0; i < T; ++i) {
+      std::vector<double> w(S, 0.0);
+      double max = -1e300, sum = 0;
+      const int64_t seen = causal ? std::min<int64_t>(i + 1, S) : S;  // tril(ones(T, S))
+      for (int64_t j = 0; j < seen; ++j) {
+        for (int64_t c = 0; c < D; ++c) w[j] += q.f32()[(l * T + i) * D + c] * k.f32()[(l * S + j) * D + c];
+        w[j] /= std::sqrt(static_cast<double>(D));
+        max = std::max(max, w[j]);
+      }
+      for (int64_t j = 0; j < seen; ++j) sum += w[j] = std::exp(w[j] - max);
+      for (int64_t j = 0; j < seen; ++j)
+        for (int64_t c = 0; c < DV; ++c) out[(l * T + i) * DV + c] += w[j] / sum * v.f32()[(l * S + j) * DV + c];
+    }
+  return out;
+}
+
+class AttentionTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(AttentionTest, MatchesReferenceAndFiniteDifferences) {
+  const bool causal = GetParam();
+  Tensor q = RandomTensor(kQ, 1, -1.5f, 1.5f), k = RandomTensor(kK, 2, -1.5f, 1.5f), v = RandomTensor(kV, 3);
+  auto build = [causal](Graph& g, const std::vector<Value>& in) {
+    return ops::ScaledDotProductAttention(g, in[0], in[1], in[2], {.causal = causal});
+  };
+  const Tensor y = RunForward(build, {&q, &k, &v});
+  ASSERT_EQ(y.shape(), Shape({2, 2, T, DV}));
+  const std::vector<double> ref = ReferenceAttention(q, k, v, causal);
+  for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(y.f32()[i], ref[i], 1e-5) << i;
+  ExpectGradientsMatch(build, {&q, &k, &v});
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, AttentionTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "causal" : "full"; });
+
+// Dropout on the weights: inference is the reference; training drops some (another output).
+TEST(AttentionDropoutTest, OnlyInTraining) {
+  Tensor q = RandomTensor(kQ, 4), k = RandomTensor(kK, 5), v = RandomTensor(kV, 6);
+  auto build = [](Graph& g, const std::vector<Value>& in) {
+    return ops::ScaledDotProductAttention(g, in[0], in[1], in[2], {.dropout = 0.5, .seed = 3});
+  };
+  const Tensor inference = RunForward(build, {&q, &k, &v}, /*training=*/false);
+  const Tensor training = RunForward(build, {&q, &k, &v}, /*training=*/true);
+  const std::vector<double> ref = ReferenceAttention(q, k, v, false);
+  double changed = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    ASSERT_NEAR(inference.f32()[i], ref[i], 1e-5) << i;
+    changed = std::max(changed, std::abs(training.f32()[i] - ref[i]));
+  }
+  EXPECT_GT(changed, 1e-2);
+}
+
+TEST(AttentionShapeTest, MismatchesAreErrorsNamingTheShapes) {
+  Graph g;
+  const Value q = g.Input("q", DType::kF32, {2, 3, 4}), k = g.Input("k", DType::kF32, {2, 5, 6}),
+              v = g.Input("v", DType::kF32, {2, 5, 3});
+  ops::ScaledDotProductAttention(g, q, k, v);
+  EXPECT_THAT(g.status().message(),
+              ::testing::HasSubstr("q and k must have the same last axis (d), found q [2, 3, 4], k [2, 5, 6], v [2, 5, 3]"));
+}
+
+}  // namespace
+}  // namespace dlf
