@@ -67,6 +67,6 @@ Value ConvNeXtTiny(Graph& g, Value images, const ModelOptions& o) {
 
 DLF_REGISTER_MODEL(ImageNetModel("convnext_tiny",
                                  "torchvision's ConvNeXt-Tiny for 224x224 (any size from 32: global pooling)",
-                                 ConvNeXtTiny, 28'589'128, 0.0));
+                                 ConvNeXtTiny, 27'827'818, 0.0));
 
 }  // namespace dlf::models

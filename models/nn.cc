@@ -75,6 +75,26 @@ Value Embedding(Graph& g, const std::string& name, Value ids, int64_t rows, int6
   return ops::Embedding(g, g.Parameter(name + ".weight", {rows, dim}, init), ids);
 }
 
+Value MultiheadSelfAttention(Graph& g, const std::string& name, Value x, int64_t heads,
+                             ops::AttentionOptions attention) {
+  if (!HasRank(g, x, 3, "MultiheadAttention '" + name + "'", "[n, t, dim]")) return Value{};
+  const int64_t n = g.dim(x, 0), t = g.dim(x, 1), dim = g.dim(x, 2);
+  if (heads < 1 || dim % heads != 0) {
+    g.RecordError(absl::InvalidArgumentError(
+        absl::StrCat("MultiheadAttention '", name, "': ", heads, " heads do not divide the dimension ", dim)));
+    return Value{};
+  }
+  const Value w = g.Parameter(name + ".in_proj_weight", {3 * dim, dim}, Initializer::XavierUniform());
+  const Value b = g.Parameter(name + ".in_proj_bias", {3 * dim}, Initializer::Zeros());
+  const std::vector<Value> qkv = ops::Split(g, ops::Linear(g, x, w, b), 2, {dim, dim, dim});
+  if (qkv.size() != 3) return Value{};
+  // [n, t, dim] -> [n, heads, t, dim / heads] and back.
+  const auto split_heads = [&](Value v) { return ops::Transpose(g, ops::Reshape(g, v, {n, t, heads, dim / heads}), {0, 2, 1, 3}); };
+  const Value y = ops::ScaledDotProductAttention(g, split_heads(qkv[0]), split_heads(qkv[1]), split_heads(qkv[2]), attention);
+  const Value merged = ops::Reshape(g, ops::Transpose(g, y, {0, 2, 1, 3}), {n, t, dim});
+  return Linear(g, name + ".out_proj", merged, dim, {.bias_init = Initializer::Zeros()});
+}
+
 Value BatchNorm2d(Graph& g, const std::string& name, Value x, ops::BatchNormOptions options) {
   return ops::BatchNorm2d(g, x, name, options);
 }

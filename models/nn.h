@@ -58,6 +58,13 @@ Value Linear(Graph& g, const std::string& name, Value x, int64_t out, LinearOpti
 Value Embedding(Graph& g, const std::string& name, Value ids, int64_t rows, int64_t dim,
                 Initializer init = Initializer::Normal(1.0f));
 
+// nn.MultiheadAttention(dim, heads, batch_first=True) as self-attention over x [n, t, dim]
+// (query = key = value = x): "<name>.in_proj_weight" [3 dim, dim] (Xavier uniform),
+// "<name>.in_proj_bias" (0), "<name>.out_proj.weight" (nn.Linear's default) and ".bias" (0);
+// heads of dim / heads features, scaled dot-product attention in each.
+Value MultiheadSelfAttention(Graph& g, const std::string& name, Value x, int64_t heads,
+                             ops::AttentionOptions attention = {});
+
 // nn.BatchNorm2d: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked.
 Value BatchNorm2d(Graph& g, const std::string& name, Value x, ops::BatchNormOptions options = {});
 

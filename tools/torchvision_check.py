@@ -7,12 +7,14 @@ normalized) and "check/logits" (dlf's), compares torchvision's logits in eval mo
 
 Exit code 0 when the weights load and the logits agree (max |diff| / max |logit|)."""
 import argparse
+import math
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 import torchvision  # noqa: E402
+from torchvision.models.vision_transformer import VisionTransformer  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
 
@@ -27,6 +29,23 @@ def classifier_outputs(state):
     sys.exit(f"no classifier weight in the file: expected one of {', '.join(HEAD_WEIGHTS)}")
 
 
+# dlf's models in torchvision's classes that torchvision does not name.
+OTHER_ARCHS = {
+    "vit-cifar": lambda classes: VisionTransformer(image_size=32, patch_size=4, num_layers=6, num_heads=3,
+                                                   hidden_dim=192, mlp_dim=768, num_classes=classes),
+}
+
+
+def make_model(arch, classes, state):
+    if arch in OTHER_ARCHS:
+        return OTHER_ARCHS[arch](classes)
+    if arch.startswith("vit_"):  # its position embedding fixes the image size: read it off the file
+        patch = state["conv_proj.weight"].shape[-1]
+        side = math.isqrt(state["encoder.pos_embedding"].shape[1] - 1) * patch
+        return getattr(torchvision.models, arch)(num_classes=classes, image_size=side)
+    return getattr(torchvision.models, arch)(num_classes=classes)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")
@@ -36,7 +55,7 @@ def main():
     tensors = read_safetensors(a.file)
     state = {k: v for k, v in tensors.items() if not k.startswith(("check/", "optimizer/", "ema/"))}
     classes = classifier_outputs(state)
-    model = getattr(torchvision.models, a.arch)(num_classes=classes)
+    model = make_model(a.arch, classes, state)
     model.load_state_dict(state, strict=True)
     print(f"{a.arch}: load_state_dict(strict=True) took all {len(state)} tensors ({classes} classes)")
     if "check/images" not in tensors:

@@ -260,7 +260,7 @@ TEST(RegistryTest, FindsByNameAndAliasAndListsTheModels) {
   EXPECT_EQ(*FindModel("alexnet-seed"), *seed);
   EXPECT_EQ((*FindModel("lenet"))->input_shape, (std::vector<int64_t>{1, 28, 28}));
   EXPECT_THAT(Message(FindModel("resnet").status()),
-              HasSubstr("unknown model 'resnet'; registered models: alexnet-cifar, alexnet-seed, convnext_tiny, efficientnet_b0, lenet, mobilenet_v2, mobilenet_v3_small, regnet_y_400mf, resnet18, resnet20, resnet50, resnet56, resnext50_32x4d, vgg11_bn"));
+              HasSubstr("unknown model 'resnet'; registered models: alexnet-cifar, alexnet-seed, convnext_tiny, efficientnet_b0, lenet, mobilenet_v2, mobilenet_v3_small, regnet_y_400mf, resnet18, resnet20, resnet50, resnet56, resnext50_32x4d, vgg11_bn, vit-cifar, vit_b_16"));
   EXPECT_THAT(DescribeModels(), HasSubstr("lenet"));
   EXPECT_THAT(DescribeModels(), HasSubstr("alexnet-seed (seed)"));
 }

@@ -2,6 +2,7 @@
 // torchvision.models.<name> with load_state_dict(strict=True), and torchvision's logits in eval
 // mode equal dlf's inference on the same images to 1e-5 of the largest logit (run by
 // tools/torchvision_check.py with Debian's python3-torchvision).
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -31,6 +32,16 @@ void SetRunningStatistics(Graph& g) {
   }
 }
 
+// Parameters initialized to zeros (a ViT's head and class token, biases) get small values of
+// their own, so that they are checked too: a zero head would make every logit 0.
+void SetZeroParameters(Graph& g) {
+  for (Value v : g.parameters()) {
+    Tensor& t = g.parameter_value(v);
+    if (std::any_of(t.f32(), t.f32() + t.num_elements(), [](float x) { return x != 0.0f; })) continue;
+    for (int64_t i = 0; i < t.num_elements(); ++i) t.f32()[i] = 0.01f * (i % 11) - 0.05f;
+  }
+}
+
 void CheckAgainstTorchvision(const std::string& name, int64_t size) {
   const models::ModelSpec& spec = **models::FindModel(name);
   const Shape image = {3, size, size};  // any size: the pooling is global
@@ -40,6 +51,7 @@ void CheckAgainstTorchvision(const std::string& name, int64_t size) {
   spec.build(g, g.Input("images", DType::kF32, {1, 3, size, size}), options);
   ASSERT_TRUE(g.status().ok()) << g.status();
   SetRunningStatistics(g);
+  SetZeroParameters(g);
   data::TensorFile file;
   for (Value v : g.persistent_values()) file.tensors[g.name(v)] = g.parameter_value(v).Clone();
 
@@ -77,8 +89,13 @@ INSTANTIATE_TEST_SUITE_P(Architectures, TorchvisionTest,
                          ::testing::Values(Architecture{"resnet18", 96}, Architecture{"resnet50", 64},
                                          Architecture{"resnext50_32x4d", 64}, Architecture{"mobilenet_v2", 64},
                                          Architecture{"mobilenet_v3_small", 64}, Architecture{"efficientnet_b0", 64},
-                                         Architecture{"regnet_y_400mf", 64}, Architecture{"convnext_tiny", 64}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                                         Architecture{"regnet_y_400mf", 64}, Architecture{"convnext_tiny", 64},
+                                         Architecture{"vit_b_16", 48}, Architecture{"vit-cifar", 32}),
+                         [](const auto& info) {  // gtest's names take no '-'
+                           std::string name = info.param.name;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace dlf::training
