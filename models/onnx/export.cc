@@ -1,6 +1,7 @@
 #include "models/onnx/export.h"
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <vector>
@@ -56,7 +57,8 @@ absl::StatusOr<onnx::TensorProto_DataType> OnnxType(DType t) {
 // Writes the ONNX nodes of one graph, value by value.
 class Exporter {
  public:
-  Exporter(const Graph& g, onnx::GraphProto& out) : g_(g), out_(out) {}
+  // `images`: the graph's input, whose first axis is the batch.
+  Exporter(const Graph& g, Value images, onnx::GraphProto& out) : g_(g), images_(images), out_(out) {}
 
   absl::Status Add(const Node& node);
   // The first error of an initializer (a dtype ONNX export does not take).
@@ -97,9 +99,14 @@ class Exporter {
   absl::Status Reshape(const Node& node);
   absl::Status ReduceMean(const Node& node);
   absl::Status LayerNorm(const Node& node);
+  absl::Status BroadcastTo(const Node& node);
+  absl::Status Slice(const Node& node);
+  absl::Status Split(const Node& node);
+  absl::Status BatchMatMul(const Node& node);
   absl::Status Gelu(const Node& node);  // the erf form
 
   const Graph& g_;
+  Value images_;
   onnx::GraphProto& out_;
   absl::flat_hash_map<int, std::string> alias_;  // Dropout's output is its input
   std::set<int> initialized_;
@@ -221,6 +228,71 @@ absl::Status Exporter::LayerNorm(const Node& node) {
   Emit("Div", {p + "centered", p + "std"}, {p + "normalized"}, p + "normalized");
   Emit("Mul", {p + "normalized", in[1]}, {p + "scaled"}, p + "scaled");
   Emit("Add", {p + "scaled", in[2]}, {Name(node.outputs[0])}, node.name);
+  return absl::OkStatus();
+}
+
+// Expand. A first axis broadcast from 1 to the batch's size (a ViT's class token) is the batch
+// of the images the file is run on: Shape(images)[0:1] then the fixed axes, so the file takes any
+// batch size; other targets are constants.
+absl::Status Exporter::BroadcastTo(const Node& node) {
+  const Shape& in = g_.shape(node.inputs[0]);
+  const Shape& target = g_.shape(node.outputs[0]);
+  const std::string p = node.name + ".";
+  std::vector<std::string> inputs = Inputs(node, 1);
+  const bool batch = in.size() == target.size() && !in.empty() && in[0] == 1 && target[0] == g_.shape(images_)[0];
+  if (batch) {
+    Emit("Shape", {Name(images_)}, {p + "images_shape"}, p + "images_shape");
+    Emit("Slice", {p + "images_shape", Int64Constant(p + "start", {0}), Int64Constant(p + "end", {1})}, {p + "batch"},
+         p + "batch");
+    SetAttr(Emit("Concat", {p + "batch", Int64Constant(p + "rest", Ints(target.begin() + 1, target.end()))},
+                 {p + "shape"}, p + "shape"),
+            "axis", int64_t{0});
+    inputs.push_back(p + "shape");
+  } else {
+    inputs.push_back(Int64Constant(p + "shape", Ints(target.begin(), target.end())));
+  }
+  Emit("Expand", inputs, {Name(node.outputs[0])}, node.name);
+  return absl::OkStatus();
+}
+
+// Slice with every axis' start and end; an axis taken whole ends at INT64_MAX, so the batch
+// axis takes any size.
+absl::Status Exporter::Slice(const Node& node) {
+  const Shape& in = g_.shape(node.inputs[0]);
+  const Ints begin = node.attrs.GetOr<Ints>("begin", {}), size = node.attrs.GetOr<Ints>("size", {});
+  Ints end(begin.size()), axes(begin.size());
+  for (size_t a = 0; a < begin.size(); ++a) {
+    end[a] = begin[a] == 0 && size[a] == in[a] ? std::numeric_limits<int64_t>::max() : begin[a] + size[a];
+    axes[a] = static_cast<int64_t>(a);
+  }
+  std::vector<std::string> inputs = Inputs(node, 1);
+  inputs.push_back(Int64Constant(node.name + ".starts", begin));
+  inputs.push_back(Int64Constant(node.name + ".ends", end));
+  inputs.push_back(Int64Constant(node.name + ".axes", axes));
+  Emit("Slice", inputs, {Name(node.outputs[0])}, node.name);
+  return absl::OkStatus();
+}
+
+absl::Status Exporter::Split(const Node& node) {  // opset 13: the sizes are an input
+  std::vector<std::string> inputs = Inputs(node, 1);
+  inputs.push_back(Int64Constant(node.name + ".split", node.attrs.GetOr<Ints>("sizes", {})));
+  std::vector<std::string> outputs;
+  for (Value out : node.outputs) outputs.push_back(Name(out));
+  SetAttr(Emit("Split", inputs, outputs, node.name), "axis", node.attrs.GetOr<int64_t>("axis", 0));
+  return absl::OkStatus();
+}
+
+// MatMul of [b, m, k] by [b, k, n]; an operand read transposed is transposed first.
+absl::Status Exporter::BatchMatMul(const Node& node) {
+  std::vector<std::string> inputs = Inputs(node, 2);
+  const char* flags[] = {"transpose_a", "transpose_b"};
+  for (int i = 0; i < 2; ++i) {
+    if (!node.attrs.GetOr<bool>(flags[i], false)) continue;
+    const std::string t = absl::StrCat(node.name, ".", flags[i]);
+    SetAttr(Emit("Transpose", {inputs[i]}, {t}, t), "perm", Ints{0, 2, 1});
+    inputs[i] = t;
+  }
+  Emit("MatMul", inputs, {Name(node.outputs[0])}, node.name);
   return absl::OkStatus();
 }
 
@@ -394,7 +466,9 @@ const std::map<std::string, Exporter::Rule>& Exporter::Rules() {
         {"Transpose", &Exporter::Transpose},  {"Clip", &Exporter::Clip},
         {"Scale", &Exporter::Scale},          {"HardSigmoid", &Exporter::HardSigmoid},
         {"Silu", &Exporter::SelfGated},       {"HardSwish", &Exporter::SelfGated},
-        {"LayerNorm", &Exporter::LayerNorm},  {"Gelu", &Exporter::Gelu}};
+        {"LayerNorm", &Exporter::LayerNorm},  {"Gelu", &Exporter::Gelu},
+        {"BroadcastTo", &Exporter::BroadcastTo}, {"Slice", &Exporter::Slice},
+        {"Split", &Exporter::Split},          {"BatchMatMul", &Exporter::BatchMatMul}};
     for (const auto& [op, onnx_op] : SameInputOps()) table->emplace(op, &Exporter::SameInputs);
     return table;
   }();
@@ -458,7 +532,7 @@ absl::StatusOr<onnx::ModelProto> ExportModel(const Graph& g, Value images, Value
   }
   onnx::GraphProto& graph = *model.mutable_graph();
   graph.set_name(options.graph_name);
-  Exporter exporter(g, graph);
+  Exporter exporter(g, images, graph);
   exporter.Rename(images, "images");
   exporter.Rename(logits, "logits");
   for (int n : NodesFor(g, logits)) DLF_RETURN_IF_ERROR(exporter.Add(g.node(n)));

@@ -15,6 +15,7 @@
 #include "models/training/evaluator.h"
 #include "ops/ops.h"
 #include "tests/models/onnx/onnx_testing.h"
+#include "tests/testing/model_weights.h"
 #include "tests/testing/temp_dir.h"
 
 namespace dlf::onnx_export {
@@ -55,6 +56,7 @@ TEST(OnnxExportTest, EveryRegisteredModelRunsInOnnxRuntimeWithDlfsLogits) {
     const Value logits = spec->build(g, images, options);
     ASSERT_TRUE(g.status().ok()) << g.status();
     SetRunningStatistics(g);
+    ::dlf::testing::SetZeroParameters(g);
     absl::StatusOr<onnx::ModelProto> model = ExportModel(g, images, logits, {.graph_name = spec->name,
                                                                              .metadata = {{"model", spec->name}}});
     ASSERT_TRUE(model.ok()) << model.status();

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "models/registry.h"
 #include "models/training/evaluator.h"
+#include "tests/testing/model_weights.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -32,16 +33,6 @@ void SetRunningStatistics(Graph& g) {
   }
 }
 
-// Parameters initialized to zeros (a ViT's head and class token, biases) get small values of
-// their own, so that they are checked too: a zero head would make every logit 0.
-void SetZeroParameters(Graph& g) {
-  for (Value v : g.parameters()) {
-    Tensor& t = g.parameter_value(v);
-    if (std::any_of(t.f32(), t.f32() + t.num_elements(), [](float x) { return x != 0.0f; })) continue;
-    for (int64_t i = 0; i < t.num_elements(); ++i) t.f32()[i] = 0.01f * (i % 11) - 0.05f;
-  }
-}
-
 void CheckAgainstTorchvision(const std::string& name, int64_t size) {
   const models::ModelSpec& spec = **models::FindModel(name);
   const Shape image = {3, size, size};  // any size: the pooling is global
@@ -51,7 +42,7 @@ void CheckAgainstTorchvision(const std::string& name, int64_t size) {
   spec.build(g, g.Input("images", DType::kF32, {1, 3, size, size}), options);
   ASSERT_TRUE(g.status().ok()) << g.status();
   SetRunningStatistics(g);
-  SetZeroParameters(g);
+  ::dlf::testing::SetZeroParameters(g);
   data::TensorFile file;
   for (Value v : g.persistent_values()) file.tensors[g.name(v)] = g.parameter_value(v).Clone();
 
