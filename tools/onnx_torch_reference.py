@@ -96,11 +96,17 @@ def make(name):
     if arch is None or not callable(getattr(torchvision.models, arch, None)):
         sys.exit(f"unknown network '{name}': expected resnet20, resnet18, groupnet, opsnet, upnet or "
                  "torchvision:NAME with NAME one of torchvision.models' architectures")
-    model = getattr(torchvision.models, arch)(num_classes=10)
+    size = 32  # at 32x32; a ViT's position embedding is sized to it
+    kwargs = {"image_size": size} if arch.startswith("vit_") else {}
+    model = getattr(torchvision.models, arch)(num_classes=10, **kwargs)
     for module in model.modules():  # no dropout: its masks are random, so no two runs would agree
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
-    return model, 32  # at 32x32
+    with torch.no_grad():  # zero-initialized tensors (a ViT's head, its class token) get values: a
+        for p in model.parameters():  # zero head would make the first loss log(10) whatever the net
+            if not p.any():
+                p.normal_(std=0.02)
+    return model, size
 
 
 def train(model, images, labels, steps, batch, dtype, channels_last=False):

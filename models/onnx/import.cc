@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <tuple>
 
 #include "absl/strings/match.h"
@@ -15,6 +16,7 @@
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "onnx/onnx_pb.h"
+#include "ops/op_util.h"  // BroadcastShapes
 #include "ops/ops.h"
 
 namespace dlf::onnx_import {
@@ -155,6 +157,7 @@ class Builder {
   absl::Status Gemm(const onnx::NodeProto& n);
   absl::Status Reshape(const onnx::NodeProto& n);
   absl::Status Fold(const onnx::NodeProto& n);  // Constant, Shape, Gather, Unsqueeze, Concat of int64s
+  absl::StatusOr<Ints> FoldLogic(const onnx::NodeProto& n);  // Equal, Mod, Not, Where (KnownLogicOps())
   // One function per ONNX op (or family), found in Rules() by the node's op type.
   absl::Status Unary(const onnx::NodeProto& n);     // Relu, Sigmoid, Tanh, Sqrt, Exp, ... (UnaryOps())
   absl::Status Binary(const onnx::NodeProto& n);    // Add, Sub, Mul, Div, with NumPy broadcasting
@@ -171,6 +174,10 @@ class Builder {
   absl::Status Pad(const onnx::NodeProto& n);
   absl::Status Slice(const onnx::NodeProto& n);
   absl::Status Pow(const onnx::NodeProto& n);
+  absl::Status Expand(const onnx::NodeProto& n);
+  absl::Status GatherValues(const onnx::NodeProto& n);  // of a float tensor (known ints: Fold)
+  absl::Status Squeeze(const onnx::NodeProto& n);       // and Unsqueeze, of a float tensor
+  absl::Status Split(const onnx::NodeProto& n);
   // Slice's [begin, end) per dimension of `shape` from its starts, ends, axes and steps inputs.
   absl::StatusOr<std::pair<Ints, Ints>> SliceBounds(const onnx::NodeProto& n, const Shape& shape);
   // Slice and Transpose of a known int tensor: its values and shape.
@@ -191,6 +198,11 @@ class Builder {
   std::map<std::string, double> scalars_;  // float Constants of one element
   // The shape of a known int tensor of other than one dimension (F.pad's pads as [n, 2]).
   std::map<std::string, Shape> known_shapes_;
+  std::set<std::string> known_scalars_;  // known ints of shape [] (a Gather by one index drops its axis)
+  void RecordKnownShape(const std::string& name, const Shape& shape) {
+    if (shape.empty()) known_scalars_.insert(name);
+    if (shape.size() > 1) known_shapes_[name] = shape;
+  }
   Shape KnownShape(const std::string& name) const {
     auto it = known_shapes_.find(name);
     return it != known_shapes_.end() ? it->second : Shape{static_cast<int64_t>(known_.at(name).size())};
@@ -242,9 +254,49 @@ absl::StatusOr<Ints> Builder::Known(const onnx::NodeProto& n, int i) {
   if (auto it = known_.find(name); it != known_.end()) return it->second;
   if (auto init = file_.initializers.find(name); init != file_.initializers.end()) {
     DLF_ASSIGN_OR_RETURN(Tensor t, ToTensor(*init->second));
-    if (t.dtype() == DType::kI64) return known_[name] = Ints(t.i64(), t.i64() + t.num_elements());
+    if (t.dtype() == DType::kI64) {
+      RecordKnownShape(name, t.shape());
+      return known_[name] = Ints(t.i64(), t.i64() + t.num_elements());
+    }
   }
   return Unsupported(n, absl::StrCat("input '", name, "' must be int64 values known before the run"));
+}
+
+// The comparisons and selections of shape subgraphs (torch.onnx's expand(n, -1, -1): Equal the
+// shape to -1, Where it is, take the input's size), on known int lists: element by element, a
+// list of one value standing for every element. Booleans are 0 and 1.
+const std::map<std::string, int>& KnownLogicOps() {  // op -> number of inputs
+  static const auto* ops = new std::map<std::string, int>{{"Equal", 2}, {"Mod", 2}, {"Not", 1}, {"Where", 3}};
+  return *ops;
+}
+
+absl::StatusOr<Ints> Builder::FoldLogic(const onnx::NodeProto& n) {
+  const std::string& op = n.op_type();
+  const int arity = KnownLogicOps().at(op);
+  if (n.input_size() != arity) return Unsupported(n, absl::StrCat("expected ", arity, " inputs, found ", n.input_size()));
+  std::vector<Ints> in(arity);
+  size_t size = 1;
+  for (int i = 0; i < arity; ++i) {
+    DLF_ASSIGN_OR_RETURN(in[i], Known(n, i));
+    if (in[i].size() != 1 && size != 1 && in[i].size() != size) return Unsupported(n, "shapes do not broadcast");
+    if (in[i].size() != 1) size = in[i].size();
+  }
+  Ints out(size);
+  for (size_t e = 0; e < size; ++e) {
+    const auto at = [&](int i) { return in[i][in[i].size() == 1 ? 0 : e]; };
+    if (op == "Equal") {
+      out[e] = at(0) == at(1);
+    } else if (op == "Not") {
+      out[e] = !at(0);
+    } else if (op == "Where") {
+      out[e] = at(0) ? at(1) : at(2);
+    } else {  // Mod with fmod 0: the result takes the divisor's sign, as Python's %
+      if (at(1) == 0) return Unsupported(n, "modulo by zero");
+      const int64_t r = at(0) % at(1);
+      out[e] = r != 0 && ((r < 0) != (at(1) < 0)) ? r + at(1) : r;
+    }
+  }
+  return out;
 }
 
 absl::Status Builder::Fold(const onnx::NodeProto& n) {
@@ -261,6 +313,7 @@ absl::Status Builder::Fold(const onnx::NodeProto& n) {
       return g_.status();
     }
     out.assign(t.i64(), t.i64() + t.num_elements());
+    RecordKnownShape(n.output(0), t.shape());
   } else if (op == "Shape") {
     if (n.input_size() > 0 && known_.count(n.input(0))) {  // of a known int tensor
       out = KnownShape(n.input(0));
@@ -275,6 +328,8 @@ absl::Status Builder::Fold(const onnx::NodeProto& n) {
       if (i < -static_cast<int64_t>(data.size()) || i >= static_cast<int64_t>(data.size())) return Unsupported(n, "index out of range");
       out.push_back(data[i < 0 ? i + data.size() : i]);
     }
+  } else if (KnownLogicOps().count(op)) {
+    DLF_ASSIGN_OR_RETURN(out, FoldLogic(n));
   } else if (BinaryOps().count(op)) {  // shape arithmetic (channels / groups): int64, one side may be one value
     DLF_ASSIGN_OR_RETURN(const Ints a, Known(n, 0));
     DLF_ASSIGN_OR_RETURN(const Ints b, Known(n, 1));
@@ -601,6 +656,8 @@ const std::map<std::string, Builder::Rule>& Builder::Rules() {
       {"Pad", &Builder::Pad},
       {"Slice", &Builder::Slice},
       {"Pow", &Builder::Pow},
+      {"Expand", &Builder::Expand},
+      {"Split", &Builder::Split},
   };
   static const auto* all = [] {
     auto* table = new std::map<std::string, Rule>(*rules);
@@ -673,7 +730,119 @@ absl::Status Builder::MatMul(const onnx::NodeProto& n) {
     Set(n, ops::Reshape(g_, ops::MatMul(g_, flat, b), out));
     return g_.status();
   }
+  const Shape& bs = g_.shape(b);
+  if (as.size() > 2 && bs.size() == as.size() && std::equal(as.begin(), as.end() - 2, bs.begin())) {
+    // [*, m, k] x [*, k, n] with the same leading axes: a batched product over them.
+    const size_t r = as.size();
+    const Value a3 = ops::Reshape(g_, a, {-1, as[r - 2], as[r - 1]}), b3 = ops::Reshape(g_, b, {-1, bs[r - 2], bs[r - 1]});
+    Shape out(as.begin(), as.end() - 1);
+    out.push_back(bs[r - 1]);
+    Set(n, ops::Reshape(g_, ops::BatchMatMul(g_, a3, b3), out));
+    return g_.status();
+  }
   Set(n, ops::MatMul(g_, a, b));
+  return g_.status();
+}
+
+// Gather of a float tensor by indices known when the graph is built: one index (torch's x[:, 0])
+// is a Slice that drops the axis; indices into the rows of a [rows, dim] table (an embedding,
+// Swin's relative position bias) are an Embedding of those ids.
+absl::Status Builder::GatherValues(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  DLF_ASSIGN_OR_RETURN(Ints indices, Known(n, 1));
+  const Shape shape = g_.shape(x);
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  int64_t axis = IntAttr(n, "axis", 0);
+  if (axis < -rank || axis >= rank) return Unsupported(n, absl::StrCat("axis ", axis, " for rank ", rank));
+  if (axis < 0) axis += rank;
+  for (int64_t& i : indices) {
+    if (i < -shape[axis] || i >= shape[axis]) return Unsupported(n, absl::StrCat("index ", i, " outside axis ", axis, " of ", ShapeString(shape)));
+    if (i < 0) i += shape[axis];
+  }
+  if (known_scalars_.count(n.input(1))) {
+    Ints begin(rank, 0), size = shape;
+    begin[axis] = indices[0];
+    size[axis] = 1;
+    Shape out = shape;
+    out.erase(out.begin() + axis);
+    Set(n, ops::Reshape(g_, ops::Slice(g_, x, begin, size), out));
+    return g_.status();
+  }
+  if (axis != 0 || rank != 2) {
+    return Unsupported(n, "a gather of float values by several indices takes the rows of a [rows, dim] table only");
+  }
+  Tensor ids(DType::kI32, KnownShape(n.input(1)));
+  for (size_t i = 0; i < indices.size(); ++i) ids.i32()[i] = static_cast<int32_t>(indices[i]);
+  Set(n, ops::Embedding(g_, x, g_.Constant(std::move(ids), n.output(0) + ".ids")));
+  return g_.status();
+}
+
+// Unsqueeze inserts axes of size 1 at `axes` (of the output); Squeeze removes `axes` (all of size
+// 1 when absent). Opset 13 gives the axes as an input, earlier ones as an attribute.
+absl::Status Builder::Squeeze(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  Ints axes;
+  if (n.input_size() > 1 && !n.input(1).empty()) {
+    DLF_ASSIGN_OR_RETURN(axes, Known(n, 1));
+  } else if (const onnx::AttributeProto* a = FindAttr(n, "axes"); a != nullptr) {
+    axes.assign(a->ints().begin(), a->ints().end());
+  }
+  const Shape in = g_.shape(x);
+  const bool unsqueeze = n.op_type() == "Unsqueeze";
+  const int64_t rank = static_cast<int64_t>(in.size()) + (unsqueeze ? static_cast<int64_t>(axes.size()) : 0);
+  std::vector<bool> listed(rank, false);
+  for (int64_t a : axes) {
+    if (a < -rank || a >= rank) return Unsupported(n, absl::StrCat("axis ", a, " for rank ", rank));
+    listed[a < 0 ? a + rank : a] = true;
+  }
+  Shape out;
+  if (unsqueeze) {
+    for (int64_t i = 0, j = 0; i < rank; ++i) out.push_back(listed[i] ? 1 : in[j++]);
+  } else {
+    for (int64_t i = 0; i < rank; ++i) {
+      const bool drop = axes.empty() ? in[i] == 1 : listed[i];
+      if (drop && in[i] != 1) return Unsupported(n, absl::StrCat("axis ", i, " of ", ShapeString(in), " is not of size 1"));
+      if (!drop) out.push_back(in[i]);
+    }
+  }
+  Set(n, ops::Reshape(g_, x, out));
+  return g_.status();
+}
+
+// Expand(x, shape): x broadcast with `shape` both ways (ONNX's rule: the output is their
+// broadcast), the shape known when the graph is built (e.g. from Shape(images)).
+absl::Status Builder::Expand(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  DLF_ASSIGN_OR_RETURN(const Ints shape, Known(n, 1));
+  absl::StatusOr<Shape> target = ops::BroadcastShapes(g_.shape(x), shape);
+  if (!target.ok()) return Unsupported(n, std::string(target.status().message()));
+  Set(n, *target == g_.shape(x) ? x : ops::BroadcastTo(g_, x, *target));
+  return g_.status();
+}
+
+// Split(x, split) along `axis`: the sizes from the input (opset 13) or attribute (before), or
+// equal parts, one per output.
+absl::Status Builder::Split(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  const int64_t rank = static_cast<int64_t>(g_.shape(x).size());
+  int64_t axis = IntAttr(n, "axis", 0);
+  if (axis < -rank || axis >= rank) return Unsupported(n, absl::StrCat("axis ", axis, " for rank ", rank));
+  if (axis < 0) axis += rank;
+  Ints sizes;
+  if (n.input_size() > 1 && !n.input(1).empty()) {
+    DLF_ASSIGN_OR_RETURN(sizes, Known(n, 1));
+  } else if (const onnx::AttributeProto* a = FindAttr(n, "split"); a != nullptr) {
+    sizes.assign(a->ints().begin(), a->ints().end());
+  } else {
+    const int64_t parts = n.output_size(), dim = g_.shape(x)[axis];
+    if (dim % parts != 0) return Unsupported(n, absl::StrCat(parts, " equal parts of ", dim));
+    sizes.assign(parts, dim / parts);
+  }
+  if (static_cast<int>(sizes.size()) != n.output_size()) {
+    return Unsupported(n, absl::StrCat(sizes.size(), " sizes for ", n.output_size(), " outputs"));
+  }
+  const std::vector<Value> parts = ops::Split(g_, x, axis, sizes);
+  for (size_t i = 0; i < parts.size() && static_cast<int>(i) < n.output_size(); ++i) values_[n.output(i)] = parts[i];
   return g_.status();
 }
 
@@ -804,6 +973,10 @@ absl::Status Builder::AddNode(const onnx::NodeProto& n) {
   if (!n.domain().empty() && n.domain() != "ai.onnx") return Unsupported(n, absl::StrCat("domain '", n.domain(), "'"));
   if (n.output_size() < 1) return Unsupported(n, "the node has no output");
   const bool first_known = n.input_size() > 0 && known_.count(n.input(0));
+  // Gather, Unsqueeze and Squeeze of float values are ops of the model; of ints, shape arithmetic.
+  const bool ints_in = first_known || (n.input_size() > 0 && file_.initializers.count(n.input(0)) && Known(n, 0).ok());
+  if (op == "Gather" && !ints_in) return GatherValues(n);
+  if ((op == "Unsqueeze" || op == "Squeeze") && !ints_in) return Squeeze(n);
   if (op == "Constant" || op == "Shape" || op == "Gather" || op == "Unsqueeze" || op == "Squeeze" ||
       (op == "Concat" && first_known)) {
     return Fold(n);
@@ -813,6 +986,12 @@ absl::Status Builder::AddNode(const onnx::NodeProto& n) {
     return Fold(n);
   }
   if (BinaryOps().count(op) && n.input_size() == 2 && first_known && known_.count(n.input(1))) return Fold(n);
+  if (KnownLogicOps().count(op)) {
+    for (const std::string& in : n.input()) {
+      if (!known_.count(in)) return Unsupported(n, absl::StrCat("input '", in, "' is not known when the graph is built (dlf evaluates ", op, " on shapes only)"));
+    }
+    return Fold(n);
+  }
   if (op == "Identity" && file_.initializers.count(n.output(0))) return absl::OkStatus();  // a named copy
   const auto rule = Rules().find(op);
   if (rule == Rules().end()) return Unsupported(n);

@@ -155,7 +155,7 @@ TEST_P(TorchvisionZooTest, ATorchvisionExportTrains) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, TorchvisionZooTest,
-                         ::testing::Values("mobilenet_v3_small", "shufflenet_v2_x0_5", "mnasnet0_5"));
+                         ::testing::Values("mobilenet_v3_small", "shufflenet_v2_x0_5", "mnasnet0_5", "vit_b_16"));
 
 // Op types, attributes and inputs (initializers by name and value, other values by the node
 // that writes them) of every node: what makes two files the same network.
