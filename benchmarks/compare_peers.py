@@ -1,5 +1,6 @@
-"""Times dlf beside its peers, each in its best mode, in one run: the AlexNet presets and ResNet-20,
-batch 128, a full training step (forward, cross-entropy, backward, SGD momentum 0.9 update) and
+"""Times dlf beside its peers, each in its best mode, in one run: the AlexNet presets and ResNet-20
+(batch 128 of 32x32) and torchvision's MobileNetV2 and ConvNeXt-Tiny (batch 32 of 224x224), a full
+training step (forward, cross-entropy, backward, SGD momentum 0.9 update) and
 inference.
 
 Peers (each measurement in its own process, so its peak resident memory is its own; PyTorch
@@ -38,7 +39,6 @@ import sys
 import tempfile
 import time
 
-BATCH = 128
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -65,6 +65,9 @@ def torch_model(preset):
 
 
 def make_model(preset):
+    if preset in TORCHVISION:  # dlf's registered model of the same name is torchvision's architecture
+        import torchvision
+        return getattr(torchvision.models, preset)(num_classes=10)
     if preset == "resnet20":
         sys.path.insert(0, os.path.join(ROOT, "tools"))
         from resnet_golden import CifarResNet  # the same network as dlf's resnet20
@@ -82,15 +85,21 @@ TORCH_MODES = {**EAGER_MODES, **COMPILE_MODES, **AUTOTUNE_MODES}
 OPENVINO_MODES = [(precision, hint) for precision in ("f32", "bf16") for hint in ("THROUGHPUT", "LATENCY")]
 PEERS = ("pytorch1", "pytorch2_eager", "pytorch2_compile", "openvino", "onnxruntime")
 # compare_peers' names -> dlf's registered models.
-MODELS = {"seed": "alexnet-seed", "cifar": "alexnet-cifar", "resnet20": "resnet20"}
+MODELS = {"seed": "alexnet-seed", "cifar": "alexnet-cifar", "resnet20": "resnet20",
+          "mobilenet_v2": "mobilenet_v2", "convnext_tiny": "convnext_tiny"}
 BENCHES = {"seed": ("BM_AlexNetTrainStep/seed/", "BM_AlexNetInference/seed/"),
            "cifar": ("BM_AlexNetTrainStep/cifar/", "BM_AlexNetInference/cifar/"),
-           "resnet20": ("BM_ResNet20TrainStep/", "BM_ResNet20Inference/")}
+           "resnet20": ("BM_ResNet20TrainStep/", "BM_ResNet20Inference/"),
+           "mobilenet_v2": ("BM_MobileNetV2TrainStep/", "BM_MobileNetV2Inference/"),
+           "convnext_tiny": ("BM_ConvNeXtTinyTrainStep/", "BM_ConvNeXtTinyInference/")}
+TORCHVISION = ("mobilenet_v2", "convnext_tiny")
+# (batch, image side) per model, as train_step_benchmark's: CIFAR size, or ImageNet size.
+SHAPES = {m: ((32, 224) if m in TORCHVISION else (128, 32)) for m in MODELS}
 
 
-def timed_loop(step, seconds):
-    """Images/s of step() over at least `seconds`, after two warm-up calls (timed apart: a
-    compiled model compiles in them)."""
+def timed_loop(step, seconds, batch):
+    """Images/s of step() on `batch` images over at least `seconds`, after two warm-up calls
+    (timed apart: a compiled model compiles in them)."""
     start = time.perf_counter()
     for _ in range(2):
         step()
@@ -99,7 +108,7 @@ def timed_loop(step, seconds):
     while time.perf_counter() - start < seconds:
         step()
         steps += 1
-    return {"images_per_second": steps * BATCH / (time.perf_counter() - start), "warmup_seconds": warmup}
+    return {"images_per_second": steps * batch / (time.perf_counter() - start), "warmup_seconds": warmup}
 
 
 def torch_worker(preset, job, torch_mode, threads, seconds):
@@ -110,11 +119,12 @@ def torch_worker(preset, job, torch_mode, threads, seconds):
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     model = make_model(preset)
-    x = torch.rand(BATCH, 3, 32, 32)
+    batch, side = SHAPES[preset]
+    x = torch.rand(batch, 3, side, side)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (BATCH,))
+    y = torch.randint(0, 10, (batch,))
     forward = torch.compile(model, mode=compile_mode) if compile_mode else model
     # PyTorch's mixed precision on CPU: autocast runs convolutions and linear layers in bf16.
     cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" \
@@ -136,23 +146,24 @@ def torch_worker(preset, job, torch_mode, threads, seconds):
         def step():
             with torch.no_grad(), cast():
                 forward(x)
-    print(json.dumps(timed_loop(step, seconds)))
+    print(json.dumps(timed_loop(step, seconds, batch)))
 
 
-def openvino_worker(model_path, precision, hint, threads, seconds):
+def openvino_worker(preset, model_path, precision, hint, threads, seconds):
     """Runs in a child process: prints images/s of OpenVINO's CPU plugin on an ONNX file."""
     import numpy as np
     import openvino as ov
     core = ov.Core()
     model = core.read_model(model_path)
-    model.reshape([BATCH, 3, 32, 32])
+    batch, side = SHAPES[preset]
+    model.reshape([batch, 3, side, side])
     config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": precision,
               "INFERENCE_NUM_THREADS": threads}
     compiled = core.compile_model(model, "CPU", config)
-    x = np.random.default_rng(1).standard_normal((BATCH, 3, 32, 32), dtype=np.float32)
+    x = np.random.default_rng(1).standard_normal((batch, 3, side, side), dtype=np.float32)
     if hint == "LATENCY":
         request = compiled.create_infer_request()
-        result = timed_loop(lambda: request.infer({0: x}), seconds)
+        result = timed_loop(lambda: request.infer({0: x}), seconds, batch)
     else:  # as many requests in flight as the plugin asks for; images/s over all of them
         queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
 
@@ -160,7 +171,7 @@ def openvino_worker(model_path, precision, hint, threads, seconds):
             for _ in range(len(queue)):
                 queue.start_async({0: x})
             queue.wait_all()
-        result = timed_loop(step, seconds)
+        result = timed_loop(step, seconds, batch)
         result["images_per_second"] *= len(queue)
     print(json.dumps(result))
 
@@ -212,9 +223,22 @@ def export_onnx(preset, workdir):
     return path
 
 
-def time_onnxruntime(model, images, threads, seconds):
+def images_file(preset, workdir):
+    """Random f32 images of `preset`'s batch shape, for ONNX Runtime: one file per shape."""
+    batch, side = SHAPES[preset]
+    path = os.path.join(workdir, f"images_{batch}x{side}.f32")
+    if not os.path.exists(path):
+        rng, count = random.Random(1), batch * 3 * side * side
+        with open(path, "wb") as f:
+            f.write(struct.pack(f"<{count}f", *(rng.gauss(0, 1) for _ in range(count))))
+    return path
+
+
+def time_onnxruntime(preset, model, workdir, threads, seconds):
+    batch, side = SHAPES[preset]
     out, rss = measure_wait4(
-        python(False) + [os.path.join(ROOT, "tools/onnx_run.py"), model, images, f"{BATCH},3,32,32",
+        python(False) + [os.path.join(ROOT, "tools/onnx_run.py"), model, images_file(preset, workdir),
+                         f"{batch},3,{side},{side}",
                          "--threads", str(threads), "--time", str(seconds)], dict(os.environ))
     return {"images_per_second": json.loads(out)["images_per_second"]}, rss
 
@@ -227,7 +251,7 @@ def time_ours(binary, bench_filter, threads, seconds):
     return {"images_per_second": json.loads(out)["benchmarks"][0]["images_per_second"]}, rss
 
 
-def peer_measurements(peer, preset, job, onnx_file, images, args, thread_counts):
+def peer_measurements(peer, preset, job, onnx_file, workdir, args, thread_counts):
     """{mode label: (result, rss)} of one peer on one (preset, job); empty where it does not apply."""
     torch_modes = {"pytorch1": EAGER_MODES, "pytorch2_eager": EAGER_MODES,
                    "pytorch2_compile": {**COMPILE_MODES, **(AUTOTUNE_MODES if args.max_autotune else {})}}
@@ -237,10 +261,10 @@ def peer_measurements(peer, preset, job, onnx_file, images, args, thread_counts)
     if job != "inference":
         return {}
     if peer == "openvino":
-        return {f"{precision} {hint.lower()}": run_worker(True, ["--openvino-worker", onnx_file, precision, hint],
+        return {f"{precision} {hint.lower()}": run_worker(True, ["--openvino-worker", preset, onnx_file, precision, hint],
                                                           args.threads, args.seconds)
                 for precision, hint in OPENVINO_MODES}
-    return {f"f32 {args.threads}t": time_onnxruntime(onnx_file, images, args.threads, args.seconds)}
+    return {f"f32 {args.threads}t": time_onnxruntime(preset, onnx_file, workdir, args.threads, args.seconds)}
 
 
 def best(measurements):
@@ -303,7 +327,8 @@ def main():
                         help="dlf's threads; PyTorch is timed at 1 thread and at this many")
     parser.add_argument("--seconds", type=float, default=5.0, help="timing per measurement")
     parser.add_argument("--models", default="seed,cifar,resnet20",
-                        help="comma-separated: seed, cifar (AlexNet presets), resnet20")
+                        help="comma-separated: seed, cifar (AlexNet presets), resnet20 (batch 128, 32x32), "
+                             "mobilenet_v2, convnext_tiny (batch 32, 224x224)")
     parser.add_argument("--jobs", default="train,inference", help="comma-separated: train, inference")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated, of: " + ", ".join(PEERS))
     parser.add_argument("--max-autotune", action="store_true",
@@ -313,7 +338,8 @@ def main():
                         help="another build's train_step_benchmark (e.g. an older commit's), timed "
                              "side by side: its f32 and bf16, and dlf's best divided by its best")
     parser.add_argument("--torch-worker", nargs=3, metavar=("PRESET", "JOB", "MODE"), help=argparse.SUPPRESS)
-    parser.add_argument("--openvino-worker", nargs=3, metavar=("ONNX", "PRECISION", "HINT"), help=argparse.SUPPRESS)
+    parser.add_argument("--openvino-worker", nargs=4, metavar=("PRESET", "ONNX", "PRECISION", "HINT"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_worker:
         return torch_worker(*args.torch_worker, args.threads, args.seconds)
@@ -342,12 +368,9 @@ def main():
     binary = os.path.join(ROOT, "bazel-bin/benchmarks/train_step_benchmark")
     workdir = tempfile.mkdtemp(prefix="compare_peers_")  # the exported models: ~300 MB
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
-    images = os.path.join(workdir, "images.f32")
-    rng = random.Random(1)
-    with open(images, "wb") as f:
-        f.write(struct.pack(f"<{BATCH * 3 * 32 * 32}f", *(rng.gauss(0, 1) for _ in range(BATCH * 3 * 32 * 32))))
     thread_counts = sorted({1, args.threads})
-    print(f"batch {BATCH}; dlf f32 and bf16 at {args.threads} threads; peers: {', '.join(peers)} "
+    shapes = "; ".join(f"{m} batch {SHAPES[m][0]} of {SHAPES[m][1]}x{SHAPES[m][1]}" for m in models)
+    print(f"{shapes}; dlf f32 and bf16 at {args.threads} threads; peers: {', '.join(peers)} "
           f"(PyTorch at {' and '.join(map(str, thread_counts))} threads, without "
           f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE; OpenVINO and ONNX Runtime at {args.threads})")
     rows = []
@@ -357,7 +380,7 @@ def main():
             bench = BENCHES[preset][0 if job == "train" else 1]
             ours = {p: time_ours(binary, bench + p + "/", args.threads, args.seconds) for p in ("f32", "bf16")}
             row = {"model": preset, "job": job, "dlf": best(ours),
-                   "peers": {p: peer_measurements(p, preset, job, onnx_file, images, args, thread_counts)
+                   "peers": {p: peer_measurements(p, preset, job, onnx_file, workdir, args, thread_counts)
                              for p in peers}}
             if args.baseline:
                 row["baseline"] = {p: time_ours(args.baseline, bench + p + "/", args.threads, args.seconds)

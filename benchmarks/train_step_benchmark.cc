@@ -1,11 +1,13 @@
 // Whole-model throughput at batch 128: BM_AlexNetTrainStep (forward, backward, SGD momentum
 // update, exactly what training runs per batch) and BM_AlexNetInference, for both presets, and
-// the same for ResNet-20; each in f32 and with bf16 convolutions and linear layers. GFLOP/s
+// the same for ResNet-20; at batch 32 of 224x224, MobileNetV2 and ConvNeXt-Tiny; each in f32 and
+// with bf16 convolutions and linear layers. GFLOP/s
 // counts the convolutions' and linear layers' nominal FLOPs (OpDef::flops), peak_% is of the
 // machine's peak in the step's precision (benchmarks/peak.h: f32 or bf16).
 //   bazel run //benchmarks:train_step_benchmark
 // benchmarks/compare_peers.py runs this and its peers (PyTorch 1 and 2, OpenVINO, ONNX Runtime) side by side.
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -15,68 +17,76 @@
 #include "graph/cpu.h"
 #include "graph/executor.h"
 #include "models/models.h"
+#include "models/registry.h"
 #include "models/training/trainer.h"
 #include "ops/ops.h"
 
 namespace dlf::bench {
 namespace {
 
-constexpr int64_t kBatch = 128;
+// A batch of images: the CIFAR-size models' (128 of 32x32) or the ImageNet-size ones' (32 of 224x224).
+struct Workload {
+  int64_t batch = 128, size = 32;
+};
+constexpr Workload kImageNetSize = {32, 224};
 
-const data::Dataset& Images() {
-  static const data::Dataset ds = data::MakeSyntheticDataset(kBatch, 3, 32, 10, 1);
-  return ds;
+const data::Dataset& Images(Workload w) {
+  static auto* sets = new std::map<std::pair<int64_t, int64_t>, data::Dataset>();
+  auto [it, added] = sets->try_emplace({w.batch, w.size});
+  if (added) it->second = data::MakeSyntheticDataset(w.batch, 3, w.size, 10, 1);
+  return it->second;
 }
 
-data::Batch MakeBatch() {
-  data::Batch b{Tensor(DType::kF32, {kBatch, 3, 32, 32}), Tensor(DType::kI32, {kBatch})};
-  for (int64_t i = 0; i < b.images.num_elements(); ++i) b.images.f32()[i] = Images().images.u8()[i] / 255.0f;
-  for (int64_t i = 0; i < kBatch; ++i) b.labels.i32()[i] = Images().labels[i];
+data::Batch MakeBatch(Workload w) {
+  data::Batch b{Tensor(DType::kF32, {w.batch, 3, w.size, w.size}), Tensor(DType::kI32, {w.batch})};
+  const data::Dataset& images = Images(w);
+  for (int64_t i = 0; i < b.images.num_elements(); ++i) b.images.f32()[i] = images.images.u8()[i] / 255.0f;
+  for (int64_t i = 0; i < w.batch; ++i) b.labels.i32()[i] = images.labels[i];
   return b;
 }
 
 // --freeze: the parameters whose names match `freeze` get no gradient (and, with freeze_bn,
 // their BatchNorms keep the running statistics).
 void TrainStep(benchmark::State& state, const models::ModelFn& build, bool bf16,
-               const std::string& freeze, bool freeze_bn) {
+               const std::string& freeze, bool freeze_bn, Workload w) {
   bf16 ? Bf16PeakGflops() : PeakGflops();  // measured before the timing
   training::TrainConfig c;
   c.freeze = *training::NamePattern::Create("freeze", freeze);
   c.freeze_bn = freeze_bn;
-  c.run = {.model = "benchmark", .input_shape = {3, 32, 32}, .mean = {0.5f}, .std = {0.25f}};
+  c.run = {.model = "benchmark", .input_shape = {3, w.size, w.size}, .mean = {0.5f}, .std = {0.25f}};
   c.build = build;
-  c.batch_size = kBatch;
+  c.batch_size = w.batch;
   c.verbose = false;
   c.bf16 = bf16;
-  auto trainer = training::Trainer::Create(c, &Images(), nullptr);
+  auto trainer = training::Trainer::Create(c, &Images(w), nullptr);
   if (!trainer.ok()) return state.SkipWithError(std::string(trainer.status().message()).c_str());
-  const data::Batch batch = MakeBatch();
+  const data::Batch batch = MakeBatch(w);
   if (!(*trainer)->TrainStep(batch, 0.01).ok()) return state.SkipWithError("step failed");  // warm-up
   for (auto _ : state) {
     if (!(*trainer)->TrainStep(batch, 0.01).ok()) state.SkipWithError("step failed");
   }
   state.counters["images_per_second"] =
-      benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(w.batch, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["arena_MB"] = (*trainer)->executor().stats().arena_bytes / 1e6;
   SetFlopCounters(state, (*trainer)->executor().stats().flops_per_run, bf16);
 }
 
-void Inference(benchmark::State& state, const models::ModelFn& build, bool bf16) {
+void Inference(benchmark::State& state, const models::ModelFn& build, bool bf16, Workload w) {
   bf16 ? Bf16PeakGflops() : PeakGflops();
   Graph g(1);
-  Value x = g.Input("images", DType::kF32, {kBatch, 3, 32, 32});
+  Value x = g.Input("images", DType::kF32, {w.batch, 3, w.size, w.size});
   Value logits = build(g, x, {});
   // As the evaluator runs it: the weights are fixed, so their bf16 copies are made once.
   auto exec = Executor::Compile(g, {logits}, {.training = false, .bf16 = bf16, .fixed_parameters = true});
   if (!exec.ok()) return state.SkipWithError(std::string(exec.status().message()).c_str());
-  const data::Batch batch = MakeBatch();
+  const data::Batch batch = MakeBatch(w);
   const Feed feeds[] = {{x, &batch.images}};
   if (!(*exec)->Run(feeds).ok()) return state.SkipWithError("run failed");
   for (auto _ : state) {
     if (!(*exec)->Run(feeds).ok()) state.SkipWithError("run failed");
   }
   state.counters["images_per_second"] =
-      benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(w.batch, benchmark::Counter::kIsIterationInvariantRate);
   SetFlopCounters(state, (*exec)->stats().flops_per_run, bf16);
 }
 
@@ -98,21 +108,34 @@ void Register(const std::string& name, RunFn run, models::ModelFn build, double 
   }
 }
 
-RunFn Training(std::string freeze = "", bool freeze_bn = false) {
-  return [=](benchmark::State& s, const models::ModelFn& b, bool bf16) { TrainStep(s, b, bf16, freeze, freeze_bn); };
+RunFn Training(std::string freeze = "", bool freeze_bn = false, Workload w = {}) {
+  return [=](benchmark::State& s, const models::ModelFn& b, bool bf16) { TrainStep(s, b, bf16, freeze, freeze_bn, w); };
 }
+
+RunFn Inferring(Workload w = {}) {
+  return [=](benchmark::State& s, const models::ModelFn& b, bool bf16) { Inference(s, b, bf16, w); };
+}
+
+// A registered model's builder (the torchvision-form ones are not in models.h).
+models::ModelFn Registered(const std::string& name) { return (*models::FindModel(name))->build; }
 
 [[maybe_unused]] const bool registered = [] {
   Register("BM_AlexNetTrainStep/seed", Training(), models::AlexNetSeed, 3.0);
   Register("BM_AlexNetTrainStep/cifar", Training(), models::AlexNetCifar, 3.0);
-  Register("BM_AlexNetInference/seed", Inference, models::AlexNetSeed, 2.0);
-  Register("BM_AlexNetInference/cifar", Inference, models::AlexNetCifar, 2.0);
+  Register("BM_AlexNetInference/seed", Inferring(), models::AlexNetSeed, 2.0);
+  Register("BM_AlexNetInference/cifar", Inferring(), models::AlexNetCifar, 2.0);
   // ResNet-20: BatchNorm in training mode for the step, running statistics for inference.
   Register("BM_ResNet20TrainStep", Training(), models::ResNet20, 3.0);
-  Register("BM_ResNet20Inference", Inference, models::ResNet20, 2.0);
+  Register("BM_ResNet20Inference", Inferring(), models::ResNet20, 2.0);
   // Fine-tuning: the stem and the first two stages frozen, or everything but the classifier.
   Register("BM_ResNet20TrainStep/freeze_to_layer2", Training("^(conv1|bn1|layer1|layer2)\\.", false), models::ResNet20, 3.0);
   Register("BM_ResNet20TrainStep/freeze_all_but_fc_bn", Training("^(?!fc\\.)", true), models::ResNet20, 3.0);
+  // The modern blocks at ImageNet size, batch 32: depthwise convolutions with ReLU6 (MobileNetV2),
+  // 7x7 depthwise convolutions, LayerNorm and GELU (ConvNeXt-Tiny).
+  Register("BM_MobileNetV2TrainStep", Training("", false, kImageNetSize), Registered("mobilenet_v2"), 3.0);
+  Register("BM_MobileNetV2Inference", Inferring(kImageNetSize), Registered("mobilenet_v2"), 2.0);
+  Register("BM_ConvNeXtTinyTrainStep", Training("", false, kImageNetSize), Registered("convnext_tiny"), 3.0);
+  Register("BM_ConvNeXtTinyInference", Inferring(kImageNetSize), Registered("convnext_tiny"), 2.0);
   return true;
 }();
 
