@@ -175,27 +175,12 @@ absl::StatusOr<std::unique_ptr<Kernel>> BatchNormGradKernel(const KernelContext&
   return kernel;
 }
 
-absl::StatusOr<std::vector<Value>> BatchNormGrad(GradContext& c) {
-  const Node& n = c.node;
-  std::vector<Value> grads(n.inputs.size());
-  if (!c.output_grads[0].valid()) return grads;
-  const std::vector<Value> g = c.graph.Op(
-      "BatchNormGrad",
-      {c.output_grads[0], n.inputs[0], n.inputs[1], n.outputs[1], n.outputs[2], n.inputs[2]},
-      n.attrs);
-  if (g.size() != 3) return grads;  // the error is recorded in the graph
-  for (int i = 0; i < 3; ++i) {
-    if (c.wants[i]) grads[i] = g[i];
-  }
-  return grads;
-}
-
 void RegisterBatchNorm() {
   RegisterOpOrDie({.name = "BatchNorm",
                    .num_inputs = 6,
                    .shape = BatchNormShape,
                    .kernel = BatchNormKernelFactory,
-                   .gradient = BatchNormGrad,
+                   .gradient = NormalizationGrad("BatchNormGrad"),
                    .state_inputs = {3, 4, 5},
                    .accepts_post_ops = true,
                    .accepts_only_relu = true,

@@ -121,23 +121,9 @@ absl::StatusOr<std::unique_ptr<Kernel>> LayerNormGradKernel(const KernelContext&
   return kernel;
 }
 
-absl::StatusOr<std::vector<Value>> LayerNormGrad(GradContext& c) {
-  const Node& n = c.node;
-  std::vector<Value> grads(n.inputs.size());
-  if (!c.output_grads[0].valid()) return grads;
-  const std::vector<Value> g = c.graph.Op(
-      "LayerNormGrad", {c.output_grads[0], n.inputs[0], n.inputs[1], n.outputs[1], n.outputs[2], n.inputs[2]},
-      n.attrs);
-  if (g.size() != 3) return grads;  // the error is recorded in the graph
-  for (int i = 0; i < 3; ++i) {
-    if (c.wants[i]) grads[i] = g[i];
-  }
-  return grads;
-}
-
 void RegisterLayerNorm() {
   RegisterOpOrDie({.name = "LayerNorm", .num_inputs = 3, .shape = LayerNormShape, .kernel = LayerNormKernel,
-                   .gradient = LayerNormGrad});
+                   .gradient = NormalizationGrad("LayerNormGrad")});
   RegisterOpOrDie({.name = "LayerNormGrad", .num_inputs = 6, .shape = LayerNormGradShape,
                    .kernel = LayerNormGradKernel});
 }

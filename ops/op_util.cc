@@ -250,4 +250,19 @@ dnnl::memory::desc BlockedDesc(const Shape& x, dnnl::memory::data_type type) {
                             block == 16 ? dnnl::memory::format_tag::nChw16c : dnnl::memory::format_tag::nChw8c);
 }
 
+GradFn NormalizationGrad(const std::string& grad_op) {
+  return [grad_op](GradContext& c) -> absl::StatusOr<std::vector<Value>> {
+    const Node& n = c.node;
+    std::vector<Value> grads(n.inputs.size());
+    if (!c.output_grads[0].valid()) return grads;
+    const std::vector<Value> g = c.graph.Op(
+        grad_op, {c.output_grads[0], n.inputs[0], n.inputs[1], n.outputs[1], n.outputs[2], n.inputs[2]}, n.attrs);
+    if (g.size() != 3) return grads;  // the error is recorded in the graph
+    for (int i = 0; i < 3; ++i) {
+      if (c.wants[i]) grads[i] = g[i];
+    }
+    return grads;
+  };
+}
+
 }  // namespace dlf::ops

@@ -165,6 +165,10 @@ bool AnyBlockedInput(const KernelContext& k);
 dnnl::memory::desc LikeLayout(const dnnl::memory::desc& like, const dnnl::memory::dims& dims,
                               dnnl::memory::data_type type);
 
+// The gradient rule of a normalization (x, weight, bias, ...) -> (y, mean, var): one `grad_op`
+// node (dy, x, weight, mean, var, bias) -> (dx, dweight, dbias), given the forward's attributes.
+GradFn NormalizationGrad(const std::string& grad_op);
+
 // A gradient rule's result with no gradient for any input.
 inline std::vector<Value> NoGrads(const GradContext& ctx) {
   return std::vector<Value>(ctx.node.inputs.size());
