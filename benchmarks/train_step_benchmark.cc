@@ -116,8 +116,13 @@ RunFn Inferring(Workload w = {}) {
   return [=](benchmark::State& s, const models::ModelFn& b, bool bf16) { Inference(s, b, bf16, w); };
 }
 
-// A registered model's builder (the torchvision-form ones are not in models.h).
-models::ModelFn Registered(const std::string& name) { return (*models::FindModel(name))->build; }
+// A registered model's builder (the torchvision-form ones are not in models.h), looked up when it
+// runs: models register at static initialization too, in an order this file does not control.
+models::ModelFn Registered(const std::string& name) {
+  return [name](Graph& g, Value images, const models::ModelOptions& options) {
+    return (*models::FindModel(name))->build(g, images, options);
+  };
+}
 
 [[maybe_unused]] const bool registered = [] {
   Register("BM_AlexNetTrainStep/seed", Training(), models::AlexNetSeed, 3.0);
