@@ -176,16 +176,24 @@ def openvino_worker(preset, model_path, precision, hint, threads, seconds):
     print(json.dumps(result))
 
 
-def measure_wait4(cmd, env):
+class ModeUnavailable(Exception):
+    """A peer's worker failed in one mode (e.g. PyTorch 1.13 has no bf16 backward of ReLU6)."""
+
+
+def measure_wait4(cmd, env, peer=False):
     """Runs cmd as a child process; returns (its stdout, its own peak RSS in MB). Its stderr
-    (torch.compile's warnings) is shown only when it fails."""
+    (torch.compile's warnings) is shown only when it fails; a peer's failure raises
+    ModeUnavailable with its last line, anything else's ends the run."""
     with tempfile.TemporaryFile(mode="w+") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=ROOT, text=True)
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
             err.seek(0)
-            sys.exit(f"failed: {' '.join(cmd)}\n{err.read()[-3000:]}")
+            text = err.read()
+            if peer:
+                raise ModeUnavailable(text.strip().splitlines()[-1] if text.strip() else "no output")
+            sys.exit(f"failed: {' '.join(cmd)}\n{text[-3000:]}")
     return out, usage.ru_maxrss / 1024
 
 
@@ -207,7 +215,7 @@ def run_worker(peers_env, worker_args, threads, seconds):
     """A worker of this script under the tests' Python (Debian's torch) or the peers'; returns
     ({"images_per_second", "warmup_seconds"}, peak RSS in MB)."""
     out, rss = measure_wait4(python(peers_env) + [os.path.abspath(__file__)] + worker_args +
-                             ["--threads", str(threads), "--seconds", str(seconds)], peer_env(threads))
+                             ["--threads", str(threads), "--seconds", str(seconds)], peer_env(threads), peer=True)
     return json.loads(out), rss
 
 
@@ -252,19 +260,33 @@ def time_ours(binary, bench_filter, threads, seconds):
 
 
 def peer_measurements(peer, preset, job, onnx_file, workdir, args, thread_counts):
-    """{mode label: (result, rss)} of one peer on one (preset, job); empty where it does not apply."""
+    """{mode label: (result, rss)} of one peer on one (preset, job); empty where it does not apply.
+    A mode the peer cannot run is left out, and said on stderr."""
+    measured = {}
+    for label, measure in peer_modes(peer, preset, job, onnx_file, workdir, args, thread_counts):
+        try:
+            measured[label] = measure()
+        except ModeUnavailable as e:
+            print(f"  {peer} {preset} {job} {label}: unavailable ({e})", file=sys.stderr)
+    return measured
+
+
+def peer_modes(peer, preset, job, onnx_file, workdir, args, thread_counts):
+    """(mode label, a function that measures it) of one peer on one (preset, job)."""
     torch_modes = {"pytorch1": EAGER_MODES, "pytorch2_eager": EAGER_MODES,
                    "pytorch2_compile": {**COMPILE_MODES, **(AUTOTUNE_MODES if args.max_autotune else {})}}
     if peer in torch_modes:
-        return {f"{mode} {t}t": run_worker(peer != "pytorch1", ["--torch-worker", preset, job, mode], t, args.seconds)
-                for mode in torch_modes[peer] for t in thread_counts}
+        return [(f"{mode} {t}t", lambda mode=mode, t=t: run_worker(peer != "pytorch1", ["--torch-worker", preset, job, mode],
+                                                                  t, args.seconds))
+                for mode in torch_modes[peer] for t in thread_counts]
     if job != "inference":
-        return {}
+        return []
     if peer == "openvino":
-        return {f"{precision} {hint.lower()}": run_worker(True, ["--openvino-worker", preset, onnx_file, precision, hint],
-                                                          args.threads, args.seconds)
-                for precision, hint in OPENVINO_MODES}
-    return {f"f32 {args.threads}t": time_onnxruntime(preset, onnx_file, workdir, args.threads, args.seconds)}
+        return [(f"{precision} {hint.lower()}",
+                 lambda precision=precision, hint=hint: run_worker(
+                     True, ["--openvino-worker", preset, onnx_file, precision, hint], args.threads, args.seconds))
+                for precision, hint in OPENVINO_MODES]
+    return [(f"f32 {args.threads}t", lambda: time_onnxruntime(preset, onnx_file, workdir, args.threads, args.seconds))]
 
 
 def best(measurements):
