@@ -59,17 +59,19 @@ constexpr auto kF32 = dnnl::memory::data_type::f32;
 // workspace's (LikeLayout) and the workspace may take that layout's size (it is a free
 // output); else plain.
 dnnl::memory::desc ForwardSource(const KernelContext& k, const PoolGeometry& g,
-                                 dnnl::algorithm algo) {
+                                 dnnl::algorithm algo, const dnnl::primitive_attr& attr) {
   const dnnl::memory::desc plain = PlainDesc(g.x);
   const dnnl::memory::desc given = InputLayout(k, 0, plain);
   const bool workspace_free = algo != kMax || (k.free_outputs.size() > 1 && k.free_outputs[1]);
   if (!workspace_free || LikeLayout(given, given.dims(), kF32).is_zero()) return plain;
   // A plain input (e.g. from a gemm convolution, the only one oneDNN has on AVX2 for AlexNet's
-  // 11x11 stride-4 first layer) is staged into the blocked layout where oneDNN has only its
-  // simple_nchw loops for the plain one (AVX2), so that pooling runs jit code.
-  if (given == plain) {
-    const std::string impl = ForwardPd(g, algo, k.engine, plain).impl_info_str();
-    if (absl::StartsWith(impl, "simple")) return BlockedDesc(g.x);
+  // 11x11 stride-4 first layer; in bf16 on AMX, from that layer's plain bf16 output) is staged
+  // into the blocked layout where oneDNN has only its simple_nchw loops, or with a fused ReLU
+  // its reference loop, for the plain one, so that pooling runs jit code.
+  const dnnl::memory::desc plain_typed = PlainDesc(g.x, given.data_type());
+  if (given == plain_typed) {
+    const std::string impl = ForwardPd(g, algo, k.engine, given, attr).impl_info_str();
+    if (absl::StartsWith(impl, "simple") || absl::StartsWith(impl, "ref")) return BlockedDesc(g.x, given.data_type());
   }
   return given;  // bf16 when its producer wrote it so: y is then bf16 too
 }
@@ -102,8 +104,8 @@ absl::StatusOr<std::vector<ValueInfo>> AvgPoolShape(const ShapeContext& ctx) {
 KernelFactory ForwardKernel(dnnl::algorithm algo) {
   return [algo](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
     DLF_ASSIGN_OR_RETURN(PoolGeometry g, GetGeometry(k.node.attrs, k.inputs[0].shape));
-    const dnnl::memory::desc src = ForwardSource(k, g, algo);
     DLF_ASSIGN_OR_RETURN(const dnnl::primitive_attr attr, PostOpsAttr(k.post_ops));
+    const dnnl::memory::desc src = ForwardSource(k, g, algo, attr);
     DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return ForwardPd(g, algo, k.engine, src, attr); },
                                           "pooling forward"));
     auto kernel = std::make_unique<DnnlKernel>(dnnl::pooling_forward(pd), k);
