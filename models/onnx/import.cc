@@ -522,8 +522,8 @@ absl::StatusOr<ops::ConvTranspose2DOptions> Builder::ConvAttributes(const onnx::
     return Unsupported(n, "auto_pad '" + mode + "' (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)");
   }
   if (mode == "VALID") pads = {0, 0, 0, 0};
-  const Shape& xs = g_.shape(x);
-  const Shape& ws = g_.shape(w);
+  const Shape xs = g_.shape(x);
+  const Shape ws = g_.shape(w);
   for (int i = 0; i < 2 && (same || !output_shape.empty()); ++i) {
     const int64_t in = xs.size() == 4 ? xs[2 + i] : 0, k = ws.size() == 4 ? ws[2 + i] : 1;
     const int64_t span = (k - 1) * o.dilation[i] + 1, s = o.stride[i];
@@ -616,7 +616,7 @@ absl::Status Builder::Gemm(const onnx::NodeProto& n) {
 
 absl::Status Builder::Reshape(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-  const Shape& in = g_.shape(x);
+  const Shape in = g_.shape(x);
   Ints shape;
   if (n.op_type() == "Flatten") {
     int64_t axis = IntAttr(n, "axis", 1);
@@ -722,7 +722,7 @@ absl::Status Builder::Lrn(const onnx::NodeProto& n) {
 absl::Status Builder::MatMul(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value a, In(n, 0));
   DLF_ASSIGN_OR_RETURN(const Value b, In(n, 1));
-  const Shape& as = g_.shape(a);
+  const Shape as = g_.shape(a);  // copies: adding nodes may move the graph's shapes
   if (as.size() > 2 && g_.shape(b).size() == 2) {  // [*, k] x [k, n], as a linear layer on the last axis
     const Value flat = ops::Reshape(g_, a, {-1, as.back()});
     Shape out(as.begin(), as.end() - 1);
@@ -730,7 +730,7 @@ absl::Status Builder::MatMul(const onnx::NodeProto& n) {
     Set(n, ops::Reshape(g_, ops::MatMul(g_, flat, b), out));
     return g_.status();
   }
-  const Shape& bs = g_.shape(b);
+  const Shape bs = g_.shape(b);
   if (as.size() > 2 && bs.size() == as.size() && std::equal(as.begin(), as.end() - 2, bs.begin())) {
     // [*, m, k] x [*, k, n] with the same leading axes: a batched product over them.
     const size_t r = as.size();

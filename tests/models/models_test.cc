@@ -1,5 +1,8 @@
 // Model definitions and the model registry.
+#include <algorithm>
 #include <cmath>
+#include <set>
+#include <string>
 
 #include "gmock/gmock.h"
 #include "graph/autodiff.h"
@@ -44,11 +47,16 @@ std::vector<Tensor> LossAndGradients(Graph& g, Value images, Value logits, Execu
   return out;
 }
 
-// One training step of a registered model.
+// One training step of a registered model. ViT-B/16 and ConvNeXt-Tiny take any size (a position
+// embedding sized to it, global pooling): at 64x64 instead of 224x224, as the step at 224 ran this
+// test past its time under ASan. (At 64x64 EfficientNet-B0's last BatchNorms see 2x2 maps of 2
+// images, which puts its blocked plan 1.7e-4 from the plain one: it stays at 224.)
 std::vector<Tensor> TrainingStep(const ModelSpec& spec, const ModelOptions& options, bool layouts) {
+  static const auto* kSmall = new std::set<std::string>{"convnext_tiny", "vit_b_16"};
   Graph g(7);
   Shape shape = {2};
   shape.insert(shape.end(), spec.input_shape.begin(), spec.input_shape.end());
+  if (kSmall->count(spec.name)) shape = {2, spec.input_shape[0], 64, 64};
   Value images = g.Input("images", DType::kF32, shape);
   return LossAndGradients(g, images, spec.build(g, images, options), {.layouts = layouts});
 }
@@ -58,6 +66,8 @@ std::vector<Tensor> TrainingStep(const ModelSpec& spec, const ModelOptions& opti
 TEST(ModelsTest, LayoutPassLeavesEveryModelsLossAndGradients) {
   for (const ModelSpec* spec : RegisteredModels()) {
     for (const bool lrn : {false, true}) {
+      // --lrn changes only the models that read it (AlexNet's).
+      if (lrn && std::find(spec->options.begin(), spec->options.end(), "lrn") == spec->options.end()) continue;
       SCOPED_TRACE(spec->name + (lrn ? " with LRN" : ""));
       const std::vector<Tensor> blocked = TrainingStep(*spec, LrnOption(lrn), true);
       const std::vector<Tensor> plain = TrainingStep(*spec, LrnOption(lrn), false);
