@@ -974,9 +974,11 @@ absl::Status Builder::AddNode(const onnx::NodeProto& n) {
   if (n.output_size() < 1) return Unsupported(n, "the node has no output");
   const bool first_known = n.input_size() > 0 && known_.count(n.input(0));
   // Gather, Unsqueeze and Squeeze of float values are ops of the model; of ints, shape arithmetic.
-  const bool ints_in = first_known || (n.input_size() > 0 && file_.initializers.count(n.input(0)) && Known(n, 0).ok());
-  if (op == "Gather" && !ints_in) return GatherValues(n);
-  if ((op == "Unsqueeze" || op == "Squeeze") && !ints_in) return Squeeze(n);
+  // (Only for them: Known() converts an initializer, which for a weight is its whole tensor.)
+  if (op == "Gather" || op == "Unsqueeze" || op == "Squeeze") {
+    const bool ints_in = first_known || (n.input_size() > 0 && file_.initializers.count(n.input(0)) && Known(n, 0).ok());
+    if (!ints_in) return op == "Gather" ? GatherValues(n) : Squeeze(n);
+  }
   if (op == "Constant" || op == "Shape" || op == "Gather" || op == "Unsqueeze" || op == "Squeeze" ||
       (op == "Concat" && first_known)) {
     return Fold(n);
