@@ -180,7 +180,9 @@ Value Flatten(Graph& g, Value x);                              // [n, ...] -> [n
 // softmax.cc: over `axis` of x (the last by default; negative counts from the end), any rank.
 Value Softmax(Graph& g, Value x, int64_t axis = -1);
 Value LogSoftmax(Graph& g, Value x, int64_t axis = -1);
-// Mean over the batch of -log softmax(logits)[label]; labels i32 [n] in [0, classes). With
+// Mean over the batch of -log softmax(logits)[label]; labels i32 [n] in [0, classes); logits
+// [*, classes] with labels [*] (a language model's [b, t, vocab] and [b, t]) take the mean over
+// every position. With
 // label_smoothing e in [0, 1) the target is (1 - e) * onehot + e / classes, as PyTorch's.
 Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels, double label_smoothing = 0.0);
 // Mean over the batch of -sum_j q_j log softmax(logits)_j for targets q f32 [n, classes]

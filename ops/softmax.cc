@@ -336,6 +336,20 @@ Value OverAxis(Graph& g, const char* op, Value x, int64_t axis) {
 Value Softmax(Graph& g, Value x, int64_t axis) { return OverAxis(g, "Softmax", x, axis); }
 Value LogSoftmax(Graph& g, Value x, int64_t axis) { return OverAxis(g, "LogSoftmax", x, axis); }
 Value SoftmaxCrossEntropy(Graph& g, Value logits, Value labels, double label_smoothing) {
+  if (!g.Contains(logits) || !g.Contains(labels)) return Value{};
+  const Shape shape = g.shape(logits);  // a copy: adding nodes may move the graph's shapes
+  if (shape.size() > 2) {
+    // A sequence's tokens are rows: [*, classes] against labels [*], mean over all of them.
+    const Shape expected(shape.begin(), shape.end() - 1);
+    if (g.shape(labels) != expected) {
+      g.RecordError(absl::InvalidArgumentError(absl::StrCat(
+          "SoftmaxCrossEntropy: labels must be ", ShapeString(expected), " to match the logits ", ShapeString(shape),
+          ", found ", ShapeString(g.shape(labels)))));
+      return Value{};
+    }
+    logits = Reshape(g, logits, {-1, shape.back()});
+    labels = Reshape(g, labels, {-1});
+  }
   Attrs attrs;
   if (label_smoothing != 0.0) attrs.Set("label_smoothing", label_smoothing);
   return g.Op("SoftmaxCrossEntropy", {logits, labels}, std::move(attrs))[0];

@@ -111,6 +111,35 @@ TEST(CrossEntropyTest, LabelSmoothingMatchesReferenceAndGradients) {
               ::testing::HasSubstr("label_smoothing must be in [0, 1), found 1"));
 }
 
+// A language model's loss: logits [b, t, vocab] against targets [b, t], the mean over all b * t
+// tokens (PyTorch's F.cross_entropy(logits.view(-1, V), targets.view(-1))), with and without
+// label smoothing; gradients by finite differences.
+TEST(CrossEntropyTest, SequenceLogitsTakeTheMeanOverEveryToken) {
+  const int64_t b = 2, t = 3, v = 5;
+  Tensor x = RandomTensor({b, t, v}, 11, -2.0f, 2.0f);
+  Tensor labels = Tensor::I32({b, t}, {4, 0, 2, 1, 1, 3});
+  for (double e : {0.0, 0.1}) {
+    double ref = 0;
+    for (int64_t r = 0; r < b * t; ++r) {
+      const float* row = x.f32() + r * v;
+      double s = 0;
+      for (int64_t j = 0; j < v; ++j) s += std::exp(row[j]);
+      for (int64_t j = 0; j < v; ++j) {
+        const double q = (j == labels.i32()[r] ? 1 - e : 0.0) + e / v;
+        ref -= q * (row[j] - std::log(s));
+      }
+    }
+    EXPECT_NEAR(*CrossEntropy(x, labels, e), ref / (b * t), 1e-6) << e;
+    ExpectGradientsMatch([e](Graph& g, const std::vector<Value>& in) {
+      return ops::SoftmaxCrossEntropy(g, in[0], in[1], e);
+    }, {&x, &labels});
+  }
+  Graph g;
+  ops::SoftmaxCrossEntropy(g, g.Input("logits", DType::kF32, {b, t, v}), g.Input("labels", DType::kI32, {b, t + 1}));
+  EXPECT_THAT(std::string(g.status().message()),
+              ::testing::HasSubstr("labels must be [2, 3] to match the logits [2, 3, 5], found [2, 4]"));
+}
+
 TEST(SoftTargetCrossEntropyTest, MatchesReferenceAndGradients) {
   Tensor x = RandomTensor({4, 5}, 7, -2.0f, 2.0f);
   Tensor q = RandomTensor({4, 5}, 8, 0.0f, 1.0f);
