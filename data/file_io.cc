@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -12,6 +13,39 @@
 #include "absl/strings/str_cat.h"
 
 namespace dlf::data {
+
+bool IsGzip(std::string_view bytes) {
+  return bytes.size() >= 2 && static_cast<uint8_t>(bytes[0]) == 0x1f && static_cast<uint8_t>(bytes[1]) == 0x8b;
+}
+
+absl::StatusOr<std::string> Gunzip(std::string_view compressed, const std::string& name, int64_t max_bytes) {
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+    return absl::InternalError(absl::StrCat(name, ": zlib cannot start"));
+  }
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+  z.avail_in = static_cast<uInt>(compressed.size());
+  std::string out;
+  char chunk[1 << 16];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(chunk);
+    z.avail_out = sizeof(chunk);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(chunk, sizeof(chunk) - z.avail_out);
+    if (static_cast<int64_t>(out.size()) > max_bytes) rc = Z_MEM_ERROR;
+  }
+  inflateEnd(&z);
+  if (rc == Z_MEM_ERROR) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": more than ", max_bytes, " bytes once decompressed"));
+  }
+  if (rc == Z_BUF_ERROR) return absl::InvalidArgumentError(absl::StrCat(name, ": truncated gzip stream"));
+  if (rc != Z_STREAM_END) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": corrupt gzip data (", z.msg ? z.msg : "zlib error", ")"));
+  }
+  return out;
+}
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, int64_t max_bytes) {
   struct stat st;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -13,6 +14,12 @@ namespace dlf::data {
 // nothing is there, InvalidArgument for a directory (or another non-file) or a file larger
 // than `max_bytes`, DataLoss when reading fails part way.
 absl::StatusOr<std::string> ReadFile(const std::string& path, int64_t max_bytes);
+
+// Whether `bytes` start with gzip's magic bytes.
+bool IsGzip(std::string_view bytes);
+// The decompressed content of a gzip stream; errors (truncated, corrupt, larger than
+// `max_bytes` once inflated) name `name`.
+absl::StatusOr<std::string> Gunzip(std::string_view compressed, const std::string& name, int64_t max_bytes);
 
 // Moves a fully written temporary file `tmp` into place: flushes it to disk, then renames it
 // over `path` (atomic on POSIX), so a crash leaves either the old file or the new one, never a

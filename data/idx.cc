@@ -41,36 +41,6 @@ void PutBigEndian(uint32_t v, uint8_t* p) {
   p[3] = v & 0xff;
 }
 
-bool IsGzip(const std::vector<uint8_t>& bytes) {
-  return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
-}
-
-absl::StatusOr<std::vector<uint8_t>> Gunzip(const std::vector<uint8_t>& in, const std::string& name) {
-  z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
-    return absl::InternalError(absl::StrCat(name, ": zlib cannot start"));
-  }
-  z.next_in = const_cast<Bytef*>(in.data());
-  z.avail_in = static_cast<uInt>(in.size());
-  std::vector<uint8_t> out;
-  uint8_t chunk[1 << 16];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = chunk;
-    z.avail_out = sizeof(chunk);
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.insert(out.end(), chunk, chunk + (sizeof(chunk) - z.avail_out));
-    if (static_cast<int64_t>(out.size()) > kMaxIdxBytes) rc = Z_MEM_ERROR;
-  }
-  inflateEnd(&z);
-  if (rc == Z_MEM_ERROR) return absl::InvalidArgumentError(absl::StrCat(name, ": larger than 4 GiB"));
-  if (rc == Z_BUF_ERROR) return absl::InvalidArgumentError(absl::StrCat(name, ": truncated gzip stream"));
-  if (rc != Z_STREAM_END) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": corrupt gzip data (", z.msg ? z.msg : "zlib error", ")"));
-  }
-  return out;
-}
 
 
 }  // namespace
@@ -113,9 +83,10 @@ absl::StatusOr<IdxArray> ParseIdx(const uint8_t* bytes, size_t size, const std::
 }
 
 absl::StatusOr<IdxArray> DecodeIdx(const std::vector<uint8_t>& file, const std::string& name) {
-  if (!IsGzip(file)) return ParseIdx(file.data(), file.size(), name);
-  DLF_ASSIGN_OR_RETURN(const std::vector<uint8_t> bytes, Gunzip(file, name));
-  return ParseIdx(bytes.data(), bytes.size(), name);
+  const std::string_view view(reinterpret_cast<const char*>(file.data()), file.size());
+  if (!IsGzip(view)) return ParseIdx(file.data(), file.size(), name);
+  DLF_ASSIGN_OR_RETURN(const std::string bytes, Gunzip(view, name, kMaxIdxBytes));
+  return ParseIdx(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name);
 }
 
 absl::StatusOr<IdxArray> ReadIdx(const std::string& path) {

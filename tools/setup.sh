@@ -32,6 +32,7 @@ packages=(
   libjpeg62-turbo-dev    # libjpeg-turbo: JPEG decoding with DCT scaling and regions, for image folders
   libpng-dev             # PNG decoding (1.3x stb's speed)
   dataset-fashion-mnist  # real data for the default training run and the LeNet-5 example
+  jargon-text            # the Jargon File, 1.6 M characters of UTF-8 prose: language models' default text
   openmpi-bin            # Open MPI 4.1.4: mpirun, for data-parallel training
   libopenmpi-dev         # its headers and libmpi
   # The peers the interop tests check against: PyTorch (state_dicts in, its modules load our
@@ -155,6 +156,13 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   for p in "${missing[@]}"; do
     installed "$p" || { echo "setup: FAILED: package $p is still not installed" >&2; exit 1; }
   done
+fi
+# Images that drop /usr/share/doc (a dpkg path-exclude) install jargon-text without its text.
+default_text=/usr/share/doc/jargon-text/jargon.txt.gz
+if [[ ! -f $default_text ]]; then
+  echo "setup: FAILED: $default_text is missing although jargon-text is installed (is /usr/share/doc" \
+    "excluded in /etc/dpkg/dpkg.cfg.d?)" >&2
+  exit 1
 fi
 
 # Makes the environment $1 (from Debian's python3; $2: its venv flags) unless it is there, then
