@@ -27,7 +27,7 @@ Value CausalMask(Graph& g, int64_t t, int64_t s) {
   Tensor mask(DType::kF32, {t, s});
   for (int64_t i = 0; i < t; ++i)
     for (int64_t j = i + 1; j < s; ++j) mask.f32()[i * s + j] = -std::numeric_limits<float>::infinity();
-  return g.Constant(std::move(mask), "causal_mask");
+  return g.Constant(std::move(mask));  // unnamed: one per attention call, names are unique
 }
 
 }  // namespace

@@ -1,0 +1,177 @@
+// nanoGPT's GPT: its parameter names, shapes and count, its initialization, causality, the tied
+// head's gradient, and the loss of nanoGPT's own module (tools/gpt_check.py, PyTorch) on dlf's
+// weights.
+#include "models/gpt.h"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "data/safetensors.h"
+#include "gmock/gmock.h"
+#include "graph/autodiff.h"
+#include "graph/executor.h"
+#include "gtest/gtest.h"
+#include "ops/ops.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace dlf::models {
+namespace {
+
+using ::dlf::testing::BinaryPath;
+using ::dlf::testing::ProcessResult;
+using ::dlf::testing::PythonPath;
+using ::dlf::testing::RunProcess;
+
+constexpr GptConfig kSmall = {.vocab_size = 11, .block_size = 8, .n_layer = 2, .n_head = 2, .n_embd = 16,
+                              .dropout = 0.1, .bias = true};
+
+std::map<std::string, Shape> ParameterShapes(Graph& g) {
+  std::map<std::string, Shape> shapes;
+  for (Value v : g.parameters()) shapes[g.name(v)] = g.shape(v);
+  return shapes;
+}
+
+TEST(GptTest, NamesShapesAndCountAreNanoGpts) {
+  for (bool bias : {true, false}) {
+    GptConfig c = kSmall;
+    c.bias = bias;
+    Graph g(1);
+    const Value logits = Gpt(g, g.Input("ids", DType::kI32, {3, 5}), c);
+    ASSERT_TRUE(g.status().ok()) << g.status();
+    EXPECT_EQ(g.shape(logits), (Shape{3, 5, 11}));
+    std::map<std::string, Shape> expected = {{"transformer.wte.weight", {11, 16}},
+                                             {"transformer.wpe.weight", {8, 16}},
+                                             {"transformer.ln_f.weight", {16}}};
+    if (bias) expected["transformer.ln_f.bias"] = {16};
+    for (int i = 0; i < 2; ++i) {
+      const std::string h = absl::StrCat("transformer.h.", i);
+      const std::pair<std::string, Shape> weights[] = {{".ln_1.weight", {16}}, {".attn.c_attn.weight", {48, 16}},
+                                                       {".attn.c_proj.weight", {16, 16}}, {".ln_2.weight", {16}},
+                                                       {".mlp.c_fc.weight", {64, 16}}, {".mlp.c_proj.weight", {16, 64}}};
+      for (const auto& [suffix, shape] : weights) {
+        expected[h + suffix] = shape;
+        if (bias) expected[h + suffix.substr(0, suffix.size() - 6) + "bias"] = {shape[0]};
+      }
+    }
+    EXPECT_EQ(ParameterShapes(g), expected);
+    int64_t count = 0;
+    for (Value v : g.parameters()) count += g.parameter_value(v).num_elements();
+    EXPECT_EQ(count, GptParameterCount(c));
+  }
+  // nanoGPT's shakespeare_char configuration (6 x 384, 6 heads, 256 positions, no bias, 65
+  // characters): its model.py prints "number of parameters: 10.65M", which leaves the 256 x 384
+  // position embedding out (get_num_params(non_embedding=True)).
+  EXPECT_EQ(GptParameterCount({}) - 256 * 384, 10'646'784);
+}
+
+// Std of each family of weights over a larger model: N(0, 0.02), the residual projections
+// N(0, 0.02 / sqrt(2 n_layer)), biases 0, LayerNorm weights 1.
+TEST(GptTest, InitializationIsNanoGpts) {
+  const GptConfig c = {.vocab_size = 64, .block_size = 64, .n_layer = 4, .n_head = 4, .n_embd = 128, .bias = true};
+  Graph g(3);
+  Gpt(g, g.Input("ids", DType::kI32, {1, 4}), c);
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  for (Value v : g.parameters()) {
+    const std::string& name = g.name(v);
+    const Tensor& t = g.parameter_value(v);
+    double sum = 0, squares = 0;
+    for (int64_t i = 0; i < t.num_elements(); ++i) {
+      sum += t.f32()[i];
+      squares += double{t.f32()[i]} * t.f32()[i];
+    }
+    const double mean = sum / t.num_elements(), std = std::sqrt(squares / t.num_elements() - mean * mean);
+    SCOPED_TRACE(name);
+    if (absl::EndsWith(name, ".bias")) {
+      EXPECT_EQ(squares, 0.0);
+    } else if (name.find(".ln_") != std::string::npos) {
+      EXPECT_EQ(mean, 1.0);
+      EXPECT_EQ(std, 0.0);
+    } else {
+      const double expected = absl::EndsWith(name, "c_proj.weight") ? 0.02 / std::sqrt(8.0) : 0.02;
+      EXPECT_NEAR(std, expected, 0.1 * expected);
+      EXPECT_NEAR(mean, 0.0, 0.1 * expected);
+    }
+  }
+}
+
+// Logits at position i depend on tokens 0..i only.
+TEST(GptTest, IsCausal) {
+  Graph g(5);
+  const Value ids = g.Input("ids", DType::kI32, {1, 6});
+  const Value logits = Gpt(g, ids, kSmall);
+  auto exec = Executor::Compile(g, {logits}, {.training = false});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  Tensor a = Tensor::I32({1, 6}, {1, 2, 3, 4, 5, 6});
+  ASSERT_TRUE((*exec)->Run({{ids, &a}}).ok());
+  const Tensor first = (*exec)->fetch(0).Clone();
+  Tensor b = Tensor::I32({1, 6}, {1, 2, 3, 9, 0, 10});  // positions 3.. changed
+  ASSERT_TRUE((*exec)->Run({{ids, &b}}).ok());
+  const Tensor& second = (*exec)->fetch(0);
+  for (int64_t i = 0; i < 6 * 11; ++i) {
+    if (i < 3 * 11) {
+      EXPECT_EQ(first.f32()[i], second.f32()[i]) << i;
+    } else {
+      EXPECT_NE(first.f32()[i], second.f32()[i]) << i;
+    }
+  }
+}
+
+TEST(GptTest, BadConfigAndInputAreErrors) {
+  Graph g;
+  GptConfig c = kSmall;
+  c.n_head = 3;
+  Gpt(g, g.Input("ids", DType::kI32, {2, 4}), c);
+  EXPECT_THAT(std::string(g.status().message()), ::testing::HasSubstr("n_head 3 does not divide n_embd 16"));
+  Graph h;
+  Gpt(h, h.Input("ids", DType::kI32, {2, 9}), kSmall);
+  EXPECT_THAT(std::string(h.status().message()),
+              ::testing::HasSubstr("expected token ids i32 [batch, t] with 1 <= t <= block_size 8, found i32[2, 9]"));
+}
+
+// dlf's eval-mode loss on its own weights equals nanoGPT's module's (PyTorch, f32) to 1e-5, and
+// the checkpoint loads strictly: lm_head.weight is written beside transformer.wte.weight.
+TEST(GptTest, NanoGptsModuleLoadsTheWeightsAndComputesTheSameLoss) {
+  for (bool bias : {true, false}) {
+    GptConfig c = kSmall;
+    c.bias = bias;
+    Graph g(7);
+    const Value ids = g.Input("ids", DType::kI32, {3, 8});
+    const Value targets = g.Input("targets", DType::kI32, {3, 8});
+    const Value loss = ops::SoftmaxCrossEntropy(g, Gpt(g, ids, c), targets);
+    auto exec = Executor::Compile(g, {loss}, {.training = false, .fast_math = false});
+    ASSERT_TRUE(exec.ok()) << exec.status();
+    Tensor x(DType::kI32, {3, 8}), y(DType::kI32, {3, 8});
+    for (int i = 0; i < 24; ++i) {
+      x.i32()[i] = (i * 7 + 3) % 11;
+      y.i32()[i] = (i * 5 + 1) % 11;
+    }
+    // Away from the initialization (0.02 weights give nearly uniform logits, zero biases leave
+    // them unchecked): every parameter gets 0.5 sin(1.3 i + k) added.
+    for (size_t k = 0; k < g.parameters().size(); ++k) {
+      Tensor& t = g.parameter_value(g.parameters()[k]);
+      for (int64_t i = 0; i < t.num_elements(); ++i) t.f32()[i] += 0.5f * std::sin(1.3f * i + k);
+    }
+    ASSERT_TRUE((*exec)->Run({{ids, &x}, {targets, &y}}).ok());
+    EXPECT_GT(std::abs((*exec)->fetch(0).f32()[0] - std::log(11.0)), 0.05);
+    data::TensorFile file;
+    for (Value v : g.persistent_values()) file.tensors[g.name(v)] = g.parameter_value(v).Clone();
+    file.tensors[kGptTiedHead] = file.tensors[kGptTokenEmbedding].Clone();
+    file.tensors["check/ids"] = x.Clone();
+    file.tensors["check/targets"] = y.Clone();
+    file.tensors["check/loss"] = (*exec)->fetch(0).Clone();
+    const std::string path = ::dlf::testing::TempDir("gpt") + "/gpt.safetensors";
+    ASSERT_TRUE(data::WriteSafetensors(path, file).ok());
+    const ProcessResult r = RunProcess(PythonPath(), {BinaryPath("tools/gpt_check.py"), "--n_head=2", path});
+    std::printf("%s", r.output.c_str());
+    EXPECT_EQ(r.exit_code(), 0) << r.output;
+    EXPECT_THAT(r.output, ::testing::HasSubstr("load_state_dict(strict=True) took all"));
+    EXPECT_THAT(r.output, ::testing::HasSubstr("validation loss: nanoGPT"));
+  }
+}
+
+}  // namespace
+}  // namespace dlf::models
