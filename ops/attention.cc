@@ -45,6 +45,14 @@ Value ScaledDotProductAttention(Graph& g, Value q, Value k, Value v, AttentionOp
   Value scores = BatchMatMul(g, batched(q, t, d), batched(k, s, d), false, true);  // [L, T, S]
   scores = Scale(g, scores, 1.0 / std::sqrt(static_cast<double>(d)));
   if (options.causal) scores = Add(g, scores, CausalMask(g, t, s));
+  if (options.mask.valid()) {
+    if (g.Contains(options.mask) && g.shape(options.mask) != Shape{t, s}) {
+      g.RecordError(absl::InvalidArgumentError(absl::StrCat("ScaledDotProductAttention: the mask must be [", t, ", ", s,
+                                                            "] (T, S), found ", ShapeString(g.shape(options.mask)))));
+      return Value{};
+    }
+    scores = Add(g, scores, options.mask);
+  }
   Value weights = Softmax(g, scores);
   if (options.dropout > 0) weights = Dropout(g, weights, options.dropout, options.seed);
   Shape out(qs.begin(), qs.end() - 1);

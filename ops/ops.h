@@ -133,6 +133,9 @@ struct AttentionOptions {
   bool causal = false;
   double dropout = 0.0;
   uint64_t seed = 0;
+  // Added to the scores before the softmax when valid: f32 [T, S], broadcast over the leading
+  // axes (PyTorch's float attn_mask; -inf hides a key), e.g. a key/value cache's filled rows.
+  Value mask;
 };
 Value ScaledDotProductAttention(Graph& g, Value q, Value k, Value v, AttentionOptions options = {});
 

@@ -57,6 +57,45 @@ TEST_P(AttentionTest, MatchesReferenceAndFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(Masks, AttentionTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "causal" : "full"; });
 
+// An additive mask [T, S]: the causal mask fed as a tensor gives the causal result; finite values
+// shift the scores (reference loop), with finite-difference gradients of q, k, v and the mask.
+TEST(AttentionTest, AdditiveMaskIsAddedToTheScores) {
+  Tensor q = RandomTensor(kQ, 4, -1.5f, 1.5f), k = RandomTensor(kK, 5, -1.5f, 1.5f), v = RandomTensor(kV, 6);
+  auto masked = [](Graph& g, const std::vector<Value>& in) {
+    return ops::ScaledDotProductAttention(g, in[0], in[1], in[2], {.mask = in[3]});
+  };
+  Tensor causal(DType::kF32, {T, S});
+  for (int64_t i = 0; i < T; ++i)
+    for (int64_t j = i + 1; j < S; ++j) causal.f32()[i * S + j] = -INFINITY;
+  const Tensor y = RunForward(masked, {&q, &k, &v, &causal});
+  const std::vector<double> ref = ReferenceAttention(q, k, v, true);
+  for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(y.f32()[i], ref[i], 1e-5) << i;
+
+  Tensor bias = RandomTensor({T, S}, 7, -1.0f, 1.0f);
+  const Tensor z = RunForward(masked, {&q, &k, &v, &bias});
+  for (int64_t l = 0; l < L; ++l)
+    for (int64_t i = 0; i < T; ++i) {
+      std::vector<double> w(S);
+      double sum = 0;
+      for (int64_t j = 0; j < S; ++j) {
+        double dot = 0;
+        for (int64_t c = 0; c < D; ++c) dot += q.f32()[(l * T + i) * D + c] * k.f32()[(l * S + j) * D + c];
+        sum += w[j] = std::exp(dot / std::sqrt(static_cast<double>(D)) + bias.f32()[i * S + j]);
+      }
+      for (int64_t c = 0; c < DV; ++c) {
+        double out = 0;
+        for (int64_t j = 0; j < S; ++j) out += w[j] / sum * v.f32()[(l * S + j) * DV + c];
+        ASSERT_NEAR(z.f32()[(l * T + i) * DV + c], out, 1e-5);
+      }
+    }
+  ExpectGradientsMatch(masked, {&q, &k, &v, &bias});
+
+  Graph g;
+  ops::ScaledDotProductAttention(g, g.Input("q", DType::kF32, kQ), g.Input("k", DType::kF32, kK),
+                                 g.Input("v", DType::kF32, kV), {.mask = g.Input("m", DType::kF32, {S, T})});
+  EXPECT_THAT(std::string(g.status().message()), ::testing::HasSubstr("the mask must be [3, 5] (T, S), found [5, 3]"));
+}
+
 // Dropout on the weights: inference is the reference; training drops some (another output).
 TEST(AttentionDropoutTest, OnlyInTraining) {
   Tensor q = RandomTensor(kQ, 4), k = RandomTensor(kK, 5), v = RandomTensor(kV, 6);
