@@ -8,6 +8,11 @@
 // checkpoint loads into nanoGPT's GPT with load_state_dict(strict=True) (tools/gpt_check.py).
 
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
 
 #include "graph/graph.h"
 
@@ -36,6 +41,30 @@ Value Gpt(Graph& g, Value ids, const GptConfig& config);
 
 // The parameters nanoGPT's get_num_params(non_embedding=False) counts (the tied head once).
 int64_t GptParameterCount(const GptConfig& config);
+
+// The configuration as checkpoints record it ("vocab_size=65,block_size=256,...") and back;
+// a missing or malformed field is an error naming it.
+std::string GptConfigRecord(const GptConfig& config);
+absl::StatusOr<GptConfig> ParseGptConfigRecord(std::string_view record);
+
+// One decoding step with a key/value cache: the graph takes one token per sequence at a
+// position and the keys and values every layer computed for the positions before it, and gives
+// the next token's logits and this token's keys and values (for the caller to store). The
+// parameters are the full model's (same names and shapes); dropout is off.
+struct GptLayerCache {
+  Value past_k, past_v;  // fed: f32 [batch, n_head, block_size, head], rows 0 .. position - 1 used
+  Value k, v;            // fetched: this token's [batch, n_head, 1, head]
+};
+struct GptStep {
+  Value ids;        // fed: i32 [batch, 1]
+  Value positions;  // fed: i32 [batch, 1], the token's position (< block_size)
+  // fed: f32 [1, block_size + 1], 0 over the cache rows in use and the last column (the token
+  // itself), -inf over the rest
+  Value mask;
+  std::vector<GptLayerCache> layers;
+  Value logits;  // [batch, 1, vocab_size]
+};
+GptStep BuildGptStep(Graph& g, const GptConfig& config, int64_t batch = 1);
 
 }  // namespace dlf::models
 
