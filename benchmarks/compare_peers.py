@@ -1,7 +1,8 @@
 """Times dlf beside its peers, each in its best mode, in one run: the AlexNet presets and ResNet-20
 (batch 128 of 32x32) and torchvision's MobileNetV2 and ConvNeXt-Tiny (batch 32 of 224x224), a full
 training step (forward, cross-entropy, backward, SGD momentum 0.9 update) and
-inference.
+inference; nanoGPT's GPT at two configurations (gpt_nanogpt_cpu, gpt_shakespeare_char), a
+training step with AdamW, in tokens/s.
 
 Peers (each measurement in its own process, so its peak resident memory is its own; PyTorch
 without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which this machine sets):
@@ -95,10 +96,23 @@ BENCHES = {"seed": ("BM_AlexNetTrainStep/seed/", "BM_AlexNetInference/seed/"),
 TORCHVISION = ("mobilenet_v2", "convnext_tiny")
 # (batch, image side) per model, as train_step_benchmark's: CIFAR size, or ImageNet size.
 SHAPES = {m: ((32, 224) if m in TORCHVISION else (128, 32)) for m in MODELS}
+# nanoGPT's GPT (tools/gpt_check.py, PyTorch 2's fused attention where it has it): its CPU
+# configuration and shakespeare_char's, as train_step_benchmark's BM_GPTTrainStep; training only,
+# AdamW (betas 0.9 / 0.99, weight decay 0.1) on windows of random tokens of 65 characters.
+GPT_PRESETS = {
+    "gpt_nanogpt_cpu": (dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0, bias=False), 12),
+    "gpt_shakespeare_char": (dict(vocab_size=65, block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2,
+                                  bias=False), 64),
+}
+MODELS.update({m: "gpt" for m in GPT_PRESETS})
+BENCHES.update({"gpt_nanogpt_cpu": ("BM_GPTTrainStep/nanogpt_cpu/", None),
+                "gpt_shakespeare_char": ("BM_GPTTrainStep/shakespeare_char/", None)})
+# What a step's rate counts: images, or tokens (batch x block_size) for the GPT.
+UNITS = {m: ("tokens_per_second" if m in GPT_PRESETS else "images_per_second") for m in MODELS}
 
 
 def timed_loop(step, seconds, batch):
-    """Images/s of step() on `batch` images over at least `seconds`, after two warm-up calls
+    """Rate of step() on `batch` images (or tokens) over at least `seconds`, after two warm-up calls
     (timed apart: a compiled model compiles in them)."""
     start = time.perf_counter()
     for _ in range(2):
@@ -108,13 +122,48 @@ def timed_loop(step, seconds, batch):
     while time.perf_counter() - start < seconds:
         step()
         steps += 1
-    return {"images_per_second": steps * batch / (time.perf_counter() - start), "warmup_seconds": warmup}
+    return {"rate": steps * batch / (time.perf_counter() - start), "warmup_seconds": warmup}
+
+
+def torch_gpt_worker(preset, torch_mode, threads, seconds):
+    """Runs in a child process: prints tokens/s of a PyTorch training step of nanoGPT's GPT."""
+    import contextlib
+    import torch
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from gpt_check import GPT
+    precision, channels_last, compile_mode = TORCH_MODES[torch_mode]
+    if channels_last:
+        raise SystemExit("channels_last is for images")
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    config, batch = GPT_PRESETS[preset]
+    model = GPT(config).train()
+    x = torch.randint(0, config["vocab_size"], (batch, config["block_size"]))
+    y = torch.randint(0, config["vocab_size"], (batch, config["block_size"]))
+    forward = torch.compile(model, mode=compile_mode) if compile_mode else model
+    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" \
+        else contextlib.nullcontext
+    decay = [p for p in model.parameters() if p.dim() >= 2]  # nanoGPT's configure_optimizers
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-3, betas=(0.9, 0.99))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with cast():
+            loss = forward(x, y)
+        loss.backward()
+        opt.step()
+    result = timed_loop(step, seconds, batch * config["block_size"])
+    print(json.dumps(result))
 
 
 def torch_worker(preset, job, torch_mode, threads, seconds):
     """Runs in a child process: prints images/s of PyTorch for one (preset, job, mode)."""
     import contextlib
     import torch
+    if preset in GPT_PRESETS:
+        return torch_gpt_worker(preset, torch_mode, threads, seconds)
     precision, channels_last, compile_mode = TORCH_MODES[torch_mode]
     torch.set_num_threads(threads)
     torch.manual_seed(1)
@@ -172,7 +221,7 @@ def openvino_worker(preset, model_path, precision, hint, threads, seconds):
                 queue.start_async({0: x})
             queue.wait_all()
         result = timed_loop(step, seconds, batch)
-        result["images_per_second"] *= len(queue)
+        result["rate"] *= len(queue)
     print(json.dumps(result))
 
 
@@ -213,7 +262,7 @@ def python(peers_env):
 
 def run_worker(peers_env, worker_args, threads, seconds):
     """A worker of this script under the tests' Python (Debian's torch) or the peers'; returns
-    ({"images_per_second", "warmup_seconds"}, peak RSS in MB)."""
+    ({"rate", "warmup_seconds"}, peak RSS in MB)."""
     out, rss = measure_wait4(python(peers_env) + [os.path.abspath(__file__)] + worker_args +
                              ["--threads", str(threads), "--seconds", str(seconds)], peer_env(threads), peer=True)
     return json.loads(out), rss
@@ -248,15 +297,15 @@ def time_onnxruntime(preset, model, workdir, threads, seconds):
         python(False) + [os.path.join(ROOT, "tools/onnx_run.py"), model, images_file(preset, workdir),
                          f"{batch},3,{side},{side}",
                          "--threads", str(threads), "--time", str(seconds)], dict(os.environ))
-    return {"images_per_second": json.loads(out)["images_per_second"]}, rss
+    return {"rate": json.loads(out)["images_per_second"]}, rss
 
 
-def time_ours(binary, bench_filter, threads, seconds):
+def time_ours(binary, bench_filter, threads, seconds, unit):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     out, rss = measure_wait4(
         [binary, f"--benchmark_filter={bench_filter}", "--benchmark_format=json",
          f"--benchmark_min_time={seconds}"], env)
-    return {"images_per_second": json.loads(out)["benchmarks"][0]["images_per_second"]}, rss
+    return {"rate": json.loads(out)["benchmarks"][0][unit]}, rss
 
 
 def peer_measurements(peer, preset, job, onnx_file, workdir, args, thread_counts):
@@ -278,7 +327,8 @@ def peer_modes(peer, preset, job, onnx_file, workdir, args, thread_counts):
     if peer in torch_modes:
         return [(f"{mode} {t}t", lambda mode=mode, t=t: run_worker(peer != "pytorch1", ["--torch-worker", preset, job, mode],
                                                                   t, args.seconds))
-                for mode in torch_modes[peer] for t in thread_counts]
+                for mode in torch_modes[peer] for t in thread_counts
+                if not (preset in GPT_PRESETS and TORCH_MODES[mode][1])]  # no channels_last for tokens
     if job != "inference":
         return []
     if peer == "openvino":
@@ -290,14 +340,14 @@ def peer_modes(peer, preset, job, onnx_file, workdir, args, thread_counts):
 
 
 def best(measurements):
-    """(label, images/s, RSS MB) of the fastest of {label: (result, rss)}."""
-    label = max(measurements, key=lambda k: measurements[k][0]["images_per_second"])
-    return label, measurements[label][0]["images_per_second"], measurements[label][1]
+    """(label, rate, RSS MB) of the fastest of {label: (result, rss)}."""
+    label = max(measurements, key=lambda k: measurements[k][0]["rate"])
+    return label, measurements[label][0]["rate"], measurements[label][1]
 
 
 def print_tables(rows, args):
     peers = [p for p in PEERS if any(r["peers"].get(p) for r in rows)]
-    header = ["model", "job", "dlf best (img/s)"] + [f"{p} best" for p in peers] + \
+    header = ["model", "job", "dlf best (images or tokens/s)"] + [f"{p} best" for p in peers] + \
         ["dlf / each", "dlf / best of all", "peak RSS: " + ", ".join(["dlf"] + peers)]
     print("\n| " + " | ".join(header) + " |")
     print("|---|---|---:|" + "---:|" * len(peers) + "---|---:|---|")
@@ -333,9 +383,9 @@ def print_tables(rows, args):
 
 
 def write_json(path, rows):
-    out = [{"model": r["model"], "job": r["job"], "unit": "images_per_second", "dlf": r["dlf"][1],
+    out = [{"model": r["model"], "job": r["job"], "unit": UNITS[r["model"]], "dlf": r["dlf"][1],
             "peers": {p: best(m)[1] for p, m in r["peers"].items() if m},
-            "modes": {p: {label: res[0]["images_per_second"] for label, res in m.items()}
+            "modes": {p: {label: res[0]["rate"] for label, res in m.items()}
                       for p, m in r["peers"].items() if m},
             "peak_rss_mb": {"dlf": r["dlf"][2], **{p: best(m)[2] for p, m in r["peers"].items() if m}}}
            for r in rows]
@@ -350,7 +400,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=5.0, help="timing per measurement")
     parser.add_argument("--models", default="seed,cifar,resnet20",
                         help="comma-separated: seed, cifar (AlexNet presets), resnet20 (batch 128, 32x32), "
-                             "mobilenet_v2, convnext_tiny (batch 32, 224x224)")
+                             "mobilenet_v2, convnext_tiny (batch 32, 224x224), gpt_nanogpt_cpu, "
+                             "gpt_shakespeare_char (training; tokens/s)")
     parser.add_argument("--jobs", default="train,inference", help="comma-separated: train, inference")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated, of: " + ", ".join(PEERS))
     parser.add_argument("--max-autotune", action="store_true",
@@ -391,21 +442,28 @@ def main():
     workdir = tempfile.mkdtemp(prefix="compare_peers_")  # the exported models: ~300 MB
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     thread_counts = sorted({1, args.threads})
-    shapes = "; ".join(f"{m} batch {SHAPES[m][0]} of {SHAPES[m][1]}x{SHAPES[m][1]}" for m in models)
+    shapes = "; ".join(f"{m} batch {GPT_PRESETS[m][1]} of {GPT_PRESETS[m][0]['block_size']} tokens"
+                       if m in GPT_PRESETS else f"{m} batch {SHAPES[m][0]} of {SHAPES[m][1]}x{SHAPES[m][1]}"
+                       for m in models)
     print(f"{shapes}; dlf f32 and bf16 at {args.threads} threads; peers: {', '.join(peers)} "
           f"(PyTorch at {' and '.join(map(str, thread_counts))} threads, without "
           f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE; OpenVINO and ONNX Runtime at {args.threads})")
     rows = []
     for preset in models:
-        onnx_file = export_onnx(preset, workdir) if "inference" in jobs else None
+        onnx_file = export_onnx(preset, workdir) if "inference" in jobs and preset not in GPT_PRESETS else None
         for job in jobs:
             bench = BENCHES[preset][0 if job == "train" else 1]
-            ours = {p: time_ours(binary, bench + p + "/", args.threads, args.seconds) for p in ("f32", "bf16")}
+            if bench is None:
+                print(f"  {preset} has no {job} benchmark", file=sys.stderr)
+                continue
+            ours = {p: time_ours(binary, bench + p + "/", args.threads, args.seconds, UNITS[preset])
+                    for p in ("f32", "bf16")}
             row = {"model": preset, "job": job, "dlf": best(ours),
                    "peers": {p: peer_measurements(p, preset, job, onnx_file, workdir, args, thread_counts)
                              for p in peers}}
             if args.baseline:
-                row["baseline"] = {p: time_ours(args.baseline, bench + p + "/", args.threads, args.seconds)
+                row["baseline"] = {p: time_ours(args.baseline, bench + p + "/", args.threads, args.seconds,
+                                                UNITS[preset])
                                    for p in ("f32", "bf16")}
             rows.append(row)
             print(f"  measured {preset} {job}", file=sys.stderr)

@@ -1,7 +1,7 @@
 // Whole-model throughput at batch 128: BM_AlexNetTrainStep (forward, backward, SGD momentum
 // update, exactly what training runs per batch) and BM_AlexNetInference, for both presets, and
 // the same for ResNet-20; at batch 32 of 224x224, MobileNetV2 and ConvNeXt-Tiny; each in f32 and
-// with bf16 convolutions and linear layers. GFLOP/s
+// with bf16 convolutions and linear layers; nanoGPT's GPT at two configurations (tokens/s). GFLOP/s
 // counts the convolutions' and linear layers' nominal FLOPs (OpDef::flops), peak_% is of the
 // machine's peak in the step's precision (benchmarks/peak.h: f32 or bf16).
 //   bazel run //benchmarks:train_step_benchmark
@@ -16,10 +16,13 @@
 #include "data/synthetic.h"
 #include "graph/cpu.h"
 #include "graph/executor.h"
+#include "graph/autodiff.h"
+#include "models/gpt.h"
 #include "models/models.h"
 #include "models/registry.h"
 #include "models/training/trainer.h"
 #include "ops/ops.h"
+#include "optim/factory.h"
 
 namespace dlf::bench {
 namespace {
@@ -90,6 +93,72 @@ void Inference(benchmark::State& state, const models::ModelFn& build, bool bf16,
   SetFlopCounters(state, (*exec)->stats().flops_per_run, bf16);
 }
 
+// A GPT training step as nanoGPT's train.py runs it: forward, cross-entropy over every token,
+// backward, AdamW (betas 0.9 / 0.99, weight decay 0.1 on the 2-D parameters) on `batch` windows of
+// block_size random tokens of a 65-character vocabulary (shakespeare_char's).
+struct GptWorkload {
+  models::GptConfig config;
+  int64_t batch;
+};
+
+void GptTrainStep(benchmark::State& state, const GptWorkload& w, bool bf16) {
+  bf16 ? Bf16PeakGflops() : PeakGflops();
+  const int64_t t = w.config.block_size;
+  Graph g(1);
+  const Value ids = g.Input("ids", DType::kI32, {w.batch, t});
+  const Value targets = g.Input("targets", DType::kI32, {w.batch, t});
+  const Value loss = ops::SoftmaxCrossEntropy(g, models::Gpt(g, ids, w.config), targets);
+  auto grads = Gradients(g, loss, g.parameters());
+  if (!grads.ok()) return state.SkipWithError(std::string(grads.status().message()).c_str());
+  std::vector<Value> fetches = {loss};
+  fetches.insert(fetches.end(), grads->begin(), grads->end());
+  auto exec = Executor::Compile(g, fetches, {.training = true, .bf16 = bf16});
+  if (!exec.ok()) return state.SkipWithError(std::string(exec.status().message()).c_str());
+  optim::OptimizerConfig oc = {.kind = "adamw", .beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.1};
+  std::vector<optim::ParamSpec> specs;
+  std::vector<Tensor*> params, copies;
+  std::vector<const Tensor*> grad_tensors;
+  for (size_t i = 0; i < g.parameters().size(); ++i) {
+    const Value p = g.parameters()[i];
+    specs.push_back({g.name(p), g.shape(p)});
+    if (g.shape(p).size() < 2) oc.no_decay.insert(g.name(p));
+    params.push_back(&g.parameter_value(p));
+    grad_tensors.push_back(&(*exec)->fetch(1 + static_cast<int>(i)));
+    if (bf16) copies.push_back((*exec)->bf16_copy(params.back()));
+  }
+  auto optimizer = optim::MakeOptimizer(oc, specs);
+  if (!optimizer.ok()) return state.SkipWithError(std::string(optimizer.status().message()).c_str());
+  Tensor x(DType::kI32, {w.batch, t}), y(DType::kI32, {w.batch, t});
+  for (int64_t i = 0; i < x.num_elements(); ++i) {
+    x.i32()[i] = static_cast<int32_t>((i * 7919) % w.config.vocab_size);
+    y.i32()[i] = static_cast<int32_t>((i * 104729 + 3) % w.config.vocab_size);
+  }
+  const Feed feeds[] = {{ids, &x}, {targets, &y}};
+  const auto step = [&] {
+    absl::Status s = (*exec)->Run(feeds);
+    if (s.ok()) s = (*optimizer)->Step(params, grad_tensors, 1e-3, 1.0f, copies);
+    if (bf16 && s.ok()) (*exec)->Bf16CopiesWritten(params);
+    return s;
+  };
+  if (!step().ok()) return state.SkipWithError("step failed");  // warm-up
+  for (auto _ : state) {
+    if (!step().ok()) state.SkipWithError("step failed");
+  }
+  state.counters["tokens_per_second"] = benchmark::Counter(w.batch * t, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["arena_MB"] = (*exec)->stats().arena_bytes / 1e6;
+  SetFlopCounters(state, (*exec)->stats().flops_per_run, bf16);
+}
+
+void RegisterGpt(const std::string& name, const GptWorkload& w) {
+  for (bool bf16 : {false, true}) {
+    benchmark::RegisterBenchmark((name + (bf16 ? "/bf16" : "/f32")).c_str(),
+                                 [=](benchmark::State& state) { GptTrainStep(state, w, bf16); })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(3.0);
+  }
+}
+
 // Names say model, preset and precision: BM_AlexNetTrainStep/seed/bf16, BM_ResNet20Inference/f32.
 // bf16 runs carry the instruction set oneDNN dispatched to (bf16 is emulated without
 // avx512_core_bf16).
@@ -141,6 +210,12 @@ models::ModelFn Registered(const std::string& name) {
   Register("BM_MobileNetV2Inference", Inferring(kImageNetSize), Registered("mobilenet_v2"), 2.0);
   Register("BM_ConvNeXtTinyTrainStep", Training("", false, kImageNetSize), Registered("convnext_tiny"), 3.0);
   Register("BM_ConvNeXtTinyInference", Inferring(kImageNetSize), Registered("convnext_tiny"), 2.0);
+  // nanoGPT's CPU configuration (its README: shakespeare_char on a laptop, dropout 0) and
+  // shakespeare_char's own (dropout 0.2).
+  RegisterGpt("BM_GPTTrainStep/nanogpt_cpu",
+              {{.vocab_size = 65, .block_size = 64, .n_layer = 4, .n_head = 4, .n_embd = 128, .dropout = 0.0}, 12});
+  RegisterGpt("BM_GPTTrainStep/shakespeare_char",
+              {{.vocab_size = 65, .block_size = 256, .n_layer = 6, .n_head = 6, .n_embd = 384, .dropout = 0.2}, 64});
   return true;
 }();
 

@@ -37,7 +37,11 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         self.c_attn = nn.Linear(c["n_embd"], 3 * c["n_embd"], bias=c["bias"])
         self.c_proj = nn.Linear(c["n_embd"], c["n_embd"], bias=c["bias"])
-        self.n_head, self.n_embd = c["n_head"], c["n_embd"]
+        self.attn_dropout = nn.Dropout(c["dropout"])
+        self.resid_dropout = nn.Dropout(c["dropout"])
+        self.n_head, self.n_embd, self.dropout = c["n_head"], c["n_embd"], c["dropout"]
+        # PyTorch 2's fused attention where it exists (nanoGPT's "flash"), else the explicit mask.
+        self.flash = hasattr(F, "scaled_dot_product_attention")
         t = c["block_size"]
         self.register_buffer("mask", torch.tril(torch.ones(t, t)).view(1, 1, t, t), persistent=False)
 
@@ -47,11 +51,14 @@ class CausalSelfAttention(nn.Module):
         k = k.view(b, t, self.n_head, e // self.n_head).transpose(1, 2)
         q = q.view(b, t, self.n_head, e // self.n_head).transpose(1, 2)
         v = v.view(b, t, self.n_head, e // self.n_head).transpose(1, 2)
-        # nanoGPT's path without F.scaled_dot_product_attention (PyTorch 1.13 has none).
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-        att = att.masked_fill(self.mask[:, :, :t, :t] == 0, float("-inf"))
-        y = F.softmax(att, dim=-1) @ v
-        return self.c_proj(y.transpose(1, 2).contiguous().view(b, t, e))
+        if self.flash:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=True,
+                                               dropout_p=self.dropout if self.training else 0)
+        else:
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            att = att.masked_fill(self.mask[:, :, :t, :t] == 0, float("-inf"))
+            y = self.attn_dropout(F.softmax(att, dim=-1)) @ v
+        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(b, t, e)))
 
 
 class MLP(nn.Module):
@@ -60,9 +67,10 @@ class MLP(nn.Module):
         self.c_fc = nn.Linear(c["n_embd"], 4 * c["n_embd"], bias=c["bias"])
         self.gelu = nn.GELU()
         self.c_proj = nn.Linear(4 * c["n_embd"], c["n_embd"], bias=c["bias"])
+        self.dropout = nn.Dropout(c["dropout"])
 
     def forward(self, x):
-        return self.c_proj(self.gelu(self.c_fc(x)))
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
 
 
 class Block(nn.Module):
@@ -79,11 +87,14 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    """c: vocab_size, block_size, n_layer, n_head, n_embd, dropout, bias (nanoGPT's GPTConfig)."""
+
     def __init__(self, c):
         super().__init__()
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(c["vocab_size"], c["n_embd"]),
             wpe=nn.Embedding(c["block_size"], c["n_embd"]),
+            drop=nn.Dropout(c["dropout"]),
             h=nn.ModuleList([Block(c) for _ in range(c["n_layer"])]),
             ln_f=LayerNorm(c["n_embd"], c["bias"]),
         ))
@@ -93,7 +104,7 @@ class GPT(nn.Module):
     def forward(self, idx, targets):
         t = idx.size(1)
         pos = torch.arange(0, t, dtype=torch.long)
-        x = self.transformer.wte(idx) + self.transformer.wpe(pos)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         for block in self.transformer.h:
             x = block(x)
         logits = self.lm_head(self.transformer.ln_f(x))
@@ -104,7 +115,7 @@ def config_of(state, n_head):
     vocab, embd = state["transformer.wte.weight"].shape
     layers = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("transformer.h."))
     return dict(vocab_size=vocab, n_embd=embd, block_size=state["transformer.wpe.weight"].shape[0],
-                n_layer=layers, n_head=n_head, bias="transformer.ln_f.bias" in state)
+                n_layer=layers, n_head=n_head, bias="transformer.ln_f.bias" in state, dropout=0.0)
 
 
 def main():
