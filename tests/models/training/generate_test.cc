@@ -1,0 +1,88 @@
+// //models:generate: text from a gpt checkpoint (weights, gpt/config and text/vocabulary in its
+// metadata), the same for the same seed, and one error line for each bad input.
+#include <cmath>
+#include <string>
+
+#include "data/safetensors.h"
+#include "data/text.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "models/gpt.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
+
+namespace dlf::training {
+namespace {
+
+using ::dlf::testing::BinaryPath;
+using ::dlf::testing::ProcessResult;
+using ::dlf::testing::RunProcess;
+using ::testing::HasSubstr;
+
+constexpr char kCharacters[] = "\n abcdefghij";  // 12 characters
+
+// A gpt of 12 characters with weights away from the initialization (else every token is as
+// likely as the next).
+std::string WriteCheckpoint(const std::string& dir, bool with_metadata = true) {
+  const models::GptConfig c = {.vocab_size = 12, .block_size = 64, .n_layer = 2, .n_head = 2, .n_embd = 16};
+  Graph g(3);
+  models::Gpt(g, g.Input("ids", DType::kI32, {1, 1}), c);
+  data::TensorFile file;
+  for (size_t k = 0; k < g.parameters().size(); ++k) {
+    Tensor& t = g.parameter_value(g.parameters()[k]);
+    for (int64_t i = 0; i < t.num_elements(); ++i) t.f32()[i] += 0.5f * std::sin(1.3f * i + k);
+    file.tensors[g.name(g.parameters()[k])] = t.Clone();
+  }
+  if (with_metadata) {
+    file.metadata["gpt/config"] = models::GptConfigRecord(c);
+    std::vector<uint32_t> characters(kCharacters, kCharacters + 12);
+    file.metadata["text/vocabulary"] = data::Vocabulary::CharactersOf(characters).Record();
+  }
+  const std::string path = dir + (with_metadata ? "/gpt.safetensors" : "/plain.safetensors");
+  EXPECT_TRUE(data::WriteSafetensors(path, file).ok());
+  return path;
+}
+
+ProcessResult Generate(const std::vector<std::string>& args) { return RunProcess(BinaryPath("models/generate"), args); }
+
+TEST(GenerateTest, SamplesTheSameTextForTheSameSeed) {
+  const std::string checkpoint = WriteCheckpoint(::dlf::testing::TempDir("generate"));
+  const std::vector<std::string> args = {"--checkpoint=" + checkpoint, "--prompt=abc", "--max_new_tokens=40",
+                                         "--seed=7", "--threads=1"};
+  const ProcessResult first = Generate(args);
+  ASSERT_EQ(first.exit_code(), 0) << first.output;
+  EXPECT_THAT(first.output, HasSubstr("40 tokens in "));
+  EXPECT_THAT(first.output, HasSubstr("tokens/s (42 decoding steps, prompt included)"));
+  // The text (prompt, 40 characters, newline): the vocabulary has no digits, so it ends where
+  // the count begins.
+  const std::string text = first.output.substr(0, first.output.find("40 tokens in "));
+  EXPECT_EQ(text.size(), 3u + 40 + 1);
+  EXPECT_EQ(text.substr(0, 3), "abc");
+  EXPECT_EQ(Generate(args).output.substr(0, text.size()), text);
+  std::vector<std::string> other = args;
+  other[3] = "--seed=8";
+  EXPECT_NE(Generate(other).output.substr(0, text.size()), text);
+}
+
+TEST(GenerateTest, BadInputIsOneErrorLine) {
+  const std::string dir = ::dlf::testing::TempDir("generate");
+  const std::string checkpoint = WriteCheckpoint(dir);
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"--checkpoint=" + checkpoint, "--prompt=abXYa"},
+       "error: --prompt: 2 character(s) not in the vocabulary of 12: 'X' U+0058, 'Y' U+0059"},
+      {{"--checkpoint=" + WriteCheckpoint(dir, false)}, "not a gpt checkpoint (no 'gpt/config' in its metadata)"},
+      {{"--checkpoint=" + dir}, "is a directory, expected a file"},
+      {{"--checkpoint=" + checkpoint, "--max_new_tokens=0"}, "error: --max_new_tokens must be >= 1, found 0"},
+      {{"--checkpoint=" + checkpoint, "--temperature=-1"}, "error: --temperature must be >= 0, found -1"},
+      {{"--checkpoint=" + checkpoint, "--prompt="}, "error: --prompt is empty"},
+      {{}, "error: --checkpoint is required"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const ProcessResult r = Generate(args);
+    EXPECT_EQ(r.exit_code(), 1) << r.output;
+    EXPECT_THAT(r.output, HasSubstr(expected));
+  }
+}
+
+}  // namespace
+}  // namespace dlf::training
