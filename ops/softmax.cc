@@ -67,15 +67,39 @@ KernelFactory PerRow(F row) {
   };
 }
 
-const KernelFactory SoftmaxKernel = PerRow([](const float* x, const float*, float* y, int64_t c) {
-  SoftmaxRow(x, y, c);
-});
+// On oneDNN's softmax over the rows of [n, c]: its jit kernels vectorize the exponentials that
+// stay scalar in a loop of ours (attention's softmax is a transformer's largest one after its
+// matmuls).
+dnnl::memory::desc Rows(const Shape& shape) {
+  const int64_t c = shape.back();
+  return PlainDesc({NumElements(shape) / c, c});
+}
 
-const KernelFactory SoftmaxGradKernel = PerRow([](const float* y, const float* dy, float* dx, int64_t c) {
-  double dot = 0.0;
-  for (int64_t j = 0; j < c; ++j) dot += dy[j] * y[j];
-  for (int64_t j = 0; j < c; ++j) dx[j] = y[j] * (dy[j] - static_cast<float>(dot));
-});
+dnnl::softmax_forward::primitive_desc SoftmaxForwardPd(const dnnl::memory::desc& rows, const dnnl::engine& engine) {
+  return dnnl::softmax_forward::primitive_desc({dnnl::prop_kind::forward_training, rows, 1}, engine);
+}
+
+absl::StatusOr<std::unique_ptr<Kernel>> SoftmaxKernel(const KernelContext& k) {
+  const dnnl::memory::desc rows = Rows(k.inputs[0].shape);
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return SoftmaxForwardPd(rows, k.engine); }, "softmax forward"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::softmax_forward(pd), k);
+  kernel->BindInput(DNNL_ARG_SRC, 0, rows);
+  kernel->BindOutput(DNNL_ARG_DST, 0, rows);
+  return kernel;
+}
+
+// SoftmaxGrad(y, dy): dx = y * (dy - sum(dy * y)).
+absl::StatusOr<std::unique_ptr<Kernel>> SoftmaxGradKernel(const KernelContext& k) {
+  const dnnl::memory::desc rows = Rows(k.inputs[0].shape);
+  DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+    return dnnl::softmax_backward::primitive_desc({rows, rows, 1}, k.engine, SoftmaxForwardPd(rows, k.engine));
+  }, "softmax backward"));
+  auto kernel = std::make_unique<DnnlKernel>(dnnl::softmax_backward(pd), k);
+  kernel->BindInput(DNNL_ARG_DST, 0, rows);
+  kernel->BindInput(DNNL_ARG_DIFF_DST, 1, rows);
+  kernel->BindOutput(DNNL_ARG_DIFF_SRC, 0, rows);
+  return kernel;
+}
 
 // ---- LogSoftmax(x) -> y = x - logsumexp(x); LogSoftmaxGrad(y, dy) -> dy - exp(y) sum(dy) ----
 

@@ -41,7 +41,11 @@ absl::StatusOr<std::vector<ValueInfo>> F32Like(const ShapeContext& ctx) {
 struct Eltwise {
   dnnl::algorithm algorithm = dnnl::algorithm::undef;  // undef: the loops only, plain layout
   std::pair<float, float> (*alpha_beta)(Params) = nullptr;  // null: 0, 0
+  // The primitive on plain tensors too: its jit kernels vectorize what GCC leaves scalar in our
+  // loop (std::erf: GELU, a transformer MLP's activation).
+  bool on_plain = false;
   bool any_layout() const { return algorithm != dnnl::algorithm::undef; }
+  bool used_for(const KernelContext& k) const { return any_layout() && (on_plain || AnyBlockedInput(k)); }
 };
 
 dnnl::eltwise_forward::primitive_desc EltwiseForwardPd(const Eltwise& e, Params prm, const dnnl::memory::desc& x,
@@ -84,7 +88,7 @@ template <typename F, typename DF>
 void RegisterUnary(const std::string& name, F f, DF df, Eltwise eltwise = {}, const std::string& post_op = "") {
   KernelFactory forward = [f, eltwise](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
     DLF_ASSIGN_OR_RETURN(const Params prm, GetParams(k.node.attrs));
-    if (eltwise.any_layout() && AnyBlockedInput(k)) return EltwiseForwardKernel(k, eltwise, prm);
+    if (eltwise.used_for(k)) return EltwiseForwardKernel(k, eltwise, prm);
     return std::make_unique<FunctionKernel>([f, prm](RunContext& ctx) {
       const float* x = In(ctx, 0);
       float* y = Out(ctx);
@@ -96,7 +100,7 @@ void RegisterUnary(const std::string& name, F f, DF df, Eltwise eltwise = {}, co
   };
   KernelFactory backward = [df, eltwise](const KernelContext& k) -> absl::StatusOr<std::unique_ptr<Kernel>> {
     DLF_ASSIGN_OR_RETURN(const Params prm, GetParams(k.node.attrs));
-    if (eltwise.any_layout() && AnyBlockedInput(k)) return EltwiseBackwardKernel(k, eltwise, prm);
+    if (eltwise.used_for(k)) return EltwiseBackwardKernel(k, eltwise, prm);
     return std::make_unique<FunctionKernel>([df, prm](RunContext& ctx) {
       const float* dy = In(ctx, 0);
       const float* x = In(ctx, 1);
@@ -156,7 +160,7 @@ void RegisterAll() {
                   return 0.5f * (1.0f + std::erf(x * kSqrt1_2)) +
                          x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
                 },
-                Eltwise{dnnl::algorithm::eltwise_gelu_erf});
+                Eltwise{.algorithm = dnnl::algorithm::eltwise_gelu_erf, .on_plain = true});
   RegisterUnary("GeluTanh",
                 [](float x, Params) {
                   return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
