@@ -31,6 +31,9 @@ absl::Status CheckConfig(const GptConfig& c) {
   return absl::OkStatus();
 }
 
+// nanoGPT's dropout, left out of the graph at rate 0 (its CPU configuration) rather than run as a copy.
+Value Dropout(Graph& g, Value x, double rate) { return rate > 0 ? ops::Dropout(g, x, rate) : x; }
+
 nn::LinearOptions LinearInit(const GptConfig& c, float std = kInitStd) {
   return {.bias = c.bias, .weight_init = Initializer::Normal(std), .bias_init = Initializer::Zeros()};
 }
@@ -67,13 +70,13 @@ Value CausalSelfAttention(Graph& g, const std::string& name, Value x, const GptC
                                        {.mask = mask});
   }
   const Value merged = ops::Reshape(g, ops::Transpose(g, y, {0, 2, 1, 3}), {b, t, c.n_embd});
-  return ops::Dropout(g, nn::Linear(g, name + ".c_proj", merged, c.n_embd, LinearInit(c, ResidualStd(c))), c.dropout);
+  return Dropout(g, nn::Linear(g, name + ".c_proj", merged, c.n_embd, LinearInit(c, ResidualStd(c))), c.dropout);
 }
 
 // MLP "<name>": c_fc to 4 C, exact GELU, c_proj back to C, dropout.
 Value Mlp(Graph& g, const std::string& name, Value x, const GptConfig& c) {
   const Value hidden = ops::Gelu(g, nn::Linear(g, name + ".c_fc", x, 4 * c.n_embd, LinearInit(c)));
-  return ops::Dropout(g, nn::Linear(g, name + ".c_proj", hidden, c.n_embd, LinearInit(c, ResidualStd(c))), c.dropout);
+  return Dropout(g, nn::Linear(g, name + ".c_proj", hidden, c.n_embd, LinearInit(c, ResidualStd(c))), c.dropout);
 }
 
 // Block "<name>": x + attn(ln_1(x)), then + mlp(ln_2(.)).
@@ -92,7 +95,7 @@ Value PositionEmbedding(Graph& g, const GptConfig& c) {
 // Dropout on the embeddings' sum x [b, t, C], the blocks (each with its cache, when given), ln_f
 // and the head tied to the token embedding `wte`.
 Value Transformer(Graph& g, Value x, Value wte, const GptConfig& c, std::vector<GptLayerCache>* caches, Value mask) {
-  x = ops::Dropout(g, x, c.dropout);
+  x = Dropout(g, x, c.dropout);
   for (int64_t i = 0; i < c.n_layer; ++i) {
     x = Block(g, absl::StrCat("transformer.h.", i), x, c, caches != nullptr ? &(*caches)[i] : nullptr, mask);
   }

@@ -42,8 +42,9 @@ Value ScaledDotProductAttention(Graph& g, Value q, Value k, Value v, AttentionOp
   const size_t r = qs.size();
   const int64_t t = qs[r - 2], s = ks[r - 2], d = qs[r - 1], dv = vs[r - 1];
   const auto batched = [&](Value x, int64_t rows, int64_t cols) { return Reshape(g, x, {-1, rows, cols}); };
-  Value scores = BatchMatMul(g, batched(q, t, d), batched(k, s, d), false, true);  // [L, T, S]
-  scores = Scale(g, scores, 1.0 / std::sqrt(static_cast<double>(d)));
+  // q / sqrt(d), then q k^T [L, T, S]: the scale passes over T x d elements instead of T x S.
+  const Value scaled_q = Scale(g, batched(q, t, d), 1.0 / std::sqrt(static_cast<double>(d)));
+  Value scores = BatchMatMul(g, scaled_q, batched(k, s, d), false, true);
   if (options.causal) scores = Add(g, scores, CausalMask(g, t, s));
   if (options.mask.valid()) {
     if (g.Contains(options.mask) && g.shape(options.mask) != Shape{t, s}) {
