@@ -79,8 +79,6 @@ absl::Status GptGenerator::Build(const std::map<std::string, Tensor>& weights, b
   return absl::OkStatus();
 }
 
-void GptGenerator::Restart() { context_.clear(); }
-
 absl::StatusOr<const float*> GptGenerator::Step(int32_t token) {
   if (token < 0 || token >= config_.vocab_size) {
     return absl::InvalidArgumentError(absl::StrCat("token ", token, " is outside the vocabulary [0, ", config_.vocab_size, ")"));
@@ -117,7 +115,7 @@ absl::StatusOr<const float*> GptGenerator::Step(int32_t token) {
 absl::StatusOr<const float*> GptGenerator::Push(int32_t token) {
   if (static_cast<int64_t>(context_.size()) < config_.block_size) return Step(token);
   const std::vector<int32_t> kept(context_.end() - config_.block_size / 2, context_.end());
-  Restart();
+  context_.clear();  // the cache rows are overwritten as positions are reached again
   for (int32_t t : kept) DLF_RETURN_IF_ERROR(Step(t).status());
   return Step(token);
 }
@@ -125,7 +123,7 @@ absl::StatusOr<const float*> GptGenerator::Push(int32_t token) {
 absl::StatusOr<std::vector<int32_t>> GptGenerator::Generate(const std::vector<int32_t>& prompt, int64_t max_new_tokens,
                                                             const SamplingOptions& options) {
   if (prompt.empty()) return absl::InvalidArgumentError("the prompt has no tokens: give at least one");
-  Restart();
+  context_.clear();  // the cache rows are overwritten as positions are reached again
   const float* logits = nullptr;
   for (int32_t t : prompt) {
     DLF_ASSIGN_OR_RETURN(logits, Push(t));

@@ -52,7 +52,6 @@ class GptGenerator {
   GptGenerator(const GptConfig& config) : config_(config) {}
   absl::Status Build(const std::map<std::string, Tensor>& weights, bool bf16);
   absl::StatusOr<const float*> Step(int32_t token);
-  void Restart();
 
   GptConfig config_;
   Graph graph_;

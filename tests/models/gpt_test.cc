@@ -17,6 +17,7 @@
 #include "graph/executor.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
+#include "tests/testing/model_weights.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -31,14 +32,7 @@ using ::dlf::testing::RunProcess;
 constexpr GptConfig kSmall = {.vocab_size = 11, .block_size = 8, .n_layer = 2, .n_head = 2, .n_embd = 16,
                               .dropout = 0.1, .bias = true};
 
-// Away from the initialization (0.02 weights give nearly uniform logits, zero biases leave
-// them unchecked): every parameter gets 0.5 sin(1.3 i + k) added.
-void PerturbParameters(Graph& g) {
-  for (size_t k = 0; k < g.parameters().size(); ++k) {
-    Tensor& t = g.parameter_value(g.parameters()[k]);
-    for (int64_t i = 0; i < t.num_elements(); ++i) t.f32()[i] += 0.5f * std::sin(1.3f * i + k);
-  }
-}
+using ::dlf::testing::PerturbParameters;
 
 std::map<std::string, Shape> ParameterShapes(Graph& g) {
   std::map<std::string, Shape> shapes;

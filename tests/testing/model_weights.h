@@ -10,6 +10,11 @@ namespace dlf::testing {
 // a zero head makes every logit 0, whatever the layers before it compute.
 void SetZeroParameters(Graph& g);
 
+// Adds 0.5 sin(1.3 i + k) to element i of the k-th parameter: weights away from an
+// initialization whose small values make every output nearly alike (a GPT's 0.02 gives nearly
+// uniform logits) and whose zero biases would go unchecked.
+void PerturbParameters(Graph& g);
+
 }  // namespace dlf::testing
 
 #endif  // DLF_TESTS_TESTING_MODEL_WEIGHTS_H_

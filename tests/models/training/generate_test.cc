@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/gpt.h"
+#include "tests/testing/model_weights.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -27,12 +28,9 @@ std::string WriteCheckpoint(const std::string& dir, bool with_metadata = true) {
   const models::GptConfig c = {.vocab_size = 12, .block_size = 64, .n_layer = 2, .n_head = 2, .n_embd = 16};
   Graph g(3);
   models::Gpt(g, g.Input("ids", DType::kI32, {1, 1}), c);
+  ::dlf::testing::PerturbParameters(g);
   data::TensorFile file;
-  for (size_t k = 0; k < g.parameters().size(); ++k) {
-    Tensor& t = g.parameter_value(g.parameters()[k]);
-    for (int64_t i = 0; i < t.num_elements(); ++i) t.f32()[i] += 0.5f * std::sin(1.3f * i + k);
-    file.tensors[g.name(g.parameters()[k])] = t.Clone();
-  }
+  for (Value p : g.parameters()) file.tensors[g.name(p)] = g.parameter_value(p).Clone();
   if (with_metadata) {
     file.metadata["gpt/config"] = models::GptConfigRecord(c);
     std::vector<uint32_t> characters(kCharacters, kCharacters + 12);
