@@ -18,6 +18,7 @@
 #include "graph/executor.h"
 #include "graph/autodiff.h"
 #include "models/gpt.h"
+#include "models/gpt_train.h"
 #include "models/models.h"
 #include "models/registry.h"
 #include "models/training/trainer.h"
@@ -104,49 +105,21 @@ struct GptWorkload {
 void GptTrainStep(benchmark::State& state, const GptWorkload& w, bool bf16) {
   bf16 ? Bf16PeakGflops() : PeakGflops();
   const int64_t t = w.config.block_size;
-  Graph g(1);
-  const Value ids = g.Input("ids", DType::kI32, {w.batch, t});
-  const Value targets = g.Input("targets", DType::kI32, {w.batch, t});
-  const Value loss = ops::SoftmaxCrossEntropy(g, models::Gpt(g, ids, w.config), targets);
-  auto grads = Gradients(g, loss, g.parameters());
-  if (!grads.ok()) return state.SkipWithError(std::string(grads.status().message()).c_str());
-  std::vector<Value> fetches = {loss};
-  fetches.insert(fetches.end(), grads->begin(), grads->end());
-  auto exec = Executor::Compile(g, fetches, {.training = true, .bf16 = bf16});
-  if (!exec.ok()) return state.SkipWithError(std::string(exec.status().message()).c_str());
-  optim::OptimizerConfig oc = {.kind = "adamw", .beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.1};
-  std::vector<optim::ParamSpec> specs;
-  std::vector<Tensor*> params, copies;
-  std::vector<const Tensor*> grad_tensors;
-  for (size_t i = 0; i < g.parameters().size(); ++i) {
-    const Value p = g.parameters()[i];
-    specs.push_back({g.name(p), g.shape(p)});
-    if (g.shape(p).size() < 2) oc.no_decay.insert(g.name(p));
-    params.push_back(&g.parameter_value(p));
-    grad_tensors.push_back(&(*exec)->fetch(1 + static_cast<int>(i)));
-    if (bf16) copies.push_back((*exec)->bf16_copy(params.back()));
-  }
-  auto optimizer = optim::MakeOptimizer(oc, specs);
-  if (!optimizer.ok()) return state.SkipWithError(std::string(optimizer.status().message()).c_str());
+  auto step = models::GptTrainStep::Create(w.config, {.batch = w.batch, .clip_norm = 0, .bf16 = bf16});
+  if (!step.ok()) return state.SkipWithError(std::string(step.status().message()).c_str());
   Tensor x(DType::kI32, {w.batch, t}), y(DType::kI32, {w.batch, t});
   for (int64_t i = 0; i < x.num_elements(); ++i) {
     x.i32()[i] = static_cast<int32_t>((i * 7919) % w.config.vocab_size);
     y.i32()[i] = static_cast<int32_t>((i * 104729 + 3) % w.config.vocab_size);
   }
-  const Feed feeds[] = {{ids, &x}, {targets, &y}};
-  const auto step = [&] {
-    absl::Status s = (*exec)->Run(feeds);
-    if (s.ok()) s = (*optimizer)->Step(params, grad_tensors, 1e-3, 1.0f, copies);
-    if (bf16 && s.ok()) (*exec)->Bf16CopiesWritten(params);
-    return s;
-  };
-  if (!step().ok()) return state.SkipWithError("step failed");  // warm-up
+  if (!(*step)->Step(x, y, 1e-3).ok()) return state.SkipWithError("step failed");  // warm-up
   for (auto _ : state) {
-    if (!step().ok()) state.SkipWithError("step failed");
+    if (!(*step)->Step(x, y, 1e-3).ok()) state.SkipWithError("step failed");
   }
+  const Executor& exec = (*step)->executor();
   state.counters["tokens_per_second"] = benchmark::Counter(w.batch * t, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["arena_MB"] = (*exec)->stats().arena_bytes / 1e6;
-  SetFlopCounters(state, (*exec)->stats().flops_per_run, bf16);
+  state.counters["arena_MB"] = exec.stats().arena_bytes / 1e6;
+  SetFlopCounters(state, exec.stats().flops_per_run, bf16);
 }
 
 void RegisterGpt(const std::string& name, const GptWorkload& w) {

@@ -7,7 +7,16 @@ computes the same loss.
   python3 tools/gpt_check.py --n_head=6 FILE [--tolerance=1e-5]
 
 The rest of the configuration (vocab_size, block_size, n_layer, n_embd, bias) is read off the
-tensors' names and shapes. Exit code 0 when the weights load and the losses agree."""
+tensors' names and shapes. Exit code 0 when the weights load and the losses agree.
+
+With "check/train_ids" and "check/train_targets" (i32 [steps, b, t]) and "check/train_losses"
+(dlf's loss at each step), the module trains from the file's weights on those batches as
+nanoGPT's train.py does (dropout 0): AdamW with weight decay on the parameters of 2 or more
+dimensions, clip_grad_norm_, a constant learning rate; once in float32 and once in float64.
+Each dlf loss must be as close to the float64 one as PyTorch's own float32 run is (20x its
+largest gap so far, plus 1e-5).
+
+  python3 tools/gpt_check.py --n_head=2 --lr=1e-2 --beta2=0.99 --weight_decay=0.1 --clip_norm=1 FILE"""
 import argparse
 import math
 import os
@@ -118,11 +127,52 @@ def config_of(state, n_head):
                 n_layer=layers, n_head=n_head, bias="transformer.ln_f.bias" in state, dropout=0.0)
 
 
+def train(state, config, ids, targets, dtype, a):
+    """The loss at each step of nanoGPT's training loop from `state`, in `dtype`."""
+    model = GPT(config).to(dtype)
+    model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, strict=True)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": a.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=a.lr, betas=(a.beta1, a.beta2), eps=1e-8)
+    losses = []
+    for x, y in zip(ids, targets):
+        loss = model(x.long(), y.long())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if a.clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_norm)
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def check_training(state, config, tensors, a):
+    ids, targets = tensors["check/train_ids"], tensors["check/train_targets"]
+    f32 = train(state, config, ids, targets, torch.float32, a)
+    f64 = train(state, config, ids, targets, torch.float64, a)
+    ok, gap = True, 0.0
+    for k, (dlf, ours, exact) in enumerate(zip(tensors["check/train_losses"].tolist(), f32, f64)):
+        gap = max(gap, abs(ours - exact))
+        bound = 20 * gap + 1e-5
+        ok = ok and abs(dlf - exact) <= bound
+        print(f"step {k + 1}: dlf {dlf:.8f} PyTorch f32 {ours:.8f} f64 {exact:.8f} "
+              f"|dlf - f64| {abs(dlf - exact):.2e} bound {bound:.2e}")
+    print("training losses agree" if ok else "training losses differ")
+    return 0 if ok else 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")
     p.add_argument("--n_head", type=int, required=True)
     p.add_argument("--tolerance", type=float, default=1e-5)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--beta1", type=float, default=0.9)
+    p.add_argument("--beta2", type=float, default=0.99)
+    p.add_argument("--weight_decay", type=float, default=0.1)
+    p.add_argument("--clip_norm", type=float, default=1.0)
     a = p.parse_args()
     tensors = read_safetensors(a.file)
     state = {k: v for k, v in tensors.items() if not k.startswith(("check/", "optimizer/", "ema/"))}
@@ -130,6 +180,8 @@ def main():
     model = GPT(config).eval()
     model.load_state_dict(state, strict=True)
     print(f"gpt {config}: load_state_dict(strict=True) took all {len(state)} tensors")
+    if "check/train_losses" in tensors:
+        return check_training(state, config, tensors, a)
     if "check/loss" not in tensors:
         return 0
     with torch.no_grad():
