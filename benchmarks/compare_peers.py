@@ -2,7 +2,7 @@
 (batch 128 of 32x32) and torchvision's MobileNetV2 and ConvNeXt-Tiny (batch 32 of 224x224), a full
 training step (forward, cross-entropy, backward, SGD momentum 0.9 update) and
 inference; nanoGPT's GPT at two configurations (gpt_nanogpt_cpu, gpt_shakespeare_char), a
-training step with AdamW, in tokens/s.
+training step with AdamW and sampling with a key/value cache (their inference job), in tokens/s.
 
 Peers (each measurement in its own process, so its peak resident memory is its own; PyTorch
 without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which this machine sets):
@@ -105,8 +105,10 @@ GPT_PRESETS = {
                                   bias=False), 64),
 }
 MODELS.update({m: "gpt" for m in GPT_PRESETS})
-BENCHES.update({"gpt_nanogpt_cpu": ("BM_GPTTrainStep/nanogpt_cpu/", None),
-                "gpt_shakespeare_char": ("BM_GPTTrainStep/shakespeare_char/", None)})
+# Their inference job is generation: one sequence sampled on a key/value cache, a 1-token prompt and
+# block_size - 1 new tokens (BM_GPTGenerate; PyTorch: tools/gpt_check.py's CachedDecoder).
+BENCHES.update({"gpt_nanogpt_cpu": ("BM_GPTTrainStep/nanogpt_cpu/", "BM_GPTGenerate/nanogpt_cpu/"),
+                "gpt_shakespeare_char": ("BM_GPTTrainStep/shakespeare_char/", "BM_GPTGenerate/shakespeare_char/")})
 # What a step's rate counts: images, or tokens (batch x block_size) for the GPT.
 UNITS = {m: ("tokens_per_second" if m in GPT_PRESETS else "images_per_second") for m in MODELS}
 
@@ -125,24 +127,34 @@ def timed_loop(step, seconds, batch):
     return {"rate": steps * batch / (time.perf_counter() - start), "warmup_seconds": warmup}
 
 
-def torch_gpt_worker(preset, torch_mode, threads, seconds):
-    """Runs in a child process: prints tokens/s of a PyTorch training step of nanoGPT's GPT."""
+def torch_gpt_worker(preset, job, torch_mode, threads, seconds):
+    """Runs in a child process: prints tokens/s of nanoGPT's GPT in PyTorch, a training step or
+    (job inference) sampling with a key/value cache."""
     import contextlib
     import torch
     sys.path.insert(0, os.path.join(ROOT, "tools"))
-    from gpt_check import GPT
+    from gpt_check import GPT, CachedDecoder, sample_with_cache
     precision, channels_last, compile_mode = TORCH_MODES[torch_mode]
     if channels_last:
         raise SystemExit("channels_last is for images")
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     config, batch = GPT_PRESETS[preset]
+    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" \
+        else contextlib.nullcontext
+    if job == "inference":
+        decoder = CachedDecoder(GPT(config).eval())
+        new_tokens = config["block_size"] - 1  # as BM_GPTGenerate: the context stays in the block
+
+        def generate():
+            with torch.no_grad(), cast():
+                sample_with_cache(decoder, [0], new_tokens)
+        print(json.dumps(timed_loop(generate, seconds, new_tokens)))
+        return
     model = GPT(config).train()
     x = torch.randint(0, config["vocab_size"], (batch, config["block_size"]))
     y = torch.randint(0, config["vocab_size"], (batch, config["block_size"]))
     forward = torch.compile(model, mode=compile_mode) if compile_mode else model
-    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" \
-        else contextlib.nullcontext
     decay = [p for p in model.parameters() if p.dim() >= 2]  # nanoGPT's configure_optimizers
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -163,7 +175,7 @@ def torch_worker(preset, job, torch_mode, threads, seconds):
     import contextlib
     import torch
     if preset in GPT_PRESETS:
-        return torch_gpt_worker(preset, torch_mode, threads, seconds)
+        return torch_gpt_worker(preset, job, torch_mode, threads, seconds)
     precision, channels_last, compile_mode = TORCH_MODES[torch_mode]
     torch.set_num_threads(threads)
     torch.manual_seed(1)
@@ -324,12 +336,19 @@ def peer_modes(peer, preset, job, onnx_file, workdir, args, thread_counts):
     """(mode label, a function that measures it) of one peer on one (preset, job)."""
     torch_modes = {"pytorch1": EAGER_MODES, "pytorch2_eager": EAGER_MODES,
                    "pytorch2_compile": {**COMPILE_MODES, **(AUTOTUNE_MODES if args.max_autotune else {})}}
+    generation = preset in GPT_PRESETS and job == "inference"
+    if peer == "pytorch2_compile" and generation:
+        # The decoding step's position changes every token and torch.compile recompiles for it
+        # (tried on nanogpt_cpu: 87 s of recompiling up to its limit of 8, then 0.15 s a sequence
+        # against eager's 0.085 s).
+        print(f"  {peer} {preset} {job}: not timed (torch.compile recompiles per position)", file=sys.stderr)
+        return []
     if peer in torch_modes:
         return [(f"{mode} {t}t", lambda mode=mode, t=t: run_worker(peer != "pytorch1", ["--torch-worker", preset, job, mode],
                                                                   t, args.seconds))
                 for mode in torch_modes[peer] for t in thread_counts
                 if not (preset in GPT_PRESETS and TORCH_MODES[mode][1])]  # no channels_last for tokens
-    if job != "inference":
+    if job != "inference" or generation:  # OpenVINO and ONNX Runtime: image models' inference
         return []
     if peer == "openvino":
         return [(f"{precision} {hint.lower()}",
@@ -401,7 +420,7 @@ def main():
     parser.add_argument("--models", default="seed,cifar,resnet20",
                         help="comma-separated: seed, cifar (AlexNet presets), resnet20 (batch 128, 32x32), "
                              "mobilenet_v2, convnext_tiny (batch 32, 224x224), gpt_nanogpt_cpu, "
-                             "gpt_shakespeare_char (training; tokens/s)")
+                             "gpt_shakespeare_char (tokens/s; inference is generation)")
     parser.add_argument("--jobs", default="train,inference", help="comma-separated: train, inference")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated, of: " + ", ".join(PEERS))
     parser.add_argument("--max-autotune", action="store_true",
@@ -442,7 +461,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="compare_peers_")  # the exported models: ~300 MB
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     thread_counts = sorted({1, args.threads})
-    shapes = "; ".join(f"{m} batch {GPT_PRESETS[m][1]} of {GPT_PRESETS[m][0]['block_size']} tokens"
+    shapes = "; ".join(f"{m} batch {GPT_PRESETS[m][1]} of {GPT_PRESETS[m][0]['block_size']} tokens (training), "
+                       f"one sequence of {GPT_PRESETS[m][0]['block_size'] - 1} new tokens (generation)"
                        if m in GPT_PRESETS else f"{m} batch {SHAPES[m][0]} of {SHAPES[m][1]}x{SHAPES[m][1]}"
                        for m in models)
     print(f"{shapes}; dlf f32 and bf16 at {args.threads} threads; peers: {', '.join(peers)} "

@@ -18,6 +18,7 @@
 #include "graph/executor.h"
 #include "graph/autodiff.h"
 #include "models/gpt.h"
+#include "models/gpt_generate.h"
 #include "models/gpt_train.h"
 #include "models/models.h"
 #include "models/registry.h"
@@ -122,13 +123,38 @@ void GptTrainStep(benchmark::State& state, const GptWorkload& w, bool bf16) {
   SetFlopCounters(state, exec.stats().flops_per_run, bf16);
 }
 
+// Sampling as //models:generate does (temperature 0.8, top_k 200), one sequence with a key/value
+// cache: a 1-token prompt and block_size - 1 new tokens, so the context never outgrows the block
+// (what compare_peers.py's PyTorch loop does too). Weights: the model's initialization.
+void GptGenerate(benchmark::State& state, const GptWorkload& w, bool bf16) {
+  Graph g(1);
+  models::Gpt(g, g.Input("ids", DType::kI32, {1, 1}), w.config);
+  std::map<std::string, Tensor> weights;
+  for (Value p : g.parameters()) weights[g.name(p)] = g.parameter_value(p).Clone();
+  auto generator = models::GptGenerator::Create(w.config, weights, bf16);
+  if (!generator.ok()) return state.SkipWithError(std::string(generator.status().message()).c_str());
+  const int64_t new_tokens = w.config.block_size - 1;
+  // Each Generate starts a new sequence on the same cache: new_tokens decoding steps (the prompt
+  // token's, and one per sampled token but the last).
+  for (auto _ : state) {
+    if (!(*generator)->Generate({0}, new_tokens, {}).ok()) state.SkipWithError("generation failed");
+  }
+  state.counters["tokens_per_second"] = benchmark::Counter(new_tokens, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void RegisterGpt(const std::string& name, const GptWorkload& w) {
   for (bool bf16 : {false, true}) {
-    benchmark::RegisterBenchmark((name + (bf16 ? "/bf16" : "/f32")).c_str(),
+    const std::string precision = bf16 ? "/bf16" : "/f32";
+    benchmark::RegisterBenchmark(("BM_GPTTrainStep/" + name + precision).c_str(),
                                  [=](benchmark::State& state) { GptTrainStep(state, w, bf16); })
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond)
         ->MinTime(3.0);
+    benchmark::RegisterBenchmark(("BM_GPTGenerate/" + name + precision).c_str(),
+                                 [=](benchmark::State& state) { GptGenerate(state, w, bf16); })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(2.0);
   }
 }
 
@@ -185,9 +211,9 @@ models::ModelFn Registered(const std::string& name) {
   Register("BM_ConvNeXtTinyInference", Inferring(kImageNetSize), Registered("convnext_tiny"), 2.0);
   // nanoGPT's CPU configuration (its README: shakespeare_char on a laptop, dropout 0) and
   // shakespeare_char's own (dropout 0.2).
-  RegisterGpt("BM_GPTTrainStep/nanogpt_cpu",
+  RegisterGpt("nanogpt_cpu",
               {{.vocab_size = 65, .block_size = 64, .n_layer = 4, .n_head = 4, .n_embd = 128, .dropout = 0.0}, 12});
-  RegisterGpt("BM_GPTTrainStep/shakespeare_char",
+  RegisterGpt("shakespeare_char",
               {{.vocab_size = 65, .block_size = 256, .n_layer = 6, .n_head = 6, .n_embd = 384, .dropout = 0.2}, 64});
   return true;
 }();

@@ -120,6 +120,61 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
 
 
+class CachedDecoder:
+    """The GPT decoding one token per step on a key/value cache of block_size rows per layer, as
+    dlf's GptGenerator does: fixed shapes, the positions not reached yet masked out (-inf)."""
+
+    def __init__(self, model):
+        self.model = model
+        blocks, block_size = model.transformer.h, model.transformer.wpe.weight.shape[0]
+        a = blocks[0].attn
+        shape = (1, a.n_head, block_size, a.n_embd // a.n_head)
+        self.k = [torch.zeros(shape) for _ in blocks]
+        self.v = [torch.zeros(shape) for _ in blocks]
+        self.mask = torch.full((1, 1, 1, block_size), float("-inf"))
+        self.fused = hasattr(F, "scaled_dot_product_attention")
+
+    def reset(self):
+        self.mask.fill_(float("-inf"))
+
+    def step(self, token, pos):
+        """The logits [1, vocab] after `token` (a [1, 1] tensor) at position `pos`."""
+        t = self.model.transformer
+        self.mask[..., pos] = 0
+        x = t.wte(token) + t.wpe.weight[pos].view(1, 1, -1)
+        for i, block in enumerate(t.h):
+            a = block.attn
+            q, k, v = (z.view(1, 1, a.n_head, -1).transpose(1, 2) for z in a.c_attn(block.ln_1(x)).split(a.n_embd, dim=2))
+            self.k[i][:, :, pos] = k[:, :, 0]
+            self.v[i][:, :, pos] = v[:, :, 0]
+            keys, values, mask = self.k[i].to(q.dtype), self.v[i].to(q.dtype), self.mask.to(q.dtype)
+            if self.fused:
+                y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+            else:
+                y = F.softmax(q @ keys.transpose(-2, -1) * (1.0 / math.sqrt(q.size(-1))) + mask, dim=-1) @ values
+            x = x + a.c_proj(y.transpose(1, 2).reshape(1, 1, a.n_embd))
+            x = x + block.mlp(block.ln_2(x))
+        return self.model.lm_head(t.ln_f(x))[:, -1, :]
+
+
+def sample_with_cache(decoder, prompt, max_new_tokens, temperature=0.8, top_k=200):
+    """nanoGPT's sample.py loop (temperature, top-k, multinomial) on the cache: one decoding step
+    per prompt token and per sampled token but the last. prompt: a list of ids."""
+    decoder.reset()
+    for pos, token in enumerate(prompt):
+        logits = decoder.step(torch.tensor([[token]]), pos)
+    out = []
+    for i in range(max_new_tokens):
+        logits = logits.float() / temperature
+        if top_k:
+            kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
+            logits[logits < kth] = -float("inf")
+        out.append(torch.multinomial(F.softmax(logits, dim=-1), num_samples=1))
+        if i + 1 < max_new_tokens:
+            logits = decoder.step(out[-1], len(prompt) + i)
+    return torch.cat(out, dim=1)
+
+
 def config_of(state, n_head):
     vocab, embd = state["transformer.wte.weight"].shape
     layers = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("transformer.h."))
