@@ -31,6 +31,9 @@ absl::StatusOr<Tokenizer> ParseTokenizer(std::string_view name);
 absl::StatusOr<std::vector<uint32_t>> DecodeUtf8(std::string_view text, const std::string& name);
 std::string EncodeUtf8(uint32_t code_point);
 
+// The checkpoint metadata key of a language model's Vocabulary::Record().
+inline constexpr char kVocabularyMetadata[] = "text/vocabulary";
+
 class Vocabulary {
  public:
   static Vocabulary Bytes();

@@ -32,6 +32,8 @@ struct GptConfig {
 // is the same tensor (weight tying), so checkpoints carry it under both.
 inline constexpr char kGptTokenEmbedding[] = "transformer.wte.weight";
 inline constexpr char kGptTiedHead[] = "lm_head.weight";
+// The checkpoint metadata key of the GptConfigRecord.
+inline constexpr char kGptConfigMetadata[] = "gpt/config";
 
 // Adds the model on ids i32 [b, t] (t <= block_size) and returns the logits [b, t, vocab_size].
 // Initialization as nanoGPT's: every Linear and Embedding weight N(0, 0.02), biases 0, the

@@ -1,5 +1,6 @@
 """Runs an ONNX model in ONNX Runtime (its Python API, installed by tools/setup.sh) on a raw
-little-endian f32 input and prints the first output, or compares it with expected values.
+little-endian input (f32, or int32 / int64 where the model's input is, e.g. a language model's
+token ids) and prints the first output, or compares it with expected values.
 
     tools/python.sh tools/onnx_run.py MODEL.onnx INPUT.f32 N,C,H,W [--expect EXPECTED.f32]
                     [--rtol 1e-4] [--threads 2] [--output OUT.f32] [--time SECONDS]
@@ -95,13 +96,27 @@ def compare(out, expected_path, rtol):
     return ok
 
 
+# ONNX Runtime's input types -> the raw files' element types.
+INPUT_TYPES = {"tensor(float)": "<f4", "tensor(int32)": "<i4", "tensor(int64)": "<i8"}
+
+
+def read_input(path, session):
+    kind = session.get_inputs()[0].type
+    if kind not in INPUT_TYPES:
+        fail(f"the model's input is {kind}; expected one of {', '.join(INPUT_TYPES)}")
+    try:
+        return np.fromfile(path, dtype=INPUT_TYPES[kind])
+    except OSError as e:
+        fail(f"{path}: {e.strerror}")
+
+
 def main():
     args = parse_args()
     dims = parse_shape(args.shape)
-    data = read_f32(args.input)
-    if math.prod(dims) != data.size:
-        fail(f"{args.input}: {data.size} floats, the shape {args.shape} needs {math.prod(dims)}")
     session = make_session(args.model, args.threads)
+    data = read_input(args.input, session)
+    if math.prod(dims) != data.size:
+        fail(f"{args.input}: {data.size} values, the shape {args.shape} needs {math.prod(dims)}")
     feeds = {session.get_inputs()[0].name: data.reshape(dims)}
     if args.time is not None:
         print(json.dumps({"images_per_second": images_per_second(session, feeds, args.time, dims[0])}))

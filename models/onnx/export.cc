@@ -104,6 +104,7 @@ class Exporter {
   absl::Status Split(const Node& node);
   absl::Status BatchMatMul(const Node& node);
   absl::Status Gelu(const Node& node);  // the erf form
+  absl::Status Embedding(const Node& node);
 
   const Graph& g_;
   Value images_;
@@ -383,6 +384,12 @@ absl::Status Exporter::Linear(const Node& node) {
   return absl::OkStatus();
 }
 
+// Embedding(table, ids): rows of the table, ONNX's Gather on axis 0 (int32 ids taken as they are).
+absl::Status Exporter::Embedding(const Node& node) {
+  SetAttr(Emit("Gather", Inputs(node, 2), {Name(node.outputs[0])}, node.name), "axis", int64_t{0});
+  return absl::OkStatus();
+}
+
 absl::Status Exporter::Softmax(const Node& node) {  // dlf's is over the last axis
   SetAttr(Emit("Softmax", Inputs(node, 1), {Name(node.outputs[0])}, node.name), "axis", int64_t{-1});
   return absl::OkStatus();
@@ -468,7 +475,8 @@ const std::map<std::string, Exporter::Rule>& Exporter::Rules() {
         {"Silu", &Exporter::SelfGated},       {"HardSwish", &Exporter::SelfGated},
         {"LayerNorm", &Exporter::LayerNorm},  {"Gelu", &Exporter::Gelu},
         {"BroadcastTo", &Exporter::BroadcastTo}, {"Slice", &Exporter::Slice},
-        {"Split", &Exporter::Split},          {"BatchMatMul", &Exporter::BatchMatMul}};
+        {"Split", &Exporter::Split},          {"BatchMatMul", &Exporter::BatchMatMul},
+        {"Embedding", &Exporter::Embedding}};
     for (const auto& [op, onnx_op] : SameInputOps()) table->emplace(op, &Exporter::SameInputs);
     return table;
   }();
@@ -500,10 +508,11 @@ std::vector<int> NodesFor(const Graph& g, Value logits) {
   return {nodes.rbegin(), nodes.rend()};
 }
 
-void SetValueInfo(onnx::ValueInfoProto& info, const std::string& name, const Shape& shape) {
+absl::Status SetValueInfo(onnx::ValueInfoProto& info, const std::string& name, DType dtype, const Shape& shape) {
   info.set_name(name);
   onnx::TypeProto_Tensor* t = info.mutable_type()->mutable_tensor_type();
-  t->set_elem_type(onnx::TensorProto::FLOAT);
+  DLF_ASSIGN_OR_RETURN(const onnx::TensorProto_DataType type, OnnxType(dtype));
+  t->set_elem_type(type);
   for (size_t i = 0; i < shape.size(); ++i) {
     onnx::TensorShapeProto_Dimension* d = t->mutable_shape()->add_dim();
     if (i == 0) {
@@ -512,6 +521,7 @@ void SetValueInfo(onnx::ValueInfoProto& info, const std::string& name, const Sha
       d->set_dim_value(shape[i]);
     }
   }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -533,12 +543,12 @@ absl::StatusOr<onnx::ModelProto> ExportModel(const Graph& g, Value images, Value
   onnx::GraphProto& graph = *model.mutable_graph();
   graph.set_name(options.graph_name);
   Exporter exporter(g, images, graph);
-  exporter.Rename(images, "images");
+  exporter.Rename(images, options.input_name);
   exporter.Rename(logits, "logits");
   for (int n : NodesFor(g, logits)) DLF_RETURN_IF_ERROR(exporter.Add(g.node(n)));
   DLF_RETURN_IF_ERROR(exporter.status());
-  SetValueInfo(*graph.add_input(), exporter.Name(images), g.shape(images));
-  SetValueInfo(*graph.add_output(), exporter.Name(logits), g.shape(logits));
+  DLF_RETURN_IF_ERROR(SetValueInfo(*graph.add_input(), exporter.Name(images), g.dtype(images), g.shape(images)));
+  DLF_RETURN_IF_ERROR(SetValueInfo(*graph.add_output(), exporter.Name(logits), g.dtype(logits), g.shape(logits)));
   return model;
 }
 

@@ -18,11 +18,14 @@ inline constexpr int kOpsetVersion = 13;
 
 struct ExportOptions {
   std::string graph_name = "dlf";
+  // The ONNX name of the graph's input (a language model's: "ids").
+  std::string input_name = "images";
   // Free-form key/value pairs for the model's metadata_props (class names, normalization ...).
   std::map<std::string, std::string> metadata;
 };
 
-// The nodes `logits` depends on, from the input `images` [n, c, h, w], as ONNX nodes at opset
+// The nodes `logits` depends on, from the input `images` [n, c, h, w] (or any input whose first
+// axis is the batch, e.g. a language model's i32 ids [n, t]), as ONNX nodes at opset
 // kOpsetVersion, one rule per dlf op (ExportedOps()); Dropout is left out (inference). Parameters and
 // buffers become initializers under their own names (PyTorch's). The batch axis of the input
 // and the output is dynamic ("batch"). An op without an ONNX form is an error naming it.

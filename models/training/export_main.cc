@@ -7,6 +7,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "graph/status_macros.h"
+#include "data/safetensors.h"
+#include "data/text.h"
+#include "models/gpt.h"
 #include "models/layers.h"
 #include "models/onnx/export.h"
 #include "models/registry.h"
@@ -18,6 +21,30 @@ ABSL_FLAG(std::string, output, "", "the ONNX file to write (required), e.g. mode
 
 namespace dlf::training {
 namespace {
+
+// A language model's checkpoint (gpt/config in its metadata): ids i32 [batch, block_size] ->
+// logits [batch, block_size, vocab]; lm_head.weight, the tied head, is the token embedding.
+absl::Status ExportGpt(data::TensorFile file, const std::string& path, const std::string& output) {
+  DLF_ASSIGN_OR_RETURN(const models::GptConfig config,
+                       models::ParseGptConfigRecord(file.metadata.at(models::kGptConfigMetadata)));
+  Graph g;
+  const Value ids = g.Input("ids", DType::kI32, {1, config.block_size});
+  const Value logits = models::Gpt(g, ids, config);
+  DLF_RETURN_IF_ERROR(g.status());
+  file.tensors.erase(models::kGptTiedHead);
+  DLF_RETURN_IF_ERROR(SetWeights(g, file.tensors, path));
+  onnx_export::ExportOptions options = {.graph_name = "gpt", .input_name = "ids"};
+  for (const char* key : {models::kGptConfigMetadata, data::kVocabularyMetadata}) {
+    if (file.metadata.count(key) > 0) options.metadata[key] = file.metadata.at(key);
+  }
+  DLF_ASSIGN_OR_RETURN(const onnx::ModelProto model, onnx_export::ExportModel(g, ids, logits, options));
+  DLF_RETURN_IF_ERROR(onnx_export::WriteModel(model, output));
+  absl::PrintF("wrote %s: gpt, ONNX opset %d, %d nodes, %.2f M parameters\n", output, onnx_export::kOpsetVersion,
+               model.graph().node_size(), models::CountParameters(g) / 1e6);
+  absl::PrintF("input 'ids' [batch, %d] (int32 token ids); output 'logits' [batch, %d, %d]\n", config.block_size,
+               config.block_size, config.vocab_size);
+  return absl::OkStatus();
+}
 
 absl::Status Export(const std::vector<std::string>& positional) {
   if (!positional.empty()) {
@@ -31,8 +58,10 @@ absl::Status Export(const std::vector<std::string>& positional) {
   if (std::filesystem::is_directory(output)) {
     return absl::InvalidArgumentError(absl::StrCat("--output=", output, ": is a directory, expected a file name"));
   }
-  DLF_ASSIGN_OR_RETURN(const Checkpoint checkpoint, ReadCheckpoint(path));
-  const RunInfo& info = checkpoint.info;
+  DLF_ASSIGN_OR_RETURN(data::TensorFile file, data::ReadSafetensors(path));
+  if (file.metadata.count(models::kGptConfigMetadata) > 0) return ExportGpt(std::move(file), path, output);
+  DLF_ASSIGN_OR_RETURN(const RunInfo info, DecodeRunInfo(file.metadata, path));
+  const Checkpoint checkpoint = {std::move(file), info};
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
   Graph g;
   const Shape& s = info.input_shape;

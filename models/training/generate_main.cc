@@ -26,10 +26,6 @@ ABSL_FLAG(int, threads, 0, "OpenMP threads (0: one per core)");
 namespace dlf::training {
 namespace {
 
-// What a gpt checkpoint records beside its weights (models/gpt.h, data/text.h).
-constexpr char kConfigKey[] = "gpt/config";
-constexpr char kVocabularyKey[] = "text/vocabulary";
-
 absl::StatusOr<std::string> Metadata(const data::TensorFile& file, const char* key, const std::string& path) {
   const auto it = file.metadata.find(key);
   if (it != file.metadata.end()) return it->second;
@@ -58,8 +54,8 @@ absl::Status Generate() {
   const std::string path = ResolveUserPath(absl::GetFlag(FLAGS_checkpoint));
   if (path.empty()) return absl::InvalidArgumentError("--checkpoint is required (see --help)");
   DLF_ASSIGN_OR_RETURN(const data::TensorFile file, data::ReadSafetensors(path));
-  DLF_ASSIGN_OR_RETURN(const std::string config_record, Metadata(file, kConfigKey, path));
-  DLF_ASSIGN_OR_RETURN(const std::string vocabulary_record, Metadata(file, kVocabularyKey, path));
+  DLF_ASSIGN_OR_RETURN(const std::string config_record, Metadata(file, models::kGptConfigMetadata, path));
+  DLF_ASSIGN_OR_RETURN(const std::string vocabulary_record, Metadata(file, data::kVocabularyMetadata, path));
   DLF_ASSIGN_OR_RETURN(const models::GptConfig config, models::ParseGptConfigRecord(config_record));
   DLF_ASSIGN_OR_RETURN(const data::Vocabulary vocabulary, data::Vocabulary::FromRecord(vocabulary_record));
   DLF_RETURN_IF_ERROR(data::ExpectVocabularyFits(vocabulary, config.vocab_size, path));

@@ -3,12 +3,14 @@
 // Runtime (its Python API, tools/onnx_run.py) gives the logits dlf's evaluator gives on real
 // Fashion-MNIST images to 1e-4 relative (max |diff| / max |logit|). BatchNorm's running
 // statistics are set away from their initial 0 and 1 so that they matter.
+#include <map>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "graph/random.h"
 #include "gtest/gtest.h"
 #include "graph/executor.h"
+#include "models/gpt.h"
 #include "models/onnx/export.h"
 #include "models/registry.h"
 #include "models/training/datasets.h"
@@ -82,6 +84,44 @@ TEST(OnnxExportTest, EveryRegisteredModelRunsInOnnxRuntimeWithDlfsLogits) {
     if (lrn) EXPECT_THAT(check.output, HasSubstr(" LRN "));
     std::printf("%s%s: %s", spec->name.c_str(), lrn ? " --lrn" : "", run.output.c_str());
   }
+}
+
+// nanoGPT's GPT, ids i32 [batch, t] -> logits [batch, t, vocab]: the embeddings as Gather, the
+// causal mask a constant, the tied head a Gemm by the token table. Exported from a graph of one
+// sequence, run on three: the batch axis is free.
+TEST(OnnxExportTest, GptRunsInOnnxRuntimeWithDlfsLogits) {
+  const std::string dir = ::dlf::testing::TempDir("onnx_export_gpt");
+  const models::GptConfig c = {.vocab_size = 11, .block_size = 8, .n_layer = 2, .n_head = 2, .n_embd = 16,
+                               .dropout = 0.1, .bias = true};
+  Graph g(3);
+  const Value ids = g.Input("ids", DType::kI32, {1, c.block_size});
+  const Value logits = models::Gpt(g, ids, c);
+  ASSERT_TRUE(g.status().ok()) << g.status();
+  ::dlf::testing::PerturbParameters(g);  // biases and LayerNorm away from 0 and 1, so they matter
+  absl::StatusOr<onnx::ModelProto> model = ExportModel(g, ids, logits, {.graph_name = "gpt", .input_name = "ids"});
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string file = dir + "/gpt.onnx";
+  ASSERT_TRUE(WriteModel(*model, file).ok());
+  const ProcessResult check = ::dlf::testing::CheckWithOnnx(file);
+  EXPECT_EQ(check.exit_code(), 0) << check.output;
+  EXPECT_THAT(check.output, HasSubstr("output logits ['batch', 8, 11]"));
+  EXPECT_THAT(check.output, HasSubstr(" Gather "));
+
+  Graph three(3);
+  const Value ids3 = three.Input("ids", DType::kI32, {3, c.block_size});
+  const Value logits3 = models::Gpt(three, ids3, c);
+  std::map<std::string, const Tensor*> weights;
+  for (Value p : g.persistent_values()) weights[g.name(p)] = &g.parameter_value(p);
+  for (Value p : three.persistent_values()) three.parameter_value(p) = weights.at(three.name(p))->Clone();
+  auto exec = Executor::Compile(three, {logits3}, {.training = false, .fast_math = false});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  Tensor x(DType::kI32, {3, c.block_size});
+  for (int64_t i = 0; i < x.num_elements(); ++i) x.i32()[i] = static_cast<int32_t>((i * 7 + 2) % c.vocab_size);
+  ASSERT_TRUE((*exec)->Run({{ids3, &x}}).ok());
+  const ProcessResult run = ::dlf::testing::CompareInOnnxRuntime(file, x, (*exec)->fetch(0), dir);
+  EXPECT_EQ(run.exit_code(), 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("match: 264 outputs [3,8,11]"));
+  std::printf("gpt: %s", run.output.c_str());
 }
 
 // The ops no registered model uses: AveragePool (padded, ceil mode, padding excluded; max

@@ -1,5 +1,6 @@
 // //models:generate: text from a gpt checkpoint (weights, gpt/config and text/vocabulary in its
-// metadata), the same for the same seed, and one error line for each bad input.
+// metadata), the same for the same seed, and one error line for each bad input; //models:export
+// writes the checkpoint as ONNX (export_test compares its logits in ONNX Runtime).
 #include <cmath>
 #include <string>
 
@@ -16,6 +17,7 @@ namespace dlf::training {
 namespace {
 
 using ::dlf::testing::BinaryPath;
+using ::dlf::testing::PythonPath;
 using ::dlf::testing::ProcessResult;
 using ::dlf::testing::RunProcess;
 using ::testing::HasSubstr;
@@ -60,6 +62,20 @@ TEST(GenerateTest, SamplesTheSameTextForTheSameSeed) {
   std::vector<std::string> other = args;
   other[3] = "--seed=8";
   EXPECT_NE(Generate(other).output.substr(0, text.size()), text);
+}
+
+TEST(GenerateTest, ExportWritesTheCheckpointAsOnnx) {
+  const std::string dir = ::dlf::testing::TempDir("generate_export");
+  const std::string checkpoint = WriteCheckpoint(dir);
+  const ProcessResult r = RunProcess(BinaryPath("models/export"), {"--checkpoint=" + checkpoint,
+                                                                    "--output=" + dir + "/gpt.onnx"});
+  ASSERT_EQ(r.exit_code(), 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("wrote " + dir + "/gpt.onnx: gpt, ONNX opset 13"));
+  EXPECT_THAT(r.output, HasSubstr("input 'ids' [batch, 64] (int32 token ids); output 'logits' [batch, 64, 12]"));
+  const ProcessResult check = RunProcess(PythonPath(), {BinaryPath("tools/onnx_check.py"), dir + "/gpt.onnx"});
+  EXPECT_EQ(check.exit_code(), 0) << check.output;
+  EXPECT_THAT(check.output, HasSubstr("output logits ['batch', 64, 12]"));
+  EXPECT_THAT(check.output, HasSubstr("gpt/config"));
 }
 
 TEST(GenerateTest, BadInputIsOneErrorLine) {
