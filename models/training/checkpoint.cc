@@ -1,5 +1,7 @@
 #include "models/training/checkpoint.h"
 
+#include "models/registry.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -221,6 +223,7 @@ absl::StatusOr<std::string> LoadInitialWeights(Graph& g, const std::string& path
   auto format = file.metadata.find("format");
   if (format != file.metadata.end() && absl::StartsWith(format->second, "dlf-checkpoint")) {
     DLF_ASSIGN_OR_RETURN(const RunInfo saved, DecodeRunInfo(file.metadata, path));
+    DLF_RETURN_IF_ERROR(ValidateAgainstMetadata(saved, file.tensors, path));
     if (saved.model != run.model || saved.input_shape != run.input_shape) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": a checkpoint of model ", saved.model, " on ", ShapeText(saved.input_shape),
@@ -248,6 +251,27 @@ absl::StatusOr<std::string> LoadInitialWeights(Graph& g, const std::string& path
                     exclude.pattern(), "' (", absl::StrJoin(excluded, ", "), ")");
   }
   return summary;
+}
+
+std::string MetadataOrigin(const std::string& path, const RunInfo& info) {
+  return absl::StrCat(path, " (its metadata: ", info.model, ", ", info.num_classes(), " classes, input ",
+                      ShapeText(info.input_shape), ")");
+}
+
+absl::Status ValidateAgainstMetadata(const RunInfo& info, const std::map<std::string, Tensor>& tensors,
+                                     const std::string& path) {
+  DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
+  Graph g;
+  const Shape& s = info.input_shape;
+  const Value images = g.Input("images", DType::kF32, {1, s[0], s[1], s[2]});
+  models::ModelOptions options;
+  options.num_classes = info.num_classes();
+  options.extra = info.model_options;
+  spec->build(g, images, options);
+  if (!g.status().ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(MetadataOrigin(path, info), ": ", g.status().message()));
+  }
+  return ValidateWeights(g, tensors, MetadataOrigin(path, info));
 }
 
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path) {

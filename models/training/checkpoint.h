@@ -80,6 +80,16 @@ absl::Status SetWeights(Graph& g, const std::map<std::string, Tensor>& tensors,
 absl::StatusOr<std::string> LoadInitialWeights(Graph& g, const std::string& path,
                                                const RunInfo& run, const NamePattern& exclude);
 
+// How errors about a checkpoint's tensors name it: its path and what its metadata says the
+// tensors are ("PATH (its metadata: lenet, 10 classes, input [1, 28, 28])"), so that metadata
+// disagreeing with the tensors names both sides.
+std::string MetadataOrigin(const std::string& path, const RunInfo& info);
+
+// Builds the model `info` describes and checks `tensors` against it (ValidateWeights, named by
+// MetadataOrigin): metadata whose class count or input shape does not fit its tensors is an error.
+absl::Status ValidateAgainstMetadata(const RunInfo& info, const std::map<std::string, Tensor>& tensors,
+                                     const std::string& path);
+
 // Reads a checkpoint and its RunInfo.
 struct Checkpoint {
   data::TensorFile file;

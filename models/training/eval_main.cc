@@ -57,6 +57,24 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
   const RunInfo& info = checkpoint.info;
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
 
+  // The weights first: metadata that disagrees with them is refused before any data is read.
+  models::ModelOptions options;
+  options.num_classes = info.num_classes();
+  options.extra = info.model_options;
+  DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
+  Evaluator evaluator(spec->build, options, info.EvalShape(), batch, {info.mean, info.std}, bf16);
+  data::Augmentation transform;  // how a folder's photos are fitted, as in training
+  transform.interpolation = info.interpolation;
+  transform.crop_fraction = info.crop_fraction;
+  evaluator.set_transform(transform);
+  if (absl::GetFlag(FLAGS_ema)) {
+    const std::map<std::string, Tensor> ema = EmaWeights(checkpoint.file.tensors);
+    if (ema.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no EMA weights (ema/...): train with --model_ema"));
+    DLF_RETURN_IF_ERROR(evaluator.LoadWeights(ema, absl::StrCat(MetadataOrigin(path, info), " (EMA weights)")));
+    absl::PrintF("the EMA weights of %s\n", path);
+  } else {
+    DLF_RETURN_IF_ERROR(evaluator.LoadWeights(checkpoint.file.tensors, MetadataOrigin(path, info)));
+  }
   const std::string dataset = FlagGiven("dataset") ? absl::GetFlag(FLAGS_dataset) : info.dataset;
   DLF_RETURN_IF_ERROR(CheckDatasetName(dataset));
   if (dataset == "folder" && !FlagGiven("data_dir")) {
@@ -77,23 +95,6 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
   }
   if (dataset != info.dataset) {
     absl::PrintF("note: the model was trained on %s; evaluating on %s\n", info.dataset, dataset);
-  }
-  models::ModelOptions options;
-  options.num_classes = info.num_classes();
-  options.extra = info.model_options;
-  DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
-  Evaluator evaluator(spec->build, options, info.EvalShape(), batch, {info.mean, info.std}, bf16);
-  data::Augmentation transform;  // how a folder's photos are fitted, as in training
-  transform.interpolation = info.interpolation;
-  transform.crop_fraction = info.crop_fraction;
-  evaluator.set_transform(transform);
-  if (absl::GetFlag(FLAGS_ema)) {
-    const std::map<std::string, Tensor> ema = EmaWeights(checkpoint.file.tensors);
-    if (ema.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no EMA weights (ema/...): train with --model_ema"));
-    DLF_RETURN_IF_ERROR(evaluator.LoadWeights(ema, absl::StrCat(path, " (EMA weights)")));
-    absl::PrintF("the EMA weights of %s\n", path);
-  } else {
-    DLF_RETURN_IF_ERROR(evaluator.LoadWeights(checkpoint.file.tensors, path));
   }
   DLF_ASSIGN_OR_RETURN(const EvalResult r, evaluator.Evaluate(test));
   PrintResult(r, info, test.description);

@@ -25,14 +25,19 @@ namespace {
 // A language model's checkpoint (gpt/config in its metadata): ids i32 [batch, block_size] ->
 // logits [batch, block_size, vocab]; lm_head.weight, the tied head, is the token embedding.
 absl::Status ExportGpt(data::TensorFile file, const std::string& path, const std::string& output) {
-  DLF_ASSIGN_OR_RETURN(const models::GptConfig config,
-                       models::ParseGptConfigRecord(file.metadata.at(models::kGptConfigMetadata)));
+  const std::string& record = file.metadata.at(models::kGptConfigMetadata);
+  DLF_ASSIGN_OR_RETURN(const models::GptConfig config, models::ParseGptConfigRecord(record));
+  if (file.metadata.count(data::kVocabularyMetadata) > 0) {
+    DLF_ASSIGN_OR_RETURN(const data::Vocabulary vocabulary,
+                         data::Vocabulary::FromRecord(file.metadata.at(data::kVocabularyMetadata)));
+    DLF_RETURN_IF_ERROR(data::ExpectVocabularyFits(vocabulary, config.vocab_size, path));
+  }
   Graph g;
   const Value ids = g.Input("ids", DType::kI32, {1, config.block_size});
   const Value logits = models::Gpt(g, ids, config);
   DLF_RETURN_IF_ERROR(g.status());
   file.tensors.erase(models::kGptTiedHead);
-  DLF_RETURN_IF_ERROR(SetWeights(g, file.tensors, path));
+  DLF_RETURN_IF_ERROR(SetWeights(g, file.tensors, absl::StrCat(path, " (its gpt/config: ", record, ")")));
   onnx_export::ExportOptions options = {.graph_name = "gpt", .input_name = "ids"};
   for (const char* key : {models::kGptConfigMetadata, data::kVocabularyMetadata}) {
     if (file.metadata.count(key) > 0) options.metadata[key] = file.metadata.at(key);
@@ -71,7 +76,7 @@ absl::Status Export(const std::vector<std::string>& positional) {
   options.extra = info.model_options;
   const Value logits = spec->build(g, images, options);
   DLF_RETURN_IF_ERROR(g.status());
-  DLF_RETURN_IF_ERROR(SetWeights(g, checkpoint.file.tensors, path));
+  DLF_RETURN_IF_ERROR(SetWeights(g, checkpoint.file.tensors, MetadataOrigin(path, info)));
   onnx_export::ExportOptions export_options;
   export_options.graph_name = info.model;
   EncodeRunInfo(info, export_options.metadata);

@@ -61,8 +61,12 @@ absl::Status Generate() {
   DLF_RETURN_IF_ERROR(data::ExpectVocabularyFits(vocabulary, config.vocab_size, path));
   DLF_ASSIGN_OR_RETURN(const std::vector<int32_t> prompt, vocabulary.Encode(absl::GetFlag(FLAGS_prompt), "--prompt"));
   DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
-  DLF_ASSIGN_OR_RETURN(std::unique_ptr<models::GptGenerator> generator,
-                       models::GptGenerator::Create(config, file.tensors, bf16));
+  absl::StatusOr<std::unique_ptr<models::GptGenerator>> created = models::GptGenerator::Create(config, file.tensors, bf16);
+  if (!created.ok()) {  // the tensors disagree with the config the metadata gives: name both
+    return absl::InvalidArgumentError(absl::StrCat(path, " (its gpt/config: ", config_record, "): ",
+                                                   created.status().message()));
+  }
+  std::unique_ptr<models::GptGenerator> generator = *std::move(created);
   const models::SamplingOptions options = {.temperature = absl::GetFlag(FLAGS_temperature),
                                            .top_k = absl::GetFlag(FLAGS_top_k),
                                            .seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed))};

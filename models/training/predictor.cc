@@ -45,7 +45,7 @@ absl::StatusOr<std::unique_ptr<Predictor>> Predictor::Load(const std::string& pa
                                                kBatch, data::Normalization{checkpoint.info.mean,
                                                                            checkpoint.info.std},
                                                bf16);
-  DLF_RETURN_IF_ERROR(evaluator->LoadWeights(checkpoint.file.tensors, path));
+  DLF_RETURN_IF_ERROR(evaluator->LoadWeights(checkpoint.file.tensors, MetadataOrigin(path, checkpoint.info)));
   return std::unique_ptr<Predictor>(new Predictor(std::move(checkpoint.info), std::move(evaluator)));
 }
 

@@ -67,7 +67,7 @@ absl::Status Trainer::SaveCheckpoint(const std::string& path, bool with_training
 absl::Status Trainer::LoadCheckpoint(const std::string& path, bool restore_training_state) {
   DLF_ASSIGN_OR_RETURN(const Checkpoint checkpoint, ReadCheckpoint(path));
   DLF_RETURN_IF_ERROR(CheckSameRun(checkpoint.info, config_.run, path));
-  DLF_RETURN_IF_ERROR(ValidateWeights(graph(), checkpoint.file.tensors, path));
+  DLF_RETURN_IF_ERROR(ValidateWeights(graph(), checkpoint.file.tensors, MetadataOrigin(path, checkpoint.info)));
   if (restore_training_state) {
     DLF_ASSIGN_OR_RETURN(TrainState t, TrainState::Decode(checkpoint.file, path));
     if (t.batch_size != config_.batch_size || t.seed != config_.seed) {

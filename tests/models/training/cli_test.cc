@@ -280,7 +280,7 @@ const std::vector<BadCase>& BadCases() {
       {"predict", {"--checkpoint={dir}", "{png}"}, ": is a directory, expected a file"},
       {"predict", {"--checkpoint={text}", "{png}"}, "not a valid safetensors file"},
       {"predict", {"--checkpoint={ckpt}", "--top_k=0", "{png}"}, "--top_k must be > 0, found 0"},
-      {"predict", {"--checkpoint={nan}", "{png}"}, "nan.safetensors: tensor 'fc2.weight' holds a non-finite value (nan at element 7)"},
+      {"predict", {"--checkpoint={nan}", "{png}"}, "nan.safetensors (its metadata: lenet, 10 classes, input [1, 28, 28]): tensor 'fc2.weight' holds a non-finite value (nan at element 7)"},
       {"evaluate", {"--checkpoint={nan}", "--dataset=synthetic"}, "tensor 'fc2.weight' holds a non-finite value"},
       {"lenet_train", {"--dataset=synthetic", "--init_from={nan}"}, "tensor 'fc2.weight' holds a non-finite value"},
       // ONNX files as models

@@ -78,6 +78,27 @@ TEST(GenerateTest, ExportWritesTheCheckpointAsOnnx) {
   EXPECT_THAT(check.output, HasSubstr("gpt/config"));
 }
 
+// A gpt/config that disagrees with the tensors (n_embd 32 for tensors 16 wide) is refused by
+// generate and export, each naming the config and a tensor.
+TEST(GenerateTest, ConfigThatDisagreesWithTheTensorsIsRefused) {
+  const std::string dir = ::dlf::testing::TempDir("generate_inconsistent");
+  absl::StatusOr<data::TensorFile> file = data::ReadSafetensors(WriteCheckpoint(dir));
+  ASSERT_TRUE(file.ok()) << file.status();
+  const std::string config = "vocab_size=12,block_size=64,n_layer=2,n_head=2,n_embd=32,dropout=0,bias=0";
+  file->metadata[models::kGptConfigMetadata] = config;
+  const std::string path = dir + "/wider.safetensors";
+  ASSERT_TRUE(data::WriteSafetensors(path, *file).ok());
+  const ProcessResult generate = Generate({"--checkpoint=" + path, "--prompt=abc"});
+  EXPECT_EQ(generate.exit_code(), 1) << generate.output;
+  EXPECT_THAT(generate.output, HasSubstr("error: " + path + " (its gpt/config: " + config + "): the checkpoint's '"));
+  EXPECT_THAT(generate.output, HasSubstr(", the model's f32[12, 32]"));
+  const ProcessResult exported = RunProcess(BinaryPath("models/export"), {"--checkpoint=" + path,
+                                                                           "--output=" + dir + "/x.onnx"});
+  EXPECT_EQ(exported.exit_code(), 1) << exported.output;
+  EXPECT_THAT(exported.output, HasSubstr("error: " + path + " (its gpt/config: " + config + "): the tensors do not match"));
+  EXPECT_THAT(exported.output, HasSubstr("parameter 'transformer.wte.weight' is f32[12, 16], the model expects f32[12, 32]"));
+}
+
 TEST(GenerateTest, BadInputIsOneErrorLine) {
   const std::string dir = ::dlf::testing::TempDir("generate");
   const std::string checkpoint = WriteCheckpoint(dir);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/safetensors.h"
+#include "stb/stb_image_write.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/subprocess.h"
@@ -105,6 +106,55 @@ TEST(ToolsTest, FallsBackToFashionMnistOnlyWhenNoDataSetWasAskedFor) {
   EXPECT_EQ(f->metadata.at("dataset"), "fashion_mnist");
   EXPECT_EQ(f->metadata.at("model"), "alexnet-cifar");
   EXPECT_EQ(f->metadata.at("input_shape"), "[3,32,32]");
+}
+
+// A checkpoint whose metadata disagrees with its tensors (a class count against the output
+// layer's rows, an input shape against the first Linear layer's columns) is refused by every
+// tool that reads it, naming what the metadata says and what the tensor is.
+TEST(ToolsTest, MetadataThatDisagreesWithTheTensorsIsRefusedByEveryTool) {
+  const std::string run = TempDir("inconsistent_run");
+  const ProcessResult train = RunProcess(BinaryPath("models/train"), {"--model=lenet", "--dataset=synthetic",
+                                                                      "--max_steps=1", "--batch_size=8",
+                                                                      "--threads=1", "--checkpoint_dir=" + run});
+  ASSERT_EQ(train.exit_code(), 0) << train.output;
+  absl::StatusOr<data::TensorFile> file = data::ReadSafetensors(run + "/last.safetensors");
+  ASSERT_TRUE(file.ok()) << file.status();
+  std::vector<unsigned char> pixels(28 * 28, 100);
+  const std::string image = run + "/x.png";
+  ASSERT_TRUE(stbi_write_png(image.c_str(), 28, 28, 1, pixels.data(), 0));
+  const struct {
+    const char* key;
+    const char* value;
+    const char* metadata;  // what the error says of the metadata
+    const char* tensor;    // and of the tensor
+  } cases[] = {
+      {"class_names", R"(["a","b","c","d","e","f","g"])", "(its metadata: lenet, 7 classes, input [1, 28, 28])",
+       "parameter 'fc3.weight' is f32[10, 84], the model expects f32[7, 84]"},
+      {"input_shape", "[1,32,32]", "(its metadata: lenet, 10 classes, input [1, 32, 32])",
+       "parameter 'fc1.weight' is f32[120, 400], the model expects f32[120, 576]"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.key);
+    data::TensorFile changed;
+    for (const auto& [name, t] : file->tensors) changed.tensors[name] = t.Clone();
+    changed.metadata = file->metadata;
+    changed.metadata[c.key] = c.value;
+    const std::string path = run + "/" + c.key + ".safetensors";
+    ASSERT_TRUE(data::WriteSafetensors(path, changed).ok());
+    const std::pair<const char*, std::vector<std::string>> tools[] = {
+        {"models/evaluate", {"--checkpoint=" + path, "--dataset=synthetic"}},
+        {"models/predict", {"--checkpoint=" + path, image}},
+        {"models/export", {"--checkpoint=" + path, "--output=" + run + "/x.onnx"}},
+        {"models/train", {"--model=lenet", "--dataset=synthetic", "--max_steps=1", "--batch_size=8",
+                          "--init_from=" + path, "--checkpoint_dir=" + run + "/init"}},
+    };
+    for (const auto& [tool, args] : tools) {
+      const ProcessResult r = RunProcess(BinaryPath(tool), args);
+      EXPECT_EQ(r.exit_code(), 1) << tool << ": " << r.output;
+      EXPECT_THAT(r.output, HasSubstr(std::string("error: ") + path + " " + c.metadata)) << tool;
+      EXPECT_THAT(r.output, HasSubstr(c.tensor)) << tool;
+    }
+  }
 }
 
 }  // namespace
