@@ -19,10 +19,10 @@ absl::Status GptTrainStep::Build(const GptConfig& config) {
   Graph& g = graph_;
   ids_ = g.Input("ids", DType::kI32, {options_.batch, config.block_size});
   targets_ = g.Input("targets", DType::kI32, {options_.batch, config.block_size});
-  const Value loss = ops::SoftmaxCrossEntropy(g, Gpt(g, ids_, config), targets_);
+  loss_ = ops::SoftmaxCrossEntropy(g, Gpt(g, ids_, config), targets_);
   DLF_RETURN_IF_ERROR(g.status());
-  DLF_ASSIGN_OR_RETURN(std::vector<Value> grads, Gradients(g, loss, g.parameters()));
-  std::vector<Value> fetches = {loss};
+  DLF_ASSIGN_OR_RETURN(std::vector<Value> grads, Gradients(g, loss_, g.parameters()));
+  std::vector<Value> fetches = {loss_};
   fetches.insert(fetches.end(), grads.begin(), grads.end());
   DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(g, fetches, {.training = true, .bf16 = options_.bf16}));
   optim::OptimizerConfig oc = {.kind = "adamw", .beta1 = options_.beta1, .beta2 = options_.beta2,
@@ -51,6 +51,14 @@ absl::StatusOr<double> GptTrainStep::Step(const Tensor& ids, const Tensor& targe
   DLF_RETURN_IF_ERROR(optimizer_->Step(params_, grads_, lr, scale, bf16_copies_));
   if (options_.bf16) executor_->Bf16CopiesWritten(params_);
   return loss;
+}
+
+absl::StatusOr<double> GptTrainStep::EvalLoss(const Tensor& ids, const Tensor& targets) {
+  if (eval_executor_ == nullptr) {
+    DLF_ASSIGN_OR_RETURN(eval_executor_, Executor::Compile(graph_, {loss_}, {.training = false, .bf16 = options_.bf16}));
+  }
+  DLF_RETURN_IF_ERROR(eval_executor_->Run({{ids_, &ids}, {targets_, &targets}}));
+  return static_cast<double>(eval_executor_->fetch(0).f32()[0]);
 }
 
 }  // namespace dlf::models

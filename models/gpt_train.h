@@ -37,6 +37,9 @@ class GptTrainStep {
   // of the weights before the update.
   absl::StatusOr<double> Step(const Tensor& ids, const Tensor& targets, double lr);
 
+  // The loss of the current weights on ids and targets in inference (no dropout, no update).
+  absl::StatusOr<double> EvalLoss(const Tensor& ids, const Tensor& targets);
+
   Graph& graph() { return graph_; }
   const Executor& executor() const { return *executor_; }
 
@@ -46,8 +49,9 @@ class GptTrainStep {
 
   GptTrainOptions options_;
   Graph graph_;
-  Value ids_, targets_;
+  Value ids_, targets_, loss_;
   std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Executor> eval_executor_;  // compiled on the first EvalLoss
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::vector<Tensor*> params_, bf16_copies_;
   std::vector<const Tensor*> grads_;

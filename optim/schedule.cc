@@ -74,6 +74,23 @@ absl::StatusOr<SchedulePtr> CosineAnnealingLR(double t_max, double min_factor) {
   });
 }
 
+absl::StatusOr<SchedulePtr> WarmupCosineLR(int64_t warmup, int64_t decay_end, double min_factor) {
+  if (warmup < 0) return absl::InvalidArgumentError(absl::StrCat("warmup must be >= 0 steps, found ", warmup));
+  if (decay_end <= warmup) {
+    return absl::InvalidArgumentError(absl::StrCat("the cosine must end after the warmup (", warmup,
+                                                   " steps), found its end at ", decay_end));
+  }
+  if (!(min_factor >= 0 && min_factor <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("min_factor must be in [0, 1], found ", min_factor));
+  }
+  return Make([=](double t) {
+    if (t < warmup) return (t + 1) / (warmup + 1);
+    if (t > decay_end) return min_factor;
+    const double ratio = (t - warmup) / static_cast<double>(decay_end - warmup);
+    return min_factor + 0.5 * (1.0 + std::cos(M_PI * ratio)) * (1.0 - min_factor);
+  });
+}
+
 absl::StatusOr<SchedulePtr> LinearWarmup(double warmup_epochs, double start_factor) {
   if (!(warmup_epochs >= 0)) {
     return absl::InvalidArgumentError(absl::StrCat("warmup must be >= 0 epochs, found ", warmup_epochs));

@@ -33,6 +33,10 @@ absl::StatusOr<SchedulePtr> MultiStepLR(std::vector<int64_t> milestones, double 
 absl::StatusOr<SchedulePtr> CosineAnnealingLR(double t_max, double min_factor = 0.0);
 // Linear warmup from start_factor to 1 over warmup_epochs (fractional epochs allowed).
 absl::StatusOr<SchedulePtr> LinearWarmup(double warmup_epochs, double start_factor = 0.0);
+// nanoGPT's get_lr, in the units it is queried in (steps for a step-based run): at t <
+// warmup, (t + 1) / (warmup + 1); then a cosine from 1 down to min_factor at t = decay_end;
+// min_factor after it.
+absl::StatusOr<SchedulePtr> WarmupCosineLR(int64_t warmup, int64_t decay_end, double min_factor);
 // The product of several schedules, e.g. Compose({warmup, cosine}).
 SchedulePtr Compose(std::vector<SchedulePtr> parts);
 

@@ -245,6 +245,22 @@ TEST(ScheduleTest, MultiStepCosineWarmupAndComposition) {
   EXPECT_NEAR(both->Factor(5), 0.55, 1e-12);
 }
 
+// nanoGPT's get_lr (lr 1e-3, min_lr 1e-4, warmup 100, lr_decay_iters 2000), its values written
+// out: (it + 1) / 101 in the warmup, the cosine's middle half-way, min_lr at and past the end.
+TEST(ScheduleTest, WarmupCosineIsNanoGptsGetLr) {
+  auto s = WarmupCosineLR(100, 2000, 0.1);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_DOUBLE_EQ((*s)->LearningRate(1e-3, 0), 1e-3 / 101);
+  EXPECT_DOUBLE_EQ((*s)->LearningRate(1e-3, 99), 1e-3 * 100 / 101);
+  EXPECT_DOUBLE_EQ((*s)->LearningRate(1e-3, 100), 1e-3);
+  EXPECT_NEAR((*s)->LearningRate(1e-3, 1050), 5.5e-4, 1e-15);
+  EXPECT_NEAR((*s)->LearningRate(1e-3, 2000), 1e-4, 1e-15);
+  EXPECT_DOUBLE_EQ((*s)->LearningRate(1e-3, 5000), 1e-4);
+  EXPECT_FALSE(WarmupCosineLR(-1, 10, 0.1).ok());
+  EXPECT_FALSE(WarmupCosineLR(10, 10, 0.1).ok());
+  EXPECT_FALSE(WarmupCosineLR(0, 10, 1.5).ok());
+}
+
 TEST(FactoryTest, MakesTheNamedOptimizer) {
   Scalar sgd_w, adam_w, adamw_w;
   auto sgd = MakeOptimizer({.kind = "sgd", .momentum = 0}, OneParam());
