@@ -258,18 +258,23 @@ std::string MetadataOrigin(const std::string& path, const RunInfo& info) {
                       ShapeText(info.input_shape), ")");
 }
 
-absl::Status ValidateAgainstMetadata(const RunInfo& info, const std::map<std::string, Tensor>& tensors,
-                                     const std::string& path) {
+absl::StatusOr<std::pair<Value, Value>> BuildFromMetadata(Graph& g, const RunInfo& info) {
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
-  Graph g;
   const Shape& s = info.input_shape;
   const Value images = g.Input("images", DType::kF32, {1, s[0], s[1], s[2]});
   models::ModelOptions options;
   options.num_classes = info.num_classes();
   options.extra = info.model_options;
-  spec->build(g, images, options);
-  if (!g.status().ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(MetadataOrigin(path, info), ": ", g.status().message()));
+  const Value logits = spec->build(g, images, options);
+  DLF_RETURN_IF_ERROR(g.status());
+  return std::make_pair(images, logits);
+}
+
+absl::Status ValidateAgainstMetadata(const RunInfo& info, const std::map<std::string, Tensor>& tensors,
+                                     const std::string& path) {
+  Graph g;
+  if (absl::Status s = BuildFromMetadata(g, info).status(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(MetadataOrigin(path, info), ": ", s.message()));
   }
   return ValidateWeights(g, tensors, MetadataOrigin(path, info));
 }

@@ -85,6 +85,10 @@ absl::StatusOr<std::string> LoadInitialWeights(Graph& g, const std::string& path
 // disagreeing with the tensors names both sides.
 std::string MetadataOrigin(const std::string& path, const RunInfo& info);
 
+// Adds the model `info` describes to `g`, on one image [1, c, h, w] named "images"; returns
+// (images, logits). An error of the registry or of the model's build.
+absl::StatusOr<std::pair<Value, Value>> BuildFromMetadata(Graph& g, const RunInfo& info);
+
 // Builds the model `info` describes and checks `tensors` against it (ValidateWeights, named by
 // MetadataOrigin): metadata whose class count or input shape does not fit its tensors is an error.
 absl::Status ValidateAgainstMetadata(const RunInfo& info, const std::map<std::string, Tensor>& tensors,

@@ -66,17 +66,10 @@ absl::Status Export(const std::vector<std::string>& positional) {
   DLF_ASSIGN_OR_RETURN(data::TensorFile file, data::ReadSafetensors(path));
   if (file.metadata.count(models::kGptConfigMetadata) > 0) return ExportGpt(std::move(file), path, output);
   DLF_ASSIGN_OR_RETURN(const RunInfo info, DecodeRunInfo(file.metadata, path));
-  const Checkpoint checkpoint = {std::move(file), info};
-  DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
   Graph g;
-  const Shape& s = info.input_shape;
-  const Value images = g.Input("images", DType::kF32, {1, s[0], s[1], s[2]});
-  models::ModelOptions options;
-  options.num_classes = info.num_classes();
-  options.extra = info.model_options;
-  const Value logits = spec->build(g, images, options);
-  DLF_RETURN_IF_ERROR(g.status());
-  DLF_RETURN_IF_ERROR(SetWeights(g, checkpoint.file.tensors, MetadataOrigin(path, info)));
+  DLF_ASSIGN_OR_RETURN(const auto model_values, BuildFromMetadata(g, info));
+  const auto [images, logits] = model_values;
+  DLF_RETURN_IF_ERROR(SetWeights(g, file.tensors, MetadataOrigin(path, info)));
   onnx_export::ExportOptions export_options;
   export_options.graph_name = info.model;
   EncodeRunInfo(info, export_options.metadata);
@@ -87,7 +80,7 @@ absl::Status Export(const std::vector<std::string>& positional) {
                onnx_export::kOpsetVersion, model.graph().node_size(), models::CountParameters(g) / 1e6);
   absl::PrintF("input 'images' [batch, %s] normalized with mean [%s] and std [%s]; output 'logits' "
                "[batch, %d]: %s\n",
-               absl::StrJoin(s, ", "), absl::StrJoin(info.mean, ", "), absl::StrJoin(info.std, ", "),
+               absl::StrJoin(info.input_shape, ", "), absl::StrJoin(info.mean, ", "), absl::StrJoin(info.std, ", "),
                info.num_classes(), absl::StrJoin(info.class_names, ", "));
   return absl::OkStatus();
 }
