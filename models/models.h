@@ -16,6 +16,11 @@ enum class InitScheme {
   kTorch,  // PyTorch's nn.Conv2d/nn.Linear default: U(+-1/sqrt(fan_in)) for weights and biases
 };
 
+// What a model is trained for (models/training/task.h builds each task's head and metrics).
+enum class TaskKind {
+  kClassification,  // images in, class logits [n, classes] out
+};
+
 struct ModelOptions {
   int64_t num_classes = 10;
   double dropout = 0.5;

@@ -18,6 +18,7 @@ struct ModelSpec {
   std::vector<std::string> aliases;  // other accepted --model values (e.g. "seed")
   std::string description;           // one line for --help
   ModelFn build;
+  TaskKind task = TaskKind::kClassification;  // the task the model serves
   std::vector<std::string> options;  // the ModelOptions::extra names this model reads
   std::vector<int64_t> input_shape;  // [channels, height, width] of one image
   std::string default_dataset;       // "cifar10", "fashion_mnist"

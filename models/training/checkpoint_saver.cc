@@ -12,13 +12,6 @@
 namespace dlf::training {
 namespace {
 
-// The epoch's value of the chosen metric, higher is better (NaN: not measured).
-double Score(const std::string& metric, const EpochMetrics& m) {
-  if (metric == "test_loss") return -m.test_loss;
-  if (metric == "ema_test_accuracy") return m.ema_test_accuracy;
-  return m.test_accuracy;
-}
-
 std::string EpochFile(int64_t epoch) { return absl::StrFormat("epoch_%03d.safetensors", epoch); }
 
 class CheckpointSaver final : public Callback {
@@ -35,7 +28,7 @@ class CheckpointSaver final : public Callback {
   absl::Status OnEpochEnd(Trainer& t, const EpochMetrics& m) override {
     const TrainConfig& c = t.config();
     if (c.out_dir.empty() || !t.is_root()) return absl::OkStatus();
-    const double score = Score(c.best_metric, m);
+    const double score = t.best_metric().Score(m);  // NaN: not measured
     const bool best = std::isfinite(score) && score > t.state().best_score;
     if (best) t.state().best_score = score;
     DLF_RETURN_IF_ERROR(t.SaveCheckpoint(t.OutPath("last.safetensors"), true));
@@ -70,7 +63,7 @@ class MetricsWriter final : public Callback {
     if (c.out_dir.empty() || !t.is_root()) return absl::OkStatus();
     const std::string title = absl::StrCat(c.run.model, " on ", t.train_set()->description);
     DLF_RETURN_IF_ERROR(WriteMetricsCsv(t.OutPath("metrics.csv"), t.history()));
-    return WriteLearningCurveSvg(t.OutPath("learning_curve.svg"), title, t.history());
+    return WriteLearningCurveSvg(t.OutPath("learning_curve.svg"), title, t.history(), t.task().families());
   }
 };
 

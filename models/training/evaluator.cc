@@ -8,6 +8,11 @@
 
 namespace dlf::training {
 
+void AddMetrics(const EvalResult& result, const std::string& split, EpochMetrics& m) {
+  m.Set(split + "_loss", result.loss);
+  m.Set(split + "_accuracy", result.accuracy);
+}
+
 std::vector<double> EvalResult::PerClassAccuracy() const {
   std::vector<double> acc;
   for (size_t c = 0; c < confusion.size(); ++c) {

@@ -16,6 +16,7 @@
 #include "graph/graph.h"
 #include "models/models.h"
 #include "models/training/classifier.h"
+#include "models/training/report.h"
 
 namespace dlf::training {
 
@@ -26,6 +27,9 @@ struct EvalResult {
   std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
   std::vector<double> PerClassAccuracy() const;
 };
+
+// The result as metrics "<split>_loss" and "<split>_accuracy".
+void AddMetrics(const EvalResult& result, const std::string& split, EpochMetrics& m);
 
 // Runs a model in inference mode over a whole dataset. It owns one graph per batch size it
 // meets (the full batch and, if the dataset does not divide evenly, the last one), all with

@@ -47,8 +47,7 @@ class ModelEma final : public Callback {
     DLF_ASSIGN_OR_RETURN(const EvalResult r, t.parallel().Evaluate(t.evaluator(), *t.test_set(),
                                                                     t.config().model_options.num_classes,
                                                                     t.global_step()));
-    m.ema_test_loss = r.loss;
-    m.ema_test_accuracy = r.accuracy;
+    AddMetrics(r, "ema_test", m);
     return absl::OkStatus();
   }
 

@@ -14,7 +14,7 @@ class ReduceLrOnPlateau final : public Callback {
  public:
   absl::Status OnEpochEnd(Trainer& t, const EpochMetrics& m) override {
     TrainState& s = t.state();
-    s.plateau.Update(m.test_loss);
+    s.plateau.Update(m.Get("test_loss"));
     const TrainConfig& c = t.config();
     if (optim::ReduceOnPlateau(s.plateau, c.plateau_patience, c.schedule.gamma, s.lr_factor) && c.verbose) {
       absl::PrintF("the test loss has not improved on %.4f for %d epoch%s: the learning rate is now %g\n",
@@ -28,7 +28,7 @@ class EarlyStopping final : public Callback {
  public:
   absl::Status OnEpochEnd(Trainer& t, const EpochMetrics& m) override {
     optim::PlateauTracker& watch = t.state().early_stopping;
-    watch.Update(m.test_loss);
+    watch.Update(m.Get("test_loss"));
     const int64_t patience = t.config().early_stopping_patience;
     if (watch.bad_epochs >= patience && t.state().epoch < t.config().epochs) {
       t.RequestStop(absl::StrFormat(

@@ -45,15 +45,11 @@ class ProgressPrinter final : public Callback {
   absl::Status OnEpochEnd(Trainer& t, const EpochMetrics& m) override {
     if (!t.config().verbose) return absl::OkStatus();
     if (tty_) absl::PrintF("\r\033[K");
-    absl::PrintF(
-        "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %g | %.1f s "
-        "(%.0f img/s, %.2f s waiting for data), eval %.1f s\n",
-        m.epoch, t.config().epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss,
-        100 * m.test_accuracy, m.lr, m.seconds, m.images_per_second, t.data_wait_this_epoch(),
-        t.last_eval_seconds());
-    if (std::isfinite(m.ema_test_accuracy)) {
-      absl::PrintF("  EMA weights: test loss %.4f acc %.2f%%\n", m.ema_test_loss, 100 * m.ema_test_accuracy);
-    }
+    const Task& task = t.task();
+    absl::PrintF("epoch %d/%d: train %s | test %s | lr %g | %.1f s (%.0f img/s, %.2f s waiting for data), eval %.1f s\n",
+                 m.epoch, t.config().epochs, task.Summary(m, "train"), task.Summary(m, "test"), m.Get("lr"),
+                 m.Get("epoch_seconds"), m.Get("images_per_second"), t.data_wait_this_epoch(), t.last_eval_seconds());
+    if (t.config().model_ema && t.test_set() != nullptr) absl::PrintF("  EMA weights: test %s\n", task.Summary(m, "ema_test"));
     PrintSkippedImages(t);
     std::fflush(stdout);
     return absl::OkStatus();
@@ -91,9 +87,8 @@ class ProgressPrinter final : public Callback {
     const double rate = elapsed > 0 ? static_cast<double>(t.images_this_session()) / elapsed : 0;
     const double eta = rate > 0 ? (t.batches_per_epoch() - s.step_in_epoch) * c.batch_size / rate : 0;
     const std::string line = absl::StrFormat(
-        "epoch %d/%d  step %d/%d  loss %.4f  acc %5.2f%%  %.0f img/s  ETA %s", s.epoch + 1, c.epochs,
-        (s.step_in_epoch + accum - 1) / accum, steps, s.epoch_seen ? s.epoch_loss_sum / s.epoch_seen : 0.0,
-        s.epoch_seen ? 100.0 * s.epoch_correct / s.epoch_seen : 0.0, rate, Duration(eta));
+        "epoch %d/%d  step %d/%d  %s  %.0f img/s  ETA %s", s.epoch + 1, c.epochs, (s.step_in_epoch + accum - 1) / accum,
+        steps, t.task().Running(s.epoch_loss_sum, s.epoch_sums, s.epoch_seen), rate, Duration(eta));
     if (tty_) {
       absl::PrintF("\r%s\033[K", line);
     } else {

@@ -5,8 +5,11 @@
 #include <cstdio>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "data/file_io.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -105,49 +108,89 @@ std::string SvgStart(int width, int height, const std::string& title) {
       width, height, width, height, width / 2, title);
 }
 
-bool HasEma(const std::vector<EpochMetrics>& history) {
-  return std::any_of(history.begin(), history.end(),
-                     [](const EpochMetrics& m) { return std::isfinite(m.ema_test_accuracy); });
+// Every metric name of the history, in the order of first appearance.
+std::vector<std::string> MetricNames(const std::vector<EpochMetrics>& history) {
+  std::vector<std::string> names;
+  for (const EpochMetrics& m : history) {
+    for (const auto& [name, value] : m.values) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  }
+  return names;
 }
+
+// A column's digits: rates in %g, seconds to the millisecond, throughputs to a tenth.
+std::string CsvValue(const std::string& name, double v) {
+  if (name == "lr") return absl::StrFormat("%.6g", v);
+  if (name == "epoch_seconds") return absl::StrFormat("%.3f", v);
+  if (absl::EndsWith(name, "_per_second")) return absl::StrFormat("%.1f", v);
+  return absl::StrFormat("%.6f", v);
+}
+
+// A curve's legend: its split ("ema_test" reads "test (EMA)").
+std::string SplitLabel(const std::string& split) {
+  if (split == "ema_test") return "test (EMA)";
+  return absl::StrReplaceAll(split, {{"_", " "}});
+}
+
+// Positions of the rows of a history written before metrics had names.
+const char* const kUnnamedColumns[] = {"train_loss", "train_accuracy", "test_loss",     "test_accuracy",
+                                       "lr",         "epoch_seconds",  "images_per_second", "ema_test_loss",
+                                       "ema_test_accuracy"};
+
+double JsonNumber(const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; }
 
 }  // namespace
 
+double EpochMetrics::Get(const std::string& name) const {
+  for (const auto& [n, v] : values) {
+    if (n == name) return v;
+  }
+  return NAN;
+}
+
+void EpochMetrics::Set(const std::string& name, double value) {
+  for (auto& [n, v] : values) {
+    if (n == name) {
+      v = value;
+      return;
+    }
+  }
+  values.emplace_back(name, value);
+}
+
 absl::Status WriteMetricsCsv(const std::string& path, const std::vector<EpochMetrics>& history) {
-  const bool ema = HasEma(history);
-  std::string csv = absl::StrCat("epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,epoch_seconds,images_per_second",
-                                 ema ? ",ema_test_loss,ema_test_accuracy\n" : "\n");
+  const std::vector<std::string> names = MetricNames(history);
+  std::string csv = absl::StrCat("epoch,", absl::StrJoin(names, ","), "\n");
   for (const EpochMetrics& m : history) {
-    absl::StrAppendFormat(&csv, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f", m.epoch, m.train_loss,
-                          m.train_accuracy, m.test_loss, m.test_accuracy, m.lr, m.seconds,
-                          m.images_per_second);
-    if (ema) absl::StrAppendFormat(&csv, ",%.6f,%.6f", m.ema_test_loss, m.ema_test_accuracy);
+    absl::StrAppend(&csv, m.epoch);
+    for (const std::string& name : names) absl::StrAppend(&csv, ",", CsvValue(name, m.Get(name)));
     csv += "\n";
   }
   return data::WriteFileAtomically(path, csv);
 }
 
 absl::Status WriteLearningCurveSvg(const std::string& path, const std::string& title,
-                                   const std::vector<EpochMetrics>& history) {
-  Series train_loss{"train", "#1f77b4", {}}, test_loss{"test", "#d62728", {}};
-  Series train_acc{"train", "#1f77b4", {}}, test_acc{"test", "#d62728", {}};
-  Series ema_loss{"test (EMA)", "#2ca02c", {}}, ema_acc{"test (EMA)", "#2ca02c", {}};
-  for (const EpochMetrics& m : history) {
-    train_loss.values.push_back(m.train_loss);
-    test_loss.values.push_back(m.test_loss);
-    train_acc.values.push_back(m.train_accuracy);
-    test_acc.values.push_back(m.test_accuracy);
-    ema_loss.values.push_back(m.ema_test_loss);
-    ema_acc.values.push_back(m.ema_test_accuracy);
-  }
-  std::vector<Series> losses = {train_loss, test_loss}, accuracies = {train_acc, test_acc};
-  if (HasEma(history)) {
-    losses.push_back(ema_loss);
-    accuracies.push_back(ema_acc);
-  }
+                                   const std::vector<EpochMetrics>& history,
+                                   const std::vector<CurveFamily>& families) {
+  static const char* const kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"};
+  const std::vector<std::string> names = MetricNames(history);
   const int64_t epochs = std::max<int64_t>(1, static_cast<int64_t>(history.size()));
+  const double width = 900.0 / static_cast<double>(std::max<size_t>(1, families.size()));
   std::string svg = SvgStart(900, 360, title);
-  svg += Panel(0, 25, 450, 335, "Loss (cross-entropy)", EpochAxis(epochs), losses, false);
-  svg += Panel(450, 25, 450, 335, "Accuracy", EpochAxis(epochs), accuracies, true);
+  for (size_t f = 0; f < families.size(); ++f) {
+    std::vector<Series> series;
+    for (const std::string& name : names) {
+      const std::string suffix = "_" + families[f].family;
+      if (!absl::EndsWith(name, suffix)) continue;
+      Series s{SplitLabel(name.substr(0, name.size() - suffix.size())), kColors[series.size() % 5], {}};
+      for (const EpochMetrics& m : history) s.values.push_back(m.Get(name));
+      if (std::any_of(s.values.begin(), s.values.end(), [](double v) { return std::isfinite(v); })) {
+        series.push_back(std::move(s));
+      }
+    }
+    svg += Panel(width * f, 25, width, 335, families[f].title, EpochAxis(epochs), series, families[f].fraction);
+  }
   svg += "</svg>\n";
   return data::WriteFileAtomically(path, svg);
 }
@@ -180,10 +223,9 @@ absl::Status WriteLrFinderFiles(const std::string& dir, const std::vector<double
 std::string HistoryToJson(const std::vector<EpochMetrics>& history) {
   nlohmann::json rows = nlohmann::json::array();
   for (const EpochMetrics& m : history) {
-    nlohmann::json row = {m.epoch, m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.lr,
-                          m.seconds, m.images_per_second};
-    if (std::isfinite(m.ema_test_accuracy)) row.insert(row.end(), {m.ema_test_loss, m.ema_test_accuracy});
-    rows.push_back(row);
+    nlohmann::json values = nlohmann::json::array();
+    for (const auto& [name, v] : m.values) values.push_back({name, v});  // NaN is written as null
+    rows.push_back({{"epoch", m.epoch}, {"metrics", values}});
   }
   return rows.dump();
 }
@@ -192,14 +234,16 @@ absl::Status HistoryFromJson(const std::string& text, std::vector<EpochMetrics>&
   history.clear();
   try {
     for (const auto& r : nlohmann::json::parse(text)) {
-      history.push_back({r.at(0).get<int64_t>(), r.at(1).get<double>(), r.at(2).get<double>(),
-                         r.at(3).is_number() ? r.at(3).get<double>() : NAN,
-                         r.at(4).is_number() ? r.at(4).get<double>() : NAN, r.at(5).get<double>(),
-                         r.at(6).get<double>(), r.at(7).get<double>()});
-      if (r.size() >= 10) {  // with --model_ema
-        history.back().ema_test_loss = r.at(8).is_number() ? r.at(8).get<double>() : NAN;
-        history.back().ema_test_accuracy = r.at(9).is_number() ? r.at(9).get<double>() : NAN;
+      EpochMetrics& m = history.emplace_back();
+      if (r.is_array()) {  // unnamed: epoch, then kUnnamedColumns in order
+        m.epoch = r.at(0).get<int64_t>();
+        for (size_t i = 1; i < r.size() && i <= std::size(kUnnamedColumns); ++i) {
+          m.Set(kUnnamedColumns[i - 1], JsonNumber(r.at(i)));
+        }
+        continue;
       }
+      m.epoch = r.at("epoch").get<int64_t>();
+      for (const auto& v : r.at("metrics")) m.Set(v.at(0).get<std::string>(), JsonNumber(v.at(1)));
     }
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("bad metrics history: ", e.what()));

@@ -4,29 +4,43 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 
 namespace dlf::training {
 
+// One epoch's metrics by name, in the order metrics.csv gives them their columns: the task's
+// training and evaluation metrics ("train_loss", "train_accuracy", "test_loss", ...), "lr",
+// "epoch_seconds", "<samples>_per_second", then what callbacks add ("ema_test_loss", ...).
+// NaN: not measured (no test set).
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
-  double train_loss = 0, train_accuracy = 0;
-  double test_loss = 0, test_accuracy = 0;  // NaN when there is no test set
-  double lr = 0;
-  double seconds = 0;
-  double images_per_second = 0;
-  // --model_ema: the averaged weights on the test set (NaN without).
-  double ema_test_loss = NAN, ema_test_accuracy = NAN;
+  std::vector<std::pair<std::string, double>> values;
+
+  // The value of `name`, NaN when the epoch has none.
+  double Get(const std::string& name) const;
+  // Sets `name`, appending it when new.
+  void Set(const std::string& name, double value);
+};
+
+// A metric every split reports ("train_loss", "test_loss": the family "loss"): one panel of
+// learning_curve.svg, and how progress lines print it ("loss 0.4321", a fraction "acc 85.12%").
+struct CurveFamily {
+  std::string family;        // "loss", "accuracy"
+  std::string title;         // "Loss (cross-entropy)"
+  std::string abbreviation;  // "loss", "acc"
+  bool fraction;             // plotted and printed as a percentage
 };
 
 // metrics.csv: one row per epoch, with a header. Written atomically.
 absl::Status WriteMetricsCsv(const std::string& path, const std::vector<EpochMetrics>& history);
-// learning_curve.svg: loss and accuracy against epoch, train and test, as a self-contained
-// SVG any browser opens. Written atomically.
+// learning_curve.svg: one panel per family, each split's curve against the epoch, as a
+// self-contained SVG any browser opens. Written atomically.
 absl::Status WriteLearningCurveSvg(const std::string& path, const std::string& title,
-                                   const std::vector<EpochMetrics>& history);
+                                   const std::vector<EpochMetrics>& history,
+                                   const std::vector<CurveFamily>& families);
 
 // The LR range test's record: dir/lr_finder.csv (lr, loss, smoothed loss per step) and
 // dir/lr_finder.svg (both losses against the rate on a log scale, the suggestion marked).
@@ -34,7 +48,9 @@ absl::Status WriteLrFinderFiles(const std::string& dir, const std::vector<double
                                 const std::vector<double>& losses, const std::vector<double>& smoothed,
                                 double suggested);
 
-// The history as JSON (stored in checkpoints so a resumed run rewrites the same files).
+// The history as JSON (stored in checkpoints so a resumed run rewrites the same files): per
+// epoch {"epoch": N, "metrics": [[name, value], ...]} (null for NaN). Histories of checkpoints
+// written before metrics had names (rows of numbers in a fixed order) are read too.
 std::string HistoryToJson(const std::vector<EpochMetrics>& history);
 absl::Status HistoryFromJson(const std::string& text, std::vector<EpochMetrics>& history);
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "graph/status_macros.h"
+#include "models/training/task.h"
 
 namespace dlf::training {
 
@@ -16,6 +17,7 @@ TrainConfig ConfigForModel(const models::ModelSpec& spec, const std::string& dat
   c.run.mean = spec.mean;
   c.run.std = spec.std;
   c.build = spec.build;
+  c.task = spec.task;
   c.model_options.num_classes = num_classes;
   c.model_options.dropout = spec.dropout;
   return c;
@@ -66,12 +68,9 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
     return bad(absl::StrCat("patience must be >= 0 epochs, found ",
                             std::min(c.plateau_patience, c.early_stopping_patience)));
   }
-  if (c.best_metric != "test_accuracy" && c.best_metric != "test_loss" &&
-      c.best_metric != "ema_test_accuracy") {
-    return bad(absl::StrCat("--best_metric must be test_accuracy, test_loss or ema_test_accuracy, found '",
-                            c.best_metric, "'"));
+  if (absl::Status s = ChooseMetric(TaskFor(c.task), c.best_metric, c.model_ema).status(); !s.ok()) {
+    return bad(std::string(s.message()));
   }
-  if (c.best_metric == "ema_test_accuracy" && !c.model_ema) return bad("--best_metric=ema_test_accuracy needs --model_ema");
   if (c.keep_checkpoints < 0) {
     return bad(absl::StrCat("--keep_checkpoints must be >= 0, found ", c.keep_checkpoints));
   }

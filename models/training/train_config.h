@@ -33,6 +33,7 @@ struct TrainConfig {
   // a resume or --init_from must match them.
   RunInfo run;
   models::ModelFn build;
+  models::TaskKind task = models::TaskKind::kClassification;  // what the model is trained for
   models::ModelOptions model_options;
   int64_t batch_size = 128;
   int64_t epochs = 1;
@@ -92,8 +93,9 @@ struct TrainConfig {
   int64_t plateau_patience = 10;
   // Stop when the test loss has not improved for this many epochs (0: never).
   int64_t early_stopping_patience = 0;
-  // best.safetensors keeps the epoch best by this metric: test_accuracy | test_loss |
-  // ema_test_accuracy.
+  // best.safetensors keeps the epoch best by this metric: any evaluation metric of the task
+  // ("test_<family>", or "ema_test_<family>" with model_ema; classification: test_accuracy,
+  // test_loss, ema_test_accuracy, ema_test_loss).
   std::string best_metric = "test_accuracy";
   // Also keep the last N epochs' checkpoints as epoch_<N>.safetensors (0: none).
   int64_t keep_checkpoints = 0;
@@ -108,14 +110,6 @@ struct TrainConfig {
   // Steps between checks that every rank holds bit-identical parameters (0: never).
   int64_t check_replicas_every = 100;
 };
-
-// The defaults for a registered model on `dataset` with its own normalization (for tests,
-// benchmarks and programs that train without flags).
-TrainConfig ConfigForModel(const models::ModelSpec& spec, const std::string& dataset, int num_classes);
-
-// Checks the settings that do not depend on the data (batch size, epochs, rates, optimizer,
-// schedule ...): a clear error before anything is loaded. Trainer::Create checks them too.
-absl::Status ValidateTrainConfig(const TrainConfig& config);
 
 // The defaults for a registered model on `dataset` with its own normalization (for tests,
 // benchmarks and programs that train without flags).

@@ -1,5 +1,6 @@
 #include "models/training/train_state.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "absl/strings/match.h"
@@ -31,9 +32,10 @@ absl::Status ParseMeta(const std::map<std::string, std::string>& meta, const std
 
 }  // namespace
 
-void TrainState::AddStep(double loss, int64_t correct, int64_t seen, int64_t batches) {
+void TrainState::AddStep(double loss, const std::vector<double>& sums, int64_t seen, int64_t batches) {
   epoch_loss_sum += loss * static_cast<double>(seen);
-  epoch_correct += correct;
+  epoch_sums.resize(sums.size());
+  for (size_t i = 0; i < sums.size(); ++i) epoch_sums[i] += sums[i];
   epoch_seen += seen;
   SkipStep(batches);
 }
@@ -48,11 +50,12 @@ void TrainState::FinishEpoch(const EpochMetrics& metrics) {
   epoch = metrics.epoch;
   step_in_epoch = 0;
   epoch_loss_sum = 0;
-  epoch_correct = epoch_seen = 0;
+  std::fill(epoch_sums.begin(), epoch_sums.end(), 0.0);
+  epoch_seen = 0;
   epoch_seconds = 0;
 }
 
-void TrainState::Encode(data::TensorFile& file) const {
+void TrainState::Encode(data::TensorFile& file, const std::vector<std::string>& sum_names) const {
   auto& meta = file.metadata;
   for (const auto& [key, t] : optimizer.buffers) file.tensors[kOptimizerPrefix + key] = t.Clone();
   meta["seed"] = absl::StrCat(seed);
@@ -64,7 +67,9 @@ void TrainState::Encode(data::TensorFile& file) const {
   meta["global_step"] = absl::StrCat(global_step);
   meta["executor_step"] = absl::StrCat(executor_step);
   meta["epoch_loss_sum"] = absl::StrFormat("%.17g", epoch_loss_sum);
-  meta["epoch_correct"] = absl::StrCat(epoch_correct);
+  for (size_t i = 0; i < sum_names.size(); ++i) {
+    meta["epoch_" + sum_names[i]] = absl::StrFormat("%.17g", i < epoch_sums.size() ? epoch_sums[i] : 0.0);
+  }
   meta["epoch_seen"] = absl::StrCat(epoch_seen);
   meta["epoch_seconds"] = absl::StrFormat("%.17g", epoch_seconds);
   meta["best_accuracy"] = absl::StrFormat("%.17g", best_score);
@@ -74,8 +79,13 @@ void TrainState::Encode(data::TensorFile& file) const {
   meta["history"] = HistoryToJson(history);
 }
 
-absl::StatusOr<TrainState> TrainState::Decode(const data::TensorFile& file, const std::string& path) {
+absl::StatusOr<TrainState> TrainState::Decode(const data::TensorFile& file, const std::string& path,
+                                              const std::vector<std::string>& sum_names) {
   TrainState t;
+  t.epoch_sums.assign(sum_names.size(), 0.0);
+  for (size_t i = 0; i < sum_names.size(); ++i) {
+    DLF_RETURN_IF_ERROR(ParseMeta(file.metadata, "epoch_" + sum_names[i], path, t.epoch_sums[i]));
+  }
   const auto& meta = file.metadata;
   for (const auto& [name, tensor] : file.tensors) {
     if (absl::StartsWith(name, kOptimizerPrefix)) {
@@ -97,7 +107,6 @@ absl::StatusOr<TrainState> TrainState::Decode(const data::TensorFile& file, cons
                          ParseMeta(meta, "global_step", path, t.global_step),
                          ParseMeta(meta, "executor_step", path, t.executor_step),
                          ParseMeta(meta, "epoch_loss_sum", path, t.epoch_loss_sum),
-                         ParseMeta(meta, "epoch_correct", path, t.epoch_correct),
                          ParseMeta(meta, "epoch_seen", path, t.epoch_seen),
                          ParseMeta(meta, "epoch_seconds", path, t.epoch_seconds),
                          ParseMeta(meta, "best_accuracy", path, t.best_score),
@@ -128,21 +137,24 @@ absl::Status TrainState::Broadcast(Communicator& comm) {
     DLF_RETURN_IF_ERROR(comm.Broadcast(t.raw(), t.num_bytes(), "the broadcast of the EMA weights"));
   }
   int64_t position[] = {optimizer.step,  epoch,       step_in_epoch,      global_step,
-                        static_cast<int64_t>(executor_step), epoch_correct, epoch_seen,
-                        plateau.bad_epochs, early_stopping.bad_epochs};
+                        static_cast<int64_t>(executor_step), epoch_seen, plateau.bad_epochs,
+                        early_stopping.bad_epochs};
   double totals[] = {epoch_loss_sum, epoch_seconds, best_score, lr_factor, plateau.best, early_stopping.best};
   DLF_RETURN_IF_ERROR(comm.Broadcast(position, sizeof(position), "the broadcast of the position"));
   DLF_RETURN_IF_ERROR(comm.Broadcast(totals, sizeof(totals), "the broadcast of the position"));
+  int64_t sums = static_cast<int64_t>(epoch_sums.size());
+  DLF_RETURN_IF_ERROR(comm.Broadcast(&sums, sizeof(sums), "the broadcast of the position"));
+  epoch_sums.resize(sums);
+  DLF_RETURN_IF_ERROR(comm.Broadcast(epoch_sums.data(), sums * sizeof(double), "the broadcast of the position"));
   optimizer.step = position[0];
   epoch = position[1];
   step_in_epoch = position[2];
   global_step = position[3];
   executor_step = static_cast<uint64_t>(position[4]);
-  epoch_correct = position[5];
-  epoch_seen = position[6];
+  epoch_seen = position[5];
   epoch_loss_sum = totals[0];
-  plateau.bad_epochs = position[7];
-  early_stopping.bad_epochs = position[8];
+  plateau.bad_epochs = position[6];
+  early_stopping.bad_epochs = position[7];
   epoch_seconds = totals[1];
   best_score = totals[2];
   lr_factor = totals[3];

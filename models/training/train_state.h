@@ -26,10 +26,11 @@ struct TrainState {
   int64_t step_in_epoch = 0;
   int64_t global_step = 0;
   uint64_t executor_step = 0;  // the random stream's position (dropout)
-  // The epoch in progress: summed loss (per image), correct and seen images, seconds spent
-  // before the last checkpoint or resume.
+  // The epoch in progress: summed loss (per sample), the task's step sums (Task::step_sums(),
+  // e.g. the right answers), seen samples, seconds spent before the last checkpoint or resume.
   double epoch_loss_sum = 0;
-  int64_t epoch_correct = 0, epoch_seen = 0;
+  std::vector<double> epoch_sums;
+  int64_t epoch_seen = 0;
   double epoch_seconds = 0;
   // The best value of the --best_metric so far, as a score where higher is better (the
   // accuracy, or minus the loss); saved under its old name "best_accuracy".
@@ -47,19 +48,22 @@ struct TrainState {
   std::string optimizer_kind;
   optim::OptimizerState optimizer;
 
-  // An update made from `batches` of the loader's batches on `seen` images, with mean loss
-  // `loss` and `correct` right answers.
-  void AddStep(double loss, int64_t correct, int64_t seen, int64_t batches = 1);
+  // An update made from `batches` of the loader's batches on `seen` samples, with mean loss
+  // `loss` and the task's step sums `sums`.
+  void AddStep(double loss, const std::vector<double>& sums, int64_t seen, int64_t batches = 1);
   // An update that was not applied (--skip_nonfinite): it still counts as taken.
   void SkipStep(int64_t batches = 1);
   // The epoch in progress ends with `metrics`: the next one starts with zero totals.
   void FinishEpoch(const EpochMetrics& metrics);
 
   // Writes everything into a checkpoint: metadata (position, totals, history, optimizer kind
-  // and step) and tensors ("optimizer/<param>/<buffer>", "ema/<name>").
-  void Encode(data::TensorFile& file) const;
-  // Reads and checks it all before anything is used; errors name `path` and the key.
-  static absl::StatusOr<TrainState> Decode(const data::TensorFile& file, const std::string& path);
+  // and step) and tensors ("optimizer/<param>/<buffer>", "ema/<name>"); the step sums under
+  // "epoch_<name>" for each of `sum_names`.
+  void Encode(data::TensorFile& file, const std::vector<std::string>& sum_names) const;
+  // Reads and checks it all before anything is used; errors name `path` and the key. The step
+  // sums are read as "epoch_<name>" for each of `sum_names`.
+  static absl::StatusOr<TrainState> Decode(const data::TensorFile& file, const std::string& path,
+                                           const std::vector<std::string>& sum_names);
   // Collective: rank 0's state to every rank (the optimizer's buffers and the EMA weights must
   // have the same names and shapes everywhere, as they do for the same model and flags).
   absl::Status Broadcast(Communicator& comm);

@@ -21,12 +21,14 @@ absl::Status TrainingStep::Build(int64_t batch) {
   const TrainConfig& c = config_;
   graph_ = std::make_unique<Graph>(c.seed);
   Graph& g = *graph_;
-  net_ = BuildClassifier(g, c.build, c.model_options, batch, c.run.input_shape, c.label_smoothing,
-                         c.mixup_alpha > 0 || c.cutmix_alpha > 0);
+  const HeadOptions head = {.label_smoothing = c.label_smoothing, .soft_targets = c.mixup_alpha > 0 || c.cutmix_alpha > 0};
+  net_ = task_.Build(g, c.build, c.model_options, batch, c.run.input_shape, head);
   DLF_RETURN_IF_ERROR(g.status());
   DLF_RETURN_IF_ERROR(ChooseTrainableParameters());
   DLF_ASSIGN_OR_RETURN(const std::vector<Value> grads, Gradients(g, net_.loss, params_));
-  std::vector<Value> fetches = {net_.loss, net_.correct};
+  std::vector<Value> fetches = {net_.loss};
+  fetches.insert(fetches.end(), net_.sums.begin(), net_.sums.end());
+  first_grad_ = static_cast<int>(fetches.size());
   fetches.insert(fetches.end(), grads.begin(), grads.end());
   DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(g, fetches, {.training = true, .fast_math = c.fast_math, .bf16 = c.bf16}));
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -34,7 +36,7 @@ absl::Status TrainingStep::Build(int64_t batch) {
       return absl::InvalidArgumentError("parameter '" + g.name(params_[i]) + "' does not affect the loss");
     }
     param_tensors_.push_back(&g.parameter_value(params_[i]));
-    grad_tensors_.push_back(&executor_->fetch(2 + static_cast<int>(i)));
+    grad_tensors_.push_back(&executor_->fetch(first_grad_ + static_cast<int>(i)));
     if (c.bf16) bf16_copies_.push_back(executor_->bf16_copy(param_tensors_.back()));
   }
   grads_finished_by_.assign(executor_->stats().num_kernels, {});
@@ -81,10 +83,15 @@ absl::Status TrainingStep::ChooseTrainableParameters() {
 }
 
 absl::Status TrainingStep::Run(const data::Batch& batch, const std::function<void(int)>& after_kernel) {
-  // The soft targets are fed only when the head has them (mixup/cutmix).
-  const Feed feeds[] = {{net_.images, &batch.images}, {net_.labels, &batch.labels}, {net_.targets, &batch.targets}};
+  const std::vector<Feed> feeds = task_.Feeds(net_, batch);
   executor_->set_sample_offset(batch.sample_offset);
-  return executor_->Run(absl::MakeConstSpan(feeds, net_.targets.valid() ? 3 : 2), after_kernel);
+  return executor_->Run(feeds, after_kernel);
+}
+
+std::vector<double> TrainingStep::sums() const {
+  std::vector<double> sums;
+  for (int i = 1; i < first_grad_; ++i) sums.push_back(executor_->fetch(i).f32()[0]);
+  return sums;
 }
 
 void TrainingStep::SquareGradientsFinishedBy(int kernel) {

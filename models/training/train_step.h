@@ -1,7 +1,7 @@
 #ifndef DLF_MODELS_TRAINING_TRAIN_STEP_H_
 #define DLF_MODELS_TRAINING_TRAIN_STEP_H_
 
-// One training step's machinery: the model with its classification head, the parameters
+// One training step's machinery: the model with its task's head, the parameters
 // --freeze leaves to train, their gradients by autodiff, the compiled executor, and the
 // gradients' global norm. It runs forward and backward; what happens to the gradients (the
 // allreduce, accumulation, the optimizer) is the trainer's and the parallel strategy's.
@@ -16,21 +16,21 @@
 #include "data/loader.h"
 #include "graph/executor.h"
 #include "graph/graph.h"
-#include "models/training/classifier.h"
+#include "models/training/task.h"
 #include "models/training/train_config.h"
 
 namespace dlf::training {
 
 class TrainingStep {
  public:
-  // The step on `batch` images per forward pass (this rank's share of a micro-batch).
+  // The step on `batch` samples per forward pass (this rank's share of a micro-batch).
   static absl::StatusOr<std::unique_ptr<TrainingStep>> Create(const TrainConfig& config, int64_t batch);
 
   // Forward and backward on `batch`; `after_kernel` is called as each plan kernel finishes.
   absl::Status Run(const data::Batch& batch, const std::function<void(int)>& after_kernel);
-  // Of the last Run: the mean loss and the number of right answers.
+  // Of the last Run: the mean loss, and the task's step sums (Task::step_sums()).
   double loss() const { return executor_->fetch(0).f32()[0]; }
-  double correct() const { return executor_->fetch(1).f32()[0]; }
+  std::vector<double> sums() const;
 
   // The gradients' squared sums, taken as the kernel that finishes each runs, while they are
   // still in cache: the norm then costs no pass over memory of its own.
@@ -54,7 +54,8 @@ class TrainingStep {
   const Graph& graph() const { return *graph_; }
   Executor& executor() { return *executor_; }
   const Executor& executor() const { return *executor_; }
-  const ClassifierNet& net() const { return net_; }
+  const Task& task() const { return task_; }
+  const TaskNet& net() const { return net_; }
   // The trained parameters, their tensors and their gradients' tensors, in the same order.
   const std::vector<Value>& params() const { return params_; }
   const std::vector<Tensor*>& param_tensors() const { return param_tensors_; }
@@ -62,20 +63,22 @@ class TrainingStep {
   // With bf16: the bf16 copies the executor's kernels read of param_tensors() (null where a
   // parameter has none), for the optimizer to write in its update; empty in f32.
   const std::vector<Tensor*>& bf16_copies() const { return bf16_copies_; }
-  Tensor& mutable_grad(int i) { return executor_->mutable_fetch(2 + i); }
+  Tensor& mutable_grad(int i) { return executor_->mutable_fetch(first_grad_ + i); }
   // The plan position after which each gradient is final (Executor::FinalAfter).
   const std::vector<int>& grads_final_after() const { return final_after_; }
   // What --freeze left out of training (empty when nothing is frozen).
   const std::string& freeze_summary() const { return freeze_summary_; }
 
  private:
-  explicit TrainingStep(TrainConfig config) : config_(std::move(config)) {}
+  explicit TrainingStep(TrainConfig config) : config_(std::move(config)), task_(TaskFor(config_.task)) {}
   absl::Status Build(int64_t batch);
   absl::Status ChooseTrainableParameters();
 
   const TrainConfig config_;
+  const Task& task_;
   std::unique_ptr<Graph> graph_;
-  ClassifierNet net_;
+  TaskNet net_;
+  int first_grad_ = 0;  // the fetches: the loss, the step sums, then the gradients
   std::vector<Value> params_;
   std::unique_ptr<Executor> executor_;
   std::vector<Tensor*> param_tensors_;

@@ -54,8 +54,10 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config,
 
 absl::Status Trainer::Build() {
   const TrainConfig& c = config_;
+  DLF_ASSIGN_OR_RETURN(best_metric_, ChooseMetric(task(), c.best_metric, c.model_ema));
   DLF_ASSIGN_OR_RETURN(step_, TrainingStep::Create(c, c.batch_size / world_size()));
   DLF_RETURN_IF_ERROR(BuildOptimizer());
+  state_.epoch_sums.assign(task().step_sums().size(), 0.0);
   state_.batch_size = c.batch_size;
   state_.seed = c.seed;
   state_.optimizer_kind = c.optimizer.kind;
@@ -125,22 +127,27 @@ absl::Status Trainer::ForEachCallback(const std::function<absl::Status(Callback&
 absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
   last_step_.lr = lr;
   DLF_ASSIGN_OR_RETURN(const double grad_norm, parallel_->ComputeGradients(*step_, batch, state_.global_step));
-  std::vector<double> stats = {step_->loss(), step_->correct()};
+  // The loss, then the task's step sums, over the ranks.
+  std::vector<double> stats = step_->sums();
+  stats.insert(stats.begin(), step_->loss());
   DLF_RETURN_IF_ERROR(parallel_->Sum(stats, "the loss allreduce", state_.global_step));
   const double loss = stats[0] / world_size();  // every rank's loss is the mean over an equal share
-  if (config_.grad_accum_steps == 1) return Update(loss, stats[1], grad_norm, 1);
+  std::vector<double> sums(stats.begin() + 1, stats.end());
+  if (config_.grad_accum_steps == 1) return Update(loss, sums, grad_norm, 1);
   step_->AccumulateGradients(micro_batches_ == 0);
   ++micro_batches_;
   micro_loss_sum_ += loss;
-  micro_correct_ += stats[1];
+  micro_sums_.resize(sums.size());
+  for (size_t i = 0; i < sums.size(); ++i) micro_sums_[i] += sums[i];
   const bool epoch_ends = state_.step_in_epoch + micro_batches_ >= loader_->batches_per_epoch();
   if (micro_batches_ < config_.grad_accum_steps && !epoch_ends) return absl::OkStatus();
   const int64_t n = std::exchange(micro_batches_, 0);
-  const double loss_sum = std::exchange(micro_loss_sum_, 0), correct = std::exchange(micro_correct_, 0);
-  return Update(loss_sum / n, correct, step_->AccumulatedNorm() / n, n);
+  const double loss_sum = std::exchange(micro_loss_sum_, 0);
+  sums = std::exchange(micro_sums_, {});
+  return Update(loss_sum / n, sums, step_->AccumulatedNorm() / n, n);
 }
 
-absl::Status Trainer::Update(double loss, double correct, double grad_norm, int64_t batches) {
+absl::Status Trainer::Update(double loss, const std::vector<double>& sums, double grad_norm, int64_t batches) {
   const int64_t images = batches * config_.batch_size;
   session_seen_ += images;
   last_step_ = {.loss = loss, .lr = last_step_.lr, .grad_norm = grad_norm, .images = images, .skipped = ""};
@@ -163,7 +170,7 @@ absl::Status Trainer::Update(double loss, double correct, double grad_norm, int6
   DLF_RETURN_IF_ERROR(optimizer_->Step(step_->param_tensors(), grads, last_step_.lr, grad_scale,
                                        step_->bf16_copies()));
   step_->executor().Bf16CopiesWritten(step_->param_tensors());
-  state_.AddStep(loss, static_cast<int64_t>(correct), images, batches);
+  state_.AddStep(loss, sums, images, batches);
   step_losses_.push_back(loss);
   return absl::OkStatus();
 }
@@ -204,19 +211,17 @@ absl::Status Trainer::TrainEpoch() {
 absl::Status Trainer::FinishEpoch() {
   EpochMetrics m;
   m.epoch = state_.epoch + 1;
-  m.train_loss = state_.epoch_loss_sum / static_cast<double>(state_.epoch_seen);
-  m.train_accuracy = static_cast<double>(state_.epoch_correct) / static_cast<double>(state_.epoch_seen);
-  m.lr = last_step_.lr;
-  m.seconds = state_.epoch_seconds + seconds_this_session();
-  m.images_per_second = static_cast<double>(session_seen_) / seconds_this_session();
-  m.test_loss = m.test_accuracy = NAN;
+  task().AddTrainMetrics(state_.epoch_loss_sum, state_.epoch_sums, state_.epoch_seen, m);
+  for (const CurveFamily& f : task().families()) m.Set("test_" + f.family, NAN);  // without a test set
+  m.Set("lr", last_step_.lr);
+  m.Set("epoch_seconds", state_.epoch_seconds + seconds_this_session());
+  m.Set("images_per_second", static_cast<double>(session_seen_) / seconds_this_session());
   DLF_RETURN_IF_ERROR(CountSkippedImages());
   const double eval_start = Now();
   DLF_RETURN_IF_ERROR(parallel_->AverageBuffers(graph(), state_.global_step));
   if (test_ != nullptr) {
     DLF_ASSIGN_OR_RETURN(const EvalResult r, Evaluate(*test_));
-    m.test_loss = r.loss;
-    m.test_accuracy = r.accuracy;
+    AddMetrics(r, "test", m);
   }
   DLF_RETURN_IF_ERROR(ForEachCallback([&](Callback& c) { return c.OnEvaluate(*this, m); }));
   last_eval_seconds_ = Now() - eval_start;

@@ -69,6 +69,9 @@ class Trainer {
   const std::string& stop_reason() const { return stop_reason_; }
 
   const TrainConfig& config() const { return config_; }
+  const Task& task() const { return TaskFor(config_.task); }
+  // What best.safetensors is best by (config().best_metric, checked).
+  const MetricChoice& best_metric() const { return best_metric_; }
   TrainState& state() { return state_; }
   const TrainState& state() const { return state_; }
   Graph& graph() { return step_->graph(); }
@@ -118,7 +121,7 @@ class Trainer {
   absl::Status FinishEpoch();
   absl::Status CountSkippedImages();  // collective
   // The update from the accumulated micro-batches.
-  absl::Status Update(double loss, double correct, double grad_norm, int64_t batches);
+  absl::Status Update(double loss, const std::vector<double>& sums, double grad_norm, int64_t batches);
   absl::Status ForEachCallback(const std::function<absl::Status(Callback&)>& call);
 
   TrainConfig config_;
@@ -126,6 +129,7 @@ class Trainer {
   const data::Dataset* test_;
   std::unique_ptr<ParallelStrategy> parallel_;
   std::unique_ptr<TrainingStep> step_;
+  MetricChoice best_metric_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   optim::SchedulePtr schedule_;
   std::unique_ptr<data::Loader> loader_;
@@ -141,7 +145,8 @@ class Trainer {
   std::string stop_reason_;
   // grad_accum_steps: the micro-batches of the update in progress and their sums.
   int64_t micro_batches_ = 0;
-  double micro_loss_sum_ = 0, micro_correct_ = 0;
+  double micro_loss_sum_ = 0;
+  std::vector<double> micro_sums_;
 
   double epoch_start_ = 0;
   double epoch_wait_start_ = 0;  // the loader's total wait when this epoch started

@@ -58,7 +58,7 @@ absl::Status Trainer::SaveCheckpoint(const std::string& path, bool with_training
   if (with_training_state) {
     state_.executor_step = step_->executor().step();
     state_.optimizer = optimizer_->SaveState();
-    state_.Encode(file);
+    state_.Encode(file, task().step_sums());
     state_.optimizer = {};
   }
   return data::WriteSafetensors(path, file);
@@ -69,7 +69,7 @@ absl::Status Trainer::LoadCheckpoint(const std::string& path, bool restore_train
   DLF_RETURN_IF_ERROR(CheckSameRun(checkpoint.info, config_.run, path));
   DLF_RETURN_IF_ERROR(ValidateWeights(graph(), checkpoint.file.tensors, MetadataOrigin(path, checkpoint.info)));
   if (restore_training_state) {
-    DLF_ASSIGN_OR_RETURN(TrainState t, TrainState::Decode(checkpoint.file, path));
+    DLF_ASSIGN_OR_RETURN(TrainState t, TrainState::Decode(checkpoint.file, path, task().step_sums()));
     if (t.batch_size != config_.batch_size || t.seed != config_.seed) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": saved with --batch_size=", t.batch_size, " --seed=", t.seed,

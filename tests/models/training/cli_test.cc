@@ -302,7 +302,7 @@ const std::vector<BadCase>& BadCases() {
       {"train", {"--model={dir}/good.onnx", "--dataset=fashion_mnist", "--data_dir=/typo"}, "/typo"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--grad_accum_steps=0"}, "--grad_accum_steps must be > 0, found 0"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--model_ema_decay=1"}, "--model_ema_decay must be in (0, 1), found 1"},
-      {"train", {"--model=lenet", "--dataset=synthetic", "--best_metric=top5"}, "--best_metric must be test_accuracy, test_loss or ema_test_accuracy, found 'top5'"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--best_metric=top5"}, "--best_metric must be one of test_loss, test_accuracy, ema_test_loss, ema_test_accuracy (the classification task's evaluation metrics), found 'top5'"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--best_metric=ema_test_accuracy"}, "needs --model_ema"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--lr_schedule=plateau", "--lr_gamma=2"}, "which must be in (0, 1), found 2"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--early_stopping_patience=-1"}, "patience must be >= 0 epochs, found -1"},

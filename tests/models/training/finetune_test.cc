@@ -90,7 +90,7 @@ TEST(FineTuneTest, AResNet20FineTunedWithANewHeadBeatsTrainingFromScratch) {
   // thread count.
   pre.epochs = 3;
   pre.schedule.kind = "cosine";
-  ASSERT_GT(LastEpochAfterTraining(pre, clothes).test_accuracy, 0.75);
+  ASSERT_GT(LastEpochAfterTraining(pre, clothes).Get("test_accuracy"), 0.75);
 
   // One epoch of 80 steps on the other five classes, the same settings for both runs. The
   // fine-tuned network learns faster: its training accuracy over the epoch (the mean of 80
@@ -106,9 +106,9 @@ TEST(FineTuneTest, AResNet20FineTunedWithANewHeadBeatsTrainingFromScratch) {
   tune.init_from = pretrained + "/last.safetensors";
   tune.init_exclude = *NamePattern::Create("init_exclude", "^fc\\.");
   const EpochMetrics fine_tuned = LastEpochAfterTraining(tune, shoes_and_bags);
-  EXPECT_GT(fine_tuned.train_accuracy, scratch.train_accuracy + 0.08)
-      << "fine-tuned " << fine_tuned.train_accuracy << ", from scratch " << scratch.train_accuracy;
-  EXPECT_LT(fine_tuned.train_loss, scratch.train_loss);
+  EXPECT_GT(fine_tuned.Get("train_accuracy"), scratch.Get("train_accuracy") + 0.08)
+      << "fine-tuned " << fine_tuned.Get("train_accuracy") << ", from scratch " << scratch.Get("train_accuracy");
+  EXPECT_LT(fine_tuned.Get("train_loss"), scratch.Get("train_loss"));
 }
 
 const Tensor& Weight(Trainer& t, const std::string& name) {

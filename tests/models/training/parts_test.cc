@@ -93,12 +93,12 @@ TEST(CheckpointSaverTest, KeepsTheLastNEpochsAndTheBestByTheChosenMetric) {
   size_t best = 0;
   const auto& h = (*t)->history();
   for (size_t e = 1; e < h.size(); ++e) {
-    if (h[e].test_loss < h[best].test_loss) best = e;
+    if (h[e].Get("test_loss") < h[best].Get("test_loss")) best = e;
   }
   auto saved = ReadCheckpoint(c.out_dir + "/best.safetensors");
   ASSERT_TRUE(saved.ok()) << saved.status();
   EXPECT_EQ(saved->file.metadata.at("epochs_completed"), std::to_string(best + 1));
-  EXPECT_DOUBLE_EQ((*t)->state().best_score, -h[best].test_loss);
+  EXPECT_DOUBLE_EQ((*t)->state().best_score, -h[best].Get("test_loss"));
 }
 
 TEST(CheckpointSaverTest, RefusesAnUnknownMetric) {

@@ -70,8 +70,8 @@ TEST(GradAccumTest, MakesTheUpdatesOfOneBigBatch) {
     EXPECT_NEAR(a->step_losses()[i], b->step_losses()[i], 1e-5 * std::abs(a->step_losses()[i])) << "update " << i;
   }
   EXPECT_LT(MaxRelativeDifference(Weights(*a), Weights(*b)), 1e-5);
-  EXPECT_NEAR(a->history().back().train_loss, b->history().back().train_loss, 1e-5);
-  EXPECT_NEAR(a->history().back().test_accuracy, b->history().back().test_accuracy, 1e-9);
+  EXPECT_NEAR(a->history().back().Get("train_loss"), b->history().back().Get("train_loss"), 1e-5);
+  EXPECT_NEAR(a->history().back().Get("test_accuracy"), b->history().back().Get("test_accuracy"), 1e-9);
 }
 
 TEST(GradAccumTest, AnEpochThatDoesNotDivideEndsWithAShorterUpdate) {
@@ -130,8 +130,8 @@ TEST(ModelEmaTest, IsEvaluatedSavedAndResumedExactly) {
   auto straight = MustCreate(c, d);
   ASSERT_TRUE(straight->Run().ok());
   const EpochMetrics& last = straight->history().back();
-  EXPECT_TRUE(std::isfinite(last.ema_test_accuracy));
-  EXPECT_NE(last.ema_test_loss, last.test_loss);
+  EXPECT_TRUE(std::isfinite(last.Get("ema_test_accuracy")));
+  EXPECT_NE(last.Get("ema_test_loss"), last.Get("test_loss"));
   std::ifstream csv(c.out_dir + "/metrics.csv");
   std::string header;
   std::getline(csv, header);
@@ -174,7 +174,7 @@ TEST(PlateauTest, ReducesTheRateAfterPatienceEpochsWithoutImprovement) {
   auto t = MustCreate(c, d);
   ASSERT_TRUE(t->Run().ok());
   std::vector<double> lrs;
-  for (const EpochMetrics& m : t->history()) lrs.push_back(m.lr / c.lr);
+  for (const EpochMetrics& m : t->history()) lrs.push_back(m.Get("lr") / c.lr);
   // Epoch 1 sets the best; epochs 2 and 3 do not improve (2 > patience 1): the rate halves
   // for epoch 4; epochs 4 and 5 again.
   EXPECT_THAT(lrs, ::testing::ElementsAre(1, 1, 1, 0.5, 0.5));
@@ -314,8 +314,8 @@ TEST(MixingRecipeTest, MixupAndCutmixTrainOnSoftTargets) {
   c.label_smoothing = 0.1;
   auto t = MustCreate(c, d);
   ASSERT_TRUE(t->Run().ok());
-  for (const EpochMetrics& m : t->history()) EXPECT_TRUE(std::isfinite(m.train_loss));
-  EXPECT_LT(t->history().back().test_loss, t->history().front().test_loss);
+  for (const EpochMetrics& m : t->history()) EXPECT_TRUE(std::isfinite(m.Get("train_loss")));
+  EXPECT_LT(t->history().back().Get("test_loss"), t->history().front().Get("test_loss"));
   c.mixup_alpha = -1;
   EXPECT_THAT(std::string(Trainer::Create(c, &d.train, &d.test).status().message()),
               HasSubstr("--mixup_alpha and --cutmix_alpha must be >= 0"));

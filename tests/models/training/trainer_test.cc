@@ -86,8 +86,8 @@ TEST(TrainerTest, LossFallsOnGeneratedData) {
   const auto& h = (*t)->history();
   ASSERT_EQ(h.size(), 8u);
   // Dropout (0.3 of 32 units) makes the last epochs' loss noisy: 2.44 -> 1.28 with this seed.
-  EXPECT_LT(h.back().train_loss, 0.6 * h.front().train_loss);
-  EXPECT_GT(h.back().test_accuracy, 0.5);  // chance is 0.1
+  EXPECT_LT(h.back().Get("train_loss"), 0.6 * h.front().Get("train_loss"));
+  EXPECT_GT(h.back().Get("test_accuracy"), 0.5);  // chance is 0.1
 }
 
 // LeNet-5 on generated 28x28 images, batch 32, no augmentation.
@@ -201,8 +201,8 @@ TEST(TrainerTest, ResumeReproducesTheLossesOfAnUninterruptedRun) {
   for (size_t i = 0; i < resumed.size(); ++i) EXPECT_EQ(resumed[i], expected[17 + i]) << "step " << 18 + i;
   ASSERT_EQ((*b)->history().size(), 3u);
   for (int e = 0; e < 3; ++e) {
-    EXPECT_EQ((*b)->history()[e].train_loss, (*straight)->history()[e].train_loss);
-    EXPECT_EQ((*b)->history()[e].test_accuracy, (*straight)->history()[e].test_accuracy);
+    EXPECT_EQ((*b)->history()[e].Get("train_loss"), (*straight)->history()[e].Get("train_loss"));
+    EXPECT_EQ((*b)->history()[e].Get("test_accuracy"), (*straight)->history()[e].Get("test_accuracy"));
   }
 }
 

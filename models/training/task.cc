@@ -1,0 +1,107 @@
+#include "models/training/task.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "models/training/classifier.h"
+
+namespace dlf::training {
+namespace {
+
+class Classification final : public Task {
+ public:
+  const char* name() const override { return "classification"; }
+
+  TaskNet Build(Graph& g, const models::ModelFn& build, const models::ModelOptions& options, int64_t batch,
+                const Shape& sample_shape, const HeadOptions& head) const override {
+    const ClassifierNet net =
+        BuildClassifier(g, build, options, batch, sample_shape, head.label_smoothing, head.soft_targets);
+    // In data::Batch's order: images, labels, and the soft targets when mixing (else invalid).
+    return {.inputs = {net.images, net.labels, net.targets}, .loss = net.loss, .sums = {net.correct}};
+  }
+
+  std::vector<Feed> Feeds(const TaskNet& net, const data::Batch& batch) const override {
+    const Tensor* tensors[] = {&batch.images, &batch.labels, &batch.targets};
+    std::vector<Feed> feeds;
+    for (size_t i = 0; i < net.inputs.size(); ++i) {
+      if (net.inputs[i].valid()) feeds.push_back({net.inputs[i], tensors[i]});
+    }
+    return feeds;
+  }
+
+  const std::vector<std::string>& step_sums() const override {
+    static const std::vector<std::string> kSums = {"correct"};
+    return kSums;
+  }
+
+  void AddTrainMetrics(double loss_sum, const std::vector<double>& sums, int64_t seen,
+                       EpochMetrics& m) const override {
+    m.Set("train_loss", loss_sum / static_cast<double>(seen));
+    m.Set("train_accuracy", sums[0] / static_cast<double>(seen));
+  }
+
+  std::string Running(double loss_sum, const std::vector<double>& sums, int64_t seen) const override {
+    const double n = static_cast<double>(seen);
+    return absl::StrFormat("loss %.4f  acc %5.2f%%", seen ? loss_sum / n : 0.0, seen ? 100.0 * sums[0] / n : 0.0);
+  }
+
+  const std::vector<CurveFamily>& families() const override {
+    static const std::vector<CurveFamily> kFamilies = {{"loss", "Loss (cross-entropy)", "loss", false},
+                                                    {"accuracy", "Accuracy", "acc", true}};
+    return kFamilies;
+  }
+  bool HigherIsBetter(const std::string& metric) const override { return metric == "accuracy"; }
+};
+
+}  // namespace
+
+std::string Task::Summary(const EpochMetrics& m, const std::string& split) const {
+  std::string out;
+  for (const CurveFamily& p : families()) {
+    const double v = m.Get(split + "_" + p.family);
+    absl::StrAppend(&out, out.empty() ? "" : " ", p.abbreviation, " ",
+                    p.fraction ? absl::StrFormat("%.2f%%", 100 * v) : absl::StrFormat("%.4f", v));
+  }
+  return out;
+}
+
+bool Task::FamilyOf(const std::string& name, const std::string& split, std::string* family) const {
+  for (const CurveFamily& p : families()) {
+    if (name != split + "_" + p.family) continue;
+    *family = p.family;
+    return true;
+  }
+  return false;
+}
+
+absl::StatusOr<MetricChoice> ChooseMetric(const Task& task, const std::string& name, bool model_ema) {
+  std::vector<std::string> names;
+  for (const char* split : {"test", "ema_test"}) {
+    std::string family;
+    if (task.FamilyOf(name, split, &family)) {
+      if (split != std::string("test") && !model_ema) {
+        return absl::InvalidArgumentError(absl::StrCat("--best_metric=", name, " needs --model_ema"));
+      }
+      return MetricChoice{name, task.HigherIsBetter(family)};
+    }
+    for (const CurveFamily& f : task.families()) names.push_back(absl::StrCat(split, "_", f.family));
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--best_metric must be one of ", absl::StrJoin(names, ", "),
+                                                 " (the ", task.name(), " task's evaluation metrics), found '",
+                                                 name, "'"));
+}
+
+const Task& ClassificationTask() {
+  static const Classification kTask;
+  return kTask;
+}
+
+const Task& TaskFor(models::TaskKind kind) {
+  switch (kind) {
+    case models::TaskKind::kClassification:
+      return ClassificationTask();
+  }
+  return ClassificationTask();
+}
+
+}  // namespace dlf::training

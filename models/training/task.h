@@ -1,0 +1,88 @@
+#ifndef DLF_MODELS_TRAINING_TASK_H_
+#define DLF_MODELS_TRAINING_TASK_H_
+
+// What a training run optimizes besides the model: the inputs a batch feeds, the loss and the
+// per-step statistics built on the model's output, and the named metrics they make. The train
+// step, the trainer, its state and its reports go through this interface; a model registers
+// with the task it serves (models::ModelSpec::task).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/loader.h"
+#include "graph/executor.h"
+#include "graph/graph.h"
+#include "models/models.h"
+#include "models/training/report.h"
+
+namespace dlf::training {
+
+// The model with a task's head on one batch.
+struct TaskNet {
+  std::vector<Value> inputs;  // fed from a batch in Task::Feeds' order; an invalid one is not fed
+  Value loss;                 // f32 scalar: the batch's mean loss
+  std::vector<Value> sums;    // f32 scalars summed over steps and ranks, one per Task::step_sums()
+};
+
+// How the head is set up for training.
+struct HeadOptions {
+  double label_smoothing = 0;
+  bool soft_targets = false;  // classification with mixup / cutmix: the loss is against fed targets
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual const char* name() const = 0;
+
+  // Adds the model (built by `build` on `batch` samples of `sample_shape`) and the head to `g`;
+  // errors are recorded in `g`.
+  virtual TaskNet Build(Graph& g, const models::ModelFn& build, const models::ModelOptions& options,
+                        int64_t batch, const Shape& sample_shape, const HeadOptions& head) const = 0;
+  // The feeds of `batch` for `net` (its valid inputs).
+  virtual std::vector<Feed> Feeds(const TaskNet& net, const data::Batch& batch) const = 0;
+
+  // The names of TaskNet::sums (checkpoints record their epoch totals as "epoch_<name>").
+  virtual const std::vector<std::string>& step_sums() const = 0;
+  // The training metrics of an epoch ("train_loss", ...) from its loss summed per sample and its
+  // sums over `seen` samples.
+  virtual void AddTrainMetrics(double loss_sum, const std::vector<double>& sums, int64_t seen,
+                               EpochMetrics& m) const = 0;
+  // The running metrics of the epoch in progress for the progress line ("loss 0.4321  acc 85.12%").
+  virtual std::string Running(double loss_sum, const std::vector<double>& sums, int64_t seen) const = 0;
+
+  // The metric families every split reports ("loss", "accuracy": the curves' panels), and
+  // whether higher is better for each.
+  virtual const std::vector<CurveFamily>& families() const = 0;
+  virtual bool HigherIsBetter(const std::string& metric) const = 0;
+
+  // "loss 0.4321 acc 85.12%": the metrics "<split>_<family>" of `m`, one per family.
+  std::string Summary(const EpochMetrics& m, const std::string& split) const;
+  // Whether `name` is "<split>_<family>" for one of the panels' families; sets `family`.
+  bool FamilyOf(const std::string& name, const std::string& split, std::string* family) const;
+};
+
+// An evaluation metric to select by (--best_metric): its name and direction.
+struct MetricChoice {
+  std::string name;  // "test_accuracy"
+  bool higher_is_better = true;
+  // A score where higher is better: the metric, or minus it.
+  double Score(const EpochMetrics& m) const { return higher_is_better ? m.Get(name) : -m.Get(name); }
+};
+
+// `name` as one of the task's evaluation metrics ("test_<family>", or "ema_test_<family>" with
+// model_ema); anything else is an error listing them.
+absl::StatusOr<MetricChoice> ChooseMetric(const Task& task, const std::string& name, bool model_ema);
+
+// Images in, classes out: softmax cross-entropy (label smoothing, mixup's soft targets) and the
+// count of right answers; metrics loss and accuracy.
+const Task& ClassificationTask();
+
+// The task a model serves.
+const Task& TaskFor(models::TaskKind kind);
+
+}  // namespace dlf::training
+
+#endif  // DLF_MODELS_TRAINING_TASK_H_
