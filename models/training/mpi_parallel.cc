@@ -45,7 +45,7 @@ class MpiDataParallel final : public ParallelStrategy {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<double> ComputeGradients(TrainingStep& step, const data::Batch& batch,
+  absl::StatusOr<double> ComputeGradients(TrainingStep& step, const TaskBatch& batch,
                                           int64_t global_step) override {
     Communicator::SetCurrentStep(global_step);
     reducer_->BeginStep(global_step);

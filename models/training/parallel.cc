@@ -17,7 +17,7 @@ class SingleProcess final : public ParallelStrategy {
   int rank() const override { return 0; }
   bool interactive_output() const override { return isatty(STDOUT_FILENO); }
   absl::Status Attach(TrainingStep&) override { return absl::OkStatus(); }
-  absl::StatusOr<double> ComputeGradients(TrainingStep& step, const data::Batch& batch, int64_t) override {
+  absl::StatusOr<double> ComputeGradients(TrainingStep& step, const TaskBatch& batch, int64_t) override {
     absl::Status s = step.Run(batch, [&step](int kernel) { step.SquareGradientsFinishedBy(kernel); });
     if (!s.ok()) return s;
     return step.SquaredSumNorm();

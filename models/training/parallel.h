@@ -34,7 +34,7 @@ class ParallelStrategy {
   virtual absl::Status Attach(TrainingStep& step) = 0;
   // Forward and backward on this rank's share of `batch`'s global positions; returns once the
   // gradients are final (averaged over the ranks), with their global L2 norm.
-  virtual absl::StatusOr<double> ComputeGradients(TrainingStep& step, const data::Batch& batch,
+  virtual absl::StatusOr<double> ComputeGradients(TrainingStep& step, const TaskBatch& batch,
                                                   int64_t global_step) = 0;
   // Collective: `values` summed over the ranks, in place.
   virtual absl::Status Sum(std::vector<double>& values, const char* what, int64_t global_step) = 0;

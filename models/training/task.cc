@@ -20,15 +20,6 @@ class Classification final : public Task {
     return {.inputs = {net.images, net.labels, net.targets}, .loss = net.loss, .sums = {net.correct}};
   }
 
-  std::vector<Feed> Feeds(const TaskNet& net, const data::Batch& batch) const override {
-    const Tensor* tensors[] = {&batch.images, &batch.labels, &batch.targets};
-    std::vector<Feed> feeds;
-    for (size_t i = 0; i < net.inputs.size(); ++i) {
-      if (net.inputs[i].valid()) feeds.push_back({net.inputs[i], tensors[i]});
-    }
-    return feeds;
-  }
-
   const std::vector<std::string>& step_sums() const override {
     static const std::vector<std::string> kSums = {"correct"};
     return kSums;
@@ -54,6 +45,14 @@ class Classification final : public Task {
 };
 
 }  // namespace
+
+std::vector<Feed> Task::Feeds(const TaskNet& net, const TaskBatch& batch) const {
+  std::vector<Feed> feeds;
+  for (size_t i = 0; i < net.inputs.size() && i < batch.tensors.size(); ++i) {
+    if (net.inputs[i].valid()) feeds.push_back({net.inputs[i], batch.tensors[i]});
+  }
+  return feeds;
+}
 
 std::string Task::Summary(const EpochMetrics& m, const std::string& split) const {
   std::string out;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "data/loader.h"
+#include "models/training/batches.h"
 #include "graph/executor.h"
 #include "graph/graph.h"
 #include "models/models.h"
@@ -41,8 +41,8 @@ class Task {
   // errors are recorded in `g`.
   virtual TaskNet Build(Graph& g, const models::ModelFn& build, const models::ModelOptions& options,
                         int64_t batch, const Shape& sample_shape, const HeadOptions& head) const = 0;
-  // The feeds of `batch` for `net` (its valid inputs).
-  virtual std::vector<Feed> Feeds(const TaskNet& net, const data::Batch& batch) const = 0;
+  // The feeds of `batch` for `net`: its valid inputs, each with the batch's tensor at its position.
+  std::vector<Feed> Feeds(const TaskNet& net, const TaskBatch& batch) const;
 
   // The names of TaskNet::sums (checkpoints record their epoch totals as "epoch_<name>").
   virtual const std::vector<std::string>& step_sums() const = 0;

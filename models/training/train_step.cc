@@ -82,7 +82,7 @@ absl::Status TrainingStep::ChooseTrainableParameters() {
   return absl::OkStatus();
 }
 
-absl::Status TrainingStep::Run(const data::Batch& batch, const std::function<void(int)>& after_kernel) {
+absl::Status TrainingStep::Run(const TaskBatch& batch, const std::function<void(int)>& after_kernel) {
   const std::vector<Feed> feeds = task_.Feeds(net_, batch);
   executor_->set_sample_offset(batch.sample_offset);
   return executor_->Run(feeds, after_kernel);

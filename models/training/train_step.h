@@ -27,7 +27,7 @@ class TrainingStep {
   static absl::StatusOr<std::unique_ptr<TrainingStep>> Create(const TrainConfig& config, int64_t batch);
 
   // Forward and backward on `batch`; `after_kernel` is called as each plan kernel finishes.
-  absl::Status Run(const data::Batch& batch, const std::function<void(int)>& after_kernel);
+  absl::Status Run(const TaskBatch& batch, const std::function<void(int)>& after_kernel);
   // Of the last Run: the mean loss, and the task's step sums (Task::step_sums()).
   double loss() const { return executor_->fetch(0).f32()[0]; }
   std::vector<double> sums() const;

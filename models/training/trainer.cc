@@ -76,7 +76,8 @@ absl::Status Trainer::Build() {
   const bool resized_crop = train_->streamed() || c.transform.random_resized_crop;
   lo.augmentation.random_resized_crop = c.augment && resized_crop;
   lo.augmentation.random_crop = c.augment && !resized_crop;
-  DLF_ASSIGN_OR_RETURN(loader_, data::Loader::Create(train_, lo));
+  DLF_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> loader, data::Loader::Create(train_, lo));
+  batches_ = ImageBatches(std::move(loader));
   if (c.lr_finder.enabled) {  // a test of rates, not training: nothing else runs
     callbacks_.push_back(MakeLrFinder());
     return parallel_->Attach(*step_);
@@ -105,12 +106,12 @@ absl::Status Trainer::BuildOptimizer() {
 }
 
 double Trainer::CurrentLearningRate() const {
-  const double progress = optim::Progress(state_.epoch, state_.step_in_epoch, loader_->batches_per_epoch());
+  const double progress = optim::Progress(state_.epoch, state_.step_in_epoch, batches_->batches_per_epoch());
   return schedule_->LearningRate(config_.lr, progress) * state_.lr_factor;
 }
 
 int64_t Trainer::updates_per_epoch() const {
-  return (loader_->batches_per_epoch() + config_.grad_accum_steps - 1) / config_.grad_accum_steps;
+  return (batches_->batches_per_epoch() + config_.grad_accum_steps - 1) / config_.grad_accum_steps;
 }
 
 double Trainer::seconds_this_session() const { return Now() - epoch_start_; }
@@ -124,7 +125,7 @@ absl::Status Trainer::ForEachCallback(const std::function<absl::Status(Callback&
   return absl::OkStatus();
 }
 
-absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
+absl::Status Trainer::TrainStep(const TaskBatch& batch, double lr) {
   last_step_.lr = lr;
   DLF_ASSIGN_OR_RETURN(const double grad_norm, parallel_->ComputeGradients(*step_, batch, state_.global_step));
   // The loss, then the task's step sums, over the ranks.
@@ -139,7 +140,7 @@ absl::Status Trainer::TrainStep(const data::Batch& batch, double lr) {
   micro_loss_sum_ += loss;
   micro_sums_.resize(sums.size());
   for (size_t i = 0; i < sums.size(); ++i) micro_sums_[i] += sums[i];
-  const bool epoch_ends = state_.step_in_epoch + micro_batches_ >= loader_->batches_per_epoch();
+  const bool epoch_ends = state_.step_in_epoch + micro_batches_ >= batches_->batches_per_epoch();
   if (micro_batches_ < config_.grad_accum_steps && !epoch_ends) return absl::OkStatus();
   const int64_t n = std::exchange(micro_batches_, 0);
   const double loss_sum = std::exchange(micro_loss_sum_, 0);
@@ -182,13 +183,13 @@ absl::Status Trainer::Run() {
 }
 
 absl::Status Trainer::TrainEpoch() {
-  loader_->StartEpoch(state_.epoch, state_.step_in_epoch);
+  batches_->StartEpoch(state_.epoch, state_.step_in_epoch);
   epoch_start_ = Now();
-  epoch_wait_start_ = loader_->wait_seconds();
+  epoch_wait_start_ = batches_->wait_seconds();
   session_seen_ = 0;
   double lr = last_step_.lr = CurrentLearningRate();
   DLF_RETURN_IF_ERROR(ForEachCallback([&](Callback& c) { return c.OnEpochBegin(*this); }));
-  while (const data::Batch* batch = loader_->Next()) {
+  while (const TaskBatch* batch = batches_->Next()) {
     if (micro_batches_ == 0) {  // a new update
       if (config_.max_steps > 0 && state_.global_step >= config_.max_steps) {
         RequestStop(absl::StrCat("stopped after --max_steps=", state_.global_step, " steps"));
@@ -204,7 +205,7 @@ absl::Status Trainer::TrainEpoch() {
     DLF_RETURN_IF_ERROR(ForEachCallback([&](Callback& c) { return c.OnStepEnd(*this); }));
     if (!stop_reason_.empty()) return absl::OkStatus();
   }
-  DLF_RETURN_IF_ERROR(loader_->status());  // an image that could not be read
+  DLF_RETURN_IF_ERROR(batches_->status());  // an image that could not be read
   return FinishEpoch();
 }
 
@@ -231,7 +232,7 @@ absl::Status Trainer::FinishEpoch() {
 
 absl::Status Trainer::CountSkippedImages() {
   if (!config_.skip_bad_images) return absl::OkStatus();
-  epoch_skipped_images_ = loader_->skipped_images();
+  epoch_skipped_images_ = batches_->skipped_samples();
   std::vector<double> count = {static_cast<double>(epoch_skipped_images_.size())};
   DLF_RETURN_IF_ERROR(parallel_->Sum(count, "the skipped images", state_.global_step));
   epoch_skipped_count_ = static_cast<int64_t>(count[0]);

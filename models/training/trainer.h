@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "models/training/batches.h"
 #include "models/training/callbacks.h"
 #include "models/training/evaluator.h"
 #include "models/training/parallel.h"
@@ -53,9 +54,10 @@ class Trainer {
 
   // Collective: the current weights' metrics on `dataset`.
   absl::StatusOr<EvalResult> Evaluate(const data::Dataset& dataset);
-  // One loader batch: forward, backward, and once grad_accum_steps batches are in (or the
+  // One batch of the source: forward, backward, and once grad_accum_steps batches are in (or the
   // epoch ends), clipping and the optimizer update at rate `lr`.
-  absl::Status TrainStep(const data::Batch& batch, double lr);
+  absl::Status TrainStep(const TaskBatch& batch, double lr);
+  absl::Status TrainStep(const data::Batch& batch, double lr) { return TrainStep(ImageBatch(batch), lr); }
   // The learning rate of the update about to be made.
   double CurrentLearningRate() const;
   absl::Status SaveCheckpoint(const std::string& path, bool with_training_state);
@@ -81,7 +83,7 @@ class Trainer {
   Evaluator& evaluator() { return *evaluator_; }
   const data::Dataset* train_set() const { return train_; }
   const data::Dataset* test_set() const { return test_; }
-  int64_t batches_per_epoch() const { return loader_->batches_per_epoch(); }
+  int64_t batches_per_epoch() const { return batches_->batches_per_epoch(); }
   // Updates per epoch (batches_per_epoch with grad_accum_steps batches per update).
   int64_t updates_per_epoch() const;
   const StepOutcome& last_step() const { return last_step_; }
@@ -89,7 +91,7 @@ class Trainer {
   // steps waited for data; and the last evaluation's seconds.
   int64_t images_this_session() const { return session_seen_; }
   double seconds_this_session() const;
-  double data_wait_this_epoch() const { return loader_->wait_seconds() - epoch_wait_start_; }
+  double data_wait_this_epoch() const { return batches_->wait_seconds() - epoch_wait_start_; }
   double last_eval_seconds() const { return last_eval_seconds_; }
   std::string OutPath(const std::string& file) const;
 
@@ -132,7 +134,7 @@ class Trainer {
   MetricChoice best_metric_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   optim::SchedulePtr schedule_;
-  std::unique_ptr<data::Loader> loader_;
+  std::unique_ptr<BatchSource> batches_;
   std::unique_ptr<Evaluator> evaluator_;
   std::vector<std::unique_ptr<Callback>> callbacks_;
 
@@ -149,7 +151,7 @@ class Trainer {
   std::vector<double> micro_sums_;
 
   double epoch_start_ = 0;
-  double epoch_wait_start_ = 0;  // the loader's total wait when this epoch started
+  double epoch_wait_start_ = 0;  // the source's total wait when this epoch started
   int64_t session_seen_ = 0;     // images trained since epoch_start_ (for images/s)
   double last_eval_seconds_ = 0;
 };

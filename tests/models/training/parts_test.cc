@@ -38,7 +38,7 @@ TEST(TrainingStepTest, TheInCacheNormIsTheGlobalNorm) {
   auto step = TrainingStep::Create(c, c.batch_size);
   ASSERT_TRUE(step.ok()) << step.status();
   std::unique_ptr<ParallelStrategy> alone = MakeSingleProcess();
-  absl::StatusOr<double> norm = alone->ComputeGradients(**step, FirstBatch(d.train, c), 0);
+  absl::StatusOr<double> norm = alone->ComputeGradients(**step, ImageBatch(FirstBatch(d.train, c)), 0);
   ASSERT_TRUE(norm.ok()) << norm.status();
   EXPECT_GT(*norm, 0);
   EXPECT_NEAR(*norm, optim::GlobalNorm((*step)->grad_tensors()), 1e-9 * *norm);
@@ -52,9 +52,9 @@ TEST(TrainingStepTest, AccumulatesGradientsAsTheirSum) {
   ASSERT_TRUE(step.ok()) << step.status();
   TrainingStep& s = **step;
   const data::Batch batch = FirstBatch(d.train, c);
-  ASSERT_TRUE(s.Run(batch, [](int) {}).ok());
+  ASSERT_TRUE(s.Run(ImageBatch(batch), [](int) {}).ok());
   s.AccumulateGradients(true);
-  ASSERT_TRUE(s.Run(batch, [](int) {}).ok());  // the same batch: the sum is twice the gradient
+  ASSERT_TRUE(s.Run(ImageBatch(batch), [](int) {}).ok());  // the same batch: the sum is twice the gradient
   s.AccumulateGradients(false);
   for (size_t i = 0; i < s.grad_tensors().size(); ++i) {
     const Tensor& g = *s.grad_tensors()[i];
