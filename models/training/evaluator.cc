@@ -8,9 +8,46 @@
 
 namespace dlf::training {
 
-void AddMetrics(const EvalResult& result, const std::string& split, EpochMetrics& m) {
-  m.Set(split + "_loss", result.loss);
-  m.Set(split + "_accuracy", result.accuracy);
+std::vector<double> ResultSums(const EvalResult& r) {
+  std::vector<double> sums = {r.loss_sum, static_cast<double>(r.count)};
+  for (const auto& row : r.confusion) sums.insert(sums.end(), row.begin(), row.end());
+  return sums;
+}
+
+EvalResult ResultFromSums(const std::vector<double>& sums, int classes) {
+  EvalResult r;
+  r.loss_sum = sums[0];
+  r.count = static_cast<int64_t>(sums[1]);
+  r.loss = sums[0] / sums[1];
+  r.confusion.assign(classes, std::vector<int64_t>(classes, 0));
+  int64_t correct = 0;
+  for (int t = 0; t < classes; ++t) {
+    for (int p = 0; p < classes; ++p) r.confusion[t][p] = static_cast<int64_t>(sums[2 + t * classes + p]);
+    correct += r.confusion[t][t];
+  }
+  r.accuracy = static_cast<double>(correct) / sums[1];
+  return r;
+}
+
+absl::StatusOr<std::vector<double>> ImageEvaluation::ShareSums(int rank, int world) {
+  if (world > 1 && shard_world_ != world) {
+    const int64_t n = dataset_->size();
+    shard_ = data::Slice(*dataset_, n * rank / world, n * (rank + 1) / world);
+    shard_world_ = world;
+  }
+  const data::Dataset& share = world > 1 ? shard_ : *dataset_;
+  EvalResult r;
+  r.confusion.assign(classes_, std::vector<int64_t>(classes_, 0));
+  if (share.size() > 0) {
+    DLF_ASSIGN_OR_RETURN(r, evaluator_->Evaluate(share));
+  }
+  return ResultSums(r);
+}
+
+void ImageEvaluation::AddMetrics(const std::vector<double>& totals, const std::string& split, EpochMetrics& m) const {
+  const EvalResult r = ResultFromSums(totals, classes_);
+  m.Set(split + "_loss", r.loss);
+  m.Set(split + "_accuracy", r.accuracy);
 }
 
 std::vector<double> EvalResult::PerClassAccuracy() const {
@@ -102,6 +139,7 @@ absl::StatusOr<EvalResult> Evaluator::Evaluate(const data::Dataset& dataset) {
     }
     r.count += b.size();
   }));
+  r.loss_sum = loss_sum;
   r.loss = loss_sum / static_cast<double>(r.count);
   r.accuracy = static_cast<double>(correct) / static_cast<double>(r.count);
   return r;

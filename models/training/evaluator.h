@@ -17,19 +17,23 @@
 #include "models/models.h"
 #include "models/training/classifier.h"
 #include "models/training/report.h"
+#include "models/training/task.h"
 
 namespace dlf::training {
 
 struct EvalResult {
   int64_t count = 0;
   double loss = 0;      // mean cross-entropy
+  double loss_sum = 0;  // summed over the samples
   double accuracy = 0;  // fraction correct
   std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
   std::vector<double> PerClassAccuracy() const;
 };
 
-// The result as metrics "<split>_loss" and "<split>_accuracy".
-void AddMetrics(const EvalResult& result, const std::string& split, EpochMetrics& m);
+// The result as sums that add up over shares of a data set (summed loss, count, confusion
+// matrix), and back from their totals.
+std::vector<double> ResultSums(const EvalResult& result);
+EvalResult ResultFromSums(const std::vector<double>& sums, int classes);
 
 // Runs a model in inference mode over a whole dataset. It owns one graph per batch size it
 // meets (the full batch and, if the dataset does not divide evenly, the last one), all with
@@ -76,6 +80,27 @@ class Evaluator {
   std::map<std::string, Tensor> weights_;
   int64_t weights_version_ = 0;
   std::map<int64_t, std::unique_ptr<Net>> nets_;
+};
+
+// Classification's evaluation: `evaluator`'s model on `dataset`, this rank scoring a
+// contiguous share; metrics "<split>_loss" and "<split>_accuracy".
+class ImageEvaluation final : public TaskEvaluation {
+ public:
+  ImageEvaluation(Evaluator* evaluator, const data::Dataset* dataset, int classes)
+      : evaluator_(evaluator), dataset_(dataset), classes_(classes) {}
+  void CopyWeightsFrom(const Graph& source) override { evaluator_->CopyWeightsFrom(source); }
+  absl::Status LoadWeights(const std::map<std::string, Tensor>& tensors, const std::string& origin) override {
+    return evaluator_->LoadWeights(tensors, origin);
+  }
+  absl::StatusOr<std::vector<double>> ShareSums(int rank, int world) override;
+  void AddMetrics(const std::vector<double>& totals, const std::string& split, EpochMetrics& m) const override;
+
+ private:
+  Evaluator* evaluator_;
+  const data::Dataset* dataset_;
+  int classes_;
+  int shard_world_ = 1;
+  data::Dataset shard_;  // this rank's share, sliced once (when world > 1)
 };
 
 }  // namespace dlf::training

@@ -42,13 +42,10 @@ class ModelEma final : public Callback {
   }
 
   absl::Status OnEvaluate(Trainer& t, EpochMetrics& m) override {
-    if (t.test_set() == nullptr) return absl::OkStatus();
-    DLF_RETURN_IF_ERROR(t.evaluator().LoadWeights(t.state().ema, "the EMA weights"));
-    DLF_ASSIGN_OR_RETURN(const EvalResult r, t.parallel().Evaluate(t.evaluator(), *t.test_set(),
-                                                                    t.config().model_options.num_classes,
-                                                                    t.global_step()));
-    AddMetrics(r, "ema_test", m);
-    return absl::OkStatus();
+    TaskEvaluation* evaluation = t.evaluation();
+    if (evaluation == nullptr) return absl::OkStatus();
+    DLF_RETURN_IF_ERROR(evaluation->LoadWeights(t.state().ema, "the EMA weights"));
+    return t.parallel().Evaluate(*evaluation, "ema_test", m, t.global_step());
   }
 
  private:

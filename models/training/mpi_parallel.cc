@@ -99,43 +99,10 @@ class MpiDataParallel final : public ParallelStrategy {
     return state.Broadcast(comm_);
   }
 
-  absl::StatusOr<EvalResult> Evaluate(Evaluator& evaluator, const data::Dataset& dataset, int classes,
-                                      int64_t global_step) override {
-    EvalResult r;
-    r.confusion.assign(classes, std::vector<int64_t>(classes, 0));
-    const data::Dataset& shard = ShardOf(dataset);
-    if (shard.size() > 0) {
-      DLF_ASSIGN_OR_RETURN(r, evaluator.Evaluate(shard));
-    }
-    std::vector<double> totals = {r.loss * static_cast<double>(r.count), static_cast<double>(r.count)};
-    for (const auto& row : r.confusion) totals.insert(totals.end(), row.begin(), row.end());
-    DLF_RETURN_IF_ERROR(Sum(totals, "the evaluation allreduce", global_step));
-    r.count = static_cast<int64_t>(totals[1]);
-    r.loss = totals[0] / totals[1];
-    int64_t correct = 0;
-    for (int t = 0; t < classes; ++t) {
-      for (int p = 0; p < classes; ++p) r.confusion[t][p] = static_cast<int64_t>(totals[2 + t * classes + p]);
-      correct += r.confusion[t][t];
-    }
-    r.accuracy = static_cast<double>(correct) / totals[1];
-    return r;
-  }
-
  private:
-  // This rank's contiguous share of `dataset` (sliced once per data set).
-  const data::Dataset& ShardOf(const data::Dataset& dataset) {
-    auto [it, inserted] = shards_.try_emplace(&dataset);
-    if (inserted) {
-      const int64_t n = dataset.size(), r = rank(), w = world_size();
-      it->second = data::Slice(dataset, n * r / w, n * (r + 1) / w);
-    }
-    return it->second;
-  }
-
   Communicator& comm_;
   ReducerOptions options_;
   std::unique_ptr<GradientReducer> reducer_;
-  std::map<const data::Dataset*, data::Dataset> shards_;
 };
 
 }  // namespace

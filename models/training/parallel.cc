@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
 
 namespace dlf::training {
 namespace {
@@ -26,12 +27,23 @@ class SingleProcess final : public ParallelStrategy {
   absl::Status AverageBuffers(Graph&, int64_t) override { return absl::OkStatus(); }
   absl::Status CheckReplicas(const std::vector<Tensor*>&, int64_t) override { return absl::OkStatus(); }
   absl::Status SyncFromRoot(Graph&, TrainState&) override { return absl::OkStatus(); }
-  absl::StatusOr<EvalResult> Evaluate(Evaluator& evaluator, const data::Dataset& dataset, int, int64_t) override {
-    return evaluator.Evaluate(dataset);
-  }
 };
 
 }  // namespace
+
+absl::StatusOr<std::vector<double>> ParallelStrategy::EvaluationSums(TaskEvaluation& evaluation,
+                                                                    int64_t global_step) {
+  DLF_ASSIGN_OR_RETURN(std::vector<double> sums, evaluation.ShareSums(rank(), world_size()));
+  DLF_RETURN_IF_ERROR(Sum(sums, "the evaluation allreduce", global_step));
+  return sums;
+}
+
+absl::Status ParallelStrategy::Evaluate(TaskEvaluation& evaluation, const std::string& split, EpochMetrics& m,
+                                        int64_t global_step) {
+  DLF_ASSIGN_OR_RETURN(const std::vector<double> totals, EvaluationSums(evaluation, global_step));
+  evaluation.AddMetrics(totals, split, m);
+  return absl::OkStatus();
+}
 
 std::unique_ptr<ParallelStrategy> MakeSingleProcess() { return std::make_unique<SingleProcess>(); }
 

@@ -45,10 +45,10 @@ class ParallelStrategy {
   virtual absl::Status CheckReplicas(const std::vector<Tensor*>& params, int64_t global_step) = 0;
   // Collective: rank 0's weights, buffers and state to every rank.
   virtual absl::Status SyncFromRoot(Graph& graph, TrainState& state) = 0;
-  // Collective: the metrics of the model held by `evaluator` on `dataset`, each rank scoring
-  // its share.
-  virtual absl::StatusOr<EvalResult> Evaluate(Evaluator& evaluator, const data::Dataset& dataset,
-                                              int num_classes, int64_t global_step) = 0;
+  // Collective: the sums of `evaluation` over every rank's share.
+  absl::StatusOr<std::vector<double>> EvaluationSums(TaskEvaluation& evaluation, int64_t global_step);
+  // Collective: the metrics "<split>_<family>" of `evaluation` into `m`.
+  absl::Status Evaluate(TaskEvaluation& evaluation, const std::string& split, EpochMetrics& m, int64_t global_step);
   // Threads, ranks and how gradients travel, for the run's header.
   virtual std::string Describe(const TrainConfig& config) const = 0;
   // Seconds the steps waited for the gradient allreduce.

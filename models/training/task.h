@@ -7,6 +7,7 @@
 // with the task it serves (models::ModelSpec::task).
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,22 @@ class Task {
   std::string Summary(const EpochMetrics& m, const std::string& split) const;
   // Whether `name` is "<split>_<family>" for one of the panels' families; sets `family`.
   bool FamilyOf(const std::string& name, const std::string& split, std::string* family) const;
+};
+
+// A task's evaluation of the weights it is given, on its evaluation data: each rank computes
+// sums over its share, the parallel strategy adds them over the ranks, and the metrics come
+// from the totals, so they do not depend on the number of ranks.
+class TaskEvaluation {
+ public:
+  virtual ~TaskEvaluation() = default;
+  // Takes every parameter and buffer of `source`, a graph of the same model.
+  virtual void CopyWeightsFrom(const Graph& source) = 0;
+  // Takes weights by name (e.g. the EMA's); `origin` names them in errors.
+  virtual absl::Status LoadWeights(const std::map<std::string, Tensor>& tensors, const std::string& origin) = 0;
+  // The sums of share `rank` of `world` (the same count on every rank).
+  virtual absl::StatusOr<std::vector<double>> ShareSums(int rank, int world) = 0;
+  // The metrics "<split>_<family>" from the sums over all ranks.
+  virtual void AddMetrics(const std::vector<double>& totals, const std::string& split, EpochMetrics& m) const = 0;
 };
 
 // An evaluation metric to select by (--best_metric): its name and direction.

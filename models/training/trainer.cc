@@ -71,6 +71,7 @@ absl::Status Trainer::Build() {
   evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, c.run.EvalShape(), c.eval_batch_size,
                                            lo.normalization, c.bf16);
   evaluator_->set_transform(c.transform);
+  if (test_ != nullptr) evaluation_ = std::make_unique<ImageEvaluation>(evaluator_.get(), test_, c.model_options.num_classes);
   lo.augmentation = c.transform;
   lo.augmentation.horizontal_flip = c.augment;
   const bool resized_crop = train_->streamed() || c.transform.random_resized_crop;
@@ -220,9 +221,9 @@ absl::Status Trainer::FinishEpoch() {
   DLF_RETURN_IF_ERROR(CountSkippedImages());
   const double eval_start = Now();
   DLF_RETURN_IF_ERROR(parallel_->AverageBuffers(graph(), state_.global_step));
-  if (test_ != nullptr) {
-    DLF_ASSIGN_OR_RETURN(const EvalResult r, Evaluate(*test_));
-    AddMetrics(r, "test", m);
+  if (evaluation_ != nullptr) {
+    evaluation_->CopyWeightsFrom(graph());
+    DLF_RETURN_IF_ERROR(parallel_->Evaluate(*evaluation_, "test", m, state_.global_step));
   }
   DLF_RETURN_IF_ERROR(ForEachCallback([&](Callback& c) { return c.OnEvaluate(*this, m); }));
   last_eval_seconds_ = Now() - eval_start;
@@ -240,8 +241,11 @@ absl::Status Trainer::CountSkippedImages() {
 }
 
 absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& dataset) {
-  evaluator_->CopyWeightsFrom(graph());
-  return parallel_->Evaluate(*evaluator_, dataset, config_.model_options.num_classes, state_.global_step);
+  const int classes = static_cast<int>(config_.model_options.num_classes);
+  ImageEvaluation evaluation(evaluator_.get(), &dataset, classes);
+  evaluation.CopyWeightsFrom(graph());
+  DLF_ASSIGN_OR_RETURN(const std::vector<double> totals, parallel_->EvaluationSums(evaluation, state_.global_step));
+  return ResultFromSums(totals, classes);
 }
 
 absl::Status Trainer::VerifyReplicas() {

@@ -52,7 +52,7 @@ class Trainer {
   // Trains until config.epochs (or max_steps) are done or a callback stops it.
   absl::Status Run();
 
-  // Collective: the current weights' metrics on `dataset`.
+  // Collective: the current weights' classification metrics on `dataset`.
   absl::StatusOr<EvalResult> Evaluate(const data::Dataset& dataset);
   // One batch of the source: forward, backward, and once grad_accum_steps batches are in (or the
   // epoch ends), clipping and the optimizer update at rate `lr`.
@@ -80,7 +80,8 @@ class Trainer {
   const Executor& executor() const { return step_->executor(); }
   const optim::Optimizer& optimizer() const { return *optimizer_; }
   ParallelStrategy& parallel() { return *parallel_; }
-  Evaluator& evaluator() { return *evaluator_; }
+  // The task's evaluation on the test set (null without one).
+  TaskEvaluation* evaluation() { return evaluation_.get(); }
   const data::Dataset* train_set() const { return train_; }
   const data::Dataset* test_set() const { return test_; }
   int64_t batches_per_epoch() const { return batches_->batches_per_epoch(); }
@@ -136,6 +137,7 @@ class Trainer {
   optim::SchedulePtr schedule_;
   std::unique_ptr<BatchSource> batches_;
   std::unique_ptr<Evaluator> evaluator_;
+  std::unique_ptr<TaskEvaluation> evaluation_;
   std::vector<std::unique_ptr<Callback>> callbacks_;
 
   TrainState state_;  // position, running totals, history (all saved in checkpoints)
