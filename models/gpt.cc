@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "graph/status_macros.h"
 #include "models/nn.h"
+#include "models/registry.h"
 #include "ops/ops.h"
 
 namespace dlf::models {
@@ -188,5 +189,27 @@ absl::StatusOr<GptConfig> ParseGptConfigRecord(std::string_view record) {
   DLF_RETURN_IF_ERROR(CheckConfig(c));
   return c;
 }
+
+GptConfig GptConfigFor(const ModelOptions& options) {
+  const TransformerOptions& t = options.transformer;
+  return {.vocab_size = options.num_classes, .block_size = t.block_size, .n_layer = t.n_layer,
+          .n_head = t.n_head, .n_embd = t.n_embd, .dropout = options.dropout, .bias = t.bias};
+}
+
+namespace {
+
+// nanoGPT's configuration for a CPU (its README): 4 layers, 4 heads, 128 wide, 64 tokens, no
+// dropout; the default data is a character vocabulary of 155 (the Jargon File).
+DLF_REGISTER_MODEL({.name = "gpt",
+                    .description = "nanoGPT's GPT (--n_layer 4 --n_head 4 --n_embd 128 --block_size 64 by default)",
+                    .build = [](Graph& g, Value ids, const ModelOptions& options) { return Gpt(g, ids, GptConfigFor(options)); },
+                    .task = TaskKind::kLanguageModel,
+                    .input_shape = {64},
+                    .default_dataset = "text",
+                    .dropout = 0.0,
+                    .parameters = GptParameterCount({.vocab_size = 10, .block_size = 64, .n_layer = 4, .n_head = 4,
+                                                     .n_embd = 128})});
+
+}  // namespace
 
 }  // namespace dlf::models

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 
 #include "graph/graph.h"
+#include "models/models.h"
 
 namespace dlf::models {
 
@@ -40,6 +41,9 @@ inline constexpr char kGptConfigMetadata[] = "gpt/config";
 // residual projections (attn.c_proj, mlp.c_proj) N(0, 0.02 / sqrt(2 n_layer)), LayerNorm 1 and 0.
 // Errors (a bad config or input) are recorded in `g`.
 Value Gpt(Graph& g, Value ids, const GptConfig& config);
+
+// The GPT a ModelOptions describes: the vocabulary is num_classes, the shape its transformer's.
+GptConfig GptConfigFor(const ModelOptions& options);
 
 // The parameters nanoGPT's get_num_params(non_embedding=False) counts (the tied head once).
 int64_t GptParameterCount(const GptConfig& config);

@@ -18,12 +18,23 @@ enum class InitScheme {
 
 // What a model is trained for (models/training/task.h builds each task's head and metrics).
 enum class TaskKind {
-  kClassification,  // images in, class logits [n, classes] out
+  kClassification,  // images f32 [n, c, h, w] in, class logits [n, classes] out
+  kLanguageModel,   // token ids i32 [n, t] in, next-token logits [n, t, vocabulary] out
+};
+
+// A transformer language model's shape (--block_size --n_layer --n_head --n_embd --bias).
+struct TransformerOptions {
+  int64_t block_size = 64;  // the longest context, in tokens
+  int64_t n_layer = 4;
+  int64_t n_head = 4;
+  int64_t n_embd = 128;
+  bool bias = false;  // biases in the Linear and LayerNorm layers
 };
 
 struct ModelOptions {
-  int64_t num_classes = 10;
+  int64_t num_classes = 10;  // a language model's: the vocabulary
   double dropout = 0.5;
+  TransformerOptions transformer;  // language models
   // Options only some models take, by name (ModelSpec::options lists a model's): the AlexNet
   // presets read "lrn" ("true": local response normalization after conv1 and conv2, as the
   // 2012 paper) and "init" ("he" or "torch", see InitScheme). Checkpoints record them, so
@@ -31,7 +42,8 @@ struct ModelOptions {
   std::map<std::string, std::string> extra;
 };
 
-// Adds a model to `g` on `images` [n, c, h, w] and returns its logits [n, num_classes].
+// Adds a model to `g` on its input (its task's: images [n, c, h, w], or token ids [n, t]) and
+// returns its logits ([n, num_classes], or [n, t, num_classes]).
 using ModelFn = std::function<Value(Graph& g, Value images, const ModelOptions& options)>;
 
 // AlexNet, preset "seed" (the original gap analysis' layer list on 3x32x32):

@@ -30,7 +30,11 @@ Registry& GetRegistry() {
 absl::Status RegisterModel(ModelSpec spec) {
   Registry& r = GetRegistry();
   if (spec.name.empty() || !spec.build) return absl::InvalidArgumentError("a model needs a name and a builder");
-  if (spec.input_shape.size() != 3 || spec.mean.size() != static_cast<size_t>(spec.input_shape[0]) ||
+  if (spec.task == TaskKind::kLanguageModel) {
+    if (spec.input_shape.size() != 1 || !spec.mean.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("model '", spec.name, "': a language model's input_shape is [block_size], without normalization"));
+    }
+  } else if (spec.input_shape.size() != 3 || spec.mean.size() != static_cast<size_t>(spec.input_shape[0]) ||
       spec.std.size() != spec.mean.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model '", spec.name, "': input_shape must be [c, h, w] with c normalization values"));
@@ -47,6 +51,27 @@ absl::Status RegisterModel(ModelSpec spec) {
   const std::string name = owned->name;
   r.specs[name] = std::move(owned);
   return absl::OkStatus();
+}
+
+namespace {
+
+constexpr std::pair<TaskKind, const char*> kTaskNames[] = {{TaskKind::kClassification, "classification"},
+                                                          {TaskKind::kLanguageModel, "language_model"}};
+
+}  // namespace
+
+const char* TaskName(TaskKind task) {
+  for (const auto& [kind, name] : kTaskNames) {
+    if (kind == task) return name;
+  }
+  return "unknown";
+}
+
+absl::StatusOr<TaskKind> ParseTaskName(const std::string& name) {
+  for (const auto& [kind, known] : kTaskNames) {
+    if (name == known) return kind;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown task '", name, "' (known: classification, language_model)"));
 }
 
 ModelSpec ImageNetModel(std::string name, std::string description, ModelFn build, int64_t parameters,

@@ -42,6 +42,11 @@ inline const std::vector<float> kImageNetStd = {0.229f, 0.224f, 0.225f};
 ModelSpec ImageNetModel(std::string name, std::string description, ModelFn build, int64_t parameters,
                         double dropout = 0.5);
 
+// A task's name in checkpoints and messages ("classification", "language_model"), and back
+// (an unknown name is an error listing the known ones).
+const char* TaskName(TaskKind task);
+absl::StatusOr<TaskKind> ParseTaskName(const std::string& name);
+
 // Fails on an empty or duplicate name or alias, a builder missing, or a bad shape.
 absl::Status RegisterModel(ModelSpec spec);
 // For static registration: aborts on a programming error (duplicate name) at startup.

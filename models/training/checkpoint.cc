@@ -1,7 +1,5 @@
 #include "models/training/checkpoint.h"
 
-#include "models/registry.h"
-
 #include <cmath>
 #include <cstring>
 
@@ -10,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "graph/status_macros.h"
 #include "graph/version.h"
+#include "models/registry.h"
 #include "nlohmann/json.hpp"
 
 namespace dlf::training {
@@ -61,6 +60,7 @@ std::string ShapeText(const std::vector<int64_t>& s) { return absl::StrCat("[", 
 void EncodeRunInfo(const RunInfo& info, std::map<std::string, std::string>& meta) {
   meta["format"] = kCheckpointFormat;
   meta["model"] = info.model;
+  if (info.task != models::TaskKind::kClassification) meta["task"] = models::TaskName(info.task);
   meta["dataset"] = info.dataset;
   meta["input_shape"] = json(info.input_shape).dump();
   meta["normalization_mean"] = json(info.mean).dump();
@@ -90,6 +90,11 @@ absl::StatusOr<RunInfo> DecodeRunInfo(const std::map<std::string, std::string>& 
   info.model = meta.at("model");
   info.dataset = meta.at("dataset");
   info.version = meta.at("dlf_version");
+  if (auto task = meta.find("task"); task != meta.end()) {
+    absl::StatusOr<models::TaskKind> kind = models::ParseTaskName(task->second);
+    if (!kind.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": metadata 'task': ", kind.status().message()));
+    info.task = *kind;
+  }
   DLF_ASSIGN_OR_RETURN(info.input_shape, JsonList<int64_t>(meta, "input_shape", path));
   DLF_ASSIGN_OR_RETURN(info.mean, JsonList<float>(meta, "normalization_mean", path));
   DLF_ASSIGN_OR_RETURN(info.std, JsonList<float>(meta, "normalization_std", path));
@@ -123,6 +128,14 @@ absl::StatusOr<RunInfo> DecodeRunInfo(const std::map<std::string, std::string>& 
       }
       info.model_options[key] = value.get<std::string>();
     }
+  }
+  if (info.task == models::TaskKind::kLanguageModel) {  // token windows: the vocabulary is in its own key
+    if (info.input_shape.size() != 1 || info.input_shape[0] <= 0 || !info.mean.empty() || !info.std.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": inconsistent metadata for a language model: input_shape ",
+                                                     ShapeText(info.input_shape), " (expected [block_size]), ",
+                                                     info.mean.size(), " means"));
+    }
+    return info;
   }
   const bool shape_ok = info.input_shape.size() == 3 && info.input_shape[0] > 0 &&
                         info.input_shape[1] > 0 && info.input_shape[2] > 0;

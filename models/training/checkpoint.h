@@ -14,6 +14,7 @@
 #include "data/image.h"
 #include "data/safetensors.h"
 #include "graph/graph.h"
+#include "models/models.h"
 #include "models/training/name_pattern.h"
 
 namespace dlf::training {
@@ -22,8 +23,9 @@ inline constexpr char kCheckpointFormat[] = "dlf-checkpoint-2";
 
 struct RunInfo {
   std::string model;    // registered model name
+  models::TaskKind task = models::TaskKind::kClassification;  // "task" (absent: classification)
   std::string dataset;  // "cifar10", "fashion_mnist", "synthetic"
-  std::vector<int64_t> input_shape;  // [c, h, w]
+  std::vector<int64_t> input_shape;  // [c, h, w]; a language model's [block_size]
   std::vector<float> mean, std;      // per-channel normalization of pixels in [0, 1]
   std::vector<std::string> class_names;
   std::map<std::string, std::string> model_options;  // models::ModelOptions::extra (--lrn ...)

@@ -61,7 +61,7 @@ class MetricsWriter final : public Callback {
   absl::Status OnEpochEnd(Trainer& t, const EpochMetrics&) override {
     const TrainConfig& c = t.config();
     if (c.out_dir.empty() || !t.is_root()) return absl::OkStatus();
-    const std::string title = absl::StrCat(c.run.model, " on ", t.train_set()->description);
+    const std::string title = absl::StrCat(c.run.model, " on ", t.data_description());
     DLF_RETURN_IF_ERROR(WriteMetricsCsv(t.OutPath("metrics.csv"), t.history()));
     return WriteLearningCurveSvg(t.OutPath("learning_curve.svg"), title, t.history(), t.task().families());
   }

@@ -2,6 +2,7 @@
 // --early_stopping_patience ends the run. Their watches are part of the TrainState, so a
 // resumed run goes on counting.
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "models/training/callbacks.h"
 #include "models/training/trainer.h"
@@ -14,7 +15,7 @@ class ReduceLrOnPlateau final : public Callback {
  public:
   absl::Status OnEpochEnd(Trainer& t, const EpochMetrics& m) override {
     TrainState& s = t.state();
-    s.plateau.Update(m.Get("test_loss"));
+    s.plateau.Update(m.Get(absl::StrCat(t.task().eval_split(), "_loss")));
     const TrainConfig& c = t.config();
     if (optim::ReduceOnPlateau(s.plateau, c.plateau_patience, c.schedule.gamma, s.lr_factor) && c.verbose) {
       absl::PrintF("the test loss has not improved on %.4f for %d epoch%s: the learning rate is now %g\n",
@@ -28,7 +29,7 @@ class EarlyStopping final : public Callback {
  public:
   absl::Status OnEpochEnd(Trainer& t, const EpochMetrics& m) override {
     optim::PlateauTracker& watch = t.state().early_stopping;
-    watch.Update(m.Get("test_loss"));
+    watch.Update(m.Get(absl::StrCat(t.task().eval_split(), "_loss")));
     const int64_t patience = t.config().early_stopping_patience;
     if (watch.bad_epochs >= patience && t.state().epoch < t.config().epochs) {
       t.RequestStop(absl::StrFormat(

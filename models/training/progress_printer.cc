@@ -22,6 +22,12 @@ std::string Duration(double seconds) {
   return absl::StrFormat("%dm%02ds", s / 60, s % 60);
 }
 
+// "epoch 3/10", or for a run counted in steps "step 600/2000".
+std::string EpochName(const Trainer& t, int64_t epoch) {
+  if (t.task().step_based()) return absl::StrFormat("step %d/%d", t.global_step(), t.config().max_steps);
+  return absl::StrFormat("epoch %d/%d", epoch, t.config().epochs);
+}
+
 class ProgressPrinter final : public Callback {
  public:
   absl::Status OnEpochBegin(Trainer& t) override {
@@ -46,10 +52,14 @@ class ProgressPrinter final : public Callback {
     if (!t.config().verbose) return absl::OkStatus();
     if (tty_) absl::PrintF("\r\033[K");
     const Task& task = t.task();
-    absl::PrintF("epoch %d/%d: train %s | test %s | lr %g | %.1f s (%.0f img/s, %.2f s waiting for data), eval %.1f s\n",
-                 m.epoch, t.config().epochs, task.Summary(m, "train"), task.Summary(m, "test"), m.Get("lr"),
-                 m.Get("epoch_seconds"), m.Get("images_per_second"), t.data_wait_this_epoch(), t.last_eval_seconds());
-    if (t.config().model_ema && t.test_set() != nullptr) absl::PrintF("  EMA weights: test %s\n", task.Summary(m, "ema_test"));
+    const std::string eval = task.eval_split();
+    absl::PrintF("%s: train %s | %s %s | lr %g | %.1f s (%.0f %s/s, %.2f s waiting for data), eval %.1f s\n",
+                 EpochName(t, m.epoch), task.Summary(m, "train"), eval, task.Summary(m, eval), m.Get("lr"),
+                 m.Get("epoch_seconds"), m.Get(task.throughput_metric()), task.unit(), t.data_wait_this_epoch(),
+                 t.last_eval_seconds());
+    if (t.config().model_ema && t.evaluation() != nullptr) {
+      absl::PrintF("  EMA weights: %s %s\n", eval, task.Summary(m, "ema_" + eval));
+    }
     PrintSkippedImages(t);
     std::fflush(stdout);
     return absl::OkStatus();
@@ -86,9 +96,13 @@ class ProgressPrinter final : public Callback {
     const int64_t steps = t.updates_per_epoch(), accum = c.grad_accum_steps;
     const double rate = elapsed > 0 ? static_cast<double>(t.images_this_session()) / elapsed : 0;
     const double eta = rate > 0 ? (t.batches_per_epoch() - s.step_in_epoch) * c.batch_size / rate : 0;
-    const std::string line = absl::StrFormat(
-        "epoch %d/%d  step %d/%d  %s  %.0f img/s  ETA %s", s.epoch + 1, c.epochs, (s.step_in_epoch + accum - 1) / accum,
-        steps, t.task().Running(s.epoch_loss_sum, s.epoch_sums, s.epoch_seen), rate, Duration(eta));
+    const std::string where = t.task().step_based()
+        ? EpochName(t, 0)
+        : absl::StrFormat("epoch %d/%d  step %d/%d", s.epoch + 1, c.epochs, (s.step_in_epoch + accum - 1) / accum, steps);
+    const int64_t units = t.task().units_per_sample(c.run.input_shape);
+    const std::string line = absl::StrFormat("%s  %s  %.0f %s/s  ETA %s", where,
+                                             t.task().Running(s.epoch_loss_sum, s.epoch_sums, s.epoch_seen),
+                                             rate * units, t.task().unit(), Duration(eta));
     if (tty_) {
       absl::PrintF("\r%s\033[K", line);
     } else {

@@ -129,8 +129,8 @@ std::string CsvValue(const std::string& name, double v) {
 
 // A curve's legend: its split ("ema_test" reads "test (EMA)").
 std::string SplitLabel(const std::string& split) {
-  if (split == "ema_test") return "test (EMA)";
-  return absl::StrReplaceAll(split, {{"_", " "}});
+  if (absl::StartsWith(split, "ema_")) return split.substr(4) + " (EMA)";
+  return split;
 }
 
 // Positions of the rows of a history written before metrics had names.

@@ -3,21 +3,23 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "models/registry.h"
 #include "models/training/classifier.h"
+#include "models/training/language_model.h"
 
 namespace dlf::training {
 namespace {
 
 class Classification final : public Task {
  public:
-  const char* name() const override { return "classification"; }
+  const char* name() const override { return models::TaskName(models::TaskKind::kClassification); }
 
   TaskNet Build(Graph& g, const models::ModelFn& build, const models::ModelOptions& options, int64_t batch,
                 const Shape& sample_shape, const HeadOptions& head) const override {
     const ClassifierNet net =
         BuildClassifier(g, build, options, batch, sample_shape, head.label_smoothing, head.soft_targets);
     // In data::Batch's order: images, labels, and the soft targets when mixing (else invalid).
-    return {.inputs = {net.images, net.labels, net.targets}, .loss = net.loss, .sums = {net.correct}};
+    return {.inputs = {net.images, net.labels, net.targets}, .output = net.logits, .loss = net.loss, .sums = {net.correct}};
   }
 
   const std::vector<std::string>& step_sums() const override {
@@ -73,12 +75,14 @@ bool Task::FamilyOf(const std::string& name, const std::string& split, std::stri
   return false;
 }
 
-absl::StatusOr<MetricChoice> ChooseMetric(const Task& task, const std::string& name, bool model_ema) {
+absl::StatusOr<MetricChoice> ChooseMetric(const Task& task, const std::string& chosen, bool model_ema) {
+  const std::string name = chosen.empty() ? task.default_best_metric() : chosen;
   std::vector<std::string> names;
-  for (const char* split : {"test", "ema_test"}) {
+  const std::string eval = task.eval_split();
+  for (const std::string& split : {eval, "ema_" + eval}) {
     std::string family;
     if (task.FamilyOf(name, split, &family)) {
-      if (split != std::string("test") && !model_ema) {
+      if (split != eval && !model_ema) {
         return absl::InvalidArgumentError(absl::StrCat("--best_metric=", name, " needs --model_ema"));
       }
       return MetricChoice{name, task.HigherIsBetter(family)};
@@ -99,6 +103,8 @@ const Task& TaskFor(models::TaskKind kind) {
   switch (kind) {
     case models::TaskKind::kClassification:
       return ClassificationTask();
+    case models::TaskKind::kLanguageModel:
+      return LanguageModelTask();
   }
   return ClassificationTask();
 }

@@ -23,6 +23,7 @@ namespace dlf::training {
 // The model with a task's head on one batch.
 struct TaskNet {
   std::vector<Value> inputs;  // fed from a batch in Task::Feeds' order; an invalid one is not fed
+  Value output;               // the model's (logits)
   Value loss;                 // f32 scalar: the batch's mean loss
   std::vector<Value> sums;    // f32 scalars summed over steps and ranks, one per Task::step_sums()
 };
@@ -37,6 +38,16 @@ class Task {
  public:
   virtual ~Task() = default;
   virtual const char* name() const = 0;
+  // The evaluation's split in metric names ("test": "test_loss"; a language model's "val").
+  virtual const char* eval_split() const { return "test"; }
+  // Whether the run is counted in steps (the learning rate follows the step, not the epoch).
+  virtual bool step_based() const { return false; }
+  // The throughput metric and its unit in progress lines, and how many units a sample holds.
+  virtual const char* throughput_metric() const { return "images_per_second"; }
+  virtual const char* unit() const { return "img"; }
+  virtual int64_t units_per_sample(const Shape&) const { return 1; }
+  // What best.safetensors is best by unless --best_metric says otherwise.
+  virtual const char* default_best_metric() const { return "test_accuracy"; }
 
   // Adds the model (built by `build` on `batch` samples of `sample_shape`) and the head to `g`;
   // errors are recorded in `g`.
@@ -90,7 +101,7 @@ struct MetricChoice {
 };
 
 // `name` as one of the task's evaluation metrics ("test_<family>", or "ema_test_<family>" with
-// model_ema); anything else is an error listing them.
+// model_ema; empty: the task's default); anything else is an error listing them.
 absl::StatusOr<MetricChoice> ChooseMetric(const Task& task, const std::string& name, bool model_ema);
 
 // Images in, classes out: softmax cross-entropy (label smoothing, mixup's soft targets) and the

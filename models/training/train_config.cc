@@ -12,6 +12,7 @@ namespace dlf::training {
 TrainConfig ConfigForModel(const models::ModelSpec& spec, const std::string& dataset, int num_classes) {
   TrainConfig c;
   c.run.model = spec.name;
+  c.run.task = spec.task;
   c.run.dataset = dataset;
   c.run.input_shape = spec.input_shape;
   c.run.mean = spec.mean;
@@ -71,6 +72,14 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
   if (absl::Status s = ChooseMetric(TaskFor(c.task), c.best_metric, c.model_ema).status(); !s.ok()) {
     return bad(std::string(s.message()));
   }
+  if (TaskFor(c.task).step_based()) {
+    if (c.max_steps <= 0) return bad(absl::StrCat("a ", TaskFor(c.task).name(), " run is counted in steps: --max_steps must be > 0, found ", c.max_steps));
+    if (c.eval_interval <= 0) return bad(absl::StrCat("--eval_interval must be > 0 steps, found ", c.eval_interval));
+    if (c.eval_iters < 0) return bad(absl::StrCat("--eval_iters must be >= 0, found ", c.eval_iters));
+    if (c.warmup_steps < 0) return bad(absl::StrCat("--warmup_steps must be >= 0, found ", c.warmup_steps));
+    if (c.lr_decay_steps < 0) return bad(absl::StrCat("--lr_decay_steps must be >= 0, found ", c.lr_decay_steps));
+    if (!(c.min_lr >= 0 && c.min_lr <= c.lr)) return bad(absl::StrCat("--min_lr must be in [0, --lr], found ", c.min_lr));
+  }
   if (c.keep_checkpoints < 0) {
     return bad(absl::StrCat("--keep_checkpoints must be >= 0, found ", c.keep_checkpoints));
   }
@@ -86,6 +95,12 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
 
 absl::StatusOr<optim::SchedulePtr> MakeTrainSchedule(const TrainConfig& c) {
   optim::ScheduleConfig schedule = c.schedule;
+  if (TaskFor(c.task).step_based()) {  // queried with the step
+    const int64_t decay_end = c.lr_decay_steps > 0 ? c.lr_decay_steps : c.max_steps;
+    if (schedule.kind == "cosine") return optim::WarmupCosineLR(c.warmup_steps, decay_end, c.min_lr / c.lr);
+    schedule.total_epochs = static_cast<double>(c.max_steps);
+    return optim::MakeSchedule(schedule);
+  }
   schedule.total_epochs = static_cast<double>(c.epochs);
   if (schedule.kind == "plateau") {
     if (!(schedule.gamma > 0 && schedule.gamma < 1)) {

@@ -5,6 +5,7 @@
 // recipe features and where output goes. Checked in one place before anything is built.
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
@@ -96,10 +97,23 @@ struct TrainConfig {
   // best.safetensors keeps the epoch best by this metric: any evaluation metric of the task
   // ("test_<family>", or "ema_test_<family>" with model_ema; classification: test_accuracy,
   // test_loss, ema_test_accuracy, ema_test_loss).
-  std::string best_metric = "test_accuracy";
+  std::string best_metric;  // empty: the task's default (test_accuracy, a language model's val_loss)
   // Also keep the last N epochs' checkpoints as epoch_<N>.safetensors (0: none).
   int64_t keep_checkpoints = 0;
   LrFinderConfig lr_finder;
+
+  // Runs counted in steps (the language-model task): max_steps updates, "epochs" of
+  // eval_interval steps, each ending with the evaluation over eval_iters batches (0: none) and
+  // the checkpoints. The cosine schedule is nanoGPT's: linear warmup over warmup_steps, then a
+  // cosine from lr down to min_lr at lr_decay_steps (nanoGPT's lr_decay_iters; 0: max_steps).
+  int64_t eval_interval = 250;
+  int64_t eval_iters = 200;
+  int64_t warmup_steps = 0;
+  int64_t lr_decay_steps = 0;
+  double min_lr = 0;
+  // Metadata every checkpoint carries for the tools that read it (a GPT's "gpt/config", the
+  // text's "text/vocabulary").
+  std::map<std::string, std::string> task_metadata;
 
   // Data parallelism (null or a world of one: train alone). batch_size is the global batch,
   // split evenly across the ranks; every rank draws what a single process would for the same

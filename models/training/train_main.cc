@@ -103,10 +103,11 @@ ABSL_FLAG(bool, model_ema, false,
 ABSL_FLAG(double, model_ema_decay, 0.9998, "--model_ema: the average's decay per update");
 ABSL_FLAG(int, early_stopping_patience, 0,
           "stop when the test loss has not improved for this many epochs (0: never)");
-ABSL_FLAG(std::string, best_metric, "test_accuracy",
-          "what best.safetensors is best by: any evaluation metric of the model's task, test_<metric> or "
-          "(with --model_ema) ema_test_<metric>; classification: test_accuracy | test_loss | "
-          "ema_test_accuracy | ema_test_loss");
+ABSL_FLAG(std::string, best_metric, "",
+          "what best.safetensors is best by: any evaluation metric of the model's task, <split>_<metric> or "
+          "(with --model_ema) ema_<split>_<metric>; classification: test_accuracy (default) | test_loss | "
+          "ema_test_accuracy | ema_test_loss; language model: val_loss (default) | val_perplexity | val_bpc | "
+          "ema_val_...");
 ABSL_FLAG(int, keep_checkpoints, 0,
           "also keep the last N epochs' checkpoints as epoch_<N>.safetensors (0: none)");
 ABSL_FLAG(bool, lr_finder, false,
@@ -364,8 +365,10 @@ absl::Status Train(const std::vector<std::string>& positional) {
   if (!comm->is_root() || c.lr_finder.enabled) return absl::OkStatus();
   const auto& history = trainer->history();
   if (!history.empty()) {
-    absl::PrintF("done: test %s after %d epochs", trainer->task().Summary(history.back(), "test"),
-                 history.size());
+    const std::string eval = trainer->task().eval_split();
+    absl::PrintF("done: %s %s after %d %s", eval, trainer->task().Summary(history.back(), eval),
+                 trainer->task().step_based() ? trainer->global_step() : static_cast<int64_t>(history.size()),
+                 trainer->task().step_based() ? "steps" : "epochs");
     if (!c.out_dir.empty()) absl::PrintF(" (curves: %s/learning_curve.svg)", c.out_dir);
     absl::PrintF("\n");
   }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "data/safetensors.h"
 #include "graph/status_macros.h"
+#include "models/training/language_model.h"
 #include "optim/clip.h"
 
 namespace dlf::training {
@@ -18,8 +19,9 @@ double Now() {
 
 }  // namespace
 
-Trainer::Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test)
-    : config_(std::move(config)), train_(train), test_(test), parallel_(MakeParallelStrategy(config_)) {
+Trainer::Trainer(TrainConfig config, TrainData data)
+    : config_(std::move(config)), data_(data), train_(data.train), test_(data.test),
+      parallel_(MakeParallelStrategy(config_)) {
   // Rank 0 alone prints; every rank computes the same global numbers.
   config_.verbose = config_.verbose && is_root();
   config_.log_step_losses = config_.log_step_losses && is_root();
@@ -30,14 +32,27 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config,
                                                          const data::Dataset* test) {
   DLF_RETURN_IF_ERROR(ValidateTrainConfig(config));
   if (train == nullptr || train->size() == 0) return absl::InvalidArgumentError("empty training set");
+  return Create(std::move(config), TrainData{.train = train, .test = test});
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config, TrainData data) {
+  DLF_RETURN_IF_ERROR(ValidateTrainConfig(config));
+  if (TaskFor(config.task).step_based()) {  // epochs of eval_interval steps up to max_steps
+    config.epochs = (config.max_steps + config.eval_interval - 1) / config.eval_interval;
+  }
+  const data::Dataset* train = data.train;
+  const data::Dataset* test = data.test;
+  const bool evaluates = test != nullptr || (data.text != nullptr && config.eval_iters > 0);
+  if (train == nullptr && data.text == nullptr) return absl::InvalidArgumentError("no training data");
   const int world = config.comm ? config.comm->size() : 1;
   if (config.batch_size % world != 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--batch_size=%d (the global batch) does not split evenly across %d ranks: use a multiple of %d",
         config.batch_size, world, world));
   }
-  if ((config.schedule.kind == "plateau" || config.early_stopping_patience > 0) && test == nullptr) {
-    return absl::InvalidArgumentError("--lr_schedule=plateau and --early_stopping_patience watch the test loss: they need a test set");
+  if ((config.schedule.kind == "plateau" || config.early_stopping_patience > 0) && !evaluates) {
+    return absl::InvalidArgumentError(
+        "--lr_schedule=plateau and --early_stopping_patience watch the evaluation loss: they need evaluation data");
   }
   for (const data::Dataset* d : {train, test}) {
     const Shape image = d == test ? config.run.EvalShape() : config.run.input_shape;
@@ -47,7 +62,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config,
           ", the model takes ", ShapeString(image)));
     }
   }
-  std::unique_ptr<Trainer> t(new Trainer(std::move(config), train, test));
+  std::unique_ptr<Trainer> t(new Trainer(std::move(config), data));
   DLF_RETURN_IF_ERROR(t->Build());
   return t;
 }
@@ -61,6 +76,36 @@ absl::Status Trainer::Build() {
   state_.batch_size = c.batch_size;
   state_.seed = c.seed;
   state_.optimizer_kind = c.optimizer.kind;
+  if (data_.text != nullptr) {
+    DLF_RETURN_IF_ERROR(PrepareText());
+  } else {
+    DLF_RETURN_IF_ERROR(PrepareImages());
+  }
+  if (c.lr_finder.enabled) {  // a test of rates, not training: nothing else runs
+    callbacks_.push_back(MakeLrFinder());
+    return parallel_->Attach(*step_);
+  }
+  // In this order: an epoch is printed before a reaction to it, and saved after all.
+  if (c.verbose || c.log_step_losses) callbacks_.push_back(MakeProgressPrinter());
+  if (c.model_ema) callbacks_.push_back(MakeModelEma());
+  if (c.schedule.kind == "plateau") callbacks_.push_back(MakeReduceLrOnPlateau());
+  if (c.early_stopping_patience > 0) callbacks_.push_back(MakeEarlyStopping());
+  callbacks_.push_back(MakeMetricsWriter());
+  callbacks_.push_back(MakeCheckpointSaver());
+  return parallel_->Attach(*step_);
+}
+
+absl::Status Trainer::PrepareText() {
+  const TrainConfig& c = config_;
+  const int64_t block = c.run.input_shape[0];
+  batches_ = TextBatches(&data_.text->train, block, c.batch_size, c.seed, c.eval_interval, parallel_->rank(),
+                         world_size());
+  if (c.eval_iters > 0) evaluation_ = TextEvaluation(c, &data_.text->validation, c.batch_size, c.eval_iters);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::PrepareImages() {
+  const TrainConfig& c = config_;
   data::LoaderOptions lo{.batch_size = c.batch_size, .shuffle = c.shuffle, .drop_last = true, .seed = c.seed};
   lo.shard = parallel_->rank();
   lo.num_shards = world_size();
@@ -79,18 +124,7 @@ absl::Status Trainer::Build() {
   lo.augmentation.random_crop = c.augment && !resized_crop;
   DLF_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> loader, data::Loader::Create(train_, lo));
   batches_ = ImageBatches(std::move(loader));
-  if (c.lr_finder.enabled) {  // a test of rates, not training: nothing else runs
-    callbacks_.push_back(MakeLrFinder());
-    return parallel_->Attach(*step_);
-  }
-  // In this order: an epoch is printed before a reaction to it, and saved after all.
-  if (c.verbose || c.log_step_losses) callbacks_.push_back(MakeProgressPrinter());
-  if (c.model_ema) callbacks_.push_back(MakeModelEma());
-  if (c.schedule.kind == "plateau") callbacks_.push_back(MakeReduceLrOnPlateau());
-  if (c.early_stopping_patience > 0) callbacks_.push_back(MakeEarlyStopping());
-  callbacks_.push_back(MakeMetricsWriter());
-  callbacks_.push_back(MakeCheckpointSaver());
-  return parallel_->Attach(*step_);
+  return absl::OkStatus();
 }
 
 absl::Status Trainer::BuildOptimizer() {
@@ -107,7 +141,10 @@ absl::Status Trainer::BuildOptimizer() {
 }
 
 double Trainer::CurrentLearningRate() const {
-  const double progress = optim::Progress(state_.epoch, state_.step_in_epoch, batches_->batches_per_epoch());
+  // A run counted in steps follows the step; others the fractional epoch.
+  const double progress = task().step_based()
+                              ? static_cast<double>(state_.global_step)
+                              : optim::Progress(state_.epoch, state_.step_in_epoch, batches_->batches_per_epoch());
   return schedule_->LearningRate(config_.lr, progress) * state_.lr_factor;
 }
 
@@ -214,16 +251,18 @@ absl::Status Trainer::FinishEpoch() {
   EpochMetrics m;
   m.epoch = state_.epoch + 1;
   task().AddTrainMetrics(state_.epoch_loss_sum, state_.epoch_sums, state_.epoch_seen, m);
-  for (const CurveFamily& f : task().families()) m.Set("test_" + f.family, NAN);  // without a test set
+  const std::string eval = task().eval_split();
+  for (const CurveFamily& f : task().families()) m.Set(eval + "_" + f.family, NAN);  // without evaluation data
   m.Set("lr", last_step_.lr);
   m.Set("epoch_seconds", state_.epoch_seconds + seconds_this_session());
-  m.Set("images_per_second", static_cast<double>(session_seen_) / seconds_this_session());
+  m.Set(task().throughput_metric(), static_cast<double>(session_seen_ * task().units_per_sample(config_.run.input_shape)) /
+                                        seconds_this_session());
   DLF_RETURN_IF_ERROR(CountSkippedImages());
   const double eval_start = Now();
   DLF_RETURN_IF_ERROR(parallel_->AverageBuffers(graph(), state_.global_step));
   if (evaluation_ != nullptr) {
     evaluation_->CopyWeightsFrom(graph());
-    DLF_RETURN_IF_ERROR(parallel_->Evaluate(*evaluation_, "test", m, state_.global_step));
+    DLF_RETURN_IF_ERROR(parallel_->Evaluate(*evaluation_, eval, m, state_.global_step));
   }
   DLF_RETURN_IF_ERROR(ForEachCallback([&](Callback& c) { return c.OnEvaluate(*this, m); }));
   last_eval_seconds_ = Now() - eval_start;

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "data/text.h"
 #include "models/training/batches.h"
 #include "models/training/callbacks.h"
 #include "models/training/evaluator.h"
@@ -43,11 +44,20 @@ struct StepOutcome {
 // and, in its metadata, the epoch, step, the executor's run counter (which seeds dropout) and
 // the metrics so far: everything a resumed run needs to continue exactly. best.safetensors
 // keeps the weights of the best epoch by config.best_metric. Both are written atomically.
+// What a run trains and evaluates on: image data sets (classification) or a text's tokens
+// (language model).
+struct TrainData {
+  const data::Dataset* train = nullptr;
+  const data::Dataset* test = nullptr;  // null: no evaluation
+  const data::TextData* text = nullptr;
+};
+
 class Trainer {
  public:
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(TrainConfig config,
                                                          const data::Dataset* train,
                                                          const data::Dataset* test);
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(TrainConfig config, TrainData data);
 
   // Trains until config.epochs (or max_steps) are done or a callback stops it.
   absl::Status Run();
@@ -84,6 +94,8 @@ class Trainer {
   TaskEvaluation* evaluation() { return evaluation_.get(); }
   const data::Dataset* train_set() const { return train_; }
   const data::Dataset* test_set() const { return test_; }
+  // What the run trains on, in a few words ("Fashion-MNIST train (60000 images)").
+  const std::string& data_description() const { return data_.text ? data_.text->description : train_->description; }
   int64_t batches_per_epoch() const { return batches_->batches_per_epoch(); }
   // Updates per epoch (batches_per_epoch with grad_accum_steps batches per update).
   int64_t updates_per_epoch() const;
@@ -115,8 +127,11 @@ class Trainer {
   const std::string& freeze_summary() const { return step_->freeze_summary(); }
 
  private:
-  Trainer(TrainConfig config, const data::Dataset* train, const data::Dataset* test);
+  Trainer(TrainConfig config, TrainData data);
   absl::Status Build();
+  // The batch source and the evaluation of the data.
+  absl::Status PrepareImages();
+  absl::Status PrepareText();
   absl::Status BuildOptimizer();
   // Resume, or --init_from, then every rank takes rank 0's state.
   absl::Status LoadStartingPoint();
@@ -128,6 +143,7 @@ class Trainer {
   absl::Status ForEachCallback(const std::function<absl::Status(Callback&)>& call);
 
   TrainConfig config_;
+  TrainData data_;
   const data::Dataset* train_;
   const data::Dataset* test_;
   std::unique_ptr<ParallelStrategy> parallel_;

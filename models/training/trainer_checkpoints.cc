@@ -53,6 +53,7 @@ absl::Status Trainer::SaveCheckpoint(const std::string& path, bool with_training
   for (Value v : graph().persistent_values()) file.tensors[graph().name(v)] = graph().parameter_value(v).Clone();
   auto& meta = file.metadata;
   EncodeRunInfo(config_.run, meta);
+  for (const auto& [key, value] : config_.task_metadata) meta[key] = value;
   meta["epochs_completed"] = absl::StrCat(state_.history.size());
   for (const auto& [name, t] : state_.ema) file.tensors["ema/" + name] = t.Clone();  // --model_ema
   if (with_training_state) {

@@ -26,10 +26,17 @@ ModelOptions LrnOption(bool lrn) {
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
+// Images for a classifier, token ids for a language model.
+DType InputDType(const ModelSpec& spec) {
+  return spec.task == TaskKind::kLanguageModel ? DType::kI32 : DType::kF32;
+}
+
 // The loss and parameter gradients of one training step of `logits` at batch 2 (labels 3 and
-// 8), the images filled with sin(0.37 i).
+// 8; a language model's logits [2, t, v] take one per token, 3, 8, 3, ...), the images filled
+// with sin(0.37 i) (token ids: 7 i mod 10).
 std::vector<Tensor> LossAndGradients(Graph& g, Value images, Value logits, ExecutorOptions options = {}) {
-  Value labels = g.Input("labels", DType::kI32, {2});
+  const Shape logit_shape = g.shape(logits);
+  Value labels = g.Input("labels", DType::kI32, Shape(logit_shape.begin(), logit_shape.end() - 1));
   Value loss = ops::SoftmaxCrossEntropy(g, logits, labels);
   absl::StatusOr<std::vector<Value>> grads = Gradients(g, loss, g.parameters());
   EXPECT_TRUE(grads.ok()) << grads.status();
@@ -38,9 +45,16 @@ std::vector<Tensor> LossAndGradients(Graph& g, Value images, Value logits, Execu
   auto exec = Executor::Compile(g, fetches, options);
   EXPECT_TRUE(exec.ok()) << exec.status();
   if (!exec.ok()) return {};
-  Tensor x(DType::kF32, g.shape(images));
-  for (int64_t i = 0; i < x.num_elements(); ++i) x.f32()[i] = std::sin(0.37f * static_cast<float>(i));
-  const Tensor y = Tensor::I32({2}, {3, 8});
+  Tensor x(g.dtype(images), g.shape(images));
+  for (int64_t i = 0; i < x.num_elements(); ++i) {
+    if (x.dtype() == DType::kI32) {
+      x.i32()[i] = static_cast<int32_t>(7 * i % 10);
+    } else {
+      x.f32()[i] = std::sin(0.37f * static_cast<float>(i));
+    }
+  }
+  Tensor y(DType::kI32, g.shape(labels));
+  for (int64_t i = 0; i < y.num_elements(); ++i) y.i32()[i] = static_cast<int32_t>(3 + 5 * i % 10);
   EXPECT_TRUE((*exec)->Run({{images, &x}, {labels, &y}}).ok());
   std::vector<Tensor> out;
   for (int i = 0; i < (*exec)->num_fetches(); ++i) out.push_back((*exec)->fetch(i).Clone());
@@ -57,7 +71,7 @@ std::vector<Tensor> TrainingStep(const ModelSpec& spec, const ModelOptions& opti
   Shape shape = {2};
   shape.insert(shape.end(), spec.input_shape.begin(), spec.input_shape.end());
   if (kSmall->count(spec.name)) shape = {2, spec.input_shape[0], 64, 64};
-  Value images = g.Input("images", DType::kF32, shape);
+  Value images = g.Input("images", InputDType(spec), shape);
   return LossAndGradients(g, images, spec.build(g, images, options), {.layouts = layouts});
 }
 
@@ -254,10 +268,14 @@ TEST(RegistryTest, EverySpecBuildsWithItsShapeAndStatedParameterCount) {
     Graph g;
     Shape shape = {2};
     shape.insert(shape.end(), spec->input_shape.begin(), spec->input_shape.end());
-    Value logits = spec->build(g, g.Input("images", DType::kF32, shape), {});
+    Value logits = spec->build(g, g.Input("images", InputDType(*spec), shape), {});
     ASSERT_TRUE(g.status().ok()) << spec->name << ": " << g.status();
-    EXPECT_EQ(g.shape(logits), (Shape{2, 10})) << spec->name;
     EXPECT_EQ(CountParameters(g), spec->parameters) << spec->name;
+    if (spec->task == TaskKind::kLanguageModel) {  // next-token logits for every position
+      EXPECT_EQ(g.shape(logits), (Shape{2, spec->input_shape[0], 10})) << spec->name;
+      continue;
+    }
+    EXPECT_EQ(g.shape(logits), (Shape{2, 10})) << spec->name;
     EXPECT_EQ(spec->mean.size(), static_cast<size_t>(spec->input_shape[0])) << spec->name;
     EXPECT_FALSE(spec->description.empty()) << spec->name;
   }
@@ -270,7 +288,7 @@ TEST(RegistryTest, FindsByNameAndAliasAndListsTheModels) {
   EXPECT_EQ(*FindModel("alexnet-seed"), *seed);
   EXPECT_EQ((*FindModel("lenet"))->input_shape, (std::vector<int64_t>{1, 28, 28}));
   EXPECT_THAT(Message(FindModel("resnet").status()),
-              HasSubstr("unknown model 'resnet'; registered models: alexnet-cifar, alexnet-seed, convnext_tiny, efficientnet_b0, lenet, mobilenet_v2, mobilenet_v3_small, regnet_y_400mf, resnet18, resnet20, resnet50, resnet56, resnext50_32x4d, vgg11_bn, vit-cifar, vit_b_16"));
+              HasSubstr("unknown model 'resnet'; registered models: alexnet-cifar, alexnet-seed, convnext_tiny, efficientnet_b0, gpt, lenet, mobilenet_v2, mobilenet_v3_small, regnet_y_400mf, resnet18, resnet20, resnet50, resnet56, resnext50_32x4d, vgg11_bn, vit-cifar, vit_b_16"));
   EXPECT_THAT(DescribeModels(), HasSubstr("lenet"));
   EXPECT_THAT(DescribeModels(), HasSubstr("alexnet-seed (seed)"));
 }

@@ -46,7 +46,10 @@ void SetRunningStatistics(Graph& g) {
 TEST(OnnxExportTest, EveryRegisteredModelRunsInOnnxRuntimeWithDlfsLogits) {
   const std::string dir = ::dlf::testing::TempDir("onnx_export");
   std::vector<std::pair<const models::ModelSpec*, bool>> cases;  // (model, AlexNet's --lrn)
-  for (const models::ModelSpec* spec : models::RegisteredModels()) cases.push_back({spec, false});
+  for (const models::ModelSpec* spec : models::RegisteredModels()) {
+    // The GPT (token ids in) has its own case: ExportWritesTheCheckpointAsOnnx in tools_test.
+    if (spec->task == models::TaskKind::kClassification) cases.push_back({spec, false});
+  }
   cases.push_back({*models::FindModel("alexnet-seed"), true});
   for (const auto& [spec, lrn] : cases) {
     SCOPED_TRACE(spec->name + (lrn ? " --lrn" : ""));

@@ -189,7 +189,7 @@ std::string Expand(std::string s) {
 const std::vector<BadCase>& BadCases() {
   static const auto* cases = new std::vector<BadCase>{
       // train
-      {"train", {}, "--model is required; registered models: alexnet-cifar, alexnet-seed, convnext_tiny, efficientnet_b0, lenet, mobilenet_v2, mobilenet_v3_small, regnet_y_400mf, resnet18, resnet20, resnet50, resnet56, resnext50_32x4d, vgg11_bn, vit-cifar, vit_b_16"},
+      {"train", {}, "--model is required; registered models: alexnet-cifar, alexnet-seed, convnext_tiny, efficientnet_b0, gpt, lenet, mobilenet_v2, mobilenet_v3_small, regnet_y_400mf, resnet18, resnet20, resnet50, resnet56, resnext50_32x4d, vgg11_bn, vit-cifar, vit_b_16"},
       {"train", {"--model=resnet"}, "unknown model 'resnet'; registered models:"},
       {"lenet_train", {"--batch_size=0"}, "batch size must be > 0, found 0"},
       {"lenet_train", {"--batch_size=-5"}, "batch size must be > 0, found -5"},

@@ -16,7 +16,7 @@
 #include "graph/cpu.h"
 #include "graph/executor.h"
 #include "models/registry.h"
-#include "models/training/classifier.h"
+#include "models/training/task.h"
 #include "models/training/train_step.h"
 
 namespace dlf::training {
@@ -44,6 +44,7 @@ TrainConfig ConfigFor(const models::ModelSpec& spec, bool bf16) {
   c.run.mean = spec.mean;
   c.run.std = spec.std;
   c.build = spec.build;
+  c.task = spec.task;
   c.model_options.num_classes = 10;
   c.batch_size = kBatch;
   c.verbose = false;
@@ -80,9 +81,9 @@ TEST_P(ImplementationsTest, InferencePlansRunNoReferenceKernel) {
     SCOPED_TRACE(spec->name);
     const TrainConfig c = ConfigFor(*spec, bf16);
     Graph g;
-    const ClassifierNet net = BuildClassifier(g, c.build, c.model_options, kBatch, c.run.input_shape);
+    const TaskNet net = TaskFor(c.task).Build(g, c.build, c.model_options, kBatch, c.run.input_shape, {});
     ASSERT_TRUE(g.status().ok()) << g.status();
-    auto executor = Executor::Compile(g, {net.loss, net.predictions, net.logits},
+    auto executor = Executor::Compile(g, {net.loss, net.output},
                                       {.training = false, .bf16 = bf16, .fixed_parameters = true});
     ASSERT_TRUE(executor.ok()) << executor.status();
     EXPECT_EQ(SlowImplementations(**executor), "");

@@ -186,7 +186,7 @@ TEST(PlateauTest, NeedsATestSet) {
   TrainConfig c = StalledConfig(2);
   c.schedule.kind = "plateau";
   auto t = Trainer::Create(c, &d.train, nullptr);
-  EXPECT_THAT(std::string(t.status().message()), HasSubstr("need a test set"));
+  EXPECT_THAT(std::string(t.status().message()), HasSubstr("need evaluation data"));
 }
 
 TEST(EarlyStoppingTest, StopsAfterPatienceEpochsWithoutImprovement) {

@@ -51,7 +51,7 @@ TEST(ReportTest, LearningCurveHasAPanelPerFamilyAndACurvePerSplitWithValues) {
   EXPECT_THAT(svg, HasSubstr(">Perplexity</text>"));
   EXPECT_THAT(svg, HasSubstr(">train</text>"));
   EXPECT_THAT(svg, HasSubstr(">val</text>"));
-  EXPECT_THAT(svg, HasSubstr(">ema val</text>"));
+  EXPECT_THAT(svg, HasSubstr(">val (EMA)</text>"));
 }
 
 TEST(ReportTest, ClassificationNamesItsMetricsAndTheirDirection) {

@@ -1,0 +1,174 @@
+#include "models/training/language_model.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "graph/status_macros.h"
+#include "models/registry.h"
+#include "models/training/checkpoint.h"
+#include "ops/ops.h"
+
+namespace dlf::training {
+namespace {
+
+// loss, perplexity and bits per token of a mean cross-entropy (in nats).
+void AddLossMetrics(double loss, const std::string& split, EpochMetrics& m) {
+  m.Set(split + "_loss", loss);
+  m.Set(split + "_perplexity", std::exp(loss));
+  m.Set(split + "_bpc", loss / std::log(2.0));
+}
+
+class LanguageModel final : public Task {
+ public:
+  const char* name() const override { return models::TaskName(models::TaskKind::kLanguageModel); }
+  const char* eval_split() const override { return "val"; }
+  const char* default_best_metric() const override { return "val_loss"; }
+  bool step_based() const override { return true; }
+  const char* throughput_metric() const override { return "tokens_per_second"; }
+  const char* unit() const override { return "tok"; }
+  int64_t units_per_sample(const Shape& sample_shape) const override { return sample_shape[0]; }
+
+  TaskNet Build(Graph& g, const models::ModelFn& build, const models::ModelOptions& options, int64_t batch,
+                const Shape& sample_shape, const HeadOptions& head) const override {
+    const Value ids = g.Input("ids", DType::kI32, {batch, sample_shape[0]});
+    const Value targets = g.Input("targets", DType::kI32, {batch, sample_shape[0]});
+    const Value logits = build(g, ids, options);
+    return {.inputs = {ids, targets}, .output = logits,
+            .loss = ops::SoftmaxCrossEntropy(g, logits, targets, head.label_smoothing)};
+  }
+
+  const std::vector<std::string>& step_sums() const override {
+    static const std::vector<std::string> kNone;
+    return kNone;
+  }
+
+  void AddTrainMetrics(double loss_sum, const std::vector<double>&, int64_t seen, EpochMetrics& m) const override {
+    AddLossMetrics(loss_sum / static_cast<double>(seen), "train", m);
+  }
+
+  std::string Running(double loss_sum, const std::vector<double>&, int64_t seen) const override {
+    const double loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
+    return absl::StrFormat("loss %.4f  ppl %.2f", loss, std::exp(loss));
+  }
+
+  const std::vector<CurveFamily>& families() const override {
+    static const std::vector<CurveFamily> kFamilies = {
+        {"loss", "Loss (cross-entropy per token)", "loss", false},
+        {"perplexity", "Perplexity", "ppl", false},
+        {"bpc", "Bits per token", "bpc", false}};
+    return kFamilies;
+  }
+  bool HigherIsBetter(const std::string&) const override { return false; }
+};
+
+class TextSource final : public BatchSource {
+ public:
+  TextSource(const std::vector<int32_t>* tokens, int64_t block_size, int64_t batch, uint64_t seed,
+             int64_t steps_per_epoch, int shard, int num_shards)
+      : tokens_(tokens), block_(block_size), seed_(seed), steps_per_epoch_(steps_per_epoch),
+        share_(batch / num_shards), first_(shard * share_),
+        ids_(DType::kI32, {share_, block_size}), targets_(DType::kI32, {share_, block_size}) {
+    batch_ = {.tensors = {&ids_, &targets_}, .size = share_, .sample_offset = first_};
+  }
+  int64_t batches_per_epoch() const override { return steps_per_epoch_; }
+  void StartEpoch(int64_t epoch, int64_t skip_batches) override {
+    next_ = epoch * steps_per_epoch_ + skip_batches;
+    end_ = (epoch + 1) * steps_per_epoch_;
+  }
+  const TaskBatch* Next() override {
+    if (next_ >= end_) return nullptr;
+    data::FillWindows(*tokens_, block_, seed_, next_++, first_, share_, ids_.i32(), targets_.i32());
+    return &batch_;
+  }
+  absl::Status status() const override { return absl::OkStatus(); }
+  double wait_seconds() const override { return 0; }
+  std::vector<std::string> skipped_samples() const override { return {}; }
+
+ private:
+  const std::vector<int32_t>* tokens_;
+  int64_t block_;
+  uint64_t seed_;
+  int64_t steps_per_epoch_, share_, first_;
+  Tensor ids_, targets_;
+  TaskBatch batch_;
+  int64_t next_ = 0, end_ = 0;
+};
+
+class TextEval final : public TaskEvaluation {
+ public:
+  TextEval(const TrainConfig& config, const std::vector<int32_t>* tokens, int64_t batch, int64_t iters)
+      : config_(config), tokens_(tokens), batch_(batch), iters_(iters) {}
+
+  void CopyWeightsFrom(const Graph& source) override {
+    for (Value p : source.persistent_values()) weights_[source.name(p)] = source.parameter_value(p).Clone();
+  }
+  absl::Status LoadWeights(const std::map<std::string, Tensor>& tensors, const std::string& origin) override {
+    DLF_RETURN_IF_ERROR(Prepare(batch_));
+    DLF_RETURN_IF_ERROR(ValidateWeights(*graph_, tensors, origin));
+    for (Value p : graph_->persistent_values()) weights_[graph_->name(p)] = tensors.at(graph_->name(p)).Clone();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<double>> ShareSums(int rank, int world) override {
+    const int64_t share = batch_ / world, first = rank * share;
+    DLF_RETURN_IF_ERROR(Prepare(share));
+    for (Value p : graph_->persistent_values()) {
+      const Tensor& w = weights_.at(graph_->name(p));
+      std::memcpy(graph_->parameter_value(p).raw(), w.raw(), w.num_bytes());
+    }
+    executor_->ParametersChanged();
+    const int64_t block = config_.run.input_shape[0];
+    Tensor ids(DType::kI32, {share, block}), targets(DType::kI32, {share, block});
+    double loss_sum = 0;
+    for (int64_t b = 0; b < iters_; ++b) {
+      data::FillWindows(*tokens_, block, data::ValidationSeed(config_.seed), b, first, share, ids.i32(), targets.i32());
+      DLF_RETURN_IF_ERROR(executor_->Run({{net_.inputs[0], &ids}, {net_.inputs[1], &targets}}));
+      loss_sum += executor_->fetch(0).f32()[0] * static_cast<double>(share);
+    }
+    return std::vector<double>{loss_sum, static_cast<double>(share * iters_)};
+  }
+
+  void AddMetrics(const std::vector<double>& totals, const std::string& split, EpochMetrics& m) const override {
+    AddLossMetrics(totals[0] / totals[1], split, m);
+  }
+
+ private:
+  // The inference graph on `batch` windows (built once: every rank's share is the same).
+  absl::Status Prepare(int64_t batch) {
+    if (graph_ != nullptr) return absl::OkStatus();
+    graph_ = std::make_unique<Graph>();
+    net_ = LanguageModelTask().Build(*graph_, config_.build, config_.model_options, batch, config_.run.input_shape, {});
+    DLF_RETURN_IF_ERROR(graph_->status());
+    DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(*graph_, {net_.loss},
+                                                      {.training = false, .bf16 = config_.bf16, .fixed_parameters = true}));
+    return absl::OkStatus();
+  }
+
+  const TrainConfig config_;
+  const std::vector<int32_t>* tokens_;
+  int64_t batch_, iters_;
+  std::map<std::string, Tensor> weights_;
+  std::unique_ptr<Graph> graph_;
+  TaskNet net_;
+  std::unique_ptr<Executor> executor_;
+};
+
+}  // namespace
+
+const Task& LanguageModelTask() {
+  static const LanguageModel kTask;
+  return kTask;
+}
+
+std::unique_ptr<BatchSource> TextBatches(const std::vector<int32_t>* tokens, int64_t block_size, int64_t batch,
+                                         uint64_t seed, int64_t steps_per_epoch, int shard, int num_shards) {
+  return std::make_unique<TextSource>(tokens, block_size, batch, seed, steps_per_epoch, shard, num_shards);
+}
+
+std::unique_ptr<TaskEvaluation> TextEvaluation(const TrainConfig& config, const std::vector<int32_t>* tokens,
+                                               int64_t batch, int64_t iters) {
+  return std::make_unique<TextEval>(config, tokens, batch, iters);
+}
+
+}  // namespace dlf::training
