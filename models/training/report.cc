@@ -122,6 +122,7 @@ std::vector<std::string> MetricNames(const std::vector<EpochMetrics>& history) {
 // A column's digits: rates in %g, seconds to the millisecond, throughputs to a tenth.
 std::string CsvValue(const std::string& name, double v) {
   if (name == "lr") return absl::StrFormat("%.6g", v);
+  if (name == "step") return absl::StrFormat("%.0f", v);
   if (name == "epoch_seconds") return absl::StrFormat("%.3f", v);
   if (absl::EndsWith(name, "_per_second")) return absl::StrFormat("%.1f", v);
   return absl::StrFormat("%.6f", v);

@@ -128,6 +128,11 @@ std::string DescribeTraining(const TrainConfig& c) {
                     c.plateau_patience == 0 ? " epoch" : " epochs", " without a better test loss)");
   }
   if (c.schedule.warmup_epochs > 0) absl::StrAppend(&s, ", warmup ", c.schedule.warmup_epochs, " epochs");
+  if (TaskFor(c.task).step_based() && c.schedule.kind == "cosine") {
+    absl::StrAppend(&s, " (warmup ", c.warmup_steps, " steps, then down to ", c.min_lr, " at step ",
+                    c.lr_decay_steps > 0 ? c.lr_decay_steps : c.max_steps, ")");
+  }
+  if (c.clip_norm > 0) absl::StrAppend(&s, ", gradients clipped at norm ", c.clip_norm);
   if (c.label_smoothing > 0) absl::StrAppend(&s, ", label smoothing ", c.label_smoothing);
   if (c.model_ema) absl::StrAppend(&s, ", weights averaged (EMA decay ", c.model_ema_decay, ")");
   if (c.early_stopping_patience > 0) absl::StrAppend(&s, ", early stopping after ", c.early_stopping_patience, " epochs");

@@ -17,11 +17,13 @@
 #include "data/cifar10.h"
 #include "graph/status_macros.h"
 #include "graph/version.h"
+#include "models/gpt.h"
 #include "models/layers.h"
 #include "models/registry.h"
 #include "models/training/cli.h"
 #include "models/training/datasets.h"
 #include "models/training/input_shape.h"
+#include "models/training/text_flags.h"
 #include "models/training/transform_flags.h"
 #include "models/training/trainer.h"
 
@@ -50,7 +52,9 @@ ABSL_FLAG(double, adam_beta1, 0.9, "Adam/AdamW: beta1");
 ABSL_FLAG(double, adam_beta2, 0.999, "Adam/AdamW: beta2");
 ABSL_FLAG(double, adam_eps, 1e-8, "Adam/AdamW: epsilon");
 ABSL_FLAG(double, weight_decay, 0.0,
-          "weight decay, biases exempt: L2 for sgd and adam, decoupled for adamw");
+          "weight decay on the parameters of 2 or more dimensions only (nanoGPT's configure_optimizers rule: "
+          "weights and embeddings decay; biases and normalization weights, the 1-D ones, do not): L2 for sgd "
+          "and adam, decoupled for adamw (a language model's default: 0.1)");
 ABSL_FLAG(std::string, lr_schedule, "step",
           "step | multistep | cosine | constant | plateau (multiply by --lr_gamma when the test "
           "loss has not improved for --patience_epochs, as PyTorch's ReduceLROnPlateau)");
@@ -121,7 +125,8 @@ ABSL_FLAG(std::string, config, "",
           "a run config: a JSON file of flag names and values, e.g. {\"model\": \"resnet20\", "
           "\"lr_milestones\": [100, 150]}; flags on the command line override it. Every run "
           "writes its whole resolved config to <checkpoint_dir>/config.json");
-ABSL_FLAG(int, max_steps, 0, "stop after this many steps (0: no limit), for smoke runs");
+ABSL_FLAG(int, max_steps, 0,
+          "stop after this many steps (0: no limit), for smoke runs; a language model's run length (default 2000)");
 ABSL_FLAG(int, checkpoint_every, 0, "also checkpoint every N steps (0: at epoch ends only)");
 ABSL_FLAG(int, eval_batch_size, 500, "images per evaluation step");
 ABSL_FLAG(bool, skip_nonfinite, false,
@@ -155,6 +160,35 @@ absl::StatusOr<std::vector<int64_t>> Milestones() {
     out.push_back(epoch);
   }
   return out;
+}
+
+// The image pipeline's settings: the evaluation crop, the transforms, decoding, mixing.
+absl::Status ImageOptionsFromFlags(const models::ModelSpec& spec, TrainConfig& c) {
+  if (const int64_t val_crop = ValCropSizeFromFlags(); val_crop != 0) {
+    DLF_RETURN_IF_ERROR(CheckCropSize(spec, val_crop, "val_crop_size"));
+    c.run.eval_crop_size = val_crop;
+  }
+  DLF_ASSIGN_OR_RETURN(c.transform, ImageTransformFromFlags(c.run.EvalShape()));
+  c.run.interpolation = c.transform.interpolation;
+  c.run.crop_fraction = c.transform.crop_fraction;
+  c.decode_threads = DecodeThreadsFromFlags();
+  c.skip_bad_images = SkipBadImagesFromFlags();
+  std::tie(c.mixup_alpha, c.cutmix_alpha) = MixingFromFlags();
+  return absl::OkStatus();
+}
+
+// A language model's recipe unless the flags say otherwise: nanoGPT's for a CPU (AdamW, betas
+// 0.9 / 0.99, weight decay 0.1 on the 2-D parameters, clipping at 1, lr 1e-3 warmed up and
+// decayed by a cosine, batch 12, 2000 steps).
+void SetLanguageModelDefaults() {
+  if (!FlagGiven("lr")) absl::SetFlag(&FLAGS_lr, 1e-3);
+  if (!FlagGiven("batch_size")) absl::SetFlag(&FLAGS_batch_size, 12);
+  if (!FlagGiven("optimizer")) absl::SetFlag(&FLAGS_optimizer, "adamw");
+  if (!FlagGiven("adam_beta2")) absl::SetFlag(&FLAGS_adam_beta2, 0.99);
+  if (!FlagGiven("weight_decay")) absl::SetFlag(&FLAGS_weight_decay, 0.1);
+  if (!FlagGiven("clip_norm")) absl::SetFlag(&FLAGS_clip_norm, 1.0);
+  if (!FlagGiven("max_steps")) absl::SetFlag(&FLAGS_max_steps, 2000);
+  if (!FlagGiven("lr_schedule")) absl::SetFlag(&FLAGS_lr_schedule, "cosine");
 }
 
 // Everything that comes from flags alone; the data decides the rest (classes, normalization).
@@ -224,16 +258,12 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.reducer.overlap = absl::GetFlag(FLAGS_overlap_allreduce);
   c.check_replicas_every = absl::GetFlag(FLAGS_check_replicas_every);
   c.grad_accum_steps = absl::GetFlag(FLAGS_grad_accum_steps);
-  if (const int64_t val_crop = ValCropSizeFromFlags(); val_crop != 0) {
-    DLF_RETURN_IF_ERROR(CheckCropSize(spec, val_crop, "val_crop_size"));
-    c.run.eval_crop_size = val_crop;
+  if (spec.task == models::TaskKind::kLanguageModel) {
+    DLF_RETURN_IF_ERROR(LanguageModelFromFlags(c));
+  } else {
+    DLF_RETURN_IF_ERROR(CheckNoTextFlags(spec.name));
+    DLF_RETURN_IF_ERROR(ImageOptionsFromFlags(spec, c));
   }
-  DLF_ASSIGN_OR_RETURN(c.transform, ImageTransformFromFlags(c.run.EvalShape()));
-  c.run.interpolation = c.transform.interpolation;
-  c.run.crop_fraction = c.transform.crop_fraction;
-  c.decode_threads = DecodeThreadsFromFlags();
-  c.skip_bad_images = SkipBadImagesFromFlags();
-  std::tie(c.mixup_alpha, c.cutmix_alpha) = MixingFromFlags();
   c.model_ema = absl::GetFlag(FLAGS_model_ema);
   c.model_ema_decay = absl::GetFlag(FLAGS_model_ema_decay);
   c.plateau_patience = absl::GetFlag(FLAGS_patience_epochs);
@@ -255,6 +285,7 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
 
 struct Data {
   data::Dataset train, test;
+  data::TextData text;  // a language model's
   std::string name;
   bool fell_back = false;  // CIFAR-10 missing: the short Fashion-MNIST run
 };
@@ -287,6 +318,47 @@ absl::StatusOr<Data> LoadData(const models::ModelSpec& spec, const std::vector<i
   return d;
 }
 
+// The output directory --checkpoint_dir names ("runs/<model>-<dataset>" by default).
+std::string OutDir(const models::ModelSpec& spec, const std::string& dataset) {
+  std::string out = absl::GetFlag(FLAGS_checkpoint_dir);
+  if (out == "runs/<model>-<dataset>") {  // a model file's run is named by the file's stem
+    out = absl::StrCat("runs/", std::filesystem::path(spec.name).stem().string(), "-", dataset);
+  }
+  return ResolveUserPath(out);
+}
+
+// A language model on a text: its windows train, its last 10% validates.
+absl::StatusOr<std::unique_ptr<Trainer>> SetUpLanguageModel(const models::ModelSpec& spec, Communicator& comm,
+                                                            Data& d, TrainConfig& c) {
+  if (FlagGiven("dataset") && absl::GetFlag(FLAGS_dataset) != "text") {
+    return absl::InvalidArgumentError(absl::StrCat("model ", spec.name, " is a language model: it trains on --dataset=text ",
+                                                   "(--data_file=FILE), found --dataset=", absl::GetFlag(FLAGS_dataset)));
+  }
+  for (const char* flag : {"data_dir", "val_dir", "input_shape", "train_crop_size"}) {
+    if (FlagGiven(flag)) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, " is an image flag; model ", spec.name,
+                                                     " is a language model (see --data_file, --block_size)"));
+    }
+  }
+  SetLanguageModelDefaults();
+  DLF_ASSIGN_OR_RETURN(c, ConfigFromFlags(spec));
+  c.comm = &comm;
+  DLF_ASSIGN_OR_RETURN(d.text, TextFromFlags(c.run.input_shape[0]));
+  d.name = c.run.dataset = "text";
+  c.model_options.num_classes = d.text.vocabulary.size();
+  c.task_metadata[models::kGptConfigMetadata] = models::GptConfigRecord(models::GptConfigFor(c.model_options));
+  c.task_metadata[data::kVocabularyMetadata] = d.text.vocabulary.Record();
+  d.train.description = absl::StrCat(d.text.description, ": the first 90% (", d.text.train.size(), " tokens)");
+  d.test.description = absl::StrCat("the last 10% (", d.text.validation.size(), " tokens)");
+  c.out_dir = OutDir(spec, d.name);
+  if (comm.is_root() && !c.out_dir.empty()) {  // a resumed run must train the same model on the same text
+    DLF_RETURN_IF_ERROR(RecordRunConfig(c.out_dir, c.resume && !c.lr_finder.enabled,
+                                        {"model", "data_file", "tokenizer", "block_size", "n_layer", "n_head",
+                                         "n_embd", "bias"}));
+  }
+  return Trainer::Create(c, TrainData{.text = &d.text});
+}
+
 // Everything before the first step; each rank does it alone, and the ranks agree on the outcome.
 absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& positional,
                                                Communicator& comm, Data& d, TrainConfig& c) {
@@ -305,6 +377,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
                                                    absl::StrJoin(models::ModelNames(), ", ")));
   }
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* found, models::FindModel(model));
+  if (found->task == models::TaskKind::kLanguageModel) return SetUpLanguageModel(*found, comm, d, c);
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec resolved,
                        ResolveInputShape(*found, absl::GetFlag(FLAGS_input_shape), absl::GetFlag(FLAGS_train_crop_size)));
   const models::ModelSpec* spec = &resolved;
@@ -320,11 +393,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUp(const std::vector<std::string>& p
                                        : MeasureNormalization(d.train);
   c.run.mean = norm.mean;
   c.run.std = norm.std;
-  std::string out = absl::GetFlag(FLAGS_checkpoint_dir);
-  if (out == "runs/<model>-<dataset>") {  // a model file's run is named by the file's stem
-    out = absl::StrCat("runs/", std::filesystem::path(spec->name).stem().string(), "-", d.name);
-  }
-  c.out_dir = ResolveUserPath(out);
+  c.out_dir = OutDir(*spec, d.name);
   if (comm.is_root() && !c.out_dir.empty()) {
     // A resumed run must train the same model on the same data.
     DLF_RETURN_IF_ERROR(RecordRunConfig(c.out_dir, c.resume && !c.lr_finder.enabled,
@@ -342,12 +411,14 @@ absl::Status Train(const std::vector<std::string>& positional) {
   DLF_RETURN_IF_ERROR(comm->Agree(created.status()));
   std::unique_ptr<Trainer> trainer = *std::move(created);
   if (comm->is_root()) {
-    absl::PrintF("model %s: %.2f M parameters | train %s | test %s\n", c.run.model,
+    absl::PrintF("model %s: %.2f M parameters | train %s | %s %s\n", c.run.model,
                  models::CountParameters(trainer->graph()) / 1e6, d.train.description,
-                 d.test.description);
+                 trainer->task().eval_split(), d.test.description);
     const std::string length = c.lr_finder.enabled
         ? absl::StrFormat("LR range test from lr %g to %g over %d steps", c.lr_finder.start, c.lr_finder.end, c.lr_finder.steps)
-        : absl::StrCat(c.epochs, " epochs, ", DescribeTraining(c));
+        : trainer->task().step_based()
+            ? absl::StrCat(c.max_steps, " steps (evaluated every ", c.eval_interval, "), ", DescribeTraining(c))
+            : absl::StrCat(c.epochs, " epochs, ", DescribeTraining(c));
     absl::PrintF("batch %d%s, %s, %s, activations and gradients %.1f MB\n", c.batch_size,
                  c.grad_accum_steps > 1 ? absl::StrCat(" x ", c.grad_accum_steps, " accumulated per update") : "",
                  length, trainer->parallel().Describe(c), trainer->executor().stats().arena_bytes / 1e6);

@@ -250,6 +250,7 @@ absl::Status Trainer::TrainEpoch() {
 absl::Status Trainer::FinishEpoch() {
   EpochMetrics m;
   m.epoch = state_.epoch + 1;
+  if (task().step_based()) m.Set("step", static_cast<double>(state_.global_step));
   task().AddTrainMetrics(state_.epoch_loss_sum, state_.epoch_sums, state_.epoch_seen, m);
   const std::string eval = task().eval_split();
   for (const CurveFamily& f : task().families()) m.Set(eval + "_" + f.family, NAN);  // without evaluation data

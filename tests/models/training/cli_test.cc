@@ -336,6 +336,20 @@ const std::vector<BadCase>& BadCases() {
       {"train", {"--model=lenet", "--dataset=synthetic", "--random_erase=1.5"}, "--random_erase must be a probability in [0, 1], found 1.5"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--auto_augment=ra"}, "--auto_augment takes ta_wide (TrivialAugmentWide), found 'ra'"},
       {"train", {"--model=lenet", "--dataset=synthetic", "--cutmix_alpha=-0.5"}, "--mixup_alpha and --cutmix_alpha must be >= 0, found 0 and -0.5"},
+      // language models
+      {"train", {"--model=gpt", "--data_file={dir}/missing.txt"}, "missing.txt"},
+      {"train", {"--model=gpt", "--data_file={dir}"}, "is a directory"},
+      {"train", {"--model=gpt", "--data_file={text}", "--block_size=100000"}, "fewer than block_size + 1 = 100001"},
+      {"train", {"--model=gpt", "--tokenizer=word"}, "--tokenizer: expected char or byte, found 'word'"},
+      {"train", {"--model=gpt", "--dataset=cifar10"}, "model gpt is a language model: it trains on --dataset=text"},
+      {"train", {"--model=gpt", "--data_dir={dir}"}, "--data_dir is an image flag; model gpt is a language model"},
+      {"train", {"--model=gpt", "--n_head=3"}, "--n_head=3 must divide --n_embd=128"},
+      {"train", {"--model=gpt", "--n_layer=0"}, "--n_layer must be > 0, found 0"},
+      {"train", {"--model=gpt", "--max_steps=10"}, "the cosine must end after the warmup (100 steps)"},
+      {"train", {"--model=gpt", "--eval_interval=0"}, "--eval_interval must be > 0 steps, found 0"},
+      {"train", {"--model=gpt", "--min_lr=1"}, "--min_lr must be in [0, --lr], found 1"},
+      {"train", {"--model=gpt", "--best_metric=test_accuracy"}, "--best_metric must be one of val_loss, val_perplexity, val_bpc"},
+      {"train", {"--model=lenet", "--dataset=synthetic", "--n_layer=2"}, "--n_layer is a language model's flag; model lenet is an image classifier"},
       // evaluate
       {"evaluate", {"--checkpoint={ckpt}", "--ema"}, "no EMA weights (ema/...): train with --model_ema"},
       {"evaluate", {"--checkpoint={ckpt}", "--dataset=folder", "--data_dir={dir}/other"},
@@ -438,6 +452,37 @@ TEST(CliTest, TrainsOnAnImageFolderAndEvaluatesOnItsClassFolders) {
   const ProcessResult other = RunProcess(BinaryPath("models/evaluate"), {
       "--checkpoint=" + run + "/last.safetensors", "--data_dir=" + f.dir + "/photos/train/..", "--dataset=folder"});
   EXPECT_EQ(other.exit_code(), 0) << other.output;  // ROOT itself: its val/ is taken
+}
+
+// A GPT on a text file from the command line: counted in steps, evaluated every interval, its
+// metrics by step, and a checkpoint //models:generate samples from.
+TEST(CliTest, TrainsALanguageModelOnATextFileAndGeneratesFromIt) {
+  const Files& f = GetFiles();
+  const std::string text = f.dir + "/story.txt", run = f.dir + "/gpt_run";
+  std::ofstream out(text);
+  for (int i = 0; i < 40; ++i) out << "once upon a time there was a tiny model number " << i << ". ";
+  out.close();
+  const ProcessResult r = RunProcess(BinaryPath("models/train"), {
+      "--model=gpt", "--data_file=" + text, "--n_layer=1", "--n_head=2", "--n_embd=16", "--block_size=8",
+      "--batch_size=4", "--max_steps=8", "--warmup_steps=2", "--eval_interval=4", "--eval_iters=2", "--threads=1",
+      "--checkpoint_dir=" + run});
+  EXPECT_EQ(r.exit_code(), 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("8 steps (evaluated every 4), adamw, weight decay 0.1"));
+  EXPECT_THAT(r.output, HasSubstr("step 4/8: train loss "));
+  EXPECT_THAT(r.output, HasSubstr("| val loss "));
+  EXPECT_THAT(r.output, HasSubstr("done: val loss "));
+  std::ifstream csv(run + "/metrics.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "epoch,step,train_loss,train_perplexity,train_bpc,val_loss,val_perplexity,val_bpc,lr,"
+                    "epoch_seconds,tokens_per_second");
+  const ProcessResult g = RunProcess(BinaryPath("models/generate"), {
+      "--checkpoint=" + run + "/best.safetensors", "--prompt=once ", "--max_new_tokens=6", "--seed=2"});
+  EXPECT_EQ(g.exit_code(), 0) << g.output;
+  EXPECT_THAT(g.output, HasSubstr("once "));
+  const ProcessResult unknown = RunProcess(BinaryPath("models/generate"), {
+      "--checkpoint=" + run + "/best.safetensors", "--prompt=zebra", "--max_new_tokens=2"});
+  EXPECT_THAT(unknown.output, HasSubstr("not in the vocabulary"));
 }
 
 // A truncated JPEG among the training images: an error naming it by default; with
