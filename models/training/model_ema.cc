@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
 #include "models/training/callbacks.h"
 #include "models/training/trainer.h"
@@ -45,7 +46,7 @@ class ModelEma final : public Callback {
     TaskEvaluation* evaluation = t.evaluation();
     if (evaluation == nullptr) return absl::OkStatus();
     DLF_RETURN_IF_ERROR(evaluation->LoadWeights(t.state().ema, "the EMA weights"));
-    return t.parallel().Evaluate(*evaluation, "ema_test", m, t.global_step());
+    return t.parallel().Evaluate(*evaluation, absl::StrCat("ema_", t.task().eval_split()), m, t.global_step());
   }
 
  private:

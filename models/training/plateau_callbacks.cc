@@ -1,4 +1,4 @@
-// Callbacks that watch the test loss for a plateau: --lr_schedule=plateau reduces the rate,
+// Callbacks that watch the evaluation loss for a plateau: --lr_schedule=plateau reduces the rate,
 // --early_stopping_patience ends the run. Their watches are part of the TrainState, so a
 // resumed run goes on counting.
 
@@ -11,6 +11,9 @@
 namespace dlf::training {
 namespace {
 
+// What the patience counts: epochs, or a run counted in steps' evaluations.
+const char* Period(const Trainer& t) { return t.task().step_based() ? "evaluation" : "epoch"; }
+
 class ReduceLrOnPlateau final : public Callback {
  public:
   absl::Status OnEpochEnd(Trainer& t, const EpochMetrics& m) override {
@@ -18,8 +21,9 @@ class ReduceLrOnPlateau final : public Callback {
     s.plateau.Update(m.Get(absl::StrCat(t.task().eval_split(), "_loss")));
     const TrainConfig& c = t.config();
     if (optim::ReduceOnPlateau(s.plateau, c.plateau_patience, c.schedule.gamma, s.lr_factor) && c.verbose) {
-      absl::PrintF("the test loss has not improved on %.4f for %d epoch%s: the learning rate is now %g\n",
-                   s.plateau.best, c.plateau_patience + 1, c.plateau_patience == 0 ? "" : "s", t.CurrentLearningRate());
+      absl::PrintF("the %s loss has not improved on %.4f for %d %s%s: the learning rate is now %g\n",
+                   t.task().eval_split(), s.plateau.best, c.plateau_patience + 1, Period(t),
+                   c.plateau_patience == 0 ? "" : "s", t.CurrentLearningRate());
     }
     return absl::OkStatus();
   }
@@ -33,8 +37,8 @@ class EarlyStopping final : public Callback {
     const int64_t patience = t.config().early_stopping_patience;
     if (watch.bad_epochs >= patience && t.state().epoch < t.config().epochs) {
       t.RequestStop(absl::StrFormat(
-          "stopped early after epoch %d: the test loss has not improved on %.4f for %d epochs "
-          "(--early_stopping_patience=%d)", m.epoch, watch.best, watch.bad_epochs, patience));
+          "stopped early after %s %d: the %s loss has not improved on %.4f for %d %ss (--early_stopping_patience=%d)",
+          Period(t), m.epoch, t.task().eval_split(), watch.best, watch.bad_epochs, Period(t), patience));
     }
     return absl::OkStatus();
   }

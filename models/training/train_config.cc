@@ -95,13 +95,12 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
 
 absl::StatusOr<optim::SchedulePtr> MakeTrainSchedule(const TrainConfig& c) {
   optim::ScheduleConfig schedule = c.schedule;
-  if (TaskFor(c.task).step_based()) {  // queried with the step
-    const int64_t decay_end = c.lr_decay_steps > 0 ? c.lr_decay_steps : c.max_steps;
-    if (schedule.kind == "cosine") return optim::WarmupCosineLR(c.warmup_steps, decay_end, c.min_lr / c.lr);
-    schedule.total_epochs = static_cast<double>(c.max_steps);
-    return optim::MakeSchedule(schedule);
+  const bool by_step = TaskFor(c.task).step_based();  // queried with the step, not the epoch
+  if (by_step && schedule.kind == "cosine") {
+    return optim::WarmupCosineLR(c.warmup_steps, c.lr_decay_steps > 0 ? c.lr_decay_steps : c.max_steps,
+                                 c.min_lr / c.lr);
   }
-  schedule.total_epochs = static_cast<double>(c.epochs);
+  schedule.total_epochs = static_cast<double>(by_step ? c.max_steps : c.epochs);
   if (schedule.kind == "plateau") {
     if (!(schedule.gamma > 0 && schedule.gamma < 1)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -124,8 +123,10 @@ std::string DescribeTraining(const TrainConfig& c) {
   } else if (c.schedule.kind == "multistep") {
     absl::StrAppend(&s, " (x", c.schedule.gamma, " at ", absl::StrJoin(c.schedule.milestones, ","), ")");
   } else if (c.schedule.kind == "plateau") {
-    absl::StrAppend(&s, " (x", c.schedule.gamma, " after ", c.plateau_patience + 1,
-                    c.plateau_patience == 0 ? " epoch" : " epochs", " without a better test loss)");
+    const Task& task = TaskFor(c.task);
+    const char* period = task.step_based() ? " evaluation" : " epoch";
+    absl::StrAppend(&s, " (x", c.schedule.gamma, " after ", c.plateau_patience + 1, period,
+                    c.plateau_patience == 0 ? "" : "s", " without a better ", task.eval_split(), " loss)");
   }
   if (c.schedule.warmup_epochs > 0) absl::StrAppend(&s, ", warmup ", c.schedule.warmup_epochs, " epochs");
   if (TaskFor(c.task).step_based() && c.schedule.kind == "cosine") {

@@ -78,6 +78,25 @@ TEST(LanguageModelTest, TrainsInStepsAndEvaluatesEveryInterval) {
   EXPECT_LT(t->history().front().Get("val_loss"), std::log(static_cast<double>(text.vocabulary.size())) + 0.5);
 }
 
+// The recipe callbacks go through the task: the EMA weights are evaluated on the validation
+// windows, and best.safetensors can be chosen by them.
+TEST(LanguageModelTest, EmaWeightsAreEvaluatedAndChooseTheBest) {
+  const data::TextData text = Text();
+  TrainConfig c = Config(text, 8);
+  c.model_ema = true;
+  c.model_ema_decay = 0.5;
+  c.best_metric = "ema_val_loss";
+  c.out_dir = ::dlf::testing::TempDir("lm_ema");
+  std::unique_ptr<Trainer> t = MustCreate(c, text);
+  ASSERT_NE(t, nullptr);
+  ASSERT_TRUE(t->Run().ok());
+  for (const EpochMetrics& m : t->history()) {
+    EXPECT_TRUE(std::isfinite(m.Get("ema_val_loss")));
+    EXPECT_NE(m.Get("ema_val_loss"), m.Get("val_loss"));
+  }
+  EXPECT_TRUE(data::ReadSafetensors(c.out_dir + "/best.safetensors").ok());
+}
+
 // The trainer's step is GptTrainStep's: the same initialization, windows, AdamW (decay on 2-D
 // parameters only) and nanoGPT's schedule give the same losses, step by step.
 TEST(LanguageModelTest, StepsEqualGptTrainStep) {
