@@ -292,6 +292,12 @@ absl::Status ValidateAgainstMetadata(const RunInfo& info, const std::map<std::st
   return ValidateWeights(g, tensors, MetadataOrigin(path, info));
 }
 
+absl::Status ExpectClassifier(const RunInfo& info, const std::string& path, const std::string& instead) {
+  if (info.task == models::TaskKind::kClassification) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(path, ": a ", models::TaskName(info.task), " checkpoint (model ",
+                                                 info.model, "), not an image classifier's: ", instead));
+}
+
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path) {
   Checkpoint c;
   DLF_ASSIGN_OR_RETURN(c.file, data::ReadSafetensors(path));

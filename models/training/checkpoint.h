@@ -103,6 +103,10 @@ struct Checkpoint {
 };
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path);
 
+// An error naming `path`, its task and `instead` unless the checkpoint is an image classifier's
+// (the tools that take images).
+absl::Status ExpectClassifier(const RunInfo& info, const std::string& path, const std::string& instead);
+
 }  // namespace dlf::training
 
 #endif  // DLF_MODELS_TRAINING_CHECKPOINT_H_

@@ -55,6 +55,7 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
   if (path.empty()) return absl::InvalidArgumentError("--checkpoint is required (see --help)");
   DLF_ASSIGN_OR_RETURN(const Checkpoint checkpoint, ReadCheckpoint(path));
   const RunInfo& info = checkpoint.info;
+  DLF_RETURN_IF_ERROR(ExpectClassifier(info, path, "its validation loss is in its run's metrics.csv (val_loss)"));
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
 
   // The weights first: metadata that disagrees with them is refused before any data is read.

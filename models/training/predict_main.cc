@@ -24,14 +24,14 @@ absl::Status Predict(const std::vector<std::string>& args) {
   const std::string path = ResolveUserPath(absl::GetFlag(FLAGS_checkpoint));
   if (path.empty()) return absl::InvalidArgumentError("--checkpoint is required (see --help)");
   if (args.empty()) return absl::InvalidArgumentError("no image given: predict --checkpoint=PATH IMAGE...");
+  DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
+  DLF_ASSIGN_OR_RETURN(std::unique_ptr<Predictor> predictor, Predictor::Load(path, bf16));
   // Every image is decoded before the model is run, so a bad one fails the command early.
   std::vector<data::Image> images;
   for (const std::string& arg : args) {
     DLF_ASSIGN_OR_RETURN(data::Image image, data::ReadImage(ResolveUserPath(arg)));
     images.push_back(std::move(image));
   }
-  DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
-  DLF_ASSIGN_OR_RETURN(std::unique_ptr<Predictor> predictor, Predictor::Load(path, bf16));
   DLF_ASSIGN_OR_RETURN(const std::vector<Prediction> predictions, predictor->Predict(images));
   const RunInfo& info = predictor->info();
   for (size_t i = 0; i < args.size(); ++i) {

@@ -37,6 +37,7 @@ std::vector<int> Prediction::TopK(int k) const {
 
 absl::StatusOr<std::unique_ptr<Predictor>> Predictor::Load(const std::string& path, bool bf16) {
   DLF_ASSIGN_OR_RETURN(Checkpoint checkpoint, ReadCheckpoint(path));
+  DLF_RETURN_IF_ERROR(ExpectClassifier(checkpoint.info, path, "//models:generate samples text from it"));
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(checkpoint.info.model));
   models::ModelOptions options;
   options.num_classes = checkpoint.info.num_classes();

@@ -483,6 +483,13 @@ TEST(CliTest, TrainsALanguageModelOnATextFileAndGeneratesFromIt) {
   const ProcessResult unknown = RunProcess(BinaryPath("models/generate"), {
       "--checkpoint=" + run + "/best.safetensors", "--prompt=zebra", "--max_new_tokens=2"});
   EXPECT_THAT(unknown.output, HasSubstr("not in the vocabulary"));
+  // The image tools refuse it with one line saying what it is.
+  const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {"--checkpoint=" + run + "/best.safetensors"});
+  EXPECT_EQ(e.exit_code(), 1) << e.output;
+  EXPECT_THAT(e.output, HasSubstr("a language_model checkpoint (model gpt), not an image classifier's"));
+  const ProcessResult p = RunProcess(BinaryPath("models/predict"), {"--checkpoint=" + run + "/best.safetensors", text});
+  EXPECT_EQ(p.exit_code(), 1) << p.output;
+  EXPECT_THAT(p.output, HasSubstr("//models:generate samples text from it"));
 }
 
 // A truncated JPEG among the training images: an error naming it by default; with
