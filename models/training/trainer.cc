@@ -281,6 +281,9 @@ absl::Status Trainer::CountSkippedImages() {
 }
 
 absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& dataset) {
+  if (evaluator_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("a ", task().name(), " run has no image classifier to evaluate"));
+  }
   const int classes = static_cast<int>(config_.model_options.num_classes);
   ImageEvaluation evaluation(evaluator_.get(), &dataset, classes);
   evaluation.CopyWeightsFrom(graph());
