@@ -134,8 +134,11 @@ std::string DescribeModels() {
   for (const ModelSpec* s : RegisteredModels()) {
     const std::string name =
         s->aliases.empty() ? s->name : absl::StrCat(s->name, " (", absl::StrJoin(s->aliases, ", "), ")");
-    absl::StrAppendFormat(&out, "  %-26s %dx%dx%d, %5.2f M params, default data %s: %s\n", name,
-                          s->input_shape[0], s->input_shape[1], s->input_shape[2],
+    // An image's c x h x w; a language model's context in tokens.
+    const std::string input = s->task == TaskKind::kLanguageModel
+                                  ? absl::StrCat(s->input_shape[0], " tokens")
+                                  : absl::StrJoin(s->input_shape, "x");
+    absl::StrAppendFormat(&out, "  %-26s %s, %5.2f M params, default data %s: %s\n", name, input,
                           s->parameters / 1e6, s->default_dataset, s->description);
   }
   return out;
