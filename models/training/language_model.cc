@@ -104,7 +104,7 @@ class TextEval final : public TaskEvaluation {
     for (Value p : source.persistent_values()) weights_[source.name(p)] = source.parameter_value(p).Clone();
   }
   absl::Status LoadWeights(const std::map<std::string, Tensor>& tensors, const std::string& origin) override {
-    DLF_RETURN_IF_ERROR(Prepare(batch_));
+    if (graph_ == nullptr) DLF_RETURN_IF_ERROR(Prepare(batch_));  // any batch names the same weights
     DLF_RETURN_IF_ERROR(ValidateWeights(*graph_, tensors, origin));
     for (Value p : graph_->persistent_values()) weights_[graph_->name(p)] = tensors.at(graph_->name(p)).Clone();
     return absl::OkStatus();
@@ -134,9 +134,11 @@ class TextEval final : public TaskEvaluation {
   }
 
  private:
-  // The inference graph on `batch` windows (built once: every rank's share is the same).
+  // The inference graph on `batch` windows: built once per share size (the weights live in
+  // weights_), so LoadWeights before the first ShareSums does not leave a graph of another batch.
   absl::Status Prepare(int64_t batch) {
-    if (graph_ != nullptr) return absl::OkStatus();
+    if (graph_ != nullptr && graph_batch_ == batch) return absl::OkStatus();
+    graph_batch_ = batch;
     graph_ = std::make_unique<Graph>();
     net_ = LanguageModelTask().Build(*graph_, config_.build, config_.model_options, batch, config_.run.input_shape, {});
     DLF_RETURN_IF_ERROR(graph_->status());
@@ -150,6 +152,7 @@ class TextEval final : public TaskEvaluation {
   int64_t batch_, iters_;
   std::map<std::string, Tensor> weights_;
   std::unique_ptr<Graph> graph_;
+  int64_t graph_batch_ = 0;
   TaskNet net_;
   std::unique_ptr<Executor> executor_;
 };
