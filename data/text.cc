@@ -163,7 +163,11 @@ std::string Vocabulary::Decode(const std::vector<int32_t>& ids) const {
   return text;
 }
 
-absl::StatusOr<TextData> LoadText(const std::string& path, Tokenizer tokenizer, int64_t block_size) {
+namespace {
+
+// The file's text and its vocabulary: `fixed` when given (a checkpoint's), else the tokenizer's.
+absl::StatusOr<TextData> LoadTextWith(const std::string& path, Tokenizer tokenizer, const Vocabulary* fixed,
+                                      int64_t block_size) {
   DLF_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path, kMaxTextBytes));
   if (IsGzip(bytes)) {
     DLF_ASSIGN_OR_RETURN(bytes, Gunzip(bytes, path, kMaxTextBytes));
@@ -172,12 +176,17 @@ absl::StatusOr<TextData> LoadText(const std::string& path, Tokenizer tokenizer, 
   // Both tokenizers take UTF-8 text only: a binary file is a mistake, not a corpus.
   DLF_ASSIGN_OR_RETURN(const std::vector<uint32_t> code_points, DecodeUtf8(bytes, path));
   TextData data;
+  data.path = path;
+  if (fixed != nullptr) {
+    data.vocabulary = *fixed;
+  } else {
+    data.vocabulary = tokenizer == Tokenizer::kByte ? Vocabulary::Bytes() : Vocabulary::CharactersOf(code_points);
+  }
+  const bool bytes_vocabulary = data.vocabulary.tokenizer() == Tokenizer::kByte;
   std::vector<int32_t> tokens;
-  if (tokenizer == Tokenizer::kByte) {
-    data.vocabulary = Vocabulary::Bytes();
+  if (bytes_vocabulary) {
     DLF_ASSIGN_OR_RETURN(tokens, data.vocabulary.Encode(bytes, path));
   } else {
-    data.vocabulary = Vocabulary::CharactersOf(code_points);
     DLF_ASSIGN_OR_RETURN(tokens, data.vocabulary.EncodeCodePoints(code_points, path));
   }
   const size_t split = static_cast<size_t>(static_cast<double>(tokens.size()) * 0.9);  // Python's int(n * 0.9)
@@ -187,9 +196,19 @@ absl::StatusOr<TextData> LoadText(const std::string& path, Tokenizer tokenizer, 
   DLF_RETURN_IF_ERROR(ExpectWindow(data.validation, "validation split (the last 10%)", block_size, path));
   const std::string base = path.substr(path.find_last_of('/') + 1);
   data.description = absl::StrCat(base, " (", code_points.size(), " characters, ", tokens.size(), " ",
-                                  tokenizer == Tokenizer::kByte ? "byte" : "character", " tokens, vocabulary ",
+                                  bytes_vocabulary ? "byte" : "character", " tokens, vocabulary ",
                                   data.vocabulary.size(), ")");
   return data;
+}
+
+}  // namespace
+
+absl::StatusOr<TextData> LoadText(const std::string& path, Tokenizer tokenizer, int64_t block_size) {
+  return LoadTextWith(path, tokenizer, nullptr, block_size);
+}
+
+absl::StatusOr<TextData> LoadTextIn(const std::string& path, const Vocabulary& vocabulary, int64_t block_size) {
+  return LoadTextWith(path, vocabulary.tokenizer(), &vocabulary, block_size);
 }
 
 absl::Status ExpectVocabularyFits(const Vocabulary& vocabulary, int64_t model_vocabulary, const std::string& path) {
@@ -206,13 +225,33 @@ int64_t WindowStart(int64_t tokens, int64_t block_size, uint64_t seed, int64_t s
 
 uint64_t ValidationSeed(uint64_t seed) { return SplitMix64(seed ^ 0x76616c6964ull); }  // "valid"
 
+namespace {
+
+void CopyWindow(const int32_t* window, int64_t block_size, int32_t* inputs, int32_t* targets) {
+  std::copy(window, window + block_size, inputs);
+  std::copy(window + 1, window + 1 + block_size, targets);
+}
+
+}  // namespace
+
 void FillWindows(const std::vector<int32_t>& tokens, int64_t block_size, uint64_t seed, int64_t step,
                  int64_t first_sample, int64_t count, int32_t* inputs, int32_t* targets) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   for (int64_t s = 0; s < count; ++s) {
-    const int32_t* window = tokens.data() + WindowStart(n, block_size, seed, step, first_sample + s);
-    std::copy(window, window + block_size, inputs + s * block_size);
-    std::copy(window + 1, window + 1 + block_size, targets + s * block_size);
+    CopyWindow(tokens.data() + WindowStart(n, block_size, seed, step, first_sample + s), block_size,
+               inputs + s * block_size, targets + s * block_size);
+  }
+}
+
+int64_t SplitWindows(const std::vector<int32_t>& tokens, int64_t block_size) {
+  return (static_cast<int64_t>(tokens.size()) - 1) / block_size;
+}
+
+void FillSplitWindows(const std::vector<int32_t>& tokens, int64_t block_size, int64_t first_window, int64_t count,
+                      int32_t* inputs, int32_t* targets) {
+  for (int64_t w = 0; w < count; ++w) {
+    CopyWindow(tokens.data() + (first_window + w) * block_size, block_size, inputs + w * block_size,
+               targets + w * block_size);
   }
 }
 

@@ -67,13 +67,20 @@ struct TextData {
   std::vector<int32_t> train;       // the first 90% of the file's tokens
   std::vector<int32_t> validation;  // the last 10%
   std::string description;          // e.g. "jargon.txt.gz (1618757 characters, vocabulary 155)"
+  std::string path;                 // the file it was read from
 };
+
+// The checkpoint metadata key of the text file a language model trained on (what evaluate
+// scores by default).
+inline constexpr char kTextFileMetadata[] = "text/file";
 
 // Reads `path` (UTF-8 text, gzip-compressed when it starts with gzip's magic bytes) and splits
 // it 90/10 as nanoGPT does (on tokens). Errors, each naming the file: missing, a directory,
 // empty, not UTF-8 (with the byte offset), larger than 1 GiB, or a split with fewer than
 // block_size + 1 tokens.
 absl::StatusOr<TextData> LoadText(const std::string& path, Tokenizer tokenizer, int64_t block_size);
+// The same with a given vocabulary (a checkpoint's): a character it lacks is an error naming it.
+absl::StatusOr<TextData> LoadTextIn(const std::string& path, const Vocabulary& vocabulary, int64_t block_size);
 
 // The text's vocabulary must fit the model's embedding table (rows = model_vocabulary).
 absl::Status ExpectVocabularyFits(const Vocabulary& vocabulary, int64_t model_vocabulary, const std::string& path);
@@ -89,6 +96,14 @@ uint64_t ValidationSeed(uint64_t seed);
 // (tokens i .. i + block_size - 1) and targets shifted by one (i + 1 .. i + block_size).
 void FillWindows(const std::vector<int32_t>& tokens, int64_t block_size, uint64_t seed, int64_t step,
                  int64_t first_sample, int64_t count, int32_t* inputs, int32_t* targets);
+
+// The split as consecutive windows, for scoring all of it: window w is tokens w * block_size ..
+// (w + 1) * block_size, so every token after the first is a target once (the tail that fills no
+// whole window is left out). SplitWindows counts them; FillSplitWindows writes windows
+// first_window .. first_window + count - 1 as FillWindows does.
+int64_t SplitWindows(const std::vector<int32_t>& tokens, int64_t block_size);
+void FillSplitWindows(const std::vector<int32_t>& tokens, int64_t block_size, int64_t first_window, int64_t count,
+                      int32_t* inputs, int32_t* targets);
 
 }  // namespace dlf::data
 

@@ -196,6 +196,15 @@ GptConfig GptConfigFor(const ModelOptions& options) {
           .n_head = t.n_head, .n_embd = t.n_embd, .dropout = options.dropout, .bias = t.bias};
 }
 
+ModelOptions GptModelOptions(const GptConfig& config) {
+  ModelOptions options;
+  options.num_classes = config.vocab_size;
+  options.dropout = config.dropout;
+  options.transformer = {.block_size = config.block_size, .n_layer = config.n_layer, .n_head = config.n_head,
+                         .n_embd = config.n_embd, .bias = config.bias};
+  return options;
+}
+
 namespace {
 
 // nanoGPT's configuration for a CPU (its README): 4 layers, 4 heads, 128 wide, 64 tokens, no
@@ -208,7 +217,8 @@ DLF_REGISTER_MODEL({.name = "gpt",
                     .default_dataset = "text",
                     .dropout = 0.0,
                     .parameters = GptParameterCount({.vocab_size = 10, .block_size = 64, .n_layer = 4, .n_head = 4,
-                                                     .n_embd = 128})});
+                                                     .n_embd = 128}),
+                    .tied_names = {{kGptTiedHead, kGptTokenEmbedding}}});
 
 }  // namespace
 

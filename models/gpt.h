@@ -44,6 +44,8 @@ Value Gpt(Graph& g, Value ids, const GptConfig& config);
 
 // The GPT a ModelOptions describes: the vocabulary is num_classes, the shape its transformer's.
 GptConfig GptConfigFor(const ModelOptions& options);
+// And back: the ModelOptions that build `config`.
+ModelOptions GptModelOptions(const GptConfig& config);
 
 // The parameters nanoGPT's get_num_params(non_embedding=False) counts (the tied head once).
 int64_t GptParameterCount(const GptConfig& config);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,11 @@ struct ModelSpec {
   std::vector<float> mean, std;
   double dropout = 0.5;  // the classifier's dropout rate unless --dropout says otherwise
   int64_t parameters = 0;  // with 10 classes; models_test checks it against the built graph
+  // Second names checkpoints give a parameter, second name -> parameter (nanoGPT's state_dict
+  // holds the tied head as lm_head.weight beside transformer.wte.weight): written beside it so
+  // that PyTorch's load_state_dict(strict=True) takes the file, and checked equal and dropped on
+  // reading.
+  std::map<std::string, std::string> tied_names;
 };
 
 // CIFAR-10's per-channel statistics (its training set), the normalization of the models whose

@@ -16,8 +16,16 @@ dimensions, clip_grad_norm_, a constant learning rate; once in float32 and once 
 Each dlf loss must be as close to the float64 one as PyTorch's own float32 run is (20x its
 largest gap so far, plus 1e-5).
 
-  python3 tools/gpt_check.py --n_head=2 --lr=1e-2 --beta2=0.99 --weight_decay=0.1 --clip_norm=1 FILE"""
+  python3 tools/gpt_check.py --n_head=2 --lr=1e-2 --beta2=0.99 --weight_decay=0.1 --clip_norm=1 FILE
+
+With --text=TEXT (a training checkpoint, its vocabulary in the metadata "text/vocabulary"), the
+module scores every window of block_size tokens of the text's last 10% in order, as
+//models:evaluate does, and prints the loss; --expect_val_loss=X (evaluate's) must agree to
+--tolerance.
+
+  python3 tools/gpt_check.py --n_head=4 --text=FILE.txt --expect_val_loss=2.662134 CHECKPOINT"""
 import argparse
+import gzip
 import math
 import os
 import sys
@@ -26,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
-from safetensors_io import read_safetensors  # noqa: E402
+from safetensors_io import read_metadata, read_safetensors  # noqa: E402
 
 
 class LayerNorm(nn.Module):
@@ -218,6 +226,40 @@ def check_training(state, config, tensors, a):
     return 0 if ok else 1
 
 
+def text_tokens(path, record):
+    """The ids of the text at `path` in a dlf vocabulary record ("byte" or "char:" + characters)."""
+    raw = open(path, "rb").read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if record == "byte":
+        return list(raw)
+    ids = {c: i for i, c in enumerate(record[len("char:"):])}
+    return [ids[c] for c in raw.decode("utf-8")]
+
+
+def split_loss(model, tokens, block_size, batch=256):
+    """The mean cross-entropy over every window of the last 10% of `tokens`, in order."""
+    val = tokens[int(len(tokens) * 0.9):]
+    n = (len(val) - 1) // block_size
+    x = torch.tensor(val[:n * block_size]).view(n, block_size)
+    y = torch.tensor(val[1:n * block_size + 1]).view(n, block_size)
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, n, batch):
+            total += model(x[i:i + batch], y[i:i + batch]).double().item() * len(x[i:i + batch])
+    return total / n, n * block_size
+
+
+def check_text(model, config, a):
+    record = read_metadata(a.file)["text/vocabulary"]
+    loss, tokens = split_loss(model, text_tokens(a.text, record), config["block_size"])
+    print(f"validation split of {a.text}: nanoGPT's loss {loss:.7f} over {tokens} tokens")
+    if a.expect_val_loss is None:
+        return 0
+    print(f"dlf {a.expect_val_loss:.7f}, |diff| {abs(loss - a.expect_val_loss):.2e}")
+    return 0 if abs(loss - a.expect_val_loss) <= a.tolerance else 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")
@@ -228,6 +270,8 @@ def main():
     p.add_argument("--beta2", type=float, default=0.99)
     p.add_argument("--weight_decay", type=float, default=0.1)
     p.add_argument("--clip_norm", type=float, default=1.0)
+    p.add_argument("--text", help="score the last 10%% of this text (a training checkpoint's vocabulary)")
+    p.add_argument("--expect_val_loss", type=float, help="with --text: dlf's loss, which must agree")
     a = p.parse_args()
     tensors = read_safetensors(a.file)
     state = {k: v for k, v in tensors.items() if not k.startswith(("check/", "optimizer/", "ema/"))}
@@ -235,6 +279,8 @@ def main():
     model = GPT(config).eval()
     model.load_state_dict(state, strict=True)
     print(f"gpt {config}: load_state_dict(strict=True) took all {len(state)} tensors")
+    if a.text:
+        return check_text(model, config, a)
     if "check/train_losses" in tensors:
         return check_training(state, config, tensors, a)
     if "check/loss" not in tensors:

@@ -14,6 +14,23 @@
 namespace dlf::training {
 namespace {
 
+absl::Status DropTiedNames(const std::string& model, std::map<std::string, Tensor>& tensors, const std::string& path) {
+  const absl::StatusOr<const models::ModelSpec*> spec = models::FindModel(model);
+  if (!spec.ok()) return absl::OkStatus();  // an ONNX file's model: no second names
+  for (const auto& [second, name] : (*spec)->tied_names) {
+    const auto it = tensors.find(second), original = tensors.find(name);
+    if (it == tensors.end() || original == tensors.end()) continue;
+    const Tensor& a = it->second;
+    const Tensor& b = original->second;
+    if (a.dtype() != b.dtype() || a.shape() != b.shape() || std::memcmp(a.raw(), b.raw(), a.num_bytes()) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": '", second, "' differs from '", name,
+                                                     "': model ", model, " ties them (one tensor under two names)"));
+    }
+    tensors.erase(it);
+  }
+  return absl::OkStatus();
+}
+
 using json = nlohmann::json;
 
 // A JSON array of T from metadata[key], or an error naming the path and the key.
@@ -231,7 +248,8 @@ absl::Status SetWeights(Graph& g, const std::map<std::string, Tensor>& tensors,
 
 absl::StatusOr<std::string> LoadInitialWeights(Graph& g, const std::string& path,
                                                const RunInfo& run, const NamePattern& exclude) {
-  DLF_ASSIGN_OR_RETURN(const data::TensorFile file, data::ReadSafetensors(path));
+  DLF_ASSIGN_OR_RETURN(data::TensorFile file, data::ReadSafetensors(path));
+  DLF_RETURN_IF_ERROR(DropTiedNames(run.model, file.tensors, path));
   std::string origin;
   auto format = file.metadata.find("format");
   if (format != file.metadata.end() && absl::StartsWith(format->second, "dlf-checkpoint")) {
@@ -298,10 +316,12 @@ absl::Status ExpectClassifier(const RunInfo& info, const std::string& path, cons
                                                  info.model, "), not an image classifier's: ", instead));
 }
 
+
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path) {
   Checkpoint c;
   DLF_ASSIGN_OR_RETURN(c.file, data::ReadSafetensors(path));
   DLF_ASSIGN_OR_RETURN(c.info, DecodeRunInfo(c.file.metadata, path));
+  DLF_RETURN_IF_ERROR(DropTiedNames(c.info.model, c.file.tensors, path));
   return c;
 }
 

@@ -96,7 +96,8 @@ absl::StatusOr<std::pair<Value, Value>> BuildFromMetadata(Graph& g, const RunInf
 absl::Status ValidateAgainstMetadata(const RunInfo& info, const std::map<std::string, Tensor>& tensors,
                                      const std::string& path);
 
-// Reads a checkpoint and its RunInfo.
+// Reads a checkpoint and its RunInfo; the model's tied second names (ModelSpec::tied_names) are
+// checked equal to the parameter they name and left out.
 struct Checkpoint {
   data::TensorFile file;
   RunInfo info;

@@ -9,16 +9,21 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "graph/status_macros.h"
+#include "data/text.h"
+#include "models/gpt.h"
 #include "models/registry.h"
 #include "models/training/checkpoint.h"
 #include "models/training/cli.h"
 #include "models/training/datasets.h"
 #include "models/training/evaluator.h"
+#include "models/training/language_model.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "a .safetensors checkpoint written by training (required)");
 ABSL_FLAG(std::string, dataset, "", "cifar10 | fashion_mnist | synthetic | folder (default: the checkpoint's)");
 ABSL_FLAG(std::string, data_dir, "", "the data set's directory (default: the data set's usual place)");
-ABSL_FLAG(int, batch_size, 500, "images per evaluation step");
+ABSL_FLAG(int, batch_size, 500, "images (language models: windows of block_size tokens) per evaluation step");
+ABSL_FLAG(std::string, data_file, "",
+          "language models: the text to score, its last 10% (default: the file the checkpoint trained on)");
 ABSL_FLAG(int, threads, 0, "OpenMP threads (0: one per core)");
 ABSL_FLAG(bool, ema, false, "score the moving average of the weights a --model_ema run saved beside them");
 
@@ -42,6 +47,74 @@ void PrintResult(const EvalResult& r, const RunInfo& info, const std::string& de
   }
 }
 
+using NamedTensors = std::map<std::string, Tensor>;
+
+// The checkpoint's weights, or with --ema the moving average saved beside them (into `ema`);
+// `origin` says which.
+absl::StatusOr<const NamedTensors*> WeightsToScore(const Checkpoint& checkpoint, const std::string& path,
+                                                   NamedTensors& ema, std::string& origin) {
+  origin = MetadataOrigin(path, checkpoint.info);
+  if (!absl::GetFlag(FLAGS_ema)) return &checkpoint.file.tensors;
+  ema = EmaWeights(checkpoint.file.tensors);
+  if (ema.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no EMA weights (ema/...): train with --model_ema"));
+  absl::PrintF("the EMA weights of %s\n", path);
+  absl::StrAppend(&origin, " (EMA weights)");
+  return &ema;
+}
+
+absl::StatusOr<std::string> TextMetadata(const Checkpoint& checkpoint, const char* key, const std::string& path) {
+  const auto it = checkpoint.file.metadata.find(key);
+  if (it != checkpoint.file.metadata.end()) return it->second;
+  return absl::InvalidArgumentError(absl::StrCat(path, ": a language model's checkpoint without '", key,
+                                                 "' in its metadata"));
+}
+
+// A language model: the loss over every window of the text's validation split, tokenized in the
+// checkpoint's vocabulary.
+absl::Status EvaluateLanguageModel(const Checkpoint& checkpoint, const std::string& path, int batch) {
+  const RunInfo& info = checkpoint.info;
+  if (FlagGiven("dataset") && absl::GetFlag(FLAGS_dataset) != "text") {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is a language model's checkpoint: it evaluates on a text "
+                                                   "(--data_file=FILE), found --dataset=", absl::GetFlag(FLAGS_dataset)));
+  }
+  if (FlagGiven("data_dir")) return absl::InvalidArgumentError("--data_dir is an image flag: a language model reads --data_file");
+  DLF_ASSIGN_OR_RETURN(const std::string config_record, TextMetadata(checkpoint, models::kGptConfigMetadata, path));
+  DLF_ASSIGN_OR_RETURN(const std::string vocabulary_record, TextMetadata(checkpoint, data::kVocabularyMetadata, path));
+  DLF_ASSIGN_OR_RETURN(const models::GptConfig gpt, models::ParseGptConfigRecord(config_record));
+  DLF_ASSIGN_OR_RETURN(const data::Vocabulary vocabulary, data::Vocabulary::FromRecord(vocabulary_record));
+  DLF_RETURN_IF_ERROR(data::ExpectVocabularyFits(vocabulary, gpt.vocab_size, path));
+  DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
+  TrainConfig config = ConfigForModel(*spec, "text", static_cast<int>(gpt.vocab_size));
+  config.model_options = models::GptModelOptions(gpt);
+  config.run.input_shape = {gpt.block_size};
+  DLF_ASSIGN_OR_RETURN(config.bf16, Bf16FromFlags());
+
+  // The weights first: metadata that disagrees with them is refused before the text is read.
+  std::string origin;
+  NamedTensors ema;
+  DLF_ASSIGN_OR_RETURN(const NamedTensors* weights, WeightsToScore(checkpoint, path, ema, origin));
+  data::TextData text;  // the evaluation keeps a pointer to its validation tokens
+  std::unique_ptr<TaskEvaluation> evaluation = WholeTextEvaluation(config, &text.validation, batch);
+  DLF_RETURN_IF_ERROR(evaluation->LoadWeights(*weights, absl::StrCat(origin, " (its gpt/config: ", config_record, ")")));
+
+  std::string file = ResolveUserPath(absl::GetFlag(FLAGS_data_file));
+  if (file.empty()) {
+    DLF_ASSIGN_OR_RETURN(file, TextMetadata(checkpoint, data::kTextFileMetadata, path));
+  }
+  DLF_ASSIGN_OR_RETURN(text, data::LoadTextIn(file, vocabulary, gpt.block_size));
+  DLF_ASSIGN_OR_RETURN(const std::vector<double> totals, evaluation->ShareSums(0, 1));
+  EpochMetrics metrics;
+  evaluation->AddMetrics(totals, "val", metrics);
+  const int64_t windows = data::SplitWindows(text.validation, gpt.block_size);
+  absl::PrintF("%s on %s: the last 10%%, %d windows of %d tokens\n", info.model, text.description, windows,
+               gpt.block_size);
+  absl::PrintF("val loss %.6f, perplexity %.4f, %.5f bits per %s (%d tokens)\n", metrics.Get("val_loss"),
+               metrics.Get("val_perplexity"), metrics.Get("val_bpc"),
+               vocabulary.tokenizer() == data::Tokenizer::kByte ? "byte" : "character",
+               static_cast<int64_t>(totals[1]));
+  return absl::OkStatus();
+}
+
 absl::Status Evaluate(const std::vector<std::string>& positional) {
   if (!positional.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", positional[0],
@@ -55,7 +128,8 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
   if (path.empty()) return absl::InvalidArgumentError("--checkpoint is required (see --help)");
   DLF_ASSIGN_OR_RETURN(const Checkpoint checkpoint, ReadCheckpoint(path));
   const RunInfo& info = checkpoint.info;
-  DLF_RETURN_IF_ERROR(ExpectClassifier(info, path, "its validation loss is in its run's metrics.csv (val_loss)"));
+  if (info.task == models::TaskKind::kLanguageModel) return EvaluateLanguageModel(checkpoint, path, batch);
+  if (FlagGiven("data_file")) return absl::InvalidArgumentError("--data_file is a language model's flag: an image classifier reads --dataset and --data_dir");
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
 
   // The weights first: metadata that disagrees with them is refused before any data is read.
@@ -68,14 +142,10 @@ absl::Status Evaluate(const std::vector<std::string>& positional) {
   transform.interpolation = info.interpolation;
   transform.crop_fraction = info.crop_fraction;
   evaluator.set_transform(transform);
-  if (absl::GetFlag(FLAGS_ema)) {
-    const std::map<std::string, Tensor> ema = EmaWeights(checkpoint.file.tensors);
-    if (ema.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no EMA weights (ema/...): train with --model_ema"));
-    DLF_RETURN_IF_ERROR(evaluator.LoadWeights(ema, absl::StrCat(MetadataOrigin(path, info), " (EMA weights)")));
-    absl::PrintF("the EMA weights of %s\n", path);
-  } else {
-    DLF_RETURN_IF_ERROR(evaluator.LoadWeights(checkpoint.file.tensors, MetadataOrigin(path, info)));
-  }
+  std::string origin;
+  NamedTensors ema;
+  DLF_ASSIGN_OR_RETURN(const NamedTensors* weights, WeightsToScore(checkpoint, path, ema, origin));
+  DLF_RETURN_IF_ERROR(evaluator.LoadWeights(*weights, origin));
   const std::string dataset = FlagGiven("dataset") ? absl::GetFlag(FLAGS_dataset) : info.dataset;
   DLF_RETURN_IF_ERROR(CheckDatasetName(dataset));
   if (dataset == "folder" && !FlagGiven("data_dir")) {
@@ -108,7 +178,8 @@ int EvalMain(int argc, char** argv) {
   return RunTool([&]() -> absl::Status {
     DLF_ASSIGN_OR_RETURN(const std::vector<std::string> positional,
                          ParseFlags(argc, argv,
-                                    "Evaluates a training checkpoint on its data set's test split.\n"
+                                    "Evaluates a training checkpoint on its data set's test split (a language model: on every\n"
+                                    "window of its text's last 10%).\n"
                                     "  bazel run //models:evaluate -- --checkpoint=PATH"));
     return Evaluate(positional);
   });

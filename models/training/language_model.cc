@@ -1,5 +1,6 @@
 #include "models/training/language_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -95,38 +96,61 @@ class TextSource final : public BatchSource {
   int64_t next_ = 0, end_ = 0;
 };
 
+// The windows an evaluation scores: `batches` batches of `batch` windows drawn as training draws
+// them (from the validation seed: the same batches every time), or every window of the split in
+// order (the last batch may be short; counted when the evaluation runs).
+struct WindowPlan {
+  bool whole_split = false;
+  int64_t batch = 0, batches = 0, windows = 0;  // windows: whole_split's count
+  int64_t BatchWindows(int64_t b) const { return whole_split ? std::min(batch, windows - b * batch) : batch; }
+  WindowPlan For(const std::vector<int32_t>& tokens, int64_t block_size) const {
+    if (!whole_split) return *this;
+    const int64_t n = data::SplitWindows(tokens, block_size);
+    return {.whole_split = true, .batch = batch, .batches = (n + batch - 1) / batch, .windows = n};
+  }
+};
+
 class TextEval final : public TaskEvaluation {
  public:
-  TextEval(const TrainConfig& config, const std::vector<int32_t>* tokens, int64_t batch, int64_t iters)
-      : config_(config), tokens_(tokens), batch_(batch), iters_(iters) {}
+  TextEval(const TrainConfig& config, const std::vector<int32_t>* tokens, WindowPlan plan)
+      : config_(config), tokens_(tokens), plan_(plan) {}
 
   void CopyWeightsFrom(const Graph& source) override {
     for (Value p : source.persistent_values()) weights_[source.name(p)] = source.parameter_value(p).Clone();
+    graph_has_weights_ = false;
   }
   absl::Status LoadWeights(const std::map<std::string, Tensor>& tensors, const std::string& origin) override {
-    if (graph_ == nullptr) DLF_RETURN_IF_ERROR(Prepare(batch_));  // any batch names the same weights
+    if (graph_ == nullptr) DLF_RETURN_IF_ERROR(Prepare(plan_.batch));  // any batch names the same weights
     DLF_RETURN_IF_ERROR(ValidateWeights(*graph_, tensors, origin));
     for (Value p : graph_->persistent_values()) weights_[graph_->name(p)] = tensors.at(graph_->name(p)).Clone();
+    graph_has_weights_ = false;
     return absl::OkStatus();
   }
 
+  // Each rank scores its part of every batch: windows [count * rank / world, count * (rank + 1) / world).
   absl::StatusOr<std::vector<double>> ShareSums(int rank, int world) override {
-    const int64_t share = batch_ / world, first = rank * share;
-    DLF_RETURN_IF_ERROR(Prepare(share));
-    for (Value p : graph_->persistent_values()) {
-      const Tensor& w = weights_.at(graph_->name(p));
-      std::memcpy(graph_->parameter_value(p).raw(), w.raw(), w.num_bytes());
-    }
-    executor_->ParametersChanged();
     const int64_t block = config_.run.input_shape[0];
-    Tensor ids(DType::kI32, {share, block}), targets(DType::kI32, {share, block});
-    double loss_sum = 0;
-    for (int64_t b = 0; b < iters_; ++b) {
-      data::FillWindows(*tokens_, block, data::ValidationSeed(config_.seed), b, first, share, ids.i32(), targets.i32());
-      DLF_RETURN_IF_ERROR(executor_->Run({{net_.inputs[0], &ids}, {net_.inputs[1], &targets}}));
-      loss_sum += executor_->fetch(0).f32()[0] * static_cast<double>(share);
+    const WindowPlan plan = plan_.For(*tokens_, block);
+    double loss_sum = 0, token_count = 0;  // the loss is a mean over the share's tokens
+    for (int64_t b = 0; b < plan.batches; ++b) {
+      const int64_t count = plan.BatchWindows(b), first = count * rank / world;
+      const int64_t share = count * (rank + 1) / world - first;
+      if (share == 0) continue;
+      DLF_RETURN_IF_ERROR(Prepare(share));
+      if (!graph_has_weights_) CopyWeightsIn();
+      int32_t* ids = inputs_[0].i32();
+      int32_t* targets = inputs_[1].i32();
+      if (plan.whole_split) {
+        data::FillSplitWindows(*tokens_, block, b * plan.batch + first, share, ids, targets);
+      } else {
+        data::FillWindows(*tokens_, block, data::ValidationSeed(config_.seed), b, first, share, ids, targets);
+      }
+      DLF_RETURN_IF_ERROR(executor_->Run({{net_.inputs[0], &inputs_[0]}, {net_.inputs[1], &inputs_[1]}}));
+      const double tokens = static_cast<double>(share * block);
+      loss_sum += executor_->fetch(0).f32()[0] * tokens;
+      token_count += tokens;
     }
-    return std::vector<double>{loss_sum, static_cast<double>(share * iters_)};
+    return std::vector<double>{loss_sum, token_count};
   }
 
   void AddMetrics(const std::vector<double>& totals, const std::string& split, EpochMetrics& m) const override {
@@ -134,27 +158,41 @@ class TextEval final : public TaskEvaluation {
   }
 
  private:
-  // The inference graph on `batch` windows: built once per share size (the weights live in
-  // weights_), so LoadWeights before the first ShareSums does not leave a graph of another batch.
+  // The inference graph on `batch` windows: built again only when the share size changes, so
+  // LoadWeights before the first ShareSums does not leave a graph of another batch.
   absl::Status Prepare(int64_t batch) {
     if (graph_ != nullptr && graph_batch_ == batch) return absl::OkStatus();
     graph_batch_ = batch;
+    graph_has_weights_ = false;
     graph_ = std::make_unique<Graph>();
     net_ = LanguageModelTask().Build(*graph_, config_.build, config_.model_options, batch, config_.run.input_shape, {});
     DLF_RETURN_IF_ERROR(graph_->status());
     DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(*graph_, {net_.loss},
                                                       {.training = false, .bf16 = config_.bf16, .fixed_parameters = true}));
+    inputs_.clear();
+    for (int i = 0; i < 2; ++i) inputs_.emplace_back(DType::kI32, Shape{batch, config_.run.input_shape[0]});
     return absl::OkStatus();
+  }
+
+  void CopyWeightsIn() {
+    for (Value p : graph_->persistent_values()) {
+      const Tensor& w = weights_.at(graph_->name(p));
+      std::memcpy(graph_->parameter_value(p).raw(), w.raw(), w.num_bytes());
+    }
+    executor_->ParametersChanged();
+    graph_has_weights_ = true;
   }
 
   const TrainConfig config_;
   const std::vector<int32_t>* tokens_;
-  int64_t batch_, iters_;
+  const WindowPlan plan_;
   std::map<std::string, Tensor> weights_;
   std::unique_ptr<Graph> graph_;
   int64_t graph_batch_ = 0;
+  bool graph_has_weights_ = false;  // graph_'s parameters hold weights_
   TaskNet net_;
   std::unique_ptr<Executor> executor_;
+  std::vector<Tensor> inputs_;  // ids and targets of graph_batch_ windows
 };
 
 }  // namespace
@@ -171,7 +209,12 @@ std::unique_ptr<BatchSource> TextBatches(const std::vector<int32_t>* tokens, int
 
 std::unique_ptr<TaskEvaluation> TextEvaluation(const TrainConfig& config, const std::vector<int32_t>* tokens,
                                                int64_t batch, int64_t iters) {
-  return std::make_unique<TextEval>(config, tokens, batch, iters);
+  return std::make_unique<TextEval>(config, tokens, WindowPlan{.batch = batch, .batches = iters});
+}
+
+std::unique_ptr<TaskEvaluation> WholeTextEvaluation(const TrainConfig& config, const std::vector<int32_t>* tokens,
+                                                    int64_t batch) {
+  return std::make_unique<TextEval>(config, tokens, WindowPlan{.whole_split = true, .batch = batch});
 }
 
 }  // namespace dlf::training

@@ -33,6 +33,11 @@ std::unique_ptr<BatchSource> TextBatches(const std::vector<int32_t>* tokens, int
 std::unique_ptr<TaskEvaluation> TextEvaluation(const TrainConfig& config, const std::vector<int32_t>* tokens,
                                                int64_t batch, int64_t iters);
 
+// The loss over every window of `tokens` in order (data::SplitWindows), `batch` at a time: the
+// whole split's loss, as //models:evaluate reports it. `tokens` is read when it runs.
+std::unique_ptr<TaskEvaluation> WholeTextEvaluation(const TrainConfig& config, const std::vector<int32_t>* tokens,
+                                                    int64_t batch);
+
 }  // namespace dlf::training
 
 #endif  // DLF_MODELS_TRAINING_LANGUAGE_MODEL_H_

@@ -21,6 +21,7 @@ TrainConfig ConfigForModel(const models::ModelSpec& spec, const std::string& dat
   c.task = spec.task;
   c.model_options.num_classes = num_classes;
   c.model_options.dropout = spec.dropout;
+  c.tied_names = spec.tied_names;
   return c;
 }
 

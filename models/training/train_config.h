@@ -114,6 +114,7 @@ struct TrainConfig {
   // Metadata every checkpoint carries for the tools that read it (a GPT's "gpt/config", the
   // text's "text/vocabulary").
   std::map<std::string, std::string> task_metadata;
+  std::map<std::string, std::string> tied_names;  // the model's (models::ModelSpec::tied_names)
 
   // Data parallelism (null or a world of one: train alone). batch_size is the global batch,
   // split evenly across the ranks; every rank draws what a single process would for the same

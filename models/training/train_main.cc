@@ -348,6 +348,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> SetUpLanguageModel(const models::ModelS
   c.model_options.num_classes = d.text.vocabulary.size();
   c.task_metadata[models::kGptConfigMetadata] = models::GptConfigRecord(models::GptConfigFor(c.model_options));
   c.task_metadata[data::kVocabularyMetadata] = d.text.vocabulary.Record();
+  c.task_metadata[data::kTextFileMetadata] = std::filesystem::absolute(d.text.path).string();
   d.train.description = absl::StrCat(d.text.description, ": the first 90% (", d.text.train.size(), " tokens)");
   d.test.description = absl::StrCat("the last 10% (", d.text.validation.size(), " tokens)");
   c.out_dir = OutDir(spec, d.name);

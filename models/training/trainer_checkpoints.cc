@@ -51,6 +51,7 @@ absl::Status Trainer::LoadStartingPoint() {
 absl::Status Trainer::SaveCheckpoint(const std::string& path, bool with_training_state) {
   data::TensorFile file;
   for (Value v : graph().persistent_values()) file.tensors[graph().name(v)] = graph().parameter_value(v).Clone();
+  for (const auto& [second, name] : config_.tied_names) file.tensors[second] = file.tensors.at(name).Clone();
   auto& meta = file.metadata;
   EncodeRunInfo(config_.run, meta);
   for (const auto& [key, value] : config_.task_metadata) meta[key] = value;

@@ -268,6 +268,7 @@ const std::vector<BadCase>& BadCases() {
       {"evaluate", {"--checkpoint={ckpt}", "--dataset=cifar10", "--data_dir=/typo"}, "no CIFAR-10 test file"},
       {"evaluate", {"--checkpoint={ckpt}", "--threads=-2"}, "--threads must be >= 0, found -2"},
       {"evaluate", {"--checkpoint={ckpt}", "{png}"}, "unexpected argument"},
+      {"evaluate", {"--checkpoint={ckpt}", "--data_file={text}"}, "--data_file is a language model's flag"},
       // predict
       {"predict", {"{png}"}, "--checkpoint is required"},
       {"predict", {"--checkpoint={ckpt}"}, "no image given"},
@@ -454,18 +455,25 @@ TEST(CliTest, TrainsOnAnImageFolderAndEvaluatesOnItsClassFolders) {
   EXPECT_EQ(other.exit_code(), 0) << other.output;  // ROOT itself: its val/ is taken
 }
 
+// Writes `repeats` numbered copies of `sentence` into `text` and trains a one-layer GPT (2 heads,
+// 16 wide, 8 tokens) on it for `steps` steps, evaluated every steps / 2, into `run`.
+ProcessResult TrainTinyGpt(const std::string& text, const std::string& sentence, int repeats, int steps,
+                           const std::string& run) {
+  std::ofstream out(text);
+  for (int i = 0; i < repeats; ++i) out << sentence << i << ". ";
+  out.close();
+  return RunProcess(BinaryPath("models/train"), {
+      "--model=gpt", "--data_file=" + text, "--n_layer=1", "--n_head=2", "--n_embd=16", "--block_size=8",
+      "--batch_size=4", absl::StrCat("--max_steps=", steps), "--warmup_steps=2",
+      absl::StrCat("--eval_interval=", steps / 2), "--eval_iters=2", "--threads=1", "--checkpoint_dir=" + run});
+}
+
 // A GPT on a text file from the command line: counted in steps, evaluated every interval, its
 // metrics by step, and a checkpoint //models:generate samples from.
 TEST(CliTest, TrainsALanguageModelOnATextFileAndGeneratesFromIt) {
   const Files& f = GetFiles();
   const std::string text = f.dir + "/story.txt", run = f.dir + "/gpt_run";
-  std::ofstream out(text);
-  for (int i = 0; i < 40; ++i) out << "once upon a time there was a tiny model number " << i << ". ";
-  out.close();
-  const ProcessResult r = RunProcess(BinaryPath("models/train"), {
-      "--model=gpt", "--data_file=" + text, "--n_layer=1", "--n_head=2", "--n_embd=16", "--block_size=8",
-      "--batch_size=4", "--max_steps=8", "--warmup_steps=2", "--eval_interval=4", "--eval_iters=2", "--threads=1",
-      "--checkpoint_dir=" + run});
+  const ProcessResult r = TrainTinyGpt(text, "once upon a time there was a tiny model number ", 40, 8, run);
   EXPECT_EQ(r.exit_code(), 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("8 steps (evaluated every 4), adamw, weight decay 0.1"));
   EXPECT_THAT(r.output, HasSubstr("step 4/8: train loss "));
@@ -483,13 +491,64 @@ TEST(CliTest, TrainsALanguageModelOnATextFileAndGeneratesFromIt) {
   const ProcessResult unknown = RunProcess(BinaryPath("models/generate"), {
       "--checkpoint=" + run + "/best.safetensors", "--prompt=zebra", "--max_new_tokens=2"});
   EXPECT_THAT(unknown.output, HasSubstr("not in the vocabulary"));
-  // The image tools refuse it with one line saying what it is.
-  const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {"--checkpoint=" + run + "/best.safetensors"});
-  EXPECT_EQ(e.exit_code(), 1) << e.output;
-  EXPECT_THAT(e.output, HasSubstr("a language_model checkpoint (model gpt), not an image classifier's"));
+  // predict, an image tool, refuses it with one line saying what it is.
   const ProcessResult p = RunProcess(BinaryPath("models/predict"), {"--checkpoint=" + run + "/best.safetensors", text});
   EXPECT_EQ(p.exit_code(), 1) << p.output;
   EXPECT_THAT(p.output, HasSubstr("//models:generate samples text from it"));
+}
+
+// evaluate scores every window of the text's last 10% (the checkpoint records the file), which
+// nanoGPT's module, loading the trainer's checkpoint with load_state_dict(strict=True), scores
+// the same; the checkpoint's vocabulary is the one a text is read in.
+TEST(CliTest, EvaluateScoresALanguageModelsValidationSplitAsPyTorchDoes) {
+  const Files& f = GetFiles();
+  const std::string text = f.dir + "/tale.txt", run = f.dir + "/gpt_eval_run";
+  const ProcessResult r = TrainTinyGpt(text, "a small tale: the end of chapter ", 30, 6, run);
+  ASSERT_EQ(r.exit_code(), 0) << r.output;
+  const std::string checkpoint = run + "/last.safetensors";
+  // A batch that does not divide the windows: the last batch is short.
+  const ProcessResult e = RunProcess(BinaryPath("models/evaluate"), {"--checkpoint=" + checkpoint, "--batch_size=3"});
+  ASSERT_EQ(e.exit_code(), 0) << e.output;
+  EXPECT_THAT(e.output, HasSubstr("gpt on tale.txt"));
+  const size_t at = e.output.find("val loss ");
+  ASSERT_NE(at, std::string::npos) << e.output;
+  const std::string loss = e.output.substr(at + 9, e.output.find(',', at) - at - 9);
+  const ProcessResult py = RunProcess(::dlf::testing::PythonPath(), {
+      BinaryPath("tools/gpt_check.py"), "--n_head=2", "--text=" + text, "--expect_val_loss=" + loss, checkpoint});
+  EXPECT_EQ(py.exit_code(), 0) << py.output;
+  EXPECT_THAT(py.output, HasSubstr("load_state_dict(strict=True) took all"));
+  // Windows per batch do not change the loss.
+  const ProcessResult whole = RunProcess(BinaryPath("models/evaluate"), {"--checkpoint=" + checkpoint});
+  EXPECT_THAT(whole.output, HasSubstr("val loss " + loss));
+
+  const std::string other = f.dir + "/other.txt";
+  std::ofstream(other) << std::string(200, 'Z');
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--data_file=" + other}, "other.txt: 1 character(s) not in the vocabulary of "},
+           {{"--data_file=" + f.dir + "/none.txt"}, "none.txt"},
+           {{"--data_file=" + f.dir}, "is a directory"},
+           {{"--dataset=cifar10"}, "a language model's checkpoint: it evaluates on a text (--data_file=FILE), found --dataset=cifar10"},
+           {{"--data_dir=" + f.dir}, "--data_dir is an image flag"},
+           {{"--ema"}, "no EMA weights (ema/...): train with --model_ema"}}) {
+    std::vector<std::string> args = {"--checkpoint=" + checkpoint};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const ProcessResult bad = RunProcess(BinaryPath("models/evaluate"), args);
+    EXPECT_EQ(bad.exit_code(), 1) << c.args[0] << ": " << bad.output;
+    EXPECT_THAT(bad.output, HasSubstr(c.error)) << c.args[0];
+  }
+  // The tied head under its second name must be the token embedding.
+  absl::StatusOr<data::TensorFile> file = data::ReadSafetensors(checkpoint);
+  ASSERT_TRUE(file.ok()) << file.status();
+  file->tensors.at("lm_head.weight").f32()[0] += 1;
+  const std::string lying = f.dir + "/untied.safetensors";
+  ASSERT_TRUE(data::WriteSafetensors(lying, *file).ok());
+  const ProcessResult untied = RunProcess(BinaryPath("models/evaluate"), {"--checkpoint=" + lying});
+  EXPECT_EQ(untied.exit_code(), 1) << untied.output;
+  EXPECT_THAT(untied.output, HasSubstr("'lm_head.weight' differs from 'transformer.wte.weight'"));
 }
 
 // A truncated JPEG among the training images: an error naming it by default; with
