@@ -14,17 +14,10 @@ Value Classifier(Graph& g, Value features, int64_t width, const ModelOptions& o,
   return classifier.output();
 }
 
-// The preset's own initialization unless options say "init" = "he" or "torch".
-InitScheme Init(const ModelOptions& o, InitScheme preset_default) {
-  auto it = o.extra.find("init");
-  if (it == o.extra.end()) return preset_default;
-  return it->second == "torch" ? InitScheme::kTorch : it->second == "he" ? InitScheme::kHe : preset_default;
-}
+// The preset's own initialization unless the options choose another.
+InitScheme Init(const ModelOptions& o, InitScheme preset_default) { return o.extra.init.value_or(preset_default); }
 
-bool Lrn(const ModelOptions& o) {
-  auto it = o.extra.find("lrn");
-  return it != o.extra.end() && it->second == "true";
-}
+bool Lrn(const ModelOptions& o) { return o.extra.lrn; }
 
 }  // namespace
 

@@ -25,7 +25,7 @@ absl::Status GptTrainStep::Build(const GptConfig& config) {
   std::vector<Value> fetches = {loss_};
   fetches.insert(fetches.end(), grads.begin(), grads.end());
   DLF_ASSIGN_OR_RETURN(executor_, Executor::Compile(g, fetches, {.training = true, .bf16 = options_.bf16}));
-  optim::OptimizerConfig oc = {.kind = "adamw", .beta1 = options_.beta1, .beta2 = options_.beta2,
+  optim::OptimizerConfig oc = {.kind = optim::OptimizerKind::kAdamW, .beta1 = options_.beta1, .beta2 = options_.beta2,
                                .weight_decay = options_.weight_decay};
   std::vector<optim::ParamSpec> specs;
   for (size_t i = 0; i < g.parameters().size(); ++i) {

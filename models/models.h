@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "graph/graph.h"
@@ -10,7 +11,7 @@
 namespace dlf::models {
 
 // How the layers of a models::Sequential start (the AlexNet presets; each has its own default,
-// see below, and ModelOptions::extra["init"] chooses another).
+// see below, and ModelVariant::init chooses another).
 enum class InitScheme {
   kHe,     // He (Kaiming) normal for layers followed by ReLU, Xavier uniform for the last; bias 0
   kTorch,  // PyTorch's nn.Conv2d/nn.Linear default: U(+-1/sqrt(fan_in)) for weights and biases
@@ -31,15 +32,19 @@ struct TransformerOptions {
   bool bias = false;  // biases in the Linear and LayerNorm layers
 };
 
+// Options only some models take (ModelSpec::options lists the ones a model reads by name):
+// the AlexNet presets'. Flags and checkpoints give them by name (models::ModelVariantRecord),
+// so evaluation, prediction and export rebuild the same network.
+struct ModelVariant {
+  bool lrn = false;               // "lrn" = "true": local response normalization after conv1 and conv2 (2012)
+  std::optional<InitScheme> init;  // "init" = "he" | "torch": instead of the preset's own
+};
+
 struct ModelOptions {
   int64_t num_classes = 10;  // a language model's: the vocabulary
   double dropout = 0.5;
   TransformerOptions transformer;  // language models
-  // Options only some models take, by name (ModelSpec::options lists a model's): the AlexNet
-  // presets read "lrn" ("true": local response normalization after conv1 and conv2, as the
-  // 2012 paper) and "init" ("he" or "torch", see InitScheme). Checkpoints record them, so
-  // evaluation, prediction and export rebuild the same network.
-  std::map<std::string, std::string> extra;
+  ModelVariant extra;  // the options only some models take
 };
 
 // Adds a model to `g` on its input (its task's: images [n, c, h, w], or token ids [n, t]) and

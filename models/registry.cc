@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -57,6 +58,38 @@ namespace {
 
 constexpr std::pair<TaskKind, const char*> kTaskNames[] = {{TaskKind::kClassification, "classification"},
                                                           {TaskKind::kLanguageModel, "language_model"}};
+constexpr std::pair<InitScheme, const char*> kInitNames[] = {{InitScheme::kHe, "he"}, {InitScheme::kTorch, "torch"}};
+
+// Each ModelVariant field by its record name: how it is written, and read back into a variant.
+struct VariantField {
+  const char* name;
+  std::optional<std::string> (*write)(const ModelVariant&);
+  absl::Status (*read)(const std::string& value, ModelVariant&);
+};
+const VariantField kVariantFields[] = {
+    {"init",
+     [](const ModelVariant& v) -> std::optional<std::string> {
+       if (!v.init) return std::nullopt;
+       for (const auto& [scheme, name] : kInitNames) {
+         if (scheme == *v.init) return std::string(name);
+       }
+       return std::nullopt;
+     },
+     [](const std::string& value, ModelVariant& v) -> absl::Status {
+       absl::StatusOr<InitScheme> scheme = ParseInitScheme(value);
+       if (!scheme.ok()) return scheme.status();
+       v.init = *scheme;
+       return absl::OkStatus();
+     }},
+    {"lrn", [](const ModelVariant& v) { return v.lrn ? std::optional<std::string>("true") : std::nullopt; },
+     [](const std::string& value, ModelVariant& v) -> absl::Status {
+       if (value != "true" && value != "false") {
+         return absl::InvalidArgumentError(absl::StrCat("lrn must be true or false, found '", value, "'"));
+       }
+       v.lrn = value == "true";
+       return absl::OkStatus();
+     }},
+};
 
 }  // namespace
 
@@ -72,6 +105,34 @@ absl::StatusOr<TaskKind> ParseTaskName(const std::string& name) {
     if (name == known) return kind;
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown task '", name, "' (known: classification, language_model)"));
+}
+
+absl::StatusOr<InitScheme> ParseInitScheme(const std::string& name) {
+  for (const auto& [scheme, known] : kInitNames) {
+    if (name == known) return scheme;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("init must be he or torch, found '", name, "'"));
+}
+
+std::map<std::string, std::string> ModelVariantRecord(const ModelVariant& variant) {
+  std::map<std::string, std::string> record;
+  for (const VariantField& field : kVariantFields) {
+    if (std::optional<std::string> value = field.write(variant)) record[field.name] = *value;
+  }
+  return record;
+}
+
+absl::StatusOr<ModelVariant> ParseModelVariantRecord(const std::map<std::string, std::string>& record) {
+  ModelVariant variant;
+  for (const auto& [name, value] : record) {
+    const VariantField* field = nullptr;
+    for (const VariantField& f : kVariantFields) {
+      if (name == f.name) field = &f;
+    }
+    if (field == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown model option '", name, "'"));
+    if (absl::Status s = field->read(value, variant); !s.ok()) return s;
+  }
+  return variant;
 }
 
 ModelSpec ImageNetModel(std::string name, std::string description, ModelFn build, int64_t parameters,

@@ -53,6 +53,13 @@ ModelSpec ImageNetModel(std::string name, std::string description, ModelFn build
 const char* TaskName(TaskKind task);
 absl::StatusOr<TaskKind> ParseTaskName(const std::string& name);
 
+// A ModelVariant by option name ({"init": "he", "lrn": "true"}; an option at its default is
+// left out), and back: an unknown name or value is an error naming it.
+std::map<std::string, std::string> ModelVariantRecord(const ModelVariant& variant);
+absl::StatusOr<ModelVariant> ParseModelVariantRecord(const std::map<std::string, std::string>& record);
+// "he" or "torch" (--init; an error lists them).
+absl::StatusOr<InitScheme> ParseInitScheme(const std::string& name);
+
 // Fails on an empty or duplicate name or alias, a builder missing, or a bad shape.
 absl::Status RegisterModel(ModelSpec spec);
 // For static registration: aborts on a programming error (duplicate name) at startup.

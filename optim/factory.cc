@@ -10,12 +10,46 @@ namespace {
 
 absl::Status Bad(const std::string& message) { return absl::InvalidArgumentError(message); }
 
+template <typename Kind>
+struct Named {
+  Kind kind;
+  const char* name;
+};
+constexpr Named<OptimizerKind> kOptimizers[] = {
+    {OptimizerKind::kSgd, "sgd"}, {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}};
+constexpr Named<ScheduleKind> kSchedules[] = {{ScheduleKind::kStep, "step"},
+                                              {ScheduleKind::kMultiStep, "multistep"},
+                                              {ScheduleKind::kCosine, "cosine"},
+                                              {ScheduleKind::kConstant, "constant"},
+                                              {ScheduleKind::kPlateau, "plateau"}};
+
+// The kind called `name`, or an error listing the names ("<what> must be a, b or c, found 'x'").
+template <typename Kind, size_t N>
+absl::StatusOr<Kind> Parse(const Named<Kind> (&table)[N], std::string_view name, const char* what) {
+  std::string names;
+  for (size_t i = 0; i < N; ++i) {
+    if (table[i].name == name) return table[i].kind;
+    absl::StrAppend(&names, i == 0 ? "" : i + 1 == N ? " or " : ", ", table[i].name);
+  }
+  return Bad(absl::StrCat(what, " must be ", names, ", found '", std::string(name), "'"));
+}
+
+template <typename Kind, size_t N>
+const char* NameOf(const Named<Kind> (&table)[N], Kind kind) {
+  for (const Named<Kind>& entry : table) {
+    if (entry.kind == kind) return entry.name;
+  }
+  return "?";
+}
+
 }  // namespace
 
+absl::StatusOr<OptimizerKind> ParseOptimizerKind(std::string_view name) { return Parse(kOptimizers, name, "optimizer"); }
+const char* OptimizerName(OptimizerKind kind) { return NameOf(kOptimizers, kind); }
+absl::StatusOr<ScheduleKind> ParseScheduleKind(std::string_view name) { return Parse(kSchedules, name, "lr schedule"); }
+const char* ScheduleName(ScheduleKind kind) { return NameOf(kSchedules, kind); }
+
 absl::Status ValidateOptimizerConfig(const OptimizerConfig& c) {
-  if (c.kind != "sgd" && c.kind != "adam" && c.kind != "adamw") {
-    return Bad(absl::StrCat("optimizer must be sgd, adam or adamw, found '", c.kind, "'"));
-  }
   if (!(c.weight_decay >= 0) || !std::isfinite(c.weight_decay)) {
     return Bad(absl::StrCat("weight decay must be >= 0, found ", c.weight_decay));
   }
@@ -33,7 +67,7 @@ absl::Status ValidateOptimizerConfig(const OptimizerConfig& c) {
 absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(const OptimizerConfig& c,
                                                          std::vector<ParamSpec> params) {
   DLF_RETURN_IF_ERROR(ValidateOptimizerConfig(c));
-  if (c.kind == "sgd") {
+  if (c.kind == OptimizerKind::kSgd) {
     return MakeSgd(std::move(params), {.momentum = c.momentum,
                                        .nesterov = c.nesterov,
                                        .weight_decay = c.weight_decay,
@@ -43,24 +77,31 @@ absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(const OptimizerConfig& 
                                       .beta2 = c.beta2,
                                       .epsilon = c.epsilon,
                                       .weight_decay = c.weight_decay,
-                                      .decoupled_weight_decay = c.kind == "adamw",
+                                      .decoupled_weight_decay = c.kind == OptimizerKind::kAdamW,
                                       .no_decay = c.no_decay});
 }
 
 absl::StatusOr<SchedulePtr> MakeSchedule(const ScheduleConfig& c) {
   SchedulePtr main;
-  if (c.kind == "step") {
-    DLF_ASSIGN_OR_RETURN(main, StepLR(c.step_size, c.gamma));
-  } else if (c.kind == "multistep") {
-    if (c.milestones.empty()) return Bad("the multistep schedule needs milestones (e.g. 30,60)");
-    DLF_ASSIGN_OR_RETURN(main, MultiStepLR(c.milestones, c.gamma));
-  } else if (c.kind == "cosine") {
-    DLF_ASSIGN_OR_RETURN(main, CosineAnnealingLR(c.total_epochs, c.min_factor));
-  } else if (c.kind == "constant") {
-    main = ConstantLR();
-  } else {
-    return Bad(absl::StrCat("lr schedule must be step, multistep, cosine or constant, found '",
-                            c.kind, "'"));
+  switch (c.kind) {
+    case ScheduleKind::kStep: {
+      DLF_ASSIGN_OR_RETURN(main, StepLR(c.step_size, c.gamma));
+      break;
+    }
+    case ScheduleKind::kMultiStep: {
+      if (c.milestones.empty()) return Bad("the multistep schedule needs milestones (e.g. 30,60)");
+      DLF_ASSIGN_OR_RETURN(main, MultiStepLR(c.milestones, c.gamma));
+      break;
+    }
+    case ScheduleKind::kCosine: {
+      DLF_ASSIGN_OR_RETURN(main, CosineAnnealingLR(c.total_epochs, c.min_factor));
+      break;
+    }
+    case ScheduleKind::kConstant:
+      main = ConstantLR();
+      break;
+    case ScheduleKind::kPlateau:
+      return Bad("the plateau schedule is the trainer's (a constant rate it lowers), not a schedule of its own");
   }
   if (c.warmup_epochs == 0) return main;
   DLF_ASSIGN_OR_RETURN(SchedulePtr warmup, LinearWarmup(c.warmup_epochs));

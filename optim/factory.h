@@ -9,14 +9,28 @@
 #include <string>
 #include <vector>
 
+#include <string_view>
+
 #include "absl/status/statusor.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 
 namespace dlf::optim {
 
+// The kinds by their flag names (a table in factory.cc): parsed once where a name comes in (a
+// flag), named where one goes out (a message, a checkpoint's record).
+enum class OptimizerKind { kSgd, kAdam, kAdamW };
+absl::StatusOr<OptimizerKind> ParseOptimizerKind(std::string_view name);  // "sgd", "adam", "adamw"
+const char* OptimizerName(OptimizerKind kind);
+
+// kPlateau is the trainer's ReduceLROnPlateau: a constant rate it lowers when the evaluation loss
+// stops improving (MakeSchedule refuses it).
+enum class ScheduleKind { kStep, kMultiStep, kCosine, kConstant, kPlateau };
+absl::StatusOr<ScheduleKind> ParseScheduleKind(std::string_view name);  // "step", ..., "plateau"
+const char* ScheduleName(ScheduleKind kind);
+
 struct OptimizerConfig {
-  std::string kind = "sgd";  // sgd | adam | adamw
+  OptimizerKind kind = OptimizerKind::kSgd;
   double momentum = 0.9;     // sgd
   bool nesterov = false;     // sgd
   double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;  // adam, adamw
@@ -30,7 +44,7 @@ absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(const OptimizerConfig& 
 absl::Status ValidateOptimizerConfig(const OptimizerConfig& config);
 
 struct ScheduleConfig {
-  std::string kind = "step";  // step | multistep | cosine | constant
+  ScheduleKind kind = ScheduleKind::kStep;
   int64_t step_size = 30;     // step: lr *= gamma every step_size epochs
   double gamma = 0.1;         // step, multistep
   std::vector<int64_t> milestones;  // multistep: lr *= gamma at each of these epochs

@@ -83,7 +83,7 @@ void EncodeRunInfo(const RunInfo& info, std::map<std::string, std::string>& meta
   meta["normalization_mean"] = json(info.mean).dump();
   meta["normalization_std"] = json(info.std).dump();
   meta["class_names"] = json(info.class_names).dump();
-  meta["model_options"] = json(info.model_options).dump();
+  meta["model_options"] = json(models::ModelVariantRecord(info.model_options)).dump();
   meta["eval_transform"] = json{{"interpolation", info.interpolation == data::Interpolation::kBicubic ? "bicubic" : "bilinear"},
                                 {"crop_fraction", info.crop_fraction},
                                 {"crop_size", info.eval_crop_size}}.dump();
@@ -139,12 +139,18 @@ absl::StatusOr<RunInfo> DecodeRunInfo(const std::map<std::string, std::string>& 
     if (!j.is_object()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": metadata 'model_options' is not a JSON object"));
     }
+    std::map<std::string, std::string> record;
     for (const auto& [key, value] : j.items()) {
       if (!value.is_string()) {
         return absl::InvalidArgumentError(absl::StrCat(path, ": metadata 'model_options' has a value that is not a string"));
       }
-      info.model_options[key] = value.get<std::string>();
+      record[key] = value.get<std::string>();
     }
+    absl::StatusOr<models::ModelVariant> variant = models::ParseModelVariantRecord(record);
+    if (!variant.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": metadata 'model_options': ", variant.status().message()));
+    }
+    info.model_options = *variant;
   }
   if (info.task == models::TaskKind::kLanguageModel) {  // token windows: the vocabulary is in its own key
     if (info.input_shape.size() != 1 || info.input_shape[0] <= 0 || !info.mean.empty() || !info.std.empty()) {
@@ -176,8 +182,9 @@ absl::Status CheckSameRun(const RunInfo& saved, const RunInfo& now, const std::s
   };
   if (saved.model != now.model) return differ("model", saved.model, now.model);
   if (saved.dataset != now.dataset) return differ("dataset", saved.dataset, now.dataset);
-  if (saved.model_options != now.model_options) {
-    return differ("model options", json(saved.model_options).dump(), json(now.model_options).dump());
+  if (const auto a = models::ModelVariantRecord(saved.model_options), b = models::ModelVariantRecord(now.model_options);
+      a != b) {
+    return differ("model options", json(a).dump(), json(b).dump());
   }
   if (saved.input_shape != now.input_shape) {
     return differ("input shape", ShapeText(saved.input_shape), ShapeText(now.input_shape));

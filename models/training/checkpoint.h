@@ -28,7 +28,7 @@ struct RunInfo {
   std::vector<int64_t> input_shape;  // [c, h, w]; a language model's [block_size]
   std::vector<float> mean, std;      // per-channel normalization of pixels in [0, 1]
   std::vector<std::string> class_names;
-  std::map<std::string, std::string> model_options;  // models::ModelOptions::extra (--lrn ...)
+  models::ModelVariant model_options;  // models::ModelOptions::extra (--lrn, --init), "model_options"
   // How evaluation fits a photo (image folders, predict): the resampling filter and
   // Resize(size / crop_fraction) + CenterCrop(size).
   data::Interpolation interpolation = data::Interpolation::kBilinear;

@@ -97,40 +97,40 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
 absl::StatusOr<optim::SchedulePtr> MakeTrainSchedule(const TrainConfig& c) {
   optim::ScheduleConfig schedule = c.schedule;
   const bool by_step = TaskFor(c.task).step_based();  // queried with the step, not the epoch
-  if (by_step && schedule.kind == "cosine") {
+  if (by_step && schedule.kind == optim::ScheduleKind::kCosine) {
     return optim::WarmupCosineLR(c.warmup_steps, c.lr_decay_steps > 0 ? c.lr_decay_steps : c.max_steps,
                                  c.min_lr / c.lr);
   }
   schedule.total_epochs = static_cast<double>(by_step ? c.max_steps : c.epochs);
-  if (schedule.kind == "plateau") {
+  if (schedule.kind == optim::ScheduleKind::kPlateau) {
     if (!(schedule.gamma > 0 && schedule.gamma < 1)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--lr_schedule=plateau multiplies the rate by --lr_gamma, which must be in (0, 1), found ", schedule.gamma));
     }
-    schedule.kind = "constant";
+    schedule.kind = optim::ScheduleKind::kConstant;
   }
   return optim::MakeSchedule(schedule);
 }
 
 std::string DescribeTraining(const TrainConfig& c) {
-  std::string s = c.optimizer.kind;
-  if (c.optimizer.kind == "sgd") {
+  std::string s = optim::OptimizerName(c.optimizer.kind);
+  if (c.optimizer.kind == optim::OptimizerKind::kSgd) {
     absl::StrAppend(&s, " momentum ", c.optimizer.momentum, c.optimizer.nesterov ? " (Nesterov)" : "");
   }
   if (c.optimizer.weight_decay > 0) absl::StrAppend(&s, ", weight decay ", c.optimizer.weight_decay);
-  absl::StrAppend(&s, ", lr ", c.lr, " ", c.schedule.kind);
-  if (c.schedule.kind == "step") {
+  absl::StrAppend(&s, ", lr ", c.lr, " ", optim::ScheduleName(c.schedule.kind));
+  if (c.schedule.kind == optim::ScheduleKind::kStep) {
     absl::StrAppend(&s, " (x", c.schedule.gamma, " every ", c.schedule.step_size, " epochs)");
-  } else if (c.schedule.kind == "multistep") {
+  } else if (c.schedule.kind == optim::ScheduleKind::kMultiStep) {
     absl::StrAppend(&s, " (x", c.schedule.gamma, " at ", absl::StrJoin(c.schedule.milestones, ","), ")");
-  } else if (c.schedule.kind == "plateau") {
+  } else if (c.schedule.kind == optim::ScheduleKind::kPlateau) {
     const Task& task = TaskFor(c.task);
     const char* period = task.step_based() ? " evaluation" : " epoch";
     absl::StrAppend(&s, " (x", c.schedule.gamma, " after ", c.plateau_patience + 1, period,
                     c.plateau_patience == 0 ? "" : "s", " without a better ", task.eval_split(), " loss)");
   }
   if (c.schedule.warmup_epochs > 0) absl::StrAppend(&s, ", warmup ", c.schedule.warmup_epochs, " epochs");
-  if (TaskFor(c.task).step_based() && c.schedule.kind == "cosine") {
+  if (TaskFor(c.task).step_based() && c.schedule.kind == optim::ScheduleKind::kCosine) {
     absl::StrAppend(&s, " (warmup ", c.warmup_steps, " steps, then down to ", c.min_lr, " at step ",
                     c.lr_decay_steps > 0 ? c.lr_decay_steps : c.max_steps, ")");
   }

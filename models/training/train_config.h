@@ -89,7 +89,7 @@ struct TrainConfig {
   // every optimizer update, evaluated each epoch and saved as "ema/<name>" in checkpoints.
   bool model_ema = false;
   double model_ema_decay = 0.9998;
-  // schedule.kind "plateau": the rate is multiplied by schedule.gamma when the test loss has
+  // schedule.kind kPlateau: the rate is multiplied by schedule.gamma when the test loss has
   // not improved (by a relative 1e-4, as PyTorch's ReduceLROnPlateau) for plateau_patience epochs.
   int64_t plateau_patience = 10;
   // Stop when the test loss has not improved for this many epochs (0: never).

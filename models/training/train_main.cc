@@ -201,28 +201,31 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat("--init must be model, he or torch, found '", init, "'"));
   }
   // The options only some models take; the checkpoint records them.
-  std::map<std::string, std::string>& extra = c.model_options.extra;
-  if (absl::GetFlag(FLAGS_lrn)) extra["lrn"] = "true";
-  if (init != "model") extra["init"] = init;
-  for (const auto& [name, value] : extra) {
+  models::ModelVariant& variant = c.model_options.extra;
+  variant.lrn = absl::GetFlag(FLAGS_lrn);
+  if (init != "model") {
+    DLF_ASSIGN_OR_RETURN(variant.init, models::ParseInitScheme(init));
+  }
+  for (const auto& [name, value] : models::ModelVariantRecord(variant)) {
     if (absl::c_find(spec.options, name) == spec.options.end()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--", name, " does not apply to model ", spec.name, " (",
           spec.options.empty() ? "it takes no model options" : "it takes --" + absl::StrJoin(spec.options, ", --"), ")"));
     }
   }
-  c.run.model_options = extra;
+  c.run.model_options = variant;
   c.batch_size = absl::GetFlag(FLAGS_batch_size);
   c.epochs = absl::GetFlag(FLAGS_epochs);
   c.lr = absl::GetFlag(FLAGS_lr);
-  c.optimizer = {.kind = absl::GetFlag(FLAGS_optimizer),
+  DLF_ASSIGN_OR_RETURN(const optim::OptimizerKind optimizer, optim::ParseOptimizerKind(absl::GetFlag(FLAGS_optimizer)));
+  DLF_ASSIGN_OR_RETURN(c.schedule.kind, optim::ParseScheduleKind(absl::GetFlag(FLAGS_lr_schedule)));
+  c.optimizer = {.kind = optimizer,
                  .momentum = absl::GetFlag(FLAGS_momentum),
                  .nesterov = absl::GetFlag(FLAGS_nesterov),
                  .beta1 = absl::GetFlag(FLAGS_adam_beta1),
                  .beta2 = absl::GetFlag(FLAGS_adam_beta2),
                  .epsilon = absl::GetFlag(FLAGS_adam_eps),
                  .weight_decay = absl::GetFlag(FLAGS_weight_decay)};
-  c.schedule.kind = absl::GetFlag(FLAGS_lr_schedule);
   c.schedule.step_size = absl::GetFlag(FLAGS_lr_step_size);
   c.schedule.gamma = absl::GetFlag(FLAGS_lr_gamma);
   DLF_ASSIGN_OR_RETURN(c.schedule.milestones, Milestones());
@@ -273,7 +276,7 @@ absl::StatusOr<TrainConfig> ConfigFromFlags(const models::ModelSpec& spec) {
   c.lr_finder = {.enabled = absl::GetFlag(FLAGS_lr_finder), .start = absl::GetFlag(FLAGS_lr_finder_start),
                  .end = absl::GetFlag(FLAGS_lr_finder_end), .steps = absl::GetFlag(FLAGS_lr_finder_steps)};
   if (c.lr_finder.enabled) {  // the rate is the sweep's: constant base, no decay, every step counts
-    c.schedule = {.kind = "constant"};
+    c.schedule = {.kind = optim::ScheduleKind::kConstant};
     c.epochs = 1 << 20;
     c.skip_nonfinite = true;
     c.resume = false;

@@ -50,7 +50,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config, Tra
         "--batch_size=%d (the global batch) does not split evenly across %d ranks: use a multiple of %d",
         config.batch_size, world, world));
   }
-  if ((config.schedule.kind == "plateau" || config.early_stopping_patience > 0) && !evaluates) {
+  if ((config.schedule.kind == optim::ScheduleKind::kPlateau || config.early_stopping_patience > 0) && !evaluates) {
     return absl::InvalidArgumentError(
         "--lr_schedule=plateau and --early_stopping_patience watch the evaluation loss: they need evaluation data");
   }
@@ -75,7 +75,7 @@ absl::Status Trainer::Build() {
   state_.epoch_sums.assign(task().step_sums().size(), 0.0);
   state_.batch_size = c.batch_size;
   state_.seed = c.seed;
-  state_.optimizer_kind = c.optimizer.kind;
+  state_.optimizer_kind = optim::OptimizerName(c.optimizer.kind);
   if (data_.text != nullptr) {
     DLF_RETURN_IF_ERROR(PrepareText());
   } else {
@@ -88,7 +88,7 @@ absl::Status Trainer::Build() {
   // In this order: an epoch is printed before a reaction to it, and saved after all.
   if (c.verbose || c.log_step_losses) callbacks_.push_back(MakeProgressPrinter());
   if (c.model_ema) callbacks_.push_back(MakeModelEma());
-  if (c.schedule.kind == "plateau") callbacks_.push_back(MakeReduceLrOnPlateau());
+  if (c.schedule.kind == optim::ScheduleKind::kPlateau) callbacks_.push_back(MakeReduceLrOnPlateau());
   if (c.early_stopping_patience > 0) callbacks_.push_back(MakeEarlyStopping());
   callbacks_.push_back(MakeMetricsWriter());
   callbacks_.push_back(MakeCheckpointSaver());

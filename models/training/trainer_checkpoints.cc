@@ -78,9 +78,9 @@ absl::Status Trainer::LoadCheckpoint(const std::string& path, bool restore_train
           "; resuming exactly needs the same, found --batch_size=", config_.batch_size,
           " --seed=", config_.seed));
     }
-    if (t.optimizer_kind != config_.optimizer.kind) {
+    if (const char* kind = optim::OptimizerName(config_.optimizer.kind); t.optimizer_kind != kind) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": saved by optimizer '", t.optimizer_kind,
-                                                     "', but this run's --optimizer is '", config_.optimizer.kind, "'"));
+                                                     "', but this run's --optimizer is '", kind, "'"));
     }
     if (absl::Status s = optimizer_->CheckState(t.optimizer); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));

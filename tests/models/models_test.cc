@@ -20,7 +20,7 @@ using ::testing::HasSubstr;
 
 ModelOptions LrnOption(bool lrn) {
   ModelOptions o;
-  if (lrn) o.extra["lrn"] = "true";
+  o.extra.lrn = lrn;
   return o;
 }
 
@@ -201,7 +201,7 @@ TEST(AlexNetTest, WrongInputSizeFailsAtBuildTimeNamingTheNode) {
 
 TEST(AlexNetTest, TorchInitIsPyTorchsDefault) {
   Graph g;
-  AlexNetCifar(g, g.Input("images", DType::kF32, {2, 3, 32, 32}), ModelOptions{.extra = {{"init", "torch"}}});
+  AlexNetCifar(g, g.Input("images", DType::kF32, {2, 3, 32, 32}), ModelOptions{.extra = {.init = InitScheme::kTorch}});
   ASSERT_TRUE(g.status().ok()) << g.status();
   // features.0: fan_in 3*3*3 = 27; classifier.1: fan_in 2048. Weights and biases U(+-1/sqrt(fan_in)).
   for (const auto& [layer, fan_in] : {std::pair<std::string, int>{"features.0", 27}, {"classifier.1", 2048}}) {

@@ -263,36 +263,53 @@ TEST(ScheduleTest, WarmupCosineIsNanoGptsGetLr) {
 
 TEST(FactoryTest, MakesTheNamedOptimizer) {
   Scalar sgd_w, adam_w, adamw_w;
-  auto sgd = MakeOptimizer({.kind = "sgd", .momentum = 0}, OneParam());
-  auto adam = MakeOptimizer({.kind = "adam"}, OneParam());
-  auto adamw = MakeOptimizer({.kind = "adamw", .weight_decay = 0.1}, OneParam());
+  auto sgd = MakeOptimizer({.kind = OptimizerKind::kSgd, .momentum = 0}, OneParam());
+  auto adam = MakeOptimizer({.kind = OptimizerKind::kAdam}, OneParam());
+  auto adamw = MakeOptimizer({.kind = OptimizerKind::kAdamW, .weight_decay = 0.1}, OneParam());
   ASSERT_TRUE(sgd.ok() && adam.ok() && adamw.ok());
   EXPECT_FLOAT_EQ(sgd_w.Step(**sgd, 0.1), 1.0f - 0.1f * 0.5f);
   EXPECT_NEAR(adam_w.Step(**adam, 0.1), 1.0f - 0.1f, 1e-6);  // Adam's first step: lr * sign(g)
   EXPECT_NEAR(adamw_w.Step(**adamw, 0.1), (1.0f - 0.1f * 0.1f) * 1.0f - 0.1f, 1e-6);
   EXPECT_EQ((*adam)->SaveState().buffers.count("w/exp_avg"), 1u);
-  EXPECT_THAT(std::string(MakeOptimizer({.kind = "lion"}, OneParam()).status().message()),
+}
+
+// Each kind's name parses back to it; an unknown name is an error listing the names.
+TEST(FactoryTest, KindsParseFromTheirNamesOnce) {
+  for (OptimizerKind kind : {OptimizerKind::kSgd, OptimizerKind::kAdam, OptimizerKind::kAdamW}) {
+    EXPECT_EQ(*ParseOptimizerKind(OptimizerName(kind)), kind);
+  }
+  for (ScheduleKind kind : {ScheduleKind::kStep, ScheduleKind::kMultiStep, ScheduleKind::kCosine,
+                            ScheduleKind::kConstant, ScheduleKind::kPlateau}) {
+    EXPECT_EQ(*ParseScheduleKind(ScheduleName(kind)), kind);
+  }
+  EXPECT_STREQ(OptimizerName(OptimizerKind::kAdamW), "adamw");
+  EXPECT_STREQ(ScheduleName(ScheduleKind::kMultiStep), "multistep");
+  EXPECT_THAT(std::string(ParseOptimizerKind("lion").status().message()),
               HasSubstr("optimizer must be sgd, adam or adamw, found 'lion'"));
+  EXPECT_THAT(std::string(ParseScheduleKind("poly").status().message()),
+              HasSubstr("lr schedule must be step, multistep, cosine, constant or plateau, found 'poly'"));
+  EXPECT_THAT(std::string(MakeSchedule({.kind = ScheduleKind::kPlateau}).status().message()),
+              HasSubstr("the plateau schedule is the trainer's"));
 }
 
 TEST(FactoryTest, SchedulesByNameWithWarmupAtItsBoundaries) {
-  auto step = MakeSchedule({.kind = "step", .step_size = 2, .gamma = 0.5, .warmup_epochs = 1});
+  auto step = MakeSchedule({.kind = ScheduleKind::kStep, .step_size = 2, .gamma = 0.5, .warmup_epochs = 1});
   ASSERT_TRUE(step.ok()) << step.status();
   EXPECT_DOUBLE_EQ((*step)->Factor(0), 0.0);     // warmup starts at 0
   EXPECT_DOUBLE_EQ((*step)->Factor(0.25), 0.25);
   EXPECT_DOUBLE_EQ((*step)->Factor(0.999), 0.999);
   EXPECT_DOUBLE_EQ((*step)->Factor(1), 1.0);     // warmup done, the step schedule's first value
   EXPECT_DOUBLE_EQ((*step)->Factor(2), 0.5);
-  auto no_warmup = MakeSchedule({.kind = "constant"});
+  auto no_warmup = MakeSchedule({.kind = ScheduleKind::kConstant});
   EXPECT_DOUBLE_EQ((*no_warmup)->Factor(0), 1.0);
-  auto multi = MakeSchedule({.kind = "multistep", .gamma = 0.1, .milestones = {3, 6}});
+  auto multi = MakeSchedule({.kind = ScheduleKind::kMultiStep, .gamma = 0.1, .milestones = {3, 6}});
   EXPECT_NEAR((*multi)->Factor(6), 0.01, 1e-15);
-  auto cosine = MakeSchedule({.kind = "cosine", .total_epochs = 4});
+  auto cosine = MakeSchedule({.kind = ScheduleKind::kCosine, .total_epochs = 4});
   EXPECT_NEAR((*cosine)->Factor(2), 0.5, 1e-12);
   EXPECT_NEAR((*cosine)->Factor(4), 0.0, 1e-12);
-  EXPECT_THAT(std::string(MakeSchedule({.kind = "multistep"}).status().message()),
+  EXPECT_THAT(std::string(MakeSchedule({.kind = ScheduleKind::kMultiStep}).status().message()),
               HasSubstr("needs milestones"));
-  EXPECT_THAT(std::string(MakeSchedule({.kind = "constant", .warmup_epochs = -1}).status().message()),
+  EXPECT_THAT(std::string(MakeSchedule({.kind = ScheduleKind::kConstant, .warmup_epochs = -1}).status().message()),
               HasSubstr("warmup must be >= 0 epochs"));
 }
 
@@ -309,7 +326,7 @@ TEST(ClipTest, GlobalNormClipsAllTogetherAndReturnsTheNormBefore) {
 // The trainer folds clipping into the update (Step's grad_scale): every optimizer must take
 // the same step as with the gradients clipped beforehand, to the bit.
 TEST(ClipTest, ScaleInsideTheStepEqualsClippingFirst) {
-  for (const std::string kind : {"sgd", "adam", "adamw"}) {
+  for (OptimizerKind kind : {OptimizerKind::kSgd, OptimizerKind::kAdam, OptimizerKind::kAdamW}) {
     OptimizerConfig config{.kind = kind, .momentum = 0.9, .weight_decay = 0.01};
     auto folded = MakeOptimizer(config, OneParam());
     auto clipped = MakeOptimizer(config, OneParam());
@@ -326,7 +343,7 @@ TEST(ClipTest, ScaleInsideTheStepEqualsClippingFirst) {
       const Tensor* grads2[] = {&g2};
       ASSERT_TRUE((*folded)->Step(params1, grads1, 0.1, factor).ok());
       ASSERT_TRUE((*clipped)->Step(params2, grads2, 0.1).ok());
-      EXPECT_EQ(p1.f32()[0], p2.f32()[0]) << kind << " step " << step;
+      EXPECT_EQ(p1.f32()[0], p2.f32()[0]) << OptimizerName(kind) << " step " << step;
     }
   }
 }

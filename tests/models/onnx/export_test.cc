@@ -57,7 +57,7 @@ TEST(OnnxExportTest, EveryRegisteredModelRunsInOnnxRuntimeWithDlfsLogits) {
     Graph g(5);
     const Value images = g.Input("images", DType::kF32, {1, s[0], s[1], s[2]});
     models::ModelOptions options;
-    if (lrn) options.extra["lrn"] = "true";
+    options.extra.lrn = lrn;
     const Value logits = spec->build(g, images, options);
     ASSERT_TRUE(g.status().ok()) << g.status();
     SetRunningStatistics(g);

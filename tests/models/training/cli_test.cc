@@ -199,7 +199,7 @@ const std::vector<BadCase>& BadCases() {
       {"lenet_train", {"--lr=-1"}, "learning rate must be >= 0, found -1"},
       {"lenet_train", {"--lr=nan"}, "learning rate must be >= 0, found nan"},
       {"lenet_train", {"--optimizer=rmsprop"}, "optimizer must be sgd, adam or adamw, found 'rmsprop'"},
-      {"lenet_train", {"--lr_schedule=poly"}, "lr schedule must be step, multistep, cosine or constant, found 'poly'"},
+      {"lenet_train", {"--lr_schedule=poly"}, "lr schedule must be step, multistep, cosine, constant or plateau, found 'poly'"},
       {"lenet_train", {"--lr_schedule=multistep"}, "the multistep schedule needs milestones"},
       {"lenet_train", {"--lr_milestones=30,abc"}, "--lr_milestones must be positive epochs"},
       {"lenet_train", {"--lr_schedule=multistep", "--lr_milestones=60,30"}, "milestones must be increasing"},

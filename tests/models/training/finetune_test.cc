@@ -65,7 +65,7 @@ TrainConfig ResNet20Config(const Split& data, const std::string& out_dir) {
   c.batch_size = 64;
   c.lr = 0.05;
   c.epochs = 1;
-  c.schedule.kind = "constant";
+  c.schedule.kind = optim::ScheduleKind::kConstant;
   c.out_dir = out_dir;
   c.verbose = false;
   return c;
@@ -89,7 +89,7 @@ TEST(FineTuneTest, AResNet20FineTunedWithANewHeadBeatsTrainingFromScratch) {
   // constant rate the last epoch's accuracy swung between 0.64 and 0.86 with the CPU and the
   // thread count.
   pre.epochs = 3;
-  pre.schedule.kind = "cosine";
+  pre.schedule.kind = optim::ScheduleKind::kCosine;
   ASSERT_GT(LastEpochAfterTraining(pre, clothes).Get("test_accuracy"), 0.75);
 
   // One epoch of 80 steps on the other five classes, the same settings for both runs. The

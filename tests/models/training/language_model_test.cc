@@ -41,8 +41,8 @@ TrainConfig Config(const data::TextData& text, int64_t max_steps) {
   c.lr = 3e-3;
   c.min_lr = 3e-4;
   c.warmup_steps = 2;
-  c.schedule = {.kind = "cosine"};
-  c.optimizer = {.kind = "adamw", .beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.1};
+  c.schedule = {.kind = optim::ScheduleKind::kCosine};
+  c.optimizer = {.kind = optim::OptimizerKind::kAdamW, .beta1 = 0.9, .beta2 = 0.99, .weight_decay = 0.1};
   c.max_steps = max_steps;
   c.eval_interval = 4;
   c.eval_iters = 2;

@@ -161,14 +161,14 @@ TrainConfig StalledConfig(int64_t epochs) {
   TrainConfig c = TinyTrainConfig();
   c.lr = 1e-9;
   c.epochs = epochs;
-  c.schedule.kind = "constant";
+  c.schedule.kind = optim::ScheduleKind::kConstant;
   return c;
 }
 
 TEST(PlateauTest, ReducesTheRateAfterPatienceEpochsWithoutImprovement) {
   Data d;
   TrainConfig c = StalledConfig(5);
-  c.schedule.kind = "plateau";
+  c.schedule.kind = optim::ScheduleKind::kPlateau;
   c.schedule.gamma = 0.5;
   c.plateau_patience = 1;
   auto t = MustCreate(c, d);
@@ -184,7 +184,7 @@ TEST(PlateauTest, ReducesTheRateAfterPatienceEpochsWithoutImprovement) {
 TEST(PlateauTest, NeedsATestSet) {
   Data d;
   TrainConfig c = StalledConfig(2);
-  c.schedule.kind = "plateau";
+  c.schedule.kind = optim::ScheduleKind::kPlateau;
   auto t = Trainer::Create(c, &d.train, nullptr);
   EXPECT_THAT(std::string(t.status().message()), HasSubstr("need evaluation data"));
 }
@@ -215,7 +215,7 @@ TEST(LrFinderTest, SweepsExponentiallyAndSuggestsARateInside) {
   const std::string dir = TempDir("lr_finder");
   TrainConfig c = TinyTrainConfig();
   c.out_dir = dir;
-  c.schedule.kind = "constant";
+  c.schedule.kind = optim::ScheduleKind::kConstant;
   c.epochs = 1000;
   c.skip_nonfinite = true;
   c.lr_finder = {.enabled = true, .start = 1e-5, .end = 1e2, .steps = 30};

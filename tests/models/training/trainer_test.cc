@@ -321,7 +321,7 @@ TEST(CheckpointTest, CorruptOrMismatchedCheckpointsAreClearErrors) {
 TEST(TrainerTest, AdamFromTheConfigMakesTheConfiguredAdamSteps) {
   Data d;
   TrainConfig c = TinyConfig("");
-  c.optimizer.kind = "adamw";
+  c.optimizer.kind = optim::OptimizerKind::kAdamW;
   c.optimizer.beta1 = 0.8;
   c.optimizer.beta2 = 0.95;
   c.optimizer.weight_decay = 0.1;
@@ -396,7 +396,7 @@ TEST(TrainerTest, CosineScheduleAndWarmupSetTheStepsLearningRate) {
   TrainConfig c = TinyConfig("");
   c.epochs = 4;
   c.lr = 0.1;
-  c.schedule.kind = "cosine";
+  c.schedule.kind = optim::ScheduleKind::kCosine;
   c.schedule.warmup_epochs = 1;
   auto t = Trainer::Create(c, &d.train, &d.test);
   ASSERT_TRUE(t.ok()) << t.status();
@@ -415,7 +415,7 @@ TEST(TrainerTest, CosineScheduleAndWarmupSetTheStepsLearningRate) {
 TEST(TrainerTest, AdamwResumeRestoresItsStateExactly) {
   Data d;
   TrainConfig c = TinyConfig("");
-  c.optimizer.kind = "adamw";
+  c.optimizer.kind = optim::OptimizerKind::kAdamW;
   c.optimizer.weight_decay = 0.01;
   c.lr = 0.003;
   auto straight = Trainer::Create(c, &d.train, &d.test);
@@ -434,7 +434,7 @@ TEST(TrainerTest, AdamwResumeRestoresItsStateExactly) {
   ASSERT_EQ(resumed.size(), 19u);
   for (size_t i = 0; i < resumed.size(); ++i) EXPECT_EQ(resumed[i], expected[17 + i]) << i;
 
-  c.optimizer.kind = "sgd";  // another optimizer cannot continue this state
+  c.optimizer.kind = optim::OptimizerKind::kSgd;  // another optimizer cannot continue this state
   auto sgd = Trainer::Create(c, &d.train, &d.test);
   EXPECT_THAT(Message((*sgd)->Run()),
               HasSubstr("saved by optimizer 'adamw', but this run's --optimizer is 'sgd'"));
@@ -468,7 +468,7 @@ TEST(CheckpointTest, MetadataDescribesTheRun) {
   Data d;
   const std::string dir = TempDir("metadata");
   TrainConfig c = TinyConfig(dir);
-  c.optimizer.kind = "adam";
+  c.optimizer.kind = optim::OptimizerKind::kAdam;
   auto t = Trainer::Create(c, &d.train, &d.test);
   ASSERT_TRUE((*t)->SaveCheckpoint(dir + "/c.safetensors", true).ok());
   absl::StatusOr<Checkpoint> back = ReadCheckpoint(dir + "/c.safetensors");
