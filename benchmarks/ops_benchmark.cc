@@ -3,6 +3,7 @@
 // machine's peak in its precision (benchmarks/peak.h). GFLOP/s counts a layer's nominal FLOPs, every kernel tap of a direct
 // convolution: where a kernel does less work (Winograd, or the seed preset's 3x3 convs on 1x1
 // maps, which run on the centre tap only) the figure can pass the peak.
+// And a GPT layer's attention, fused and composed (BM_Attention).
 //   bazel run //benchmarks:ops_benchmark
 #include <functional>
 #include <memory>
@@ -188,7 +189,55 @@ void BM_SgdMomentumUpdate(benchmark::State& state) {
 }
 BENCHMARK(BM_SgdMomentumUpdate)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// A GPT layer's causal self-attention, forward and backward in one plan as in training, fused
+// (FusedAttention: scores in scratch, recomputed by the backward) or composed (the weights kept
+// for the backward): time, and the plan's intermediate values (arena_MB) and scratch.
+struct AttentionShape {
+  const char* name;
+  int64_t batch, heads, t, head_dim;
+};
+constexpr AttentionShape kAttentions[] = {
+    {"nanogpt_cpu", 12, 4, 64, 32}, {"block128", 12, 4, 128, 32}, {"shakespeare_char", 64, 6, 256, 64}};
+
+void BM_Attention(benchmark::State& state, AttentionShape a, bool composed) {
+  Graph g;
+  const Shape shape = {a.batch, a.heads, a.t, a.head_dim};
+  std::vector<Value> qkv;
+  std::vector<Tensor> values;
+  std::vector<Feed> feeds;
+  for (const char* name : {"q", "k", "v", "dy"}) {
+    qkv.push_back(g.Input(name, DType::kF32, shape));
+    values.emplace_back(DType::kF32, shape);
+    values.back().Fill(0.01f);
+  }
+  const Value y = ops::ScaledDotProductAttention(g, qkv[0], qkv[1], qkv[2], {.causal = true,
+                                                             .kernel = composed ? ops::AttentionOptions::Kernel::kComposed
+                                                                                : ops::AttentionOptions::Kernel::kFused});
+  auto grads = Gradients(g, y, {qkv[0], qkv[1], qkv[2]}, qkv[3]);
+  if (!g.status().ok() || !grads.ok()) return state.SkipWithError("building the attention failed");
+  std::vector<Value> fetches = {y};
+  fetches.insert(fetches.end(), grads->begin(), grads->end());
+  auto exec = Executor::Compile(g, fetches, {});
+  if (!exec.ok()) return state.SkipWithError(std::string(exec.status().message()).c_str());
+  for (size_t i = 0; i < qkv.size(); ++i) feeds.push_back({qkv[i], &values[i]});
+  for (auto _ : state) {
+    if (!(*exec)->Run(feeds).ok()) return state.SkipWithError("run failed");
+  }
+  state.counters["arena_MB"] = static_cast<double>((*exec)->stats().arena_bytes) / 1e6;
+  state.counters["scratch_MB"] = static_cast<double>((*exec)->stats().scratch_bytes) / 1e6;
+  state.counters["tokens_per_second"] =
+      benchmark::Counter(static_cast<double>(a.batch * a.t), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 [[maybe_unused]] const bool registered = [] {
+  for (const AttentionShape& a : kAttentions) {
+    for (const bool composed : {false, true}) {
+      benchmark::RegisterBenchmark((std::string("BM_Attention/") + a.name + (composed ? "/composed" : "/fused")).c_str(),
+                                   [=](benchmark::State& s) { BM_Attention(s, a, composed); })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
   for (const ConvLayer& l : kConvs) RegisterConv(l);
   for (const FcLayer& l : kFcs) RegisterFc(l);
   for (const PoolLayer& l : kPools) RegisterPool(l);

@@ -105,6 +105,7 @@ class Exporter {
   absl::Status BatchMatMul(const Node& node);
   absl::Status Gelu(const Node& node);  // the erf form
   absl::Status Embedding(const Node& node);
+  absl::Status FusedAttention(const Node& node);  // as the composed ops
 
   const Graph& g_;
   Value images_;
@@ -384,6 +385,34 @@ absl::Status Exporter::Linear(const Node& node) {
   return absl::OkStatus();
 }
 
+// FusedAttention(q [L, T, d], k [L, S, d], v [L, S, dv]) as the ops it fuses (opset 13 has no
+// attention): softmax(q k^T * scale + causal mask) v; dropout is training's only.
+absl::Status Exporter::FusedAttention(const Node& node) {
+  const std::vector<std::string> in = Inputs(node, 3);
+  const std::string p = node.name + ".";
+  const Shape& q = g_.shape(node.inputs[0]);
+  const Shape& k = g_.shape(node.inputs[1]);
+  SetAttr(Emit("Transpose", {in[1]}, {p + "k_t"}, p + "k_t"), "perm", Ints{0, 2, 1});
+  Emit("MatMul", {in[0], p + "k_t"}, {p + "qk"}, p + "qk");
+  Emit("Mul", {p + "qk", FloatConstant(p + "scale", node.attrs.GetOr<double>("scale", 1.0))}, {p + "scores"},
+       p + "scores");
+  std::string scores = p + "scores";
+  if (node.attrs.GetOr<bool>("causal", false)) {
+    onnx::TensorProto* mask = out_.add_initializer();  // [T, S]: -inf where key j > query i
+    mask->set_name(p + "causal_mask");
+    mask->set_data_type(onnx::TensorProto::FLOAT);
+    mask->add_dims(q[1]);
+    mask->add_dims(k[1]);
+    for (int64_t i = 0; i < q[1]; ++i)
+      for (int64_t j = 0; j < k[1]; ++j) mask->add_float_data(j > i ? -std::numeric_limits<float>::infinity() : 0.0f);
+    Emit("Add", {scores, p + "causal_mask"}, {p + "masked"}, p + "masked");
+    scores = p + "masked";
+  }
+  SetAttr(Emit("Softmax", {scores}, {p + "weights"}, p + "weights"), "axis", int64_t{-1});
+  Emit("MatMul", {p + "weights", in[2]}, {Name(node.outputs[0])}, node.name);
+  return absl::OkStatus();
+}
+
 // Embedding(table, ids): rows of the table, ONNX's Gather on axis 0 (int32 ids taken as they are).
 absl::Status Exporter::Embedding(const Node& node) {
   SetAttr(Emit("Gather", Inputs(node, 2), {Name(node.outputs[0])}, node.name), "axis", int64_t{0});
@@ -476,7 +505,7 @@ const std::map<std::string, Exporter::Rule>& Exporter::Rules() {
         {"LayerNorm", &Exporter::LayerNorm},  {"Gelu", &Exporter::Gelu},
         {"BroadcastTo", &Exporter::BroadcastTo}, {"Slice", &Exporter::Slice},
         {"Split", &Exporter::Split},          {"BatchMatMul", &Exporter::BatchMatMul},
-        {"Embedding", &Exporter::Embedding}};
+        {"Embedding", &Exporter::Embedding},  {"FusedAttention", &Exporter::FusedAttention}};
     for (const auto& [op, onnx_op] : SameInputOps()) table->emplace(op, &Exporter::SameInputs);
     return table;
   }();

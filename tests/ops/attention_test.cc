@@ -1,6 +1,9 @@
-// ScaledDotProductAttention: against a reference loop (causal or not, T != S, leading [B, H]
-// axes), finite-difference gradients of q, k and v, dropout only in training, and shape errors.
+// ScaledDotProductAttention: fused and composed, against a reference loop (causal or not, T != S,
+// leading [B, H] axes), finite-difference gradients of q, k and v, the two equal on sizes where
+// the fused kernel works in several chunks of slices, dropout only in training, shape errors.
 #include <cmath>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -18,6 +21,10 @@ using ::dlf::testing::RunForward;
 
 constexpr int64_t L = 4, T = 3, S = 5, D = 4, DV = 3;  // L = B * H = 2 * 2
 const Shape kQ = {2, 2, T, D}, kK = {2, 2, S, D}, kV = {2, 2, S, DV};
+
+ops::AttentionOptions::Kernel KernelFor(bool composed) {
+  return composed ? ops::AttentionOptions::Kernel::kComposed : ops::AttentionOptions::Kernel::kFused;
+}
 
 // softmax(q k^T / sqrt(d) + mask) v for each of the L heads, in double.
 std::vector<double> ReferenceAttention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal) {
@@ -39,13 +46,14 @@ std::vector<double> ReferenceAttention(const Tensor& q, const Tensor& k, const T
   return out;
 }
 
-class AttentionTest : public ::testing::TestWithParam<bool> {};
+// (causal, composed)
+class AttentionTest : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
 
 TEST_P(AttentionTest, MatchesReferenceAndFiniteDifferences) {
-  const bool causal = GetParam();
+  const auto [causal, composed] = GetParam();
   Tensor q = RandomTensor(kQ, 1, -1.5f, 1.5f), k = RandomTensor(kK, 2, -1.5f, 1.5f), v = RandomTensor(kV, 3);
-  auto build = [causal](Graph& g, const std::vector<Value>& in) {
-    return ops::ScaledDotProductAttention(g, in[0], in[1], in[2], {.causal = causal});
+  auto build = [causal = causal, composed = composed](Graph& g, const std::vector<Value>& in) {
+    return ops::ScaledDotProductAttention(g, in[0], in[1], in[2], {.causal = causal, .kernel = KernelFor(composed)});
   };
   const Tensor y = RunForward(build, {&q, &k, &v});
   ASSERT_EQ(y.shape(), Shape({2, 2, T, DV}));
@@ -54,8 +62,47 @@ TEST_P(AttentionTest, MatchesReferenceAndFiniteDifferences) {
   ExpectGradientsMatch(build, {&q, &k, &v});
 }
 
-INSTANTIATE_TEST_SUITE_P(Masks, AttentionTest, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "causal" : "full"; });
+INSTANTIATE_TEST_SUITE_P(Masks, AttentionTest, ::testing::Combine(::testing::Bool(), ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "causal" : "full") +
+                                  (std::get<1>(info.param) ? "_composed" : "_fused");
+                         });
+
+// At T = S = 300 a slice's scores take 360 KB: the fused kernel works on chunks of 2 slices and
+// a last one of 1 (L = 5). Its output and its gradients equal the composed ops' to f32 rounding.
+TEST(FusedAttentionTest, EqualsTheComposedOpsOverSeveralChunks) {
+  for (const bool causal : {false, true}) {
+    const Shape qs = {5, 300, 16}, ks = {5, 300, 16}, vs = {5, 300, 8};
+    Tensor q = RandomTensor(qs, 11, -2.0f, 2.0f), k = RandomTensor(ks, 12, -2.0f, 2.0f), v = RandomTensor(vs, 13);
+    const auto run = [&](bool composed) {
+      return ::dlf::testing::RunForwardAndBackward(
+          [&](Graph& g, const std::vector<Value>& in) {
+            return ops::ScaledDotProductAttention(g, in[0], in[1], in[2], {.causal = causal, .kernel = KernelFor(composed)});
+          },
+          {&q, &k, &v}, {.training = true});
+    };
+    const std::vector<Tensor> fused = run(false), composed = run(true);
+    ASSERT_EQ(fused.size(), 4u);
+    for (size_t i = 0; i < fused.size(); ++i) {
+      EXPECT_LT(::dlf::testing::RelativeError(fused[i], composed[i]), 1e-5) << "causal " << causal << ", tensor " << i;
+    }
+  }
+}
+
+// The fused graph keeps no [*, T, S] value: its largest is an input's or output's size.
+TEST(FusedAttentionTest, KeepsNoScoresBetweenForwardAndBackward) {
+  for (const bool composed : {false, true}) {
+    Graph g;
+    const Value q = g.Input("q", DType::kF32, {2, 64, 8}), k = g.Input("k", DType::kF32, {2, 64, 8}),
+                v = g.Input("v", DType::kF32, {2, 64, 8});
+    ops::ScaledDotProductAttention(g, q, k, v, {.causal = true, .kernel = KernelFor(composed)});
+    int64_t largest = 0;
+    for (int id = 0; id < g.num_nodes(); ++id) {
+      for (Value out : g.node(id).outputs) largest = std::max(largest, NumElements(g.shape(out)));
+    }
+    EXPECT_EQ(largest, composed ? 2 * 64 * 64 : 2 * 64 * 8) << "composed " << composed;
+  }
+}
 
 // An additive mask [T, S]: the causal mask fed as a tensor gives the causal result; finite values
 // shift the scores (reference loop), with finite-difference gradients of q, k, v and the mask.
@@ -111,6 +158,27 @@ TEST(AttentionDropoutTest, OnlyInTraining) {
     changed = std::max(changed, std::abs(training.f32()[i] - ref[i]));
   }
   EXPECT_GT(changed, 1e-2);
+}
+
+// The automatic choice: fused from more than 128 x 128 scores per slice without dropout or
+// mask; the fused kernel asked for with dropout is an error.
+TEST(FusedAttentionTest, ChosenForLongContextsWithoutDropout) {
+  const auto fused = [](int64_t t, double dropout) {
+    Graph g;
+    const Value q = g.Input("q", DType::kF32, {2, t, 8});
+    ops::ScaledDotProductAttention(g, q, q, q, {.causal = true, .dropout = dropout});
+    for (int id = 0; id < g.num_nodes(); ++id) {
+      if (g.node(id).op == "FusedAttention") return true;
+    }
+    return false;
+  };
+  EXPECT_FALSE(fused(128, 0.0));
+  EXPECT_TRUE(fused(129, 0.0));
+  EXPECT_FALSE(fused(256, 0.1));
+  Graph g;
+  const Value q = g.Input("q", DType::kF32, {2, 4, 8});
+  ops::ScaledDotProductAttention(g, q, q, q, {.dropout = 0.1, .kernel = ops::AttentionOptions::Kernel::kFused});
+  EXPECT_THAT(std::string(g.status().message()), ::testing::HasSubstr("the fused kernel takes no dropout or mask"));
 }
 
 TEST(AttentionShapeTest, MismatchesAreErrorsNamingTheShapes) {
