@@ -1,13 +1,15 @@
 // Scaled dot-product attention with PyTorch 2's F.scaled_dot_product_attention semantics, in two
 // forms. Composed of the library's ops (batched matmuls, a constant causal mask, softmax,
 // dropout), whose backward pass is theirs and which keeps the [*, T, S] weights for it. And
-// fused (FusedAttention, without dropout or an explicit mask): a few slices at a time, their
-// scores and weights in the kernel's scratch only, the backward pass recomputing them; nothing
-// of T x S size outlives a kernel.
+// fused (FusedAttention, without an explicit mask): a few slices at a time, their scores and
+// weights in the kernel's scratch only, the backward pass recomputing them (dropout's mask too,
+// Dropout's draws keyed by the forward node); nothing of T x S size outlives a kernel.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
+#include "graph/random.h"
 #include "ops/op_util.h"
 #include "ops/ops.h"
 
@@ -33,8 +35,10 @@ Value CausalMask(Graph& g, int64_t t, int64_t s) {
   return g.Constant(std::move(mask));  // unnamed: one per attention call, names are unique
 }
 
-// ---- FusedAttention(q [L, T, d], k [L, S, d], v [L, S, dv]) -> o [L, T, dv], attributes causal
-// and scale; FusedAttentionGrad(q, k, v, do) -> (dq, dk, dv) ----
+// ---- FusedAttention(q [L, T, d], k [L, S, d], v [L, S, dv]) -> o [L, T, dv], attributes causal,
+// scale, dropout, seed and slices_per_sample (the L slices of one sample: the heads);
+// FusedAttentionGrad(q, k, v, do) -> (dq, dk, dv), the same attributes and mask_node (the
+// forward's node id, whose dropout draws it repeats) ----
 
 // A chunk's scores take about this much scratch, so that each product is a batch of several
 // slices (BM_Attention: 1 MiB and 4 MiB the same within noise).
@@ -178,6 +182,13 @@ class FusedAttentionKernel final : public Kernel {
       DLF_ASSIGN_OR_RETURN(kernel->tail_, MakeChunkPlan(k.engine, a, a.l % chunk, backward));
     }
     kernel->scratch_bytes_ = (backward ? 2 : 1) * chunk * slice_bytes;
+    const double rate = k.node.attrs.GetOr<double>("dropout", 0.0);
+    DLF_RETURN_IF_ERROR(Expect(rate >= 0 && rate < 1, absl::StrCat("dropout must be in [0, 1), found ", rate)));
+    if (rate > 0) {
+      const int node = static_cast<int>(k.node.attrs.GetOr<int64_t>("mask_node", k.node.id));
+      kernel->dropout_.emplace(static_cast<uint64_t>(k.node.attrs.GetOr<int64_t>("seed", 0)), node, rate);
+      kernel->slices_per_sample_ = k.node.attrs.GetOr<int64_t>("slices_per_sample", 1);
+    }
     return std::unique_ptr<Kernel>(std::move(kernel));
   }
 
@@ -199,14 +210,27 @@ class FusedAttentionKernel final : public Kernel {
  private:
   FusedAttentionKernel() = default;
 
+  // weights *= the dropout mask of slices first .. first + p.slices - 1 (in training, as Dropout
+  // on the [L, T, S] weights: element index counted in the global batch).
+  void Drop(const ChunkPlan& p, int64_t first, RunContext& ctx, float* weights) const {
+    if (!dropout_ || !ctx.training) return;
+    const DropoutMask::Step step = dropout_->ForStep(ctx.step);
+    const int64_t per_slice = dims_.t * dims_.s, n = p.slices * per_slice;
+    const uint32_t base = static_cast<uint32_t>((ctx.sample_offset * slices_per_sample_ + first) * per_slice);
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) weights[i] *= dropout_->Value(step, base + static_cast<uint32_t>(i));
+  }
+
   void Forward(const ChunkPlan& p, int64_t first, RunContext& ctx) const {
     const AttentionDims& a = dims_;
     float* weights = static_cast<float*>(ctx.scratch);
     Weights(p, a, *ctx.stream, In(ctx, 0) + first * a.t * a.d, In(ctx, 1) + first * a.s * a.d, weights, engine_);
+    Drop(p, first, ctx, weights);
     p.output.Run(*ctx.stream, weights, In(ctx, 2) + first * a.s * a.dv, Out(ctx) + first * a.t * a.dv);
   }
 
-  // dv = w^T do; dw = do v^T; ds = softmax'(w, dw); dq = ds k * scale; dk = ds^T q * scale.
+  // With m the dropout mask (1 without): dw = (do v^T) m; ds = softmax'(w, dw); dv = (w m)^T do;
+  // dq = ds k * scale; dk = ds^T q * scale. The weights are dropped only once softmax' has read them.
   void Backward(const ChunkPlan& p, int64_t first, RunContext& ctx) const {
     const AttentionDims& a = dims_;
     float* weights = static_cast<float*>(ctx.scratch);
@@ -217,10 +241,12 @@ class FusedAttentionKernel final : public Kernel {
     const float* dout = In(ctx, 3) + first * a.t * a.dv;
     dnnl::stream& stream = *ctx.stream;
     Weights(p, a, stream, q, k, weights, engine_);
-    p.dv.Run(stream, weights, dout, Out(ctx, 2) + first * a.s * a.dv);
     p.dweights.Run(stream, dout, v, dweights);
+    Drop(p, first, ctx, dweights);
     const dnnl::memory w(p.rows, engine_, weights), dw(p.rows, engine_, dweights);
     p.dsoftmax.execute(stream, {{DNNL_ARG_DST, w}, {DNNL_ARG_DIFF_DST, dw}, {DNNL_ARG_DIFF_SRC, dw}});
+    Drop(p, first, ctx, weights);
+    p.dv.Run(stream, weights, dout, Out(ctx, 2) + first * a.s * a.dv);
     p.dq.Run(stream, dweights, k, Out(ctx, 0) + first * a.t * a.d);
     p.dk.Run(stream, dweights, q, Out(ctx, 1) + first * a.s * a.d);
   }
@@ -230,14 +256,18 @@ class FusedAttentionKernel final : public Kernel {
   AttentionDims dims_{};
   ChunkPlan full_, tail_;
   int64_t scratch_bytes_ = 0;
+  std::optional<DropoutMask> dropout_;  // in training, when the rate is > 0
+  int64_t slices_per_sample_ = 1;
 };
 
 absl::StatusOr<std::vector<Value>> FusedAttentionGrad(GradContext& c) {
   std::vector<Value> grads(3);
   if (!c.output_grads[0].valid()) return grads;
   const Node& n = c.node;
+  Attrs attrs = n.attrs;
+  attrs.Set("mask_node", static_cast<int64_t>(n.id));
   const std::vector<Value> g =
-      c.graph.Op("FusedAttentionGrad", {n.inputs[0], n.inputs[1], n.inputs[2], c.output_grads[0]}, n.attrs);
+      c.graph.Op("FusedAttentionGrad", {n.inputs[0], n.inputs[1], n.inputs[2], c.output_grads[0]}, attrs);
   if (g.size() != 3) return grads;  // the error is recorded in the graph
   for (int i = 0; i < 3; ++i) {
     if (c.wants[i]) grads[i] = g[i];
@@ -283,14 +313,18 @@ Value ScaledDotProductAttention(Graph& g, Value q, Value k, Value v, AttentionOp
   Shape out(qs.begin(), qs.end() - 1);
   out.push_back(dv);
   using Kernel = AttentionOptions::Kernel;
-  const bool fusable = options.dropout == 0 && !options.mask.valid();
+  const bool fusable = !options.mask.valid();
   if (options.kernel == Kernel::kFused && !fusable) {
-    g.RecordError(absl::InvalidArgumentError("ScaledDotProductAttention: the fused kernel takes no dropout or mask"));
+    g.RecordError(absl::InvalidArgumentError("ScaledDotProductAttention: the fused kernel takes no mask"));
     return Value{};
   }
   if (options.kernel == Kernel::kFused || (options.kernel == Kernel::kAuto && fusable && t * s > 128 * 128)) {
+    int64_t slices_per_sample = 1;  // the axes between the batch and [T, d]: the heads
+    for (size_t i = 1; i + 2 < r; ++i) slices_per_sample *= qs[i];
     const Value y = g.Op1("FusedAttention", {batched(q, t, d), batched(k, s, d), batched(v, s, dv)},
-                          {{"causal", options.causal}, {"scale", 1.0 / std::sqrt(static_cast<double>(d))}});
+                          {{"causal", options.causal}, {"scale", 1.0 / std::sqrt(static_cast<double>(d))},
+                           {"dropout", options.dropout}, {"seed", static_cast<int64_t>(options.seed)},
+                           {"slices_per_sample", slices_per_sample}});
     return Reshape(g, y, out);
   }
   // q / sqrt(d), then q k^T [L, T, S]: the scale passes over T x d elements instead of T x S.

@@ -137,9 +137,9 @@ struct AttentionOptions {
   // axes (PyTorch's float attn_mask; -inf hides a key), e.g. a key/value cache's filled rows.
   Value mask;
   // kAuto: the fused kernel (no [*, T, S] tensor kept for the backward pass, which recomputes
-  // the scores) without dropout and mask when a slice has more than 128 x 128 scores, the
-  // composed ops otherwise (BM_Attention: these are faster at T = 64 and 128, the fused kernel
-  // at T = 256, with half the memory). kFused takes no dropout or mask (an error).
+  // the scores and the dropout mask) without a mask when a slice has more than 128 x 128
+  // scores, the composed ops otherwise (BM_Attention: these are faster at T = 64 and 128, the
+  // fused kernel at T = 256, with half the memory). kFused takes no mask (an error).
   enum class Kernel { kAuto, kFused, kComposed };
   Kernel kernel = Kernel::kAuto;
 };

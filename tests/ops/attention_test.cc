@@ -160,9 +160,9 @@ TEST(AttentionDropoutTest, OnlyInTraining) {
   EXPECT_GT(changed, 1e-2);
 }
 
-// The automatic choice: fused from more than 128 x 128 scores per slice without dropout or
-// mask; the fused kernel asked for with dropout is an error.
-TEST(FusedAttentionTest, ChosenForLongContextsWithoutDropout) {
+// The automatic choice: fused from more than 128 x 128 scores per slice without a mask; the fused
+// kernel asked for with a mask is an error.
+TEST(FusedAttentionTest, ChosenForLongContextsWithoutAMask) {
   const auto fused = [](int64_t t, double dropout) {
     Graph g;
     const Value q = g.Input("q", DType::kF32, {2, t, 8});
@@ -174,11 +174,55 @@ TEST(FusedAttentionTest, ChosenForLongContextsWithoutDropout) {
   };
   EXPECT_FALSE(fused(128, 0.0));
   EXPECT_TRUE(fused(129, 0.0));
-  EXPECT_FALSE(fused(256, 0.1));
+  EXPECT_TRUE(fused(256, 0.1));
   Graph g;
   const Value q = g.Input("q", DType::kF32, {2, 4, 8});
-  ops::ScaledDotProductAttention(g, q, q, q, {.dropout = 0.1, .kernel = ops::AttentionOptions::Kernel::kFused});
-  EXPECT_THAT(std::string(g.status().message()), ::testing::HasSubstr("the fused kernel takes no dropout or mask"));
+  ops::ScaledDotProductAttention(g, q, q, q, {.mask = g.Input("m", DType::kF32, {4, 4}),
+                                              .kernel = ops::AttentionOptions::Kernel::kFused});
+  EXPECT_THAT(std::string(g.status().message()), ::testing::HasSubstr("the fused kernel takes no mask"));
+}
+
+// The fused kernel's dropout: with v the identity ([S, S] per slice) the output is the dropped
+// weights themselves; each is 0 or the reference weight / (1 - rate), about rate of them 0, and
+// inference drops none. Finite differences hold in training (the mask is a function of the step).
+TEST(FusedAttentionTest, DropoutMasksTheWeightsAndItsGradientsMatch) {
+  constexpr int64_t kL = 4, kT = 24, kS = 24, kD = 8;
+  constexpr double kRate = 0.25;
+  Tensor q = RandomTensor({kL, kT, kD}, 21, -1.5f, 1.5f), k = RandomTensor({kL, kS, kD}, 22, -1.5f, 1.5f);
+  Tensor eye(DType::kF32, {kL, kS, kS});
+  for (int64_t l = 0; l < kL; ++l)
+    for (int64_t j = 0; j < kS; ++j) eye.f32()[(l * kS + j) * kS + j] = 1.0f;
+  auto build = [](Graph& g, const std::vector<Value>& in) {
+    return ops::ScaledDotProductAttention(g, in[0], in[1], in[2], {.dropout = kRate, .seed = 5,
+                                                                   .kernel = ops::AttentionOptions::Kernel::kFused});
+  };
+  const Tensor inference = RunForward(build, {&q, &k, &eye}, /*training=*/false);
+  const Tensor training = RunForward(build, {&q, &k, &eye}, /*training=*/true);
+  int64_t dropped = 0;
+  for (int64_t l = 0; l < kL; ++l)
+    for (int64_t i = 0; i < kT; ++i) {
+      std::vector<double> w(kS);
+      double max = -1e300, sum = 0;
+      for (int64_t j = 0; j < kS; ++j) {
+        double dot = 0;
+        for (int64_t c = 0; c < kD; ++c) dot += q.f32()[(l * kT + i) * kD + c] * k.f32()[(l * kS + j) * kD + c];
+        max = std::max(max, w[j] = dot / std::sqrt(static_cast<double>(kD)));
+      }
+      for (double& x : w) sum += x = std::exp(x - max);
+      for (int64_t j = 0; j < kS; ++j) {
+        const int64_t at = (l * kT + i) * kS + j;
+        ASSERT_NEAR(inference.f32()[at], w[j] / sum, 1e-6) << at;
+        const float y = training.f32()[at];
+        if (y == 0.0f) {
+          ++dropped;
+        } else {
+          ASSERT_NEAR(y, w[j] / sum / (1 - kRate), 1e-6) << at;
+        }
+      }
+    }
+  EXPECT_NEAR(static_cast<double>(dropped) / (kL * kT * kS), kRate, 0.03);
+  Tensor v = RandomTensor({kL, kS, 3}, 23);
+  ExpectGradientsMatch(build, {&q, &k, &v});
 }
 
 TEST(AttentionShapeTest, MismatchesAreErrorsNamingTheShapes) {
