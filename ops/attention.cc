@@ -340,7 +340,13 @@ Value ScaledDotProductAttention(Graph& g, Value q, Value k, Value v, AttentionOp
     scores = Add(g, scores, options.mask);
   }
   Value weights = Softmax(g, scores);
-  if (options.dropout > 0) weights = Dropout(g, weights, options.dropout, options.seed);
+  if (options.dropout > 0) {
+    // Dropout counts an element's index from the rank's first sample along axis 0: drop
+    // [batch, heads * T * S] (the batch first), not [batch * heads, T, S], so that ranks draw
+    // what one rank would.
+    const int64_t batch = r >= 3 ? qs[0] : 1;
+    weights = Reshape(g, Dropout(g, Reshape(g, weights, {batch, -1}), options.dropout, options.seed), {-1, t, s});
+  }
   return Reshape(g, BatchMatMul(g, weights, batched(v, s, dv)), out);
 }
 

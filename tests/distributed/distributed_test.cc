@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "data/safetensors.h"
 #include "gmock/gmock.h"
@@ -186,44 +187,51 @@ TEST_F(DistributedTest, CheckpointOfTwoRanksResumesOnOneAndOnTwo) {
 
 // A GPT on a text file: the windows follow (seed, step, sample), so 2 ranks x 2 windows see
 // what 1 rank x 4 sees; the model is smooth (GELU, no max), so 12 updates stay within rounding.
+// Without dropout, with attention dropout on the composed ops (block 8) and on the fused kernel
+// (block 136: more than 128 x 128 scores per head): the dropout masks are drawn by global position.
 TEST_F(DistributedTest, ALanguageModelTrainsOnTwoRanksAsOnOne) {
   const std::string text = TempDir("lm_text") + "/text.txt";
   std::ofstream out(text);
-  for (int i = 0; i < 40; ++i) out << "all work and no play makes a dull model, step " << i << ". ";
+  for (int i = 0; i < 400; ++i) out << "all work and no play makes a dull model, step " << i << ". ";
   out.close();
-  auto args = [&](const std::string& dir) {
-    return std::vector<std::string>{"--model=gpt", "--data_file=" + text, "--n_layer=2", "--n_head=2",
-                                    "--n_embd=16", "--block_size=8", "--batch_size=4", "--max_steps=12",
-                                    "--warmup_steps=2", "--eval_interval=6", "--eval_iters=3", "--threads=1",
-                                    "--log_step_losses", "--checkpoint_dir=" + dir};
-  };
-  const std::string one = TempDir("lm_1"), two = TempDir("lm_2");
-  const ProcessResult single = Train(1, args(one));
-  ASSERT_EQ(single.exit_code(), 0) << single.output;
-  const ProcessResult pair = Train(2, args(two));
-  ASSERT_EQ(pair.exit_code(), 0) << pair.output;
-  const std::map<int, double> expected = StepLosses(single.output);
-  ASSERT_EQ(expected.size(), 12u) << single.output;
-  ExpectLossesNear(expected, StepLosses(pair.output), 1e-5);
-  ExpectCheckpointsNear(one + "/last.safetensors", two + "/last.safetensors", 1e-5);
-  auto val_losses = [](const std::string& dir) {  // metrics.csv's val_loss column
-    std::ifstream csv(dir + "/metrics.csv");
-    std::string line;
-    std::getline(csv, line);
-    const std::vector<std::string> header = absl::StrSplit(line, ',');
-    const size_t column = std::find(header.begin(), header.end(), "val_loss") - header.begin();
-    EXPECT_LT(column, header.size()) << line;
-    std::vector<double> losses;
-    while (std::getline(csv, line) && column < header.size()) {
-      const std::vector<std::string> cells = absl::StrSplit(line, ',');
-      losses.push_back(std::stod(cells.at(column)));
-    }
-    return losses;
-  };
-  const std::vector<double> a = val_losses(one), b = val_losses(two);
-  ASSERT_EQ(a.size(), 2u);
-  ASSERT_EQ(b.size(), 2u);
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * a[i]);
+  for (const auto& [block, dropout] : {std::pair{8, 0.0}, {8, 0.1}, {136, 0.1}}) {
+    SCOPED_TRACE(absl::StrCat("block ", block, ", dropout ", dropout));
+    auto args = [&, block = block, dropout = dropout](const std::string& dir) {
+      return std::vector<std::string>{"--model=gpt", "--data_file=" + text, "--n_layer=2", "--n_head=2",
+                                      "--n_embd=16", absl::StrCat("--block_size=", block), "--batch_size=4",
+                                      absl::StrCat("--dropout=", dropout), "--max_steps=12", "--warmup_steps=2",
+                                      "--eval_interval=6", "--eval_iters=3", "--threads=1", "--log_step_losses",
+                                      "--checkpoint_dir=" + dir};
+    };
+    const std::string one = TempDir(absl::StrCat("lm_1_", block, "_", dropout)),
+                      two = TempDir(absl::StrCat("lm_2_", block, "_", dropout));
+    const ProcessResult single = Train(1, args(one));
+    ASSERT_EQ(single.exit_code(), 0) << single.output;
+    const ProcessResult pair = Train(2, args(two));
+    ASSERT_EQ(pair.exit_code(), 0) << pair.output;
+    const std::map<int, double> expected = StepLosses(single.output);
+    ASSERT_EQ(expected.size(), 12u) << single.output;
+    ExpectLossesNear(expected, StepLosses(pair.output), 1e-5);
+    ExpectCheckpointsNear(one + "/last.safetensors", two + "/last.safetensors", 1e-5);
+    auto val_losses = [](const std::string& dir) {  // metrics.csv's val_loss column
+      std::ifstream csv(dir + "/metrics.csv");
+      std::string line;
+      std::getline(csv, line);
+      const std::vector<std::string> header = absl::StrSplit(line, ',');
+      const size_t column = std::find(header.begin(), header.end(), "val_loss") - header.begin();
+      EXPECT_LT(column, header.size()) << line;
+      std::vector<double> losses;
+      while (std::getline(csv, line) && column < header.size()) {
+        const std::vector<std::string> cells = absl::StrSplit(line, ',');
+        losses.push_back(std::stod(cells.at(column)));
+      }
+      return losses;
+    };
+    const std::vector<double> a = val_losses(one), b = val_losses(two);
+    ASSERT_EQ(a.size(), 2u);
+    ASSERT_EQ(b.size(), 2u);
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * a[i]);
+  }
 }
 
 TEST_F(DistributedTest, CollectivesReducerAndReplicaCheckPassOnEveryRank) {
