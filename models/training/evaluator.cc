@@ -4,6 +4,7 @@
 
 #include "graph/status_macros.h"
 #include "models/training/checkpoint.h"
+#include "models/training/train_config.h"
 #include "ops/ops.h"
 
 namespace dlf::training {
@@ -48,6 +49,14 @@ void ImageEvaluation::AddMetrics(const std::vector<double>& totals, const std::s
   const EvalResult r = ResultFromSums(totals, classes_);
   m.Set(split + "_loss", r.loss);
   m.Set(split + "_accuracy", r.accuracy);
+}
+
+std::unique_ptr<ImageEvaluation> ImageEvaluationOf(const TrainConfig& c, const data::Dataset* dataset) {
+  auto evaluator = std::make_unique<Evaluator>(c.build, c.model_options, c.run.EvalShape(), c.eval_batch_size,
+                                               data::Normalization{c.run.mean, c.run.std}, c.bf16);
+  evaluator->set_transform(c.transform);
+  return std::make_unique<ImageEvaluation>(std::move(evaluator), dataset,
+                                           static_cast<int>(c.model_options.num_classes));
 }
 
 std::vector<double> EvalResult::PerClassAccuracy() const {

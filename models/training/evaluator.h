@@ -86,8 +86,8 @@ class Evaluator {
 // contiguous share; metrics "<split>_loss" and "<split>_accuracy".
 class ImageEvaluation final : public TaskEvaluation {
  public:
-  ImageEvaluation(Evaluator* evaluator, const data::Dataset* dataset, int classes)
-      : evaluator_(evaluator), dataset_(dataset), classes_(classes) {}
+  ImageEvaluation(std::unique_ptr<Evaluator> evaluator, const data::Dataset* dataset, int classes)
+      : evaluator_(std::move(evaluator)), dataset_(dataset), classes_(classes) {}
   void CopyWeightsFrom(const Graph& source) override { evaluator_->CopyWeightsFrom(source); }
   absl::Status LoadWeights(const std::map<std::string, Tensor>& tensors, const std::string& origin) override {
     return evaluator_->LoadWeights(tensors, origin);
@@ -96,12 +96,16 @@ class ImageEvaluation final : public TaskEvaluation {
   void AddMetrics(const std::vector<double>& totals, const std::string& split, EpochMetrics& m) const override;
 
  private:
-  Evaluator* evaluator_;
+  std::unique_ptr<Evaluator> evaluator_;
   const data::Dataset* dataset_;
   int classes_;
   int shard_world_ = 1;
   data::Dataset shard_;  // this rank's share, sliced once (when world > 1)
 };
+
+// The evaluation of `dataset` by the image classifier `config` trains (its model, evaluation
+// shape and transform, normalization, batch and precision).
+std::unique_ptr<ImageEvaluation> ImageEvaluationOf(const TrainConfig& config, const data::Dataset* dataset);
 
 }  // namespace dlf::training
 

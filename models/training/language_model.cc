@@ -30,6 +30,15 @@ class LanguageModel final : public Task {
   const char* unit() const override { return "tok"; }
   int64_t units_per_sample(const Shape& sample_shape) const override { return sample_shape[0]; }
 
+  absl::StatusOr<TaskData> MakeData(const TrainConfig& c, const TrainData& data, int rank, int world) const override {
+    if (data.text == nullptr) return absl::InvalidArgumentError("a language model trains on a text: no text given");
+    TaskData out{.batches = TextBatches(&data.text->train, c.run.input_shape[0], c.batch_size, c.seed,
+                                        c.eval_interval, rank, world),
+                 .description = data.text->description};
+    if (c.eval_iters > 0) out.evaluation = TextEvaluation(c, &data.text->validation, c.batch_size, c.eval_iters);
+    return out;
+  }
+
   TaskNet Build(Graph& g, const models::ModelFn& build, const models::ModelOptions& options, int64_t batch,
                 const Shape& sample_shape, const HeadOptions& head) const override {
     const Value ids = g.Input("ids", DType::kI32, {batch, sample_shape[0]});

@@ -4,8 +4,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "models/registry.h"
+#include "graph/status_macros.h"
 #include "models/training/classifier.h"
+#include "models/training/evaluator.h"
 #include "models/training/language_model.h"
+#include "models/training/train_config.h"
 
 namespace dlf::training {
 namespace {
@@ -13,6 +16,35 @@ namespace {
 class Classification final : public Task {
  public:
   const char* name() const override { return models::TaskName(models::TaskKind::kClassification); }
+
+  absl::StatusOr<TaskData> MakeData(const TrainConfig& c, const TrainData& data, int rank, int world) const override {
+    if (data.train == nullptr || data.train->size() == 0) return absl::InvalidArgumentError("empty training set");
+    for (const data::Dataset* d : {data.train, data.test}) {
+      const Shape image = d == data.test ? c.run.EvalShape() : c.run.input_shape;
+      if (d != nullptr && Shape{d->channels(), d->height(), d->width()} != image) {
+        return absl::InvalidArgumentError(absl::StrCat(d->description, " has images of ",
+                                                       ShapeString({d->channels(), d->height(), d->width()}),
+                                                       ", the model takes ", ShapeString(image)));
+      }
+    }
+    TaskData out{.description = data.train->description};
+    if (data.test != nullptr) out.evaluation = ImageEvaluationOf(c, data.test);
+    data::LoaderOptions lo{.batch_size = c.batch_size, .shuffle = c.shuffle, .drop_last = true, .seed = c.seed};
+    lo.shard = rank;
+    lo.num_shards = world;
+    lo.normalization = {c.run.mean, c.run.std};
+    lo.decode_threads = c.decode_threads;
+    lo.skip_bad_images = c.skip_bad_images;
+    lo.mixing = {c.mixup_alpha, c.cutmix_alpha, static_cast<int>(c.model_options.num_classes)};
+    lo.augmentation = c.transform;
+    lo.augmentation.horizontal_flip = c.augment;
+    const bool resized_crop = data.train->streamed() || c.transform.random_resized_crop;
+    lo.augmentation.random_resized_crop = c.augment && resized_crop;
+    lo.augmentation.random_crop = c.augment && !resized_crop;
+    DLF_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> loader, data::Loader::Create(data.train, lo));
+    out.batches = ImageBatches(std::move(loader));
+    return out;
+  }
 
   TaskNet Build(Graph& g, const models::ModelFn& build, const models::ModelOptions& options, int64_t batch,
                 const Shape& sample_shape, const HeadOptions& head) const override {

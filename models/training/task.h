@@ -8,10 +8,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "data/dataset.h"
+#include "data/text.h"
 #include "models/training/batches.h"
 #include "graph/executor.h"
 #include "graph/graph.h"
@@ -19,6 +22,25 @@
 #include "models/training/report.h"
 
 namespace dlf::training {
+
+struct TrainConfig;  // models/training/train_config.h
+class TaskEvaluation;
+
+// What a run trains and evaluates on: image data sets (classification) or a text's tokens
+// (language model).
+struct TrainData {
+  const data::Dataset* train = nullptr;
+  const data::Dataset* test = nullptr;  // null: no evaluation
+  const data::TextData* text = nullptr;
+};
+
+// A task's view of one rank's data: the training batches, the evaluation (null: none) and
+// what it trains on in a few words ("Fashion-MNIST train (60000 images)").
+struct TaskData {
+  std::unique_ptr<BatchSource> batches;
+  std::unique_ptr<TaskEvaluation> evaluation;
+  std::string description;
+};
 
 // The model with a task's head on one batch.
 struct TaskNet {
@@ -48,6 +70,11 @@ class Task {
   virtual int64_t units_per_sample(const Shape&) const { return 1; }
   // What best.safetensors is best by unless --best_metric says otherwise.
   virtual const char* default_best_metric() const { return "test_accuracy"; }
+
+  // Rank `rank` of `world`'s batches and evaluation of `data` for the run `config` describes;
+  // data the task cannot take (images of another shape than the model's, no text) is an error.
+  virtual absl::StatusOr<TaskData> MakeData(const TrainConfig& config, const TrainData& data, int rank,
+                                            int world) const = 0;
 
   // Adds the model (built by `build` on `batch` samples of `sample_shape`) and the head to `g`;
   // errors are recorded in `g`.

@@ -20,7 +20,7 @@ double Now() {
 }  // namespace
 
 Trainer::Trainer(TrainConfig config, TrainData data)
-    : config_(std::move(config)), data_(data), train_(data.train), test_(data.test),
+    : config_(std::move(config)), data_(data),
       parallel_(MakeParallelStrategy(config_)) {
   // Rank 0 alone prints; every rank computes the same global numbers.
   config_.verbose = config_.verbose && is_root();
@@ -30,8 +30,6 @@ Trainer::Trainer(TrainConfig config, TrainData data)
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config,
                                                          const data::Dataset* train,
                                                          const data::Dataset* test) {
-  DLF_RETURN_IF_ERROR(ValidateTrainConfig(config));
-  if (train == nullptr || train->size() == 0) return absl::InvalidArgumentError("empty training set");
   return Create(std::move(config), TrainData{.train = train, .test = test});
 }
 
@@ -40,27 +38,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config, Tra
   if (TaskFor(config.task).step_based()) {  // epochs of eval_interval steps up to max_steps
     config.epochs = (config.max_steps + config.eval_interval - 1) / config.eval_interval;
   }
-  const data::Dataset* train = data.train;
-  const data::Dataset* test = data.test;
-  const bool evaluates = test != nullptr || (data.text != nullptr && config.eval_iters > 0);
-  if (train == nullptr && data.text == nullptr) return absl::InvalidArgumentError("no training data");
   const int world = config.comm ? config.comm->size() : 1;
   if (config.batch_size % world != 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--batch_size=%d (the global batch) does not split evenly across %d ranks: use a multiple of %d",
         config.batch_size, world, world));
-  }
-  if ((config.schedule.kind == optim::ScheduleKind::kPlateau || config.early_stopping_patience > 0) && !evaluates) {
-    return absl::InvalidArgumentError(
-        "--lr_schedule=plateau and --early_stopping_patience watch the evaluation loss: they need evaluation data");
-  }
-  for (const data::Dataset* d : {train, test}) {
-    const Shape image = d == test ? config.run.EvalShape() : config.run.input_shape;
-    if (d != nullptr && Shape{d->channels(), d->height(), d->width()} != image) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          d->description, " has images of ", ShapeString({d->channels(), d->height(), d->width()}),
-          ", the model takes ", ShapeString(image)));
-    }
   }
   std::unique_ptr<Trainer> t(new Trainer(std::move(config), data));
   DLF_RETURN_IF_ERROR(t->Build());
@@ -76,10 +58,13 @@ absl::Status Trainer::Build() {
   state_.batch_size = c.batch_size;
   state_.seed = c.seed;
   state_.optimizer_kind = optim::OptimizerName(c.optimizer.kind);
-  if (data_.text != nullptr) {
-    DLF_RETURN_IF_ERROR(PrepareText());
-  } else {
-    DLF_RETURN_IF_ERROR(PrepareImages());
+  DLF_ASSIGN_OR_RETURN(TaskData data, task().MakeData(c, data_, parallel_->rank(), world_size()));
+  batches_ = std::move(data.batches);
+  evaluation_ = std::move(data.evaluation);
+  data_description_ = std::move(data.description);
+  if ((c.schedule.kind == optim::ScheduleKind::kPlateau || c.early_stopping_patience > 0) && evaluation_ == nullptr) {
+    return absl::InvalidArgumentError(
+        "--lr_schedule=plateau and --early_stopping_patience watch the evaluation loss: they need evaluation data");
   }
   if (c.lr_finder.enabled) {  // a test of rates, not training: nothing else runs
     callbacks_.push_back(MakeLrFinder());
@@ -93,38 +78,6 @@ absl::Status Trainer::Build() {
   callbacks_.push_back(MakeMetricsWriter());
   callbacks_.push_back(MakeCheckpointSaver());
   return parallel_->Attach(*step_);
-}
-
-absl::Status Trainer::PrepareText() {
-  const TrainConfig& c = config_;
-  const int64_t block = c.run.input_shape[0];
-  batches_ = TextBatches(&data_.text->train, block, c.batch_size, c.seed, c.eval_interval, parallel_->rank(),
-                         world_size());
-  if (c.eval_iters > 0) evaluation_ = TextEvaluation(c, &data_.text->validation, c.batch_size, c.eval_iters);
-  return absl::OkStatus();
-}
-
-absl::Status Trainer::PrepareImages() {
-  const TrainConfig& c = config_;
-  data::LoaderOptions lo{.batch_size = c.batch_size, .shuffle = c.shuffle, .drop_last = true, .seed = c.seed};
-  lo.shard = parallel_->rank();
-  lo.num_shards = world_size();
-  lo.normalization = {c.run.mean, c.run.std};
-  lo.decode_threads = c.decode_threads;
-  lo.skip_bad_images = c.skip_bad_images;
-  lo.mixing = {c.mixup_alpha, c.cutmix_alpha, c.model_options.num_classes};
-  evaluator_ = std::make_unique<Evaluator>(c.build, c.model_options, c.run.EvalShape(), c.eval_batch_size,
-                                           lo.normalization, c.bf16);
-  evaluator_->set_transform(c.transform);
-  if (test_ != nullptr) evaluation_ = std::make_unique<ImageEvaluation>(evaluator_.get(), test_, c.model_options.num_classes);
-  lo.augmentation = c.transform;
-  lo.augmentation.horizontal_flip = c.augment;
-  const bool resized_crop = train_->streamed() || c.transform.random_resized_crop;
-  lo.augmentation.random_resized_crop = c.augment && resized_crop;
-  lo.augmentation.random_crop = c.augment && !resized_crop;
-  DLF_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> loader, data::Loader::Create(train_, lo));
-  batches_ = ImageBatches(std::move(loader));
-  return absl::OkStatus();
 }
 
 absl::Status Trainer::BuildOptimizer() {
@@ -281,14 +234,13 @@ absl::Status Trainer::CountSkippedImages() {
 }
 
 absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& dataset) {
-  if (evaluator_ == nullptr) {
+  if (config_.task != models::TaskKind::kClassification) {
     return absl::FailedPreconditionError(absl::StrCat("a ", task().name(), " run has no image classifier to evaluate"));
   }
-  const int classes = static_cast<int>(config_.model_options.num_classes);
-  ImageEvaluation evaluation(evaluator_.get(), &dataset, classes);
-  evaluation.CopyWeightsFrom(graph());
-  DLF_ASSIGN_OR_RETURN(const std::vector<double> totals, parallel_->EvaluationSums(evaluation, state_.global_step));
-  return ResultFromSums(totals, classes);
+  const std::unique_ptr<ImageEvaluation> evaluation = ImageEvaluationOf(config_, &dataset);
+  evaluation->CopyWeightsFrom(graph());
+  DLF_ASSIGN_OR_RETURN(const std::vector<double> totals, parallel_->EvaluationSums(*evaluation, state_.global_step));
+  return ResultFromSums(totals, static_cast<int>(config_.model_options.num_classes));
 }
 
 absl::Status Trainer::VerifyReplicas() {

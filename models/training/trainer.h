@@ -44,14 +44,6 @@ struct StepOutcome {
 // and, in its metadata, the epoch, step, the executor's run counter (which seeds dropout) and
 // the metrics so far: everything a resumed run needs to continue exactly. best.safetensors
 // keeps the weights of the best epoch by config.best_metric. Both are written atomically.
-// What a run trains and evaluates on: image data sets (classification) or a text's tokens
-// (language model).
-struct TrainData {
-  const data::Dataset* train = nullptr;
-  const data::Dataset* test = nullptr;  // null: no evaluation
-  const data::TextData* text = nullptr;
-};
-
 class Trainer {
  public:
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(TrainConfig config,
@@ -92,10 +84,8 @@ class Trainer {
   ParallelStrategy& parallel() { return *parallel_; }
   // The task's evaluation on the test set (null without one).
   TaskEvaluation* evaluation() { return evaluation_.get(); }
-  const data::Dataset* train_set() const { return train_; }
-  const data::Dataset* test_set() const { return test_; }
   // What the run trains on, in a few words ("Fashion-MNIST train (60000 images)").
-  const std::string& data_description() const { return data_.text ? data_.text->description : train_->description; }
+  const std::string& data_description() const { return data_description_; }
   int64_t batches_per_epoch() const { return batches_->batches_per_epoch(); }
   // Updates per epoch (batches_per_epoch with grad_accum_steps batches per update).
   int64_t updates_per_epoch() const;
@@ -130,8 +120,6 @@ class Trainer {
   Trainer(TrainConfig config, TrainData data);
   absl::Status Build();
   // The batch source and the evaluation of the data.
-  absl::Status PrepareImages();
-  absl::Status PrepareText();
   absl::Status BuildOptimizer();
   // Resume, or --init_from, then every rank takes rank 0's state.
   absl::Status LoadStartingPoint();
@@ -144,15 +132,13 @@ class Trainer {
 
   TrainConfig config_;
   TrainData data_;
-  const data::Dataset* train_;
-  const data::Dataset* test_;
+  std::string data_description_;
   std::unique_ptr<ParallelStrategy> parallel_;
   std::unique_ptr<TrainingStep> step_;
   MetricChoice best_metric_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   optim::SchedulePtr schedule_;
   std::unique_ptr<BatchSource> batches_;
-  std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<TaskEvaluation> evaluation_;
   std::vector<std::unique_ptr<Callback>> callbacks_;
 

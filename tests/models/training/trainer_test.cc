@@ -90,6 +90,20 @@ TEST(TrainerTest, LossFallsOnGeneratedData) {
   EXPECT_GT(h.back().Get("test_accuracy"), 0.5);  // chance is 0.1
 }
 
+// The task takes the run's data: images of another shape than the model's or no training
+// images are errors naming what was found.
+TEST(TrainerTest, TheTaskRefusesDataItCannotTake) {
+  Data d;
+  const data::Dataset wide = data::MakeSyntheticDataset(20, 1, 12, 10, 3);
+  auto shape = Trainer::Create(TinyConfig(""), &d.train, &wide);
+  ASSERT_FALSE(shape.ok());
+  EXPECT_THAT(std::string(shape.status().message()), HasSubstr("has images of [1, 12, 12], the model takes [1, 8, 8]"));
+  const data::Dataset empty = data::Slice(d.train, 0, 0);
+  auto none = Trainer::Create(TinyConfig(""), &empty, &d.test);
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(std::string(none.status().message()), HasSubstr("empty training set"));
+}
+
 // LeNet-5 on generated 28x28 images, batch 32, no augmentation.
 TrainConfig LeNetConfig(int64_t epochs) {
   TrainConfig c = TinyConfig("");
