@@ -62,22 +62,15 @@ absl::StatusOr<std::vector<ValueInfo>> FusedAttentionGradShape(const ShapeContex
   return std::vector<ValueInfo>{ctx.inputs[0], ctx.inputs[1], ctx.inputs[2]};
 }
 
-// [chunk, rows, cols] as stored, read transposed ([chunk, cols, rows]) when `transposed`.
-dnnl::memory::desc SliceDesc(int64_t chunk, int64_t rows, int64_t cols, bool transposed) {
-  using tag = dnnl::memory::format_tag;
-  return transposed ? dnnl::memory::desc({chunk, cols, rows}, dnnl::memory::data_type::f32, tag::acb)
-                    : dnnl::memory::desc({chunk, rows, cols}, dnnl::memory::data_type::f32, tag::abc);
-}
-
 // A batched product c = scale * op(a) op(b) over `chunk` slices: op(a) [m, k], op(b) [k, n].
 class SliceProduct {
  public:
   static absl::StatusOr<SliceProduct> Make(const dnnl::engine& engine, int64_t chunk, int64_t m, int64_t k,
                                            int64_t n, bool ta, bool tb, double scale) {
     SliceProduct p;
-    p.a_ = ta ? SliceDesc(chunk, k, m, true) : SliceDesc(chunk, m, k, false);
-    p.b_ = tb ? SliceDesc(chunk, n, k, true) : SliceDesc(chunk, k, n, false);
-    p.c_ = SliceDesc(chunk, m, n, false);
+    p.a_ = BatchDesc(ta ? Shape{chunk, k, m} : Shape{chunk, m, k}, ta);
+    p.b_ = BatchDesc(tb ? Shape{chunk, n, k} : Shape{chunk, k, n}, tb);
+    p.c_ = BatchDesc({chunk, m, n}, false);
     dnnl::primitive_attr attr;
     if (scale != 1.0) attr.set_output_scales(0, {static_cast<float>(scale)});
     DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
@@ -128,10 +121,7 @@ absl::StatusOr<ChunkPlan> MakeChunkPlan(const dnnl::engine& e, const AttentionDi
   p.slices = slices;
   DLF_ASSIGN_OR_RETURN(p.scores, SliceProduct::Make(e, slices, a.t, a.d, a.s, false, true, a.scale));
   p.rows = PlainDesc({slices * a.t, a.s});
-  const auto softmax_pd = [&] {
-    return dnnl::softmax_forward::primitive_desc({dnnl::prop_kind::forward_training, p.rows, 1}, e);
-  };
-  DLF_ASSIGN_OR_RETURN(auto forward_pd, TryDnnl(softmax_pd, "attention's softmax"));
+  DLF_ASSIGN_OR_RETURN(auto forward_pd, TryDnnl([&] { return SoftmaxForwardPd(p.rows, e); }, "attention's softmax"));
   p.softmax = dnnl::softmax_forward(forward_pd);
   if (!backward) {
     DLF_ASSIGN_OR_RETURN(p.output, SliceProduct::Make(e, slices, a.t, a.s, a.dv, false, false, 1.0));
@@ -142,7 +132,7 @@ absl::StatusOr<ChunkPlan> MakeChunkPlan(const dnnl::engine& e, const AttentionDi
   DLF_ASSIGN_OR_RETURN(p.dq, SliceProduct::Make(e, slices, a.t, a.s, a.d, false, false, a.scale));
   DLF_ASSIGN_OR_RETURN(p.dk, SliceProduct::Make(e, slices, a.s, a.t, a.d, true, false, a.scale));
   DLF_ASSIGN_OR_RETURN(auto backward_pd, TryDnnl([&] {
-    return dnnl::softmax_backward::primitive_desc({p.rows, p.rows, 1}, e, softmax_pd());
+    return dnnl::softmax_backward::primitive_desc({p.rows, p.rows, 1}, e, forward_pd);
   }, "attention's softmax backward"));
   p.dsoftmax = dnnl::softmax_backward(backward_pd);
   return p;

@@ -80,13 +80,6 @@ absl::StatusOr<std::vector<ValueInfo>> BatchMatMulShape(const ShapeContext& ctx)
   return std::vector<ValueInfo>{{DType::kF32, {a[0], d.m, d.n}}};
 }
 
-// [batch, rows, cols] as stored; `transposed` reads it as [batch, cols, rows].
-dnnl::memory::desc BatchDesc(const Shape& stored, bool transposed) {
-  if (!transposed) return PlainDesc(stored);
-  return dnnl::memory::desc({stored[0], stored[2], stored[1]}, dnnl::memory::data_type::f32,
-                            dnnl::memory::format_tag::acb);
-}
-
 // f32 also under ExecutorOptions::bf16: staging attention's [*, T, T] weights into bf16 copies
 // costs what AMX's bf16 product saves (measured on the GPT step, shakespeare_char: 6.9k tokens/s
 // f32 products, 6.7k bf16).

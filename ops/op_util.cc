@@ -75,6 +75,16 @@ dnnl::memory::desc PlainDesc(const Shape& shape, dnnl::memory::data_type dt) {
   return dnnl::memory::desc(dims, dt, strides);
 }
 
+dnnl::memory::desc BatchDesc(const Shape& stored, bool transposed) {
+  if (!transposed) return PlainDesc(stored);
+  return dnnl::memory::desc({stored[0], stored[2], stored[1]}, dnnl::memory::data_type::f32,
+                            dnnl::memory::format_tag::acb);
+}
+
+dnnl::softmax_forward::primitive_desc SoftmaxForwardPd(const dnnl::memory::desc& rows, const dnnl::engine& engine) {
+  return dnnl::softmax_forward::primitive_desc({dnnl::prop_kind::forward_training, rows, 1}, engine);
+}
+
 dnnl::memory::dims ToDims(const std::vector<int64_t>& v) {
   return dnnl::memory::dims(v.begin(), v.end());
 }

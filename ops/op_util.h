@@ -43,6 +43,11 @@ dnnl::memory::desc BlockedDesc(const Shape& x, dnnl::memory::data_type type = dn
 dnnl::memory::desc PlainDesc(const Shape& shape, dnnl::memory::data_type dt =
                                                      dnnl::memory::data_type::f32);
 dnnl::memory::dims ToDims(const std::vector<int64_t>& v);
+// f32 [batch, rows, cols] as stored; `transposed` reads it as [batch, cols, rows] (a matmul
+// operand's transpose without a copy).
+dnnl::memory::desc BatchDesc(const Shape& stored, bool transposed);
+// oneDNN's softmax over the rows of `rows` ([n, c], axis 1), training's (its backward's hint).
+dnnl::softmax_forward::primitive_desc SoftmaxForwardPd(const dnnl::memory::desc& rows, const dnnl::engine& engine);
 
 // An engine for shape rules that must ask oneDNN (e.g. workspace sizes).
 const dnnl::engine& ShapeEngine();

@@ -75,10 +75,6 @@ dnnl::memory::desc Rows(const Shape& shape) {
   return PlainDesc({NumElements(shape) / c, c});
 }
 
-dnnl::softmax_forward::primitive_desc SoftmaxForwardPd(const dnnl::memory::desc& rows, const dnnl::engine& engine) {
-  return dnnl::softmax_forward::primitive_desc({dnnl::prop_kind::forward_training, rows, 1}, engine);
-}
-
 absl::StatusOr<std::unique_ptr<Kernel>> SoftmaxKernel(const KernelContext& k) {
   const dnnl::memory::desc rows = Rows(k.inputs[0].shape);
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return SoftmaxForwardPd(rows, k.engine); }, "softmax forward"));

@@ -323,7 +323,6 @@ absl::Status ExpectClassifier(const RunInfo& info, const std::string& path, cons
                                                  info.model, "), not an image classifier's: ", instead));
 }
 
-
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path) {
   Checkpoint c;
   DLF_ASSIGN_OR_RETURN(c.file, data::ReadSafetensors(path));

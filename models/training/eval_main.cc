@@ -10,7 +10,6 @@
 #include "absl/strings/str_join.h"
 #include "graph/status_macros.h"
 #include "data/text.h"
-#include "models/gpt.h"
 #include "models/registry.h"
 #include "models/training/checkpoint.h"
 #include "models/training/cli.h"
@@ -62,13 +61,6 @@ absl::StatusOr<const NamedTensors*> WeightsToScore(const Checkpoint& checkpoint,
   return &ema;
 }
 
-absl::StatusOr<std::string> TextMetadata(const Checkpoint& checkpoint, const char* key, const std::string& path) {
-  const auto it = checkpoint.file.metadata.find(key);
-  if (it != checkpoint.file.metadata.end()) return it->second;
-  return absl::InvalidArgumentError(absl::StrCat(path, ": a language model's checkpoint without '", key,
-                                                 "' in its metadata"));
-}
-
 // A language model: the loss over every window of the text's validation split, tokenized in the
 // checkpoint's vocabulary.
 absl::Status EvaluateLanguageModel(const Checkpoint& checkpoint, const std::string& path, int batch) {
@@ -78,11 +70,9 @@ absl::Status EvaluateLanguageModel(const Checkpoint& checkpoint, const std::stri
                                                    "(--data_file=FILE), found --dataset=", absl::GetFlag(FLAGS_dataset)));
   }
   if (FlagGiven("data_dir")) return absl::InvalidArgumentError("--data_dir is an image flag: a language model reads --data_file");
-  DLF_ASSIGN_OR_RETURN(const std::string config_record, TextMetadata(checkpoint, models::kGptConfigMetadata, path));
-  DLF_ASSIGN_OR_RETURN(const std::string vocabulary_record, TextMetadata(checkpoint, data::kVocabularyMetadata, path));
-  DLF_ASSIGN_OR_RETURN(const models::GptConfig gpt, models::ParseGptConfigRecord(config_record));
-  DLF_ASSIGN_OR_RETURN(const data::Vocabulary vocabulary, data::Vocabulary::FromRecord(vocabulary_record));
-  DLF_RETURN_IF_ERROR(data::ExpectVocabularyFits(vocabulary, gpt.vocab_size, path));
+  DLF_ASSIGN_OR_RETURN(const GptCheckpointMetadata metadata, ReadGptMetadata(checkpoint.file.metadata, path));
+  const models::GptConfig& gpt = metadata.config;
+  const data::Vocabulary& vocabulary = metadata.vocabulary;
   DLF_ASSIGN_OR_RETURN(const models::ModelSpec* spec, models::FindModel(info.model));
   TrainConfig config = ConfigForModel(*spec, "text", static_cast<int>(gpt.vocab_size));
   config.model_options = models::GptModelOptions(gpt);
@@ -95,23 +85,27 @@ absl::Status EvaluateLanguageModel(const Checkpoint& checkpoint, const std::stri
   DLF_ASSIGN_OR_RETURN(const NamedTensors* weights, WeightsToScore(checkpoint, path, ema, origin));
   data::TextData text;  // the evaluation keeps a pointer to its validation tokens
   std::unique_ptr<TaskEvaluation> evaluation = WholeTextEvaluation(config, &text.validation, batch);
-  DLF_RETURN_IF_ERROR(evaluation->LoadWeights(*weights, absl::StrCat(origin, " (its gpt/config: ", config_record, ")")));
+  DLF_RETURN_IF_ERROR(evaluation->LoadWeights(*weights, absl::StrCat(origin, " (its gpt/config: ", metadata.config_record, ")")));
 
   std::string file = ResolveUserPath(absl::GetFlag(FLAGS_data_file));
   if (file.empty()) {
-    DLF_ASSIGN_OR_RETURN(file, TextMetadata(checkpoint, data::kTextFileMetadata, path));
+    const auto recorded = checkpoint.file.metadata.find(data::kTextFileMetadata);
+    if (recorded == checkpoint.file.metadata.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": no '", data::kTextFileMetadata,
+                                                     "' in its metadata: give the text with --data_file"));
+    }
+    file = recorded->second;
   }
   DLF_ASSIGN_OR_RETURN(text, data::LoadTextIn(file, vocabulary, gpt.block_size));
   DLF_ASSIGN_OR_RETURN(const std::vector<double> totals, evaluation->ShareSums(0, 1));
   EpochMetrics metrics;
   evaluation->AddMetrics(totals, "val", metrics);
-  const int64_t windows = data::SplitWindows(text.validation, gpt.block_size);
-  absl::PrintF("%s on %s: the last 10%%, %d windows of %d tokens\n", info.model, text.description, windows,
-               gpt.block_size);
+  const int64_t tokens = static_cast<int64_t>(totals[1]);
+  absl::PrintF("%s on %s: the last 10%%, %d windows of %d tokens\n", info.model, text.description,
+               tokens / gpt.block_size, gpt.block_size);
   absl::PrintF("val loss %.6f, perplexity %.4f, %.5f bits per %s (%d tokens)\n", metrics.Get("val_loss"),
                metrics.Get("val_perplexity"), metrics.Get("val_bpc"),
-               vocabulary.tokenizer() == data::Tokenizer::kByte ? "byte" : "character",
-               static_cast<int64_t>(totals[1]));
+               vocabulary.tokenizer() == data::Tokenizer::kByte ? "byte" : "character", tokens);
   return absl::OkStatus();
 }
 

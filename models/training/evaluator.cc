@@ -78,10 +78,30 @@ Evaluator::Evaluator(models::ModelFn build, models::ModelOptions options, Shape 
       normalization_(std::move(normalization)),
       bf16_(bf16) {}
 
-void Evaluator::CopyWeightsFrom(const Graph& source) {
+void EvaluationWeights::CopyFrom(const Graph& source) {
   for (Value p : source.persistent_values()) weights_[source.name(p)] = source.parameter_value(p).Clone();
-  ++weights_version_;
+  ++version_;
 }
+
+absl::Status EvaluationWeights::Load(const Graph& model, const std::map<std::string, Tensor>& tensors,
+                                     const std::string& origin) {
+  DLF_RETURN_IF_ERROR(ValidateWeights(model, tensors, origin));
+  for (Value p : model.persistent_values()) weights_[model.name(p)] = tensors.at(model.name(p)).Clone();
+  ++version_;
+  return absl::OkStatus();
+}
+
+void EvaluationWeights::CopyInto(Graph& g, Executor& executor, int64_t* version) const {
+  if (weights_.empty() || *version == version_) return;
+  for (Value p : g.persistent_values()) {
+    const Tensor& w = weights_.at(g.name(p));
+    std::memcpy(g.parameter_value(p).raw(), w.raw(), w.num_bytes());
+  }
+  executor.ParametersChanged();
+  *version = version_;
+}
+
+void Evaluator::CopyWeightsFrom(const Graph& source) { weights_.CopyFrom(source); }
 
 absl::StatusOr<Evaluator::Net*> Evaluator::NetFor(int64_t batch) {
   auto it = nets_.find(batch);
@@ -100,11 +120,7 @@ absl::StatusOr<Evaluator::Net*> Evaluator::NetFor(int64_t batch) {
 absl::Status Evaluator::LoadWeights(const std::map<std::string, Tensor>& tensors,
                                     const std::string& origin) {
   DLF_ASSIGN_OR_RETURN(Net* net, NetFor(batch_size_));
-  const Graph& g = *net->graph;
-  DLF_RETURN_IF_ERROR(ValidateWeights(g, tensors, origin));
-  for (Value p : g.persistent_values()) weights_[g.name(p)] = tensors.at(g.name(p)).Clone();
-  ++weights_version_;
-  return absl::OkStatus();
+  return weights_.Load(*net->graph, tensors, origin);
 }
 
 absl::Status Evaluator::ForEachBatch(
@@ -118,15 +134,7 @@ absl::Status Evaluator::ForEachBatch(
   loader->StartEpoch(0);
   while (const data::Batch* b = loader->Next()) {
     DLF_ASSIGN_OR_RETURN(Net* net, NetFor(b->size()));
-    Graph& g = *net->graph;
-    if (!weights_.empty() && net->weights_version != weights_version_) {
-      for (Value p : g.persistent_values()) {
-        const Tensor& w = weights_.at(g.name(p));
-        std::memcpy(g.parameter_value(p).raw(), w.raw(), w.num_bytes());
-      }
-      net->weights_version = weights_version_;
-      net->executor->ParametersChanged();
-    }
+    weights_.CopyInto(*net->graph, *net->executor, &net->weights_version);
     DLF_RETURN_IF_ERROR(net->executor->Run({{net->head.images, &b->images}, {net->head.labels, &b->labels}}));
     consume(*b, *net->executor);
   }

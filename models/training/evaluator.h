@@ -38,6 +38,25 @@ EvalResult ResultFromSums(const std::vector<double>& sums, int classes);
 // Runs a model in inference mode over a whole dataset. It owns one graph per batch size it
 // meets (the full batch and, if the dataset does not divide evenly, the last one), all with
 // the same weights.
+//
+// The weights an evaluation scores, by name, apart from its inference graphs (one per batch
+// size): copied into a graph only when they changed since it last took them.
+class EvaluationWeights {
+ public:
+  // Every parameter and buffer of `source`, a graph of the same model.
+  void CopyFrom(const Graph& source);
+  // `tensors` by name, checked as load_state_dict(strict=True) against `model` (a graph of the
+  // model); `origin` names them in errors.
+  absl::Status Load(const Graph& model, const std::map<std::string, Tensor>& tensors, const std::string& origin);
+  bool empty() const { return weights_.empty(); }
+  // Into `g`'s parameters (compiled in `executor`) unless `*version` says they are there.
+  void CopyInto(Graph& g, Executor& executor, int64_t* version) const;
+
+ private:
+  std::map<std::string, Tensor> weights_;
+  int64_t version_ = 0;
+};
+
 class Evaluator {
  public:
   // bf16: convolutions and linear layers compute in bf16 (ExecutorOptions::bf16).
@@ -77,8 +96,7 @@ class Evaluator {
   data::Normalization normalization_;
   data::Augmentation transform_;
   bool bf16_;
-  std::map<std::string, Tensor> weights_;
-  int64_t weights_version_ = 0;
+  EvaluationWeights weights_;
   std::map<int64_t, std::unique_ptr<Net>> nets_;
 };
 

@@ -14,6 +14,7 @@
 #include "models/gpt.h"
 #include "models/gpt_generate.h"
 #include "models/training/cli.h"
+#include "models/training/language_model.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "a .safetensors checkpoint of the gpt model (required)");
 ABSL_FLAG(std::string, prompt, "\n", "the text to continue (its characters must be in the checkpoint's vocabulary)");
@@ -25,12 +26,6 @@ ABSL_FLAG(int, threads, 0, "OpenMP threads (0: one per core)");
 
 namespace dlf::training {
 namespace {
-
-absl::StatusOr<std::string> Metadata(const data::TensorFile& file, const char* key, const std::string& path) {
-  const auto it = file.metadata.find(key);
-  if (it != file.metadata.end()) return it->second;
-  return absl::InvalidArgumentError(absl::StrCat(path, ": not a gpt checkpoint (no '", key, "' in its metadata)"));
-}
 
 absl::Status CheckFlags() {
   const int threads = absl::GetFlag(FLAGS_threads);
@@ -54,16 +49,14 @@ absl::Status Generate() {
   const std::string path = ResolveUserPath(absl::GetFlag(FLAGS_checkpoint));
   if (path.empty()) return absl::InvalidArgumentError("--checkpoint is required (see --help)");
   DLF_ASSIGN_OR_RETURN(const data::TensorFile file, data::ReadSafetensors(path));
-  DLF_ASSIGN_OR_RETURN(const std::string config_record, Metadata(file, models::kGptConfigMetadata, path));
-  DLF_ASSIGN_OR_RETURN(const std::string vocabulary_record, Metadata(file, data::kVocabularyMetadata, path));
-  DLF_ASSIGN_OR_RETURN(const models::GptConfig config, models::ParseGptConfigRecord(config_record));
-  DLF_ASSIGN_OR_RETURN(const data::Vocabulary vocabulary, data::Vocabulary::FromRecord(vocabulary_record));
-  DLF_RETURN_IF_ERROR(data::ExpectVocabularyFits(vocabulary, config.vocab_size, path));
+  DLF_ASSIGN_OR_RETURN(const GptCheckpointMetadata gpt, ReadGptMetadata(file.metadata, path));
+  const models::GptConfig& config = gpt.config;
+  const data::Vocabulary& vocabulary = gpt.vocabulary;
   DLF_ASSIGN_OR_RETURN(const std::vector<int32_t> prompt, vocabulary.Encode(absl::GetFlag(FLAGS_prompt), "--prompt"));
   DLF_ASSIGN_OR_RETURN(const bool bf16, Bf16FromFlags());
   absl::StatusOr<std::unique_ptr<models::GptGenerator>> created = models::GptGenerator::Create(config, file.tensors, bf16);
   if (!created.ok()) {  // the tensors disagree with the config the metadata gives: name both
-    return absl::InvalidArgumentError(absl::StrCat(path, " (its gpt/config: ", config_record, "): ",
+    return absl::InvalidArgumentError(absl::StrCat(path, " (its gpt/config: ", gpt.config_record, "): ",
                                                    created.status().message()));
   }
   std::unique_ptr<models::GptGenerator> generator = *std::move(created);

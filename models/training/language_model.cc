@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "graph/status_macros.h"
 #include "models/registry.h"
 #include "models/training/checkpoint.h"
+#include "models/training/evaluator.h"
 #include "ops/ops.h"
 
 namespace dlf::training {
@@ -124,16 +124,10 @@ class TextEval final : public TaskEvaluation {
   TextEval(const TrainConfig& config, const std::vector<int32_t>* tokens, WindowPlan plan)
       : config_(config), tokens_(tokens), plan_(plan) {}
 
-  void CopyWeightsFrom(const Graph& source) override {
-    for (Value p : source.persistent_values()) weights_[source.name(p)] = source.parameter_value(p).Clone();
-    graph_has_weights_ = false;
-  }
+  void CopyWeightsFrom(const Graph& source) override { weights_.CopyFrom(source); }
   absl::Status LoadWeights(const std::map<std::string, Tensor>& tensors, const std::string& origin) override {
     if (graph_ == nullptr) DLF_RETURN_IF_ERROR(Prepare(plan_.batch));  // any batch names the same weights
-    DLF_RETURN_IF_ERROR(ValidateWeights(*graph_, tensors, origin));
-    for (Value p : graph_->persistent_values()) weights_[graph_->name(p)] = tensors.at(graph_->name(p)).Clone();
-    graph_has_weights_ = false;
-    return absl::OkStatus();
+    return weights_.Load(*graph_, tensors, origin);
   }
 
   // Each rank scores its part of every batch: windows [count * rank / world, count * (rank + 1) / world).
@@ -146,7 +140,7 @@ class TextEval final : public TaskEvaluation {
       const int64_t share = count * (rank + 1) / world - first;
       if (share == 0) continue;
       DLF_RETURN_IF_ERROR(Prepare(share));
-      if (!graph_has_weights_) CopyWeightsIn();
+      weights_.CopyInto(*graph_, *executor_, &graph_weights_version_);
       int32_t* ids = inputs_[0].i32();
       int32_t* targets = inputs_[1].i32();
       if (plan.whole_split) {
@@ -172,7 +166,7 @@ class TextEval final : public TaskEvaluation {
   absl::Status Prepare(int64_t batch) {
     if (graph_ != nullptr && graph_batch_ == batch) return absl::OkStatus();
     graph_batch_ = batch;
-    graph_has_weights_ = false;
+    graph_weights_version_ = -1;
     graph_ = std::make_unique<Graph>();
     net_ = LanguageModelTask().Build(*graph_, config_.build, config_.model_options, batch, config_.run.input_shape, {});
     DLF_RETURN_IF_ERROR(graph_->status());
@@ -183,28 +177,35 @@ class TextEval final : public TaskEvaluation {
     return absl::OkStatus();
   }
 
-  void CopyWeightsIn() {
-    for (Value p : graph_->persistent_values()) {
-      const Tensor& w = weights_.at(graph_->name(p));
-      std::memcpy(graph_->parameter_value(p).raw(), w.raw(), w.num_bytes());
-    }
-    executor_->ParametersChanged();
-    graph_has_weights_ = true;
-  }
-
   const TrainConfig config_;
   const std::vector<int32_t>* tokens_;
   const WindowPlan plan_;
-  std::map<std::string, Tensor> weights_;
+  EvaluationWeights weights_;
   std::unique_ptr<Graph> graph_;
   int64_t graph_batch_ = 0;
-  bool graph_has_weights_ = false;  // graph_'s parameters hold weights_
+  int64_t graph_weights_version_ = -1;  // which weights_ graph_'s parameters hold
   TaskNet net_;
   std::unique_ptr<Executor> executor_;
   std::vector<Tensor> inputs_;  // ids and targets of graph_batch_ windows
 };
 
 }  // namespace
+
+absl::StatusOr<GptCheckpointMetadata> ReadGptMetadata(const std::map<std::string, std::string>& metadata,
+                                                      const std::string& path) {
+  const auto record = [&](const char* key) -> absl::StatusOr<std::string> {
+    const auto it = metadata.find(key);
+    if (it != metadata.end()) return it->second;
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a gpt checkpoint (no '", key, "' in its metadata)"));
+  };
+  GptCheckpointMetadata m;
+  DLF_ASSIGN_OR_RETURN(m.config_record, record(models::kGptConfigMetadata));
+  DLF_ASSIGN_OR_RETURN(const std::string vocabulary, record(data::kVocabularyMetadata));
+  DLF_ASSIGN_OR_RETURN(m.config, models::ParseGptConfigRecord(m.config_record));
+  DLF_ASSIGN_OR_RETURN(m.vocabulary, data::Vocabulary::FromRecord(vocabulary));
+  DLF_RETURN_IF_ERROR(data::ExpectVocabularyFits(m.vocabulary, m.config.vocab_size, path));
+  return m;
+}
 
 const Task& LanguageModelTask() {
   static const LanguageModel kTask;

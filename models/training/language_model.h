@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "data/text.h"
+#include "models/gpt.h"
 #include "models/training/batches.h"
 #include "models/training/task.h"
 #include "models/training/train_config.h"
@@ -20,6 +21,17 @@
 namespace dlf::training {
 
 const Task& LanguageModelTask();
+
+// What a GPT checkpoint's metadata says of it: its configuration (and the record it was read
+// from) and its vocabulary, which must fit the configuration's. A missing key is an error
+// naming it and `path`.
+struct GptCheckpointMetadata {
+  models::GptConfig config;
+  std::string config_record;
+  data::Vocabulary vocabulary;
+};
+absl::StatusOr<GptCheckpointMetadata> ReadGptMetadata(const std::map<std::string, std::string>& metadata,
+                                                      const std::string& path);
 
 // The training windows of `text`: batch `step` (global, counted over epochs of
 // `steps_per_epoch`) is windows 0 .. batch - 1 drawn from (seed, step, sample); this rank gets

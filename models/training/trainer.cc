@@ -52,12 +52,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainConfig config, Tra
 absl::Status Trainer::Build() {
   const TrainConfig& c = config_;
   DLF_ASSIGN_OR_RETURN(best_metric_, ChooseMetric(task(), c.best_metric, c.model_ema));
-  DLF_ASSIGN_OR_RETURN(step_, TrainingStep::Create(c, c.batch_size / world_size()));
-  DLF_RETURN_IF_ERROR(BuildOptimizer());
-  state_.epoch_sums.assign(task().step_sums().size(), 0.0);
-  state_.batch_size = c.batch_size;
-  state_.seed = c.seed;
-  state_.optimizer_kind = optim::OptimizerName(c.optimizer.kind);
+  // The data first: what the task cannot take is refused before the model is built.
   DLF_ASSIGN_OR_RETURN(TaskData data, task().MakeData(c, data_, parallel_->rank(), world_size()));
   batches_ = std::move(data.batches);
   evaluation_ = std::move(data.evaluation);
@@ -66,6 +61,12 @@ absl::Status Trainer::Build() {
     return absl::InvalidArgumentError(
         "--lr_schedule=plateau and --early_stopping_patience watch the evaluation loss: they need evaluation data");
   }
+  DLF_ASSIGN_OR_RETURN(step_, TrainingStep::Create(c, c.batch_size / world_size()));
+  DLF_RETURN_IF_ERROR(BuildOptimizer());
+  state_.epoch_sums.assign(task().step_sums().size(), 0.0);
+  state_.batch_size = c.batch_size;
+  state_.seed = c.seed;
+  state_.optimizer_kind = optim::OptimizerName(c.optimizer.kind);
   if (c.lr_finder.enabled) {  // a test of rates, not training: nothing else runs
     callbacks_.push_back(MakeLrFinder());
     return parallel_->Attach(*step_);
