@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "data/file_io.h"
 #include "graph/status_macros.h"
+#include "models/onnx/attributes.h"
 #include "nlohmann/json.hpp"
 #include "onnx/onnx_pb.h"
 #include "ops/op_util.h"  // BroadcastShapes
@@ -36,9 +37,10 @@ struct OnnxFile {
   int64_t classes = 0;
 };
 
-// The values of `t`, stored either as raw little-endian bytes or in its typed list `values`;
-// their count is checked against the shape before anything is allocated.
-template <typename T, typename List>
+// The values of `t`, stored either as raw little-endian bytes or in its typed list `values`,
+// as a tensor of `dtype` (elements of type Out); their count is checked against the shape
+// before anything is allocated.
+template <typename Stored, typename Out, typename List>
 absl::StatusOr<Tensor> TensorData(const onnx::TensorProto& t, DType dtype, const List& values) {
   auto bad = [&](const std::string& why) {
     return absl::InvalidArgumentError(absl::StrCat("initializer '", t.name(), "' ", why));
@@ -50,49 +52,42 @@ absl::StatusOr<Tensor> TensorData(const onnx::TensorProto& t, DType dtype, const
     shape.push_back(d);
     n *= d;
   }
-  const int64_t stored = t.has_raw_data() ? static_cast<int64_t>(t.raw_data().size() / sizeof(T)) : values.size();
-  if (stored != n || (t.has_raw_data() && t.raw_data().size() % sizeof(T) != 0)) {
+  const std::string& raw = t.raw_data();
+  const int64_t stored = t.has_raw_data() ? static_cast<int64_t>(raw.size() / sizeof(Stored)) : values.size();
+  if (stored != n || (t.has_raw_data() && raw.size() % sizeof(Stored) != 0)) {
     return bad(absl::StrCat("holds ", stored, " values for its shape ", ShapeString(shape)));
   }
   Tensor out(dtype, shape);
-  if (t.has_raw_data()) {
-    std::memcpy(out.raw(), t.raw_data().data(), t.raw_data().size());
-  } else {
-    std::copy(values.begin(), values.end(), static_cast<T*>(out.raw()));
+  Out* dst = static_cast<Out*>(out.raw());
+  for (int64_t i = 0; i < n; ++i) {
+    Stored v;
+    if (t.has_raw_data()) {
+      std::memcpy(&v, raw.data() + i * sizeof(Stored), sizeof(Stored));
+    } else {
+      v = static_cast<Stored>(values[i]);
+    }
+    dst[i] = static_cast<Out>(v);
   }
   return out;
 }
 
+// Float tensors as f32; int64, int32 and bool ones as int64 (dlf evaluates them at import).
 absl::StatusOr<Tensor> ToTensor(const onnx::TensorProto& t) {
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     return absl::InvalidArgumentError(absl::StrCat("initializer '", t.name(), "' keeps its data in another file; not supported"));
   }
-  if (t.data_type() == onnx::TensorProto::FLOAT) return TensorData<float>(t, DType::kF32, t.float_data());
-  if (t.data_type() == onnx::TensorProto::INT64) return TensorData<int64_t>(t, DType::kI64, t.int64_data());
-  return absl::InvalidArgumentError(absl::StrCat("initializer '", t.name(), "' has ONNX data type ", t.data_type(),
-                                                 "; dlf imports float and int64"));
-}
-
-const onnx::AttributeProto* FindAttr(const onnx::NodeProto& n, const std::string& name) {
-  for (const onnx::AttributeProto& a : n.attribute()) {
-    if (a.name() == name) return &a;
+  switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT: return TensorData<float, float>(t, DType::kF32, t.float_data());
+    case onnx::TensorProto::INT64: return TensorData<int64_t, int64_t>(t, DType::kI64, t.int64_data());
+    case onnx::TensorProto::INT32: return TensorData<int32_t, int64_t>(t, DType::kI64, t.int32_data());
+    case onnx::TensorProto::BOOL: return TensorData<uint8_t, int64_t>(t, DType::kI64, t.int32_data());
+    default: break;
   }
-  return nullptr;
-}
-
-int64_t IntAttr(const onnx::NodeProto& n, const std::string& name, int64_t fallback) {
-  const onnx::AttributeProto* a = FindAttr(n, name);
-  return a ? a->i() : fallback;
-}
-
-double FloatAttr(const onnx::NodeProto& n, const std::string& name, double fallback) {
-  const onnx::AttributeProto* a = FindAttr(n, name);
-  return a ? a->f() : fallback;
-}
-
-Ints IntsAttr(const onnx::NodeProto& n, const std::string& name, Ints fallback) {
-  const onnx::AttributeProto* a = FindAttr(n, name);
-  return a ? Ints(a->ints().begin(), a->ints().end()) : fallback;
+  const std::string type = onnx::TensorProto::DataType_IsValid(t.data_type())
+                               ? onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(t.data_type()))
+                               : absl::StrCat(t.data_type());
+  return absl::UnimplementedError(absl::StrCat("tensor '", t.name(), "' has ONNX data type ", type,
+                                               "; dlf imports float, and int64, int32 and bool as integers"));
 }
 
 std::string NodeName(const onnx::NodeProto& n) {
@@ -134,9 +129,17 @@ class Builder {
       : file_(file), g_(g), options_(options) {}
 
   absl::StatusOr<Value> Build(Value images);
+  // The general form: float inputs bound to `inputs`, int64 ones known; the outputs in order.
+  absl::StatusOr<Network> BuildNetwork(const std::map<std::string, const Tensor*>& inputs);
+  static bool Importable(const std::string& op);  // an op Dispatch has a function for
+  static std::vector<std::string> ImportableOps();
 
  private:
+  // Checks the node's attributes against what dlf understands (attributes.h) around Dispatch.
   absl::Status AddNode(const onnx::NodeProto& n);
+  absl::Status AddNodes();  // every node of the file, in order; errors name the node
+  absl::StatusOr<Value> Output(const std::string& name) const;
+  absl::Status Dispatch(const onnx::NodeProto& n);
   // A float input of `n` (an earlier node's output, or an initializer made a parameter).
   absl::StatusOr<Value> In(const onnx::NodeProto& n, int i);
   // In(), or an invalid value when the optional input i is absent.
@@ -157,10 +160,14 @@ class Builder {
   absl::Status Gemm(const onnx::NodeProto& n);
   absl::Status Reshape(const onnx::NodeProto& n);
   absl::Status Fold(const onnx::NodeProto& n);  // Constant, Shape, Gather, Unsqueeze, Concat of int64s
-  absl::StatusOr<Ints> FoldLogic(const onnx::NodeProto& n);  // Equal, Mod, Not, Where (KnownLogicOps())
+  // Equal, Mod, Not, Where (KnownLogicOps()) and Add, Sub, Mul, Div of known ints, with NumPy
+  // broadcasting: the values and their shape.
+  absl::StatusOr<std::pair<Ints, Shape>> FoldElementwise(const onnx::NodeProto& n);
+  absl::StatusOr<int64_t> KnownElement(const onnx::NodeProto& n, const int64_t* v);
   // One function per ONNX op (or family), found in Rules() by the node's op type.
   absl::Status Unary(const onnx::NodeProto& n);     // Relu, Sigmoid, Tanh, Sqrt, Exp, ... (UnaryOps())
   absl::Status Binary(const onnx::NodeProto& n);    // Add, Sub, Mul, Div, with NumPy broadcasting
+  absl::Status Variadic(const onnx::NodeProto& n);  // Max, Min, Sum, Mean
   absl::Status GlobalAveragePool(const onnx::NodeProto& n);
   absl::Status Softmax(const onnx::NodeProto& n);
   absl::Status Dropout(const onnx::NodeProto& n);
@@ -169,7 +176,9 @@ class Builder {
   absl::Status Concat(const onnx::NodeProto& n);
   absl::Status Clip(const onnx::NodeProto& n);
   absl::Status HardSigmoid(const onnx::NodeProto& n);
-  absl::Status ReduceMean(const onnx::NodeProto& n);
+  absl::Status ReduceMean(const onnx::NodeProto& n);  // and ReduceSum, ReduceMax
+  absl::Status CastValues(const onnx::NodeProto& n);
+  absl::Status Activation(const onnx::NodeProto& n);  // LeakyRelu, Elu, Reciprocal
   absl::Status Transpose(const onnx::NodeProto& n);
   absl::Status Pad(const onnx::NodeProto& n);
   absl::Status Slice(const onnx::NodeProto& n);
@@ -192,6 +201,7 @@ class Builder {
 
   const OnnxFile& file_;
   Graph& g_;
+  NodeAttributes* attrs_ = nullptr;  // the attributes of the node being added
   const models::ModelOptions& options_;
   std::map<std::string, Value> values_;
   std::map<std::string, Ints> known_;
@@ -221,6 +231,9 @@ absl::StatusOr<Value> Builder::In(const onnx::NodeProto& n, int i) {
   }
   const std::string& name = n.input(i);
   if (auto it = values_.find(name); it != values_.end()) return it->second;
+  if (known_.count(name)) {
+    return Unsupported(n, absl::StrCat("its input '", name, "' is an integer tensor; dlf computes in float"));
+  }
   auto init = file_.initializers.find(name);
   if (init == file_.initializers.end()) {
     return absl::InvalidArgumentError(absl::StrCat(file_.path, ": node '", NodeName(n), "' reads '", name,
@@ -262,6 +275,13 @@ absl::StatusOr<Ints> Builder::Known(const onnx::NodeProto& n, int i) {
   return Unsupported(n, absl::StrCat("input '", name, "' must be int64 values known before the run"));
 }
 
+// Row-major strides of `shape`.
+Ints Strides(const Shape& shape) {
+  Ints strides(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * shape[i + 1];
+  return strides;
+}
+
 // The comparisons and selections of shape subgraphs (torch.onnx's expand(n, -1, -1): Equal the
 // shape to -1, Where it is, take the input's size), on known int lists: element by element, a
 // list of one value standing for every element. Booleans are 0 and 1.
@@ -270,33 +290,62 @@ const std::map<std::string, int>& KnownLogicOps() {  // op -> number of inputs
   return *ops;
 }
 
-absl::StatusOr<Ints> Builder::FoldLogic(const onnx::NodeProto& n) {
+// One element of an element-wise op on known ints (KnownLogicOps() and BinaryOps()).
+absl::StatusOr<int64_t> Builder::KnownElement(const onnx::NodeProto& n, const int64_t* v) {
   const std::string& op = n.op_type();
-  const int arity = KnownLogicOps().at(op);
+  if (op == "Equal") return int64_t{v[0] == v[1]};
+  if (op == "Not") return int64_t{!v[0]};
+  if (op == "Where") return v[0] ? v[1] : v[2];
+  if (op == "Mod") {  // with fmod 0: the result takes the divisor's sign, as Python's %
+    if (v[1] == 0) return Unsupported(n, "modulo by zero");
+    const int64_t r = v[0] % v[1];
+    return r != 0 && ((r < 0) != (v[1] < 0)) ? r + v[1] : r;
+  }
+  const int64_t x = v[0], y = v[1];
+  if (op == "Div" && (y == 0 || (x == INT64_MIN && y == -1))) return Unsupported(n, "division by zero or overflow");
+  int64_t r = 0;
+  const bool overflow = op == "Add"   ? __builtin_add_overflow(x, y, &r)
+                        : op == "Sub" ? __builtin_sub_overflow(x, y, &r)
+                        : op == "Mul" ? __builtin_mul_overflow(x, y, &r)
+                                      : (r = x / y, false);  // ONNX's integer Div truncates, as C++'s
+  if (overflow) return Unsupported(n, absl::StrCat(x, " ", op, " ", y, " overflows int64"));
+  return r;
+}
+
+absl::StatusOr<std::pair<Ints, Shape>> Builder::FoldElementwise(const onnx::NodeProto& n) {
+  const std::string& op = n.op_type();
+  const int arity = KnownLogicOps().count(op) ? KnownLogicOps().at(op) : 2;
   if (n.input_size() != arity) return Unsupported(n, absl::StrCat("expected ", arity, " inputs, found ", n.input_size()));
   std::vector<Ints> in(arity);
-  size_t size = 1;
+  std::vector<Shape> shapes(arity);
+  Shape out_shape;
   for (int i = 0; i < arity; ++i) {
     DLF_ASSIGN_OR_RETURN(in[i], Known(n, i));
-    if (in[i].size() != 1 && size != 1 && in[i].size() != size) return Unsupported(n, "shapes do not broadcast");
-    if (in[i].size() != 1) size = in[i].size();
+    shapes[i] = known_scalars_.count(n.input(i)) ? Shape{} : KnownShape(n.input(i));
+    absl::StatusOr<Shape> joined = ops::BroadcastShapes(out_shape, shapes[i]);
+    if (!joined.ok()) return Unsupported(n, std::string(joined.status().message()));
+    out_shape = *joined;
   }
-  Ints out(size);
-  for (size_t e = 0; e < size; ++e) {
-    const auto at = [&](int i) { return in[i][in[i].size() == 1 ? 0 : e]; };
-    if (op == "Equal") {
-      out[e] = at(0) == at(1);
-    } else if (op == "Not") {
-      out[e] = !at(0);
-    } else if (op == "Where") {
-      out[e] = at(0) ? at(1) : at(2);
-    } else {  // Mod with fmod 0: the result takes the divisor's sign, as Python's %
-      if (at(1) == 0) return Unsupported(n, "modulo by zero");
-      const int64_t r = at(0) % at(1);
-      out[e] = r != 0 && ((r < 0) != (at(1) < 0)) ? r + at(1) : r;
+  // Each input's strides over the output's axes: 0 where it is broadcast.
+  const int64_t rank = static_cast<int64_t>(out_shape.size());
+  std::vector<Ints> strides(arity, Ints(rank, 0));
+  for (int i = 0; i < arity; ++i) {
+    const Ints own = Strides(shapes[i]);
+    const int64_t offset = rank - static_cast<int64_t>(shapes[i].size());
+    for (int64_t d = offset; d < rank; ++d) strides[i][d] = shapes[i][d - offset] == 1 ? 0 : own[d - offset];
+  }
+  const Ints out_strides = Strides(out_shape);
+  Ints out(NumElements(out_shape));
+  std::vector<int64_t> args(arity);
+  for (int64_t e = 0; e < static_cast<int64_t>(out.size()); ++e) {
+    for (int i = 0; i < arity; ++i) {
+      int64_t at = 0;
+      for (int64_t d = 0; d < rank; ++d) at += (e / out_strides[d] % out_shape[d]) * strides[i][d];
+      args[i] = in[i][at];
     }
+    DLF_ASSIGN_OR_RETURN(out[e], KnownElement(n, args.data()));
   }
-  return out;
+  return std::make_pair(out, out_shape);
 }
 
 absl::Status Builder::Fold(const onnx::NodeProto& n) {
@@ -304,7 +353,7 @@ absl::Status Builder::Fold(const onnx::NodeProto& n) {
   Ints out;
   Shape out_shape;  // empty: one dimension
   if (op == "Constant") {
-    const onnx::AttributeProto* value = FindAttr(n, "value");
+    const onnx::AttributeProto* value = attrs_->Get("value");
     if (value == nullptr) return Unsupported(n, "only the 'value' form of Constant is supported");
     DLF_ASSIGN_OR_RETURN(Tensor t, ToTensor(value->t()));
     if (t.dtype() == DType::kF32) {
@@ -321,36 +370,28 @@ absl::Status Builder::Fold(const onnx::NodeProto& n) {
       DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
       out = g_.shape(x);
     }
+    // Opset 15's start and end: a slice of the dimensions, negative counting from the end, clamped.
+    const int64_t rank = static_cast<int64_t>(out.size());
+    auto clamp = [rank](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + rank : v, 0, rank); };
+    const int64_t start = clamp(attrs_->Int("start")), end = clamp(attrs_->Int("end", rank));
+    out = Ints(out.begin() + start, out.begin() + std::max(start, end));
   } else if (op == "Gather") {
     DLF_ASSIGN_OR_RETURN(const Ints data, Known(n, 0));
     DLF_ASSIGN_OR_RETURN(const Ints indices, Known(n, 1));
+    if (KnownShape(n.input(0)).size() > 1) return Unsupported(n, "a gather from known ints of more than one dimension");
     for (int64_t i : indices) {
       if (i < -static_cast<int64_t>(data.size()) || i >= static_cast<int64_t>(data.size())) return Unsupported(n, "index out of range");
       out.push_back(data[i < 0 ? i + data.size() : i]);
     }
-  } else if (KnownLogicOps().count(op)) {
-    DLF_ASSIGN_OR_RETURN(out, FoldLogic(n));
-  } else if (BinaryOps().count(op)) {  // shape arithmetic (channels / groups): int64, one side may be one value
-    DLF_ASSIGN_OR_RETURN(const Ints a, Known(n, 0));
-    DLF_ASSIGN_OR_RETURN(const Ints b, Known(n, 1));
-    if (a.size() != b.size() && a.size() != 1 && b.size() != 1) return Unsupported(n, "shapes do not broadcast");
-    for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
-      const int64_t x = a[a.size() == 1 ? 0 : i], y = b[b.size() == 1 ? 0 : i];
-      if (op == "Div" && (y == 0 || (x == INT64_MIN && y == -1))) return Unsupported(n, "division by zero or overflow");
-      int64_t r = 0;
-      const bool overflow = op == "Add"   ? __builtin_add_overflow(x, y, &r)
-                            : op == "Sub" ? __builtin_sub_overflow(x, y, &r)
-                            : op == "Mul" ? __builtin_mul_overflow(x, y, &r)
-                                          : (r = x / y, false);  // ONNX's integer Div truncates, as C++'s
-      if (overflow) return Unsupported(n, absl::StrCat(x, " ", op, " ", y, " overflows int64"));
-      out.push_back(r);
-    }
+  } else if (KnownLogicOps().count(op) || BinaryOps().count(op)) {  // shape arithmetic, masks
+    DLF_ASSIGN_OR_RETURN(std::tie(out, out_shape), FoldElementwise(n));
+    if (out_shape.empty()) known_scalars_.insert(n.output(0));
   } else if (op == "Slice") {  // of a known int tensor, any step
     DLF_ASSIGN_OR_RETURN(const Ints data, Known(n, 0));
     DLF_ASSIGN_OR_RETURN(std::tie(out, out_shape), SliceKnown(n, data, KnownShape(n.input(0))));
   } else if (op == "ConstantOfShape") {
     DLF_ASSIGN_OR_RETURN(const Ints dims, Known(n, 0));
-    const onnx::AttributeProto* value = FindAttr(n, "value");
+    const onnx::AttributeProto* value = attrs_->Get("value");
     Tensor fill(DType::kF32, {1});
     fill.f32()[0] = 0;
     if (value != nullptr) {
@@ -394,7 +435,7 @@ absl::Status Builder::Fold(const onnx::NodeProto& n) {
     DLF_ASSIGN_OR_RETURN(const Ints data, Known(n, 0));
     DLF_ASSIGN_OR_RETURN(std::tie(out, out_shape), TransposeKnown(n, data, KnownShape(n.input(0))));
   } else if (op == "Cast") {  // of known ints: to an integer type they stay as they are
-    const int64_t to = IntAttr(n, "to", 0);
+    const int64_t to = attrs_->Int("to");
     DLF_ASSIGN_OR_RETURN(out, Known(n, 0));
     if (to == onnx::TensorProto::FLOAT) {  // a constant, e.g. torch.clamp's integer bounds
       Tensor t(DType::kF32, {static_cast<int64_t>(out.size())});
@@ -407,8 +448,12 @@ absl::Status Builder::Fold(const onnx::NodeProto& n) {
       return Unsupported(n, absl::StrCat("a cast of known integers to ONNX type ", to));
     }
   } else if (op == "Unsqueeze" || op == "Squeeze" || op == "Identity") {
-    DLF_ASSIGN_OR_RETURN(out, Known(n, 0));  // a list of known ints keeps its values
-  } else {  // Concat
+    attrs_->Get("axes");  // a list of known ints keeps its values (their shape is not tracked)
+    DLF_ASSIGN_OR_RETURN(out, Known(n, 0));
+  } else {  // Concat of lists
+    if (const int64_t axis = attrs_->Int("axis"); axis != 0 && axis != -1) {
+      return Unsupported(n, absl::StrCat("a concat of known ints along axis ", axis, " (dlf joins lists)"));
+    }
     for (int i = 0; i < n.input_size(); ++i) {
       DLF_ASSIGN_OR_RETURN(const Ints part, Known(n, i));
       out.insert(out.end(), part.begin(), part.end());
@@ -417,13 +462,6 @@ absl::Status Builder::Fold(const onnx::NodeProto& n) {
   if (out_shape.size() > 1) known_shapes_[n.output(0)] = out_shape;
   known_[n.output(0)] = std::move(out);
   return absl::OkStatus();
-}
-
-// Row-major strides of `shape`.
-Ints Strides(const Shape& shape) {
-  Ints strides(shape.size(), 1);
-  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * shape[i + 1];
-  return strides;
 }
 
 absl::StatusOr<std::pair<Ints, Shape>> Builder::SliceKnown(const onnx::NodeProto& n, const Ints& data,
@@ -481,7 +519,7 @@ absl::StatusOr<std::pair<Ints, Shape>> Builder::TransposeKnown(const onnx::NodeP
   const int64_t rank = static_cast<int64_t>(shape.size());
   Ints reversed(rank);
   for (int64_t i = 0; i < rank; ++i) reversed[i] = rank - 1 - i;
-  absl::StatusOr<Ints> perm = Axes(n, IntsAttr(n, "perm", reversed), rank);
+  absl::StatusOr<Ints> perm = Axes(n, attrs_->Ints("perm", reversed), rank);
   if (!perm.ok() || !std::is_permutation(perm->begin(), perm->end(), reversed.begin(), reversed.end())) {
     return Unsupported(n, absl::StrCat("perm must order the ", rank, " axes"));
   }
@@ -505,14 +543,13 @@ absl::StatusOr<std::pair<Ints, Shape>> Builder::TransposeKnown(const onnx::NodeP
 absl::StatusOr<ops::ConvTranspose2DOptions> Builder::ConvAttributes(const onnx::NodeProto& n, Value x, Value w) {
   const bool transposed = n.op_type() == "ConvTranspose";
   ops::ConvTranspose2DOptions o;
-  o.stride = IntsAttr(n, "strides", {1, 1});
-  o.dilation = IntsAttr(n, "dilations", {1, 1});
-  o.groups = IntAttr(n, "group", 1);
-  o.output_padding = IntsAttr(n, "output_padding", {0, 0});
-  Ints pads = IntsAttr(n, "pads", {0, 0, 0, 0});  // [top, left, bottom, right]
-  const onnx::AttributeProto* auto_pad = FindAttr(n, "auto_pad");
-  const std::string mode = auto_pad ? auto_pad->s() : "NOTSET";
-  Ints output_shape = IntsAttr(n, "output_shape", {});
+  o.stride = attrs_->Ints("strides");
+  o.dilation = attrs_->Ints("dilations");
+  o.groups = attrs_->Int("group");
+  o.output_padding = transposed ? attrs_->Ints("output_padding") : Ints{0, 0};
+  Ints pads = attrs_->Ints("pads");  // [top, left, bottom, right]
+  const std::string mode = attrs_->String("auto_pad");
+  const Ints output_shape = transposed ? attrs_->Ints("output_shape") : Ints{};
   if (o.stride.size() != 2 || o.dilation.size() != 2 || pads.size() != 4 || o.output_padding.size() != 2 ||
       !(output_shape.empty() || output_shape.size() == 2)) {
     return Unsupported(n, "dlf takes 2-D convolutions (2 strides, 2 dilations, 4 pads, 2 output_padding, 2 output_shape)");
@@ -524,6 +561,15 @@ absl::StatusOr<ops::ConvTranspose2DOptions> Builder::ConvAttributes(const onnx::
   if (mode == "VALID") pads = {0, 0, 0, 0};
   const Shape xs = g_.shape(x);
   const Shape ws = g_.shape(w);
+  if (xs.size() != 4 || ws.size() != 4) {
+    return Unsupported(n, absl::StrCat("dlf convolves 2-D images [n, c, h, w] with [o, i, kh, kw] weights, found ",
+                                       ShapeString(xs), " and ", ShapeString(ws)));
+  }
+  if (const Ints kernel = attrs_->Ints("kernel_shape");
+      !kernel.empty() && (ws.size() != 4 || kernel != Ints{ws[2], ws[3]})) {
+    return Unsupported(n, absl::StrCat("kernel_shape ", ShapeString(kernel), " disagrees with the weight's ",
+                                       ShapeString(ws)));
+  }
   for (int i = 0; i < 2 && (same || !output_shape.empty()); ++i) {
     const int64_t in = xs.size() == 4 ? xs[2 + i] : 0, k = ws.size() == 4 ? ws[2 + i] : 1;
     const int64_t span = (k - 1) * o.dilation[i] + 1, s = o.stride[i];
@@ -536,6 +582,10 @@ absl::StatusOr<ops::ConvTranspose2DOptions> Builder::ConvAttributes(const onnx::
     }
     // SAME_UPPER puts the odd one at the end; ConvTranspose's output_shape without SAME_UPPER
     // at the start, as SAME_LOWER.
+    if (total < 0) {  // an output_shape beyond the natural size: output_padding's extra rows
+      o.output_padding[i] -= total;
+      total = 0;
+    }
     const int64_t small = total / 2;
     pads[i] = mode == "SAME_UPPER" ? small : total - small;
     pads[2 + i] = total - pads[i];
@@ -552,8 +602,6 @@ absl::Status Builder::Conv(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const ops::ConvTranspose2DOptions o, ConvAttributes(n, x, w));
   if (n.op_type() == "ConvTranspose") {
     Set(n, ops::ConvTranspose2D(g_, x, w, b, o));
-  } else if (o.output_padding != Ints{0, 0} || FindAttr(n, "output_shape") != nullptr) {
-    return Unsupported(n, "output_padding and output_shape are ConvTranspose's attributes, not Conv's");
   } else {
     Set(n, ops::Conv2D(g_, x, w, b, o));
   }
@@ -562,24 +610,29 @@ absl::Status Builder::Conv(const onnx::NodeProto& n) {
 
 absl::Status Builder::Pool(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  if (g_.shape(x).size() != 4) return Unsupported(n, absl::StrCat("dlf pools 2-D images [n, c, h, w], found ", ShapeString(g_.shape(x))));
   const bool max = n.op_type() == "MaxPool";
-  const Ints pads = IntsAttr(n, "pads", {0, 0, 0, 0});
+  const Ints pads = attrs_->Ints("pads");
   const bool padded = pads != Ints{0, 0, 0, 0};
-  if (n.output_size() > 1 || IntsAttr(n, "dilations", {1, 1}) != Ints{1, 1} || pads.size() != 4 ||
-      pads[0] != pads[2] || pads[1] != pads[3] || FindAttr(n, "auto_pad") != nullptr ||
-      (!max && padded && IntAttr(n, "count_include_pad", 0) != 0)) {
+  // auto_pad is left unread: only its default, NOTSET, passes.
+  if (n.output_size() > 1 || attrs_->Ints("dilations", {1, 1}) != Ints{1, 1} || pads.size() != 4 ||
+      pads[0] != pads[2] || pads[1] != pads[3] || (!max && padded && attrs_->Int("count_include_pad") != 0)) {
     return Unsupported(n, "dlf takes 2-D pooling with symmetric explicit pads, no indices output, and "
                           "averages that exclude the padding");
   }
-  const Ints kernel = IntsAttr(n, "kernel_shape", {});
-  ops::Pool2DOptions o{.kernel = kernel, .stride = IntsAttr(n, "strides", {1, 1}), .padding = {pads[0], pads[1]},
-                       .ceil_mode = IntAttr(n, "ceil_mode", 0) != 0};
+  const Ints kernel = attrs_->Ints("kernel_shape");
+  if (kernel.size() != 2 || 2 * pads[0] > kernel[0] || 2 * pads[1] > kernel[1]) {
+    return Unsupported(n, absl::StrCat("kernel ", ShapeString(kernel), " with pads ", ShapeString(pads),
+                                       " (dlf pads at most half a 2-D kernel)"));
+  }
+  ops::Pool2DOptions o{.kernel = kernel, .stride = attrs_->Ints("strides"), .padding = {pads[0], pads[1]},
+                       .ceil_mode = attrs_->Int("ceil_mode") != 0};
   Set(n, max ? ops::MaxPool2D(g_, x, o) : ops::AvgPool2D(g_, x, o));
   return g_.status();
 }
 
 absl::Status Builder::BatchNorm(const onnx::NodeProto& n) {
-  if (n.output_size() > 1 || IntAttr(n, "training_mode", 0) != 0) {
+  if (n.output_size() > 1 || attrs_->Int("training_mode") != 0) {
     return Unsupported(n, "export the network in inference mode (one output)");
   }
   std::vector<Value> in(6);
@@ -593,22 +646,25 @@ absl::Status Builder::BatchNorm(const onnx::NodeProto& n) {
   count = absl::EndsWith(count, ".running_mean") ? absl::StrCat(count.substr(0, count.size() - 13), ".num_batches_tracked")
                                                  : absl::StrCat(count, ".num_batches_tracked");
   in[5] = g_.Buffer(count, DType::kI64, {});
-  const double momentum = 1.0 - FloatAttr(n, "momentum", 0.9);  // ONNX weighs the old value
-  Set(n, g_.Op("BatchNorm", in, {{"eps", FloatAttr(n, "epsilon", 1e-5)}, {"momentum", momentum}})[0]);
+  const double momentum = 1.0 - attrs_->Float("momentum");  // ONNX weighs the old value
+  Set(n, g_.Op("BatchNorm", in, {{"eps", attrs_->Float("epsilon")}, {"momentum", momentum}})[0]);
   return g_.status();
 }
 
+// alpha * A' * B' + beta * C, with A' and B' transposed where transA and transB say.
 absl::Status Builder::Gemm(const onnx::NodeProto& n) {
-  DLF_ASSIGN_OR_RETURN(const Value a, In(n, 0));
+  DLF_ASSIGN_OR_RETURN(Value a, In(n, 0));
   DLF_ASSIGN_OR_RETURN(const Value w, In(n, 1));
-  DLF_ASSIGN_OR_RETURN(const Value c, OptionalIn(n, 2));
-  if (IntAttr(n, "transA", 0) != 0 || FloatAttr(n, "alpha", 1) != 1 || FloatAttr(n, "beta", 1) != 1) {
-    return Unsupported(n, "dlf takes Gemm with transA 0, alpha 1 and beta 1");
-  }
-  if (IntAttr(n, "transB", 0) != 0 && (!c.valid() || g_.shape(c).size() == 1)) {
+  DLF_ASSIGN_OR_RETURN(Value c, OptionalIn(n, 2));
+  const bool trans_b = attrs_->Int("transB") != 0;
+  const double alpha = attrs_->Float("alpha"), beta = attrs_->Float("beta");
+  if (attrs_->Int("transA") != 0) a = ops::Transpose(g_, a, {1, 0});
+  if (c.valid() && beta != 1) c = ops::Scale(g_, c, beta);
+  if (trans_b && alpha == 1 && (!c.valid() || g_.shape(c).size() == 1)) {
     Set(n, ops::Linear(g_, a, w, c));  // PyTorch's nn.Linear: weight [out, in]
   } else {
-    const Value y = ops::MatMul(g_, a, w, false, IntAttr(n, "transB", 0) != 0);
+    Value y = ops::MatMul(g_, a, w, false, trans_b);
+    if (alpha != 1) y = ops::Scale(g_, y, alpha);
     Set(n, c.valid() ? ops::Add(g_, y, c) : y);
   }
   return g_.status();
@@ -619,11 +675,12 @@ absl::Status Builder::Reshape(const onnx::NodeProto& n) {
   const Shape in = g_.shape(x);
   Ints shape;
   if (n.op_type() == "Flatten") {
-    int64_t axis = IntAttr(n, "axis", 1);
+    int64_t axis = attrs_->Int("axis");
     if (axis < 0) axis += static_cast<int64_t>(in.size());
     if (axis < 0 || axis > static_cast<int64_t>(in.size())) return Unsupported(n, "axis out of range");
     shape = {NumElements(Shape(in.begin(), in.begin() + axis)), NumElements(Shape(in.begin() + axis, in.end()))};
   } else {
+    if (attrs_->Int("allowzero") != 0) return Unsupported(n, "allowzero 1 (dlf's 0 copies the input's dimension)");
     DLF_ASSIGN_OR_RETURN(shape, Known(n, 1));
     for (size_t i = 0; i < shape.size(); ++i) {
       if (shape[i] == 0 && i < in.size()) shape[i] = in[i];  // 0 copies the input's dimension
@@ -645,6 +702,7 @@ const std::map<std::string, Builder::Rule>& Builder::Rules() {
       {"Flatten", &Builder::Reshape},
       {"GlobalAveragePool", &Builder::GlobalAveragePool},
       {"Softmax", &Builder::Softmax},
+      {"LogSoftmax", &Builder::Softmax},
       {"Dropout", &Builder::Dropout},
       {"LRN", &Builder::Lrn},
       {"MatMul", &Builder::MatMul},
@@ -658,6 +716,16 @@ const std::map<std::string, Builder::Rule>& Builder::Rules() {
       {"Pow", &Builder::Pow},
       {"Expand", &Builder::Expand},
       {"Split", &Builder::Split},
+      {"Max", &Builder::Variadic},
+      {"Min", &Builder::Variadic},
+      {"Sum", &Builder::Variadic},
+      {"Mean", &Builder::Variadic},
+      {"ReduceSum", &Builder::ReduceMean},
+      {"ReduceMax", &Builder::ReduceMean},
+      {"Cast", &Builder::CastValues},
+      {"LeakyRelu", &Builder::Activation},
+      {"Elu", &Builder::Activation},
+      {"Reciprocal", &Builder::Activation},
   };
   static const auto* all = [] {
     auto* table = new std::map<std::string, Rule>(*rules);
@@ -682,6 +750,20 @@ absl::Status Builder::Binary(const onnx::NodeProto& n) {
   return g_.status();
 }
 
+// Max, Min, Sum and Mean of one or more inputs, with NumPy broadcasting.
+absl::Status Builder::Variadic(const onnx::NodeProto& n) {
+  const std::string& op = n.op_type();
+  if (n.input_size() < 1) return Unsupported(n, "expected at least one input");
+  auto combine = op == "Max" ? ops::Maximum : op == "Min" ? ops::Minimum : ops::Add;
+  DLF_ASSIGN_OR_RETURN(Value y, In(n, 0));
+  for (int i = 1; i < n.input_size(); ++i) {
+    DLF_ASSIGN_OR_RETURN(const Value x, In(n, i));
+    y = combine(g_, y, x);
+  }
+  Set(n, op == "Mean" ? ops::Scale(g_, y, 1.0 / n.input_size()) : y);
+  return g_.status();
+}
+
 absl::Status Builder::GlobalAveragePool(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
   Set(n, ops::ReduceMean(g_, x, {2, 3}, true));
@@ -690,32 +772,31 @@ absl::Status Builder::GlobalAveragePool(const onnx::NodeProto& n) {
 
 absl::Status Builder::Softmax(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-  const int64_t axis = IntAttr(n, "axis", file_.opset >= 13 ? -1 : 1);
+  const int64_t axis = attrs_->Int("axis", file_.opset >= 13 ? -1 : 1);
   // Before opset 13 Softmax flattened the axes from `axis` on: the same as one axis only for the last.
   const int64_t rank = static_cast<int64_t>(g_.shape(x).size());
   if (file_.opset < 13 && axis != -1 && axis != rank - 1) return Unsupported(n, "softmax before opset 13 over the last axis only");
-  Set(n, ops::Softmax(g_, x, axis));
+  Set(n, (n.op_type() == "Softmax" ? ops::Softmax : ops::LogSoftmax)(g_, x, axis));
   return g_.status();
 }
 
 absl::Status Builder::Dropout(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-  double ratio = FloatAttr(n, "ratio", 0.5);
-  if (n.input_size() > 1 && !n.input(1).empty()) {
-    auto init = file_.initializers.find(n.input(1));
-    if (init == file_.initializers.end()) return Unsupported(n, "its ratio must be an initializer");
-    DLF_ASSIGN_OR_RETURN(const Tensor r, ToTensor(*init->second));
-    if (r.dtype() != DType::kF32 || r.num_elements() != 1) return Unsupported(n, "its ratio must be one float");
-    ratio = r.f32()[0];
+  if (n.output_size() > 1) return Unsupported(n, "its mask output (dlf's dropout keeps its mask inside)");
+  if (n.input_size() > 2 && !n.input(2).empty()) {  // training_mode: dlf's run decides, as for its own Dropout
+    return Unsupported(n, "its training_mode input (dlf drops in training runs and not in inference)");
   }
+  DLF_ASSIGN_OR_RETURN(const double ratio, KnownScalar(n, 1, attrs_->Float("ratio")));
+  attrs_->Has("seed");  // dlf draws every dropout mask from its run's seed, step and sample
   Set(n, ops::Dropout(g_, x, ratio));
   return g_.status();
 }
 
 absl::Status Builder::Lrn(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-  Set(n, ops::LocalResponseNorm(g_, x, {.size = IntAttr(n, "size", 5), .alpha = FloatAttr(n, "alpha", 1e-4),
-                                        .beta = FloatAttr(n, "beta", 0.75), .k = FloatAttr(n, "bias", 1.0)}));
+  if (!attrs_->Has("size")) return Unsupported(n, "its attribute 'size' (required) is missing");
+  Set(n, ops::LocalResponseNorm(g_, x, {.size = attrs_->Int("size"), .alpha = attrs_->Float("alpha"),
+                                        .beta = attrs_->Float("beta"), .k = attrs_->Float("bias")}));
   return g_.status();
 }
 
@@ -752,7 +833,7 @@ absl::Status Builder::GatherValues(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(Ints indices, Known(n, 1));
   const Shape shape = g_.shape(x);
   const int64_t rank = static_cast<int64_t>(shape.size());
-  int64_t axis = IntAttr(n, "axis", 0);
+  int64_t axis = attrs_->Int("axis");
   if (axis < -rank || axis >= rank) return Unsupported(n, absl::StrCat("axis ", axis, " for rank ", rank));
   if (axis < 0) axis += rank;
   for (int64_t& i : indices) {
@@ -768,12 +849,30 @@ absl::Status Builder::GatherValues(const onnx::NodeProto& n) {
     Set(n, ops::Reshape(g_, ops::Slice(g_, x, begin, size), out));
     return g_.status();
   }
-  if (axis != 0 || rank != 2) {
-    return Unsupported(n, "a gather of float values by several indices takes the rows of a [rows, dim] table only");
-  }
-  Tensor ids(DType::kI32, KnownShape(n.input(1)));
+  // Several indices: an Embedding of the rows of [rows, rest] with the gathered axis moved first.
+  Ints perm(rank);
+  for (int64_t i = 0; i < rank; ++i) perm[i] = i;
+  std::rotate(perm.begin(), perm.begin() + axis, perm.begin() + axis + 1);  // [axis, 0 .. axis-1, axis+1 ..]
+  const Value front = axis == 0 ? x : ops::Transpose(g_, x, perm);
+  const Shape moved = g_.shape(front);
+  const Value table = ops::Reshape(g_, front, {moved[0], NumElements(moved) / std::max<int64_t>(moved[0], 1)});
+  const Shape index_shape = KnownShape(n.input(1));
+  Tensor ids(DType::kI32, {static_cast<int64_t>(indices.size())});
   for (size_t i = 0; i < indices.size(); ++i) ids.i32()[i] = static_cast<int32_t>(indices[i]);
-  Set(n, ops::Embedding(g_, x, g_.Constant(std::move(ids), n.output(0) + ".ids")));
+  const Value rows = ops::Embedding(g_, table, g_.Constant(std::move(ids), n.output(0) + ".ids"));
+  // [indices..., the other axes in order], then the indices' axes moved to where `axis` was.
+  Shape gathered = index_shape;
+  gathered.insert(gathered.end(), moved.begin() + 1, moved.end());
+  Value y = ops::Reshape(g_, rows, gathered);
+  if (axis > 0) {
+    const int64_t q = static_cast<int64_t>(index_shape.size());
+    Ints back;
+    for (int64_t i = 0; i < axis; ++i) back.push_back(q + i);
+    for (int64_t i = 0; i < q; ++i) back.push_back(i);
+    for (int64_t i = q + axis; i < static_cast<int64_t>(gathered.size()); ++i) back.push_back(i);
+    y = ops::Transpose(g_, y, back);
+  }
+  Set(n, y);
   return g_.status();
 }
 
@@ -784,7 +883,7 @@ absl::Status Builder::Squeeze(const onnx::NodeProto& n) {
   Ints axes;
   if (n.input_size() > 1 && !n.input(1).empty()) {
     DLF_ASSIGN_OR_RETURN(axes, Known(n, 1));
-  } else if (const onnx::AttributeProto* a = FindAttr(n, "axes"); a != nullptr) {
+  } else if (const onnx::AttributeProto* a = attrs_->Get("axes"); a != nullptr) {
     axes.assign(a->ints().begin(), a->ints().end());
   }
   const Shape in = g_.shape(x);
@@ -825,13 +924,13 @@ absl::Status Builder::Expand(const onnx::NodeProto& n) {
 absl::Status Builder::Split(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
   const int64_t rank = static_cast<int64_t>(g_.shape(x).size());
-  int64_t axis = IntAttr(n, "axis", 0);
+  int64_t axis = attrs_->Int("axis");
   if (axis < -rank || axis >= rank) return Unsupported(n, absl::StrCat("axis ", axis, " for rank ", rank));
   if (axis < 0) axis += rank;
   Ints sizes;
   if (n.input_size() > 1 && !n.input(1).empty()) {
     DLF_ASSIGN_OR_RETURN(sizes, Known(n, 1));
-  } else if (const onnx::AttributeProto* a = FindAttr(n, "split"); a != nullptr) {
+  } else if (const onnx::AttributeProto* a = attrs_->Get("split"); a != nullptr) {
     sizes.assign(a->ints().begin(), a->ints().end());
   } else {
     const int64_t parts = n.output_size(), dim = g_.shape(x)[axis];
@@ -852,7 +951,7 @@ absl::Status Builder::Concat(const onnx::NodeProto& n) {
     DLF_ASSIGN_OR_RETURN(const Value v, In(n, i));
     in.push_back(v);
   }
-  Set(n, ops::Concat(g_, in, IntAttr(n, "axis", 0)));
+  Set(n, ops::Concat(g_, in, attrs_->Int("axis")));
   return g_.status();
 }
 
@@ -870,26 +969,65 @@ absl::StatusOr<double> Builder::KnownScalar(const onnx::NodeProto& n, int i, dou
 absl::Status Builder::Clip(const onnx::NodeProto& n) {  // min and max: inputs from opset 11, attributes before
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
   constexpr double kMax = std::numeric_limits<float>::max();
-  DLF_ASSIGN_OR_RETURN(const double lo, KnownScalar(n, 1, FloatAttr(n, "min", -kMax)));
-  DLF_ASSIGN_OR_RETURN(const double hi, KnownScalar(n, 2, FloatAttr(n, "max", kMax)));
+  DLF_ASSIGN_OR_RETURN(const double lo, KnownScalar(n, 1, attrs_->Float("min", -kMax)));
+  DLF_ASSIGN_OR_RETURN(const double hi, KnownScalar(n, 2, attrs_->Float("max", kMax)));
   Set(n, ops::Clip(g_, x, lo, hi));
   return g_.status();
 }
 
 absl::Status Builder::HardSigmoid(const onnx::NodeProto& n) {  // max(0, min(1, alpha x + beta))
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-  Set(n, ops::HardSigmoid(g_, x, FloatAttr(n, "alpha", 0.2), FloatAttr(n, "beta", 0.5)));
+  Set(n, ops::HardSigmoid(g_, x, attrs_->Float("alpha"), attrs_->Float("beta")));
   return g_.status();
 }
 
-absl::Status Builder::ReduceMean(const onnx::NodeProto& n) {  // axes: an attribute up to opset 17
+// ReduceMean, ReduceSum and ReduceMax over `axes` (all when absent): an attribute up to opset
+// 17, except ReduceSum's, an input from opset 13.
+absl::Status Builder::ReduceMean(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
   const int64_t rank = static_cast<int64_t>(g_.shape(x).size());
   Ints all(rank);
   for (int64_t i = 0; i < rank; ++i) all[i] = i;
-  absl::StatusOr<Ints> axes = Axes(n, IntsAttr(n, "axes", all), rank);
+  Ints listed = attrs_->Ints("axes", all);
+  if (n.input_size() > 1 && !n.input(1).empty()) {
+    DLF_ASSIGN_OR_RETURN(listed, Known(n, 1));
+  }
+  if (listed.empty()) {
+    if (attrs_->Int("noop_with_empty_axes") != 0) {
+      Set(n, x);
+      return absl::OkStatus();
+    }
+    listed = all;
+  }
+  absl::StatusOr<Ints> axes = Axes(n, listed, rank);
   if (!axes.ok()) return Unsupported(n, std::string(axes.status().message()));
-  Set(n, ops::ReduceMean(g_, x, *axes, IntAttr(n, "keepdims", 1) != 0));
+  const bool keepdims = attrs_->Int("keepdims") != 0;
+  const std::string& op = n.op_type();
+  auto reduce = op == "ReduceSum" ? ops::ReduceSum : op == "ReduceMax" ? ops::ReduceMax : ops::ReduceMean;
+  Set(n, reduce(g_, x, *axes, keepdims));
+  return g_.status();
+}
+
+// Cast of float values: to float it is the identity; dlf computes nothing else.
+absl::Status Builder::CastValues(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  if (const int64_t to = attrs_->Int("to"); to != onnx::TensorProto::FLOAT) {
+    return Unsupported(n, absl::StrCat("a cast of float values to ONNX type ", to, " (dlf computes in float)"));
+  }
+  Set(n, x);
+  return absl::OkStatus();
+}
+
+// The element-wise ops of one input with an attribute: LeakyRelu(alpha), Elu(alpha), and
+// Reciprocal.
+absl::Status Builder::Activation(const onnx::NodeProto& n) {
+  DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
+  const std::string& op = n.op_type();
+  if (op == "Reciprocal") {
+    Set(n, ops::Pow(g_, x, -1.0));
+  } else {
+    Set(n, op == "Elu" ? ops::Elu(g_, x, attrs_->Float("alpha")) : ops::LeakyRelu(g_, x, attrs_->Float("alpha")));
+  }
   return g_.status();
 }
 
@@ -898,7 +1036,7 @@ absl::Status Builder::Transpose(const onnx::NodeProto& n) {
   const int64_t rank = static_cast<int64_t>(g_.shape(x).size());
   Ints reversed(rank);
   for (int64_t i = 0; i < rank; ++i) reversed[i] = rank - 1 - i;
-  absl::StatusOr<Ints> perm = Axes(n, IntsAttr(n, "perm", reversed), rank);
+  absl::StatusOr<Ints> perm = Axes(n, attrs_->Ints("perm", reversed), rank);
   if (!perm.ok()) return Unsupported(n, std::string(perm.status().message()));
   Set(n, ops::Transpose(g_, x, *perm));
   return g_.status();
@@ -906,9 +1044,10 @@ absl::Status Builder::Transpose(const onnx::NodeProto& n) {
 
 absl::Status Builder::Pad(const onnx::NodeProto& n) {  // pads: an input from opset 11, an attribute before
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-  const onnx::AttributeProto* mode = FindAttr(n, "mode");
-  if (mode != nullptr && mode->s() != "constant") return Unsupported(n, "mode '" + mode->s() + "' (dlf pads with a constant)");
-  Ints pads = IntsAttr(n, "pads", {});
+  if (const std::string mode = attrs_->String("mode"); mode != "constant") {
+    return Unsupported(n, "mode '" + mode + "' (dlf pads with a constant)");
+  }
+  Ints pads = attrs_->Ints("pads");
   if (file_.opset >= 11) {
     DLF_ASSIGN_OR_RETURN(pads, Known(n, 1));
   }
@@ -916,7 +1055,7 @@ absl::Status Builder::Pad(const onnx::NodeProto& n) {  // pads: an input from op
   if (pads.size() != 2 * rank) {
     return Unsupported(n, absl::StrCat("expected ", 2 * rank, " pads for a rank-", rank, " input, found ", pads.size()));
   }
-  DLF_ASSIGN_OR_RETURN(const double value, KnownScalar(n, 2, FloatAttr(n, "value", 0.0)));
+  DLF_ASSIGN_OR_RETURN(const double value, KnownScalar(n, 2, attrs_->Float("value")));
   Set(n, ops::Pad(g_, x, Ints(pads.begin(), pads.begin() + rank), Ints(pads.begin() + rank, pads.end()), value));
   return g_.status();
 }
@@ -968,7 +1107,37 @@ absl::Status Builder::Pow(const onnx::NodeProto& n) {  // x to a constant power
   return g_.status();
 }
 
+// Ops Dispatch folds when their inputs are known ints (shape subgraphs), beside Rules().
+const std::set<std::string>& FoldedOps() {
+  static const auto* ops = new std::set<std::string>{"Constant", "ConstantOfShape", "Shape",    "Gather",
+                                                     "Unsqueeze", "Squeeze",        "Concat",   "Identity",
+                                                     "Cast",     "Slice",           "Reshape",  "Transpose"};
+  return *ops;
+}
+
+bool Builder::Importable(const std::string& op) {
+  return Rules().count(op) || FoldedOps().count(op) || KnownLogicOps().count(op);
+}
+
+std::vector<std::string> Builder::ImportableOps() {
+  std::set<std::string> ops(FoldedOps().begin(), FoldedOps().end());
+  for (const auto& [op, rule] : Rules()) ops.insert(op);
+  for (const auto& [op, arity] : KnownLogicOps()) ops.insert(op);
+  return std::vector<std::string>(ops.begin(), ops.end());
+}
+
 absl::Status Builder::AddNode(const onnx::NodeProto& n) {
+  if (!Importable(n.op_type())) return Unsupported(n);
+  NodeAttributes attributes(n);
+  attrs_ = &attributes;
+  absl::Status status = attributes.CheckListed();
+  if (status.ok()) status = Dispatch(n);
+  if (status.ok()) status = attributes.CheckUnread();
+  attrs_ = nullptr;
+  return status;
+}
+
+absl::Status Builder::Dispatch(const onnx::NodeProto& n) {
   const std::string& op = n.op_type();
   if (!n.domain().empty() && n.domain() != "ai.onnx") return Unsupported(n, absl::StrCat("domain '", n.domain(), "'"));
   if (n.output_size() < 1) return Unsupported(n, "the node has no output");
@@ -1000,6 +1169,25 @@ absl::Status Builder::AddNode(const onnx::NodeProto& n) {
   return (this->*rule->second)(n);
 }
 
+absl::Status Builder::AddNodes() {
+  for (const onnx::NodeProto& n : file_.model.graph().node()) {
+    if (absl::Status s = AddNode(n); !s.ok()) {
+      if (absl::StrContains(s.message(), file_.path)) return s;
+      return absl::Status(s.code(), absl::StrCat(file_.path, ": node '", NodeName(n), "' (", n.op_type(), "): ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Value> Builder::Output(const std::string& name) const {
+  if (auto out = values_.find(name); out != values_.end()) return out->second;
+  if (known_.count(name)) {
+    return absl::UnimplementedError(absl::StrCat(file_.path, ": the output '", name,
+                                                 "' is an integer tensor, which dlf evaluates when the graph is built"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(file_.path, ": no node writes the output '", name, "'"));
+}
+
 absl::StatusOr<Value> Builder::Build(Value images) {
   const onnx::GraphProto& graph = file_.model.graph();
   for (const onnx::ValueInfoProto& in : graph.input()) {
@@ -1008,22 +1196,54 @@ absl::StatusOr<Value> Builder::Build(Value images) {
       break;
     }
   }
-  for (const onnx::NodeProto& n : graph.node()) {
-    if (absl::Status s = AddNode(n); !s.ok()) {
-      if (absl::StrContains(s.message(), file_.path)) return s;
-      return absl::Status(s.code(), absl::StrCat(file_.path, ": node '", NodeName(n), "' (", n.op_type(), "): ", s.message()));
-    }
-  }
-  auto out = values_.find(graph.output(0).name());
-  if (out == values_.end()) {
-    return absl::InvalidArgumentError(absl::StrCat(file_.path, ": no node writes the output '", graph.output(0).name(), "'"));
-  }
+  DLF_RETURN_IF_ERROR(AddNodes());
+  DLF_ASSIGN_OR_RETURN(const Value logits, Output(graph.output(0).name()));
   if (options_.num_classes != file_.classes) {
     return absl::InvalidArgumentError(absl::StrCat(
         file_.path, ": the network has ", file_.classes, " outputs, but the data has ", options_.num_classes,
         " classes"));
   }
-  return out->second;
+  return logits;
+}
+
+absl::StatusOr<Network> Builder::BuildNetwork(const std::map<std::string, const Tensor*>& inputs) {
+  const onnx::GraphProto& graph = file_.model.graph();
+  for (const onnx::ValueInfoProto& in : graph.input()) {
+    if (file_.initializers.count(in.name())) continue;
+    auto given = inputs.find(in.name());
+    if (given == inputs.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(file_.path, ": no value given for the input '", in.name(), "'"));
+    }
+    const Tensor& t = *given->second;
+    if (t.dtype() == DType::kI64) {
+      RecordKnownShape(in.name(), t.shape());
+      known_[in.name()] = Ints(t.i64(), t.i64() + t.num_elements());
+    } else if (t.dtype() == DType::kF32) {
+      values_[in.name()] = g_.Input(in.name(), DType::kF32, t.shape());
+    } else {
+      return absl::UnimplementedError(absl::StrCat(file_.path, ": the input '", in.name(), "' is ",
+                                                   DTypeName(t.dtype()), "; dlf takes float and int64 inputs"));
+    }
+  }
+  DLF_RETURN_IF_ERROR(g_.status());
+  DLF_RETURN_IF_ERROR(AddNodes());
+  Network network;
+  for (const onnx::ValueInfoProto& out : graph.output()) {
+    if (auto known = known_.find(out.name()); known != known_.end()) {
+      Tensor t(DType::kI64, known_scalars_.count(out.name()) ? Shape{} : KnownShape(out.name()));
+      if (t.num_elements() != static_cast<int64_t>(known->second.size())) {
+        return Unsupported(graph.node(graph.node_size() - 1),
+                           absl::StrCat("the shape of the integer output '", out.name(), "' is not tracked"));
+      }
+      std::copy(known->second.begin(), known->second.end(), t.i64());
+      network.known.emplace(static_cast<int>(network.outputs.size()), std::move(t));
+      network.outputs.push_back(Value{});
+      continue;
+    }
+    DLF_ASSIGN_OR_RETURN(const Value v, Output(out.name()));
+    network.outputs.push_back(v);
+  }
+  return network;
 }
 
 // The [c, h, w] of the image input and the number of outputs; a dynamic axis other than the
@@ -1064,7 +1284,9 @@ absl::Status ReadSignature(OnnxFile& f) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<const OnnxFile>> ParseOnnxFile(const std::string& bytes, const std::string& path) {
+// The file's model; a classifier's input and output read into input_shape and classes.
+absl::StatusOr<std::shared_ptr<const OnnxFile>> ParseOnnxFile(const std::string& bytes, const std::string& path,
+                                                             bool classifier) {
   auto f = std::make_shared<OnnxFile>();
   f->path = path;
   if (!f->model.ParseFromString(bytes) || !f->model.has_graph()) {
@@ -1085,7 +1307,7 @@ absl::StatusOr<std::shared_ptr<const OnnxFile>> ParseOnnxFile(const std::string&
     auto source = f->initializers.find(n.input(0));
     if (source != f->initializers.end()) f->initializers[n.output(0)] = source->second;
   }
-  DLF_RETURN_IF_ERROR(ReadSignature(*f));
+  if (classifier) DLF_RETURN_IF_ERROR(ReadSignature(*f));
   return std::shared_ptr<const OnnxFile>(std::move(f));
 }
 
@@ -1124,7 +1346,7 @@ absl::StatusOr<models::ModelSpec> ImportModel(const std::string& path) {
 }
 
 absl::StatusOr<models::ModelSpec> ParseModel(const std::string& bytes, const std::string& path) {
-  DLF_ASSIGN_OR_RETURN(std::shared_ptr<const OnnxFile> file, ParseOnnxFile(bytes, path));
+  DLF_ASSIGN_OR_RETURN(std::shared_ptr<const OnnxFile> file, ParseOnnxFile(bytes, path, /*classifier=*/true));
   std::map<std::string, std::string> meta;
   for (const auto& p : file->model.metadata_props()) meta[p.key()] = p.value();
   models::ModelSpec spec;
@@ -1155,6 +1377,44 @@ absl::StatusOr<models::ModelSpec> ParseModel(const std::string& bytes, const std
     return *logits;
   };
   return spec;
+}
+
+std::vector<std::string> ImportedOps() { return Builder::ImportableOps(); }
+
+absl::StatusOr<Network> BuildNetwork(const std::string& bytes, const std::string& path, Graph& g,
+                                     const std::map<std::string, const Tensor*>& inputs) {
+  DLF_ASSIGN_OR_RETURN(std::shared_ptr<const OnnxFile> file, ParseOnnxFile(bytes, path, /*classifier=*/false));
+  const models::ModelOptions options;
+  return Builder(*file, g, options).BuildNetwork(inputs);
+}
+
+absl::Status CheckTensorSignature(const std::string& bytes, const std::string& path) {
+  DLF_ASSIGN_OR_RETURN(std::shared_ptr<const OnnxFile> file, ParseOnnxFile(bytes, path, /*classifier=*/false));
+  const onnx::GraphProto& graph = file->model.graph();
+  for (const auto* list : {&graph.input(), &graph.output()}) {
+    for (const onnx::ValueInfoProto& v : *list) {
+      if (!v.type().has_tensor_type()) {
+        return absl::UnimplementedError(absl::StrCat(path, ": '", v.name(), "' is not a tensor (a sequence, map or ",
+                                                     "optional: dlf's graphs hold tensors)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Tensor> ParseTensor(const std::string& bytes, const std::string& path) {
+  onnx::TensorProto t;
+  if (!t.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not an ONNX TensorProto"));
+  }
+  absl::StatusOr<Tensor> tensor = ToTensor(t);
+  if (!tensor.ok()) return absl::Status(tensor.status().code(), absl::StrCat(path, ": ", tensor.status().message()));
+  return tensor;
+}
+
+std::string TensorName(const std::string& bytes) {
+  onnx::TensorProto t;
+  return t.ParseFromString(bytes) ? t.name() : "";
 }
 
 [[maybe_unused]] const bool registered = models::RegisterModelFileLoader(".onnx", ImportModel);
