@@ -35,6 +35,7 @@ struct OnnxFile {
   Shape input_shape;  // [c, h, w]; 0 where the file leaves the size open
   std::string dynamic;  // names the first open size, if any
   int64_t classes = 0;
+  std::set<std::string> read;  // the values some node or the graph's outputs read
 };
 
 // The values of `t`, stored either as raw little-endian bytes or in its typed list `values`,
@@ -389,6 +390,18 @@ absl::Status Builder::Fold(const onnx::NodeProto& n) {
   } else if (op == "Slice") {  // of a known int tensor, any step
     DLF_ASSIGN_OR_RETURN(const Ints data, Known(n, 0));
     DLF_ASSIGN_OR_RETURN(std::tie(out, out_shape), SliceKnown(n, data, KnownShape(n.input(0))));
+  } else if (op == "Range") {  // of known ints: start, start + delta, ... before limit
+    std::vector<int64_t> args(3);
+    for (int i = 0; i < 3; ++i) {
+      DLF_ASSIGN_OR_RETURN(const Ints v, Known(n, i));
+      if (v.size() != 1) return Unsupported(n, absl::StrCat("input ", i, " must be one value"));
+      args[i] = v[0];
+    }
+    const int64_t start = args[0], limit = args[1], delta = args[2];
+    if (delta == 0) return Unsupported(n, "delta 0");
+    const int64_t count = std::max<int64_t>(0, (limit - start + delta + (delta > 0 ? -1 : 1)) / delta);
+    if (count > (int64_t{1} << 24)) return Unsupported(n, absl::StrCat(count, " values (expected at most 2^24)"));
+    for (int64_t i = 0; i < count; ++i) out.push_back(start + i * delta);
   } else if (op == "ConstantOfShape") {
     DLF_ASSIGN_OR_RETURN(const Ints dims, Known(n, 0));
     const onnx::AttributeProto* value = attrs_->Get("value");
@@ -782,13 +795,20 @@ absl::Status Builder::Softmax(const onnx::NodeProto& n) {
 
 absl::Status Builder::Dropout(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-  if (n.output_size() > 1) return Unsupported(n, "its mask output (dlf's dropout keeps its mask inside)");
-  if (n.input_size() > 2 && !n.input(2).empty()) {  // training_mode: dlf's run decides, as for its own Dropout
-    return Unsupported(n, "its training_mode input (dlf drops in training runs and not in inference)");
+  if (n.output_size() > 1 && file_.read.count(n.output(1))) {
+    return Unsupported(n, "its mask output (dlf's dropout keeps its mask inside)");
   }
   DLF_ASSIGN_OR_RETURN(const double ratio, KnownScalar(n, 1, attrs_->Float("ratio")));
   attrs_->Has("seed");  // dlf draws every dropout mask from its run's seed, step and sample
-  Set(n, ops::Dropout(g_, x, ratio));
+  // training_mode: dlf's run decides, as for its own Dropout, where a constant false (an
+  // eval-mode export) or a ratio of 0 (Swin's F.dropout(p=0.0)) makes them agree.
+  if (ratio != 0 && n.input_size() > 2 && !n.input(2).empty()) {
+    const absl::StatusOr<Ints> mode = Known(n, 2);
+    if (!mode.ok() || mode->size() != 1 || (*mode)[0] != 0) {
+      return Unsupported(n, "a training_mode other than a constant false (dlf drops in training runs only)");
+    }
+  }
+  Set(n, ratio == 0 ? x : ops::Dropout(g_, x, ratio));
   return g_.status();
 }
 
@@ -1111,7 +1131,8 @@ absl::Status Builder::Pow(const onnx::NodeProto& n) {  // x to a constant power
 const std::set<std::string>& FoldedOps() {
   static const auto* ops = new std::set<std::string>{"Constant", "ConstantOfShape", "Shape",    "Gather",
                                                      "Unsqueeze", "Squeeze",        "Concat",   "Identity",
-                                                     "Cast",     "Slice",           "Reshape",  "Transpose"};
+                                                     "Cast",     "Slice",           "Reshape",  "Transpose",
+                                                     "Range"};
   return *ops;
 }
 
@@ -1152,7 +1173,7 @@ absl::Status Builder::Dispatch(const onnx::NodeProto& n) {
       (op == "Concat" && first_known)) {
     return Fold(n);
   }
-  if (op == "ConstantOfShape") return Fold(n);
+  if (op == "ConstantOfShape" || op == "Range") return Fold(n);
   if ((op == "Identity" || op == "Cast" || op == "Slice" || op == "Reshape" || op == "Transpose") && first_known) {
     return Fold(n);
   }
@@ -1300,6 +1321,8 @@ absl::StatusOr<std::shared_ptr<const OnnxFile>> ParseOnnxFile(const std::string&
                                                  " to ", kMaxOpset));
   }
   for (const onnx::TensorProto& t : f->model.graph().initializer()) f->initializers[t.name()] = &t;
+  for (const onnx::NodeProto& n : f->model.graph().node()) f->read.insert(n.input().begin(), n.input().end());
+  for (const onnx::ValueInfoProto& out : f->model.graph().output()) f->read.insert(out.name());
   // torch.onnx.export stores equal initializers once and names the copies with Identity nodes
   // (every fresh BatchNorm's weight is all ones): each copy is a tensor of its own name.
   for (const onnx::NodeProto& n : f->model.graph().node()) {
