@@ -149,5 +149,37 @@ TEST(OnnxAttributesTest, AConvolutionsKernelShapeMustAgreeWithItsWeight) {
   EXPECT_THAT(Build(conv).message(), HasSubstr("kernel_shape [1, 3] disagrees with the weight's [2, 2, 1, 1]"));
 }
 
+// Malformed nodes (issue 33's list): each a clear error naming the node, never a crash.
+TEST(OnnxMalformedNodeTest, WrongInputCountsGroupsAndUnknownShapesAreClearErrors) {
+  onnx::ModelProto add = OneNode("Add");  // one input of two
+  EXPECT_THAT(Build(add).message(), HasSubstr("node 'the_node': op Add (opset 13): expected 2 inputs, found 1"));
+
+  onnx::ModelProto conv = OneNode("Conv", 2);  // x has 2 channels; 3 groups do not divide them
+  AddAttribute(conv, "group", onnx::AttributeProto::INT)->set_i(3);
+  const absl::Status groups = Build(conv);
+  EXPECT_FALSE(groups.ok());
+  EXPECT_THAT(groups.message(), HasSubstr("node 'the_node' (Conv)"));
+  EXPECT_THAT(groups.message(), HasSubstr("group"));
+
+  // Reshape to a shape computed from the float input at run time: not known when built.
+  onnx::ModelProto reshape = OneNode("Reshape");
+  onnx::NodeProto* n = reshape.mutable_graph()->mutable_node(0);
+  n->add_input("shape");
+  onnx::NodeProto* cast = reshape.mutable_graph()->add_node();
+  cast->set_op_type("Cast");
+  cast->set_name("to_ints");
+  cast->add_input("x");
+  cast->add_output("shape");
+  AddAttribute(reshape, "to", onnx::AttributeProto::INT);  // on the Reshape: not understood
+  reshape.mutable_graph()->mutable_node(0)->clear_attribute();
+  onnx::AttributeProto* to = cast->add_attribute();
+  to->set_name("to");
+  to->set_type(onnx::AttributeProto::INT);
+  to->set_i(onnx::TensorProto::INT64);
+  reshape.mutable_graph()->mutable_node()->SwapElements(0, 1);  // the Cast first
+  EXPECT_THAT(Build(reshape).message(),
+              HasSubstr("node 'to_ints': op Cast (opset 13): a cast of float values to ONNX type 7"));
+}
+
 }  // namespace
 }  // namespace dlf::onnx_import
