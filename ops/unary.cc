@@ -70,9 +70,10 @@ absl::StatusOr<std::unique_ptr<Kernel>> EltwiseForwardKernel(const KernelContext
 absl::StatusOr<std::unique_ptr<Kernel>> EltwiseBackwardKernel(const KernelContext& k, const Eltwise& e, Params prm) {
   const dnnl::memory::desc plain = PlainDesc(k.inputs[1].shape);
   const dnnl::memory::desc x = InputLayout(k, 1, plain);
-  const auto [alpha, beta] = e.alpha_beta ? e.alpha_beta(prm) : std::pair{0.0f, 0.0f};
+  // A pair, not a structured binding: C++17 lambdas cannot capture those (clang refuses).
+  const std::pair<float, float> alpha_beta = e.alpha_beta ? e.alpha_beta(prm) : std::pair{0.0f, 0.0f};
   DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
-    return dnnl::eltwise_backward::primitive_desc({e.algorithm, x, x, alpha, beta}, k.engine,
+    return dnnl::eltwise_backward::primitive_desc({e.algorithm, x, x, alpha_beta.first, alpha_beta.second}, k.engine,
                                                   EltwiseForwardPd(e, prm, x, k.engine));
   }, "eltwise backward"));
   auto kernel = std::make_unique<DnnlKernel>(dnnl::eltwise_backward(pd), k);

@@ -912,6 +912,7 @@ absl::Status Builder::Squeeze(const onnx::NodeProto& n) {
   std::vector<bool> listed(rank, false);
   for (int64_t a : axes) {
     if (a < -rank || a >= rank) return Unsupported(n, absl::StrCat("axis ", a, " for rank ", rank));
+    if (listed[a < 0 ? a + rank : a]) return Unsupported(n, absl::StrCat("axis ", a, " is listed twice"));
     listed[a < 0 ? a + rank : a] = true;
   }
   Shape out;
