@@ -53,7 +53,7 @@ def exceptions(args):
             continue
         # The reason without paths and node names, so that like cases group.
         reason = re.sub(r"\S*model\.onnx: |\S*\.pb: ", "", detail)
-        reason = re.sub(r"node '[^']*' ", "", reason)
+        reason = re.sub(r"node '[^']*'(: | )", "", reason)
         reason = re.sub(r"(tensor|input|output|its input|its statistic) '[^']*'", r"\1", reason)
         by_reason[f"{verdict}: {reason}"].append(case)
     for reason, cases in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):

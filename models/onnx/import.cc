@@ -987,12 +987,29 @@ absl::StatusOr<double> Builder::KnownScalar(const onnx::NodeProto& n, int i, dou
   return Unsupported(n, absl::StrCat("input '", name, "' must be one float known before the run"));
 }
 
-absl::Status Builder::Clip(const onnx::NodeProto& n) {  // min and max: inputs from opset 11, attributes before
+// min and max: inputs from opset 11 (attributes before), each known (a clip on oneDNN's eltwise)
+// or a value of the run (then max(x, min) and min(., max), broadcast).
+absl::Status Builder::Clip(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
   constexpr double kMax = std::numeric_limits<float>::max();
-  DLF_ASSIGN_OR_RETURN(const double lo, KnownScalar(n, 1, attrs_->Float("min", -kMax)));
-  DLF_ASSIGN_OR_RETURN(const double hi, KnownScalar(n, 2, attrs_->Float("max", kMax)));
-  Set(n, ops::Clip(g_, x, lo, hi));
+  const absl::StatusOr<double> lo = KnownScalar(n, 1, attrs_->Float("min", -kMax));
+  const absl::StatusOr<double> hi = KnownScalar(n, 2, attrs_->Float("max", kMax));
+  if (lo.ok() && hi.ok()) {
+    Set(n, ops::Clip(g_, x, *lo, *hi));
+    return g_.status();
+  }
+  Value y = x;
+  if (lo.ok()) y = ops::Clip(g_, y, *lo, kMax);
+  if (hi.ok()) y = ops::Clip(g_, y, -kMax, *hi);
+  if (!lo.ok()) {
+    DLF_ASSIGN_OR_RETURN(const Value min, In(n, 1));
+    y = ops::Maximum(g_, y, min);
+  }
+  if (!hi.ok()) {
+    DLF_ASSIGN_OR_RETURN(const Value max, In(n, 2));
+    y = ops::Minimum(g_, y, max);
+  }
+  Set(n, y);
   return g_.status();
 }
 
