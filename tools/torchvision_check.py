@@ -7,8 +7,10 @@ normalized) and "check/logits" (dlf's), compares torchvision's logits in eval mo
 
 Exit code 0 when the weights load and the logits agree (max |diff| / max |logit|)."""
 import argparse
+import collections
 import math
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -18,15 +20,16 @@ from torchvision.models.vision_transformer import VisionTransformer  # noqa: E40
 from safetensors_io import read_safetensors  # noqa: E402
 
 
-# Where each architecture family keeps its last layer's weight [classes, features].
-HEAD_WEIGHTS = ("fc.weight", "classifier.1.weight", "classifier.3.weight", "classifier.2.weight", "heads.head.weight")
+# Where each architecture family keeps its last layer's weight [classes, features, ...]: fc,
+# heads.head, classifier or the last classifier.N (AlexNet's and VGG's classifier.6).
+HEAD_WEIGHT = re.compile(r"^(fc|heads\.head|classifier)(\.(\d+))?\.weight$")
 
 
 def classifier_outputs(state):
-    for name in HEAD_WEIGHTS:
-        if name in state:
-            return state[name].shape[0]
-    sys.exit(f"no classifier weight in the file: expected one of {', '.join(HEAD_WEIGHTS)}")
+    heads = [(int(m.group(3) or 0), name) for name in state if (m := HEAD_WEIGHT.match(name))]
+    if not heads:
+        sys.exit("no classifier weight in the file: expected fc, heads.head, classifier or classifier.N")
+    return state[max(heads)[1]].shape[0]
 
 
 # dlf's models in torchvision's classes that torchvision does not name.
@@ -43,7 +46,19 @@ def make_model(arch, classes, state):
         patch = state["conv_proj.weight"].shape[-1]
         side = math.isqrt(state["encoder.pos_embedding"].shape[1] - 1) * patch
         return getattr(torchvision.models, arch)(num_classes=classes, image_size=side)
+    if arch == "googlenet":  # exported without its training-time auxiliary heads
+        return torchvision.models.googlenet(num_classes=classes, aux_logits=False, init_weights=False)
     return getattr(torchvision.models, arch)(num_classes=classes)
+
+
+def with_version_metadata(arch, state):
+    """MNASNet's loader asks the state_dict's metadata for its version (2, torchvision's current);
+    a plain dict read from safetensors has none."""
+    if not arch.startswith("mnasnet"):
+        return state
+    ordered = collections.OrderedDict(state)
+    ordered._metadata = {"": {"version": 2}}
+    return ordered
 
 
 def main():
@@ -56,7 +71,7 @@ def main():
     state = {k: v for k, v in tensors.items() if not k.startswith(("check/", "optimizer/", "ema/"))}
     classes = classifier_outputs(state)
     model = make_model(a.arch, classes, state)
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(with_version_metadata(a.arch, state), strict=True)
     print(f"{a.arch}: load_state_dict(strict=True) took all {len(state)} tensors ({classes} classes)")
     if "check/images" not in tensors:
         return 0

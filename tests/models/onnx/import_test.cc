@@ -133,7 +133,8 @@ INSTANTIATE_TEST_SUITE_P(PyTorchNetworks, StepForStepTest,
 // these ops, exported at test time (torch.onnx.export, as the README's recipe) at 32x32: each
 // trains 3 steps of 4 images (dropout set to 0, as random masks differ between any two runs), and
 // its first loss (the forward pass on PyTorch's initial weights, before any update) is PyTorch's
-// f64 loss, within PyTorch's own f32 rounding.
+// f64 loss, within PyTorch's own f32 rounding; the trained checkpoint loads back into the torchvision
+// module with load_state_dict(strict=True).
 class TorchvisionZooTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TorchvisionZooTest, ATorchvisionExportTrains) {
@@ -141,11 +142,18 @@ TEST_P(TorchvisionZooTest, ATorchvisionExportTrains) {
   const Reference ref = MakeReference("torchvision:" + GetParam(), kZooSteps, kZooBatch);
   absl::StatusOr<const models::ModelSpec*> spec = models::FindModel(ref.onnx);
   ASSERT_TRUE(spec.ok()) << spec.status();
-  auto trainer = training::Trainer::Create(ConfigFor(**spec, kZooBatch), &ref.data, nullptr);
+  training::TrainConfig config = ConfigFor(**spec, kZooBatch);
+  config.out_dir = ::dlf::testing::TempDir("zoo_" + GetParam());
+  auto trainer = training::Trainer::Create(config, &ref.data, nullptr);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   ASSERT_TRUE((*trainer)->Run().ok());
   const std::vector<double>& losses = (*trainer)->step_losses();
   ASSERT_EQ(losses.size(), static_cast<size_t>(kZooSteps));
+  // The trained checkpoint keeps the export's names: it loads back into torchvision's module.
+  const ProcessResult back = RunProcess(PythonPath(), {BinaryPath("tools/torchvision_check.py"),
+                                                       "--arch=" + GetParam(), config.out_dir + "/last.safetensors"});
+  EXPECT_EQ(back.exit_code(), 0) << back.output;
+  EXPECT_THAT(back.output, HasSubstr("load_state_dict(strict=True) took all"));
   // Within 4x PyTorch's own f32-vs-f64 difference (+1e-4): at 32x32 the last BatchNorms see 1x1
   // maps over 4 images, which amplifies rounding (mnasnet0_5: loss 16.35, PyTorch's f32 run off
   // its f64 one by 3.2e-4, dlf by 5.0e-4); a wrong op is off by far more.
