@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "graph/name_table.h"
 
 namespace dlf::models {
 namespace {
@@ -56,9 +57,9 @@ absl::Status RegisterModel(ModelSpec spec) {
 
 namespace {
 
-constexpr std::pair<TaskKind, const char*> kTaskNames[] = {{TaskKind::kClassification, "classification"},
-                                                          {TaskKind::kLanguageModel, "language_model"}};
-constexpr std::pair<InitScheme, const char*> kInitNames[] = {{InitScheme::kHe, "he"}, {InitScheme::kTorch, "torch"}};
+constexpr Named<TaskKind> kTaskNames[] = {{TaskKind::kClassification, "classification"},
+                                           {TaskKind::kLanguageModel, "language_model"}};
+constexpr Named<InitScheme> kInitNames[] = {{InitScheme::kHe, "he"}, {InitScheme::kTorch, "torch"}};
 
 // Each ModelVariant field by its record name: how it is written, and read back into a variant.
 struct VariantField {
@@ -70,10 +71,7 @@ const VariantField kVariantFields[] = {
     {"init",
      [](const ModelVariant& v) -> std::optional<std::string> {
        if (!v.init) return std::nullopt;
-       for (const auto& [scheme, name] : kInitNames) {
-         if (scheme == *v.init) return std::string(name);
-       }
-       return std::nullopt;
+       return std::string(NameOf(kInitNames, *v.init));
      },
      [](const std::string& value, ModelVariant& v) -> absl::Status {
        absl::StatusOr<InitScheme> scheme = ParseInitScheme(value);
@@ -93,26 +91,11 @@ const VariantField kVariantFields[] = {
 
 }  // namespace
 
-const char* TaskName(TaskKind task) {
-  for (const auto& [kind, name] : kTaskNames) {
-    if (kind == task) return name;
-  }
-  return "unknown";
-}
+const char* TaskName(TaskKind task) { return NameOf(kTaskNames, task); }
 
-absl::StatusOr<TaskKind> ParseTaskName(const std::string& name) {
-  for (const auto& [kind, known] : kTaskNames) {
-    if (name == known) return kind;
-  }
-  return absl::InvalidArgumentError(absl::StrCat("unknown task '", name, "' (known: classification, language_model)"));
-}
+absl::StatusOr<TaskKind> ParseTaskName(const std::string& name) { return ParseNamed(kTaskNames, name, "task"); }
 
-absl::StatusOr<InitScheme> ParseInitScheme(const std::string& name) {
-  for (const auto& [scheme, known] : kInitNames) {
-    if (name == known) return scheme;
-  }
-  return absl::InvalidArgumentError(absl::StrCat("init must be he or torch, found '", name, "'"));
-}
+absl::StatusOr<InitScheme> ParseInitScheme(const std::string& name) { return ParseNamed(kInitNames, name, "init"); }
 
 std::map<std::string, std::string> ModelVariantRecord(const ModelVariant& variant) {
   std::map<std::string, std::string> record;

@@ -27,12 +27,8 @@ absl::Status CheckAttentionShapes(const Shape& q, const Shape& k, const Shape& v
   return Expect(k[r - 2] == v[r - 2], absl::StrCat("k and v must have the same number of positions (S), found ", text()));
 }
 
-// [T, S]: 0 where query i may see key j (j <= i, PyTorch's tril(ones(T, S)) alignment), -inf else.
 Value CausalMask(Graph& g, int64_t t, int64_t s) {
-  Tensor mask(DType::kF32, {t, s});
-  for (int64_t i = 0; i < t; ++i)
-    for (int64_t j = i + 1; j < s; ++j) mask.f32()[i * s + j] = -std::numeric_limits<float>::infinity();
-  return g.Constant(std::move(mask));  // unnamed: one per attention call, names are unique
+  return g.Constant(CausalMaskValues(t, s));  // unnamed: one per attention call, names are unique
 }
 
 // ---- FusedAttention(q [L, T, d], k [L, S, d], v [L, S, dv]) -> o [L, T, dv], attributes causal,
@@ -139,7 +135,7 @@ absl::StatusOr<ChunkPlan> MakeChunkPlan(const dnnl::engine& e, const AttentionDi
 }
 
 // The attention weights of `slices` slices into `scores`: q k^T * scale, the causal mask (-inf
-// where key j > query i), softmax over the keys, in place.
+// where key j > query i: CausalMaskValues' rule, filled in place), softmax over the keys, in place.
 void Weights(const ChunkPlan& p, const AttentionDims& a, dnnl::stream& stream, const float* q, const float* k,
              float* scores, const dnnl::engine& e) {
   p.scores.Run(stream, q, k, scores);
@@ -289,6 +285,13 @@ void RegisterAttention() {
 [[maybe_unused]] const bool registered = (RegisterAttention(), true);
 
 }  // namespace
+
+Tensor CausalMaskValues(int64_t t, int64_t s) {
+  Tensor mask(DType::kF32, {t, s});
+  for (int64_t i = 0; i < t; ++i)
+    for (int64_t j = 0; j < s; ++j) mask.f32()[i * s + j] = j > i ? -std::numeric_limits<float>::infinity() : 0.0f;
+  return mask;
+}
 
 Value ScaledDotProductAttention(Graph& g, Value q, Value k, Value v, AttentionOptions options) {
   if (!g.Contains(q) || !g.Contains(k) || !g.Contains(v)) return Value{};

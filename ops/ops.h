@@ -144,6 +144,10 @@ struct AttentionOptions {
   Kernel kernel = Kernel::kAuto;
 };
 Value ScaledDotProductAttention(Graph& g, Value q, Value k, Value v, AttentionOptions options = {});
+// The causal mask as values, f32 [T, S]: 0 where query i may see key j (j <= i, PyTorch's
+// tril(ones(T, S)) alignment), -inf elsewhere (the composed attention's constant, ONNX export's
+// initializer; the fused kernel fills its scores by the same rule).
+Tensor CausalMaskValues(int64_t t, int64_t s);
 
 // embedding.cc: as torch.nn.functional.embedding, table [rows, dim] and ids i32 of any shape ->
 // [*ids, dim]; an id outside [0, rows) is an error of the run. The table's gradient is a

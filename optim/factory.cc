@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "graph/name_table.h"
 #include "graph/status_macros.h"
 
 namespace dlf::optim {
@@ -10,11 +11,6 @@ namespace {
 
 absl::Status Bad(const std::string& message) { return absl::InvalidArgumentError(message); }
 
-template <typename Kind>
-struct Named {
-  Kind kind;
-  const char* name;
-};
 constexpr Named<OptimizerKind> kOptimizers[] = {
     {OptimizerKind::kSgd, "sgd"}, {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}};
 constexpr Named<ScheduleKind> kSchedules[] = {{ScheduleKind::kStep, "step"},
@@ -23,30 +19,11 @@ constexpr Named<ScheduleKind> kSchedules[] = {{ScheduleKind::kStep, "step"},
                                               {ScheduleKind::kConstant, "constant"},
                                               {ScheduleKind::kPlateau, "plateau"}};
 
-// The kind called `name`, or an error listing the names ("<what> must be a, b or c, found 'x'").
-template <typename Kind, size_t N>
-absl::StatusOr<Kind> Parse(const Named<Kind> (&table)[N], std::string_view name, const char* what) {
-  std::string names;
-  for (size_t i = 0; i < N; ++i) {
-    if (table[i].name == name) return table[i].kind;
-    absl::StrAppend(&names, i == 0 ? "" : i + 1 == N ? " or " : ", ", table[i].name);
-  }
-  return Bad(absl::StrCat(what, " must be ", names, ", found '", std::string(name), "'"));
-}
-
-template <typename Kind, size_t N>
-const char* NameOf(const Named<Kind> (&table)[N], Kind kind) {
-  for (const Named<Kind>& entry : table) {
-    if (entry.kind == kind) return entry.name;
-  }
-  return "?";
-}
-
 }  // namespace
 
-absl::StatusOr<OptimizerKind> ParseOptimizerKind(std::string_view name) { return Parse(kOptimizers, name, "optimizer"); }
+absl::StatusOr<OptimizerKind> ParseOptimizerKind(std::string_view name) { return ParseNamed(kOptimizers, name, "optimizer"); }
 const char* OptimizerName(OptimizerKind kind) { return NameOf(kOptimizers, kind); }
-absl::StatusOr<ScheduleKind> ParseScheduleKind(std::string_view name) { return Parse(kSchedules, name, "lr schedule"); }
+absl::StatusOr<ScheduleKind> ParseScheduleKind(std::string_view name) { return ParseNamed(kSchedules, name, "lr schedule"); }
 const char* ScheduleName(ScheduleKind kind) { return NameOf(kSchedules, kind); }
 
 absl::Status ValidateOptimizerConfig(const OptimizerConfig& c) {

@@ -11,6 +11,7 @@
 #include "data/file_io.h"
 #include "graph/status_macros.h"
 #include "graph/version.h"
+#include "ops/ops.h"  // CausalMaskValues
 
 namespace dlf::onnx_export {
 namespace {
@@ -398,13 +399,13 @@ absl::Status Exporter::FusedAttention(const Node& node) {
        p + "scores");
   std::string scores = p + "scores";
   if (node.attrs.GetOr<bool>("causal", false)) {
-    onnx::TensorProto* mask = out_.add_initializer();  // [T, S]: -inf where key j > query i
+    const Tensor values = ops::CausalMaskValues(q[1], k[1]);
+    onnx::TensorProto* mask = out_.add_initializer();
     mask->set_name(p + "causal_mask");
     mask->set_data_type(onnx::TensorProto::FLOAT);
     mask->add_dims(q[1]);
     mask->add_dims(k[1]);
-    for (int64_t i = 0; i < q[1]; ++i)
-      for (int64_t j = 0; j < k[1]; ++j) mask->add_float_data(j > i ? -std::numeric_limits<float>::infinity() : 0.0f);
+    mask->mutable_float_data()->Add(values.f32(), values.f32() + values.num_elements());
     Emit("Add", {scores, p + "causal_mask"}, {p + "masked"}, p + "masked");
     scores = p + "masked";
   }

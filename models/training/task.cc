@@ -1,5 +1,7 @@
 #include "models/training/task.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -90,6 +92,9 @@ std::vector<Feed> Task::Feeds(const TaskNet& net, const TaskBatch& batch) const 
 
 std::string Task::Summary(const EpochMetrics& m, const std::string& split) const {
   std::string out;
+  bool any = false;
+  for (const CurveFamily& p : families()) any = any || !std::isnan(m.Get(split + "_" + p.family));
+  if (!any) return "not evaluated";  // e.g. a language model run with --eval_iters=0
   for (const CurveFamily& p : families()) {
     const double v = m.Get(split + "_" + p.family);
     absl::StrAppend(&out, out.empty() ? "" : " ", p.abbreviation, " ",

@@ -97,7 +97,8 @@ class Task {
   virtual const std::vector<CurveFamily>& families() const = 0;
   virtual bool HigherIsBetter(const std::string& metric) const = 0;
 
-  // "loss 0.4321 acc 85.12%": the metrics "<split>_<family>" of `m`, one per family.
+  // "loss 0.4321 acc 85.12%": the metrics "<split>_<family>" of `m`, one per family ("not
+  // evaluated" when `m` has none of them).
   std::string Summary(const EpochMetrics& m, const std::string& split) const;
   // Whether `name` is "<split>_<family>" for one of the panels' families; sets `family`.
   bool FamilyOf(const std::string& name, const std::string& split, std::string* family) const;

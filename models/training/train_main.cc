@@ -440,7 +440,8 @@ absl::Status Train(const std::vector<std::string>& positional) {
   if (!comm->is_root() || c.lr_finder.enabled) return absl::OkStatus();
   const auto& history = trainer->history();
   if (!history.empty()) {
-    const std::string eval = trainer->task().eval_split();
+    // Without an evaluation (--eval_iters=0) the run ends on its training metrics.
+    const std::string eval = trainer->evaluation() != nullptr ? trainer->task().eval_split() : "train";
     absl::PrintF("done: %s %s after %d %s", eval, trainer->task().Summary(history.back(), eval),
                  trainer->task().step_based() ? trainer->global_step() : static_cast<int64_t>(history.size()),
                  trainer->task().step_based() ? "steps" : "epochs");

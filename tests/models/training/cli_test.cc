@@ -487,6 +487,17 @@ double LastValLoss(const std::string& run) {
   return std::nan("");
 }
 
+// --eval_iters=0: no validation; the lines say so instead of printing NaN losses.
+TEST(CliTest, ALanguageModelRunWithoutEvaluationSaysSo) {
+  const Files& f = GetFiles();
+  const ProcessResult r = TrainTinyGpt(f.dir + "/noeval.txt", "a run that is never evaluated, line ", 30, 4,
+                                       f.dir + "/gpt_noeval_run", {"--eval_iters=0"});
+  ASSERT_EQ(r.exit_code(), 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("| val not evaluated | lr "));
+  EXPECT_THAT(r.output, HasSubstr("done: train loss "));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("val loss nan")));
+}
+
 // --precision=bf16 trains the language model from the command line (bf16 operands in the matrix
 // products and attention, f32 weights and optimizer) and its validation loss follows f32's:
 // 3.292827 against 3.292790 after 12 steps on 2026-12-04's Xeon (AMX kernels); the test allows
