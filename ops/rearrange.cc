@@ -69,12 +69,25 @@ absl::StatusOr<std::vector<ValueInfo>> TransposeShape(const ShapeContext& ctx) {
   return std::vector<ValueInfo>{{DType::kF32, out}};
 }
 
+// A oneDNN reorder (jit) from the input read through permuted strides to the plain output; the
+// loop below only for what oneDNN does not take (a scalar, an empty tensor).
 absl::StatusOr<std::unique_ptr<Kernel>> TransposeKernel(const KernelContext& k) {
   const Shape out = k.outputs[0].shape;
   const std::vector<int64_t> perm = *k.node.attrs.Get<std::vector<int64_t>>("perm");
   const std::vector<int64_t> in_strides = Strides(k.inputs[0].shape);
   std::vector<int64_t> strides;  // the input stride of each output axis
   for (int64_t p : perm) strides.push_back(in_strides[p]);
+  if (!out.empty() && NumElements(out) > 0 && out.size() <= DNNL_MAX_NDIMS) {
+    const dnnl::memory::desc view(dnnl::memory::dims(out.begin(), out.end()), dnnl::memory::data_type::f32,
+                                  dnnl::memory::dims(strides.begin(), strides.end()));
+    const dnnl::memory::desc plain = PlainDesc(out);
+    DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return dnnl::reorder::primitive_desc(k.engine, view, k.engine, plain); },
+                                          "transpose reorder"));
+    auto kernel = std::make_unique<DnnlKernel>(dnnl::reorder(pd), k);
+    kernel->BindInput(DNNL_ARG_SRC, 0, view);
+    kernel->BindOutput(DNNL_ARG_DST, 0, plain);
+    return kernel;
+  }
   return std::make_unique<FunctionKernel>([out, strides](RunContext& ctx) {
     const float* x = In(ctx, 0);
     float* y = Out(ctx);

@@ -98,6 +98,44 @@ TEST(RearrangeTest, TransposeMovesAxes) {
   ExpectGradientsMatch(t, {&x});
 }
 
+// Every rank the kernel takes (oneDNN's reorder; the loop for a scalar and an empty tensor),
+// against a reference loop over the output's indices.
+TEST(RearrangeTest, TransposeOfAnyRankMatchesAReferenceLoop) {
+  struct Case {
+    Shape shape;
+    std::vector<int64_t> perm;
+  };
+  for (const Case& c : std::vector<Case>{{{}, {}},
+                                         {{5}, {0}},
+                                         {{2, 3, 4, 5}, {0, 2, 1, 3}},  // a GPT's heads
+                                         {{2, 3, 4, 5}, {3, 1, 0, 2}},
+                                         {{2, 1, 3, 2, 2, 3}, {5, 4, 3, 2, 1, 0}},
+                                         {{2, 0, 3}, {2, 0, 1}}}) {
+    Tensor x = RandomTensor(c.shape, 11);
+    const std::vector<int64_t> perm = c.perm;
+    const Build t = [perm](Graph& g, const std::vector<Value>& in) { return ops::Transpose(g, in[0], perm); };
+    const Tensor y = RunForward(t, {&x});
+    Shape out;
+    for (int64_t p : perm) out.push_back(c.shape[p]);
+    ASSERT_EQ(y.shape(), out) << ShapeString(c.shape);
+    const int rank = static_cast<int>(out.size());
+    for (int64_t i = 0; i < y.num_elements(); ++i) {
+      std::vector<int64_t> at(rank);  // i's index in the output, then the input's offset
+      for (int64_t d = rank - 1, rest = i; d >= 0; --d) {
+        at[d] = rest % out[d];
+        rest /= out[d];
+      }
+      int64_t offset = 0;
+      for (int d = 0; d < rank; ++d) {
+        int64_t stride = 1;
+        for (int e = static_cast<int>(perm[d]) + 1; e < rank; ++e) stride *= c.shape[e];
+        offset += at[d] * stride;
+      }
+      ASSERT_EQ(y.f32()[i], x.f32()[offset]) << ShapeString(c.shape) << " element " << i;
+    }
+  }
+}
+
 TEST(RearrangeTest, SliceAndPadAreEachOthersInverse) {
   Tensor x = RandomTensor({3, 4, 5}, 8);
   const Build slice = [](Graph& g, const std::vector<Value>& in) { return ops::Slice(g, in[0], {1, 0, 2}, {2, 3, 2}); };
