@@ -81,8 +81,9 @@ absl::StatusOr<std::unique_ptr<Kernel>> TransposeKernel(const KernelContext& k) 
     const dnnl::memory::desc view(dnnl::memory::dims(out.begin(), out.end()), dnnl::memory::data_type::f32,
                                   dnnl::memory::dims(strides.begin(), strides.end()));
     const dnnl::memory::desc plain = PlainDesc(out);
-    DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] { return dnnl::reorder::primitive_desc(k.engine, view, k.engine, plain); },
-                                          "transpose reorder"));
+    DLF_ASSIGN_OR_RETURN(auto pd, TryDnnl([&] {
+      return dnnl::reorder::primitive_desc(k.engine, view, k.engine, plain);
+    }, "transpose reorder"));
     auto kernel = std::make_unique<DnnlKernel>(dnnl::reorder(pd), k);
     kernel->BindInput(DNNL_ARG_SRC, 0, view);
     kernel->BindOutput(DNNL_ARG_DST, 0, plain);

@@ -21,9 +21,13 @@ constexpr Named<ScheduleKind> kSchedules[] = {{ScheduleKind::kStep, "step"},
 
 }  // namespace
 
-absl::StatusOr<OptimizerKind> ParseOptimizerKind(std::string_view name) { return ParseNamed(kOptimizers, name, "optimizer"); }
+absl::StatusOr<OptimizerKind> ParseOptimizerKind(std::string_view name) {
+  return ParseNamed(kOptimizers, name, "optimizer");
+}
 const char* OptimizerName(OptimizerKind kind) { return NameOf(kOptimizers, kind); }
-absl::StatusOr<ScheduleKind> ParseScheduleKind(std::string_view name) { return ParseNamed(kSchedules, name, "lr schedule"); }
+absl::StatusOr<ScheduleKind> ParseScheduleKind(std::string_view name) {
+  return ParseNamed(kSchedules, name, "lr schedule");
+}
 const char* ScheduleName(ScheduleKind kind) { return NameOf(kSchedules, kind); }
 
 absl::Status ValidateOptimizerConfig(const OptimizerConfig& c) {

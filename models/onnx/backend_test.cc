@@ -147,7 +147,8 @@ CaseOutcome RunDataSet(const std::string& model, const std::string& path, const 
       bad = want.dtype() != DType::kI64 ? absl::StrCat("an integer output, expected ", DTypeName(want.dtype()))
                                         : IntegerMismatch(known->second, want);
     } else if (want.dtype() != DType::kF32) {
-      return {Verdict::kUnsupported, absl::StrCat("output ", k, " is ", DTypeName(want.dtype()), "; dlf computes float")};
+      return {Verdict::kUnsupported,
+              absl::StrCat("output ", k, " is ", DTypeName(want.dtype()), "; dlf computes float")};
     } else {
       bad = Mismatch(run->fetch(fetch++), want, tolerance.rtol, tolerance.atol);
     }

@@ -84,8 +84,9 @@ absl::StatusOr<Tensor> ToTensor(const onnx::TensorProto& t) {
     case onnx::TensorProto::BOOL: return TensorData<uint8_t, int64_t>(t, DType::kI64, t.int32_data());
     default: break;
   }
+  using DataType = onnx::TensorProto::DataType;
   const std::string type = onnx::TensorProto::DataType_IsValid(t.data_type())
-                               ? onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(t.data_type()))
+                               ? onnx::TensorProto::DataType_Name(static_cast<DataType>(t.data_type()))
                                : absl::StrCat(t.data_type());
   return absl::UnimplementedError(absl::StrCat("tensor '", t.name(), "' has ONNX data type ", type,
                                                "; dlf imports float, and int64, int32 and bool as integers"));
@@ -113,6 +114,7 @@ const std::map<std::string, Value (*)(Graph&, Value)>& UnaryOps() {
       {"Erf", ops::Erf},
       {"Exp", ops::Exp},     {"Log", ops::Log},         {"Neg", ops::Neg},           {"Abs", ops::Abs},
       {"Softplus", ops::Softplus}, {"HardSwish", ops::HardSwish},
+      {"Reciprocal", [](Graph& g, Value x) { return ops::Pow(g, x, -1.0); }},
       {"Identity", [](Graph&, Value x) { return x; }}};
   return *ops;
 }
@@ -164,7 +166,6 @@ class Builder {
   // Equal, Mod, Not, Where (KnownLogicOps()) and Add, Sub, Mul, Div of known ints, with NumPy
   // broadcasting: the values and their shape.
   absl::StatusOr<std::pair<Ints, Shape>> FoldElementwise(const onnx::NodeProto& n);
-  absl::StatusOr<int64_t> KnownElement(const onnx::NodeProto& n, const int64_t* v);
   // One function per ONNX op (or family), found in Rules() by the node's op type.
   absl::Status Unary(const onnx::NodeProto& n);     // Relu, Sigmoid, Tanh, Sqrt, Exp, ... (UnaryOps())
   absl::Status Binary(const onnx::NodeProto& n);    // Add, Sub, Mul, Div, with NumPy broadcasting
@@ -179,7 +180,7 @@ class Builder {
   absl::Status HardSigmoid(const onnx::NodeProto& n);
   absl::Status ReduceMean(const onnx::NodeProto& n);  // and ReduceSum, ReduceMax
   absl::Status CastValues(const onnx::NodeProto& n);
-  absl::Status Activation(const onnx::NodeProto& n);  // LeakyRelu, Elu, Reciprocal
+  absl::Status Activation(const onnx::NodeProto& n);  // LeakyRelu, Elu
   absl::Status Transpose(const onnx::NodeProto& n);
   absl::Status Pad(const onnx::NodeProto& n);
   absl::Status Slice(const onnx::NodeProto& n);
@@ -291,26 +292,43 @@ const std::map<std::string, int>& KnownLogicOps() {  // op -> number of inputs
   return *ops;
 }
 
-// One element of an element-wise op on known ints (KnownLogicOps() and BinaryOps()).
-absl::StatusOr<int64_t> Builder::KnownElement(const onnx::NodeProto& n, const int64_t* v) {
-  const std::string& op = n.op_type();
-  if (op == "Equal") return int64_t{v[0] == v[1]};
-  if (op == "Not") return int64_t{!v[0]};
-  if (op == "Where") return v[0] ? v[1] : v[2];
-  if (op == "Mod") {  // with fmod 0: the result takes the divisor's sign, as Python's %
-    if (v[1] == 0) return Unsupported(n, "modulo by zero");
-    const int64_t r = v[0] % v[1];
-    return r != 0 && ((r < 0) != (v[1] < 0)) ? r + v[1] : r;
-  }
-  const int64_t x = v[0], y = v[1];
-  if (op == "Div" && (y == 0 || (x == INT64_MIN && y == -1))) return Unsupported(n, "division by zero or overflow");
-  int64_t r = 0;
-  const bool overflow = op == "Add"   ? __builtin_add_overflow(x, y, &r)
-                        : op == "Sub" ? __builtin_sub_overflow(x, y, &r)
-                        : op == "Mul" ? __builtin_mul_overflow(x, y, &r)
-                                      : (r = x / y, false);  // ONNX's integer Div truncates, as C++'s
-  if (overflow) return Unsupported(n, absl::StrCat(x, " ", op, " ", y, " overflows int64"));
-  return r;
+// One element of each element-wise op on known ints, from its inputs' elements `v`; an error
+// says why there is none (the caller names the node).
+using KnownElementFn = absl::StatusOr<int64_t> (*)(const int64_t* v);
+absl::StatusOr<int64_t> Overflow(int64_t x, const char* op, int64_t y) {
+  return absl::UnimplementedError(absl::StrCat(x, " ", op, " ", y, " overflows int64"));
+}
+const std::map<std::string, KnownElementFn>& KnownElementOps() {
+  static const auto* ops = new std::map<std::string, KnownElementFn>{
+      {"Equal", [](const int64_t* v) -> absl::StatusOr<int64_t> { return int64_t{v[0] == v[1]}; }},
+      {"Not", [](const int64_t* v) -> absl::StatusOr<int64_t> { return int64_t{!v[0]}; }},
+      {"Where", [](const int64_t* v) -> absl::StatusOr<int64_t> { return v[0] ? v[1] : v[2]; }},
+      // With fmod 0: the result takes the divisor's sign, as Python's %.
+      {"Mod", [](const int64_t* v) -> absl::StatusOr<int64_t> {
+         if (v[1] == 0) return absl::UnimplementedError("modulo by zero");
+         const int64_t r = v[0] % v[1];
+         return r != 0 && ((r < 0) != (v[1] < 0)) ? r + v[1] : r;
+       }},
+      {"Add", [](const int64_t* v) -> absl::StatusOr<int64_t> {
+         int64_t r;
+         return __builtin_add_overflow(v[0], v[1], &r) ? Overflow(v[0], "Add", v[1]) : r;
+       }},
+      {"Sub", [](const int64_t* v) -> absl::StatusOr<int64_t> {
+         int64_t r;
+         return __builtin_sub_overflow(v[0], v[1], &r) ? Overflow(v[0], "Sub", v[1]) : r;
+       }},
+      {"Mul", [](const int64_t* v) -> absl::StatusOr<int64_t> {
+         int64_t r;
+         return __builtin_mul_overflow(v[0], v[1], &r) ? Overflow(v[0], "Mul", v[1]) : r;
+       }},
+      {"Div", [](const int64_t* v) -> absl::StatusOr<int64_t> {  // truncating, as C++'s
+         if (v[1] == 0 || (v[0] == INT64_MIN && v[1] == -1)) {
+           return absl::UnimplementedError("division by zero or overflow");
+         }
+         return v[0] / v[1];
+       }},
+  };
+  return *ops;
 }
 
 absl::StatusOr<std::pair<Ints, Shape>> Builder::FoldElementwise(const onnx::NodeProto& n) {
@@ -344,7 +362,9 @@ absl::StatusOr<std::pair<Ints, Shape>> Builder::FoldElementwise(const onnx::Node
       for (int64_t d = 0; d < rank; ++d) at += (e / out_strides[d] % out_shape[d]) * strides[i][d];
       args[i] = in[i][at];
     }
-    DLF_ASSIGN_OR_RETURN(out[e], KnownElement(n, args.data()));
+    const absl::StatusOr<int64_t> value = KnownElementOps().at(op)(args.data());
+    if (!value.ok()) return Unsupported(n, std::string(value.status().message()));
+    out[e] = *value;
   }
   return std::make_pair(out, out_shape);
 }
@@ -623,7 +643,9 @@ absl::Status Builder::Conv(const onnx::NodeProto& n) {
 
 absl::Status Builder::Pool(const onnx::NodeProto& n) {
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-  if (g_.shape(x).size() != 4) return Unsupported(n, absl::StrCat("dlf pools 2-D images [n, c, h, w], found ", ShapeString(g_.shape(x))));
+  if (g_.shape(x).size() != 4) {
+    return Unsupported(n, absl::StrCat("dlf pools 2-D images [n, c, h, w], found ", ShapeString(g_.shape(x))));
+  }
   const bool max = n.op_type() == "MaxPool";
   const Ints pads = attrs_->Ints("pads");
   const bool padded = pads != Ints{0, 0, 0, 0};
@@ -738,7 +760,6 @@ const std::map<std::string, Builder::Rule>& Builder::Rules() {
       {"Cast", &Builder::CastValues},
       {"LeakyRelu", &Builder::Activation},
       {"Elu", &Builder::Activation},
-      {"Reciprocal", &Builder::Activation},
   };
   static const auto* all = [] {
     auto* table = new std::map<std::string, Rule>(*rules);
@@ -767,7 +788,9 @@ absl::Status Builder::Binary(const onnx::NodeProto& n) {
 absl::Status Builder::Variadic(const onnx::NodeProto& n) {
   const std::string& op = n.op_type();
   if (n.input_size() < 1) return Unsupported(n, "expected at least one input");
-  auto combine = op == "Max" ? ops::Maximum : op == "Min" ? ops::Minimum : ops::Add;
+  static const auto* combines = new std::map<std::string, Value (*)(Graph&, Value, Value)>{
+      {"Max", ops::Maximum}, {"Min", ops::Minimum}, {"Sum", ops::Add}, {"Mean", ops::Add}};
+  const auto combine = combines->at(op);
   DLF_ASSIGN_OR_RETURN(Value y, In(n, 0));
   for (int i = 1; i < n.input_size(); ++i) {
     DLF_ASSIGN_OR_RETURN(const Value x, In(n, i));
@@ -1041,7 +1064,9 @@ absl::Status Builder::ReduceMean(const onnx::NodeProto& n) {
   if (!axes.ok()) return Unsupported(n, std::string(axes.status().message()));
   const bool keepdims = attrs_->Int("keepdims") != 0;
   const std::string& op = n.op_type();
-  auto reduce = op == "ReduceSum" ? ops::ReduceSum : op == "ReduceMax" ? ops::ReduceMax : ops::ReduceMean;
+  static const auto* reductions = new std::map<std::string, Value (*)(Graph&, Value, std::vector<int64_t>, bool)>{
+      {"ReduceMean", ops::ReduceMean}, {"ReduceSum", ops::ReduceSum}, {"ReduceMax", ops::ReduceMax}};
+  const auto reduce = reductions->at(op);
   Set(n, reduce(g_, x, *axes, keepdims));
   return g_.status();
 }
@@ -1056,16 +1081,12 @@ absl::Status Builder::CastValues(const onnx::NodeProto& n) {
   return absl::OkStatus();
 }
 
-// The element-wise ops of one input with an attribute: LeakyRelu(alpha), Elu(alpha), and
-// Reciprocal.
+// The element-wise ops of one input and an attribute alpha: LeakyRelu and Elu.
 absl::Status Builder::Activation(const onnx::NodeProto& n) {
+  static const auto* activations = new std::map<std::string, Value (*)(Graph&, Value, double)>{
+      {"LeakyRelu", ops::LeakyRelu}, {"Elu", ops::Elu}};
   DLF_ASSIGN_OR_RETURN(const Value x, In(n, 0));
-  const std::string& op = n.op_type();
-  if (op == "Reciprocal") {
-    Set(n, ops::Pow(g_, x, -1.0));
-  } else {
-    Set(n, op == "Elu" ? ops::Elu(g_, x, attrs_->Float("alpha")) : ops::LeakyRelu(g_, x, attrs_->Float("alpha")));
-  }
+  Set(n, activations->at(n.op_type())(g_, x, attrs_->Float("alpha")));
   return g_.status();
 }
 
@@ -1212,7 +1233,8 @@ absl::Status Builder::AddNodes() {
   for (const onnx::NodeProto& n : file_.model.graph().node()) {
     if (absl::Status s = AddNode(n); !s.ok()) {
       if (absl::StrContains(s.message(), file_.path)) return s;
-      return absl::Status(s.code(), absl::StrCat(file_.path, ": node '", NodeName(n), "' (", n.op_type(), "): ", s.message()));
+      return absl::Status(s.code(),
+                          absl::StrCat(file_.path, ": node '", NodeName(n), "' (", n.op_type(), "): ", s.message()));
     }
   }
   return absl::OkStatus();
@@ -1221,8 +1243,8 @@ absl::Status Builder::AddNodes() {
 absl::StatusOr<Value> Builder::Output(const std::string& name) const {
   if (auto out = values_.find(name); out != values_.end()) return out->second;
   if (known_.count(name)) {
-    return absl::UnimplementedError(absl::StrCat(file_.path, ": the output '", name,
-                                                 "' is an integer tensor, which dlf evaluates when the graph is built"));
+    return absl::UnimplementedError(absl::StrCat(
+        file_.path, ": the output '", name, "' is an integer tensor, which dlf evaluates when the graph is built"));
   }
   return absl::InvalidArgumentError(absl::StrCat(file_.path, ": no node writes the output '", name, "'"));
 }

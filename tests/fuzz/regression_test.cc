@@ -115,7 +115,8 @@ TEST(FuzzRegressionTest, Onnx) {
   ASSERT_FALSE(in.seeds.empty());
   for (const std::string& f : in.seeds) {
     const fuzz::OnnxImportResults r = fuzz::ImportBothWays(Contents(f), f);
-    EXPECT_TRUE(r.classifier.ok() || r.network.ok()) << f << ": a seed must import: " << r.classifier << "; " << r.network;
+    EXPECT_TRUE(r.classifier.ok() || r.network.ok())
+        << f << ": a seed must import: " << r.classifier << "; " << r.network;
     absl::StatusOr<models::ModelSpec> spec = onnx_import::ParseModel(Contents(f), f);
     if (spec.ok()) EXPECT_EQ(spec->input_shape.size(), 3u) << f;
   }

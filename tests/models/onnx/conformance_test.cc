@@ -89,7 +89,8 @@ onnx::ModelProto OneNode(const std::string& op, int inputs = 1) {
   return m;
 }
 
-onnx::AttributeProto* AddAttribute(onnx::ModelProto& m, const std::string& name, onnx::AttributeProto::AttributeType type) {
+onnx::AttributeProto* AddAttribute(onnx::ModelProto& m, const std::string& name,
+                                   onnx::AttributeProto::AttributeType type) {
   onnx::AttributeProto* a = m.mutable_graph()->mutable_node(0)->add_attribute();
   a->set_name(name);
   a->set_type(type);
