@@ -205,12 +205,9 @@ int64_t NodeAttributes::Int(const std::string& name, int64_t fallback) {
 }
 
 double NodeAttributes::Float(const std::string& name, double fallback) {
-  if (const AttributeProto* a = Own(name)) {
-    read_.insert(name);
-    return a->f();
-  }
   const AttributeProto* a = Get(name);
-  return a ? SpecOf(node_.op_type(), name)->exact : fallback;
+  if (a == nullptr) return fallback;
+  return Own(name) ? a->f() : SpecOf(node_.op_type(), name)->exact;  // the default as the spec writes it
 }
 
 std::vector<int64_t> NodeAttributes::Ints(const std::string& name, std::vector<int64_t> fallback) {

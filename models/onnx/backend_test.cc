@@ -106,6 +106,21 @@ std::string IntegerMismatch(const Tensor& actual, const Tensor& expected) {
   return "";
 }
 
+// The graph compiled for `outputs` in inference (f32, fast math off) and run once on `given`.
+absl::StatusOr<std::unique_ptr<Executor>> Run(Graph& g, const std::vector<Value>& outputs,
+                                              const std::map<std::string, const Tensor*>& given) {
+  DLF_ASSIGN_OR_RETURN(std::unique_ptr<Executor> run,
+                       Executor::Compile(g, outputs, {.training = false, .fast_math = false}));
+  std::vector<Feed> feeds;
+  for (const Value v : run->required_inputs()) {
+    auto it = given.find(g.name(v));
+    if (it == given.end()) return absl::InvalidArgumentError(absl::StrCat("no value for the input '", g.name(v), "'"));
+    feeds.push_back({v, it->second});
+  }
+  DLF_RETURN_IF_ERROR(run->Run(feeds));
+  return run;
+}
+
 // One data set of a case: its inputs through the network, its outputs compared.
 CaseOutcome RunDataSet(const std::string& model, const std::string& path, const fs::path& set,
                        const Tolerance& tolerance) {
@@ -127,17 +142,9 @@ CaseOutcome RunDataSet(const std::string& model, const std::string& path, const 
   }
   std::unique_ptr<Executor> run;
   if (!computed.empty()) {
-    absl::StatusOr<std::unique_ptr<Executor>> compiled =
-        Executor::Compile(g, computed, {.training = false, .fast_math = false});
-    if (!compiled.ok()) return FromError(compiled.status());
-    run = std::move(*compiled);
-    std::vector<Feed> feeds;
-    for (const Value v : run->required_inputs()) {
-      auto it = given.find(g.name(v));
-      if (it == given.end()) return {Verdict::kFailed, absl::StrCat("no value for the input '", g.name(v), "'")};
-      feeds.push_back({v, it->second});
-    }
-    if (absl::Status s = run->Run(feeds); !s.ok()) return FromError(s);
+    absl::StatusOr<std::unique_ptr<Executor>> ran = Run(g, computed, given);
+    if (!ran.ok()) return FromError(ran.status());
+    run = std::move(*ran);
   }
   for (int k = 0, fetch = 0; k < static_cast<int>(expected->size()); ++k) {
     const Tensor& want = (*expected)[k].tensor;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <tuple>
+#include <type_traits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -59,6 +60,12 @@ absl::StatusOr<Tensor> TensorData(const onnx::TensorProto& t, DType dtype, const
     return bad(absl::StrCat("holds ", stored, " values for its shape ", ShapeString(shape)));
   }
   Tensor out(dtype, shape);
+  if constexpr (std::is_same_v<Stored, Out>) {  // weights: one copy, not an element loop
+    if (t.has_raw_data()) {
+      std::memcpy(out.raw(), raw.data(), raw.size());
+      return out;
+    }
+  }
   Out* dst = static_cast<Out*>(out.raw());
   for (int64_t i = 0; i < n; ++i) {
     Stored v;
@@ -285,8 +292,8 @@ Ints Strides(const Shape& shape) {
 }
 
 // The comparisons and selections of shape subgraphs (torch.onnx's expand(n, -1, -1): Equal the
-// shape to -1, Where it is, take the input's size), on known int lists: element by element, a
-// list of one value standing for every element. Booleans are 0 and 1.
+// shape to -1, Where it is, take the input's size), on known int tensors with NumPy
+// broadcasting (FoldElementwise). Booleans are 0 and 1.
 const std::map<std::string, int>& KnownLogicOps() {  // op -> number of inputs
   static const auto* ops = new std::map<std::string, int>{{"Equal", 2}, {"Mod", 2}, {"Not", 1}, {"Where", 3}};
   return *ops;
@@ -599,12 +606,12 @@ absl::StatusOr<ops::ConvTranspose2DOptions> Builder::ConvAttributes(const onnx::
                                        ShapeString(xs), " and ", ShapeString(ws)));
   }
   if (const Ints kernel = attrs_->Ints("kernel_shape");
-      !kernel.empty() && (ws.size() != 4 || kernel != Ints{ws[2], ws[3]})) {
+      !kernel.empty() && kernel != Ints{ws[2], ws[3]}) {
     return Unsupported(n, absl::StrCat("kernel_shape ", ShapeString(kernel), " disagrees with the weight's ",
                                        ShapeString(ws)));
   }
   for (int i = 0; i < 2 && (same || !output_shape.empty()); ++i) {
-    const int64_t in = xs.size() == 4 ? xs[2 + i] : 0, k = ws.size() == 4 ? ws[2 + i] : 1;
+    const int64_t in = xs[2 + i], k = ws[2 + i];
     const int64_t span = (k - 1) * o.dilation[i] + 1, s = o.stride[i];
     int64_t total = 0;
     if (!transposed) {  // output size ceil(in / stride)
@@ -1176,7 +1183,11 @@ const std::set<std::string>& FoldedOps() {
 }
 
 bool Builder::Importable(const std::string& op) {
-  return Rules().count(op) || FoldedOps().count(op) || KnownLogicOps().count(op);
+  static const auto* ops = [] {
+    const std::vector<std::string> all = ImportableOps();
+    return new std::set<std::string>(all.begin(), all.end());
+  }();
+  return ops->count(op) > 0;
 }
 
 std::vector<std::string> Builder::ImportableOps() {

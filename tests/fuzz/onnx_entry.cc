@@ -14,7 +14,7 @@ namespace {
 constexpr int64_t kMaxInputElements = int64_t{1} << 16;
 
 // Inputs for the file's declared ones: float zeros, integer ones (not initializers), or an error saying why not.
-absl::Status ZeroInputs(const onnx::ModelProto& model, std::vector<std::pair<std::string, Tensor>>& out) {
+absl::Status InputsFor(const onnx::ModelProto& model, std::vector<std::pair<std::string, Tensor>>& out) {
   std::map<std::string, bool> initializer;
   for (const onnx::TensorProto& t : model.graph().initializer()) initializer[t.name()] = true;
   for (const onnx::ValueInfoProto& in : model.graph().input()) {
@@ -55,7 +55,7 @@ OnnxImportResults ImportBothWays(const std::string& bytes, const std::string& pa
     results.network = absl::InvalidArgumentError(absl::StrCat(path, ": not an ONNX model"));
     return results;
   }
-  if (absl::Status s = ZeroInputs(model, inputs); !s.ok()) {
+  if (absl::Status s = InputsFor(model, inputs); !s.ok()) {
     results.network = absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
     return results;
   }
